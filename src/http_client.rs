@@ -1,0 +1,27 @@
+//! The single pooled HTTP/1 client lambda-lens uses for every call to the Runtime, Extensions and
+//! Telemetry APIs: keep-alive connections, Nagle off, no timeouts (long polls sit idle across
+//! freezes), header case preserved so forwarded requests look exactly like the runtime's.
+
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::capture::ProxyBody;
+
+/// The client type shared by the proxy and the lifecycle loop.
+pub type HttpClient = Client<HttpConnector, ProxyBody>;
+
+/// Idle upstream connections kept per host. Lambda Managed Instances may run several invocations at
+/// once; beyond this, extra connections are closed after use.
+const MAX_IDLE_PER_HOST: usize = 32;
+
+/// Builds the pooled client.
+pub fn build() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    // Small writes (headers, short bodies) must not wait for delayed ACKs.
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+        .http1_preserve_header_case(true)
+        .build(connector)
+}

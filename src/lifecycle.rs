@@ -1,0 +1,386 @@
+//! The extension lifecycle: the Extensions API client (register, event loop, init error report) and
+//! the events it delivers.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+
+use crate::capture::ProxyBody;
+use crate::config::RuntimeApiEndpoint;
+use crate::http_client::HttpClient;
+use crate::proxy::error_chain;
+use crate::record::RequestId;
+
+const REGISTER_PATH: &str = "/2020-01-01/extension/register";
+const NEXT_PATH: &str = "/2020-01-01/extension/event/next";
+const INIT_ERROR_PATH: &str = "/2020-01-01/extension/init/error";
+const EXTENSION_ID_HEADER: &str = "lambda-extension-identifier";
+/// Largest Extensions API answer read; events are small JSON documents.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// A failed Extensions API call.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The API could not be reached.
+    #[error("Extensions API unreachable: {0}")]
+    Transport(String),
+    /// The API answered with an error status.
+    #[error("Extensions API answered {status} to {call}: {body}")]
+    Status {
+        /// Which call.
+        call: &'static str,
+        /// The HTTP status.
+        status: StatusCode,
+        /// The answer's body (the API's error JSON).
+        body: String,
+    },
+    /// The answer could not be understood.
+    #[error("unexpected answer to {call}: {detail}")]
+    Protocol {
+        /// Which call.
+        call: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// The id the platform gave this extension at registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionId(String);
+
+impl fmt::Display for ExtensionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What registration told us about the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// `Lambda-Extension-Identifier`.
+    pub extension_id: ExtensionId,
+    /// `functionName`.
+    pub function_name: Option<String>,
+    /// `functionVersion`.
+    pub function_version: Option<String>,
+    /// `handler`.
+    pub handler: Option<String>,
+    /// `accountId` (only when the `accountId` feature was accepted).
+    pub account_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterAnswer {
+    function_name: Option<String>,
+    function_version: Option<String>,
+    handler: Option<String>,
+    account_id: Option<String>,
+}
+
+/// Why the sandbox is shutting down; the platform emits lower case, the docs upper case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShutdownReason {
+    /// Normal end of the environment.
+    Spindown,
+    /// The function timed out.
+    Timeout,
+    /// A failure (crash, out of memory, extension error).
+    Failure,
+    /// Anything else (emulators send their own words).
+    Other(String),
+}
+
+impl ShutdownReason {
+    fn parse(raw: &str) -> Self {
+        match raw.to_ascii_lowercase().as_str() {
+            "spindown" => Self::Spindown,
+            "timeout" => Self::Timeout,
+            "failure" => Self::Failure,
+            _ => Self::Other(raw.to_owned()),
+        }
+    }
+}
+
+/// The X-Ray trace context of an INVOKE event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EventTracing {
+    /// Always `X-Amzn-Trace-Id` in Lambda.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The X-Ray header.
+    pub value: String,
+}
+
+/// An event from `/extension/event/next`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtensionEvent {
+    /// An invocation started.
+    Invoke {
+        /// The invocation's request id.
+        request_id: RequestId,
+        /// Its deadline (epoch ms).
+        deadline_ms: u64,
+        /// The ARN the caller used.
+        invoked_function_arn: Option<String>,
+        /// X-Ray context, absent when the invocation has none.
+        tracing: Option<EventTracing>,
+    },
+    /// The environment is shutting down.
+    Shutdown {
+        /// Why.
+        reason: ShutdownReason,
+        /// When the shutdown budget ends (epoch ms).
+        deadline_ms: u64,
+    },
+}
+
+impl ExtensionEvent {
+    /// Parses an event document; unknown event types are reported as a protocol error.
+    pub fn parse(body: &[u8]) -> Result<Self, LifecycleError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            event_type: String,
+            request_id: Option<String>,
+            deadline_ms: Option<u64>,
+            invoked_function_arn: Option<String>,
+            tracing: Option<EventTracing>,
+            shutdown_reason: Option<String>,
+        }
+        let protocol = |detail: String| LifecycleError::Protocol {
+            call: "event/next",
+            detail,
+        };
+        let raw: Raw = serde_json::from_slice(body).map_err(|e| protocol(e.to_string()))?;
+        match raw.event_type.as_str() {
+            "INVOKE" => Ok(Self::Invoke {
+                request_id: RequestId::new(
+                    raw.request_id
+                        .ok_or_else(|| protocol("INVOKE without requestId".into()))?,
+                ),
+                deadline_ms: raw.deadline_ms.unwrap_or(0),
+                invoked_function_arn: raw.invoked_function_arn,
+                tracing: raw.tracing.filter(|t| !t.value.is_empty()),
+            }),
+            "SHUTDOWN" => Ok(Self::Shutdown {
+                reason: ShutdownReason::parse(raw.shutdown_reason.as_deref().unwrap_or("")),
+                deadline_ms: raw.deadline_ms.unwrap_or(0),
+            }),
+            other => Err(protocol(format!("unknown eventType {other:?}"))),
+        }
+    }
+}
+
+/// Time left until an epoch-ms deadline (zero when passed).
+pub fn time_until(deadline_ms: u64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_millis(deadline_ms).saturating_sub(now)
+}
+
+/// Client of the Extensions API at the real `AWS_LAMBDA_RUNTIME_API`.
+pub struct ExtensionsClient {
+    client: HttpClient,
+    api: RuntimeApiEndpoint,
+}
+
+impl ExtensionsClient {
+    /// A client for `api`, sharing the pooled `client`.
+    pub fn new(client: HttpClient, api: RuntimeApiEndpoint) -> Self {
+        Self { client, api }
+    }
+
+    /// Registers for INVOKE and SHUTDOWN under `name` (the file name in `/opt/extensions`).
+    pub async fn register(&self, name: &str) -> Result<Registration, LifecycleError> {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(self.api.uri(REGISTER_PATH))
+            .header("Lambda-Extension-Name", name)
+            .header("Lambda-Extension-Accept-Feature", "accountId")
+            .header("Content-Type", "application/json")
+            .body(ProxyBody::local(r#"{"events":["INVOKE","SHUTDOWN"]}"#))
+            .expect("register request parts are static and valid");
+        let (status, headers, body) = self.call("register", req).await?;
+        if status != StatusCode::OK {
+            return Err(status_error("register", status, &body));
+        }
+        let extension_id = headers
+            .get(EXTENSION_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(|v| ExtensionId(v.to_owned()))
+            .ok_or_else(|| LifecycleError::Protocol {
+                call: "register",
+                detail: "no Lambda-Extension-Identifier header".into(),
+            })?;
+        let answer: RegisterAnswer =
+            serde_json::from_slice(&body).map_err(|e| LifecycleError::Protocol {
+                call: "register",
+                detail: e.to_string(),
+            })?;
+        Ok(Registration {
+            extension_id,
+            function_name: answer.function_name,
+            function_version: answer.function_version,
+            handler: answer.handler,
+            account_id: answer.account_id,
+        })
+    }
+
+    /// Waits for the next event. No timeout: the call legitimately spans freezes.
+    pub async fn next_event(&self, id: &ExtensionId) -> Result<ExtensionEvent, LifecycleError> {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(self.api.uri(NEXT_PATH))
+            .header(EXTENSION_ID_HEADER, id.0.as_str())
+            .body(ProxyBody::empty())
+            .expect("event/next request parts are valid");
+        let (status, _, body) = self.call("event/next", req).await?;
+        if status != StatusCode::OK {
+            return Err(status_error("event/next", status, &body));
+        }
+        ExtensionEvent::parse(&body)
+    }
+
+    /// Reports a fatal start-up error; the platform then fails the init.
+    pub async fn init_error(
+        &self,
+        id: &ExtensionId,
+        error_type: &str,
+        message: &str,
+    ) -> Result<(), LifecycleError> {
+        self.report_error(INIT_ERROR_PATH, "init/error", id, error_type, message)
+            .await
+    }
+
+    async fn report_error(
+        &self,
+        path: &str,
+        call: &'static str,
+        id: &ExtensionId,
+        error_type: &str,
+        message: &str,
+    ) -> Result<(), LifecycleError> {
+        let body = serde_json::json!({
+            "errorMessage": message,
+            "errorType": error_type,
+            "stackTrace": [],
+        });
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(self.api.uri(path))
+            .header(EXTENSION_ID_HEADER, id.0.as_str())
+            .header("Lambda-Extension-Function-Error-Type", error_type)
+            .header("Content-Type", "application/json")
+            .body(ProxyBody::local(body.to_string()))
+            .map_err(|e| LifecycleError::Protocol {
+                call,
+                detail: format!("cannot build the request: {e}"),
+            })?;
+        let (status, _, body) = self.call(call, req).await?;
+        if status != StatusCode::ACCEPTED {
+            return Err(status_error(call, status, &body));
+        }
+        Ok(())
+    }
+
+    async fn call(
+        &self,
+        call: &'static str,
+        req: Request<ProxyBody>,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), LifecycleError> {
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| LifecycleError::Transport(error_chain(&e)))?;
+        let (parts, body) = resp.into_parts();
+        let limited = http_body_util::Limited::new(body, MAX_ANSWER_BYTES);
+        let body = limited
+            .collect()
+            .await
+            .map_err(|e| LifecycleError::Protocol {
+                call,
+                detail: format!("reading the answer: {e}"),
+            })?
+            .to_bytes();
+        Ok((parts.status, parts.headers, body))
+    }
+}
+
+fn status_error(call: &'static str, status: StatusCode, body: &[u8]) -> LifecycleError {
+    LifecycleError::Status {
+        call,
+        status,
+        body: String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_invoke_with_and_without_tracing() {
+        let with = br#"{"eventType":"INVOKE","deadlineMs":1700000000123,"requestId":"r-1",
+            "invokedFunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:f",
+            "tracing":{"type":"X-Amzn-Trace-Id","value":"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}}"#;
+        assert_eq!(
+            ExtensionEvent::parse(with).expect("valid INVOKE"),
+            ExtensionEvent::Invoke {
+                request_id: RequestId::new("r-1"),
+                deadline_ms: 1_700_000_000_123,
+                invoked_function_arn: Some(
+                    "arn:aws:lambda:us-east-1:123456789012:function:f".into()
+                ),
+                tracing: Some(EventTracing {
+                    kind: "X-Amzn-Trace-Id".into(),
+                    value: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()
+                }),
+            }
+        );
+        let without = br#"{"eventType":"INVOKE","deadlineMs":5,"requestId":"r-2","invokedFunctionArn":"a","extra":1}"#;
+        assert!(matches!(
+            ExtensionEvent::parse(without).expect("INVOKE without tracing"),
+            ExtensionEvent::Invoke { tracing: None, .. }
+        ));
+        let empty_value = br#"{"eventType":"INVOKE","deadlineMs":0,"requestId":"r","tracing":{"type":"x-amzn-trace-id","value":""}}"#;
+        assert!(matches!(
+            ExtensionEvent::parse(empty_value).expect("emulator INVOKE"),
+            ExtensionEvent::Invoke { tracing: None, .. }
+        ));
+    }
+
+    #[test]
+    fn parses_shutdown_reasons_case_insensitively() {
+        for (raw, reason) in [
+            ("spindown", ShutdownReason::Spindown),
+            ("SPINDOWN", ShutdownReason::Spindown),
+            ("timeout", ShutdownReason::Timeout),
+            ("FAILURE", ShutdownReason::Failure),
+            ("SandboxTerminated", ShutdownReason::Other("SandboxTerminated".into())),
+        ] {
+            let body = format!(r#"{{"eventType":"SHUTDOWN","shutdownReason":"{raw}","deadlineMs":42}}"#);
+            assert_eq!(
+                ExtensionEvent::parse(body.as_bytes()).expect("valid SHUTDOWN"),
+                ExtensionEvent::Shutdown {
+                    reason,
+                    deadline_ms: 42
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_or_malformed_events() {
+        assert!(ExtensionEvent::parse(br#"{"eventType":"RESTORE"}"#).is_err());
+        assert!(ExtensionEvent::parse(b"not json").is_err());
+        assert!(ExtensionEvent::parse(br#"{"eventType":"INVOKE"}"#).is_err());
+    }
+}

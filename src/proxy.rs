@@ -1,0 +1,539 @@
+//! The Runtime API proxy: the function's runtime talks to this listener instead of the Runtime API.
+//!
+//! Every request is forwarded to the upstream Runtime API and every answer back, status, headers
+//! (case kept, unknown ones included), bodies and trailers streamed frame by frame. Only hop-by-hop
+//! headers are dropped and `Host` names the upstream, as HTTP requires of a proxy. Along the way the
+//! proxy tees the bodies (see [`crate::capture`]) and sends [`ProxyRecord`]s to the owner task.
+//!
+//! `/next` is a long poll that may outlive the runtime's connection (a runtime can be killed while it
+//! waits). Upstream `/next` calls therefore run in their own tasks, and an event that arrives for a
+//! runtime connection that has gone is kept and handed to the next `/next` instead of being lost.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::capture::{CaptureSink, ProxyBody, TeeBody};
+use crate::config::RuntimeApiEndpoint;
+use crate::http_client::HttpClient;
+use crate::record::{
+    BodyCapture, InvocationRecord, PendingRecord, ProxyRecord, RecordSender, RequestId,
+    ResultKind, ResultRecord,
+};
+
+/// Bytes kept of the upstream's answer to a result (`{"status":"OK"}` or an error JSON).
+const UPSTREAM_ANSWER_CAPTURE_BYTES: usize = 1024;
+/// Pause after a failed `accept` (e.g. out of file descriptors) so the loop cannot spin.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+const RUNTIME_PREFIX: &str = "/2018-06-01/runtime/";
+
+/// Runtime API header names the proxy reads.
+mod names {
+    pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+    pub const DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
+    pub const INVOKED_ARN: &str = "lambda-runtime-invoked-function-arn";
+    pub const TRACE_ID: &str = "lambda-runtime-trace-id";
+    pub const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
+    pub const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
+    pub const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+    pub const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
+    pub const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+    pub const ERROR_BODY: &str = "lambda-runtime-function-error-body";
+    pub const XRAY_ERROR_CAUSE: &str = "lambda-runtime-function-xray-error-cause";
+}
+
+/// The proxy: cheap to clone, all clones share one upstream pool and one record queue.
+#[derive(Clone)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: HttpClient,
+    upstream: RuntimeApiEndpoint,
+    capture_bytes: usize,
+    records: RecordSender,
+    broker: Mutex<NextBroker>,
+}
+
+/// An upstream `/next` answer and when its headers arrived.
+struct Fetched {
+    response: Response<Incoming>,
+    received_at: SystemTime,
+}
+
+type FetchResult = Result<Fetched, hyper_util::client::legacy::Error>;
+
+/// Matches upstream `/next` answers with runtime `/next` calls, by arrival, never losing one.
+#[derive(Default)]
+struct NextBroker {
+    /// Answers whose runtime connection went away, oldest first.
+    ready: VecDeque<Fetched>,
+    /// Runtime calls waiting for an answer.
+    waiting: VecDeque<oneshot::Sender<FetchResult>>,
+    /// Upstream calls under way.
+    in_flight: usize,
+}
+
+enum Route {
+    Next,
+    Result(ResultKind, Option<RequestId>),
+    Other,
+}
+
+fn route(method: &Method, path: &str) -> Route {
+    let Some(rest) = path.strip_prefix(RUNTIME_PREFIX) else {
+        return Route::Other;
+    };
+    if method == Method::GET && rest == "invocation/next" {
+        return Route::Next;
+    }
+    if method != Method::POST {
+        return Route::Other;
+    }
+    if rest == "init/error" {
+        return Route::Result(ResultKind::InitError, None);
+    }
+    let Some(rest) = rest.strip_prefix("invocation/") else {
+        return Route::Other;
+    };
+    match rest.rsplit_once('/') {
+        Some((id, "response")) if !id.is_empty() && !id.contains('/') => {
+            Route::Result(ResultKind::Response, Some(RequestId::new(id)))
+        }
+        Some((id, "error")) if !id.is_empty() && !id.contains('/') => {
+            Route::Result(ResultKind::Error, Some(RequestId::new(id)))
+        }
+        _ => Route::Other,
+    }
+}
+
+impl Proxy {
+    /// A proxy forwarding to `upstream`, keeping `capture_bytes` of each body, reporting to `records`.
+    pub fn new(
+        client: HttpClient,
+        upstream: RuntimeApiEndpoint,
+        capture_bytes: usize,
+        records: RecordSender,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                client,
+                upstream,
+                capture_bytes,
+                records,
+                broker: Mutex::new(NextBroker::default()),
+            }),
+        }
+    }
+
+    /// Serves runtime connections on `listener` until the task is dropped.
+    pub async fn serve(self, listener: TcpListener) {
+        let mut builder = http1::Builder::new();
+        builder
+            .preserve_header_case(true)
+            // The upstream's own Date header is forwarded; the proxy must not add one.
+            .auto_date_header(false);
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "proxy accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                    continue;
+                }
+            };
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not disable Nagle on a runtime connection");
+            }
+            let shared = Arc::clone(&self.shared);
+            let conn = builder.serve_connection(
+                TokioIo::new(stream),
+                service_fn(move |req| {
+                    let shared = Arc::clone(&shared);
+                    async move { Ok::<_, Infallible>(shared.handle(req).await) }
+                }),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "runtime connection ended with an error");
+                }
+            });
+        }
+    }
+}
+
+impl Shared {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<ProxyBody> {
+        match route(req.method(), req.uri().path()) {
+            Route::Next => self.next(req).await,
+            Route::Result(kind, request_id) => self.result(kind, request_id, req).await,
+            Route::Other => self.forward(req).await,
+        }
+    }
+
+    /// Rewrites a runtime request so it can be sent upstream.
+    fn upstream_request(
+        &self,
+        req: Request<Incoming>,
+        body: impl FnOnce(Incoming) -> TeeBody,
+    ) -> Request<ProxyBody> {
+        let (mut parts, incoming) = req.into_parts();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        parts.uri = self.upstream.uri(path_and_query);
+        parts.version = Version::HTTP_11;
+        parts.headers.remove(header::HOST);
+        strip_hop_by_hop(&mut parts.headers);
+        Request::from_parts(parts, ProxyBody::Stream(body(incoming)))
+    }
+
+    async fn forward(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+        match self.client.request(self.upstream_request(req, TeeBody::plain)).await {
+            Ok(resp) => passthrough(resp),
+            Err(e) => bad_gateway(&self.upstream, &e),
+        }
+    }
+
+    async fn next(self: &Arc<Self>, req: Request<Incoming>) -> Response<ProxyBody> {
+        let rx = {
+            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(fetched) = broker.ready.pop_front() {
+                drop(broker);
+                return self.deliver_event(fetched);
+            }
+            broker.waiting.retain(|tx| !tx.is_closed());
+            let (tx, rx) = oneshot::channel();
+            broker.waiting.push_back(tx);
+            // Adopt an upstream call left by a runtime that went away instead of starting a second
+            // one: a second concurrent /next would be an invalid state transition upstream.
+            if broker.in_flight < broker.waiting.len() {
+                broker.in_flight += 1;
+                let upstream_req = self.upstream_request(req, TeeBody::plain);
+                tokio::spawn(Arc::clone(self).fetch_next(upstream_req));
+            }
+            rx
+        };
+        let mut waiter = Waiter {
+            rx: Some(rx),
+            shared: Arc::clone(self),
+        };
+        match waiter.recv().await {
+            Some(Ok(fetched)) => self.deliver_event(fetched),
+            Some(Err(e)) => bad_gateway(&self.upstream, &e),
+            None => bad_gateway(&self.upstream, &"the upstream /next call was abandoned"),
+        }
+    }
+
+    async fn fetch_next(self: Arc<Self>, req: Request<ProxyBody>) {
+        let mut result = self.client.request(req).await.map(|response| Fetched {
+            response,
+            received_at: SystemTime::now(),
+        });
+        let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+        broker.in_flight -= 1;
+        while let Some(tx) = broker.waiting.pop_front() {
+            match tx.send(result) {
+                Ok(()) => return,
+                Err(unsent) => result = unsent,
+            }
+        }
+        match result {
+            Ok(fetched) => broker.ready.push_back(fetched),
+            Err(e) => tracing::warn!(error = %error_chain(&e), "upstream /next failed with no runtime waiting"),
+        }
+    }
+
+    fn deliver_event(&self, fetched: Fetched) -> Response<ProxyBody> {
+        let (mut parts, body) = fetched.response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        let request_id = header_string(&parts.headers, names::REQUEST_ID);
+        let Some(request_id) = request_id.filter(|_| parts.status == StatusCode::OK) else {
+            if parts.status == StatusCode::OK {
+                tracing::warn!("upstream /next answered without a request id; not recorded");
+            }
+            return Response::from_parts(parts, ProxyBody::Stream(TeeBody::plain(body)));
+        };
+        let h = &parts.headers;
+        let record = InvocationRecord {
+            request_id: RequestId::new(request_id),
+            deadline_ms: header_string(h, names::DEADLINE_MS).and_then(|v| v.trim().parse().ok()),
+            invoked_function_arn: header_string(h, names::INVOKED_ARN),
+            trace_header: header_string(h, names::TRACE_ID),
+            client_context: header_string(h, names::CLIENT_CONTEXT),
+            cognito_identity: header_string(h, names::COGNITO_IDENTITY),
+            tenant_id: header_string(h, names::TENANT_ID),
+            content_type: header_string(h, header::CONTENT_TYPE.as_str()),
+            upstream_status: parts.status.as_u16(),
+            received_at: fetched.received_at,
+            event: BodyCapture::default(),
+        };
+        let pending = PendingRecord::new(ProxyRecord::Invocation(record), self.records.clone());
+        let body = TeeBody::tapped(
+            body,
+            self.capture_bytes,
+            Box::new(move |capture, _trailers| {
+                pending.update(|r| {
+                    if let ProxyRecord::Invocation(inv) = r {
+                        inv.event = capture;
+                    }
+                });
+            }),
+        );
+        Response::from_parts(parts, ProxyBody::Stream(body))
+    }
+
+    async fn result(
+        &self,
+        kind: ResultKind,
+        request_id: Option<RequestId>,
+        req: Request<Incoming>,
+    ) -> Response<ProxyBody> {
+        let h = req.headers();
+        let record = ResultRecord {
+            kind,
+            request_id,
+            started_at: SystemTime::now(),
+            streaming: header_string(h, names::RESPONSE_MODE)
+                .is_some_and(|m| m.eq_ignore_ascii_case("streaming")),
+            content_type: header_string(h, header::CONTENT_TYPE.as_str()),
+            error_type: header_string(h, names::ERROR_TYPE),
+            error_body_trailer: None,
+            xray_error_cause: header_string(h, names::XRAY_ERROR_CAUSE)
+                .map(|c| truncate_on_char_boundary(c, self.capture_bytes)),
+            body: BodyCapture::default(),
+            upstream_status: None,
+            upstream_error: None,
+            upstream_body: BodyCapture::default(),
+        };
+        let pending = PendingRecord::new(ProxyRecord::Result(record), self.records.clone());
+
+        let body_pending = Arc::clone(&pending);
+        let sink: CaptureSink = Box::new(move |capture, trailers| {
+            body_pending.update(|r| {
+                if let ProxyRecord::Result(res) = r {
+                    res.body = capture;
+                    if let Some(trailers) = trailers {
+                        if let Some(t) = header_string(&trailers, names::ERROR_TYPE) {
+                            res.error_type = Some(t);
+                        }
+                        res.error_body_trailer = header_string(&trailers, names::ERROR_BODY);
+                    }
+                }
+            });
+        });
+        let limit = self.capture_bytes;
+        let upstream_req = self.upstream_request(req, |b| TeeBody::tapped(b, limit, sink));
+
+        match self.client.request(upstream_req).await {
+            Ok(resp) => {
+                let (mut parts, body) = resp.into_parts();
+                let status = parts.status.as_u16();
+                strip_hop_by_hop(&mut parts.headers);
+                let body = TeeBody::tapped(
+                    body,
+                    UPSTREAM_ANSWER_CAPTURE_BYTES,
+                    Box::new(move |capture, _trailers| {
+                        pending.update(|r| {
+                            if let ProxyRecord::Result(res) = r {
+                                res.upstream_status = Some(status);
+                                res.upstream_body = capture;
+                            }
+                        });
+                    }),
+                );
+                Response::from_parts(parts, ProxyBody::Stream(body))
+            }
+            Err(e) => {
+                pending.update(|r| {
+                    if let ProxyRecord::Result(res) = r {
+                        res.upstream_error = Some(error_chain(&e));
+                    }
+                });
+                bad_gateway(&self.upstream, &e)
+            }
+        }
+    }
+}
+
+/// Holds a runtime's place in the `/next` queue; if the runtime goes away after its event arrived but
+/// before it was handed on, the event goes back to the front of the queue.
+struct Waiter {
+    rx: Option<oneshot::Receiver<FetchResult>>,
+    shared: Arc<Shared>,
+}
+
+impl Waiter {
+    async fn recv(&mut self) -> Option<FetchResult> {
+        let rx = self.rx.as_mut()?;
+        let result = rx.await.ok();
+        self.rx = None;
+        result
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(Ok(fetched)) = rx.try_recv() {
+                let mut broker = self.shared.broker.lock().unwrap_or_else(|p| p.into_inner());
+                broker.ready.push_front(fetched);
+                tracing::info!("runtime left /next as its event arrived; event kept for the next call");
+            }
+        }
+    }
+}
+
+fn passthrough(resp: Response<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, ProxyBody::Stream(TeeBody::plain(body)))
+}
+
+/// Answer for a runtime call lambda-lens could not forward, in the Runtime API's error shape.
+fn bad_gateway(upstream: &RuntimeApiEndpoint, error: &dyn std::fmt::Display) -> Response<ProxyBody> {
+    tracing::error!(%upstream, %error, "cannot reach the upstream Runtime API");
+    let body = serde_json::json!({
+        "errorMessage": format!("lambda-lens could not reach the Runtime API at {upstream}: {error}"),
+        "errorType": "LambdaLens.UpstreamUnavailable",
+    });
+    let mut resp = Response::new(ProxyBody::local(body.to_string()));
+    *resp.status_mut() = StatusCode::BAD_GATEWAY;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Removes the headers that describe one connection rather than the message (RFC 9110 §7.6.1).
+/// `Transfer-Encoding` and `Trailer` stay: they tell the next hop to keep chunked framing and which
+/// trailers follow, which streaming responses depend on.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        header::TE,
+        header::UPGRADE,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+    ] {
+        headers.remove(name);
+    }
+}
+
+fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+fn truncate_on_char_boundary(mut s: String, limit: usize) -> String {
+    if s.len() > limit {
+        let mut cut = limit;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// An error with its causes, `a: b: c`, since hyper's top-level messages say little.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_runtime_paths() {
+        assert!(matches!(
+            route(&Method::GET, "/2018-06-01/runtime/invocation/next"),
+            Route::Next
+        ));
+        assert!(matches!(
+            route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/response"),
+            Route::Result(ResultKind::Response, Some(id)) if id.as_str() == "abc-1"
+        ));
+        assert!(matches!(
+            route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/error"),
+            Route::Result(ResultKind::Error, Some(id)) if id.as_str() == "abc-1"
+        ));
+        assert!(matches!(
+            route(&Method::POST, "/2018-06-01/runtime/init/error"),
+            Route::Result(ResultKind::InitError, None)
+        ));
+        for (m, p) in [
+            (Method::POST, "/2018-06-01/runtime/invocation/next"),
+            (Method::GET, "/2018-06-01/runtime/invocation/a/response"),
+            (Method::POST, "/2018-06-01/runtime/invocation//response"),
+            (Method::POST, "/2018-06-01/runtime/invocation/a/b/response"),
+            (Method::GET, "/2020-01-01/extension/event/next"),
+            (Method::GET, "/"),
+        ] {
+            assert!(matches!(route(&m, p), Route::Other), "{m} {p}");
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_end_to_end_headers_stay() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, x-hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-hop", "1"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("trailer", "Lambda-Runtime-Function-Error-Type"),
+            ("lambda-runtime-aws-tenant-id", "t-1"),
+            ("content-type", "application/json"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        strip_hop_by_hop(&mut h);
+        let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(
+            left,
+            ["content-type", "lambda-runtime-aws-tenant-id", "trailer", "transfer-encoding"]
+        );
+    }
+
+    #[test]
+    fn truncation_respects_utf8() {
+        assert_eq!(truncate_on_char_boundary("héllo".into(), 2), "h");
+        assert_eq!(truncate_on_char_boundary("abc".into(), 5), "abc");
+    }
+}

@@ -1,0 +1,311 @@
+//! The proxy's observations: one record per invocation event handed to the runtime and one per
+//! result (`/response`, `/error`, `/init/error`) the runtime sends, delivered over a bounded channel to
+//! the single task that owns all per-invocation state.
+//!
+//! A record is completed by whichever body finishes last (the request body, the upstream answer):
+//! [`PendingRecord`] sends itself when its last holder drops it, so a record is sent exactly once even
+//! when a runtime disconnects mid-stream.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::{Serialize, Serializer};
+use tokio::sync::mpsc;
+
+/// How many observations may wait for the owner task before new ones are dropped. The proxy never
+/// waits for room: observing must not slow the function down.
+pub const OBSERVATION_QUEUE_CAPACITY: usize = 1024;
+
+/// A Lambda request id (`Lambda-Runtime-Aws-Request-Id`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Wraps a request id as received.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What was seen of one body as it streamed through the proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BodyCapture {
+    /// Bytes that passed through.
+    pub size: u64,
+    /// The first bytes of the body, at most the capture limit.
+    #[serde(serialize_with = "lossy_text")]
+    pub head: Bytes,
+    /// The body ended normally (false: the peer went away or the stream failed).
+    pub complete: bool,
+    /// When the first byte passed.
+    #[serde(serialize_with = "epoch_ms_opt")]
+    pub first_byte_at: Option<SystemTime>,
+    /// When the body ended (or was abandoned).
+    #[serde(serialize_with = "epoch_ms_opt")]
+    pub ended_at: Option<SystemTime>,
+}
+
+impl BodyCapture {
+    /// True when `head` holds less than the whole body.
+    pub fn truncated(&self) -> bool {
+        (self.head.len() as u64) < self.size
+    }
+}
+
+/// An invocation event the runtime received from `/next`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvocationRecord {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: RequestId,
+    /// `Lambda-Runtime-Deadline-Ms` (epoch ms).
+    pub deadline_ms: Option<u64>,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_function_arn: Option<String>,
+    /// `Lambda-Runtime-Trace-Id` (the X-Ray header).
+    pub trace_header: Option<String>,
+    /// `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
+    /// `Lambda-Runtime-Cognito-Identity`.
+    pub cognito_identity: Option<String>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
+    /// `Content-Type` of the event.
+    pub content_type: Option<String>,
+    /// Status of the upstream `/next` answer.
+    pub upstream_status: u16,
+    /// When the event's headers arrived from upstream and were handed on to the runtime.
+    #[serde(serialize_with = "epoch_ms")]
+    pub received_at: SystemTime,
+    /// The event body (its `ended_at` is when the runtime had all of it).
+    pub event: BodyCapture,
+}
+
+/// Which Runtime API call carried a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultKind {
+    /// `POST /runtime/invocation/{id}/response`.
+    Response,
+    /// `POST /runtime/invocation/{id}/error`.
+    Error,
+    /// `POST /runtime/init/error`.
+    InitError,
+}
+
+/// A response or error the runtime sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResultRecord {
+    /// Which call.
+    pub kind: ResultKind,
+    /// The request id in the path (none for `/init/error`).
+    pub request_id: Option<RequestId>,
+    /// When the runtime's request headers arrived.
+    #[serde(serialize_with = "epoch_ms")]
+    pub started_at: SystemTime,
+    /// `Lambda-Runtime-Function-Response-Mode: streaming` was set.
+    pub streaming: bool,
+    /// `Content-Type` of the body.
+    pub content_type: Option<String>,
+    /// `Lambda-Runtime-Function-Error-Type`, from the header or, for streams, the trailer.
+    pub error_type: Option<String>,
+    /// `Lambda-Runtime-Function-Error-Body` trailer (base64, as sent).
+    pub error_body_trailer: Option<String>,
+    /// `Lambda-Runtime-Function-XRay-Error-Cause`, cut to the capture limit.
+    pub xray_error_cause: Option<String>,
+    /// The body the runtime sent.
+    pub body: BodyCapture,
+    /// Status of the upstream answer; `None` when upstream could not be reached.
+    pub upstream_status: Option<u16>,
+    /// Why upstream could not be reached.
+    pub upstream_error: Option<String>,
+    /// The first bytes of the upstream answer (e.g. its error JSON).
+    pub upstream_body: BodyCapture,
+}
+
+/// One observation made by the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum ProxyRecord {
+    /// An event handed to the runtime.
+    Invocation(InvocationRecord),
+    /// A result the runtime sent.
+    Result(ResultRecord),
+}
+
+/// Sending side of the observation queue; never blocks, counts what it had to drop.
+#[derive(Debug, Clone)]
+pub struct RecordSender {
+    tx: mpsc::Sender<ProxyRecord>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl RecordSender {
+    /// A bounded queue of [`OBSERVATION_QUEUE_CAPACITY`] records.
+    pub fn channel() -> (Self, mpsc::Receiver<ProxyRecord>) {
+        Self::with_capacity(OBSERVATION_QUEUE_CAPACITY)
+    }
+
+    /// A bounded queue of `capacity` records.
+    pub fn with_capacity(capacity: usize) -> (Self, mpsc::Receiver<ProxyRecord>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let sender = Self {
+            tx,
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        (sender, rx)
+    }
+
+    /// Queues a record, or drops it when the owner task is behind or gone.
+    pub fn send(&self, record: ProxyRecord) {
+        if self.tx.try_send(record).is_err() {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // Log the first drop and then every 1000th, so a stalled owner cannot flood the logs.
+            if dropped == 1 || dropped % 1000 == 0 {
+                tracing::warn!(dropped, "observation queue full or closed; records dropped");
+            }
+        }
+    }
+
+    /// Records dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// A record being filled in by the bodies that pass through; sent when the last holder drops it.
+#[derive(Debug)]
+pub(crate) struct PendingRecord {
+    record: Mutex<Option<ProxyRecord>>,
+    sender: RecordSender,
+}
+
+impl PendingRecord {
+    pub(crate) fn new(record: ProxyRecord, sender: RecordSender) -> Arc<Self> {
+        Arc::new(Self {
+            record: Mutex::new(Some(record)),
+            sender,
+        })
+    }
+
+    /// Edits the record in place.
+    pub(crate) fn update(&self, edit: impl FnOnce(&mut ProxyRecord)) {
+        let mut guard = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(record) = guard.as_mut() {
+            edit(record);
+        }
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        let record = self
+            .record
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(record) = record {
+            self.sender.send(record);
+        }
+    }
+}
+
+fn lossy_text<S: Serializer>(bytes: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(bytes))
+}
+
+/// Milliseconds since the Unix epoch, with microsecond precision.
+pub fn epoch_millis(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as f64 / 1000.0)
+        .unwrap_or(0.0)
+}
+
+fn epoch_ms<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(epoch_millis(*t))
+}
+
+fn epoch_ms_opt<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_f64(epoch_millis(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(id: &str) -> ProxyRecord {
+        ProxyRecord::Invocation(InvocationRecord {
+            request_id: RequestId::new(id),
+            deadline_ms: Some(1),
+            invoked_function_arn: None,
+            trace_header: None,
+            client_context: None,
+            cognito_identity: None,
+            tenant_id: None,
+            content_type: None,
+            upstream_status: 200,
+            received_at: UNIX_EPOCH,
+            event: BodyCapture::default(),
+        })
+    }
+
+    #[test]
+    fn pending_record_is_sent_once_when_the_last_holder_drops() {
+        let (sender, mut rx) = RecordSender::with_capacity(4);
+        let pending = PendingRecord::new(invocation("a"), sender);
+        let second = Arc::clone(&pending);
+        pending.update(|r| {
+            if let ProxyRecord::Invocation(i) = r {
+                i.event.size = 7;
+            }
+        });
+        drop(pending);
+        assert!(rx.try_recv().is_err(), "still held by a body");
+        drop(second);
+        match rx.try_recv().expect("sent on last drop") {
+            ProxyRecord::Invocation(i) => assert_eq!(i.event.size, 7),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(rx.try_recv().is_err(), "sent exactly once");
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let (sender, _rx) = RecordSender::with_capacity(1);
+        sender.send(invocation("a"));
+        sender.send(invocation("b"));
+        sender.send(invocation("c"));
+        assert_eq!(sender.dropped(), 2);
+    }
+
+    #[test]
+    fn records_serialize_as_tagged_json_with_text_heads() {
+        let mut rec = invocation("r1");
+        if let ProxyRecord::Invocation(i) = &mut rec {
+            i.event.head = Bytes::from_static(b"{\"k\":1}");
+            i.event.size = 7;
+        }
+        let json = serde_json::to_value(&rec).expect("records serialize");
+        assert_eq!(json["record"], "invocation");
+        assert_eq!(json["request_id"], "r1");
+        assert_eq!(json["event"]["head"], "{\"k\":1}");
+        assert_eq!(json["received_at"], 0.0);
+    }
+}
