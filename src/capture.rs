@@ -102,8 +102,9 @@ impl Body for TeeBody {
             match &polled {
                 Poll::Ready(Some(Ok(frame))) => {
                     tap.observe(frame);
-                    // hyper stops polling once a sized body reports its end, so finish here too.
-                    if this.inner.is_end_stream() {
+                    // hyper stops polling once a body reports its end or sent its trailers (always
+                    // the last frame), so finish here too.
+                    if frame.is_trailers() || this.inner.is_end_stream() {
                         tap.finish(true);
                     }
                 }

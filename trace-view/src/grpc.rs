@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::http::headers_map;
 use crate::model::{spans_from_request, RequestInfo, RequestOutcome, Transport};
-use crate::store::{unix_nanos_now, Admission, Shared};
+use crate::store::{unix_nanos_now, Admission, Shared, REFUSED_MESSAGE};
 
 /// The full method path of the one call this service answers.
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -61,10 +61,14 @@ impl TraceService for GrpcTraceService {
             outcome: RequestOutcome::Accepted,
         };
 
-        if self.shared.admit().await == Admission::Refuse {
-            info.outcome = RequestOutcome::Refused;
-            self.shared.record(info, Vec::new());
-            return Err(Status::unavailable("refusing exports (test mode)"));
+        match self.shared.admit().await {
+            Admission::Accept => {}
+            Admission::Refuse => {
+                info.outcome = RequestOutcome::Refused;
+                self.shared.record(info, Vec::new());
+                return Err(Status::unavailable(REFUSED_MESSAGE));
+            }
+            Admission::Drop => return Err(Status::unavailable(REFUSED_MESSAGE)),
         }
         let spans = spans_from_request(request.get_ref());
         info.span_count = spans.len();

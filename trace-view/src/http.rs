@@ -17,14 +17,13 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message as _;
 
 use crate::model::{spans_from_request, RequestInfo, RequestOutcome, Transport};
-use crate::store::{unix_nanos_now, Admission, Shared};
+use crate::store::{unix_nanos_now, Admission, Shared, REFUSED_MESSAGE};
 
 /// The OTLP/HTTP path for traces.
 pub(crate) const TRACES_PATH: &str = "/v1/traces";
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
-
 /// Settings of the HTTP side that come from [`ReceiverConfig`](crate::ReceiverConfig).
 #[derive(Debug, Clone)]
 pub(crate) struct HttpSettings {
@@ -91,10 +90,14 @@ pub(crate) async fn handle(
         Err(reason) => return Ok(reject(&shared, info, StatusCode::BAD_REQUEST, reason)),
     };
 
-    if shared.admit().await == Admission::Refuse {
-        info.outcome = RequestOutcome::Refused;
-        shared.record(info, Vec::new());
-        return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, "refusing exports (test mode)"));
+    match shared.admit().await {
+        Admission::Accept => {}
+        Admission::Refuse => {
+            info.outcome = RequestOutcome::Refused;
+            shared.record(info, Vec::new());
+            return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, REFUSED_MESSAGE));
+        }
+        Admission::Drop => return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, REFUSED_MESSAGE)),
     }
     let spans = spans_from_request(&export);
     info.span_count = spans.len();

@@ -8,7 +8,7 @@
 //! become JSON integers (`i64`); finite doubles become JSON numbers, while NaN and infinities
 //! become the strings `"NaN"`, `"inf"` and `"-inf"` (JSON has no such numbers); key-value lists
 //! become objects; bytes become standard base64 strings (as in OTLP/JSON); an empty value
-//! becomes `null`. Trace and span ids are lowercase hex.
+//! (or a profiles-only string-table reference) becomes `null`. Trace and span ids are lowercase hex.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -238,6 +238,8 @@ pub fn any_value_to_json(value: Option<&AnyValue>) -> Value {
         any_value::Value::BytesValue(bytes) => {
             Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
         }
+        // Only meaningful for profiles; the spec says to treat it as an absent value.
+        any_value::Value::StringValueStrindex(_) => Value::Null,
     }
 }
 

@@ -26,12 +26,20 @@ pub enum Mode {
     Down,
 }
 
+/// The error message of refused requests, on both transports.
+pub(crate) const REFUSED_MESSAGE: &str = "refusing exports (test mode)";
+
 /// What a request handler should do with a request, decided by the mode when it arrived
 /// (or, for [`Mode::Hang`], the mode it was released into).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admission {
+    /// Store and acknowledge.
     Accept,
+    /// Answer 503 / `UNAVAILABLE` and record the refusal.
     Refuse,
+    /// The receiver went down while the request was held: its connection is gone, so
+    /// answer anything and record nothing.
+    Drop,
 }
 
 /// State shared between the listeners and the [`ReceiverHandle`](crate::ReceiverHandle).
@@ -115,8 +123,7 @@ impl Shared {
     }
 
     /// Decides what to do with a request that has been read, holding it while in
-    /// [`Mode::Hang`]. In [`Mode::Down`] the connection is being torn down, so the answer
-    /// never reaches the client; refusing keeps the request out of the captured spans.
+    /// [`Mode::Hang`].
     pub(crate) async fn admit(&self) -> Admission {
         let mut mode = self.mode.subscribe();
         let released = mode
@@ -127,7 +134,9 @@ impl Shared {
             .expect("the mode sender outlives every request handler");
         match released {
             Mode::Normal => Admission::Accept,
-            Mode::Refuse | Mode::Down | Mode::Hang => Admission::Refuse,
+            Mode::Refuse => Admission::Refuse,
+            // HTTP/2 streams run in tasks of their own that outlive their aborted connection.
+            Mode::Down | Mode::Hang => Admission::Drop,
         }
     }
 }
