@@ -46,7 +46,8 @@ pub(crate) async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let arrival_unix_nanos = unix_nanos_now();
     let path = request.uri().path().to_owned();
-    let accepted_path = path.ends_with(TRACES_PATH) || settings.extra_path.as_deref() == Some(&path);
+    let accepted_path =
+        path.ends_with(TRACES_PATH) || settings.extra_path.as_deref() == Some(&path);
     if !accepted_path {
         return Ok(plain(StatusCode::NOT_FOUND, "not an OTLP traces path"));
     }
@@ -72,7 +73,12 @@ pub(crate) async fn handle(
         Some(JSON) => Format::Json,
         Some(other) => {
             let reason = format!("unsupported content-type {other:?}");
-            return Ok(reject(&shared, info, StatusCode::UNSUPPORTED_MEDIA_TYPE, reason));
+            return Ok(reject(
+                &shared,
+                info,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                reason,
+            ));
         }
     };
 
@@ -83,8 +89,12 @@ pub(crate) async fn handle(
             return Ok(reject(&shared, info, StatusCode::BAD_REQUEST, reason));
         }
     };
-    let decoded = decompress(info.content_encoding.as_deref(), &body, settings.max_body_bytes)
-        .and_then(|raw| decode(format, &raw));
+    let decoded = decompress(
+        info.content_encoding.as_deref(),
+        &body,
+        settings.max_body_bytes,
+    )
+    .and_then(|raw| decode(format, &raw));
     let export = match decoded {
         Ok(export) => export,
         Err(reason) => return Ok(reject(&shared, info, StatusCode::BAD_REQUEST, reason)),
@@ -206,9 +216,14 @@ mod tests {
     #[test]
     fn gzip_bodies_are_inflated_and_bounded() {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(&[7; 100]).expect("writing to a Vec cannot fail");
+        encoder
+            .write_all(&[7; 100])
+            .expect("writing to a Vec cannot fail");
         let gzipped = Bytes::from(encoder.finish().expect("finishing a Vec gzip stream"));
-        assert_eq!(decompress(Some("gzip"), &gzipped, 100).as_deref(), Ok(&[7; 100][..]));
+        assert_eq!(
+            decompress(Some("gzip"), &gzipped, 100).as_deref(),
+            Ok(&[7; 100][..])
+        );
         assert!(decompress(Some("gzip"), &gzipped, 99).is_err());
         assert!(decompress(Some("br"), &gzipped, 100).is_err());
         assert_eq!(decompress(None, &gzipped, 0), Ok(gzipped));

@@ -14,7 +14,9 @@ pub struct JsonlWriter {
 
 impl std::fmt::Debug for JsonlWriter {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("JsonlWriter").finish_non_exhaustive()
+        formatter
+            .debug_struct("JsonlWriter")
+            .finish_non_exhaustive()
     }
 }
 

@@ -53,9 +53,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
         }
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let invalid = |error: &dyn std::fmt::Display| format!("invalid {flag} {value:?}: {error}");
         let millis = |value: &str| {
             value
@@ -131,7 +129,9 @@ async fn run(args: Args) -> Result<(), String> {
     let mut incoming = receiver.subscribe();
     let say = |report: &mut dyn Write, text: &str| {
         // A closed stdout (e.g. `| head`) is no reason to stop receiving.
-        let _ = report.write_all(text.as_bytes()).and_then(|()| report.flush());
+        let _ = report
+            .write_all(text.as_bytes())
+            .and_then(|()| report.flush());
     };
     say(
         &mut report,
@@ -158,7 +158,9 @@ async fn run(args: Args) -> Result<(), String> {
                 }
                 let now = Instant::now();
                 last_span_at = Some(now);
-                let entry = pending.entry(span.trace_id.clone()).or_default();
+                let entry = pending
+                    .entry(span.trace_id.clone())
+                    .or_insert_with(|| (Vec::new(), now));
                 entry.0.push(span);
                 entry.1 = now;
             }
@@ -184,7 +186,10 @@ async fn run(args: Args) -> Result<(), String> {
 
     let rest: Vec<ReceivedSpan> = pending.into_values().flat_map(|(spans, _)| spans).collect();
     if !rest.is_empty() {
-        say(&mut report, &format!("{}\n", render_waterfall_with(&rest, &options)));
+        say(
+            &mut report,
+            &format!("{}\n", render_waterfall_with(&rest, &options)),
+        );
     }
     receiver.shutdown().await;
     Ok(())

@@ -325,6 +325,7 @@ mod tests {
             values: vec![KeyValue {
                 key: "k".into(),
                 value: Some(any(any_value::Value::IntValue(-3))),
+                ..KeyValue::default()
             }],
         };
         let array = ArrayValue {
@@ -335,9 +336,15 @@ mod tests {
         };
         let cases = [
             (any(any_value::Value::StringValue("s".into())), "\"s\""),
-            (any(any_value::Value::IntValue(i64::MIN)), "-9223372036854775808"),
+            (
+                any(any_value::Value::IntValue(i64::MIN)),
+                "-9223372036854775808",
+            ),
             (any(any_value::Value::DoubleValue(f64::NAN)), "\"NaN\""),
-            (any(any_value::Value::DoubleValue(f64::NEG_INFINITY)), "\"-inf\""),
+            (
+                any(any_value::Value::DoubleValue(f64::NEG_INFINITY)),
+                "\"-inf\"",
+            ),
             (any(any_value::Value::ArrayValue(array)), "[true,1.5]"),
             (any(any_value::Value::KvlistValue(nested)), "{\"k\":-3}"),
             (any(any_value::Value::BytesValue(vec![0, 255])), "\"AP8=\""),

@@ -2,7 +2,6 @@
 //! fault-injection mode switches, and the [`ReceiverHandle`] tests and the binary drive it by.
 
 use std::error::Error as StdError;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,7 +199,12 @@ impl ReceiverHandle {
             .map_err(|_| ReceiverError::Timeout {
                 timeout,
                 wanted: condition.describe(),
-                names: self.shared.spans().into_iter().map(|span| span.name).collect(),
+                names: self
+                    .shared
+                    .spans()
+                    .into_iter()
+                    .map(|span| span.name)
+                    .collect(),
             })
     }
 
@@ -347,32 +351,18 @@ where
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    connections.spawn(serve_connection(TokioIo::new(stream), service.clone()));
+                    let service = service.clone();
+                    connections.spawn(async move {
+                        // A client going away mid-request is normal for an exporter under test.
+                        let _: Result<(), _> = auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
                 }
                 // E.g. out of file descriptors: back off instead of spinning on the error.
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             },
             Some(_finished) = connections.join_next() => {}
         }
-    }
-}
-
-fn serve_connection<S, B>(
-    io: TokioIo<tokio::net::TcpStream>,
-    service: S,
-) -> impl Future<Output = ()> + Send
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
-{
-    async move {
-        // A client going away mid-request is normal for an exporter under test.
-        let _: Result<(), _> = auto::Builder::new(TokioExecutor::new())
-            .serve_connection(io, service)
-            .await;
     }
 }

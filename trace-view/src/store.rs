@@ -69,9 +69,7 @@ impl Shared {
 
     fn captured(&self) -> MutexGuard<'_, Captured> {
         // The data stays consistent even if a holder panicked: every update is a single push.
-        self.captured
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.captured.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Stores an answered request and, if it was accepted, its spans.

@@ -101,7 +101,11 @@ struct Row<'a> {
 /// Renders one trace whose spans are sorted by [`span_order`].
 fn render_trace(out: &mut String, spans: &[&ReceivedSpan], options: &WaterfallOptions) {
     let rows = tree_rows(spans);
-    let start = spans.iter().map(|span| span.start_unix_nanos).min().unwrap_or(0);
+    let start = spans
+        .iter()
+        .map(|span| span.start_unix_nanos)
+        .min()
+        .unwrap_or(0);
     let end = spans
         .iter()
         .map(|span| span.end_unix_nanos.max(span.start_unix_nanos))
@@ -131,7 +135,11 @@ fn render_trace(out: &mut String, spans: &[&ReceivedSpan], options: &WaterfallOp
             format!("{}{}{orphan}", "  ".repeat(row.depth + 1), row.span.name)
         })
         .collect();
-    let longest = labels.iter().map(|label| label.chars().count()).max().unwrap_or(0);
+    let longest = labels
+        .iter()
+        .map(|label| label.chars().count())
+        .max()
+        .unwrap_or(0);
     // The name column takes what it needs, up to half the width; the bar gets the rest.
     let name_width = longest.min(width / 2);
     let bar_width = width - name_width - 3;
@@ -154,7 +162,11 @@ fn render_trace(out: &mut String, spans: &[&ReceivedSpan], options: &WaterfallOp
             StatusCode::Unset => {}
             StatusCode::Ok => out.push_str(" OK"),
             StatusCode::Error => {
-                let error = if options.color { "\x1b[31mERROR\x1b[0m" } else { "ERROR" };
+                let error = if options.color {
+                    "\x1b[31mERROR\x1b[0m"
+                } else {
+                    "ERROR"
+                };
                 out.push(' ');
                 out.push_str(error);
                 if !span.status_message.is_empty() {
@@ -192,9 +204,7 @@ fn tree_rows<'a>(spans: &[&'a ReceivedSpan]) -> Vec<Row<'a>> {
     let mut roots = Vec::new();
     for (index, span) in spans.iter().enumerate() {
         match span.parent_span_id.as_deref() {
-            Some(parent) if ids.contains(parent) => {
-                children.entry(parent).or_default().push(index)
-            }
+            Some(parent) if ids.contains(parent) => children.entry(parent).or_default().push(index),
             _ => roots.push(index),
         }
     }
@@ -239,7 +249,11 @@ fn bar(span: &ReceivedSpan, trace_start: u64, range: u64, width: usize) -> Strin
         let cell = |nanos: u64, round_up: bool| {
             let scaled = u128::from(nanos - trace_start) * width as u128;
             let range = u128::from(range);
-            let cells = if round_up { scaled.div_ceil(range) } else { scaled / range };
+            let cells = if round_up {
+                scaled.div_ceil(range)
+            } else {
+                scaled / range
+            };
             usize::try_from(cells).unwrap_or(width).min(width)
         };
         let from = cell(span.start_unix_nanos, false).min(width - 1);
@@ -368,7 +382,9 @@ mod tests {
     #[test]
     fn bars_cover_at_least_one_cell() {
         assert_eq!(bar(&span("a", None, 0, 0), 0, 0, 4), "████");
-        assert_eq!(bar(&span("a", None, 10, 10), 0, 10, 4), "   █");
-        assert_eq!(bar(&span("a", None, 0, 5), 0, 10, 4), "██  ");
+        let ten_ms = 10_000_000;
+        assert_eq!(bar(&span("a", None, 10, 10), 0, ten_ms, 4), "   █");
+        assert_eq!(bar(&span("a", None, 0, 5), 0, ten_ms, 4), "██  ");
+        assert_eq!(bar(&span("a", None, 3, 4), 0, ten_ms, 4), " █  ");
     }
 }
