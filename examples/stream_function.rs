@@ -40,7 +40,9 @@ async fn handler(event: LambdaEvent<Plan>) -> Result<Response<Chunks>, Error> {
         for i in 0..plan.chunks {
             if plan.fail_after == Some(i) {
                 let _ = tx
-                    .send(Err(std::io::Error::other(format!("stream broke after {i} chunks"))))
+                    .send(Err(std::io::Error::other(format!(
+                        "stream broke after {i} chunks"
+                    ))))
                     .await;
                 return;
             }

@@ -76,7 +76,9 @@ pub async fn run(config: Config) -> ExitStatus {
     let recorder = Recorder::spawn(record_rx);
 
     let startup_error = if config.disabled {
-        tracing::info!("LAMBDA_LENS_DISABLED=true: no proxy; the runtime talks to the Runtime API directly");
+        tracing::info!(
+            "LAMBDA_LENS_DISABLED=true: no proxy; the runtime talks to the Runtime API directly"
+        );
         None
     } else {
         match start_proxy(&config, records).await {
@@ -123,7 +125,8 @@ async fn event_loop(
     id: &crate::lifecycle::ExtensionId,
     recorder: &Recorder,
 ) -> ExitStatus {
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
         let event = tokio::select! {
             event = extensions.next_event(id) => event,
@@ -140,7 +143,10 @@ async fn event_loop(
             }) => {
                 let budget = time_until(deadline_ms).saturating_sub(SHUTDOWN_MARGIN);
                 tracing::info!(?reason, budget_ms = budget.as_millis() as u64, "SHUTDOWN");
-                if tokio::time::timeout(budget, recorder.drain()).await.is_err() {
+                if tokio::time::timeout(budget, recorder.drain())
+                    .await
+                    .is_err()
+                {
                     tracing::warn!("shutdown budget used up before all records were handled");
                 }
                 return 0;

@@ -70,10 +70,14 @@ impl RuntimeApiEndpoint {
             .cloned()
             .ok_or_else(|| EndpointError::Malformed(raw.to_owned()))?;
         if authority.port_u16().is_none() || authority.host().is_empty() {
-            return Err(EndpointError::Malformed(format!("{raw} (a port is required)")));
+            return Err(EndpointError::Malformed(format!(
+                "{raw} (a port is required)"
+            )));
         }
         if uri.query().is_some() {
-            return Err(EndpointError::Malformed(format!("{raw} (no query allowed)")));
+            return Err(EndpointError::Malformed(format!(
+                "{raw} (no query allowed)"
+            )));
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
         Ok(Self {
@@ -140,7 +144,11 @@ pub struct ConfigWarning {
 
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={:?} ignored: {}", self.variable, self.value, self.message)
+        write!(
+            f,
+            "{}={:?} ignored: {}",
+            self.variable, self.value, self.message
+        )
     }
 }
 
@@ -411,14 +419,19 @@ mod tests {
                 "LAMBDA_LENS_DISABLED"
             ]
         );
-        assert!(warnings[1].to_string().contains("LAMBDA_LENS_PROXY_PORT=\"70000\" ignored"));
+        assert!(warnings[1]
+            .to_string()
+            .contains("LAMBDA_LENS_PROXY_PORT=\"70000\" ignored"));
     }
 
     #[test]
     fn overrides_are_honoured() {
         let (cfg, warnings) = config(&[
             ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
-            ("LAMBDA_LENS_RUNTIME_API_UPSTREAM", "http://127.0.0.1:9100/chain"),
+            (
+                "LAMBDA_LENS_RUNTIME_API_UPSTREAM",
+                "http://127.0.0.1:9100/chain",
+            ),
             ("LAMBDA_LENS_EXTENSION_NAME", "lens-x86"),
             ("LAMBDA_LENS_PROXY_PORT", "0"),
             ("LAMBDA_LENS_HANDOFF_FILE", "/tmp/h"),

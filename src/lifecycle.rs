@@ -364,9 +364,13 @@ mod tests {
             ("SPINDOWN", ShutdownReason::Spindown),
             ("timeout", ShutdownReason::Timeout),
             ("FAILURE", ShutdownReason::Failure),
-            ("SandboxTerminated", ShutdownReason::Other("SandboxTerminated".into())),
+            (
+                "SandboxTerminated",
+                ShutdownReason::Other("SandboxTerminated".into()),
+            ),
         ] {
-            let body = format!(r#"{{"eventType":"SHUTDOWN","shutdownReason":"{raw}","deadlineMs":42}}"#);
+            let body =
+                format!(r#"{{"eventType":"SHUTDOWN","shutdownReason":"{raw}","deadlineMs":42}}"#);
             assert_eq!(
                 ExtensionEvent::parse(body.as_bytes()).expect("valid SHUTDOWN"),
                 ExtensionEvent::Shutdown {

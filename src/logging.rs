@@ -23,6 +23,9 @@ pub fn init() -> Option<String> {
         .with_ansi(false)
         .without_time();
     // A second init (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(fmt).with(filter).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(filter)
+        .try_init();
     warning
 }

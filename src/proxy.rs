@@ -27,8 +27,8 @@ use crate::capture::{CaptureSink, ProxyBody, TeeBody};
 use crate::config::RuntimeApiEndpoint;
 use crate::http_client::HttpClient;
 use crate::record::{
-    BodyCapture, InvocationRecord, PendingRecord, ProxyRecord, RecordSender, RequestId,
-    ResultKind, ResultRecord,
+    BodyCapture, InvocationRecord, PendingRecord, ProxyRecord, RecordSender, RequestId, ResultKind,
+    ResultRecord,
 };
 
 /// Bytes kept of the upstream's answer to a result (`{"status":"OK"}` or an error JSON).
@@ -199,7 +199,11 @@ impl Shared {
     }
 
     async fn forward(&self, req: Request<Incoming>) -> Response<ProxyBody> {
-        match self.client.request(self.upstream_request(req, TeeBody::plain)).await {
+        match self
+            .client
+            .request(self.upstream_request(req, TeeBody::plain))
+            .await
+        {
             Ok(resp) => passthrough(resp),
             Err(e) => bad_gateway(&self.upstream, &e),
         }
@@ -250,7 +254,9 @@ impl Shared {
         }
         match result {
             Ok(fetched) => broker.ready.push_back(fetched),
-            Err(e) => tracing::warn!(error = %error_chain(&e), "upstream /next failed with no runtime waiting"),
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "upstream /next failed with no runtime waiting")
+            }
         }
     }
 
@@ -389,7 +395,9 @@ impl Drop for Waiter {
             if let Ok(Ok(fetched)) = rx.try_recv() {
                 let mut broker = self.shared.broker.lock().unwrap_or_else(|p| p.into_inner());
                 broker.ready.push_front(fetched);
-                tracing::info!("runtime left /next as its event arrived; event kept for the next call");
+                tracing::info!(
+                    "runtime left /next as its event arrived; event kept for the next call"
+                );
             }
         }
     }
@@ -402,7 +410,10 @@ fn passthrough(resp: Response<Incoming>) -> Response<ProxyBody> {
 }
 
 /// Answer for a runtime call lambda-lens could not forward, in the Runtime API's error shape.
-fn bad_gateway(upstream: &RuntimeApiEndpoint, error: &dyn std::fmt::Display) -> Response<ProxyBody> {
+fn bad_gateway(
+    upstream: &RuntimeApiEndpoint,
+    error: &dyn std::fmt::Display,
+) -> Response<ProxyBody> {
     tracing::error!(%upstream, %error, "cannot reach the upstream Runtime API");
     let body = serde_json::json!({
         "errorMessage": format!("lambda-lens could not reach the Runtime API at {upstream}: {error}"),
@@ -527,7 +538,12 @@ mod tests {
         left.sort_unstable();
         assert_eq!(
             left,
-            ["content-type", "lambda-runtime-aws-tenant-id", "trailer", "transfer-encoding"]
+            [
+                "content-type",
+                "lambda-runtime-aws-tenant-id",
+                "trailer",
+                "transfer-encoding"
+            ]
         );
     }
 

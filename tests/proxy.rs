@@ -27,7 +27,9 @@ fn client() -> Client<HttpConnector, TestBody> {
 }
 
 fn full(bytes: impl Into<Bytes>) -> TestBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 struct Answer {
@@ -75,8 +77,14 @@ async fn next_event_passes_through_with_every_header_and_exact_bytes() {
     let (fake, mut proxy) = setup().await;
     let body = Bytes::from_static("{\"greeting\":\"héllo ✓\",\"n\":1}".as_bytes());
     let inv = FakeInvocation::new("req-next-1", body.clone())
-        .with_header("Lambda-Runtime-Client-Context", r#"{"client":{"app_title":"t"}}"#)
-        .with_header("Lambda-Runtime-Cognito-Identity", r#"{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}"#)
+        .with_header(
+            "Lambda-Runtime-Client-Context",
+            r#"{"client":{"app_title":"t"}}"#,
+        )
+        .with_header(
+            "Lambda-Runtime-Cognito-Identity",
+            r#"{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}"#,
+        )
         .with_header("Lambda-Runtime-Aws-Tenant-Id", "tenant-42")
         .with_header("X-Future-Header", "kept as is");
     fake.push_invocation(inv.clone());
@@ -86,7 +94,10 @@ async fn next_event_passes_through_with_every_header_and_exact_bytes() {
     assert_eq!(answer.body, body);
     for (name, value) in &inv.headers {
         assert_eq!(
-            answer.headers.get(name.as_str()).map(|v| v.to_str().expect("ascii")),
+            answer
+                .headers
+                .get(name.as_str())
+                .map(|v| v.to_str().expect("ascii")),
             Some(value.as_str()),
             "header {name}"
         );
@@ -103,7 +114,10 @@ async fn next_event_passes_through_with_every_header_and_exact_bytes() {
     assert_eq!(rec.invoked_function_arn.as_deref(), Some(FUNCTION_ARN));
     assert_eq!(rec.trace_header.as_deref(), Some(TRACE_HEADER));
     assert_eq!(rec.tenant_id.as_deref(), Some("tenant-42"));
-    assert_eq!(rec.client_context.as_deref(), Some(r#"{"client":{"app_title":"t"}}"#));
+    assert_eq!(
+        rec.client_context.as_deref(),
+        Some(r#"{"client":{"app_title":"t"}}"#)
+    );
     assert_eq!(
         rec.cognito_identity.as_deref(),
         Some(r#"{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}"#)
@@ -146,7 +160,10 @@ async fn response_and_error_reach_upstream_unchanged_and_are_recorded() {
     assert_eq!(rec.request_id.as_ref().map(|r| r.as_str()), Some("req-a"));
     assert_eq!(rec.body.head, Bytes::from_static(br#"{"ok":true}"#));
     assert_eq!(rec.upstream_status, Some(202));
-    assert_eq!(rec.upstream_body.head, Bytes::from_static(br#"{"status":"OK"}"#));
+    assert_eq!(
+        rec.upstream_body.head,
+        Bytes::from_static(br#"{"status":"OK"}"#)
+    );
     assert!(!rec.streaming);
 
     let cause = r#"{"working_directory":"/var/task","exceptions":[{"type":"ValueError","message":"boom"}],"paths":[]}"#;
@@ -165,8 +182,14 @@ async fn response_and_error_reach_upstream_unchanged_and_are_recorded() {
     assert_eq!(answer.status, StatusCode::ACCEPTED);
     let call = fake.wait_for_result("req-b").await;
     assert_eq!(call.body, Bytes::from(error_body));
-    assert_eq!(call.headers["lambda-runtime-function-xray-error-cause"], cause);
-    assert_eq!(call.headers["lambda-runtime-function-error-type"], "Unhandled");
+    assert_eq!(
+        call.headers["lambda-runtime-function-xray-error-cause"],
+        cause
+    );
+    assert_eq!(
+        call.headers["lambda-runtime-function-error-type"],
+        "Unhandled"
+    );
     let ProxyRecord::Result(rec) = proxy.record().await else {
         panic!("expected a result record")
     };
@@ -174,12 +197,18 @@ async fn response_and_error_reach_upstream_unchanged_and_are_recorded() {
     assert_eq!(rec.error_type.as_deref(), Some("Unhandled"));
     assert_eq!(rec.xray_error_cause.as_deref(), Some(cause));
     assert_eq!(rec.body.head, Bytes::from(error_body));
-    assert_eq!(rec.content_type.as_deref(), Some("application/vnd.aws.lambda.error+json"));
+    assert_eq!(
+        rec.content_type.as_deref(),
+        Some("application/vnd.aws.lambda.error+json")
+    );
 
     let answer = post(
         &api,
         "/2018-06-01/runtime/init/error",
-        &[("Lambda-Runtime-Function-Error-Type", "Runtime.ImportModuleError")],
+        &[(
+            "Lambda-Runtime-Function-Error-Type",
+            "Runtime.ImportModuleError",
+        )],
         r#"{"errorMessage":"no module","errorType":"Runtime.ImportModuleError"}"#,
     )
     .await;
@@ -197,13 +226,31 @@ async fn upstream_error_answers_are_passed_back_unchanged() {
     let (fake, _proxy_keep) = setup().await;
     let api = _proxy_keep.runtime_api();
     let cases = [
-        ("req-400/response", 400, r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#),
-        ("req-403/response", 403, r#"{"errorMessage":"State transition from Ready to ResponseSent failed","errorType":"InvalidStateTransition"}"#),
-        ("req-500/error", 500, r#"{"errorMessage":"Internal error","errorType":"ServiceException"}"#),
+        (
+            "req-400/response",
+            400,
+            r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+        ),
+        (
+            "req-403/response",
+            403,
+            r#"{"errorMessage":"State transition from Ready to ResponseSent failed","errorType":"InvalidStateTransition"}"#,
+        ),
+        (
+            "req-500/error",
+            500,
+            r#"{"errorMessage":"Internal error","errorType":"ServiceException"}"#,
+        ),
     ];
     for (suffix, status, body) in cases {
         fake.answer(suffix, status, body);
-        let answer = post(&api, &format!("/2018-06-01/runtime/invocation/{suffix}"), &[], "{}").await;
+        let answer = post(
+            &api,
+            &format!("/2018-06-01/runtime/invocation/{suffix}"),
+            &[],
+            "{}",
+        )
+        .await;
         assert_eq!(answer.status.as_u16(), status, "{suffix}");
         assert_eq!(answer.body, Bytes::from(body), "{suffix}");
         assert_eq!(answer.headers["content-type"], "application/json");
@@ -215,7 +262,8 @@ async fn upstream_error_answers_are_passed_back_unchanged() {
     )
     .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    fake.wait_for_call("unknown path", |c| c.path == "/2018-06-01/runtime/unknown").await;
+    fake.wait_for_call("unknown path", |c| c.path == "/2018-06-01/runtime/unknown")
+        .await;
 }
 
 #[tokio::test]
@@ -225,7 +273,10 @@ async fn bodies_of_six_megabytes_and_more_pass_and_413_comes_back() {
     let big: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     let big = Bytes::from(big);
 
-    fake.push_invocation(FakeInvocation::new("req-big", big.clone()).with_header("Content-Type", "application/octet-stream"));
+    fake.push_invocation(
+        FakeInvocation::new("req-big", big.clone())
+            .with_header("Content-Type", "application/octet-stream"),
+    );
     let answer = get_next(&api).await;
     assert_eq!(answer.body.len(), big.len());
     assert!(answer.body == big, "event bytes identical");
@@ -236,13 +287,25 @@ async fn bodies_of_six_megabytes_and_more_pass_and_413_comes_back() {
     assert_eq!(rec.event.head.len(), 4096, "capture bounded by the limit");
     assert!(rec.event.truncated());
 
-    let answer = post(&api, "/2018-06-01/runtime/invocation/req-big/response", &[], big.clone()).await;
+    let answer = post(
+        &api,
+        "/2018-06-01/runtime/invocation/req-big/response",
+        &[],
+        big.clone(),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::ACCEPTED);
     let call = fake.wait_for_result("req-big").await;
     assert!(call.body == big, "response bytes identical");
 
     let too_big = Bytes::from(vec![b'x'; support::MAX_PAYLOAD + 1]);
-    let answer = post(&api, "/2018-06-01/runtime/invocation/req-huge/response", &[], too_big).await;
+    let answer = post(
+        &api,
+        "/2018-06-01/runtime/invocation/req-huge/response",
+        &[],
+        too_big,
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         answer.body,
@@ -261,8 +324,14 @@ async fn streamed_response_is_forwarded_chunk_by_chunk_with_trailers() {
     ))
     .header("Lambda-Runtime-Function-Response-Mode", "streaming")
     .header("Transfer-Encoding", "chunked")
-    .header("Content-Type", "application/vnd.awslambda.http-integration-response")
-    .header("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+    .header(
+        "Content-Type",
+        "application/vnd.awslambda.http-integration-response",
+    )
+    .header(
+        "Trailer",
+        "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+    )
     .body(body)
     .expect("valid streaming request");
     let pending = tokio::spawn(async move { client().request(req).await });
@@ -272,30 +341,52 @@ async fn streamed_response_is_forwarded_chunk_by_chunk_with_trailers() {
         .expect("stream open");
     // Hold the second chunk back: the first must reach upstream on its own, not when the body ends.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(fake.calls().is_empty(), "upstream saw the call end before the stream did");
+    assert!(
+        fake.calls().is_empty(),
+        "upstream saw the call end before the stream did"
+    );
     tx.send(Ok(Frame::data(Bytes::from_static(b"second chunk"))))
         .await
         .expect("stream open");
     let mut trailers = HeaderMap::new();
-    trailers.insert("lambda-runtime-function-error-type", "Runtime.StreamError".parse().expect("value"));
-    trailers.insert("lambda-runtime-function-error-body", "Ym9vbQ==".parse().expect("value"));
-    tx.send(Ok(Frame::trailers(trailers))).await.expect("stream open");
+    trailers.insert(
+        "lambda-runtime-function-error-type",
+        "Runtime.StreamError".parse().expect("value"),
+    );
+    trailers.insert(
+        "lambda-runtime-function-error-body",
+        "Ym9vbQ==".parse().expect("value"),
+    );
+    tx.send(Ok(Frame::trailers(trailers)))
+        .await
+        .expect("stream open");
     drop(tx);
 
     let resp = pending.await.expect("task").expect("proxy answers");
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let call = fake.wait_for_result("req-stream").await;
     assert_eq!(call.body, Bytes::from_static(b"first chunksecond chunk"));
-    assert_eq!(call.frames.len(), 2, "two chunks arrive as two frames: {:?}", call.frames);
+    assert_eq!(
+        call.frames.len(),
+        2,
+        "two chunks arrive as two frames: {:?}",
+        call.frames
+    );
     assert!(
         call.frames[1].0.duration_since(call.frames[0].0) >= Duration::from_millis(400),
         "first chunk forwarded before the second was written"
     );
     assert_eq!(call.headers["transfer-encoding"], "chunked");
     assert!(call.headers.get("content-length").is_none());
-    assert_eq!(call.headers["lambda-runtime-function-response-mode"], "streaming");
+    assert_eq!(
+        call.headers["lambda-runtime-function-response-mode"],
+        "streaming"
+    );
     let trailers = call.trailers.expect("trailers forwarded");
-    assert_eq!(trailers["lambda-runtime-function-error-type"], "Runtime.StreamError");
+    assert_eq!(
+        trailers["lambda-runtime-function-error-type"],
+        "Runtime.StreamError"
+    );
     assert_eq!(trailers["lambda-runtime-function-error-body"], "Ym9vbQ==");
 
     let ProxyRecord::Result(rec) = proxy.record().await else {
@@ -313,7 +404,9 @@ async fn an_event_pulled_for_a_runtime_that_left_goes_to_the_next_next() {
     let (fake, mut proxy) = setup().await;
     let api = proxy.runtime_api();
     // A runtime parks on /next, then disconnects.
-    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect to proxy");
+    let mut stream = TcpStream::connect(proxy.addr)
+        .await
+        .expect("connect to proxy");
     stream
         .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -328,16 +421,25 @@ async fn an_event_pulled_for_a_runtime_that_left_goes_to_the_next_next() {
 
     let answer = get_next(&api).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.headers["lambda-runtime-aws-request-id"], "req-orphan");
+    assert_eq!(
+        answer.headers["lambda-runtime-aws-request-id"],
+        "req-orphan"
+    );
     assert_eq!(answer.body, Bytes::from_static(br#"{"n":1}"#));
-    assert_eq!(fake.next_calls(), 1, "the upstream long poll was adopted, not repeated");
+    assert_eq!(
+        fake.next_calls(),
+        1,
+        "the upstream long poll was adopted, not repeated"
+    );
     let ProxyRecord::Invocation(rec) = proxy.record().await else {
         panic!("expected an invocation record")
     };
     assert_eq!(rec.request_id.as_str(), "req-orphan");
 
     // And while the upstream poll is still pending, a new runtime adopts it.
-    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect to proxy");
+    let mut stream = TcpStream::connect(proxy.addr)
+        .await
+        .expect("connect to proxy");
     stream
         .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -354,7 +456,10 @@ async fn an_event_pulled_for_a_runtime_that_left_goes_to_the_next_next() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     fake.push_invocation(FakeInvocation::new("req-adopted", "{}"));
     let answer = waiting.await.expect("task");
-    assert_eq!(answer.headers["lambda-runtime-aws-request-id"], "req-adopted");
+    assert_eq!(
+        answer.headers["lambda-runtime-aws-request-id"],
+        "req-adopted"
+    );
     assert_eq!(fake.next_calls(), 2);
 }
 
@@ -385,14 +490,20 @@ async fn sixteen_concurrent_invocations_keep_their_own_ids() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     for i in 0..16 {
-        fake.push_invocation(FakeInvocation::new(&format!("req-{i:02}"), format!("{{\"i\":{i}}}")));
+        fake.push_invocation(FakeInvocation::new(
+            &format!("req-{i:02}"),
+            format!("{{\"i\":{i}}}"),
+        ));
     }
     for task in tasks {
         let (id, body) = task.await.expect("invocation task");
         let i: usize = id[4..].parse().expect("numeric suffix");
         assert_eq!(body, Bytes::from(format!("{{\"i\":{i}}}")));
         let call = fake.wait_for_result(&id).await;
-        assert_eq!(call.body, body, "response of {id} paired with its own event");
+        assert_eq!(
+            call.body, body,
+            "response of {id} paired with its own event"
+        );
     }
     let mut invocations = 0;
     let mut results = 0;
@@ -419,7 +530,13 @@ async fn upstream_connections_are_pooled() {
         fake.push_invocation(FakeInvocation::new(&id, "{}"));
         let event = get_next(&api).await;
         assert_eq!(event.status, StatusCode::OK);
-        post(&api, &format!("/2018-06-01/runtime/invocation/{id}/response"), &[], "{}").await;
+        post(
+            &api,
+            &format!("/2018-06-01/runtime/invocation/{id}/response"),
+            &[],
+            "{}",
+        )
+        .await;
     }
     assert!(
         fake.connections() <= 2,
@@ -433,9 +550,16 @@ async fn unreachable_upstream_gives_a_clear_502() {
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = closed.local_addr().expect("addr");
     drop(closed);
-    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(&addr.to_string()).expect("parse");
+    let endpoint =
+        lambda_lens::config::RuntimeApiEndpoint::parse(&addr.to_string()).expect("parse");
     let mut proxy = ProxyUnderTest::start(endpoint, 4096).await;
-    let answer = post(&proxy.runtime_api(), "/2018-06-01/runtime/invocation/r/response", &[], "{}").await;
+    let answer = post(
+        &proxy.runtime_api(),
+        "/2018-06-01/runtime/invocation/r/response",
+        &[],
+        "{}",
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     let json: serde_json::Value = serde_json::from_slice(&answer.body).expect("JSON error");
     assert_eq!(json["errorType"], "LambdaLens.UpstreamUnavailable");
@@ -443,16 +567,22 @@ async fn unreachable_upstream_gives_a_clear_502() {
         panic!("expected a result record")
     };
     assert_eq!(rec.upstream_status, None);
-    assert!(rec.upstream_error.expect("error recorded").contains("onnect"));
+    assert!(rec
+        .upstream_error
+        .expect("error recorded")
+        .contains("onnect"));
 }
 
 #[tokio::test]
 async fn header_case_and_order_survive_on_the_wire() {
     // A raw upstream that captures the request bytes exactly.
-    let upstream = TcpListener::bind("127.0.0.1:0").await.expect("bind raw upstream");
-    let endpoint =
-        lambda_lens::config::RuntimeApiEndpoint::parse(&upstream.local_addr().expect("addr").to_string())
-            .expect("parse");
+    let upstream = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind raw upstream");
+    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(
+        &upstream.local_addr().expect("addr").to_string(),
+    )
+    .expect("parse");
     let proxy = ProxyUnderTest::start(endpoint, 4096).await;
     let raw = tokio::spawn(async move {
         let (mut s, _) = upstream.accept().await.expect("accept");
@@ -473,8 +603,14 @@ async fn header_case_and_order_survive_on_the_wire() {
         .await
         .expect("write request");
     let request = raw.await.expect("raw upstream");
-    assert!(request.starts_with("POST /2018-06-01/runtime/invocation/r1/error HTTP/1.1\r\n"), "{request}");
-    assert!(request.contains("\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\n"), "{request}");
+    assert!(
+        request.starts_with("POST /2018-06-01/runtime/invocation/r1/error HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains("\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\n"),
+        "{request}"
+    );
     assert!(request.contains("\r\nX-lower-Mixed: v\r\n"), "{request}");
     let mut answer = vec![0u8; 1024];
     let mut got = Vec::new();
@@ -486,5 +622,8 @@ async fn header_case_and_order_survive_on_the_wire() {
     let answer = String::from_utf8(got).expect("ascii answer");
     assert!(answer.starts_with("HTTP/1.1 202 Accepted\r\n"), "{answer}");
     assert!(answer.contains("\r\nX-Odd-Case: Yes\r\n"), "{answer}");
-    assert!(!answer.to_ascii_lowercase().contains("\r\ndate:"), "no Date invented: {answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("\r\ndate:"),
+        "no Date invented: {answer}"
+    );
 }

@@ -87,8 +87,11 @@ fn python_invocations() -> Vec<FakeInvocation> {
         FakeInvocation::new("py-ok", r#"{"name":"lens","n":1}"#),
         FakeInvocation::new("py-error", r#"{"fail":"the event asked to fail"}"#),
         FakeInvocation::new("py-big", format!(r#"{{"echo":true,"blob":"{big_blob}"}}"#)),
-        FakeInvocation::new("py-binary", Bytes::from_static(b"\xff\xfe\x00binary\x80\x81"))
-            .with_header("Content-Type", "application/octet-stream"),
+        FakeInvocation::new(
+            "py-binary",
+            Bytes::from_static(b"\xff\xfe\x00binary\x80\x81"),
+        )
+        .with_header("Content-Type", "application/octet-stream"),
         FakeInvocation::new("py-unicode", r#"{"echo":true,"text":"héllo 世界 🎉"}"#),
     ]
 }
@@ -120,17 +123,19 @@ async fn python_awslambdaric_through_the_proxy_is_indistinguishable_from_direct(
     let body: serde_json::Value = serde_json::from_slice(&err.body).expect("JSON error body");
     assert_eq!(body["errorMessage"], "the event asked to fail");
     assert_eq!(body["errorType"], "ValueError");
-    let cause: serde_json::Value = serde_json::from_str(
-        &err.headers["lambda-runtime-function-xray-error-cause"],
-    )
-    .expect("X-Ray cause is JSON");
+    let cause: serde_json::Value =
+        serde_json::from_str(&err.headers["lambda-runtime-function-xray-error-cause"])
+            .expect("X-Ray cause is JSON");
     assert_eq!(cause["exceptions"][0]["type"], "ValueError");
     assert_eq!(cause["exceptions"][0]["message"], "the event asked to fail");
 
     let big = by_id("py-big");
     assert!(big.body.len() > 5_900_000, "big echo {}", big.body.len());
     let binary = by_id("py-binary");
-    assert_eq!(binary.body, Bytes::from_static(b"\xff\xfe\x00binary\x80\x81"));
+    assert_eq!(
+        binary.body,
+        Bytes::from_static(b"\xff\xfe\x00binary\x80\x81")
+    );
     let unicode = by_id("py-unicode");
     let body: serde_json::Value = serde_json::from_slice(&unicode.body).expect("JSON echo");
     assert_eq!(body["text"], "héllo 世界 🎉");
@@ -185,7 +190,10 @@ async fn rust_streaming_function_through_the_proxy_streams_and_keeps_trailers() 
     }
 
     let stream = &proxied[0];
-    assert_eq!(stream.headers["lambda-runtime-function-response-mode"], "streaming");
+    assert_eq!(
+        stream.headers["lambda-runtime-function-response-mode"],
+        "streaming"
+    );
     assert_eq!(stream.headers["transfer-encoding"], "chunked");
     let body = String::from_utf8_lossy(&stream.body);
     assert!(
@@ -195,7 +203,10 @@ async fn rust_streaming_function_through_the_proxy_streams_and_keeps_trailers() 
         )),
         "{body}"
     );
-    assert!(stream.body.windows(8).any(|w| w == [0u8; 8]), "prelude separator kept");
+    assert!(
+        stream.body.windows(8).any(|w| w == [0u8; 8]),
+        "prelude separator kept"
+    );
 
     // lambda_runtime 1.5 declares the error trailers but writes them in-band, as the last data
     // chunk; the platform sees exactly those bytes, and so must the Runtime API behind the proxy.

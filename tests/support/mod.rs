@@ -53,7 +53,10 @@ impl FakeInvocation {
             headers: vec![
                 ("Lambda-Runtime-Aws-Request-Id".into(), request_id.into()),
                 ("Lambda-Runtime-Deadline-Ms".into(), deadline.to_string()),
-                ("Lambda-Runtime-Invoked-Function-Arn".into(), FUNCTION_ARN.into()),
+                (
+                    "Lambda-Runtime-Invoked-Function-Arn".into(),
+                    FUNCTION_ARN.into(),
+                ),
                 ("Lambda-Runtime-Trace-Id".into(), TRACE_HEADER.into()),
                 ("Content-Type".into(), "application/json".into()),
             ],
@@ -122,7 +125,9 @@ impl FakeLambda {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                stream.set_nodelay(true).expect("nodelay on fake Lambda socket");
+                stream
+                    .set_nodelay(true)
+                    .expect("nodelay on fake Lambda socket");
                 let connection = serve_state.connections.fetch_add(1, Ordering::SeqCst);
                 let state = Arc::clone(&serve_state);
                 tokio::spawn(async move {
@@ -193,7 +198,11 @@ impl FakeLambda {
                 return call.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {what}; calls: {:#?}", self.summary());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; calls: {:#?}",
+                self.summary()
+            );
             let _ = tokio::time::timeout(left, notified).await;
         }
     }
@@ -419,7 +428,10 @@ pub fn spawn_stream_function(runtime_api: &str) -> ChildGuard {
             .current_dir(repo_root())
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "building the stream_function example failed");
+        assert!(
+            status.success(),
+            "building the stream_function example failed"
+        );
     }
     let child = tokio::process::Command::new(exe)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
