@@ -87,22 +87,19 @@ impl Receiver {
         let grpc_listener = bind(config.grpc_addr)?;
         let http_addr = local_addr(&http_listener, config.http_addr)?;
         let grpc_addr = local_addr(&grpc_listener, config.grpc_addr)?;
-        let handle = ReceiverHandle {
-            shared: Arc::new(Shared::new()),
-            settings: Arc::new(HttpSettings {
-                extra_path: config.extra_http_path,
-                max_body_bytes: config.max_body_bytes,
-            }),
+        let shared = Arc::new(Shared::new());
+        let settings = Arc::new(HttpSettings {
+            extra_path: config.extra_http_path,
+            max_body_bytes: config.max_body_bytes,
+        });
+        let tasks = spawn_listeners(&shared, &settings, http_listener, grpc_listener);
+        Ok(ReceiverHandle {
+            shared,
+            settings,
             http_addr,
             grpc_addr,
-            listeners: Mutex::new(Vec::new()),
-        };
-        let tasks = handle.spawn_listeners(http_listener, grpc_listener);
-        *handle
-            .listeners
-            .try_lock()
-            .expect("no one else can hold the lock of a handle being built") = tasks;
-        Ok(handle)
+            listeners: Mutex::new(tasks),
+        })
     }
 }
 
@@ -230,7 +227,8 @@ impl ReceiverHandle {
         } else if listeners.is_empty() {
             let http_listener = bind(self.http_addr)?;
             let grpc_listener = bind(self.grpc_addr)?;
-            *listeners = self.spawn_listeners(http_listener, grpc_listener);
+            *listeners =
+                spawn_listeners(&self.shared, &self.settings, http_listener, grpc_listener);
         }
         Ok(())
     }
@@ -242,26 +240,6 @@ impl ReceiverHandle {
         // Releases held requests whose connections are gone (see `Shared::admit`).
         self.shared.set_mode(Mode::Down);
         stop(&mut listeners).await;
-    }
-
-    fn spawn_listeners(
-        &self,
-        http_listener: TcpListener,
-        grpc_listener: TcpListener,
-    ) -> Vec<JoinHandle<()>> {
-        let shared = Arc::clone(&self.shared);
-        let settings = Arc::clone(&self.settings);
-        let http_service = service_fn(move |request: Request<Incoming>| {
-            crate::http::handle(Arc::clone(&shared), Arc::clone(&settings), request)
-        });
-        let grpc_service = TowerToHyperService::new(crate::grpc::service(
-            Arc::clone(&self.shared),
-            self.settings.max_body_bytes,
-        ));
-        vec![
-            tokio::spawn(accept_loop(http_listener, http_service)),
-            tokio::spawn(accept_loop(grpc_listener, grpc_service)),
-        ]
     }
 }
 
@@ -322,6 +300,32 @@ fn local_addr(listener: &TcpListener, requested: SocketAddr) -> Result<SocketAdd
         addr: requested,
         source,
     })
+}
+
+/// Spawns the accept loops of both ports.
+fn spawn_listeners(
+    shared: &Arc<Shared>,
+    settings: &Arc<HttpSettings>,
+    http_listener: TcpListener,
+    grpc_listener: TcpListener,
+) -> Vec<JoinHandle<()>> {
+    let http_shared = Arc::clone(shared);
+    let http_settings = Arc::clone(settings);
+    let http_service = service_fn(move |request: Request<Incoming>| {
+        crate::http::handle(
+            Arc::clone(&http_shared),
+            Arc::clone(&http_settings),
+            request,
+        )
+    });
+    let grpc_service = TowerToHyperService::new(crate::grpc::service(
+        Arc::clone(shared),
+        settings.max_body_bytes,
+    ));
+    vec![
+        tokio::spawn(accept_loop(http_listener, http_service)),
+        tokio::spawn(accept_loop(grpc_listener, grpc_service)),
+    ]
 }
 
 /// Aborts the accept loops and waits until their listeners and connections are gone.

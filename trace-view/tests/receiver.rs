@@ -611,3 +611,12 @@ async fn subscribers_see_every_new_span() {
     names.sort();
     assert_eq!(names, ["dynamodb.query", "handler", "invoke"]);
 }
+
+#[test]
+fn starting_outside_a_runtime_is_an_error() {
+    let error = Receiver::start(ReceiverConfig::default()).expect_err("no runtime, no receiver");
+    assert!(
+        matches!(error, trace_view::ReceiverError::NoRuntime),
+        "{error}"
+    );
+}
