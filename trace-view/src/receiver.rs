@@ -160,8 +160,8 @@ impl ReceiverHandle {
         self.shared.clear();
     }
 
-    /// A stream of every span accepted from now on, in arrival order. The stream ends when
-    /// the receiver stops.
+    /// A stream of every span accepted from now on, in arrival order. The stream ends once
+    /// the handle is dropped and the last connection has closed.
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<ReceivedSpan> {
         self.shared.subscribe()
     }
