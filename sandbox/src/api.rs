@@ -10,11 +10,13 @@ use hyper::body::Incoming;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{accepted, error_response, json_response, read_limited, HttpBody, ReadError, MAX_PAYLOAD};
+use crate::body::{
+    accepted, error_response, json_response, read_limited, HttpBody, ReadError, MAX_PAYLOAD,
+};
 use crate::clock::Stamp;
 use crate::core::{
-    Core, ExtensionNextCall, ExtensionPhase, ExtensionSlot, FunctionResponse, LifecycleEvent, NextEvent, PlatformError,
-    RuntimePhase, State,
+    Core, ExtensionNextCall, ExtensionPhase, ExtensionSlot, FunctionResponse, LifecycleEvent,
+    NextEvent, PlatformError, RuntimePhase, State,
 };
 use crate::ids::{is_uuid, ExtensionId, RequestId};
 use crate::model::{EventKind, Status};
@@ -25,7 +27,25 @@ const MAX_EXTENSIONS: usize = 10;
 const EXTENSION_ID: &str = "lambda-extension-identifier";
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 
-type ApiResult = Result<Response<HttpBody>, Response<HttpBody>>;
+type ApiResult = Result<Response<HttpBody>, ApiError>;
+
+/// An API error, rendered as `{"errorMessage","errorType"}` with its status.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    error_type: String,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error_type: &str, message: &str) -> Self {
+        Self {
+            status,
+            error_type: error_type.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
 
 /// Routes one request to its API family by path prefix, as rapid does.
 pub(crate) async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Response<HttpBody> {
@@ -39,23 +59,37 @@ pub(crate) async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Response<
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "error"]) => {
             runtime_error(&core, RequestId::from(*id), req).await
         }
-        (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => runtime_init_error(&core, req).await,
-        (Method::POST, ["2020-01-01", "extension", "register"]) => extension_register(&core, req).await,
-        (Method::GET, ["2020-01-01", "extension", "event", "next"]) => extension_next(&core, req.headers()).await,
-        (Method::POST, ["2020-01-01", "extension", "init", "error"]) => extension_error(&core, req, true).await,
-        (Method::POST, ["2020-01-01", "extension", "exit", "error"]) => extension_error(&core, req, false).await,
+        (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
+            runtime_init_error(&core, req).await
+        }
+        (Method::POST, ["2020-01-01", "extension", "register"]) => {
+            extension_register(&core, req).await
+        }
+        (Method::GET, ["2020-01-01", "extension", "event", "next"]) => {
+            extension_next(&core, req.headers()).await
+        }
+        (Method::POST, ["2020-01-01", "extension", "init", "error"]) => {
+            extension_error(&core, req, true).await
+        }
+        (Method::POST, ["2020-01-01", "extension", "exit", "error"]) => {
+            extension_error(&core, req, false).await
+        }
         (Method::PUT, ["2022-07-01", "telemetry"]) => telemetry_subscribe(&core, req).await,
         (Method::PUT, ["2020-08-15", "logs"]) => logs_subscribe(&core, req.headers()),
-        _ => Err(error_response(StatusCode::NOT_FOUND, "NotFound", &format!("No route for {} {path}", req.method()))),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("No route for {} {path}", req.method()),
+        )),
     };
-    result.unwrap_or_else(|e| e)
+    result.unwrap_or_else(|e| error_response(e.status, &e.error_type, &e.message))
 }
 
-fn forbidden(error_type: &str, message: &str) -> Response<HttpBody> {
-    error_response(StatusCode::FORBIDDEN, error_type, message)
+fn forbidden(error_type: &str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, error_type, message)
 }
 
-fn invalid_transition(from: RuntimePhase, to: &str) -> Response<HttpBody> {
+fn invalid_transition(from: RuntimePhase, to: &str) -> ApiError {
     forbidden(
         "InvalidStateTransition",
         &format!("State transition from {from:?} to {to} failed for runtime. Error: State transition is not allowed"),
@@ -88,7 +122,11 @@ async fn runtime_next(core: &Core) -> ApiResult {
         Ok(rx)
     })?;
     let event = rx.await.map_err(|_| {
-        error_response(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.Reset", "The execution environment is being reset")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.Reset",
+            "The execution environment is being reset",
+        )
     })?;
     Ok(render_next(event))
 }
@@ -111,17 +149,26 @@ fn render_next(ev: NextEvent) -> Response<HttpBody> {
             b = b.header(name, v);
         }
     }
-    b.body(crate::body::full(ev.payload)).expect("next response headers are valid")
+    b.body(crate::body::full(ev.payload))
+        .expect("next response headers are valid")
 }
 
 /// Checks that `id` is the invocation the runtime may answer now and moves it to `to`.
-fn begin_answer(st: &mut State, id: &RequestId, to: RuntimePhase) -> Result<Option<oneshot::Sender<FunctionResponse>>, Response<HttpBody>> {
+fn begin_answer(
+    st: &mut State,
+    id: &RequestId,
+    to: RuntimePhase,
+) -> Result<Option<oneshot::Sender<FunctionResponse>>, ApiError> {
     let runtime = st.runtime;
     let Some(inv) = st.invoke.as_mut() else {
         return Err(invalid_transition(runtime, "InvocationResponse"));
     };
     if inv.request_id != *id {
-        return Err(error_response(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "Invalid request ID",
+        ));
     }
     if runtime != RuntimePhase::Invoked {
         return Err(invalid_transition(runtime, "InvocationResponse"));
@@ -144,19 +191,31 @@ fn finish_answer(core: &Core, id: &RequestId, produced_bytes: u64, function_erro
 }
 
 async fn runtime_response(core: &Core, id: RequestId, req: Request<Incoming>) -> ApiResult {
-    let streaming = match req.headers().get("lambda-runtime-function-response-mode").map(|v| v.to_str()) {
+    let streaming = match req
+        .headers()
+        .get("lambda-runtime-function-response-mode")
+        .map(|v| v.to_str())
+    {
         None => false,
         Some(Ok(v)) if v.eq_ignore_ascii_case("streaming") => true,
         Some(_) => {
-            return Err(error_response(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidFunctionResponseMode",
                 "Invalid function response mode",
             ))
         }
     };
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let target = if streaming { RuntimePhase::Responding } else { RuntimePhase::Responded };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let target = if streaming {
+        RuntimePhase::Responding
+    } else {
+        RuntimePhase::Responded
+    };
     let response_tx = core.update(|st| begin_answer(st, &id, target))?;
     if !streaming {
         return match read_limited(req.into_body(), MAX_PAYLOAD).await {
@@ -178,26 +237,39 @@ async fn runtime_response(core: &Core, id: RequestId, req: Request<Incoming>) ->
                     let _ = tx.send(FunctionResponse::platform_error(&err));
                 }
                 finish_answer(core, &id, 0, Some(err.error_type));
-                Err(error_response(
+                Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "RequestEntityTooLarge",
                     &format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."),
                 ))
             }
             Err(ReadError::Truncated) => {
-                let err = PlatformError::new("Runtime.TruncatedResponse", Status::Error, "The runtime's response was truncated");
+                let err = PlatformError::new(
+                    "Runtime.TruncatedResponse",
+                    Status::Error,
+                    "The runtime's response was truncated",
+                );
                 if let Some(tx) = response_tx {
                     let _ = tx.send(FunctionResponse::platform_error(&err));
                 }
                 finish_answer(core, &id, 0, Some(err.error_type));
-                Err(error_response(StatusCode::BAD_REQUEST, "TruncatedHTTPRequest", "The request body was truncated"))
+                Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "TruncatedHTTPRequest",
+                    "The request body was truncated",
+                ))
             }
         };
     }
     // Streaming: hand the caller a channel now and pass frames (data and trailers) through unbuffered.
     let (tx, rx) = mpsc::channel(64);
     if let Some(response_tx) = response_tx {
-        let _ = response_tx.send(FunctionResponse { error_type: None, content_type, streaming: true, body: rx });
+        let _ = response_tx.send(FunctionResponse {
+            error_type: None,
+            content_type,
+            streaming: true,
+            body: rx,
+        });
     }
     let mut body = req.into_body();
     let mut produced = 0u64;
@@ -215,17 +287,27 @@ async fn runtime_response(core: &Core, id: RequestId, req: Request<Incoming>) ->
             }
         }
     }
-    finish_answer(core, &id, produced, truncated.then(|| "Runtime.TruncatedResponse".to_owned()));
+    finish_answer(
+        core,
+        &id,
+        produced,
+        truncated.then(|| "Runtime.TruncatedResponse".to_owned()),
+    );
     Ok(accepted())
 }
 
 /// The platform's view of a runtime-supplied error type: kept if it looks like `Runtime.X`/`Function.X`.
 fn platform_error_type(header: Option<&str>) -> String {
-    let valid = header.and_then(|h| h.split_once('.')).is_some_and(|(cat, reason)| {
-        matches!(cat, "Runtime" | "Function")
-            && reason.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-            && reason.chars().all(|c| c.is_ascii_alphabetic())
-    });
+    let valid = header
+        .and_then(|h| h.split_once('.'))
+        .is_some_and(|(cat, reason)| {
+            matches!(cat, "Runtime" | "Function")
+                && reason
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase())
+                && reason.chars().all(|c| c.is_ascii_alphabetic())
+        });
     match header {
         Some(h) if valid => h.to_owned(),
         Some(h) if h.starts_with("Function.") => "Function.Unknown".to_owned(),
@@ -234,11 +316,23 @@ fn platform_error_type(header: Option<&str>) -> String {
 }
 
 async fn runtime_error(core: &Core, id: RequestId, req: Request<Incoming>) -> ApiResult {
-    let header_type = req.headers().get(ERROR_TYPE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header_type = req
+        .headers()
+        .get(ERROR_TYPE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let response_tx = core.update(|st| begin_answer(st, &id, RuntimePhase::Responded))?;
-    let body = read_limited(req.into_body(), MAX_PAYLOAD).await.unwrap_or_default();
-    let caller_type = header_type.clone().unwrap_or_else(|| "Unhandled".to_owned());
+    let body = read_limited(req.into_body(), MAX_PAYLOAD)
+        .await
+        .unwrap_or_default();
+    let caller_type = header_type
+        .clone()
+        .unwrap_or_else(|| "Unhandled".to_owned());
     let body = if body.is_empty() {
         Bytes::from(json!({"errorMessage": "", "errorType": caller_type}).to_string())
     } else {
@@ -249,19 +343,34 @@ async fn runtime_error(core: &Core, id: RequestId, req: Request<Incoming>) -> Ap
         let ct = content_type.or_else(|| Some("application/json".to_owned()));
         let _ = tx.send(FunctionResponse::full(Some(caller_type), ct, body));
     }
-    finish_answer(core, &id, len, Some(platform_error_type(header_type.as_deref())));
+    finish_answer(
+        core,
+        &id,
+        len,
+        Some(platform_error_type(header_type.as_deref())),
+    );
     Ok(accepted())
 }
 
 async fn runtime_init_error(core: &Core, req: Request<Incoming>) -> ApiResult {
-    let header_type = req.headers().get(ERROR_TYPE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header_type = req
+        .headers()
+        .get(ERROR_TYPE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     core.read(|st| match st.runtime {
         RuntimePhase::Started => Ok(()),
         other => Err(invalid_transition(other, "InitError")),
     })?;
-    let body = read_limited(req.into_body(), MAX_PAYLOAD).await.unwrap_or_default();
+    let body = read_limited(req.into_body(), MAX_PAYLOAD)
+        .await
+        .unwrap_or_default();
     let error_type = platform_error_type(header_type.as_deref());
-    let mut err = PlatformError::new(&error_type, Status::Error, "The runtime reported an init error");
+    let mut err = PlatformError::new(
+        &error_type,
+        Status::Error,
+        "The runtime reported an init error",
+    );
     err.body = Some(if body.is_empty() {
         Bytes::from(json!({"errorMessage": err.message, "errorType": error_type}).to_string())
     } else {
@@ -275,41 +384,74 @@ async fn runtime_init_error(core: &Core, req: Request<Incoming>) -> ApiResult {
 // Extensions API
 
 /// Resolves `Lambda-Extension-Identifier` with rapid's three distinct 403s.
-fn extension_id(core: &Core, headers: &HeaderMap) -> Result<ExtensionId, Response<HttpBody>> {
+fn extension_id(core: &Core, headers: &HeaderMap) -> Result<ExtensionId, ApiError> {
     let Some(raw) = headers.get(EXTENSION_ID).and_then(|v| v.to_str().ok()) else {
-        return Err(forbidden("Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header"));
+        return Err(forbidden(
+            "Extension.MissingExtensionIdentifier",
+            "Missing Lambda-Extension-Identifier header",
+        ));
     };
     if !is_uuid(raw) {
-        return Err(forbidden("Extension.InvalidExtensionIdentifier", "Invalid Lambda-Extension-Identifier"));
+        return Err(forbidden(
+            "Extension.InvalidExtensionIdentifier",
+            "Invalid Lambda-Extension-Identifier",
+        ));
     }
     if !core.read(|st| st.extensions.iter().any(|e| e.id == *raw)) {
-        return Err(forbidden("Extension.UnknownExtensionIdentifier", "Unknown extension identifier"));
+        return Err(forbidden(
+            "Extension.UnknownExtensionIdentifier",
+            "Unknown extension identifier",
+        ));
     }
     Ok(ExtensionId::from(raw))
 }
 
 async fn extension_register(core: &Arc<Core>, req: Request<Incoming>) -> ApiResult {
-    let name = req.headers().get("lambda-extension-name").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let name = req
+        .headers()
+        .get("lambda-extension-name")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let wants_account = req
         .headers()
         .get("lambda-extension-accept-feature")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|f| f.trim() == "accountId"));
     if name.is_empty() {
-        return Err(forbidden("Extension.InvalidExtensionName", "Empty extension name"));
+        return Err(forbidden(
+            "Extension.InvalidExtensionName",
+            "Empty extension name",
+        ));
     }
-    let body = read_limited(req.into_body(), MAX_PAYLOAD).await.unwrap_or_default();
+    let body = read_limited(req.into_body(), MAX_PAYLOAD)
+        .await
+        .unwrap_or_default();
     let parsed: Option<Value> = serde_json::from_slice(&body).ok().filter(Value::is_object);
     let Some(parsed) = parsed else {
-        return Err(forbidden("InvalidRequestFormat", "Register request body must be a JSON object"));
+        return Err(forbidden(
+            "InvalidRequestFormat",
+            "Register request body must be a JSON object",
+        ));
     };
     if parsed.get("configurationKeys").is_some() {
-        return Err(forbidden("InvalidRequestFormat", "configurationKeys is not supported"));
+        return Err(forbidden(
+            "InvalidRequestFormat",
+            "configurationKeys is not supported",
+        ));
     }
     let mut events = Vec::new();
-    for e in parsed.get("events").and_then(Value::as_array).into_iter().flatten() {
+    for e in parsed
+        .get("events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let kind = e.as_str().and_then(EventKind::parse).ok_or_else(|| {
-            forbidden("Extension.InvalidEventType", &format!("Unknown event type {e}"))
+            forbidden(
+                "Extension.InvalidEventType",
+                &format!("Unknown event type {e}"),
+            )
         })?;
         if !events.contains(&kind) {
             events.push(kind);
@@ -318,17 +460,29 @@ async fn extension_register(core: &Arc<Core>, req: Request<Incoming>) -> ApiResu
     let id = ExtensionId::random();
     core.update(|st| {
         if !st.registration_open {
-            return Err(forbidden("Extension.RegistrationClosed", "Extension registration is closed"));
+            return Err(forbidden(
+                "Extension.RegistrationClosed",
+                "Extension registration is closed",
+            ));
         }
         if st.extensions.iter().any(|e| e.name == name) {
-            return Err(forbidden("Extension.InvalidExtensionState", &format!("Extension {name} is already registered")));
+            return Err(forbidden(
+                "Extension.InvalidExtensionState",
+                &format!("Extension {name} is already registered"),
+            ));
         }
         if st.extensions.len() >= MAX_EXTENSIONS {
-            return Err(forbidden("Extension.TooManyExtensions", "Too many extensions registered"));
+            return Err(forbidden(
+                "Extension.TooManyExtensions",
+                "Too many extensions registered",
+            ));
         }
         let internal = !st.extension_files.contains(&name);
         if internal && events.contains(&EventKind::Shutdown) {
-            return Err(forbidden("Extension.InvalidEventType", "SHUTDOWN is not supported for internal extensions"));
+            return Err(forbidden(
+                "Extension.InvalidEventType",
+                "SHUTDOWN is not supported for internal extensions",
+            ));
         }
         st.extensions.push(ExtensionSlot {
             id: id.clone(),
@@ -341,7 +495,11 @@ async fn extension_register(core: &Arc<Core>, req: Request<Incoming>) -> ApiResu
         });
         Ok(())
     })?;
-    core.announce(LifecycleEvent::ExtensionRegistered { name, id: id.clone(), events });
+    core.announce(LifecycleEvent::ExtensionRegistered {
+        name,
+        id: id.clone(),
+        events,
+    });
     let cfg = &core.config;
     let mut body = json!({
         "functionName": cfg.function_name,
@@ -352,7 +510,10 @@ async fn extension_register(core: &Arc<Core>, req: Request<Incoming>) -> ApiResu
         body["accountId"] = Value::String(account.clone());
     }
     let mut resp = json_response(StatusCode::OK, &body);
-    resp.headers_mut().insert("Lambda-Extension-Identifier", id.as_str().parse().expect("uuids are valid header values"));
+    resp.headers_mut().insert(
+        "Lambda-Extension-Identifier",
+        id.as_str().parse().expect("uuids are valid header values"),
+    );
     Ok(resp)
 }
 
@@ -364,25 +525,44 @@ enum NextStep {
 async fn extension_next(core: &Arc<Core>, headers: &HeaderMap) -> ApiResult {
     let id = extension_id(core, headers)?;
     let finished = core.update(|st| {
-        let ext = st.extension_mut(id.as_str()).expect("extension_id checked the id");
+        let ext = st
+            .extension_mut(id.as_str())
+            .expect("extension_id checked the id");
         match ext.phase {
-            ExtensionPhase::Errored => Err(forbidden("Extension.InvalidExtensionState", "Extension is in an error state")),
+            ExtensionPhase::Errored => Err(forbidden(
+                "Extension.InvalidExtensionState",
+                "Extension is in an error state",
+            )),
             ExtensionPhase::Waiting if ext.waiter.as_ref().is_some_and(|w| !w.is_closed()) => {
-                Err(forbidden("Extension.InvalidExtensionState", "Extension is already waiting for an event"))
+                Err(forbidden(
+                    "Extension.InvalidExtensionState",
+                    "Extension is already waiting for an event",
+                ))
             }
             _ => Ok(ext.pending_invoke.take().map(|r| (ext.name.clone(), r))),
         }
     })?;
     if let Some((name, request_id)) = finished {
-        core.announce(LifecycleEvent::ExtensionNext { name: name.clone(), request_id: request_id.clone() });
+        core.announce(LifecycleEvent::ExtensionNext {
+            name: name.clone(),
+            request_id: request_id.clone(),
+        });
         let hook = core.next_hook.lock().expect("hook lock poisoned").clone();
         if let Some(hook) = hook {
-            hook(ExtensionNextCall { name, id: id.clone(), request_id }).await;
+            hook(ExtensionNextCall {
+                name,
+                id: id.clone(),
+                request_id,
+            })
+            .await;
         }
     }
     let step = core.update(|st| {
         let Some(ext) = st.extension_mut(id.as_str()) else {
-            return Err(forbidden("Extension.UnknownExtensionIdentifier", "Unknown extension identifier"));
+            return Err(forbidden(
+                "Extension.UnknownExtensionIdentifier",
+                "Unknown extension identifier",
+            ));
         };
         if let Some(event) = ext.queued.take() {
             ext.phase = ExtensionPhase::Busy;
@@ -396,37 +576,62 @@ async fn extension_next(core: &Arc<Core>, headers: &HeaderMap) -> ApiResult {
     let event = match step {
         NextStep::Now(event) => event,
         NextStep::Wait(rx) => rx.await.map_err(|_| {
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "Extension.Reset", "The execution environment is being reset")
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Extension.Reset",
+                "The execution environment is being reset",
+            )
         })?,
     };
     let mut resp = json_response(StatusCode::OK, &event);
     resp.headers_mut().insert(
         "Lambda-Extension-Event-Identifier",
-        ExtensionId::random().as_str().parse().expect("uuids are valid header values"),
+        ExtensionId::random()
+            .as_str()
+            .parse()
+            .expect("uuids are valid header values"),
     );
     Ok(resp)
 }
 
 async fn extension_error(core: &Core, req: Request<Incoming>, during_init: bool) -> ApiResult {
     let id = extension_id(core, req.headers())?;
-    let Some(reported) = req.headers().get("lambda-extension-function-error-type").and_then(|v| v.to_str().ok()) else {
-        return Err(forbidden("Extension.MissingHeader", "Missing Lambda-Extension-Function-Error-Type header"));
+    let Some(reported) = req
+        .headers()
+        .get("lambda-extension-function-error-type")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(forbidden(
+            "Extension.MissingHeader",
+            "Missing Lambda-Extension-Function-Error-Type header",
+        ));
     };
     let reported = reported.to_owned();
     // The body is optional and only informative.
     let _ = read_limited(req.into_body(), MAX_PAYLOAD).await;
     core.update(|st| {
         let in_init = st.subscription_open;
-        let ext = st.extension_mut(id.as_str()).expect("extension_id checked the id");
+        let ext = st
+            .extension_mut(id.as_str())
+            .expect("extension_id checked the id");
         if ext.phase == ExtensionPhase::Errored {
-            return Err(forbidden("Extension.InvalidExtensionState", "Extension is in an error state"));
+            return Err(forbidden(
+                "Extension.InvalidExtensionState",
+                "Extension is in an error state",
+            ));
         }
         ext.phase = ExtensionPhase::Errored;
         let name = ext.name.clone();
         let (error_type, message) = if during_init {
-            ("Extension.InitError", format!("Extension {name} init failed: {reported}"))
+            (
+                "Extension.InitError",
+                format!("Extension {name} init failed: {reported}"),
+            )
         } else {
-            ("Extension.ExitError", format!("Extension {name} exited with error: {reported}"))
+            (
+                "Extension.ExitError",
+                format!("Extension {name} exited with error: {reported}"),
+            )
         };
         let err = PlatformError::new(error_type, Status::Error, message);
         if during_init && in_init {
@@ -444,20 +649,40 @@ async fn extension_error(core: &Core, req: Request<Incoming>, during_init: bool)
 async fn telemetry_subscribe(core: &Core, req: Request<Incoming>) -> ApiResult {
     let id = extension_id(core, req.headers())?;
     if !core.read(|st| st.subscription_open) {
-        return Err(forbidden("Telemetry.SubscriptionClosed", "Telemetry API subscription is closed"));
+        return Err(forbidden(
+            "Telemetry.SubscriptionClosed",
+            "Telemetry API subscription is closed",
+        ));
     }
-    let body = read_limited(req.into_body(), MAX_PAYLOAD).await.unwrap_or_default();
-    let sub = parse_subscription(&body).map_err(|m| error_response(StatusCode::BAD_REQUEST, "ValidationError", &m))?;
-    let name = core.read(|st| st.extensions.iter().find(|e| e.id == id).map(|e| e.name.clone())).unwrap_or_default();
+    let body = read_limited(req.into_body(), MAX_PAYLOAD)
+        .await
+        .unwrap_or_default();
+    let sub = parse_subscription(&body)
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "ValidationError", &m))?;
+    let name = core
+        .read(|st| {
+            st.extensions
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| e.name.clone())
+        })
+        .unwrap_or_default();
     let types = sub.type_names.clone();
     core.hub.subscribe(id, sub);
-    core.hub.emit_platform("platform.telemetrySubscription", json!({"name": name, "state": "Subscribed", "types": types}));
+    core.hub.emit_platform(
+        "platform.telemetrySubscription",
+        json!({"name": name, "state": "Subscribed", "types": types}),
+    );
     Ok(json_response(StatusCode::OK, &json!("OK")))
 }
 
 fn logs_subscribe(core: &Core, headers: &HeaderMap) -> ApiResult {
     extension_id(core, headers)?;
-    Ok(error_response(StatusCode::ACCEPTED, "Logs.NotSupported", "Logs API is not supported"))
+    Ok(error_response(
+        StatusCode::ACCEPTED,
+        "Logs.NotSupported",
+        "Logs API is not supported",
+    ))
 }
 
 #[cfg(test)]
@@ -466,9 +691,18 @@ mod tests {
 
     #[test]
     fn error_type_validation() {
-        assert_eq!(platform_error_type(Some("Runtime.ImportModuleError")), "Runtime.ImportModuleError");
-        assert_eq!(platform_error_type(Some("Function.Custom")), "Function.Custom");
-        assert_eq!(platform_error_type(Some("Function.bad")), "Function.Unknown");
+        assert_eq!(
+            platform_error_type(Some("Runtime.ImportModuleError")),
+            "Runtime.ImportModuleError"
+        );
+        assert_eq!(
+            platform_error_type(Some("Function.Custom")),
+            "Function.Custom"
+        );
+        assert_eq!(
+            platform_error_type(Some("Function.bad")),
+            "Function.Unknown"
+        );
         assert_eq!(platform_error_type(Some("Unhandled")), "Runtime.Unknown");
         assert_eq!(platform_error_type(None), "Runtime.Unknown");
     }

@@ -30,7 +30,10 @@ impl Body for ChannelBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.0.poll_recv(cx).map(|f| f.map(Ok))
     }
 }
@@ -50,8 +53,15 @@ pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<HttpB
 }
 
 /// The APIs' error document `{"errorMessage","errorType"}`.
-pub(crate) fn error_response(status: StatusCode, error_type: &str, message: &str) -> Response<HttpBody> {
-    json_response(status, &json!({"errorMessage": message, "errorType": error_type}))
+pub(crate) fn error_response(
+    status: StatusCode,
+    error_type: &str,
+    message: &str,
+) -> Response<HttpBody> {
+    json_response(
+        status,
+        &json!({"errorMessage": message, "errorType": error_type}),
+    )
 }
 
 /// `202 {"status":"OK"}`, the Runtime/Extensions APIs' acceptance.
@@ -81,7 +91,9 @@ where
     F: Future<Output = Response<HttpBody>> + Send + 'static,
 {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let handler = handler.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {

@@ -11,7 +11,10 @@ pub(crate) struct Stamp {
 
 impl Stamp {
     pub fn now() -> Self {
-        Self { instant: Instant::now(), wall: SystemTime::now() }
+        Self {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
     }
 
     /// Milliseconds (fractional) from `self` to `later`, as the Telemetry API's `durationMs` doubles.
@@ -27,7 +30,9 @@ pub(crate) fn duration_ms(d: Duration) -> f64 {
 
 /// Unix epoch milliseconds, as used by `Lambda-Runtime-Deadline-Ms` and `deadlineMs`.
 pub(crate) fn epoch_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Formats `t` as `2006-01-02T15:04:05.000Z` (UTC, millisecond precision) like the Telemetry API.

@@ -140,6 +140,9 @@ impl SandboxConfig {
     /// The function ARN callers invoke (`Lambda-Runtime-Invoked-Function-Arn`).
     pub fn function_arn(&self) -> String {
         let account = self.account_id.as_deref().unwrap_or("012345678912");
-        format!("arn:aws:lambda:{}:{account}:function:{}", self.region, self.function_name)
+        format!(
+            "arn:aws:lambda:{}:{account}:function:{}",
+            self.region, self.function_name
+        )
     }
 }

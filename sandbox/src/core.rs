@@ -90,7 +90,8 @@ pub struct ExtensionNextCall {
 
 /// Async callback run while an extension's post-invoke `/extension/event/next` is held — before the
 /// sandbox counts the extension as done and before it freezes.
-pub type ExtensionNextHook = Arc<dyn Fn(ExtensionNextCall) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+pub type ExtensionNextHook =
+    Arc<dyn Fn(ExtensionNextCall) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Which kind of process a [`ProcessExit`] describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +142,12 @@ pub(crate) struct PlatformError {
 
 impl PlatformError {
     pub fn new(error_type: &str, status: Status, message: impl Into<String>) -> Self {
-        Self { error_type: error_type.to_owned(), status, message: message.into(), body: None }
+        Self {
+            error_type: error_type.to_owned(),
+            status,
+            message: message.into(),
+            body: None,
+        }
     }
 }
 
@@ -188,23 +194,35 @@ impl FunctionResponse {
     /// A complete, buffered response.
     pub fn full(error_type: Option<String>, content_type: Option<String>, body: Bytes) -> Self {
         let (tx, rx) = mpsc::channel(1);
-        tx.try_send(Frame::data(body)).expect("a fresh channel has room for one frame");
-        Self { error_type, content_type, streaming: false, body: rx }
+        tx.try_send(Frame::data(body))
+            .expect("a fresh channel has room for one frame");
+        Self {
+            error_type,
+            content_type,
+            streaming: false,
+            body: rx,
+        }
     }
 
     /// An error document `{"errorMessage","errorType"}` for a platform failure.
     pub fn platform_error(err: &PlatformError) -> Self {
         let body = err.body.clone().unwrap_or_else(|| {
-            Bytes::from(serde_json::json!({"errorMessage": err.message, "errorType": err.error_type}).to_string())
+            Bytes::from(
+                serde_json::json!({"errorMessage": err.message, "errorType": err.error_type})
+                    .to_string(),
+            )
         });
-        Self::full(Some(err.error_type.clone()), Some("application/json".to_owned()), body)
+        Self::full(
+            Some(err.error_type.clone()),
+            Some("application/json".to_owned()),
+            body,
+        )
     }
 }
 
 /// The invocation in progress.
 pub(crate) struct InvokeSlot {
     pub request_id: RequestId,
-    pub started: Stamp,
     pub response_tx: Option<oneshot::Sender<FunctionResponse>>,
     pub first_byte: Option<Stamp>,
     pub response_end: Option<Stamp>,
@@ -311,7 +329,9 @@ impl State {
     }
 
     pub fn live_processes(&self, role: ProcessRole) -> impl Iterator<Item = &ProcessSlot> {
-        self.processes.iter().filter(move |p| p.role == role && !p.exited)
+        self.processes
+            .iter()
+            .filter(move |p| p.role == role && !p.exited)
     }
 }
 
@@ -343,7 +363,9 @@ impl Core {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().expect("sandbox state lock poisoned by a panicking thread")
+        self.state
+            .lock()
+            .expect("sandbox state lock poisoned by a panicking thread")
     }
 
     /// Runs `f` on the state and wakes everything waiting for a state change.
@@ -359,7 +381,11 @@ impl Core {
     }
 
     /// Waits until `check` returns `Some`, re-checking after every state change; `None` at `deadline`.
-    pub async fn wait_for<R>(&self, deadline: Option<Instant>, mut check: impl FnMut(&mut State) -> Option<R>) -> Option<R> {
+    pub async fn wait_for<R>(
+        &self,
+        deadline: Option<Instant>,
+        mut check: impl FnMut(&mut State) -> Option<R>,
+    ) -> Option<R> {
         let mut rx = self.version.subscribe();
         loop {
             rx.borrow_and_update();
@@ -389,4 +415,3 @@ impl Core {
         self.peak_rss.load(Ordering::Relaxed).div_ceil(1024 * 1024)
     }
 }
-

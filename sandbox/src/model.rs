@@ -144,7 +144,10 @@ impl FromStr for FreezeMode {
         match s {
             "telemetry" => Ok(FreezeMode::Telemetry),
             "signals" => Ok(FreezeMode::Signals),
-            _ => Err(UnknownMode { what: "freeze mode", value: s.to_owned() }),
+            _ => Err(UnknownMode {
+                what: "freeze mode",
+                value: s.to_owned(),
+            }),
         }
     }
 }
@@ -156,7 +159,10 @@ impl FromStr for LogFormat {
         match s.to_ascii_lowercase().as_str() {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            _ => Err(UnknownMode { what: "log format", value: s.to_owned() }),
+            _ => Err(UnknownMode {
+                what: "log format",
+                value: s.to_owned(),
+            }),
         }
     }
 }

@@ -37,14 +37,20 @@ const EXTENSION_HIDDEN: [&str; 7] = [
 
 /// A new log stream name (`YYYY/MM/DD/[$LATEST]<32 hex>`), which is also the `instanceId`.
 pub(crate) fn new_instance_id(version: &str) -> String {
-    format!("{}/[{version}]{}", date_path(SystemTime::now()), random_hex(16))
+    format!(
+        "{}/[{version}]{}",
+        date_path(SystemTime::now()),
+        random_hex(16)
+    )
 }
 
 /// The runtime's environment: host basics, customer env, then the platform's reserved variables.
 pub(crate) fn runtime_env(core: &Core, instance_id: &str) -> BTreeMap<String, String> {
     let cfg = &core.config;
-    let mut env: BTreeMap<String, String> =
-        HOST_VARS.iter().filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v))).collect();
+    let mut env: BTreeMap<String, String> = HOST_VARS
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+        .collect();
     env.insert("TZ".into(), ":UTC".into());
     env.extend(cfg.function_env.clone());
     let task_root = cfg.task_root.display().to_string();
@@ -61,7 +67,10 @@ pub(crate) fn runtime_env(core: &Core, instance_id: &str) -> BTreeMap<String, St
     set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
     set("AWS_REGION", cfg.region.clone());
     set("AWS_DEFAULT_REGION", cfg.region.clone());
-    set("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", cfg.function_name));
+    set(
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        format!("/aws/lambda/{}", cfg.function_name),
+    );
     set("AWS_LAMBDA_LOG_STREAM_NAME", instance_id.to_owned());
     set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
     set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000".into());
@@ -96,11 +105,20 @@ pub(crate) fn extension_env(runtime_env: &BTreeMap<String, String>) -> BTreeMap<
 
 /// Files directly in `<opt>/extensions` (directories ignored), sorted by name.
 pub(crate) fn list_extensions(opt_dir: Option<&Path>) -> Vec<(String, std::path::PathBuf)> {
-    let Some(dir) = opt_dir.map(|d| d.join("extensions")) else { return Vec::new() };
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+    let Some(dir) = opt_dir.map(|d| d.join("extensions")) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
     let mut files: Vec<_> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().map(|t| t.is_file() || t.is_symlink()).unwrap_or(false) && e.path().is_file())
+        .filter(|e| {
+            e.file_type()
+                .map(|t| t.is_file() || t.is_symlink())
+                .unwrap_or(false)
+                && e.path().is_file()
+        })
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
     files.sort();
@@ -118,7 +136,10 @@ pub(crate) struct Launch<'a> {
 
 /// Launches a process in its own process group; output becomes telemetry, its exit updates the state.
 pub(crate) fn launch(core: &Arc<Core>, epoch: u64, spec: Launch<'_>) -> std::io::Result<u32> {
-    let (program, args) = spec.argv.split_first().ok_or_else(|| std::io::Error::other("empty command line"))?;
+    let (program, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty command line"))?;
     let mut child = Command::new(program)
         .args(args)
         .env_clear()
@@ -132,10 +153,25 @@ pub(crate) fn launch(core: &Arc<Core>, epoch: u64, spec: Launch<'_>) -> std::io:
     let pid = child.id().expect("a just-spawned child has a pid");
     let (role, name) = (spec.role, spec.name);
     core.update(|st| {
-        st.processes.push(ProcessSlot { pid, name: name.clone(), role, sent_sigterm: false, sent_sigkill: false, exited: false })
+        st.processes.push(ProcessSlot {
+            pid,
+            name: name.clone(),
+            role,
+            sent_sigterm: false,
+            sent_sigkill: false,
+            exited: false,
+        })
     });
-    let category = if role == ProcessRole::Runtime { Category::Function } else { Category::Extension };
-    let prefix = if role == ProcessRole::Runtime { "runtime".to_owned() } else { format!("ext:{name}") };
+    let category = if role == ProcessRole::Runtime {
+        Category::Function
+    } else {
+        Category::Extension
+    };
+    let prefix = if role == ProcessRole::Runtime {
+        "runtime".to_owned()
+    } else {
+        format!("ext:{name}")
+    };
     let stdout = child.stdout.take().expect("stdout was piped");
     let stderr = child.stderr.take().expect("stderr was piped");
     let readers = [
@@ -160,7 +196,9 @@ pub(crate) fn launch(core: &Arc<Core>, epoch: u64, spec: Launch<'_>) -> std::io:
 fn record_exit(core: &Core, epoch: u64, pid: u32, status: Option<std::process::ExitStatus>) {
     use std::os::unix::process::ExitStatusExt;
     core.update(|st| {
-        let Some(slot) = st.processes.iter_mut().find(|p| p.pid == pid && !p.exited) else { return };
+        let Some(slot) = st.processes.iter_mut().find(|p| p.pid == pid && !p.exited) else {
+            return;
+        };
         slot.exited = true;
         let exit = ProcessExit {
             name: slot.name.clone(),
@@ -185,9 +223,11 @@ fn record_exit(core: &Core, epoch: u64, pid: u32, status: Option<std::process::E
                     Status::Error,
                     format!("Runtime exited with error: {describe}"),
                 ),
-                ProcessRole::Runtime => {
-                    PlatformError::new("Runtime.ExitError", Status::Error, format!("Runtime exited with error: {describe}"))
-                }
+                ProcessRole::Runtime => PlatformError::new(
+                    "Runtime.ExitError",
+                    Status::Error,
+                    format!("Runtime exited with error: {describe}"),
+                ),
                 ProcessRole::Extension => PlatformError::new(
                     "Extension.Crash",
                     Status::Error,
@@ -209,7 +249,12 @@ fn signal_name(sig: i32) -> String {
     }
 }
 
-async fn pump_lines(core: Arc<Core>, stream: impl AsyncRead + Unpin, category: Category, prefix: String) {
+async fn pump_lines(
+    core: Arc<Core>,
+    stream: impl AsyncRead + Unpin,
+    category: Category,
+    prefix: String,
+) {
     let mut lines = BufReader::new(stream).lines();
     let json_logs = core.config.effective_log_format() == LogFormat::Json;
     while let Ok(Some(line)) = lines.next_line().await {
@@ -243,14 +288,21 @@ fn json_record(line: &str, request_id: Option<String>) -> Value {
 async fn watch_memory(core: Arc<Core>, pgid: u32, epoch: u64) {
     let limit = u64::from(core.config.memory_mb) * 1024 * 1024;
     loop {
-        let alive = core.read(|st| st.epoch == epoch && st.processes.iter().any(|p| p.pid == pgid && !p.exited));
+        let alive = core.read(|st| {
+            st.epoch == epoch && st.processes.iter().any(|p| p.pid == pgid && !p.exited)
+        });
         if !alive {
             return;
         }
         let rss = group_rss_bytes(pgid);
         core.peak_rss.fetch_max(rss, Ordering::Relaxed);
         if rss > limit {
-            tracing::info!(pgid, rss, limit, "runtime exceeded its memory size; killing it");
+            tracing::info!(
+                pgid,
+                rss,
+                limit,
+                "runtime exceeded its memory size; killing it"
+            );
             signal_process(&core, pgid, libc::SIGKILL);
             return;
         }
@@ -260,7 +312,9 @@ async fn watch_memory(core: Arc<Core>, pgid: u32, epoch: u64) {
 
 /// Sum of VmRSS over every process in group `pgid` (the runtime and anything it spawned).
 pub(crate) fn group_rss_bytes(pgid: u32) -> u64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
@@ -282,7 +336,11 @@ fn rss_bytes(pid: u32) -> u64 {
         .and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+                .and_then(|v| {
+                    v.split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                })
         })
         .map_or(0, |kb| kb * 1024)
 }
@@ -302,7 +360,13 @@ pub(crate) fn signal_process(core: &Core, pid: u32, sig: i32) {
 /// Stops (`true`) or continues (`false`) every live process group (the freeze of FreezeMode::Signals).
 pub(crate) fn stop_all(core: &Core, stop: bool) {
     let sig = if stop { libc::SIGSTOP } else { libc::SIGCONT };
-    let pids: Vec<u32> = core.read(|st| st.processes.iter().filter(|p| !p.exited).map(|p| p.pid).collect());
+    let pids: Vec<u32> = core.read(|st| {
+        st.processes
+            .iter()
+            .filter(|p| !p.exited)
+            .map(|p| p.pid)
+            .collect()
+    });
     for pid in pids {
         // SAFETY: as in `signal_process`.
         unsafe { libc::kill(-(pid as i32), sig) };
@@ -312,7 +376,10 @@ pub(crate) fn stop_all(core: &Core, stop: bool) {
 /// Waits until `deadline` for every live process of `role` (all if `None`) to exit.
 pub(crate) async fn wait_exited(core: &Core, role: Option<ProcessRole>, deadline: Instant) -> bool {
     core.wait_for(Some(deadline), |st| {
-        st.processes.iter().all(|p| p.exited || role.is_some_and(|r| r != p.role)).then_some(())
+        st.processes
+            .iter()
+            .all(|p| p.exited || role.is_some_and(|r| r != p.role))
+            .then_some(())
     })
     .await
     .is_some()
@@ -325,22 +392,45 @@ mod tests {
     #[test]
     fn extension_env_is_filtered() {
         let full: BTreeMap<String, String> = [
-            "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-            "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS",
-            "_AWS_XRAY_DAEMON_PORT", "AWS_REGION", "AWS_LAMBDA_RUNTIME_API", "OTEL_SERVICE_NAME",
+            "_HANDLER",
+            "_X_AMZN_TRACE_ID",
+            "AWS_EXECUTION_ENV",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "LAMBDA_TASK_ROOT",
+            "LAMBDA_RUNTIME_DIR",
+            "AWS_XRAY_CONTEXT_MISSING",
+            "AWS_XRAY_DAEMON_ADDRESS",
+            "_AWS_XRAY_DAEMON_PORT",
+            "AWS_REGION",
+            "AWS_LAMBDA_RUNTIME_API",
+            "OTEL_SERVICE_NAME",
         ]
         .iter()
         .map(|k| ((*k).to_owned(), "v".to_owned()))
         .collect();
         let kept: Vec<String> = extension_env(&full).into_keys().collect();
-        assert_eq!(kept, ["AWS_LAMBDA_RUNTIME_API", "AWS_REGION", "OTEL_SERVICE_NAME"]);
+        assert_eq!(
+            kept,
+            ["AWS_LAMBDA_RUNTIME_API", "AWS_REGION", "OTEL_SERVICE_NAME"]
+        );
     }
 
     #[test]
     fn json_records() {
-        assert_eq!(json_record(r#"{"level":"INFO","message":"m"}"#, None), json!({"level":"INFO","message":"m"}));
+        assert_eq!(
+            json_record(r#"{"level":"INFO","message":"m"}"#, None),
+            json!({"level":"INFO","message":"m"})
+        );
         let wrapped = json_record("plain", Some("r1".into()));
-        assert_eq!((wrapped["message"].as_str(), wrapped["requestId"].as_str(), wrapped["level"].as_str()), (Some("plain"), Some("r1"), Some("INFO")));
+        assert_eq!(
+            (
+                wrapped["message"].as_str(),
+                wrapped["requestId"].as_str(),
+                wrapped["level"].as_str()
+            ),
+            (Some("plain"), Some("r1"), Some("INFO"))
+        );
     }
 
     #[test]

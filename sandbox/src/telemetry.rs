@@ -20,7 +20,8 @@ const MAX_RETRIES: u32 = 3;
 /// First retry delay; doubled for every further attempt.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// `reason` of `platform.logsDropped`, as documented for the Logs/Telemetry APIs.
-const DROP_REASON: &str = "Consumer seems to have fallen behind as it has not acknowledged receipt of logs.";
+const DROP_REASON: &str =
+    "Consumer seems to have fallen behind as it has not acknowledged receipt of logs.";
 
 /// A Telemetry API schema version a subscriber asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,10 +93,18 @@ const TIMEOUT_MS_RANGE: (u64, u64, u64) = (25, 30_000, 1_000);
 
 /// Validates a subscription body; the error is the `errorMessage` of a 400 `ValidationError`.
 pub(crate) fn parse_subscription(body: &[u8]) -> Result<Subscription, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
-    let schema_str = v.get("schemaVersion").and_then(Value::as_str).ok_or("schemaVersion is required")?;
-    let schema = SchemaVersion::parse(schema_str).ok_or_else(|| format!("unsupported schemaVersion {schema_str:?}"))?;
-    let types = v.get("types").and_then(Value::as_array).ok_or("types is required")?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
+    let schema_str = v
+        .get("schemaVersion")
+        .and_then(Value::as_str)
+        .ok_or("schemaVersion is required")?;
+    let schema = SchemaVersion::parse(schema_str)
+        .ok_or_else(|| format!("unsupported schemaVersion {schema_str:?}"))?;
+    let types = v
+        .get("types")
+        .and_then(Value::as_array)
+        .ok_or("types is required")?;
     if types.is_empty() {
         return Err("types should not be empty".to_owned());
     }
@@ -115,7 +124,9 @@ pub(crate) fn parse_subscription(body: &[u8]) -> Result<Subscription, String> {
             None | Some(Value::Null) => Ok(default),
             Some(x) => match x.as_u64() {
                 Some(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(format!("buffering.{name} must be an integer between {min} and {max}")),
+                _ => Err(format!(
+                    "buffering.{name} must be an integer between {min} and {max}"
+                )),
             },
         }
     };
@@ -127,11 +138,18 @@ pub(crate) fn parse_subscription(body: &[u8]) -> Result<Subscription, String> {
     let dest = v.get("destination").ok_or("destination is required")?;
     match dest.get("protocol").and_then(Value::as_str) {
         Some("HTTP") => {}
-        Some("TCP") => return Err("TCP destinations are not supported by lambda-sandbox; use HTTP".to_owned()),
+        Some("TCP") => {
+            return Err("TCP destinations are not supported by lambda-sandbox; use HTTP".to_owned())
+        }
         _ => return Err("destination.protocol must be HTTP or TCP".to_owned()),
     }
-    let uri_str = dest.get("URI").and_then(Value::as_str).ok_or("destination.URI is required")?;
-    let uri: http::Uri = uri_str.parse().map_err(|_| format!("invalid URI {uri_str:?}"))?;
+    let uri_str = dest
+        .get("URI")
+        .and_then(Value::as_str)
+        .ok_or("destination.URI is required")?;
+    let uri: http::Uri = uri_str
+        .parse()
+        .map_err(|_| format!("invalid URI {uri_str:?}"))?;
     if uri.scheme_str() != Some("http") {
         return Err("URI scheme must be http".to_owned());
     }
@@ -140,8 +158,18 @@ pub(crate) fn parse_subscription(body: &[u8]) -> Result<Subscription, String> {
         _ => return Err("URI host must be sandbox.localdomain".to_owned()),
     }
     let port = uri.port_u16().ok_or("URI port is not provided")?;
-    let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".to_owned());
-    Ok(Subscription { schema, categories, type_names, buffering, port, path })
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    Ok(Subscription {
+        schema,
+        categories,
+        type_names,
+        buffering,
+        port,
+        path,
+    })
 }
 
 /// The payload of one event.
@@ -149,7 +177,10 @@ pub(crate) fn parse_subscription(body: &[u8]) -> Result<Subscription, String> {
 enum Record {
     Platform(Value),
     /// A `function`/`extension` line; `object` is its JSON-format rendering (JSON log format only).
-    Line { text: String, object: Option<Value> },
+    Line {
+        text: String,
+        object: Option<Value>,
+    },
 }
 
 #[derive(Debug)]
@@ -220,18 +251,34 @@ impl TelemetryHub {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
-        self.state.lock().expect("telemetry hub lock poisoned by a panicking thread")
+        self.state
+            .lock()
+            .expect("telemetry hub lock poisoned by a panicking thread")
     }
 
     /// Emits a `platform.*` event now.
     pub fn emit_platform(&self, kind: &str, record: Value) {
-        self.emit(Event { time: now_time(), kind: kind.to_owned(), category: Category::Platform, record: Record::Platform(record) });
+        self.emit(Event {
+            time: now_time(),
+            kind: kind.to_owned(),
+            category: Category::Platform,
+            record: Record::Platform(record),
+        });
     }
 
     /// Emits a `function` or `extension` log line; `object` is the JSON-format record, if any.
     pub fn emit_line(&self, category: Category, text: String, object: Option<Value>) {
-        let kind = if category == Category::Function { "function" } else { "extension" };
-        self.emit(Event { time: now_time(), kind: kind.to_owned(), category, record: Record::Line { text, object } });
+        let kind = if category == Category::Function {
+            "function"
+        } else {
+            "extension"
+        };
+        self.emit(Event {
+            time: now_time(),
+            kind: kind.to_owned(),
+            category,
+            record: Record::Line { text, object },
+        });
     }
 
     fn emit(&self, event: Event) {
@@ -266,7 +313,11 @@ impl TelemetryHub {
         let sub = Arc::new(sub);
         let key = {
             let mut st = self.lock();
-            for old in st.subs.iter_mut().filter(|s| s.extension_id == extension_id) {
+            for old in st
+                .subs
+                .iter_mut()
+                .filter(|s| s.extension_id == extension_id)
+            {
                 old.closed = true;
                 old.notify.notify_one();
             }
@@ -315,7 +366,12 @@ impl TelemetryHub {
             }
         }
         while Instant::now() < deadline {
-            if self.lock().subs.iter().all(|s| s.closed || (s.queue.is_empty() && !s.in_flight)) {
+            if self
+                .lock()
+                .subs
+                .iter()
+                .all(|s| s.closed || (s.queue.is_empty() && !s.in_flight))
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -352,7 +408,9 @@ impl TelemetryHub {
         let mut batch = Vec::new();
         let mut bytes = 0;
         while batch.len() < b.max_items && bytes < b.max_bytes {
-            let Some(item) = slot.queue.pop_front() else { break };
+            let Some(item) = slot.queue.pop_front() else {
+                break;
+            };
             bytes += item.len();
             batch.push(item);
         }
@@ -384,7 +442,9 @@ impl TelemetryHub {
                         if let Some(slot) = st.subs.iter_mut().find(|s| s.key == key) {
                             slot.in_flight = false;
                         }
-                        !delivered && !st.flushing && st.subs.iter().any(|s| s.key == key && !s.closed)
+                        !delivered
+                            && !st.flushing
+                            && st.subs.iter().any(|s| s.key == key && !s.closed)
                     };
                     if report_drop {
                         self.emit_platform(
@@ -448,7 +508,8 @@ fn enqueue(slot: &mut SubSlot, event: &Event) {
     if !slot.sub.categories.contains(&event.category) {
         return;
     }
-    let bytes = serde_json::to_vec(&event.render(slot.sub.schema)).expect("telemetry events serialize");
+    let bytes =
+        serde_json::to_vec(&event.render(slot.sub.schema)).expect("telemetry events serialize");
     slot.queued_bytes += bytes.len();
     slot.queue.push_back(bytes);
     if slot.first_at.is_none() {
@@ -489,17 +550,32 @@ mod tests {
             "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/lambda?x=1"}
         })))
         .expect("valid");
-        assert_eq!(ok.buffering, Buffering { max_items: 10_000, max_bytes: 262_144, timeout: Duration::from_millis(1_000) });
+        assert_eq!(
+            ok.buffering,
+            Buffering {
+                max_items: 10_000,
+                max_bytes: 262_144,
+                timeout: Duration::from_millis(1_000)
+            }
+        );
         assert_eq!((ok.port, ok.path.as_str()), (4243, "/lambda?x=1"));
         let bad = |v: Value| parse_subscription(&body(v)).expect_err("must be rejected");
         let dest = json!({"protocol": "HTTP", "URI": "http://sandbox:1234"});
-        assert!(bad(json!({"schemaVersion": "2021-03-18", "types": ["platform"], "destination": dest})).contains("schemaVersion"));
-        assert!(bad(json!({"schemaVersion": "2022-07-01", "types": [], "destination": dest})).contains("types"));
+        assert!(bad(
+            json!({"schemaVersion": "2021-03-18", "types": ["platform"], "destination": dest})
+        )
+        .contains("schemaVersion"));
+        assert!(
+            bad(json!({"schemaVersion": "2022-07-01", "types": [], "destination": dest}))
+                .contains("types")
+        );
         assert!(bad(json!({"schemaVersion": "2022-07-01", "types": ["platform"], "buffering": {"timeoutMs": 24}, "destination": dest})).contains("timeoutMs"));
         assert!(bad(json!({"schemaVersion": "2022-07-01", "types": ["platform"], "buffering": {"maxItems": 999}, "destination": dest})).contains("maxItems"));
         assert!(bad(json!({"schemaVersion": "2022-07-01", "types": ["platform"], "buffering": {"maxBytes": 1_048_577}, "destination": dest})).contains("maxBytes"));
         assert_eq!(
-            bad(json!({"schemaVersion": "2022-07-01", "types": ["platform"], "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain"}})),
+            bad(
+                json!({"schemaVersion": "2022-07-01", "types": ["platform"], "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain"}})
+            ),
             "URI port is not provided"
         );
         assert!(bad(json!({"schemaVersion": "2022-07-01", "types": ["platform"], "destination": {"protocol": "HTTP", "URI": "http://example.com:80"}})).contains("host"));

@@ -53,7 +53,10 @@ impl FromStr for TraceMode {
 
 /// An X-Ray trace id, `1-<8 hex epoch seconds>-<24 hex random>`, so X-Ray would accept it.
 pub fn xray_trace_id() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format!("1-{secs:08x}-{}", random_hex(12))
 }
 
@@ -69,9 +72,14 @@ mod tests {
         assert!(parts[0].starts_with("Root=1-") && parts[0].len() == "Root=1-".len() + 8 + 1 + 24);
         assert!(parts[1].starts_with("Parent=") && parts[1].len() == "Parent=".len() + 16);
         assert_eq!(parts[2], "Sampled=1");
-        assert!(TraceMode::Unsampled.header().expect("header").ends_with(";Sampled=0"));
+        assert!(TraceMode::Unsampled
+            .header()
+            .expect("header")
+            .ends_with(";Sampled=0"));
         let lineage = TraceMode::Lineage.header().expect("header");
-        assert!(lineage.contains(";Lineage=") && lineage.ends_with(":0") && !lineage.contains("Parent"));
+        assert!(
+            lineage.contains(";Lineage=") && lineage.ends_with(":0") && !lineage.contains("Parent")
+        );
         assert_eq!(TraceMode::None.header(), None);
     }
 }
