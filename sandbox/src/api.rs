@@ -211,6 +211,11 @@ async fn runtime_response(core: &Core, id: RequestId, req: Request<Incoming>) ->
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let trailer = req
+        .headers()
+        .get(header::TRAILER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let target = if streaming {
         RuntimePhase::Responding
     } else {
@@ -268,6 +273,7 @@ async fn runtime_response(core: &Core, id: RequestId, req: Request<Incoming>) ->
             error_type: None,
             content_type,
             streaming: true,
+            trailer,
             body: rx,
         });
     }

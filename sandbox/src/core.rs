@@ -187,6 +187,8 @@ pub(crate) struct FunctionResponse {
     pub error_type: Option<String>,
     pub content_type: Option<String>,
     pub streaming: bool,
+    /// The runtime's `Trailer` declaration, passed on so the trailers can follow the streamed body.
+    pub trailer: Option<String>,
     pub body: mpsc::Receiver<Frame<Bytes>>,
 }
 
@@ -200,6 +202,7 @@ impl FunctionResponse {
             error_type,
             content_type,
             streaming: false,
+            trailer: None,
             body: rx,
         }
     }

@@ -199,6 +199,13 @@ pub(crate) fn response_headers(request_id: &RequestId, response: &FunctionRespon
         "x-amzn-requestid",
         HeaderValue::from_str(request_id.as_str()).expect("uuids are valid header values"),
     );
+    if let Some(trailer) = response
+        .trailer
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        h.insert(http::header::TRAILER, trailer);
+    }
     if response.error_type.is_some() {
         h.insert(
             "x-amz-function-error",
