@@ -411,7 +411,7 @@ impl TelemetryHub {
             let Some(item) = slot.queue.pop_front() else {
                 break;
             };
-            bytes += item.len();
+            bytes += wire_len(&item);
             batch.push(item);
         }
         slot.queued_bytes -= bytes;
@@ -510,12 +510,17 @@ fn enqueue(slot: &mut SubSlot, event: &Event) {
     }
     let bytes =
         serde_json::to_vec(&event.render(slot.sub.schema)).expect("telemetry events serialize");
-    slot.queued_bytes += bytes.len();
+    slot.queued_bytes += wire_len(&bytes);
     slot.queue.push_back(bytes);
     if slot.first_at.is_none() {
         slot.first_at = Some(Instant::now());
     }
     slot.notify.notify_one();
+}
+
+/// Bytes one event adds to a POSTed array: the event plus its `,` (or the opening `[`).
+fn wire_len(event: &[u8]) -> usize {
+    event.len() + 1
 }
 
 fn join_array(items: Vec<Vec<u8>>) -> Bytes {
