@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
+DEMO_OPT := $(CURDIR)/target/demo/opt
+
 .PHONY: all build test doc clean demo venv
 
 all: build
@@ -22,6 +24,23 @@ test: venv
 
 doc:
 	cargo doc --workspace --no-deps
+
+# The example function in the local sandbox, lambda-lens installed as its layer: a success, a handler
+# error and a timeout, then SHUTDOWN. lambda-lens's records appear as its log lines.
+demo: venv
+	cargo build --release --bin lambda-lens --bin lambda-sandbox
+	rm -rf target/demo && mkdir -p $(DEMO_OPT)/extensions
+	cp target/release/lambda-lens $(DEMO_OPT)/extensions/lambda-lens
+	cp layer/lambda-lens-wrapper $(DEMO_OPT)/lambda-lens-wrapper
+	target/release/lambda-sandbox run --opt $(DEMO_OPT) --task-root examples/python-function \
+	  --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --timeout-ms 2000 --freeze signals \
+	  --env AWS_LAMBDA_EXEC_WRAPPER=$(DEMO_OPT)/lambda-lens-wrapper \
+	  --env LAMBDA_LENS_PROXY_PORT=0 --env LAMBDA_LENS_HANDOFF_FILE=$(CURDIR)/target/demo/handoff \
+	  --env LAMBDA_LENS_LOG=info,lambda_lens::record=debug \
+	  --trace active \
+	  --invoke examples/events/hello.json --invoke examples/events/fail.json \
+	  --invoke examples/events/timeout.json --invoke examples/events/hello.json --exit-after \
+	  -- $(CURDIR)/$(PYTHON) -m awslambdaric app.handler
 
 clean:
 	cargo clean

@@ -13,13 +13,17 @@ use tokio::net::TcpListener;
 use crate::config::{Config, StartupErrorPolicy};
 use crate::handoff;
 use crate::http_client;
-use crate::lifecycle::{time_until, ExtensionEvent, ExtensionsClient, LifecycleError};
+use crate::lifecycle::{
+    time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
+};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
 use crate::recorder::Recorder;
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
+/// Drain budget when SHUTDOWN carries no usable deadline (emulators send `deadlineMs: 0`).
+const DEFAULT_SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
 /// Error type reported with `/extension/init/error` under `LAMBDA_LENS_ON_STARTUP_ERROR=fail`.
 const STARTUP_ERROR_TYPE: &str = "Extension.LambdaLensStartupError";
 
@@ -94,11 +98,12 @@ pub async fn run(config: Config) -> ExitStatus {
     };
 
     let extensions = ExtensionsClient::new(http_client::build(), config.runtime_api.clone());
-    let registration = match extensions.register(&config.extension_name).await {
+    let events = Subscription::for_initialization_type(config.initialization_type.as_deref());
+    let registration = match extensions.register(&config.extension_name, events).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(name = %config.extension_name, error = %e, "extension registration failed");
-            return 1;
+            return exit_failed(&config);
         }
     };
     tracing::info!(
@@ -114,15 +119,27 @@ pub async fn run(config: Config) -> ExitStatus {
         {
             tracing::error!(error = %e, "could not report the init error");
         }
-        return 1;
+        return exit_failed(&config);
     }
 
-    event_loop(&extensions, &registration.extension_id, &recorder).await
+    match event_loop(&extensions, &registration.extension_id, &recorder).await {
+        0 => 0,
+        _ => exit_failed(&config),
+    }
+}
+
+/// Leaving without SHUTDOWN: withdraw the hand-off file so a runtime started later (an emulator
+/// that carries on, a re-init) talks to the Runtime API instead of a dead proxy.
+fn exit_failed(config: &Config) -> ExitStatus {
+    if let Err(e) = handoff::clear(&config.handoff_file) {
+        tracing::warn!(file = %config.handoff_file.display(), error = %e, "cannot remove the hand-off file");
+    }
+    1
 }
 
 async fn event_loop(
     extensions: &ExtensionsClient,
-    id: &crate::lifecycle::ExtensionId,
+    id: &ExtensionId,
     recorder: &Recorder,
 ) -> ExitStatus {
     let mut sigterm =
@@ -141,7 +158,10 @@ async fn event_loop(
                 reason,
                 deadline_ms,
             }) => {
-                let budget = time_until(deadline_ms).saturating_sub(SHUTDOWN_MARGIN);
+                let budget = match time_until(deadline_ms).saturating_sub(SHUTDOWN_MARGIN) {
+                    Duration::ZERO => DEFAULT_SHUTDOWN_BUDGET,
+                    left => left,
+                };
                 tracing::info!(?reason, budget_ms = budget.as_millis() as u64, "SHUTDOWN");
                 if tokio::time::timeout(budget, recorder.drain())
                     .await

@@ -188,6 +188,8 @@ pub struct Config {
     pub on_startup_error: StartupErrorPolicy,
     /// Disable the proxy entirely (`LAMBDA_LENS_DISABLED=true`): lifecycle only.
     pub disabled: bool,
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE` (`on-demand`, `lambda-managed-instances`, ...).
+    pub initialization_type: Option<String>,
 }
 
 impl Config {
@@ -276,6 +278,7 @@ impl Config {
             capture_bytes,
             on_startup_error,
             disabled,
+            initialization_type: get("AWS_LAMBDA_INITIALIZATION_TYPE"),
         };
         Ok((config, warnings))
     }

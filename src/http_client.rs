@@ -1,5 +1,5 @@
-//! The single pooled HTTP/1 client lambda-lens uses for every call to the Runtime, Extensions and
-//! Telemetry APIs: keep-alive connections, Nagle off, no timeouts (long polls sit idle across
+//! The pooled HTTP/1 client lambda-lens uses for its calls to the Runtime, Extensions and Telemetry
+//! APIs: keep-alive connections, Nagle off, no timeouts (long polls sit idle across
 //! freezes), header case preserved so forwarded requests look exactly like the runtime's.
 
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -7,6 +7,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::capture::ProxyBody;
+use crate::proxy::{MAX_HEADERS, MAX_HEAD_BYTES};
 
 /// The client type shared by the proxy and the lifecycle loop.
 pub type HttpClient = Client<HttpConnector, ProxyBody>;
@@ -22,6 +23,10 @@ pub fn build() -> HttpClient {
     connector.set_nodelay(true);
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+        // The Runtime API never closes idle connections, and a freeze must not expire them.
+        .pool_idle_timeout(None)
+        .http1_max_buf_size(MAX_HEAD_BYTES)
+        .http1_max_headers(MAX_HEADERS)
         .http1_preserve_header_case(true)
         .build(connector)
 }

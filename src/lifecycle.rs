@@ -48,6 +48,33 @@ pub enum LifecycleError {
     },
 }
 
+/// Which events to register for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscription {
+    /// INVOKE and SHUTDOWN: default functions.
+    InvokeAndShutdown,
+    /// SHUTDOWN only: Lambda Managed Instances refuse INVOKE registrations (403
+    /// `Extension.InvalidEventType`).
+    ShutdownOnly,
+}
+
+impl Subscription {
+    /// The one to use for an `AWS_LAMBDA_INITIALIZATION_TYPE` value.
+    pub fn for_initialization_type(init_type: Option<&str>) -> Self {
+        match init_type {
+            Some(t) if t.eq_ignore_ascii_case("lambda-managed-instances") => Self::ShutdownOnly,
+            _ => Self::InvokeAndShutdown,
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            Self::InvokeAndShutdown => r#"{"events":["INVOKE","SHUTDOWN"]}"#,
+            Self::ShutdownOnly => r#"{"events":["SHUTDOWN"]}"#,
+        }
+    }
+}
+
 /// The id the platform gave this extension at registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtensionId(String);
@@ -196,15 +223,19 @@ impl ExtensionsClient {
         Self { client, api }
     }
 
-    /// Registers for INVOKE and SHUTDOWN under `name` (the file name in `/opt/extensions`).
-    pub async fn register(&self, name: &str) -> Result<Registration, LifecycleError> {
+    /// Registers under `name` (the file name in `/opt/extensions`) for `events`.
+    pub async fn register(
+        &self,
+        name: &str,
+        events: Subscription,
+    ) -> Result<Registration, LifecycleError> {
         let req = Request::builder()
             .method(Method::POST)
             .uri(self.api.uri(REGISTER_PATH))
             .header("Lambda-Extension-Name", name)
             .header("Lambda-Extension-Accept-Feature", "accountId")
             .header("Content-Type", "application/json")
-            .body(ProxyBody::local(r#"{"events":["INVOKE","SHUTDOWN"]}"#))
+            .body(ProxyBody::local(events.body()))
             .expect("register request parts are static and valid");
         let (status, headers, body) = self.call("register", req).await?;
         if status != StatusCode::OK {
@@ -325,6 +356,24 @@ fn status_error(call: &'static str, status: StatusCode, body: &[u8]) -> Lifecycl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn managed_instances_register_for_shutdown_only() {
+        assert_eq!(
+            Subscription::for_initialization_type(Some("lambda-managed-instances")),
+            Subscription::ShutdownOnly
+        );
+        for other in [Some("on-demand"), Some("provisioned-concurrency"), None] {
+            assert_eq!(
+                Subscription::for_initialization_type(other),
+                Subscription::InvokeAndShutdown
+            );
+        }
+        assert_eq!(
+            Subscription::ShutdownOnly.body(),
+            r#"{"events":["SHUTDOWN"]}"#
+        );
+    }
 
     #[test]
     fn parses_invoke_with_and_without_tracing() {

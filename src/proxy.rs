@@ -33,6 +33,11 @@ use crate::record::{
 
 /// Bytes kept of the upstream's answer to a result (`{"status":"OK"}` or an error JSON).
 const UPSTREAM_ANSWER_CAPTURE_BYTES: usize = 1024;
+/// Request-head buffer: the real Runtime API (Go's net/http) accepts 1 MiB of headers, and runtimes
+/// send X-Ray error causes of up to 1 MiB in a header.
+pub(crate) const MAX_HEAD_BYTES: usize = 1024 * 1024 + 64 * 1024;
+/// Header count limit; Go's server has none, hyper's default (100) is too low to be transparent.
+pub(crate) const MAX_HEADERS: usize = 1000;
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop cannot spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -62,6 +67,8 @@ pub struct Proxy {
 struct Shared {
     client: HttpClient,
     upstream: RuntimeApiEndpoint,
+    /// `Host` for upstream requests, built once.
+    upstream_host: HeaderValue,
     capture_bytes: usize,
     records: RecordSender,
     broker: Mutex<NextBroker>,
@@ -84,6 +91,26 @@ struct NextBroker {
     waiting: VecDeque<oneshot::Sender<FetchResult>>,
     /// Upstream calls under way.
     in_flight: usize,
+}
+
+impl NextBroker {
+    /// Hands an upstream answer to the first runtime still waiting, else keeps it for the next
+    /// `/next` (at the front when it was already handed out once, to keep arrival order).
+    fn offer(&mut self, mut result: FetchResult, returned: bool) {
+        while let Some(tx) = self.waiting.pop_front() {
+            match tx.send(result) {
+                Ok(()) => return,
+                Err(unsent) => result = unsent,
+            }
+        }
+        match result {
+            Ok(fetched) if returned => self.ready.push_front(fetched),
+            Ok(fetched) => self.ready.push_back(fetched),
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "upstream /next failed with no runtime waiting")
+            }
+        }
+    }
 }
 
 enum Route {
@@ -130,6 +157,8 @@ impl Proxy {
         Self {
             shared: Arc::new(Shared {
                 client,
+                upstream_host: HeaderValue::from_str(upstream.authority().as_str())
+                    .expect("a parsed authority is a valid header value"),
                 upstream,
                 capture_bytes,
                 records,
@@ -143,6 +172,8 @@ impl Proxy {
         let mut builder = http1::Builder::new();
         builder
             .preserve_header_case(true)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .max_headers(MAX_HEADERS)
             // The upstream's own Date header is forwarded; the proxy must not add one.
             .auto_date_header(false);
         loop {
@@ -193,7 +224,10 @@ impl Shared {
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         parts.uri = self.upstream.uri(path_and_query);
         parts.version = Version::HTTP_11;
-        parts.headers.remove(header::HOST);
+        // Overwrite in place: removing would let HeaderMap move another header into its slot.
+        parts
+            .headers
+            .insert(header::HOST, self.upstream_host.clone());
         strip_hop_by_hop(&mut parts.headers);
         Request::from_parts(parts, ProxyBody::Stream(body(incoming)))
     }
@@ -205,13 +239,13 @@ impl Shared {
             .await
         {
             Ok(resp) => passthrough(resp),
-            Err(e) => bad_gateway(&self.upstream, &e),
+            Err(e) => bad_gateway(&self.upstream, &error_chain(&e)),
         }
     }
 
     async fn next(self: &Arc<Self>, req: Request<Incoming>) -> Response<ProxyBody> {
         let rx = {
-            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+            let mut broker = lock(&self.broker);
             if let Some(fetched) = broker.ready.pop_front() {
                 drop(broker);
                 return self.deliver_event(fetched);
@@ -234,30 +268,19 @@ impl Shared {
         };
         match waiter.recv().await {
             Some(Ok(fetched)) => self.deliver_event(fetched),
-            Some(Err(e)) => bad_gateway(&self.upstream, &e),
-            None => bad_gateway(&self.upstream, &"the upstream /next call was abandoned"),
+            Some(Err(e)) => bad_gateway(&self.upstream, &error_chain(&e)),
+            None => bad_gateway(&self.upstream, "the upstream /next call was abandoned"),
         }
     }
 
     async fn fetch_next(self: Arc<Self>, req: Request<ProxyBody>) {
-        let mut result = self.client.request(req).await.map(|response| Fetched {
+        let result = self.client.request(req).await.map(|response| Fetched {
             response,
             received_at: SystemTime::now(),
         });
-        let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+        let mut broker = lock(&self.broker);
         broker.in_flight -= 1;
-        while let Some(tx) = broker.waiting.pop_front() {
-            match tx.send(result) {
-                Ok(()) => return,
-                Err(unsent) => result = unsent,
-            }
-        }
-        match result {
-            Ok(fetched) => broker.ready.push_back(fetched),
-            Err(e) => {
-                tracing::warn!(error = %error_chain(&e), "upstream /next failed with no runtime waiting")
-            }
-        }
+        broker.offer(result, false);
     }
 
     fn deliver_event(&self, fetched: Fetched) -> Response<ProxyBody> {
@@ -339,7 +362,8 @@ impl Shared {
             });
         });
         let limit = self.capture_bytes;
-        let upstream_req = self.upstream_request(req, |b| TeeBody::tapped(b, limit, sink));
+        let mut upstream_req = self.upstream_request(req, |b| TeeBody::tapped(b, limit, sink));
+        declare_error_trailers(upstream_req.headers_mut());
 
         match self.client.request(upstream_req).await {
             Ok(resp) => {
@@ -366,7 +390,7 @@ impl Shared {
                         res.upstream_error = Some(error_chain(&e));
                     }
                 });
-                bad_gateway(&self.upstream, &e)
+                bad_gateway(&self.upstream, &error_chain(&e))
             }
         }
     }
@@ -393,11 +417,8 @@ impl Drop for Waiter {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
             if let Ok(Ok(fetched)) = rx.try_recv() {
-                let mut broker = self.shared.broker.lock().unwrap_or_else(|p| p.into_inner());
-                broker.ready.push_front(fetched);
-                tracing::info!(
-                    "runtime left /next as its event arrived; event kept for the next call"
-                );
+                tracing::info!("runtime left /next as its event arrived; event handed on");
+                lock(&self.shared.broker).offer(Ok(fetched), true);
             }
         }
     }
@@ -410,10 +431,7 @@ fn passthrough(resp: Response<Incoming>) -> Response<ProxyBody> {
 }
 
 /// Answer for a runtime call lambda-lens could not forward, in the Runtime API's error shape.
-fn bad_gateway(
-    upstream: &RuntimeApiEndpoint,
-    error: &dyn std::fmt::Display,
-) -> Response<ProxyBody> {
+fn bad_gateway(upstream: &RuntimeApiEndpoint, error: &str) -> Response<ProxyBody> {
     tracing::error!(%upstream, %error, "cannot reach the upstream Runtime API");
     let body = serde_json::json!({
         "errorMessage": format!("lambda-lens could not reach the Runtime API at {upstream}: {error}"),
@@ -453,6 +471,29 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
+}
+
+/// HTTP/1 clients (hyper's included) send only the trailers a `Trailer` header declared, while the
+/// Runtime API also accepts undeclared ones. A chunked result without a declaration would lose its
+/// error trailers on the way, so the proxy declares the two Lambda ones; it is the only header it adds.
+fn declare_error_trailers(headers: &mut HeaderMap) {
+    let chunked = headers
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    if chunked && !headers.contains_key(header::TRAILER) {
+        headers.insert(
+            header::TRAILER,
+            HeaderValue::from_static(
+                "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+            ),
+        );
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: the broker's state stays consistent at every await point.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -88,7 +88,8 @@ pub struct InvocationRecord {
     pub content_type: Option<String>,
     /// Status of the upstream `/next` answer.
     pub upstream_status: u16,
-    /// When the event's headers arrived from upstream and were handed on to the runtime.
+    /// When the event's headers arrived from upstream (for an event kept for a runtime that reconnected,
+    /// this is earlier than the hand-over; `event.first_byte_at` is when the runtime got its first byte).
     #[serde(serialize_with = "epoch_ms")]
     pub received_at: SystemTime,
     /// The event body (its `ended_at` is when the runtime had all of it).

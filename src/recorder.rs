@@ -1,6 +1,7 @@
 //! The owner task: the single task that receives every observation (proxy records and lifecycle
 //! events) and owns what is known about each invocation. It logs each record as one JSON line on the
-//! `lambda_lens::record` target, and drains its queue when asked so nothing queued is lost at shutdown.
+//! `lambda_lens::record` target at debug level (`LAMBDA_LENS_LOG=info,lambda_lens::record=debug`), and
+//! drains its queue when asked so nothing queued is lost at shutdown.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -72,7 +73,8 @@ async fn run(mut records: mpsc::Receiver<ProxyRecord>, mut commands: mpsc::Recei
 
 fn handle(record: &ProxyRecord) {
     match serde_json::to_string(record) {
-        Ok(json) => tracing::info!(target: "lambda_lens::record", "{json}"),
+        // Debug level: records carry payload bytes, which must not reach CloudWatch unless asked for.
+        Ok(json) => tracing::debug!(target: "lambda_lens::record", "{json}"),
         Err(e) => tracing::warn!(error = %e, "record could not be serialized"),
     }
 }

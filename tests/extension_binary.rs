@@ -118,6 +118,7 @@ async fn binds_before_registering_proxies_an_invocation_and_exits_on_shutdown() 
             "LAMBDA_LENS_HANDOFF_FILE",
             handoff.to_str().expect("utf-8 path"),
         ),
+        ("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug"),
     ]);
     let register = fake
         .wait_for_call("register", |c| c.path == "/2020-01-01/extension/register")
@@ -323,10 +324,63 @@ async fn when_the_proxy_cannot_start_the_policy_decides() {
         .calls()
         .iter()
         .all(|c| !c.path.ends_with("/init/error")));
+    // Emulators send deadlineMs 0: lambda-lens still drains within its default budget and exits 0.
     fake.push_extension_event(serde_json::json!({
-        "eventType": "SHUTDOWN", "shutdownReason": "SPINDOWN", "deadlineMs": epoch_ms_in(2_000)
+        "eventType": "SHUTDOWN", "shutdownReason": "SPINDOWN", "deadlineMs": 0
     }));
     assert_eq!(ext.exit_code(Duration::from_secs(2)).await, 0);
+}
+
+#[tokio::test]
+async fn on_managed_instances_it_registers_for_shutdown_only() {
+    let fake = FakeLambda::start().await;
+    let handoff = temp_handoff("lmi");
+    let mut ext = Extension::start(&[
+        ("AWS_LAMBDA_RUNTIME_API", &fake.runtime_api()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances"),
+        ("LAMBDA_LENS_PROXY_PORT", "0"),
+        (
+            "LAMBDA_LENS_HANDOFF_FILE",
+            handoff.to_str().expect("utf-8 path"),
+        ),
+    ]);
+    let register = fake
+        .wait_for_call("register", |c| c.path == "/2020-01-01/extension/register")
+        .await;
+    let body: serde_json::Value = serde_json::from_slice(&register.body).expect("JSON body");
+    assert_eq!(body, serde_json::json!({"events": ["SHUTDOWN"]}));
+    fake.push_extension_event(serde_json::json!({
+        "eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": epoch_ms_in(2_000)
+    }));
+    assert_eq!(ext.exit_code(Duration::from_secs(2)).await, 0);
+    let _ = std::fs::remove_dir_all(handoff.parent().expect("parent"));
+}
+
+#[tokio::test]
+async fn a_failed_registration_withdraws_the_handoff_file() {
+    let fake = FakeLambda::start().await;
+    fake.answer(
+        "/extension/register",
+        403,
+        r#"{"errorType":"Extension.RegistrationClosed","errorMessage":"closed"}"#,
+    );
+    let handoff = temp_handoff("regfail");
+    let mut ext = Extension::start(&[
+        ("AWS_LAMBDA_RUNTIME_API", &fake.runtime_api()),
+        ("LAMBDA_LENS_PROXY_PORT", "0"),
+        (
+            "LAMBDA_LENS_HANDOFF_FILE",
+            handoff.to_str().expect("utf-8 path"),
+        ),
+    ]);
+    assert_eq!(ext.exit_code(Duration::from_secs(10)).await, 1);
+    let line = ext.wait_for_log("extension registration failed").await;
+    assert!(line.contains("Extension.RegistrationClosed"), "{line}");
+    assert!(
+        !handoff.exists(),
+        "a dead proxy's address must not be left for the wrapper"
+    );
+    let _ = std::fs::remove_dir_all(handoff.parent().expect("parent"));
 }
 
 #[tokio::test]

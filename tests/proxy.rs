@@ -627,3 +627,92 @@ async fn header_case_and_order_survive_on_the_wire() {
         "no Date invented: {answer}"
     );
 }
+
+#[tokio::test]
+async fn header_order_is_kept_and_a_large_xray_cause_header_passes() {
+    let upstream = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind raw upstream");
+    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(
+        &upstream.local_addr().expect("addr").to_string(),
+    )
+    .expect("parse");
+    let proxy = ProxyUnderTest::start(endpoint, 4096).await;
+    // awslambdaric sends X-Ray causes of up to 1 MiB in a header; the Runtime API accepts them.
+    let cause = format!(
+        r#"{{"exceptions":[{{"message":"{}"}}]}}"#,
+        "c".repeat(500 * 1024)
+    );
+    let raw = tokio::spawn(async move {
+        let (mut s, _) = upstream.accept().await.expect("accept");
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r\n\r\n{}") {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "upstream closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}")
+            .await
+            .expect("write answer");
+        String::from_utf8(got).expect("ascii request")
+    });
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    let request = format!(
+        "POST /2018-06-01/runtime/invocation/r2/error HTTP/1.1\r\nHost: 127.0.0.1\r\nA-First: 1\r\nLambda-Runtime-Function-XRay-Error-Cause: {cause}\r\nZ-Last: 2\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    s.write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let seen = raw.await.expect("raw upstream");
+    let names: Vec<&str> = seen
+        .split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split(':').next().expect("header name"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Host",
+            "A-First",
+            "Lambda-Runtime-Function-XRay-Error-Cause",
+            "Z-Last",
+            "Content-Length"
+        ]
+    );
+    assert!(seen.contains(&format!(
+        "\r\nLambda-Runtime-Function-XRay-Error-Cause: {cause}\r\n"
+    )));
+    let mut answer = vec![0u8; 1024];
+    let n = s.read(&mut answer).await.expect("read answer");
+    assert!(answer[..n].starts_with(b"HTTP/1.1 202 Accepted\r\n"));
+}
+
+#[tokio::test]
+async fn undeclared_error_trailers_still_reach_upstream() {
+    let (fake, mut proxy) = setup().await;
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(
+        b"POST /2018-06-01/runtime/invocation/req-undeclared/response HTTP/1.1\r\nHost: x\r\n\
+Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n\
+5\r\nhello\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Broken\r\n\r\n",
+    )
+    .await
+    .expect("write request");
+    let call = fake.wait_for_result("req-undeclared").await;
+    assert_eq!(call.body, Bytes::from_static(b"hello"));
+    assert_eq!(
+        call.headers["trailer"],
+        "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+    );
+    let trailers = call.trailers.expect("trailers forwarded");
+    assert_eq!(
+        trailers["lambda-runtime-function-error-type"],
+        "Runtime.Broken"
+    );
+    let ProxyRecord::Result(rec) = proxy.record().await else {
+        panic!("expected a result record")
+    };
+    assert_eq!(rec.error_type.as_deref(), Some("Runtime.Broken"));
+}

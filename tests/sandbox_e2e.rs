@@ -1,0 +1,119 @@
+//! lambda-lens installed as a layer in the local Lambda sandbox: the real extension binary, the real
+//! wrapper (via `AWS_LAMBDA_EXEC_WRAPPER`) and the Python example function under `awslambdaric`, with
+//! the sandbox freezing processes between invocations.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lambda_sandbox::{FreezeMode, Invocation, Sandbox, SandboxConfig, ShutdownReason, Status};
+use serde_json::json;
+
+use support::{repo_root, venv_python};
+
+/// A layer directory as Lambda extracts it under `/opt`.
+fn build_layer(name: &str) -> PathBuf {
+    let opt = std::env::temp_dir().join(format!("lens-layer-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&opt);
+    std::fs::create_dir_all(opt.join("extensions")).expect("layer dirs");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_lambda-lens"),
+        opt.join("extensions/lambda-lens"),
+    )
+    .expect("extension copied into the layer");
+    std::fs::copy(
+        repo_root().join("layer/lambda-lens-wrapper"),
+        opt.join("lambda-lens-wrapper"),
+    )
+    .expect("wrapper copied into the layer");
+    opt
+}
+
+fn sandbox_config(opt: &Path) -> SandboxConfig {
+    SandboxConfig::new(
+        repo_root().join("examples/python-function"),
+        vec![
+            venv_python().to_string_lossy().into_owned(),
+            "-m".into(),
+            "awslambdaric".into(),
+            "app.handler".into(),
+        ],
+    )
+    .with_opt_dir(opt)
+    .with_env(
+        "AWS_LAMBDA_EXEC_WRAPPER",
+        opt.join("lambda-lens-wrapper").to_string_lossy(),
+    )
+    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
+    .with_env("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug")
+    .with_env(
+        "LAMBDA_LENS_HANDOFF_FILE",
+        opt.join("handoff/runtime-api").to_string_lossy(),
+    )
+    .with_timeout(Duration::from_secs(3))
+    .with_freeze(FreezeMode::Signals)
+    .quiet()
+}
+
+/// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
+fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
+    sandbox
+        .telemetry_emitted()
+        .into_iter()
+        .filter(|e| e["type"] == "extension")
+        .filter_map(|e| {
+            let line = match &e["record"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other["message"].as_str().unwrap_or_default().to_owned(),
+            };
+            let json = &line[line.find("{\"record\"")?..];
+            serde_json::from_str::<serde_json::Value>(json.trim()).ok()
+        })
+        .filter(|r| r["request_id"] == request_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {
+    let opt = build_layer("e2e");
+    let sandbox = Sandbox::start(sandbox_config(&opt))
+        .await
+        .expect("sandbox starts");
+
+    let ok = sandbox
+        .invoke(Invocation::json(&json!({"name": "sandbox"})))
+        .await;
+    assert_eq!(ok.status, Status::Success, "{}", ok.body_text());
+    let body = ok.body_json();
+    assert_eq!(body["requestId"], ok.request_id.to_string());
+    assert_eq!(body["keys"], json!(["name"]));
+
+    let failed = sandbox
+        .invoke(Invocation::json(&json!({"fail": "asked to fail"})))
+        .await;
+    assert_eq!(failed.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(failed.body_json()["errorType"], "ValueError");
+    assert_eq!(failed.body_json()["errorMessage"], "asked to fail");
+
+    let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await;
+    let lens = shutdown
+        .process("lambda-lens")
+        .expect("lambda-lens ran as an extension");
+    assert_eq!(lens.code, Some(0), "{lens:?}");
+
+    // The runtime went through the proxy: lambda-lens recorded both invocations, with their bodies.
+    let ok_records = records_for(&sandbox, &ok.request_id.to_string());
+    let kinds: Vec<_> = ok_records.iter().map(|r| r["record"].clone()).collect();
+    assert_eq!(
+        kinds,
+        [json!("invocation"), json!("result")],
+        "{ok_records:#?}"
+    );
+    assert_eq!(ok_records[0]["event"]["head"], r#"{"name":"sandbox"}"#);
+    assert_eq!(ok_records[1]["kind"], "response");
+    assert_eq!(ok_records[1]["upstream_status"], 202);
+    let failed_records = records_for(&sandbox, &failed.request_id.to_string());
+    assert_eq!(failed_records[1]["kind"], "error");
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
