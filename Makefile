@@ -28,11 +28,12 @@ doc:
 # The example function in the local sandbox, lambda-lens installed as its layer: a success, a handler
 # error and a timeout, then SHUTDOWN. lambda-lens's records appear as its log lines.
 demo: venv
-	cargo build --release --bin lambda-lens --bin lambda-sandbox
+	cargo build --release --bin lambda-lens
+	cargo build -p lambda-sandbox --bin lambda-sandbox
 	rm -rf target/demo && mkdir -p $(DEMO_OPT)/extensions
 	cp target/release/lambda-lens $(DEMO_OPT)/extensions/lambda-lens
 	cp layer/lambda-lens-wrapper $(DEMO_OPT)/lambda-lens-wrapper
-	target/release/lambda-sandbox run --opt $(DEMO_OPT) --task-root examples/python-function \
+	target/debug/lambda-sandbox run --opt $(DEMO_OPT) --task-root examples/python-function \
 	  --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --timeout-ms 2000 --freeze signals \
 	  --env AWS_LAMBDA_EXEC_WRAPPER=$(DEMO_OPT)/lambda-lens-wrapper \
 	  --env LAMBDA_LENS_PROXY_PORT=0 --env LAMBDA_LENS_HANDOFF_FILE=$(CURDIR)/target/demo/handoff \
