@@ -7,6 +7,7 @@
 pub mod app;
 pub mod capture;
 pub mod config;
+pub mod export;
 pub mod handoff;
 pub mod http_client;
 pub mod lifecycle;
@@ -14,3 +15,6 @@ pub mod logging;
 pub mod proxy;
 pub mod record;
 pub mod recorder;
+pub mod telemetry;
+pub mod trace_context;
+pub mod trigger;

@@ -1,0 +1,1 @@
+//! OTLP export with a bounded retry queue and a flush time budget (being written).

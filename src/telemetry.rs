@@ -1,0 +1,1 @@
+//! Telemetry API subscriber (being written).

@@ -1,0 +1,1 @@
+//! Trace context from X-Ray headers, id generation and sampling (being written).

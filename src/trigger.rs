@@ -1,0 +1,1 @@
+//! faas.trigger inference from event payloads (being written).
