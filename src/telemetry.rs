@@ -1,1 +1,0 @@
-//! Telemetry API subscriber (being written).

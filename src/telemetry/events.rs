@@ -1,0 +1,550 @@
+//! The Telemetry API's events as lambda-lens uses them, and the tolerant parser of delivered batches.
+//!
+//! Parsing is field by field on [`serde_json::Value`] rather than through derived structs: a field of
+//! an unexpected type then costs only that field, records may gain keys in any schema version, and
+//! `function`/`extension` records may be strings or objects depending on the log format.
+
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+
+use crate::record::RequestId;
+
+/// One event from a Telemetry API batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryEvent {
+    /// When the platform generated the event (`time`); the arrival time when `time` is unreadable.
+    pub time: SystemTime,
+    /// What happened.
+    pub body: TelemetryBody,
+}
+
+/// The content of an event, by `type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TelemetryBody {
+    /// `platform.initStart`: the init phase began.
+    InitStart {
+        /// `initializationType`: `on-demand`, `provisioned-concurrency`, `snap-start`, ...
+        initialization_type: Option<String>,
+        /// `phase`: `init`, or `invoke` for a suppressed init.
+        phase: Option<String>,
+        /// `functionName`.
+        function_name: Option<String>,
+        /// `functionVersion`.
+        function_version: Option<String>,
+        /// `instanceId`: the log stream name on real Lambda.
+        instance_id: Option<String>,
+        /// `instanceMaxMemory` as delivered (bytes on real Lambda).
+        instance_max_memory: Option<u64>,
+        /// `runtimeVersion`.
+        runtime_version: Option<String>,
+    },
+    /// `platform.initRuntimeDone`: the runtime finished its init.
+    InitRuntimeDone {
+        /// `initializationType`.
+        initialization_type: Option<String>,
+        /// `phase`.
+        phase: Option<String>,
+        /// `status`.
+        status: Option<PlatformStatus>,
+        /// `errorType`, for failures.
+        error_type: Option<String>,
+        /// `spans`.
+        spans: Vec<PlatformSpan>,
+    },
+    /// `platform.initReport`: the init phase's summary.
+    InitReport {
+        /// `initializationType`.
+        initialization_type: Option<String>,
+        /// `phase`.
+        phase: Option<String>,
+        /// `status`.
+        status: Option<PlatformStatus>,
+        /// `errorType`, for failures.
+        error_type: Option<String>,
+        /// `metrics.durationMs`.
+        duration_ms: Option<f64>,
+        /// `spans`.
+        spans: Vec<PlatformSpan>,
+    },
+    /// `platform.start`: an invocation began.
+    Start {
+        /// `requestId`.
+        request_id: RequestId,
+        /// `version`: the function version.
+        version: Option<String>,
+        /// `tracing`.
+        tracing: Option<PlatformTracing>,
+    },
+    /// `platform.runtimeDone`: the runtime called `/next` after an invocation (not emitted on LMI).
+    RuntimeDone {
+        /// `requestId`.
+        request_id: RequestId,
+        /// `status`.
+        status: Option<PlatformStatus>,
+        /// `errorType`, for failures and timeouts.
+        error_type: Option<String>,
+        /// `metrics.durationMs`: invoke handed to the runtime until its `/next`.
+        duration_ms: Option<f64>,
+        /// `metrics.producedBytes`: size of the response.
+        produced_bytes: Option<u64>,
+        /// `spans`: `responseLatency`, `responseDuration`, `runtimeOverhead`.
+        spans: Vec<PlatformSpan>,
+        /// `tracing`.
+        tracing: Option<PlatformTracing>,
+    },
+    /// `platform.report`: an invocation's summary, produced after every extension's `/event/next`.
+    Report {
+        /// `requestId`.
+        request_id: RequestId,
+        /// `status`.
+        status: Option<PlatformStatus>,
+        /// `errorType`, for failures and timeouts.
+        error_type: Option<String>,
+        /// `metrics`.
+        metrics: ReportMetrics,
+        /// `spans`: `extensionOverhead` (default functions), `responseLatency`/`responseDuration` (LMI).
+        spans: Vec<PlatformSpan>,
+        /// `tracing`.
+        tracing: Option<PlatformTracing>,
+    },
+    /// `function` or `extension`: one log line or JSON log record.
+    Log {
+        /// Who wrote it.
+        source: LogSource,
+        /// The line (string records), the record's `message`, or the whole record as JSON text.
+        message: String,
+        /// `level` of a JSON record.
+        level: Option<String>,
+        /// `requestId` of a JSON record.
+        request_id: Option<RequestId>,
+    },
+    /// `platform.logsDropped`: the platform dropped records this subscriber could not take in time.
+    LogsDropped {
+        /// `droppedBytes`.
+        dropped_bytes: Option<u64>,
+        /// `droppedRecords`.
+        dropped_records: Option<u64>,
+        /// `reason`.
+        reason: Option<String>,
+    },
+    /// Any other type (platform.extension, platform.telemetrySubscription, restore*, future types).
+    Other {
+        /// The `type` as delivered.
+        kind: String,
+        /// The `record` as delivered.
+        record: Value,
+    },
+}
+
+/// `metrics` of `platform.report`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportMetrics {
+    /// `durationMs`.
+    pub duration_ms: Option<f64>,
+    /// `billedDurationMs`.
+    pub billed_duration_ms: Option<u64>,
+    /// `memorySizeMB`.
+    pub memory_size_mb: Option<u64>,
+    /// `maxMemoryUsedMB`.
+    pub max_memory_used_mb: Option<u64>,
+    /// `initDurationMs`: cold starts only.
+    pub init_duration_ms: Option<f64>,
+    /// `restoreDurationMs`: SnapStart only.
+    pub restore_duration_ms: Option<f64>,
+}
+
+/// A phase's `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformStatus {
+    /// `success`.
+    Success,
+    /// `failure` (rapid uses it for `Sandbox.*` errors).
+    Failure,
+    /// `error`.
+    Error,
+    /// `timeout`.
+    Timeout,
+    /// A value this version does not know, as delivered.
+    Other(String),
+}
+
+impl PlatformStatus {
+    /// Reads a status; the platform's values are lower case, others are compared case-insensitively.
+    fn parse(raw: &str) -> Self {
+        let known = [
+            ("success", Self::Success),
+            ("failure", Self::Failure),
+            ("error", Self::Error),
+            ("timeout", Self::Timeout),
+        ];
+        known
+            .into_iter()
+            .find(|(name, _)| raw.eq_ignore_ascii_case(name))
+            .map_or_else(|| Self::Other(raw.to_owned()), |(_, status)| status)
+    }
+
+    /// The status as the platform spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+            Self::Other(raw) => raw,
+        }
+    }
+}
+
+/// One entry of `spans`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformSpan {
+    /// `name`, e.g. `responseLatency`.
+    pub name: String,
+    /// `start`; the event's time when unreadable.
+    pub start: SystemTime,
+    /// `durationMs`.
+    pub duration_ms: f64,
+}
+
+/// `tracing` of `platform.start`, `runtimeDone` and `report`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformTracing {
+    /// `spanId`: the platform's span for the invocation, when it made one.
+    pub span_id: Option<String>,
+    /// `value`: the X-Ray header (`Root=...;Parent=...;Sampled=...`).
+    pub value: String,
+}
+
+/// Who wrote a log record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSource {
+    /// Type `function`: the function's stdout/stderr or its JSON log records.
+    Function,
+    /// Type `extension`: an extension's output (lambda-lens's own included).
+    Extension,
+}
+
+/// Parses one delivered batch (a JSON array). Tolerant: unknown types → Other; unknown fields ignored;
+/// `record` of function/extension may be a string (schema 2022-07-01 / text logs) or an object
+/// {timestamp, level, requestId, message, ...} (JSON logs); an element that is not understood at all
+/// is skipped and counted, never failing the batch. Returns (events, skipped).
+///
+/// A body that is not a JSON array counts as one skipped element.
+pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
+    let Ok(Value::Array(elements)) = serde_json::from_slice::<Value>(body) else {
+        return (Vec::new(), 1);
+    };
+    let total = elements.len();
+    let events: Vec<TelemetryEvent> = elements.iter().filter_map(parse_event).collect();
+    let skipped = total - events.len();
+    (events, skipped)
+}
+
+/// One element, or `None` when it is not an event at all (not an object, no `type`, a platform
+/// record that is not an object, an invocation event without `requestId`).
+fn parse_event(element: &Value) -> Option<TelemetryEvent> {
+    let kind = element.get("type")?.as_str()?;
+    let time = element
+        .get("time")
+        .and_then(Value::as_str)
+        .and_then(parse_time)
+        .unwrap_or_else(SystemTime::now);
+    let record = element.get("record").unwrap_or(&Value::Null);
+    let body = match kind {
+        "function" => parse_log(LogSource::Function, record),
+        "extension" => parse_log(LogSource::Extension, record),
+        "platform.initStart" => {
+            let r = record.as_object()?;
+            TelemetryBody::InitStart {
+                initialization_type: string(r, "initializationType"),
+                phase: string(r, "phase"),
+                function_name: string(r, "functionName"),
+                function_version: string(r, "functionVersion"),
+                instance_id: string(r, "instanceId"),
+                instance_max_memory: unsigned(r, "instanceMaxMemory"),
+                runtime_version: string(r, "runtimeVersion"),
+            }
+        }
+        "platform.initRuntimeDone" => {
+            let r = record.as_object()?;
+            TelemetryBody::InitRuntimeDone {
+                initialization_type: string(r, "initializationType"),
+                phase: string(r, "phase"),
+                status: status(r),
+                error_type: string(r, "errorType"),
+                spans: spans(r, time),
+            }
+        }
+        "platform.initReport" => {
+            let r = record.as_object()?;
+            TelemetryBody::InitReport {
+                initialization_type: string(r, "initializationType"),
+                phase: string(r, "phase"),
+                status: status(r),
+                error_type: string(r, "errorType"),
+                duration_ms: metrics(r).and_then(|m| float(m, "durationMs")),
+                spans: spans(r, time),
+            }
+        }
+        "platform.start" => {
+            let r = record.as_object()?;
+            TelemetryBody::Start {
+                request_id: request_id(r)?,
+                version: string(r, "version"),
+                tracing: tracing(r),
+            }
+        }
+        "platform.runtimeDone" => {
+            let r = record.as_object()?;
+            let m = metrics(r);
+            TelemetryBody::RuntimeDone {
+                request_id: request_id(r)?,
+                status: status(r),
+                error_type: string(r, "errorType"),
+                duration_ms: m.and_then(|m| float(m, "durationMs")),
+                produced_bytes: m.and_then(|m| unsigned(m, "producedBytes")),
+                spans: spans(r, time),
+                tracing: tracing(r),
+            }
+        }
+        "platform.report" => {
+            let r = record.as_object()?;
+            let metrics = metrics(r).map_or_else(ReportMetrics::default, |m| ReportMetrics {
+                duration_ms: float(m, "durationMs"),
+                billed_duration_ms: unsigned(m, "billedDurationMs"),
+                memory_size_mb: unsigned(m, "memorySizeMB"),
+                max_memory_used_mb: unsigned(m, "maxMemoryUsedMB"),
+                init_duration_ms: float(m, "initDurationMs"),
+                restore_duration_ms: float(m, "restoreDurationMs"),
+            });
+            TelemetryBody::Report {
+                request_id: request_id(r)?,
+                status: status(r),
+                error_type: string(r, "errorType"),
+                metrics,
+                spans: spans(r, time),
+                tracing: tracing(r),
+            }
+        }
+        "platform.logsDropped" => {
+            let r = record.as_object()?;
+            TelemetryBody::LogsDropped {
+                dropped_bytes: unsigned(r, "droppedBytes"),
+                dropped_records: unsigned(r, "droppedRecords"),
+                reason: string(r, "reason"),
+            }
+        }
+        other => TelemetryBody::Other {
+            kind: other.to_owned(),
+            record: record.clone(),
+        },
+    };
+    Some(TelemetryEvent { time, body })
+}
+
+/// A `function`/`extension` record: a text line, or a JSON log record (schema ≥ 2022-12-13 with the
+/// JSON log format).
+fn parse_log(source: LogSource, record: &Value) -> TelemetryBody {
+    match record {
+        Value::String(line) => TelemetryBody::Log {
+            source,
+            message: line.clone(),
+            level: None,
+            request_id: None,
+        },
+        Value::Object(r) => TelemetryBody::Log {
+            source,
+            message: string(r, "message").unwrap_or_else(|| record.to_string()),
+            level: string(r, "level"),
+            request_id: string(r, "requestId").map(RequestId::new),
+        },
+        other => TelemetryBody::Log {
+            source,
+            message: other.to_string(),
+            level: None,
+            request_id: None,
+        },
+    }
+}
+
+/// Reads an ISO-8601 UTC time; also accepts `HH:MM:SS:mmm`, the shape of a published doc example.
+fn parse_time(raw: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(raw).ok().or_else(|| {
+        let colon_before_millis = raw.len() > 20 && raw.as_bytes()[19] == b':';
+        colon_before_millis
+            .then(|| format!("{}.{}", &raw[..19], &raw[20..]))
+            .and_then(|fixed| humantime::parse_rfc3339_weak(&fixed).ok())
+    })
+}
+
+fn string(record: &Map<String, Value>, key: &str) -> Option<String> {
+    record.get(key)?.as_str().map(str::to_owned)
+}
+
+fn float(record: &Map<String, Value>, key: &str) -> Option<f64> {
+    record.get(key)?.as_f64()
+}
+
+/// A non-negative integer; a whole number written as a float (`128.0`) is accepted too.
+fn unsigned(record: &Map<String, Value>, key: &str) -> Option<u64> {
+    let value = record.get(key)?;
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    })
+}
+
+fn status(record: &Map<String, Value>) -> Option<PlatformStatus> {
+    record.get("status")?.as_str().map(PlatformStatus::parse)
+}
+
+fn request_id(record: &Map<String, Value>) -> Option<RequestId> {
+    string(record, "requestId").map(RequestId::new)
+}
+
+fn metrics(record: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    record.get("metrics")?.as_object()
+}
+
+fn tracing(record: &Map<String, Value>) -> Option<PlatformTracing> {
+    let t = record.get("tracing")?.as_object()?;
+    Some(PlatformTracing {
+        span_id: string(t, "spanId"),
+        value: string(t, "value")?,
+    })
+}
+
+/// The readable entries of `spans`; one without a name or duration is left out.
+fn spans(record: &Map<String, Value>, event_time: SystemTime) -> Vec<PlatformSpan> {
+    let Some(Value::Array(items)) = record.get("spans") else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|s| {
+            Some(PlatformSpan {
+                name: string(s, "name")?,
+                start: s
+                    .get("start")
+                    .and_then(Value::as_str)
+                    .and_then(parse_time)
+                    .unwrap_or(event_time),
+                duration_ms: float(s, "durationMs")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    fn at_ms(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn times_with_and_without_millis_and_the_doc_typo() {
+        // 2022-08-02T12:01:23.521Z = 1659441683521 ms.
+        assert_eq!(
+            parse_time("2022-08-02T12:01:23.521Z"),
+            Some(at_ms(1_659_441_683_521))
+        );
+        assert_eq!(
+            parse_time("2022-08-02T12:01:23:521Z"),
+            Some(at_ms(1_659_441_683_521))
+        );
+        assert_eq!(
+            parse_time("2022-08-02T12:01:23Z"),
+            Some(at_ms(1_659_441_683_000))
+        );
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2022-08-02T12:01:23+02:00"), None);
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for raw in ["success", "failure", "error", "timeout", "frozen"] {
+            assert_eq!(PlatformStatus::parse(raw).as_str(), raw);
+        }
+        assert_eq!(PlatformStatus::parse("Timeout"), PlatformStatus::Timeout);
+        assert_eq!(
+            PlatformStatus::parse("frozen"),
+            PlatformStatus::Other("frozen".into())
+        );
+    }
+
+    #[test]
+    fn wrong_field_types_cost_only_the_field() {
+        let body = br#"[{"time":"2022-10-12T00:00:15.064Z","type":"platform.initStart",
+            "record":{"functionName":7,"instanceMaxMemory":134217728.0,"phase":"init"}}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        assert_eq!(
+            events[0].body,
+            TelemetryBody::InitStart {
+                initialization_type: None,
+                phase: Some("init".into()),
+                function_name: None,
+                function_version: None,
+                instance_id: None,
+                instance_max_memory: Some(134_217_728),
+                runtime_version: None,
+            }
+        );
+    }
+
+    #[test]
+    fn unreadable_spans_are_left_out_and_bad_starts_take_the_event_time() {
+        let body = br#"[{"time":"2022-10-12T00:01:15.000Z","type":"platform.runtimeDone","record":{
+            "requestId":"r1","spans":[{"name":"a","start":"soon","durationMs":1.5},
+            {"name":"b"},{"durationMs":2},"c"]}}]"#;
+        let (events, _) = parse_batch(body);
+        let TelemetryBody::RuntimeDone { spans, .. } = &events[0].body else {
+            panic!("not runtimeDone: {:?}", events[0]);
+        };
+        assert_eq!(
+            spans,
+            &[PlatformSpan {
+                name: "a".into(),
+                start: at_ms(1_665_532_875_000),
+                duration_ms: 1.5
+            }]
+        );
+    }
+
+    #[test]
+    fn missing_or_bad_time_is_replaced_by_now() {
+        let before = SystemTime::now();
+        let (events, skipped) = parse_batch(
+            br#"[{"type":"function","record":"a"},{"time":5,"type":"extension","record":"b"}]"#,
+        );
+        let after = SystemTime::now();
+        assert_eq!(skipped, 0);
+        assert_eq!(events.len(), 2);
+        for e in &events {
+            assert!(e.time >= before && e.time <= after, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn log_records_of_other_json_types_are_kept_as_text() {
+        let (events, _) =
+            parse_batch(br#"[{"time":"2022-10-12T00:03:50.000Z","type":"function","record":42}]"#);
+        assert_eq!(
+            events[0].body,
+            TelemetryBody::Log {
+                source: LogSource::Function,
+                message: "42".into(),
+                level: None,
+                request_id: None
+            }
+        );
+    }
+}

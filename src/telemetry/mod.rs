@@ -1,0 +1,22 @@
+//! The Telemetry API subscriber: owns the listener the platform delivers batches to, the parsing of
+//! those batches into [`TelemetryEvent`]s, and the `PUT /2022-07-01/telemetry` subscription.
+//!
+//! Start-up order (the subscription window closes when init ends): [`bind_listener`], spawn
+//! [`serve`] with the sending half of a [`TELEMETRY_QUEUE_CAPACITY`] channel, register the
+//! extension, then [`subscribe`] with the listener's port. Events reach the owner task in delivery
+//! order; what could not be queued or understood is counted ([`dropped_events`],
+//! [`oversize_batches`], [`skipped_elements`]), never logged per batch.
+
+mod events;
+mod listener;
+mod subscribe;
+
+pub use events::{
+    parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics,
+    TelemetryBody, TelemetryEvent,
+};
+pub use listener::{
+    bind_listener, dropped_events, oversize_batches, serve, skipped_elements, MAX_BATCH_BYTES,
+    TELEMETRY_QUEUE_CAPACITY,
+};
+pub use subscribe::{subscribe, SchemaVersion, SubscribeError, Subscription};
