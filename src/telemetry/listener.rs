@@ -148,14 +148,16 @@ async fn deliver(
             "a telemetry batch held elements lambda-lens does not understand; they were skipped",
         );
     }
-    let dropped = events
-        .into_iter()
-        .filter(|event| sink.try_send(event.clone()).is_err())
-        .count();
+    let mut dropped = 0;
+    for event in events {
+        if sink.try_send(event).is_err() {
+            dropped += 1;
+        }
+    }
     if dropped > 0 {
         count(
             &DROPPED_EVENTS,
-            dropped as u64,
+            dropped,
             "the telemetry queue is full; events are being dropped",
         );
     }
