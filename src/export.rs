@@ -1,1 +1,0 @@
-//! OTLP export with a bounded retry queue and a flush time budget (being written).

@@ -1,0 +1,438 @@
+//! OTLP span export: owns the exporter built from the standard `OTEL_*` variables, the bounded
+//! queue of finished spans waiting to be sent, and the time-boxed flush the lifecycle loop runs
+//! before it calls `/extension/event/next`.
+//!
+//! Why a queue and a budget instead of the SDK's batch processor: the sandbox freezes as soon as
+//! the extension asks for the next event, so spans must be sent *before* that call, within a
+//! bound the invocation can afford. A flush that fails or runs out of time keeps its spans at the
+//! front of the queue; they go out with the next flush (the next thaw, or SHUTDOWN). The queue is
+//! bounded: when full, the oldest spans are dropped and counted.
+//!
+//! Configuration (`from_lookup` variants are pure, for tests; `from_env` reads the process):
+//! - `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: no exporter at all.
+//! - `OTEL_EXPORTER_OTLP_[TRACES_]{PROTOCOL,ENDPOINT,HEADERS,COMPRESSION,TIMEOUT,INSECURE}`: see
+//!   the `otlp_config` module; protocol `http/protobuf` (default), `grpc`, or `http/json` (sent as
+//!   protobuf, with a warning).
+//! - `LAMBDA_LENS_FLUSH_TIMEOUT_MS` (default 500): the most one flush may take.
+//! - `LAMBDA_LENS_EXPORT_QUEUE_SPANS` (default 2048): the queue bound, in spans.
+//!
+//! TLS: `https` endpoints work out of the box with both transports, verified against the bundled
+//! Mozilla roots (webpki-roots), with rustls on ring. OTLP/HTTP goes through [`http_client`]'s
+//! hyper client; OTLP/gRPC through tonic, given a `ClientTlsConfig` with the webpki roots (tonic's
+//! default `ClientTlsConfig` has no roots at all, so https would fail every handshake).
+//!
+//! The exporter's own retries are disabled: a retry inside a flush would spend the budget the
+//! invocation is waiting on, and the queue already retries at the next flush.
+
+mod http_client;
+mod otlp_config;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
+use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
+use opentelemetry_otlp::{
+    Compression, Protocol, RetryPolicy, SpanExporter as OtlpSpanExporter, WithExportConfig,
+    WithHttpConfig, WithTonicConfig,
+};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_sdk::Resource;
+use tokio::time::Instant;
+
+use self::http_client::OtlpHttpClient;
+use self::otlp_config::OtlpConfig;
+pub use self::otlp_config::Transport;
+
+/// Default for [`ExportSettings::flush_timeout`].
+///
+/// The flush runs after the function has responded but before the extension asks for the next
+/// event, so it delays the invocation's end (and is billed) and holds back the next invocation.
+/// A collector in the same region answers in a few to a few tens of milliseconds, and a fresh TLS
+/// connection adds one or two round trips; 500 ms covers that with room to spare while bounding
+/// the damage when the collector is slow or unreachable (those spans are then retried later).
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
+/// Default for [`ExportSettings::queue_capacity`]: about a minute of a busy function's spans at
+/// a few KiB each, a few MiB of memory at most.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 2048;
+/// The most spans sent in one export request (OTLP collectors commonly cap requests; AWS X-Ray's
+/// OTLP endpoint accepts up to 10,000 spans and 5 MB per request).
+pub const MAX_BATCH_SPANS: usize = 512;
+/// After the first drop, a drop warning is logged each time the total crosses a multiple of this.
+const DROP_WARNING_INTERVAL: u64 = 1000;
+
+/// lambda-lens's own export settings, read once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSettings {
+    /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: build no exporter.
+    pub disabled: bool,
+    /// `LAMBDA_LENS_FLUSH_TIMEOUT_MS`: the most one [`Exporter::flush`] may take (see
+    /// [`DEFAULT_FLUSH_TIMEOUT`] for why 500 ms).
+    pub flush_timeout: Duration,
+    /// `LAMBDA_LENS_EXPORT_QUEUE_SPANS`: how many spans may wait for export.
+    pub queue_capacity: usize,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            disabled: false,
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+        }
+    }
+}
+
+impl ExportSettings {
+    /// Reads the settings through `lookup` (an empty value counts as unset). Pure: a bad value
+    /// yields a warning (to be logged by the caller) and the default.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
+        let lookup = non_empty(&lookup);
+        let mut warnings = Vec::new();
+        let mut settings = Self::default();
+
+        if let Some(value) = lookup("OTEL_SDK_DISABLED") {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "true" => settings.disabled = true,
+                "false" => {}
+                _ => warnings.push(format!(
+                    "OTEL_SDK_DISABLED={value:?} is not true or false; treating it as false"
+                )),
+            }
+        }
+        if let Some(value) = lookup("OTEL_TRACES_EXPORTER") {
+            let exporters: Vec<String> = value
+                .split(',')
+                .map(|name| name.trim().to_ascii_lowercase())
+                .filter(|name| !name.is_empty())
+                .collect();
+            if exporters.iter().all(|name| name == "none") {
+                settings.disabled = true;
+            } else if !exporters.iter().any(|name| name == "otlp") {
+                warnings.push(format!(
+                    "OTEL_TRACES_EXPORTER={value:?}: only otlp (or none) is supported; exporting with OTLP"
+                ));
+            }
+        }
+        if let Some(ms) = positive_integer(
+            &lookup,
+            "LAMBDA_LENS_FLUSH_TIMEOUT_MS",
+            DEFAULT_FLUSH_TIMEOUT.as_millis(),
+            &mut warnings,
+        ) {
+            settings.flush_timeout = Duration::from_millis(ms);
+        }
+        if let Some(spans) = positive_integer(
+            &lookup,
+            "LAMBDA_LENS_EXPORT_QUEUE_SPANS",
+            DEFAULT_QUEUE_CAPACITY,
+            &mut warnings,
+        ) {
+            settings.queue_capacity = usize::try_from(spans).unwrap_or(usize::MAX);
+        }
+        (settings, warnings)
+    }
+}
+
+/// Wraps a lookup so that empty (or all-blank) values count as unset, as the OTel spec says.
+fn non_empty(lookup: &impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| lookup(name).filter(|value| !value.trim().is_empty())
+}
+
+/// A set, valid (≥ 1) integer variable; `None` (plus a warning when set but bad) otherwise.
+fn positive_integer(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: impl fmt::Display,
+    warnings: &mut Vec<String>,
+) -> Option<u64> {
+    let value = lookup(name)?;
+    match value.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Some(number),
+        _ => {
+            warnings.push(format!(
+                "{name}={value:?} is not a positive integer; using {default}"
+            ));
+            None
+        }
+    }
+}
+
+/// Why the exporter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The OTLP configuration was rejected (e.g. an endpoint that is not a URL).
+    #[error("cannot build the OTLP span exporter: {0}")]
+    Build(String),
+}
+
+/// What one [`Exporter::flush`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlushOutcome {
+    /// Spans the collector acknowledged.
+    pub exported: usize,
+    /// Spans still queued afterwards (for the next flush); zero after a complete flush.
+    pub requeued: usize,
+    /// Why the flush stopped early: the export error, or that the budget ran out.
+    pub error: Option<String>,
+    /// How long the flush took.
+    pub elapsed: Duration,
+}
+
+/// The OTLP span exporter with its bounded retry queue.
+pub struct Exporter {
+    inner: OtlpSpanExporter,
+    transport: Transport,
+    endpoint: String,
+    queue: VecDeque<SpanData>,
+    capacity: usize,
+    flush_timeout: Duration,
+    dropped: u64,
+}
+
+impl fmt::Debug for Exporter {
+    // The queue's spans are left out: thousands of them would drown any log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exporter")
+            .field("transport", &self.transport)
+            .field("endpoint", &self.endpoint)
+            .field("queued", &self.queue.len())
+            .field("capacity", &self.capacity)
+            .field("flush_timeout", &self.flush_timeout)
+            .field("dropped", &self.dropped)
+            .finish()
+    }
+}
+
+impl Exporter {
+    /// Builds the exporter from the process environment; see [`Exporter::from_lookup`].
+    pub fn from_env(
+        settings: &ExportSettings,
+        resource: Resource,
+    ) -> Result<Option<Self>, ExportError> {
+        Self::from_lookup(settings, resource, |name| std::env::var(name).ok())
+    }
+
+    /// Builds the exporter from the `OTEL_EXPORTER_OTLP_*` variables read through `lookup` (an
+    /// empty value counts as unset); configuration warnings are logged. `Ok(None)` when
+    /// `settings.disabled`.
+    ///
+    /// Must be called within a Tokio runtime (the gRPC channel spawns its worker task). The
+    /// endpoint is not contacted here: connections are made by the first flush.
+    ///
+    /// opentelemetry-otlp also reads `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` from the process
+    /// environment and adds those headers; with [`Exporter::from_env`] they are the same ones.
+    pub fn from_lookup(
+        settings: &ExportSettings,
+        resource: Resource,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ExportError> {
+        if settings.disabled {
+            return Ok(None);
+        }
+        let (config, warnings) = OtlpConfig::from_lookup(&non_empty(&lookup));
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        let mut inner = build_exporter(&config)?;
+        inner.set_resource(&resource);
+        Ok(Some(Self {
+            inner,
+            transport: config.transport,
+            endpoint: config.endpoint,
+            queue: VecDeque::new(),
+            capacity: settings.queue_capacity,
+            flush_timeout: settings.flush_timeout,
+            dropped: 0,
+        }))
+    }
+
+    /// The protocol spans are sent with.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Where spans are sent: the full URL for OTLP/HTTP, the server URL for gRPC.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Replaces the resource sent with every span (e.g. once `faas.instance` is known); it
+    /// applies to queued spans too, as the resource is attached when a batch is sent.
+    pub fn set_resource(&mut self, resource: Resource) {
+        self.inner.set_resource(&resource);
+    }
+
+    /// Queues finished spans for the next flush. If the queue would exceed its capacity, the
+    /// oldest spans are dropped and counted ([`Exporter::dropped`]); a warning is logged at the
+    /// first drop and then every 1000 drops.
+    pub fn enqueue(&mut self, spans: Vec<SpanData>) {
+        self.queue.extend(spans);
+        let excess = self.queue.len().saturating_sub(self.capacity);
+        if excess == 0 {
+            return;
+        }
+        self.queue.drain(..excess);
+        let before = self.dropped;
+        self.dropped += excess as u64;
+        if before == 0 || before / DROP_WARNING_INTERVAL != self.dropped / DROP_WARNING_INTERVAL {
+            tracing::warn!(
+                dropped_total = self.dropped,
+                capacity = self.capacity,
+                "span export queue full (collector unreachable or too slow?): dropped the oldest spans"
+            );
+        }
+    }
+
+    /// Sends the queued spans, in batches of at most [`MAX_BATCH_SPANS`], within
+    /// `min(budget, flush_timeout)`; callers pass the time they can afford (e.g. what is left
+    /// before a SHUTDOWN deadline) and the configured flush timeout is applied here, in one place.
+    ///
+    /// Spans leave the queue only once the collector acknowledged them: after an error or when
+    /// the budget runs out (the request in flight is cancelled) they stay at the front of the
+    /// queue for the next flush, and so they do if this future is dropped. Never blocks the
+    /// thread, and returns within the budget plus scheduling delay.
+    pub async fn flush(&mut self, budget: Duration) -> FlushOutcome {
+        let budget = budget.min(self.flush_timeout);
+        let started = Instant::now();
+        let deadline = started + budget;
+        let mut exported = 0;
+        let mut error = None;
+        while !self.queue.is_empty() {
+            let count = self.queue.len().min(MAX_BATCH_SPANS);
+            // Export consumes its batch, so it gets copies and the queue keeps the originals.
+            let batch: Vec<SpanData> = self.queue.range(..count).cloned().collect();
+            match tokio::time::timeout_at(deadline, self.inner.export(batch)).await {
+                Ok(Ok(())) => {
+                    self.queue.drain(..count);
+                    exported += count;
+                }
+                Ok(Err(export_error)) => {
+                    error = Some(export_error.to_string());
+                    break;
+                }
+                Err(_elapsed) => {
+                    error = Some(format!("export did not finish within {budget:?}"));
+                    break;
+                }
+            }
+        }
+        FlushOutcome {
+            exported,
+            requeued: self.queue.len(),
+            error,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Spans waiting for export.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Spans dropped because the queue was full, since start-up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+/// Builds opentelemetry-otlp's exporter with everything set explicitly (so it does not fall back
+/// to its own reading of the process environment), retries off, and our TLS setup.
+fn build_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExportError> {
+    let headers = header_map(&config.headers);
+    let built = match config.transport {
+        Transport::HttpProtobuf => {
+            let headers = headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    let value = value.to_str().ok()?;
+                    // `with_headers` percent-decodes again; escaping `%` keeps decoded values intact.
+                    Some((name.as_str().to_owned(), value.replace('%', "%25")))
+                })
+                .collect();
+            let builder = OtlpSpanExporter::builder()
+                .with_http()
+                .with_http_client(OtlpHttpClient::new(config.timeout))
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(config.endpoint.as_str())
+                .with_timeout(config.timeout)
+                .with_headers(headers)
+                .with_retry_policy(RetryPolicy::disabled());
+            if config.gzip {
+                builder.with_compression(Compression::Gzip).build()
+            } else {
+                builder.build()
+            }
+        }
+        Transport::Grpc => {
+            // tonic's channel spawns its worker on the current runtime and panics without one.
+            tokio::runtime::Handle::try_current().map_err(|_| {
+                ExportError::Build("the gRPC exporter must be built within a Tokio runtime".into())
+            })?;
+            let builder = OtlpSpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(config.endpoint.as_str())
+                .with_timeout(config.timeout)
+                // Used only for https endpoints; plain http ones connect without TLS.
+                .with_tls_config(grpc_tls_config())
+                .with_metadata(MetadataMap::from_headers(headers))
+                .with_retry_policy(RetryPolicy::disabled());
+            if config.gzip {
+                builder.with_compression(Compression::Gzip).build()
+            } else {
+                builder.build()
+            }
+        }
+    };
+    built.map_err(|error| ExportError::Build(error.to_string()))
+}
+
+/// TLS for OTLP/gRPC: the bundled Mozilla roots (tonic's default has none).
+fn grpc_tls_config() -> ClientTlsConfig {
+    ClientTlsConfig::new().with_webpki_roots()
+}
+
+/// The configured headers as an HTTP header map; invalid names or values are skipped with a
+/// warning (opentelemetry-otlp would skip them silently).
+fn header_map(headers: &[(String, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                map.insert(name, value);
+            }
+            _ => {
+                tracing::warn!(header = %name, "ignoring an OTLP header that is not a valid HTTP header")
+            }
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_tls_uses_the_bundled_webpki_roots() {
+        // ClientTlsConfig exposes its root selection only through Debug.
+        let debug = format!("{:?}", grpc_tls_config());
+        assert!(debug.contains("with_webpki_roots: true"), "{debug}");
+    }
+
+    #[test]
+    fn invalid_headers_are_skipped() {
+        let map = header_map(&[
+            ("x-ok".to_owned(), "1".to_owned()),
+            ("bad name".to_owned(), "2".to_owned()),
+            ("x-bad-value".to_owned(), "line\nbreak".to_owned()),
+        ]);
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["x-ok"], "1");
+    }
+}
