@@ -21,7 +21,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 /// Keys are case-insensitive and whitespace around keys and values is tolerated. Values are kept as
 /// written (validation happens in [`TraceContext::from_xray_header`]); `Lineage` is opaque because its
 /// format has changed several times (`hash:n`, `h1:n|h2:n`, `2:hash:n`). When a key repeats, the last
-/// occurrence wins, as in the X-Ray SDKs' parsers.
+/// occurrence wins.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct XRayHeader {
     /// `Root`: the X-Ray trace id, e.g. `1-5759e988-bd862e3fe1be46a994272793`.

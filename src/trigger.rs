@@ -19,8 +19,8 @@
 //! | EventBridge schedule rule | `detail-type` `Scheduled Event` + `source` `aws.events` / `aws.scheduler` | `timer` |
 //! | anything else (direct invoke, async destination records, WebSocket APIs, non-JSON, empty) | | `other` |
 //!
-//! EventBridge Scheduler's templated Lambda target delivers the schedule's own input rather than an
-//! event envelope, so such invocations are indistinguishable from direct ones and read as `other`.
+//! EventBridge Scheduler sends that `aws.scheduler` envelope only when the schedule has no `Input`;
+//! with an `Input`, the function receives it verbatim, indistinguishable from a direct invoke (`other`).
 //!
 //! A complete payload is parsed as JSON (only the probed fields are materialised; large `Records`
 //! bodies are skipped). A truncated or unparsable head falls back to byte-pattern checks that tolerate
@@ -424,7 +424,7 @@ mod tests {
     #[test]
     fn scheduled_events() {
         let scheduler =
-            br#"{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}"#;
+            br#"{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":"{}"}"#;
         assert_eq!(infer(scheduler, true), Trigger::Timer);
         // Anyone can put an event with this detail-type on a bus, but only AWS may use `aws.` sources.
         let custom = br#"{"detail-type":"Scheduled Event","source":"com.example","detail":{}}"#;
