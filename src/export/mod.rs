@@ -17,9 +17,9 @@
 //! - `LAMBDA_LENS_EXPORT_QUEUE_SPANS` (default 2048): the queue bound, in spans.
 //!
 //! TLS: `https` endpoints work out of the box with both transports, verified against the bundled
-//! Mozilla roots (webpki-roots), with rustls on ring. OTLP/HTTP goes through [`http_client`]'s
-//! hyper client; OTLP/gRPC through tonic, given a `ClientTlsConfig` with the webpki roots (tonic's
-//! default `ClientTlsConfig` has no roots at all, so https would fail every handshake).
+//! Mozilla roots (webpki-roots), with rustls on ring. OTLP/HTTP goes through the hyper client of
+//! the `http_client` module; OTLP/gRPC through tonic, given a `ClientTlsConfig` with the webpki
+//! roots (tonic's default `ClientTlsConfig` has no roots at all: https would fail every handshake).
 //!
 //! The exporter's own retries are disabled: a retry inside a flush would spend the budget the
 //! invocation is waiting on, and the queue already retries at the next flush.
@@ -348,7 +348,8 @@ fn build_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExportError> 
                 .iter()
                 .filter_map(|(name, value)| {
                     let value = value.to_str().ok()?;
-                    // `with_headers` percent-decodes again; escaping `%` keeps decoded values intact.
+                    // `with_headers` percent-decodes again; escaping `%` keeps the decoded
+                    // values intact.
                     Some((name.as_str().to_owned(), value.replace('%', "%25")))
                 })
                 .collect();
