@@ -888,3 +888,231 @@ async fn an_unreachable_api_is_a_transport_error() {
         "the cause is named: {detail}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against the repository's Lambda sandbox (reference §8.4: real subscription rules and delivery)
+
+/// An extension that registers, publishes its id and `AWS_LAMBDA_RUNTIME_API` in `<dir>/id`, waits
+/// for `<dir>/go` (the subscription window closes at its first `/event/next`), then loops on events.
+const OBSERVER: &str = r#"
+import http.client, json, os, sys, time
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+host, port = api.split(":")
+def call(method, path, body, headers):
+    c = http.client.HTTPConnection(host, int(port))
+    c.request(method, path, body, headers)
+    r = c.getresponse()
+    return r.getheader("Lambda-Extension-Identifier"), r.read()
+ext_id, _ = call("POST", "/2020-01-01/extension/register", json.dumps({"events": ["INVOKE", "SHUTDOWN"]}),
+                 {"Lambda-Extension-Name": "observer"})
+d = sys.argv[1]
+with open(d + "/id.tmp", "w") as f:
+    f.write(ext_id + "\n" + api)
+os.rename(d + "/id.tmp", d + "/id")
+deadline = time.time() + 10
+while not os.path.exists(d + "/go") and time.time() < deadline:
+    time.sleep(0.01)
+while True:
+    _, body = call("GET", "/2020-01-01/extension/event/next", None, {"Lambda-Extension-Identifier": ext_id})
+    if json.loads(body).get("eventType") == "SHUTDOWN":
+        break
+"#;
+
+/// A short label per event, to compare delivery order.
+fn label(event: &TelemetryEvent) -> String {
+    match &event.body {
+        TelemetryBody::InitStart { .. } => "initStart".into(),
+        TelemetryBody::InitRuntimeDone { .. } => "initRuntimeDone".into(),
+        TelemetryBody::InitReport { .. } => "initReport".into(),
+        TelemetryBody::Start { .. } => "start".into(),
+        TelemetryBody::RuntimeDone { .. } => "runtimeDone".into(),
+        TelemetryBody::Report { .. } => "report".into(),
+        TelemetryBody::Log { source, .. } => format!("{source:?}"),
+        TelemetryBody::LogsDropped { .. } => "logsDropped".into(),
+        TelemetryBody::Other { kind, .. } => kind.clone(),
+    }
+}
+
+#[tokio::test]
+async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
+    use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, TraceMode};
+
+    let dir = std::env::temp_dir().join(format!("lens-telemetry-api-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("opt/extensions")).expect("opt dir");
+    std::fs::create_dir_all(dir.join("task")).expect("task dir");
+    std::fs::write(dir.join("observer.py"), OBSERVER).expect("write the observer");
+    let launcher = dir.join("opt/extensions/observer");
+    std::fs::write(
+        &launcher,
+        format!(
+            "#!/bin/sh\nexec python3 '{0}/observer.py' '{0}'\n",
+            dir.display()
+        ),
+    )
+    .expect("write the launcher");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod +x");
+    }
+    let fake_runtime = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sandbox/tests/support/fake_runtime.py");
+    let config = SandboxConfig::new(
+        dir.join("task"),
+        vec!["python3".into(), fake_runtime.display().to_string()],
+    )
+    .with_opt_dir(dir.join("opt"))
+    .with_env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+    .quiet();
+    let function_name = config.function_name.clone();
+
+    let listener = telemetry::bind_listener(0).await.expect("bind port 0");
+    let port = listener.local_addr().expect("local addr").port();
+    let (tx, mut rx) = mpsc::channel(telemetry::TELEMETRY_QUEUE_CAPACITY);
+    tokio::spawn(telemetry::serve(listener, tx));
+
+    // Init blocks until the observer's first /event/next, so subscribe while it runs.
+    let subscribe_during_init = async {
+        let id_file = dir.join("id");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let published = loop {
+            if let Ok(text) = std::fs::read_to_string(&id_file) {
+                break text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the observer never registered"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let (ext_id, api) = published.split_once('\n').expect("id and API address");
+        let endpoint = RuntimeApiEndpoint::parse(api).expect("AWS_LAMBDA_RUNTIME_API");
+        let outcome = telemetry::subscribe(&http_client::build(), &endpoint, ext_id, port).await;
+        std::fs::write(dir.join("go"), "").expect("release the observer");
+        outcome
+    };
+    let (sandbox, subscribed) = tokio::join!(Sandbox::start(config), subscribe_during_init);
+    let sandbox = sandbox.expect("sandbox starts");
+    assert_eq!(
+        subscribed.expect("subscribed"),
+        Subscription::Subscribed(SchemaVersion::V2025_01_29)
+    );
+
+    let invoked = sandbox
+        .invoke(
+            Invocation::json(&json!({"action": "print", "lines": 2, "width": 3}))
+                .with_trace(TraceMode::Active),
+        )
+        .await;
+    // The report is delivered after the thaw for SHUTDOWN (reference §0.6).
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    let request_id = RequestId::new(invoked.request_id.as_str());
+
+    let mut events = Vec::new();
+    while !matches!(
+        &events.last(),
+        Some(TelemetryEvent {
+            body: TelemetryBody::Report { .. },
+            ..
+        })
+    ) {
+        events.push(recv(&mut rx).await);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let labels: Vec<String> = events.iter().map(label).collect();
+    assert_eq!(
+        labels,
+        [
+            "initStart",
+            "platform.telemetrySubscription",
+            "Function",
+            "initRuntimeDone",
+            "platform.extension",
+            "initReport",
+            "start",
+            "Function",
+            "Function",
+            "Function",
+            "runtimeDone",
+            "report"
+        ],
+        "{events:#?}"
+    );
+    let TelemetryBody::InitStart {
+        function_name: name,
+        phase,
+        ..
+    } = &events[0].body
+    else {
+        unreachable!("checked by the labels");
+    };
+    assert_eq!(name.as_deref(), Some(function_name.as_str()));
+    assert_eq!(phase.as_deref(), Some("init"));
+
+    let TelemetryBody::Start {
+        request_id: started,
+        tracing,
+        ..
+    } = &events[6].body
+    else {
+        unreachable!("checked by the labels");
+    };
+    assert_eq!(started, &request_id);
+    let tracing = tracing.as_ref().expect("active tracing is announced");
+    assert!(tracing.value.starts_with("Root=1-"), "{tracing:?}");
+
+    // The fake runtime announces itself during init (no request id yet) and each event it handles;
+    // the sandbox wraps text lines into JSON records under the JSON log format.
+    let log = |message: String, request_id: Option<RequestId>| TelemetryBody::Log {
+        source: LogSource::Function,
+        message,
+        level: Some("INFO".into()),
+        request_id,
+    };
+    assert_eq!(events[2].body, log("fake-runtime: ready".into(), None));
+    let invoke_lines = [
+        format!("fake-runtime: print {request_id}"),
+        "000000 xxx".into(),
+        "000001 xxx".into(),
+    ];
+    for (event, line) in events[7..10].iter().zip(invoke_lines) {
+        assert_eq!(event.body, log(line, Some(request_id.clone())));
+    }
+
+    let TelemetryBody::RuntimeDone {
+        request_id: done,
+        status,
+        spans,
+        ..
+    } = &events[10].body
+    else {
+        unreachable!("checked by the labels");
+    };
+    assert_eq!(done, &request_id);
+    assert_eq!(status, &Some(PlatformStatus::Success));
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["responseLatency", "responseDuration", "runtimeOverhead"]
+    );
+
+    let TelemetryBody::Report {
+        request_id: reported,
+        status,
+        metrics,
+        ..
+    } = &events[11].body
+    else {
+        unreachable!("checked by the labels");
+    };
+    assert_eq!(reported, &request_id);
+    assert_eq!(status, &Some(PlatformStatus::Success));
+    assert_eq!(metrics.memory_size_mb, Some(128));
+    assert!(
+        metrics.init_duration_ms.is_some(),
+        "cold start: {metrics:?}"
+    );
+    assert!(metrics.billed_duration_ms.is_some(), "{metrics:?}");
+}
