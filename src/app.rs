@@ -1,24 +1,32 @@
-//! Start-up and the main loop: bind the proxy, hand its address to the wrapper, register, then serve
-//! lifecycle events until SHUTDOWN.
+//! Start-up and the main loop: bind the proxy and the telemetry listener, hand the proxy's address to
+//! the wrapper, register, subscribe to telemetry, then serve lifecycle events until SHUTDOWN.
 //!
-//! Order matters: Lambda starts the runtime as soon as every extension has registered, so the proxy
-//! listens and the hand-off file is written before `/extension/register` is called.
+//! Order matters: Lambda starts the runtime as soon as every extension has registered, so both
+//! listeners are bound and the hand-off file is written before `/extension/register` is called; the
+//! telemetry subscription is only accepted during init, so it happens before the first
+//! `/extension/event/next`. After each INVOKE, `/extension/event/next` is called only once the
+//! invocation's spans are exported (or the flush budget ran out): the sandbox freezes right after.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::config::{Config, StartupErrorPolicy};
+use crate::correlate::{InvokeEvent, DEADLINE_GRACE};
+use crate::export::{ExportSettings, Exporter};
 use crate::handoff;
-use crate::http_client;
+use crate::http_client::{self, HttpClient};
 use crate::lifecycle::{
     time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
 };
+use crate::pipeline::{Pipeline, PipelineSetup};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
-use crate::recorder::Recorder;
+use crate::spans::{self, FunctionInfo};
+use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
@@ -26,19 +34,21 @@ const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
 const DEFAULT_SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
 /// Error type reported with `/extension/init/error` under `LAMBDA_LENS_ON_STARTUP_ERROR=fail`.
 const STARTUP_ERROR_TYPE: &str = "Extension.LambdaLensStartupError";
+/// Extra wait for the owner task beyond the invocation's own limits, should it misbehave: the
+/// lifecycle loop must always get back to `/extension/event/next`.
+const FINISH_SAFETY: Duration = Duration::from_secs(1);
 
 /// Process exit status.
 pub type ExitStatus = u8;
 
-/// Binds the proxy on 127.0.0.1:`port`; if that port is taken, on a free port instead (the wrapper
-/// reads the address from the hand-off file, so any port works).
-pub async fn bind_proxy(port: u16) -> io::Result<TcpListener> {
-    let wanted = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+/// Binds `ip`:`port`; if that port is taken, a free port instead, with one warning naming `what`.
+pub async fn bind_with_fallback(ip: Ipv4Addr, port: u16, what: &str) -> io::Result<TcpListener> {
+    let wanted = SocketAddr::from((ip, port));
     match TcpListener::bind(wanted).await {
         Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 => {
-            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+            let listener = TcpListener::bind((ip, 0)).await?;
             tracing::warn!(
-                "proxy port {port} is already in use; listening on {} instead (the wrapper reads it from the hand-off file)",
+                "{what} port {port} is already in use; listening on {} instead",
                 listener.local_addr()?
             );
             Ok(listener)
@@ -48,8 +58,13 @@ pub async fn bind_proxy(port: u16) -> io::Result<TcpListener> {
 }
 
 /// Starts the proxy and publishes its address; an error means lambda-lens runs without a proxy.
-async fn start_proxy(config: &Config, records: RecordSender) -> Result<SocketAddr, String> {
-    let listener = bind_proxy(config.proxy_port)
+async fn start_proxy(
+    config: &Config,
+    client: HttpClient,
+    records: RecordSender,
+) -> Result<SocketAddr, String> {
+    // Any port works for the proxy: the wrapper reads it from the hand-off file.
+    let listener = bind_with_fallback(Ipv4Addr::LOCALHOST, config.proxy_port, "proxy")
         .await
         .map_err(|e| format!("the proxy cannot listen on 127.0.0.1: {e}"))?;
     let addr = listener
@@ -62,7 +77,7 @@ async fn start_proxy(config: &Config, records: RecordSender) -> Result<SocketAdd
         )
     })?;
     let proxy = Proxy::new(
-        http_client::build(),
+        client,
         config.upstream.clone(),
         config.capture_bytes,
         records,
@@ -76,8 +91,9 @@ pub async fn run(config: Config) -> ExitStatus {
     if let Err(e) = handoff::clear(&config.handoff_file) {
         tracing::warn!(file = %config.handoff_file.display(), error = %e, "cannot remove a stale hand-off file");
     }
+    let client = http_client::build();
     let (records, record_rx) = RecordSender::channel();
-    let recorder = Recorder::spawn(record_rx);
+    let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE_CAPACITY);
 
     let startup_error = if config.disabled {
         tracing::info!(
@@ -85,7 +101,7 @@ pub async fn run(config: Config) -> ExitStatus {
         );
         None
     } else {
-        match start_proxy(&config, records).await {
+        match start_proxy(&config, client.clone(), records).await {
             Ok(addr) => {
                 tracing::info!(proxy = %addr, upstream = %config.upstream, "Runtime API proxy listening");
                 None
@@ -96,8 +112,15 @@ pub async fn run(config: Config) -> ExitStatus {
             }
         }
     };
+    let telemetry_listener = match telemetry::bind_listener(config.telemetry_port).await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::warn!(error = %e, "the telemetry listener cannot start; spans will lack the platform's view");
+            None
+        }
+    };
 
-    let extensions = ExtensionsClient::new(http_client::build(), config.runtime_api.clone());
+    let extensions = ExtensionsClient::new(client.clone(), config.runtime_api.clone());
     let events = Subscription::for_initialization_type(config.initialization_type.as_deref());
     let registration = match extensions.register(&config.extension_name, events).await {
         Ok(r) => r,
@@ -122,9 +145,92 @@ pub async fn run(config: Config) -> ExitStatus {
         return exit_failed(&config);
     }
 
-    match event_loop(&extensions, &registration.extension_id, &recorder).await {
+    let env = |key: &str| std::env::var(key).ok();
+    let function = FunctionInfo::from_lookup(env, registration.account_id.clone());
+    let (settings, warnings) = ExportSettings::from_lookup(env);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let exporter = match Exporter::from_env(&settings, spans::resource(&function, None)) {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            tracing::error!(error = %e, "the OTLP exporter cannot be built; spans are not exported");
+            None
+        }
+    };
+    let pipeline = Pipeline::spawn(
+        record_rx,
+        telemetry_rx,
+        PipelineSetup {
+            function,
+            exporter,
+            flush_timeout: settings.flush_timeout,
+        },
+    );
+    let telemetry_expected = match telemetry_listener {
+        Some(listener) => {
+            subscribe_telemetry(
+                &client,
+                &config,
+                &registration.extension_id,
+                listener,
+                telemetry_tx,
+            )
+            .await
+        }
+        None => false,
+    };
+    pipeline.telemetry_expected(telemetry_expected).await;
+
+    let settings_flush = settings.flush_timeout;
+    match event_loop(
+        &extensions,
+        &registration.extension_id,
+        &pipeline,
+        settings_flush,
+    )
+    .await
+    {
         0 => 0,
         _ => exit_failed(&config),
+    }
+}
+
+/// Serves the telemetry listener and subscribes to it; true when `platform.*` events will arrive.
+async fn subscribe_telemetry(
+    client: &HttpClient,
+    config: &Config,
+    id: &ExtensionId,
+    listener: TcpListener,
+    sink: mpsc::Sender<TelemetryEvent>,
+) -> bool {
+    let port = match listener.local_addr() {
+        Ok(addr) => addr.port(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the telemetry listener's port is unknown");
+            return false;
+        }
+    };
+    tokio::spawn(telemetry::serve(listener, sink));
+    match telemetry::subscribe(client, &config.runtime_api, &id.to_string(), port).await {
+        Ok(telemetry::Subscription::Subscribed(version)) => {
+            tracing::info!(
+                schema = version.as_str(),
+                port,
+                "subscribed to the Telemetry API"
+            );
+            true
+        }
+        Ok(telemetry::Subscription::NotSupported) => {
+            tracing::info!(
+                "the Telemetry API is not supported here; spans use the proxy's view only"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "telemetry subscription failed; spans use the proxy's view only");
+            false
+        }
     }
 }
 
@@ -140,7 +246,8 @@ fn exit_failed(config: &Config) -> ExitStatus {
 async fn event_loop(
     extensions: &ExtensionsClient,
     id: &ExtensionId,
-    recorder: &Recorder,
+    pipeline: &Pipeline,
+    flush_timeout: Duration,
 ) -> ExitStatus {
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -148,12 +255,35 @@ async fn event_loop(
         let event = tokio::select! {
             event = extensions.next_event(id) => event,
             Some(()) = async { match sigterm.as_mut() { Some(s) => s.recv().await, None => None } } => {
-                tracing::info!("SIGTERM: draining and exiting");
-                recorder.drain().await;
+                tracing::info!("SIGTERM: exporting what is queued and exiting");
+                pipeline.shutdown(DEFAULT_SHUTDOWN_BUDGET).await;
                 return 0;
             }
         };
         match event {
+            Ok(ExtensionEvent::Invoke {
+                request_id,
+                deadline_ms,
+                invoked_function_arn,
+                tracing: trace,
+            }) => {
+                pipeline
+                    .invoke(InvokeEvent {
+                        request_id: request_id.clone(),
+                        deadline_ms,
+                        invoked_function_arn,
+                        tracing: trace,
+                    })
+                    .await;
+                let limit =
+                    time_until(deadline_ms) + DEADLINE_GRACE + flush_timeout + FINISH_SAFETY;
+                if tokio::time::timeout(limit, pipeline.finish(request_id.clone(), deadline_ms))
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(%request_id, "gave up waiting for the invocation's spans");
+                }
+            }
             Ok(ExtensionEvent::Shutdown {
                 reason,
                 deadline_ms,
@@ -163,15 +293,14 @@ async fn event_loop(
                     left => left,
                 };
                 tracing::info!(?reason, budget_ms = budget.as_millis() as u64, "SHUTDOWN");
-                if tokio::time::timeout(budget, recorder.drain())
+                if tokio::time::timeout(budget, pipeline.shutdown(budget))
                     .await
                     .is_err()
                 {
-                    tracing::warn!("shutdown budget used up before all records were handled");
+                    tracing::warn!("shutdown budget used up before all spans were exported");
                 }
                 return 0;
             }
-            Ok(event) => recorder.lifecycle(event).await,
             Err(LifecycleError::Protocol { detail, .. }) => {
                 tracing::warn!(%detail, "ignoring an event lambda-lens does not understand");
             }

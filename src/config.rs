@@ -14,6 +14,8 @@ use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 pub const DEFAULT_EXTENSION_NAME: &str = "lambda-lens";
 /// Default proxy port (the port the AWS Runtime API proxy sample uses).
 pub const DEFAULT_PROXY_PORT: u16 = 9009;
+/// Default Telemetry API listener port.
+pub const DEFAULT_TELEMETRY_PORT: u16 = 9010;
 /// Where the proxy's address is handed to `lambda-lens-wrapper`.
 pub const DEFAULT_HANDOFF_FILE: &str = "/tmp/.lambda-lens/runtime-api";
 /// Default number of leading body bytes kept per event, response or error body.
@@ -180,6 +182,8 @@ pub struct Config {
     pub upstream: RuntimeApiEndpoint,
     /// Proxy listener port on 127.0.0.1 (`LAMBDA_LENS_PROXY_PORT`; 0 picks a free port).
     pub proxy_port: u16,
+    /// Telemetry API listener port (`LAMBDA_LENS_TELEMETRY_PORT`; 0 picks a free port).
+    pub telemetry_port: u16,
     /// File the proxy address is written to for the wrapper (`LAMBDA_LENS_HANDOFF_FILE`).
     pub handoff_file: PathBuf,
     /// Leading bytes of each body kept for observation (`LAMBDA_LENS_CAPTURE_BYTES`).
@@ -232,6 +236,14 @@ impl Config {
             |raw| raw.trim().parse::<u16>().ok(),
             "expected a port number 0-65535",
         );
+        let telemetry_port = parse_or_default(
+            &get,
+            "LAMBDA_LENS_TELEMETRY_PORT",
+            DEFAULT_TELEMETRY_PORT,
+            &mut warnings,
+            |raw| raw.trim().parse::<u16>().ok(),
+            "expected a port number 0-65535",
+        );
         let capture_bytes = parse_or_default(
             &get,
             "LAMBDA_LENS_CAPTURE_BYTES",
@@ -272,6 +284,7 @@ impl Config {
             runtime_api,
             upstream,
             proxy_port,
+            telemetry_port,
             handoff_file: get("LAMBDA_LENS_HANDOFF_FILE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_HANDOFF_FILE)),
@@ -376,6 +389,7 @@ mod tests {
         assert_eq!(cfg.extension_name, "lambda-lens");
         assert_eq!(cfg.upstream, cfg.runtime_api);
         assert_eq!(cfg.proxy_port, 9009);
+        assert_eq!(cfg.telemetry_port, 9010);
         assert_eq!(cfg.handoff_file, PathBuf::from(DEFAULT_HANDOFF_FILE));
         assert_eq!(cfg.capture_bytes, 4096);
         assert_eq!(cfg.on_startup_error, StartupErrorPolicy::PassThrough);

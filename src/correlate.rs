@@ -1,0 +1,1100 @@
+//! Correlation: joins the three views of an invocation, keyed by request id — the proxy's records, the
+//! Telemetry API's platform events and the Extensions API's INVOKE event — and decides when an
+//! invocation is complete.
+//!
+//! The logic is pure: time is passed in, span ids come from an injected source, nothing here does I/O.
+//! Events may arrive in any order, twice, or never:
+//! - an invocation is *done* when `platform.runtimeDone` arrived; or the runtime's result passed through
+//!   the proxy and `runtimeDone` did not follow within [`RUNTIME_DONE_WAIT`] (or no telemetry is
+//!   coming at all); or its deadline passed by [`DEADLINE_GRACE`] (a timeout the platform did not report);
+//! - a closed invocation is never closed again; its ids are kept (bounded) so that a late
+//!   `platform.report` becomes a follow-up to the right span, and duplicates are ignored;
+//! - open state is bounded ([`MAX_OPEN_INVOCATIONS`]); the oldest is closed as incomplete when full.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::trace::{SpanId, TraceId};
+
+use crate::lifecycle::EventTracing;
+use crate::record::{InvocationRecord, ProxyRecord, RequestId, ResultRecord};
+use crate::telemetry::{
+    PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics, TelemetryBody, TelemetryEvent,
+};
+use crate::trace_context::TraceContext;
+
+/// How long after the runtime's result to wait for `platform.runtimeDone` (delivered within the 25 ms
+/// buffering window the subscription asks for).
+pub const RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
+/// How long after a successful `runtimeDone` to wait for the proxy's result record, which travels on
+/// another queue and may be handled second.
+pub const RESULT_WAIT: Duration = Duration::from_millis(50);
+/// How long past the deadline an invocation may stay open without any word from the platform.
+pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+/// Invocations tracked at once (Lambda Managed Instances run many concurrently).
+pub const MAX_OPEN_INVOCATIONS: usize = 256;
+/// Closed invocations remembered for late reports and duplicates.
+pub const MAX_REMEMBERED_CLOSED: usize = 256;
+/// Function log lines kept per invocation (each becomes a span event).
+pub const MAX_LOG_LINES: usize = 32;
+/// Characters kept of each log line.
+pub const MAX_LOG_LINE_CHARS: usize = 1024;
+
+/// The Extensions API's INVOKE event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeEvent {
+    /// The invocation.
+    pub request_id: RequestId,
+    /// Deadline, epoch ms.
+    pub deadline_ms: u64,
+    /// ARN the caller used.
+    pub invoked_function_arn: Option<String>,
+    /// X-Ray context.
+    pub tracing: Option<EventTracing>,
+}
+
+/// One input to the correlator.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Something the proxy saw.
+    Proxy(ProxyRecord),
+    /// An event from the Telemetry API.
+    Telemetry(TelemetryEvent),
+    /// An INVOKE from the Extensions API.
+    Invoke(InvokeEvent),
+}
+
+/// Why an invocation was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// `platform.runtimeDone` arrived.
+    RuntimeDone,
+    /// The result passed the proxy; `runtimeDone` did not follow in time (or is not coming).
+    ResultSeen,
+    /// The deadline passed with neither.
+    DeadlinePassed,
+    /// Closed early: too many open invocations, or the environment is shutting down.
+    Incomplete,
+}
+
+/// A log line the function or extension wrote during an invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// When the platform captured it.
+    pub time: SystemTime,
+    /// The text (cut to [`MAX_LOG_LINE_CHARS`]).
+    pub message: String,
+    /// Level, for JSON log records.
+    pub level: Option<String>,
+}
+
+/// What is known about the cold start that preceded an invocation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InitSummary {
+    /// `platform.initStart` time.
+    pub start: Option<SystemTime>,
+    /// `platform.initRuntimeDone` time.
+    pub runtime_done: Option<SystemTime>,
+    /// `initializationType` (`on-demand`, `provisioned-concurrency`, ...).
+    pub initialization_type: Option<String>,
+    /// `phase` (`init`, or `invoke` for a suppressed init).
+    pub phase: Option<String>,
+    /// Init status.
+    pub status: Option<PlatformStatus>,
+    /// Init error type.
+    pub error_type: Option<String>,
+    /// `platform.initReport` duration.
+    pub duration_ms: Option<f64>,
+}
+
+/// A closed invocation, everything the span builder needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationSummary {
+    /// The invocation.
+    pub request_id: RequestId,
+    /// Why it was closed.
+    pub reason: CloseReason,
+    /// Trace context (from the X-Ray header, or generated).
+    pub trace: TraceContext,
+    /// Id of the invocation span.
+    pub span_id: SpanId,
+    /// First invocation after an init.
+    pub coldstart: bool,
+    /// The cold start, when this is the first invocation after init.
+    pub init: Option<InitSummary>,
+    /// The INVOKE event.
+    pub invoke: Option<InvokeEvent>,
+    /// The event as handed to the runtime.
+    pub event: Option<InvocationRecord>,
+    /// The runtime's result.
+    pub result: Option<ResultRecord>,
+    /// `platform.start` time and version.
+    pub platform_start: Option<(SystemTime, Option<String>)>,
+    /// `platform.runtimeDone`.
+    pub runtime_done: Option<RuntimeDoneSummary>,
+    /// `platform.report`, when it came before the close.
+    pub report: Option<ReportSummary>,
+    /// Function log lines.
+    pub logs: Vec<LogLine>,
+    /// Log lines beyond [`MAX_LOG_LINES`].
+    pub dropped_logs: u32,
+}
+
+/// `platform.runtimeDone` of an invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeDoneSummary {
+    /// Event time.
+    pub time: SystemTime,
+    /// Status.
+    pub status: Option<PlatformStatus>,
+    /// Error type.
+    pub error_type: Option<String>,
+    /// `metrics.durationMs`.
+    pub duration_ms: Option<f64>,
+    /// `metrics.producedBytes`.
+    pub produced_bytes: Option<u64>,
+    /// `responseLatency`, `responseDuration`, `runtimeOverhead`.
+    pub spans: Vec<PlatformSpan>,
+}
+
+/// `platform.report` of an invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSummary {
+    /// Event time.
+    pub time: SystemTime,
+    /// Status.
+    pub status: Option<PlatformStatus>,
+    /// Error type.
+    pub error_type: Option<String>,
+    /// Billing and memory figures.
+    pub metrics: ReportMetrics,
+    /// `extensionOverhead` (default functions) or response spans (Managed Instances).
+    pub spans: Vec<PlatformSpan>,
+}
+
+/// A `platform.report` for an invocation that was already closed and exported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateReport {
+    /// The invocation.
+    pub request_id: RequestId,
+    /// Its trace.
+    pub trace_id: TraceId,
+    /// Its invocation span, the parent of the report span.
+    pub invocation_span_id: SpanId,
+    /// The report.
+    pub report: ReportSummary,
+}
+
+/// What the correlator hands on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// An invocation is complete.
+    Invocation(Box<InvocationSummary>),
+    /// A report for an invocation closed earlier.
+    LateReport(Box<LateReport>),
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    seq: u64,
+    coldstart: bool,
+    invoke: Option<InvokeEvent>,
+    event: Option<InvocationRecord>,
+    result: Option<ResultRecord>,
+    platform_start: Option<(SystemTime, Option<String>, Option<PlatformTracing>)>,
+    runtime_done: Option<(RuntimeDoneSummary, Option<PlatformTracing>)>,
+    report: Option<ReportSummary>,
+    logs: Vec<LogLine>,
+    dropped_logs: u32,
+}
+
+impl Open {
+    fn deadline(&self) -> Option<SystemTime> {
+        let ms = self
+            .invoke
+            .as_ref()
+            .map(|i| i.deadline_ms)
+            .or_else(|| self.event.as_ref().and_then(|e| e.deadline_ms))
+            .filter(|ms| *ms > 0)?;
+        Some(SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+    }
+
+    fn result_end(&self) -> Option<SystemTime> {
+        let result = self.result.as_ref()?;
+        Some(result.body.ended_at.unwrap_or(result.started_at))
+    }
+
+    /// The X-Ray header, from whichever source carried it.
+    fn trace_header(&self) -> Option<&str> {
+        self.event
+            .as_ref()
+            .and_then(|e| e.trace_header.as_deref())
+            .or_else(|| {
+                self.invoke
+                    .as_ref()
+                    .and_then(|i| i.tracing.as_ref().map(|t| t.value.as_str()))
+            })
+            .or_else(|| {
+                self.platform_start
+                    .as_ref()
+                    .and_then(|(_, _, t)| t.as_ref().map(|t| t.value.as_str()))
+            })
+            .or_else(|| {
+                self.runtime_done
+                    .as_ref()
+                    .and_then(|(_, t)| t.as_ref().map(|t| t.value.as_str()))
+            })
+    }
+
+    /// Whether the invocation is complete at `now`, and why.
+    fn done(&self, now: SystemTime, telemetry_expected: bool) -> Option<CloseReason> {
+        if let Some(wait_until) = self.result_wait_until() {
+            return (wait_until <= now).then_some(CloseReason::RuntimeDone);
+        }
+        if let Some(end) = self.result_end() {
+            if !telemetry_expected || end + RUNTIME_DONE_WAIT <= now {
+                return Some(CloseReason::ResultSeen);
+            }
+        }
+        match self.deadline() {
+            Some(deadline) if deadline + DEADLINE_GRACE <= now => Some(CloseReason::DeadlinePassed),
+            _ => None,
+        }
+    }
+
+    /// With `runtimeDone` in: when to stop waiting for the proxy's result (now, unless the runtime
+    /// succeeded through the proxy and its result record has not been handled yet).
+    fn result_wait_until(&self) -> Option<SystemTime> {
+        let (done, _) = self.runtime_done.as_ref()?;
+        let awaiting_result = self.event.is_some()
+            && self.result.is_none()
+            && done.status == Some(PlatformStatus::Success);
+        Some(if awaiting_result {
+            done.time + RESULT_WAIT
+        } else {
+            SystemTime::UNIX_EPOCH
+        })
+    }
+
+    /// When `done` may change without new input.
+    fn next_check(&self, telemetry_expected: bool) -> Option<SystemTime> {
+        if let Some(wait_until) = self.result_wait_until() {
+            return Some(wait_until);
+        }
+        let after_result = self
+            .result_end()
+            .filter(|_| telemetry_expected)
+            .map(|end| end + RUNTIME_DONE_WAIT);
+        let after_deadline = self.deadline().map(|d| d + DEADLINE_GRACE);
+        match (after_result, after_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    trace_id: TraceId,
+    span_id: SpanId,
+}
+
+/// The correlation state; owned by one task.
+pub struct Correlator {
+    open: HashMap<RequestId, Open>,
+    closed: HashMap<RequestId, Closed>,
+    closed_order: VecDeque<RequestId>,
+    init: InitSummary,
+    /// No invocation seen yet: the next one is this process's cold start.
+    cold: bool,
+    telemetry_expected: bool,
+    seq: u64,
+    new_span_id: Box<dyn FnMut() -> SpanId + Send>,
+}
+
+impl Correlator {
+    /// A correlator for a freshly initialised environment. `telemetry_expected` says whether
+    /// `platform.runtimeDone` will arrive (the subscription succeeded); `new_span_id` makes span ids.
+    pub fn new(telemetry_expected: bool, new_span_id: Box<dyn FnMut() -> SpanId + Send>) -> Self {
+        Self {
+            open: HashMap::new(),
+            closed: HashMap::new(),
+            closed_order: VecDeque::new(),
+            init: InitSummary::default(),
+            cold: true,
+            telemetry_expected,
+            seq: 0,
+            new_span_id,
+        }
+    }
+
+    /// Sets whether `platform.runtimeDone` will arrive (known once the subscription answered).
+    pub fn set_telemetry_expected(&mut self, expected: bool) {
+        self.telemetry_expected = expected;
+    }
+
+    /// `instanceId` from `platform.initStart` (the log stream name, `faas.instance`), once known.
+    pub fn init(&self) -> &InitSummary {
+        &self.init
+    }
+
+    /// Feeds one input; returns what it completed (a late report, or an invocation whose
+    /// `runtimeDone` just arrived).
+    pub fn push(&mut self, input: Input, now: SystemTime) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Proxy(ProxyRecord::Invocation(rec)) => {
+                let id = rec.request_id.clone();
+                if let Some(open) = self.open_mut(&id, &mut out) {
+                    open.event.get_or_insert(rec);
+                }
+            }
+            Input::Proxy(ProxyRecord::Result(rec)) => {
+                // An /init/error has no request id; the platform reports it through initReport.
+                if let Some(id) = rec.request_id.clone() {
+                    if let Some(open) = self.open_mut(&id, &mut out) {
+                        open.result.get_or_insert(rec);
+                    }
+                }
+            }
+            Input::Invoke(invoke) => {
+                let id = invoke.request_id.clone();
+                if let Some(open) = self.open_mut(&id, &mut out) {
+                    open.invoke.get_or_insert(invoke);
+                }
+            }
+            Input::Telemetry(event) => self.telemetry(event, &mut out),
+        }
+        out.extend(self.close_due(now));
+        out
+    }
+
+    fn telemetry(&mut self, event: TelemetryEvent, out: &mut Vec<Output>) {
+        let time = event.time;
+        match event.body {
+            TelemetryBody::InitStart {
+                initialization_type,
+                phase,
+                ..
+            } => {
+                // Every init, re-inits after a reset included, starts new extension processes, so
+                // the cold start is always this process's first invocation; initStart (replayed at
+                // the first thaw, possibly after that invocation opened) only describes it.
+                self.init = InitSummary {
+                    start: Some(time),
+                    initialization_type,
+                    phase,
+                    ..InitSummary::default()
+                };
+            }
+            TelemetryBody::InitRuntimeDone {
+                status, error_type, ..
+            } => {
+                self.init.runtime_done = Some(time);
+                self.init.status = status;
+                self.init.error_type = error_type;
+            }
+            TelemetryBody::InitReport {
+                status,
+                error_type,
+                duration_ms,
+                ..
+            } => {
+                self.init.duration_ms = duration_ms;
+                if self.init.status.is_none() {
+                    self.init.status = status;
+                    self.init.error_type = error_type;
+                }
+            }
+            TelemetryBody::Start {
+                request_id,
+                version,
+                tracing,
+            } => {
+                if let Some(open) = self.open_mut(&request_id, out) {
+                    open.platform_start.get_or_insert((time, version, tracing));
+                }
+            }
+            TelemetryBody::RuntimeDone {
+                request_id,
+                status,
+                error_type,
+                duration_ms,
+                produced_bytes,
+                spans,
+                tracing,
+            } => {
+                if let Some(open) = self.open_mut(&request_id, out) {
+                    open.runtime_done.get_or_insert((
+                        RuntimeDoneSummary {
+                            time,
+                            status,
+                            error_type,
+                            duration_ms,
+                            produced_bytes,
+                            spans,
+                        },
+                        tracing,
+                    ));
+                }
+            }
+            TelemetryBody::Report {
+                request_id,
+                status,
+                error_type,
+                metrics,
+                spans,
+                ..
+            } => {
+                let report = ReportSummary {
+                    time,
+                    status,
+                    error_type,
+                    metrics,
+                    spans,
+                };
+                if let Some(closed) = self.closed.get(&request_id) {
+                    out.push(Output::LateReport(Box::new(LateReport {
+                        request_id: request_id.clone(),
+                        trace_id: closed.trace_id,
+                        invocation_span_id: closed.span_id,
+                        report,
+                    })));
+                    // One report per invocation: forget it so a duplicate is ignored.
+                    self.closed.remove(&request_id);
+                } else if let Some(open) = self.open.get_mut(&request_id) {
+                    open.report.get_or_insert(report);
+                }
+                // A report for an invocation never seen (an earlier extension process) is dropped.
+            }
+            TelemetryBody::Log {
+                message,
+                level,
+                request_id: Some(request_id),
+                ..
+            } => {
+                if let Some(open) = self.open.get_mut(&request_id) {
+                    push_log(open, time, message, level);
+                }
+            }
+            TelemetryBody::Log {
+                message,
+                level,
+                request_id: None,
+                ..
+            } => {
+                // Text logs carry no request id: attribute them to the only open invocation, if
+                // exactly one is open (always the case outside Managed Instances).
+                if self.open.len() == 1 {
+                    if let Some(open) = self.open.values_mut().next() {
+                        push_log(open, time, message, level);
+                    }
+                }
+            }
+            TelemetryBody::LogsDropped { .. } | TelemetryBody::Other { .. } => {}
+        }
+    }
+
+    /// The open entry for `id`, created if new; `None` when the invocation was already closed.
+    fn open_mut(&mut self, id: &RequestId, out: &mut Vec<Output>) -> Option<&mut Open> {
+        if self.closed.contains_key(id) {
+            return None;
+        }
+        if !self.open.contains_key(id) {
+            if self.open.len() >= MAX_OPEN_INVOCATIONS {
+                if let Some(oldest) = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, o)| o.seq)
+                    .map(|(k, _)| k.clone())
+                {
+                    out.extend(self.close(&oldest, CloseReason::Incomplete));
+                }
+            }
+            self.seq += 1;
+            let open = Open {
+                seq: self.seq,
+                coldstart: std::mem::replace(&mut self.cold, false),
+                ..Open::default()
+            };
+            self.open.insert(id.clone(), open);
+        }
+        self.open.get_mut(id)
+    }
+
+    /// Closes every invocation that is complete at `now`.
+    pub fn close_due(&mut self, now: SystemTime) -> Vec<Output> {
+        let due: Vec<(RequestId, CloseReason)> = self
+            .open
+            .iter()
+            .filter_map(|(id, o)| {
+                o.done(now, self.telemetry_expected)
+                    .map(|r| (id.clone(), r))
+            })
+            .collect();
+        due.into_iter()
+            .filter_map(|(id, reason)| self.close(&id, reason))
+            .collect()
+    }
+
+    /// Closes everything still open (shutdown).
+    pub fn close_all(&mut self) -> Vec<Output> {
+        let ids: Vec<RequestId> = self.open.keys().cloned().collect();
+        ids.into_iter()
+            .filter_map(|id| self.close(&id, CloseReason::Incomplete))
+            .collect()
+    }
+
+    /// Whether `id` has been closed (or was never opened and is not open now).
+    pub fn is_open(&self, id: &RequestId) -> bool {
+        self.open.contains_key(id)
+    }
+
+    /// The earliest time at which an open invocation may become due without new input.
+    pub fn next_check(&self) -> Option<SystemTime> {
+        self.open
+            .values()
+            .filter_map(|o| o.next_check(self.telemetry_expected))
+            .min()
+    }
+
+    /// Closes `id` now, for `reason`.
+    pub fn close(&mut self, id: &RequestId, reason: CloseReason) -> Option<Output> {
+        let open = self.open.remove(id)?;
+        let trace = TraceContext::from_xray_header(open.trace_header(), SystemTime::now());
+        let span_id = (self.new_span_id)();
+        self.remember_closed(
+            id.clone(),
+            Closed {
+                trace_id: trace.trace_id,
+                span_id,
+            },
+        );
+        let init = open.coldstart.then(|| self.init.clone());
+        Some(Output::Invocation(Box::new(InvocationSummary {
+            request_id: id.clone(),
+            reason,
+            trace,
+            span_id,
+            coldstart: open.coldstart,
+            init,
+            invoke: open.invoke,
+            event: open.event,
+            result: open.result,
+            platform_start: open.platform_start.map(|(t, v, _)| (t, v)),
+            runtime_done: open.runtime_done.map(|(r, _)| r),
+            report: open.report,
+            logs: open.logs,
+            dropped_logs: open.dropped_logs,
+        })))
+    }
+
+    fn remember_closed(&mut self, id: RequestId, closed: Closed) {
+        if self.closed_order.len() >= MAX_REMEMBERED_CLOSED {
+            if let Some(old) = self.closed_order.pop_front() {
+                self.closed.remove(&old);
+            }
+        }
+        self.closed_order.push_back(id.clone());
+        self.closed.insert(id, closed);
+    }
+}
+
+fn push_log(open: &mut Open, time: SystemTime, mut message: String, level: Option<String>) {
+    if open.logs.len() >= MAX_LOG_LINES {
+        open.dropped_logs += 1;
+        return;
+    }
+    if let Some((cut, _)) = message.char_indices().nth(MAX_LOG_LINE_CHARS) {
+        message.truncate(cut);
+    }
+    open.logs.push(LogLine {
+        time,
+        message,
+        level,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::record::{BodyCapture, ResultKind};
+    use crate::telemetry::LogSource;
+
+    const TRACE: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    fn t(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    fn correlator() -> Correlator {
+        let mut next = 0u64;
+        Correlator::new(
+            true,
+            Box::new(move || {
+                next += 1;
+                SpanId::from(next)
+            }),
+        )
+    }
+
+    fn id(s: &str) -> RequestId {
+        RequestId::new(s)
+    }
+
+    fn invoke(rid: &str, deadline: u64) -> Input {
+        Input::Invoke(InvokeEvent {
+            request_id: id(rid),
+            deadline_ms: 1_700_000_000_000 + deadline,
+            invoked_function_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:f".into()),
+            tracing: Some(EventTracing {
+                kind: "X-Amzn-Trace-Id".into(),
+                value: TRACE.into(),
+            }),
+        })
+    }
+
+    fn event(rid: &str, at: u64) -> Input {
+        Input::Proxy(ProxyRecord::Invocation(InvocationRecord {
+            request_id: id(rid),
+            deadline_ms: None,
+            invoked_function_arn: None,
+            trace_header: None,
+            client_context: None,
+            cognito_identity: None,
+            tenant_id: None,
+            content_type: Some("application/json".into()),
+            upstream_status: 200,
+            received_at: t(at),
+            event: BodyCapture {
+                size: 2,
+                head: Bytes::from_static(b"{}"),
+                complete: true,
+                first_byte_at: Some(t(at)),
+                ended_at: Some(t(at)),
+            },
+        }))
+    }
+
+    fn result(rid: &str, at: u64) -> Input {
+        Input::Proxy(ProxyRecord::Result(ResultRecord {
+            kind: ResultKind::Response,
+            request_id: Some(id(rid)),
+            started_at: t(at),
+            streaming: false,
+            content_type: None,
+            error_type: None,
+            error_body_trailer: None,
+            xray_error_cause: None,
+            body: BodyCapture {
+                size: 4,
+                head: Bytes::from_static(b"\"ok\""),
+                complete: true,
+                first_byte_at: Some(t(at)),
+                ended_at: Some(t(at)),
+            },
+            upstream_status: Some(202),
+            upstream_error: None,
+            upstream_body: BodyCapture::default(),
+        }))
+    }
+
+    fn tel(at: u64, body: TelemetryBody) -> Input {
+        Input::Telemetry(TelemetryEvent { time: t(at), body })
+    }
+
+    fn runtime_done(rid: &str, at: u64, status: PlatformStatus, error: Option<&str>) -> Input {
+        tel(
+            at,
+            TelemetryBody::RuntimeDone {
+                request_id: id(rid),
+                status: Some(status),
+                error_type: error.map(str::to_owned),
+                duration_ms: Some(12.5),
+                produced_bytes: Some(4),
+                spans: vec![PlatformSpan {
+                    name: "responseLatency".into(),
+                    start: t(at.saturating_sub(10)),
+                    duration_ms: 3.0,
+                }],
+                tracing: None,
+            },
+        )
+    }
+
+    fn report(rid: &str, at: u64) -> Input {
+        tel(
+            at,
+            TelemetryBody::Report {
+                request_id: id(rid),
+                status: Some(PlatformStatus::Success),
+                error_type: None,
+                metrics: ReportMetrics {
+                    duration_ms: Some(15.0),
+                    billed_duration_ms: Some(16),
+                    memory_size_mb: Some(128),
+                    max_memory_used_mb: Some(40),
+                    init_duration_ms: None,
+                    restore_duration_ms: None,
+                },
+                spans: vec![],
+                tracing: None,
+            },
+        )
+    }
+
+    fn invocation(outputs: &[Output]) -> &InvocationSummary {
+        match outputs {
+            [Output::Invocation(inv)] => inv,
+            other => panic!("expected one invocation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn normal_sequence_closes_on_runtime_done_with_every_view() {
+        let mut c = correlator();
+        assert!(c
+            .push(
+                tel(
+                    0,
+                    TelemetryBody::InitStart {
+                        initialization_type: Some("on-demand".into()),
+                        phase: Some("init".into()),
+                        function_name: None,
+                        function_version: None,
+                        instance_id: None,
+                        instance_max_memory: None,
+                        runtime_version: None,
+                    }
+                ),
+                t(0)
+            )
+            .is_empty());
+        c.push(
+            tel(
+                80,
+                TelemetryBody::InitRuntimeDone {
+                    initialization_type: None,
+                    phase: None,
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                    spans: vec![],
+                },
+            ),
+            t(80),
+        );
+        assert!(c.push(invoke("a", 3000), t(100)).is_empty());
+        c.push(
+            tel(
+                100,
+                TelemetryBody::Start {
+                    request_id: id("a"),
+                    version: Some("$LATEST".into()),
+                    tracing: None,
+                },
+            ),
+            t(100),
+        );
+        c.push(event("a", 101), t(101));
+        c.push(
+            tel(
+                105,
+                TelemetryBody::Log {
+                    source: LogSource::Function,
+                    message: "hello".into(),
+                    level: None,
+                    request_id: None,
+                },
+            ),
+            t(105),
+        );
+        assert!(
+            c.push(result("a", 110), t(110)).is_empty(),
+            "waits for runtimeDone"
+        );
+        let out = c.push(
+            runtime_done("a", 112, PlatformStatus::Success, None),
+            t(112),
+        );
+        let inv = invocation(&out);
+        assert_eq!(inv.reason, CloseReason::RuntimeDone);
+        assert!(inv.coldstart);
+        let init = inv.init.as_ref().expect("cold start carries init");
+        assert_eq!(init.start, Some(t(0)));
+        assert_eq!(init.runtime_done, Some(t(80)));
+        assert_eq!(init.initialization_type.as_deref(), Some("on-demand"));
+        assert_eq!(
+            inv.trace.trace_id,
+            TraceId::from_hex("5759e988bd862e3fe1be46a994272793").expect("hex")
+        );
+        assert_eq!(
+            inv.trace.parent_span_id,
+            Some(SpanId::from_hex("53995c3f42cd8ad8").expect("hex"))
+        );
+        assert_eq!(inv.span_id, SpanId::from(1u64));
+        assert_eq!(inv.platform_start, Some((t(100), Some("$LATEST".into()))));
+        assert_eq!(inv.logs.len(), 1);
+        assert_eq!(inv.logs[0].message, "hello");
+        assert!(inv.event.is_some() && inv.result.is_some() && inv.runtime_done.is_some());
+        assert!(!c.is_open(&id("a")));
+
+        // The report comes at the next thaw: a late report for the closed span.
+        let out = c.push(report("a", 5000), t(5000));
+        match out.as_slice() {
+            [Output::LateReport(late)] => {
+                assert_eq!(late.request_id, id("a"));
+                assert_eq!(late.invocation_span_id, SpanId::from(1u64));
+                assert_eq!(late.trace_id, inv.trace.trace_id);
+                assert_eq!(late.report.metrics.billed_duration_ms, Some(16));
+            }
+            other => panic!("expected a late report, got {other:?}"),
+        }
+        assert!(
+            c.push(report("a", 5001), t(5001)).is_empty(),
+            "duplicate report ignored"
+        );
+    }
+
+    #[test]
+    fn only_the_first_invocation_is_cold_even_when_init_events_arrive_late() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        // The frozen init's events are delivered at the first thaw, after INVOKE.
+        c.push(
+            tel(
+                1,
+                TelemetryBody::InitStart {
+                    initialization_type: Some("on-demand".into()),
+                    phase: Some("invoke".into()),
+                    function_name: None,
+                    function_version: None,
+                    instance_id: None,
+                    instance_max_memory: None,
+                    runtime_version: None,
+                },
+            ),
+            t(1),
+        );
+        let cold = c.push(runtime_done("a", 10, PlatformStatus::Success, None), t(10));
+        let inv = invocation(&cold);
+        assert!(inv.coldstart);
+        assert_eq!(
+            inv.init.as_ref().and_then(|i| i.phase.as_deref()),
+            Some("invoke")
+        );
+        c.push(invoke("b", 3000), t(20));
+        let warm = c.push(runtime_done("b", 30, PlatformStatus::Success, None), t(30));
+        assert!(!invocation(&warm).coldstart);
+        assert!(invocation(&warm).init.is_none());
+    }
+
+    #[test]
+    fn runtime_done_before_the_proxy_result_waits_briefly_for_it() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        c.push(event("a", 1), t(1));
+        assert!(c
+            .push(runtime_done("a", 9, PlatformStatus::Success, None), t(9))
+            .is_empty());
+        assert_eq!(c.next_check(), Some(t(9) + RESULT_WAIT));
+        let out = c.push(result("a", 8), t(10));
+        let inv = invocation(&out);
+        assert!(inv.result.is_some(), "the result joined");
+        assert_eq!(inv.reason, CloseReason::RuntimeDone);
+        assert!(
+            c.push(result("a", 8), t(11)).is_empty(),
+            "a late duplicate does not reopen"
+        );
+        assert!(!c.is_open(&id("a")));
+
+        // Without the result, it closes once the wait is over.
+        c.push(invoke("b", 3000), t(20));
+        c.push(event("b", 21), t(21));
+        c.push(runtime_done("b", 30, PlatformStatus::Success, None), t(30));
+        assert!(c
+            .close_due(t(30) + RESULT_WAIT - Duration::from_millis(1))
+            .is_empty());
+        let out = c.close_due(t(30) + RESULT_WAIT);
+        assert!(invocation(&out).result.is_none());
+    }
+
+    #[test]
+    fn missing_runtime_done_closes_after_the_wait() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        c.push(event("a", 1), t(1));
+        assert!(c.push(result("a", 50), t(50)).is_empty());
+        assert_eq!(c.next_check(), Some(t(50) + RUNTIME_DONE_WAIT));
+        assert!(c
+            .close_due(t(50) + RUNTIME_DONE_WAIT - Duration::from_millis(1))
+            .is_empty());
+        let out = c.close_due(t(50) + RUNTIME_DONE_WAIT);
+        assert_eq!(invocation(&out).reason, CloseReason::ResultSeen);
+    }
+
+    #[test]
+    fn without_telemetry_the_result_closes_at_once() {
+        let mut c = correlator();
+        c.set_telemetry_expected(false);
+        c.push(event("a", 1), t(1));
+        let out = c.push(result("a", 5), t(5));
+        let inv = invocation(&out);
+        assert_eq!(inv.reason, CloseReason::ResultSeen);
+        assert!(inv.invoke.is_none(), "no INVOKE needed (Managed Instances)");
+    }
+
+    #[test]
+    fn a_timeout_reported_by_the_platform_closes_with_its_status() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        c.push(event("a", 1), t(1));
+        let out = c.push(
+            runtime_done("a", 3001, PlatformStatus::Timeout, Some("Sandbox.Timeout")),
+            t(3001),
+        );
+        let inv = invocation(&out);
+        assert!(inv.result.is_none());
+        let done = inv.runtime_done.as_ref().expect("runtimeDone");
+        assert_eq!(done.status, Some(PlatformStatus::Timeout));
+        assert_eq!(done.error_type.as_deref(), Some("Sandbox.Timeout"));
+    }
+
+    #[test]
+    fn silence_past_the_deadline_closes_as_deadline_passed() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        c.push(event("a", 1), t(1));
+        assert_eq!(c.next_check(), Some(t(3000) + DEADLINE_GRACE));
+        assert!(c.close_due(t(3000)).is_empty());
+        let out = c.close_due(t(3000) + DEADLINE_GRACE);
+        assert_eq!(invocation(&out).reason, CloseReason::DeadlinePassed);
+    }
+
+    #[test]
+    fn duplicated_inputs_keep_the_first_and_close_once() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        c.push(invoke("a", 9999), t(1));
+        c.push(event("a", 2), t(2));
+        c.push(event("a", 3), t(3));
+        c.push(result("a", 4), t(4));
+        let out = c.push(runtime_done("a", 10, PlatformStatus::Success, None), t(10));
+        let inv = invocation(&out);
+        assert_eq!(
+            inv.invoke.as_ref().map(|i| i.deadline_ms),
+            Some(1_700_000_003_000)
+        );
+        assert_eq!(inv.event.as_ref().map(|e| e.received_at), Some(t(2)));
+        assert!(c
+            .push(runtime_done("a", 11, PlatformStatus::Success, None), t(11))
+            .is_empty());
+        assert!(c.push(invoke("a", 3000), t(12)).is_empty());
+    }
+
+    #[test]
+    fn shutdown_mid_invocation_closes_it_as_incomplete() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        c.push(event("a", 1), t(1));
+        let out = c.close_all();
+        let inv = invocation(&out);
+        assert_eq!(inv.reason, CloseReason::Incomplete);
+        assert!(inv.result.is_none());
+        assert!(c.close_all().is_empty());
+    }
+
+    #[test]
+    fn concurrent_invocations_stay_apart_and_open_state_is_bounded() {
+        let mut c = correlator();
+        c.set_telemetry_expected(false);
+        c.push(event("a", 1), t(1));
+        c.push(event("b", 2), t(2));
+        let out_b = c.push(result("b", 3), t(3));
+        assert_eq!(invocation(&out_b).request_id, id("b"));
+        let out_a = c.push(result("a", 4), t(4));
+        assert_eq!(invocation(&out_a).request_id, id("a"));
+
+        let mut closed = 0;
+        for i in 0..(MAX_OPEN_INVOCATIONS + 3) {
+            closed += c.push(event(&format!("x{i}"), 10), t(10)).len();
+        }
+        assert_eq!(closed, 3, "the oldest are closed as incomplete when full");
+        assert_eq!(c.open.len(), MAX_OPEN_INVOCATIONS);
+    }
+
+    #[test]
+    fn trace_context_falls_back_through_the_sources_and_generates_when_none() {
+        let mut c = correlator();
+        c.push(
+            Input::Invoke(InvokeEvent {
+                request_id: id("a"),
+                deadline_ms: 0,
+                invoked_function_arn: None,
+                tracing: None,
+            }),
+            t(0),
+        );
+        c.push(
+            tel(
+                1,
+                TelemetryBody::Start {
+                    request_id: id("a"),
+                    version: None,
+                    tracing: Some(PlatformTracing {
+                        span_id: None,
+                        value: "Root=1-65f2a0e2-6ac9f94e5c1e0e8b4bf0e1c7;Lineage=a87bd80c:0".into(),
+                    }),
+                },
+            ),
+            t(1),
+        );
+        let out = c.push(runtime_done("a", 5, PlatformStatus::Success, None), t(5));
+        let inv = invocation(&out);
+        assert_eq!(
+            inv.trace.trace_id,
+            TraceId::from_hex("65f2a0e26ac9f94e5c1e0e8b4bf0e1c7").expect("hex")
+        );
+        assert_eq!(inv.trace.parent_span_id, None);
+
+        c.push(
+            Input::Invoke(InvokeEvent {
+                request_id: id("b"),
+                deadline_ms: 0,
+                invoked_function_arn: None,
+                tracing: None,
+            }),
+            t(10),
+        );
+        let out = c.push(runtime_done("b", 15, PlatformStatus::Success, None), t(15));
+        let generated = invocation(&out).trace.trace_id;
+        assert_ne!(generated, TraceId::INVALID);
+    }
+
+    #[test]
+    fn log_lines_are_bounded_and_cut() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        for i in 0..(MAX_LOG_LINES + 5) {
+            c.push(
+                tel(
+                    1,
+                    TelemetryBody::Log {
+                        source: LogSource::Function,
+                        message: "é".repeat(MAX_LOG_LINE_CHARS + i),
+                        level: Some("INFO".into()),
+                        request_id: Some(id("a")),
+                    },
+                ),
+                t(1),
+            );
+        }
+        let out = c.push(runtime_done("a", 5, PlatformStatus::Success, None), t(5));
+        let inv = invocation(&out);
+        assert_eq!(inv.logs.len(), MAX_LOG_LINES);
+        assert_eq!(inv.dropped_logs, 5);
+        assert_eq!(inv.logs[0].message.chars().count(), MAX_LOG_LINE_CHARS);
+    }
+}

@@ -1,0 +1,310 @@
+//! The owner task: the one task that owns all per-invocation state. It is fed by channels (proxy
+//! records, telemetry events, lifecycle commands), runs the [`Correlator`], turns closed invocations
+//! into spans and exports them — and tells the lifecycle loop when an invocation's spans are out, so
+//! that `/extension/event/next` (after which the sandbox freezes) is called only then.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::correlate::{Correlator, Input, InvokeEvent, Output};
+use crate::export::Exporter;
+use crate::record::{ProxyRecord, RequestId};
+use crate::spans::{self, FunctionInfo};
+use crate::telemetry::{TelemetryBody, TelemetryEvent};
+use crate::trace_context::new_span_id;
+
+/// Commands are few at a time (one per lifecycle event), so a small bound suffices.
+const COMMAND_QUEUE_CAPACITY: usize = 64;
+/// Time kept free before the invocation's deadline: the function timeout also bounds extension work,
+/// so a flush must never push an invocation past it.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(25);
+
+enum Command {
+    Invoke(InvokeEvent),
+    Finish {
+        request_id: RequestId,
+        deadline_ms: u64,
+        reply: oneshot::Sender<()>,
+    },
+    TelemetryExpected(bool),
+    Shutdown {
+        budget: Duration,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Handle to the owner task.
+#[derive(Clone)]
+pub struct Pipeline {
+    commands: mpsc::Sender<Command>,
+}
+
+/// What the owner task needs besides its input queues.
+pub struct PipelineSetup {
+    /// The function's identity, for span attributes and the resource.
+    pub function: FunctionInfo,
+    /// Where spans go; `None` when export is disabled or could not be built.
+    pub exporter: Option<Exporter>,
+    /// Longest a flush may take.
+    pub flush_timeout: Duration,
+}
+
+impl Pipeline {
+    /// Spawns the owner task.
+    pub fn spawn(
+        records: mpsc::Receiver<ProxyRecord>,
+        telemetry: mpsc::Receiver<TelemetryEvent>,
+        setup: PipelineSetup,
+    ) -> Self {
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
+        let owner = Owner {
+            correlator: Correlator::new(true, Box::new(new_span_id)),
+            function: setup.function,
+            exporter: setup.exporter,
+            flush_timeout: setup.flush_timeout,
+            waiting: Vec::new(),
+        };
+        tokio::spawn(owner.run(records, telemetry, command_rx));
+        Self { commands }
+    }
+
+    /// Passes on an INVOKE event.
+    pub async fn invoke(&self, event: InvokeEvent) {
+        // The owner lives as long as the process; a failed send only happens at exit.
+        let _ = self.commands.send(Command::Invoke(event)).await;
+    }
+
+    /// Says whether `platform.runtimeDone` will arrive (the telemetry subscription's outcome).
+    pub async fn telemetry_expected(&self, expected: bool) {
+        let _ = self
+            .commands
+            .send(Command::TelemetryExpected(expected))
+            .await;
+    }
+
+    /// Returns once the invocation is complete and its spans were exported (or the export budget ran
+    /// out: they stay queued for the next flush).
+    pub async fn finish(&self, request_id: RequestId, deadline_ms: u64) {
+        let (reply, done) = oneshot::channel();
+        let command = Command::Finish {
+            request_id,
+            deadline_ms,
+            reply,
+        };
+        if self.commands.send(command).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Closes whatever is open and exports everything queued within `budget`.
+    pub async fn shutdown(&self, budget: Duration) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Shutdown { budget, reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+    }
+}
+
+struct Waiter {
+    request_id: RequestId,
+    deadline_ms: u64,
+    reply: oneshot::Sender<()>,
+}
+
+struct Owner {
+    correlator: Correlator,
+    function: FunctionInfo,
+    exporter: Option<Exporter>,
+    flush_timeout: Duration,
+    waiting: Vec<Waiter>,
+}
+
+impl Owner {
+    async fn run(
+        mut self,
+        mut records: mpsc::Receiver<ProxyRecord>,
+        mut telemetry: mpsc::Receiver<TelemetryEvent>,
+        mut commands: mpsc::Receiver<Command>,
+    ) {
+        loop {
+            let wake = self.correlator.next_check().map(|at| {
+                let wait = at
+                    .duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
+                tokio::time::Instant::now() + wait
+            });
+            let outputs = tokio::select! {
+                // Proxy records first: a runtimeDone must not overtake the result it follows.
+                biased;
+                Some(record) = records.recv() => {
+                    log_record(&record);
+                    self.correlator.push(Input::Proxy(record), SystemTime::now())
+                }
+                Some(event) = telemetry.recv() => self.telemetry(event),
+                Some(command) = commands.recv() => match command {
+                    Command::Invoke(event) => self.correlator.push(Input::Invoke(event), SystemTime::now()),
+                    Command::TelemetryExpected(expected) => {
+                        self.correlator.set_telemetry_expected(expected);
+                        self.correlator.close_due(SystemTime::now())
+                    }
+                    Command::Finish { request_id, deadline_ms, reply } => {
+                        self.waiting.push(Waiter { request_id, deadline_ms, reply });
+                        Vec::new()
+                    }
+                    Command::Shutdown { budget, reply } => {
+                        self.shutdown(&mut records, &mut telemetry, budget).await;
+                        let _ = reply.send(());
+                        continue;
+                    }
+                },
+                () = sleep_until(wake) => self.correlator.close_due(SystemTime::now()),
+                else => break,
+            };
+            let closed_any = self.enqueue(outputs);
+            self.release_waiters(closed_any).await;
+        }
+    }
+
+    fn telemetry(&mut self, event: TelemetryEvent) -> Vec<Output> {
+        if let TelemetryBody::InitStart {
+            instance_id: Some(instance),
+            ..
+        } = &event.body
+        {
+            let resource = spans::resource(&self.function, Some(instance));
+            if let Some(exporter) = self.exporter.as_mut() {
+                exporter.set_resource(resource);
+            }
+        }
+        self.correlator
+            .push(Input::Telemetry(event), SystemTime::now())
+    }
+
+    /// Builds spans for `outputs` and queues them; true when an invocation was closed.
+    fn enqueue(&mut self, outputs: Vec<Output>) -> bool {
+        let mut closed_any = false;
+        let mut next_id = new_span_id;
+        for output in outputs {
+            let spans = match output {
+                Output::Invocation(inv) => {
+                    closed_any = true;
+                    tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
+                    spans::invocation_spans(&inv, &self.function, &mut next_id)
+                }
+                Output::LateReport(late) => vec![spans::late_report_span(&late, new_span_id())],
+            };
+            if let Some(exporter) = self.exporter.as_mut() {
+                exporter.enqueue(spans);
+            }
+        }
+        closed_any
+    }
+
+    /// Flushes and answers every waiter whose invocation is closed. Invocations nobody waits for
+    /// (Lambda Managed Instances send no INVOKE) are flushed as soon as they close.
+    async fn release_waiters(&mut self, closed_any: bool) {
+        let ready: Vec<Waiter> = {
+            let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+                .into_iter()
+                .partition(|w| !self.correlator.is_open(&w.request_id));
+            self.waiting = still;
+            ready
+        };
+        if ready.is_empty() && !(closed_any && self.waiting.is_empty()) {
+            return;
+        }
+        let budget = ready
+            .iter()
+            .map(|w| time_before_deadline(w.deadline_ms))
+            .min()
+            .unwrap_or(self.flush_timeout)
+            .min(self.flush_timeout);
+        self.flush(budget).await;
+        for waiter in ready {
+            let _ = waiter.reply.send(());
+        }
+    }
+
+    async fn flush(&mut self, budget: Duration) {
+        let Some(exporter) = self.exporter.as_mut() else {
+            return;
+        };
+        if exporter.queued() == 0 {
+            return;
+        }
+        if budget.is_zero() {
+            tracing::debug!(
+                queued = exporter.queued(),
+                "no time left before the deadline; spans kept for the next flush"
+            );
+            return;
+        }
+        let outcome = exporter.flush(budget).await;
+        if let Some(error) = &outcome.error {
+            tracing::warn!(
+                %error,
+                requeued = outcome.requeued,
+                elapsed_ms = outcome.elapsed.as_millis() as u64,
+                "span export failed; spans kept for the next flush"
+            );
+        }
+    }
+
+    async fn shutdown(
+        &mut self,
+        records: &mut mpsc::Receiver<ProxyRecord>,
+        telemetry: &mut mpsc::Receiver<TelemetryEvent>,
+        budget: Duration,
+    ) {
+        let started = tokio::time::Instant::now();
+        let mut outputs = Vec::new();
+        while let Ok(record) = records.try_recv() {
+            log_record(&record);
+            outputs.extend(
+                self.correlator
+                    .push(Input::Proxy(record), SystemTime::now()),
+            );
+        }
+        while let Ok(event) = telemetry.try_recv() {
+            outputs.extend(self.telemetry(event));
+        }
+        outputs.extend(self.correlator.close_all());
+        self.enqueue(outputs);
+        for waiter in self.waiting.drain(..) {
+            let _ = waiter.reply.send(());
+        }
+        let left = budget.saturating_sub(started.elapsed());
+        self.flush(left).await;
+    }
+}
+
+/// Time until `deadline_ms` less [`DEADLINE_MARGIN`]; no deadline (0) means no limit from it.
+fn time_before_deadline(deadline_ms: u64) -> Duration {
+    if deadline_ms == 0 {
+        return Duration::MAX;
+    }
+    crate::lifecycle::time_until(deadline_ms).saturating_sub(DEADLINE_MARGIN)
+}
+
+async fn sleep_until(wake: Option<tokio::time::Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Records carry payload bytes: logged only at debug, on their own target.
+fn log_record(record: &ProxyRecord) {
+    if tracing::enabled!(target: "lambda_lens::record", tracing::Level::DEBUG) {
+        match serde_json::to_string(record) {
+            Ok(json) => tracing::debug!(target: "lambda_lens::record", "{json}"),
+            Err(e) => tracing::warn!(error = %e, "record could not be serialized"),
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! Invocation spans end to end: the real extension binary as a layer in the local sandbox (which
+//! freezes the processes between invocations), the Python example function, and an OTLP receiver that
+//! decodes what was really exported.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_sandbox::{
+    FreezeMode, Invocation, Sandbox, SandboxConfig, ShutdownReason, Status, TraceMode,
+};
+use serde_json::json;
+use trace_view::{
+    Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind, StatusCode,
+};
+
+use support::{repo_root, venv_python};
+
+const ACTIVE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+fn build_layer(name: &str) -> PathBuf {
+    let opt = std::env::temp_dir().join(format!("lens-otel-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&opt);
+    std::fs::create_dir_all(opt.join("extensions")).expect("layer dirs");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_lambda-lens"),
+        opt.join("extensions/lambda-lens"),
+    )
+    .expect("extension copied into the layer");
+    std::fs::copy(
+        repo_root().join("layer/lambda-lens-wrapper"),
+        opt.join("lambda-lens-wrapper"),
+    )
+    .expect("wrapper copied into the layer");
+    opt
+}
+
+fn config(opt: &Path, receiver: &ReceiverHandle, extra: &[(&str, &str)]) -> SandboxConfig {
+    let mut cfg = SandboxConfig::new(
+        repo_root().join("examples/python-function"),
+        vec![
+            venv_python().to_string_lossy().into_owned(),
+            "-m".into(),
+            "awslambdaric".into(),
+            "app.handler".into(),
+        ],
+    )
+    .with_opt_dir(opt)
+    .with_env(
+        "AWS_LAMBDA_EXEC_WRAPPER",
+        opt.join("lambda-lens-wrapper").to_string_lossy(),
+    )
+    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
+    .with_env("LAMBDA_LENS_TELEMETRY_PORT", "0")
+    .with_env(
+        "LAMBDA_LENS_HANDOFF_FILE",
+        opt.join("handoff/runtime-api").to_string_lossy(),
+    )
+    .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+    .with_timeout(Duration::from_secs(2))
+    .with_freeze(FreezeMode::Signals)
+    .quiet();
+    for (k, v) in extra {
+        cfg = cfg.with_env(*k, *v);
+    }
+    cfg
+}
+
+fn receiver() -> ReceiverHandle {
+    Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts")
+}
+
+fn invocation_span<'a>(spans: &'a [ReceivedSpan], request_id: &str) -> &'a ReceivedSpan {
+    spans
+        .iter()
+        .find(|s| {
+            s.kind == SpanKind::Server
+                && s.attributes.get("faas.invocation_id") == Some(&json!(request_id))
+        })
+        .unwrap_or_else(|| panic!("no invocation span for {request_id}: {spans:#?}"))
+}
+
+fn children<'a>(spans: &'a [ReceivedSpan], parent: &ReceivedSpan) -> Vec<&'a ReceivedSpan> {
+    let mut kids: Vec<_> = spans
+        .iter()
+        .filter(|s| s.parent_span_id.as_deref() == Some(parent.span_id.as_str()))
+        .collect();
+    kids.sort_by(|a, b| a.name.cmp(&b.name));
+    kids
+}
+
+fn names(spans: &[&ReceivedSpan]) -> Vec<String> {
+    spans.iter().map(|s| s.name.clone()).collect()
+}
+
+/// Records, at the moment lambda-lens calls `/extension/event/next` after each invocation, which
+/// invocation spans the receiver already holds.
+fn watch_next_calls(
+    sandbox: &Sandbox,
+    receiver: &Arc<ReceiverHandle>,
+) -> Arc<Mutex<Vec<(String, bool)>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let spans = Arc::clone(receiver);
+    sandbox.set_extension_next_hook(move |call| {
+        let log = Arc::clone(&log);
+        let spans = Arc::clone(&spans);
+        async move {
+            let request_id = call.request_id.to_string();
+            let present = spans
+                .spans()
+                .iter()
+                .any(|s| s.attributes.get("faas.invocation_id") == Some(&json!(request_id)));
+            log.lock().expect("hook log").push((request_id, present));
+        }
+    });
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze() {
+    let receiver = Arc::new(receiver());
+    let opt = build_layer("main");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &receiver,
+        &[("OTEL_SERVICE_NAME", "lens-e2e")],
+    ))
+    .await
+    .expect("sandbox starts");
+    let next_calls = watch_next_calls(&sandbox, &receiver);
+
+    let ok = sandbox
+        .invoke(Invocation::json(&json!({"name": "cold"})).with_trace_header(ACTIVE))
+        .await;
+    assert_eq!(ok.status, Status::Success);
+    let failed = sandbox
+        .invoke(Invocation::json(&json!({"fail": "asked to fail"})).with_trace(TraceMode::Active))
+        .await;
+    assert_eq!(failed.function_error.as_deref(), Some("Unhandled"));
+    let ok_id = ok.request_id.to_string();
+    let failed_id = failed.request_id.to_string();
+
+    // Exported before lambda-lens let the sandbox freeze.
+    let seen = next_calls.lock().expect("hook log").clone();
+    assert_eq!(seen, vec![(ok_id.clone(), true), (failed_id.clone(), true)]);
+
+    let spans = receiver.spans();
+    let inv = invocation_span(&spans, &ok_id);
+    assert_eq!(inv.name, "test-function");
+    assert_eq!(inv.trace_id, "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(inv.parent_span_id.as_deref(), Some("53995c3f42cd8ad8"));
+    assert_eq!(inv.status_code, StatusCode::Unset);
+    assert_eq!(inv.attributes["faas.trigger"], json!("other"));
+    assert_eq!(inv.attributes["faas.coldstart"], json!(true));
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function";
+    assert_eq!(inv.attributes["aws.lambda.invoked_arn"], json!(arn));
+    assert_eq!(inv.attributes["cloud.resource_id"], json!(arn));
+    assert_eq!(inv.attributes["cloud.account.id"], json!("123456789012"));
+    assert_eq!(inv.attributes["lambda_lens.status"], json!("success"));
+    assert_eq!(inv.attributes["lambda_lens.event.size"], json!(15));
+    assert_eq!(inv.resource["service.name"], json!("lens-e2e"));
+    assert_eq!(inv.resource["faas.name"], json!("test-function"));
+    assert_eq!(inv.resource["cloud.provider"], json!("aws"));
+    assert_eq!(inv.resource["cloud.platform"], json!("aws_lambda"));
+    assert_eq!(inv.resource["cloud.region"], json!("us-east-1"));
+    assert_eq!(inv.resource["faas.max_memory"], json!(128 * 1024 * 1024));
+    assert!(inv.end_unix_nanos >= inv.start_unix_nanos);
+    let kids = children(&spans, inv);
+    assert_eq!(
+        names(&kids),
+        [
+            "init",
+            "platform.report",
+            "responseDuration",
+            "responseLatency",
+            "runtimeOverhead"
+        ]
+    );
+    let init = kids[0];
+    assert_eq!(init.attributes["aws.lambda.init.type"], json!("on-demand"));
+    assert!(inv.events.iter().any(|e| e.name == "log"
+        && e.attributes["log.message"]
+            .as_str()
+            .is_some_and(|m| m.contains("example-function: event"))));
+
+    let err = invocation_span(&spans, &failed_id);
+    assert_eq!(err.status_code, StatusCode::Error);
+    assert_eq!(err.status_message, "ValueError: asked to fail");
+    assert_eq!(err.attributes["error.type"], json!("ValueError"));
+    assert_eq!(err.attributes["faas.coldstart"], json!(false));
+    assert_eq!(err.attributes["lambda_lens.status"], json!("error"));
+    let exception = err
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .expect("exception event");
+    assert_eq!(exception.attributes["exception.type"], json!("ValueError"));
+    assert!(
+        children(&spans, err).iter().all(|s| s.name != "init"),
+        "warm: no init span"
+    );
+
+    // The first invocation's report arrived after its freeze: exported as a follow-up at the next thaw.
+    let report = spans
+        .iter()
+        .find(|s| {
+            s.name == "platform.report" && s.parent_span_id.as_deref() == Some(inv.span_id.as_str())
+        })
+        .expect("report span of the first invocation");
+    assert_eq!(report.trace_id, inv.trace_id);
+    assert_eq!(report.attributes["faas.invocation_id"], json!(ok_id));
+    assert_eq!(
+        report.attributes["lambda_lens.report.memory_size_mb"],
+        json!(128)
+    );
+    assert!(
+        report.attributes["lambda_lens.report.billed_duration_ms"]
+            .as_i64()
+            .expect("billed")
+            >= 1
+    );
+
+    // A timeout: the sandbox resets; the span is exported during the SHUTDOWN that follows.
+    let timed_out = sandbox
+        .invoke(Invocation::json(&json!({"sleep_ms": 5000})))
+        .await;
+    assert_eq!(timed_out.status, Status::Timeout);
+    let timeout_id = timed_out.request_id.to_string();
+    let spans = receiver
+        .wait_for_spans(
+            |s: &[ReceivedSpan]| {
+                s.iter().any(|x| {
+                    x.attributes.get("faas.invocation_id") == Some(&json!(timeout_id))
+                        && x.kind == SpanKind::Server
+                })
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("timeout span exported");
+    let t = invocation_span(&spans, &timed_out.request_id.to_string());
+    assert_eq!(t.status_code, StatusCode::Error);
+    assert_eq!(t.attributes["error.type"], json!("Sandbox.Timeout"));
+    assert_eq!(t.attributes["lambda_lens.status"], json!("timeout"));
+
+    // After the reset the environment re-inits: a cold start again, with phase "invoke".
+    let after = sandbox
+        .invoke(Invocation::json(&json!({"name": "again"})))
+        .await;
+    assert_eq!(after.status, Status::Success);
+    let after_id = after.request_id.to_string();
+    let spans = receiver
+        .wait_for_spans(
+            |s: &[ReceivedSpan]| {
+                s.iter()
+                    .any(|x| x.attributes.get("faas.invocation_id") == Some(&json!(after_id)))
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("post-reset span");
+    let again = invocation_span(&spans, &after_id);
+    assert_eq!(again.attributes["faas.coldstart"], json!(true));
+    let init = children(&spans, again)
+        .into_iter()
+        .find(|s| s.name == "init")
+        .expect("init span");
+    assert_eq!(init.attributes["aws.lambda.init.phase"], json!("invoke"));
+
+    let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await;
+    assert_eq!(
+        shutdown.process("lambda-lens").and_then(|p| p.code),
+        Some(0)
+    );
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_trace_header_shape_maps_to_w3c_ids_and_a_crash_is_an_error() {
+    let receiver = receiver();
+    let opt = build_layer("shapes");
+    let sandbox = Sandbox::start(config(&opt, &receiver, &[]))
+        .await
+        .expect("sandbox starts");
+    let unsampled = sandbox
+        .invoke(Invocation::json(&json!({})).with_trace_header(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+        ))
+        .await;
+    let lineage = sandbox
+        .invoke(
+            Invocation::json(&json!({}))
+                .with_trace_header("Root=1-65f2a0e2-6ac9f94e5c1e0e8b4bf0e1c7;Lineage=a87bd80c:0"),
+        )
+        .await;
+    let none = sandbox.invoke(Invocation::json(&json!({}))).await;
+    let crashed = sandbox.invoke(Invocation::json(&json!({"exit": 3}))).await;
+    assert_ne!(crashed.status, Status::Success);
+    let crashed_id = crashed.request_id.to_string();
+    let spans = receiver
+        .wait_for_spans(
+            |s: &[ReceivedSpan]| {
+                s.iter()
+                    .any(|x| x.attributes.get("faas.invocation_id") == Some(&json!(crashed_id)))
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("crash span exported");
+
+    // Sampled=0 is recorded anyway by default (every invocation is seen).
+    let s = invocation_span(&spans, &unsampled.request_id.to_string());
+    assert_eq!(s.trace_id, "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(s.parent_span_id.as_deref(), Some("53995c3f42cd8ad8"));
+    let s = invocation_span(&spans, &lineage.request_id.to_string());
+    assert_eq!(s.trace_id, "65f2a0e26ac9f94e5c1e0e8b4bf0e1c7");
+    assert_eq!(s.parent_span_id, None);
+    let s = invocation_span(&spans, &none.request_id.to_string());
+    let epoch = u64::from_str_radix(&s.trace_id[..8], 16).expect("hex epoch");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    assert!(
+        now.abs_diff(epoch) < 600,
+        "X-Ray-compatible id: {}",
+        s.trace_id
+    );
+    assert_eq!(s.parent_span_id, None);
+    let c = invocation_span(&spans, &crashed_id);
+    assert_eq!(c.status_code, StatusCode::Error);
+    assert_eq!(c.attributes["error.type"], json!("Runtime.ExitError"));
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_or_hanging_collector_never_changes_or_delays_the_invocation() {
+    let receiver = receiver();
+    let opt = build_layer("down");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &receiver,
+        &[("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "300")],
+    ))
+    .await
+    .expect("sandbox starts");
+    let first = sandbox
+        .invoke(Invocation::json(&json!({"echo": true, "n": 1})))
+        .await;
+    assert_eq!(first.body_json(), json!({"echo": true, "n": 1}));
+
+    receiver.set_mode(Mode::Down).await.expect("receiver down");
+    let down = sandbox
+        .invoke(Invocation::json(&json!({"echo": true, "n": 2})))
+        .await;
+    assert_eq!(down.status, Status::Success);
+    assert_eq!(
+        down.body_json(),
+        json!({"echo": true, "n": 2}),
+        "result unchanged"
+    );
+    assert!(
+        down.duration < Duration::from_millis(1500),
+        "invocation ended within the budget: {:?}",
+        down.duration
+    );
+
+    receiver.set_mode(Mode::Hang).await.expect("receiver hangs");
+    let hang = sandbox
+        .invoke(Invocation::json(&json!({"echo": true, "n": 3})))
+        .await;
+    assert_eq!(hang.body_json(), json!({"echo": true, "n": 3}));
+    assert!(
+        hang.duration < Duration::from_millis(1500),
+        "hang bounded by the flush budget: {:?}",
+        hang.duration
+    );
+
+    receiver
+        .set_mode(Mode::Normal)
+        .await
+        .expect("receiver back");
+    let back = sandbox
+        .invoke(Invocation::json(&json!({"echo": true, "n": 4})))
+        .await;
+    let ids: Vec<String> = [&down, &hang, &back]
+        .iter()
+        .map(|o| o.request_id.to_string())
+        .collect();
+    let spans = receiver
+        .wait_for_spans(
+            |s: &[ReceivedSpan]| {
+                ids.iter().all(|id| {
+                    s.iter().any(|x| {
+                        x.kind == SpanKind::Server
+                            && x.attributes.get("faas.invocation_id") == Some(&json!(id))
+                    })
+                })
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("queued spans delivered once the collector is back");
+    for id in &ids {
+        let count = spans
+            .iter()
+            .filter(|x| {
+                x.kind == SpanKind::Server
+                    && x.attributes.get("faas.invocation_id") == Some(&json!(id))
+            })
+            .count();
+        assert!(count >= 1, "{id} delivered");
+    }
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
