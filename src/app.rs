@@ -7,7 +7,6 @@
 //! `/extension/event/next`. After each INVOKE, `/extension/event/next` is called only once the
 //! invocation's spans are exported (or the flush budget ran out): the sandbox freezes right after.
 
-use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -22,11 +21,13 @@ use crate::http_client::{self, HttpClient};
 use crate::lifecycle::{
     time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
 };
+use crate::net;
 use crate::pipeline::{Pipeline, PipelineSetup};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
 use crate::spans::{self, FunctionInfo};
 use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
+use crate::trace_context::Sampler;
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
@@ -41,22 +42,6 @@ const FINISH_SAFETY: Duration = Duration::from_secs(1);
 /// Process exit status.
 pub type ExitStatus = u8;
 
-/// Binds `ip`:`port`; if that port is taken, a free port instead, with one warning naming `what`.
-pub async fn bind_with_fallback(ip: Ipv4Addr, port: u16, what: &str) -> io::Result<TcpListener> {
-    let wanted = SocketAddr::from((ip, port));
-    match TcpListener::bind(wanted).await {
-        Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 => {
-            let listener = TcpListener::bind((ip, 0)).await?;
-            tracing::warn!(
-                "{what} port {port} is already in use; listening on {} instead",
-                listener.local_addr()?
-            );
-            Ok(listener)
-        }
-        other => other,
-    }
-}
-
 /// Starts the proxy and publishes its address; an error means lambda-lens runs without a proxy.
 async fn start_proxy(
     config: &Config,
@@ -64,7 +49,7 @@ async fn start_proxy(
     records: RecordSender,
 ) -> Result<SocketAddr, String> {
     // Any port works for the proxy: the wrapper reads it from the hand-off file.
-    let listener = bind_with_fallback(Ipv4Addr::LOCALHOST, config.proxy_port, "proxy")
+    let listener = net::bind_with_fallback(Ipv4Addr::LOCALHOST, config.proxy_port, "proxy")
         .await
         .map_err(|e| format!("the proxy cannot listen on 127.0.0.1: {e}"))?;
     let addr = listener
@@ -147,7 +132,9 @@ pub async fn run(config: Config) -> ExitStatus {
 
     let env = |key: &str| std::env::var(key).ok();
     let function = FunctionInfo::from_lookup(env, registration.account_id.clone());
-    let (settings, warnings) = ExportSettings::from_lookup(env);
+    let (settings, mut warnings) = ExportSettings::from_lookup(env);
+    let (sampler, sampler_warnings) = Sampler::from_env();
+    warnings.extend(sampler_warnings);
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -165,6 +152,7 @@ pub async fn run(config: Config) -> ExitStatus {
             function,
             exporter,
             flush_timeout: settings.flush_timeout,
+            sampler,
         },
     );
     let telemetry_expected = match telemetry_listener {

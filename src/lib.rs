@@ -16,6 +16,7 @@ pub mod handoff;
 pub mod http_client;
 pub mod lifecycle;
 pub mod logging;
+pub mod net;
 pub mod pipeline;
 pub mod proxy;
 pub mod record;

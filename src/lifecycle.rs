@@ -18,7 +18,8 @@ use crate::record::RequestId;
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
 const NEXT_PATH: &str = "/2020-01-01/extension/event/next";
 const INIT_ERROR_PATH: &str = "/2020-01-01/extension/init/error";
-const EXTENSION_ID_HEADER: &str = "lambda-extension-identifier";
+/// Header naming the extension in every Extensions and Telemetry API call.
+pub(crate) const EXTENSION_ID_HEADER: &str = "lambda-extension-identifier";
 /// Largest Extensions API answer read; events are small JSON documents.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 

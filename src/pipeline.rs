@@ -3,6 +3,7 @@
 //! into spans and exports them — and tells the lifecycle loop when an invocation's spans are out, so
 //! that `/extension/event/next` (after which the sandbox freezes) is called only then.
 
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
@@ -12,10 +13,12 @@ use crate::export::Exporter;
 use crate::record::{ProxyRecord, RequestId};
 use crate::spans::{self, FunctionInfo};
 use crate::telemetry::{TelemetryBody, TelemetryEvent};
-use crate::trace_context::new_span_id;
+use crate::trace_context::{new_span_id, Sampler};
 
 /// Commands are few at a time (one per lifecycle event), so a small bound suffices.
 const COMMAND_QUEUE_CAPACITY: usize = 64;
+/// Unsampled invocations remembered, so their late reports are dropped too.
+const MAX_REMEMBERED_UNSAMPLED: usize = 256;
 /// Time kept free before the invocation's deadline: the function timeout also bounds extension work,
 /// so a flush must never push an invocation past it.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(25);
@@ -48,6 +51,8 @@ pub struct PipelineSetup {
     pub exporter: Option<Exporter>,
     /// Longest a flush may take.
     pub flush_timeout: Duration,
+    /// Which invocations are recorded (`OTEL_TRACES_SAMPLER`).
+    pub sampler: Sampler,
 }
 
 impl Pipeline {
@@ -63,6 +68,8 @@ impl Pipeline {
             function: setup.function,
             exporter: setup.exporter,
             flush_timeout: setup.flush_timeout,
+            sampler: setup.sampler,
+            unsampled: Unsampled::default(),
             waiting: Vec::new(),
         };
         tokio::spawn(owner.run(records, telemetry, command_rx));
@@ -122,7 +129,28 @@ struct Owner {
     function: FunctionInfo,
     exporter: Option<Exporter>,
     flush_timeout: Duration,
+    sampler: Sampler,
+    unsampled: Unsampled,
     waiting: Vec<Waiter>,
+}
+
+/// Request ids of invocations the sampler dropped (bounded).
+#[derive(Default)]
+struct Unsampled {
+    ids: HashSet<RequestId>,
+    order: VecDeque<RequestId>,
+}
+
+impl Unsampled {
+    fn insert(&mut self, id: RequestId) {
+        if self.order.len() >= MAX_REMEMBERED_UNSAMPLED {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        self.order.push_back(id.clone());
+        self.ids.insert(id);
+    }
 }
 
 impl Owner {
@@ -195,9 +223,18 @@ impl Owner {
                 Output::Invocation(inv) => {
                     closed_any = true;
                     tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
+                    if !self.sampler.should_sample(&inv.trace) {
+                        self.unsampled.insert(inv.request_id.clone());
+                        continue;
+                    }
                     spans::invocation_spans(&inv, &self.function, &mut next_id)
                 }
-                Output::LateReport(late) => vec![spans::late_report_span(&late, new_span_id())],
+                Output::LateReport(late) => {
+                    if self.unsampled.ids.contains(&late.request_id) {
+                        continue;
+                    }
+                    vec![spans::late_report_span(&late, new_span_id())]
+                }
             };
             if let Some(exporter) = self.exporter.as_mut() {
                 exporter.enqueue(spans);

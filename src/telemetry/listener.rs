@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use super::events::{parse_batch, TelemetryEvent};
 use crate::capture::ProxyBody;
+use crate::net;
 use crate::proxy::error_chain;
 
 /// Bounded queue of events to the owner task: try_send, never block the listener; count drops.
@@ -66,17 +67,8 @@ fn count(counter: &AtomicU64, n: u64, what: &str) {
 /// not be assumed to be loopback); port 0 = ephemeral; a busy port falls back to an ephemeral one
 /// with one WARN line.
 pub async fn bind_listener(port: u16) -> io::Result<TcpListener> {
-    match TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).await {
-        Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 => {
-            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).await?;
-            tracing::warn!(
-                "telemetry port {port} is already in use; listening on {} instead (the subscription names the port in use)",
-                listener.local_addr()?
-            );
-            Ok(listener)
-        }
-        other => other,
-    }
+    // The subscription names the port actually bound, so any free port works.
+    net::bind_with_fallback(Ipv4Addr::UNSPECIFIED, port, "telemetry").await
 }
 
 /// Serves deliveries forever: answers 200 right away (after reading the body, bounded at

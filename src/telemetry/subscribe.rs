@@ -6,10 +6,10 @@ use http_body_util::BodyExt;
 use crate::capture::ProxyBody;
 use crate::config::RuntimeApiEndpoint;
 use crate::http_client::HttpClient;
+use crate::lifecycle::EXTENSION_ID_HEADER;
 use crate::proxy::error_chain;
 
 const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
-const EXTENSION_ID_HEADER: &str = "Lambda-Extension-Identifier";
 /// Largest subscription answer read; the platform answers `"OK"` or a short error JSON.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The documented minimum; a batch is cut after 1,000 events anyway at the shortest timeout.
