@@ -418,3 +418,131 @@ async fn a_down_or_hanging_collector_never_changes_or_delays_the_invocation() {
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_based_sampler_honours_the_xray_sampled_flag() {
+    let receiver = receiver();
+    let opt = build_layer("sampler");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &receiver,
+        &[("OTEL_TRACES_SAMPLER", "parentbased_always_on")],
+    ))
+    .await
+    .expect("sandbox starts");
+    let dropped = sandbox
+        .invoke(Invocation::json(&json!({})).with_trace(TraceMode::Unsampled))
+        .await;
+    let kept = sandbox
+        .invoke(Invocation::json(&json!({})).with_trace(TraceMode::Active))
+        .await;
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    let kept_id = kept.request_id.to_string();
+    let spans = receiver
+        .wait_for_spans(
+            |s: &[ReceivedSpan]| {
+                s.iter().any(|x| {
+                    x.name == "platform.report"
+                        && x.attributes.get("faas.invocation_id") == Some(&json!(kept_id))
+                })
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the sampled invocation and its report are exported");
+    invocation_span(&spans, &kept_id);
+    let dropped_id = json!(dropped.request_id.to_string());
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.attributes.get("faas.invocation_id") != Some(&dropped_id)),
+        "nothing of the Sampled=0 invocation, not even its late report"
+    );
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
+
+/// Resident memory of the process whose command line names `needle`, in KiB.
+fn rss_kib_of(needle: &str) -> u64 {
+    for entry in std::fs::read_dir("/proc").expect("procfs") {
+        let path = entry.expect("proc entry").path();
+        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains(needle) {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        if let Some(line) = status.lines().find(|l| l.starts_with("VmRSS:")) {
+            return line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse().ok())
+                .expect("VmRSS in kB");
+        }
+    }
+    panic!("no process with {needle} in its command line")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_bounded_while_the_collector_is_down() {
+    let receiver = receiver();
+    let opt = build_layer("bounded");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &receiver,
+        &[
+            ("LAMBDA_LENS_EXPORT_QUEUE_SPANS", "16"),
+            ("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "100"),
+        ],
+    ))
+    .await
+    .expect("sandbox starts");
+    let extension = opt
+        .join("extensions/lambda-lens")
+        .to_string_lossy()
+        .into_owned();
+    sandbox.invoke(Invocation::json(&json!({}))).await;
+    receiver.set_mode(Mode::Down).await.expect("receiver down");
+    let blob = "x".repeat(64 * 1024);
+    for _ in 0..10 {
+        sandbox
+            .invoke(Invocation::json(&json!({"echo": true, "blob": blob})))
+            .await;
+    }
+    let after_10 = rss_kib_of(&extension);
+    for _ in 0..40 {
+        let out = sandbox
+            .invoke(Invocation::json(&json!({"echo": true, "blob": blob})))
+            .await;
+        assert_eq!(out.status, Status::Success);
+    }
+    let after_50 = rss_kib_of(&extension);
+    assert!(
+        after_50 <= after_10 + 1024,
+        "RSS grew from {after_10} KiB to {after_50} KiB while the collector was down"
+    );
+    receiver.clear();
+    receiver
+        .set_mode(Mode::Normal)
+        .await
+        .expect("receiver back");
+    let last = sandbox.invoke(Invocation::json(&json!({}))).await;
+    let last_id = last.request_id.to_string();
+    let spans = receiver
+        .wait_for_spans(
+            |s: &[ReceivedSpan]| {
+                s.iter()
+                    .any(|x| x.attributes.get("faas.invocation_id") == Some(&json!(last_id)))
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("export resumes");
+    assert!(
+        spans.len() <= 16,
+        "the queue kept at most 16 spans: {} arrived",
+        spans.len()
+    );
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
