@@ -9,9 +9,10 @@ DEMO_OPT := $(CURDIR)/target/demo/opt
 
 all: build
 
-$(PYTHON): examples/python-function/requirements.txt
+$(PYTHON): examples/python-function/requirements.txt tests/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r examples/python-function/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+	  -r examples/python-function/requirements.txt -r tests/requirements.txt
 	touch $(PYTHON)
 
 venv: $(PYTHON)

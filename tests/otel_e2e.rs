@@ -13,7 +13,7 @@ use lambda_sandbox::{
 };
 use serde_json::json;
 use trace_view::{
-    Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind, StatusCode,
+    Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind, StatusCode, Transport,
 };
 
 use support::{repo_root, venv_python};
@@ -37,7 +37,7 @@ fn build_layer(name: &str) -> PathBuf {
     opt
 }
 
-fn config(opt: &Path, receiver: &ReceiverHandle, extra: &[(&str, &str)]) -> SandboxConfig {
+fn config(opt: &Path, endpoint: &str, extra: &[(&str, &str)]) -> SandboxConfig {
     let mut cfg = SandboxConfig::new(
         repo_root().join("examples/python-function"),
         vec![
@@ -58,7 +58,7 @@ fn config(opt: &Path, receiver: &ReceiverHandle, extra: &[(&str, &str)]) -> Sand
         "LAMBDA_LENS_HANDOFF_FILE",
         opt.join("handoff/runtime-api").to_string_lossy(),
     )
-    .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+    .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
     .with_timeout(Duration::from_secs(2))
     .with_freeze(FreezeMode::Signals)
     .quiet();
@@ -125,7 +125,7 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
     let opt = build_layer("main");
     let sandbox = Sandbox::start(config(
         &opt,
-        &receiver,
+        &receiver.http_endpoint(),
         &[("OTEL_SERVICE_NAME", "lens-e2e")],
     ))
     .await
@@ -279,12 +279,16 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_trace_header_shape_maps_to_w3c_ids_and_a_crash_is_an_error() {
+async fn each_trace_header_shape_maps_to_w3c_ids_and_a_crash_is_an_error_over_grpc() {
     let receiver = receiver();
     let opt = build_layer("shapes");
-    let sandbox = Sandbox::start(config(&opt, &receiver, &[]))
-        .await
-        .expect("sandbox starts");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &receiver.grpc_endpoint(),
+        &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+    ))
+    .await
+    .expect("sandbox starts");
     let unsampled = sandbox
         .invoke(Invocation::json(&json!({})).with_trace_header(
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
@@ -333,6 +337,9 @@ async fn each_trace_header_shape_maps_to_w3c_ids_and_a_crash_is_an_error() {
     let c = invocation_span(&spans, &crashed_id);
     assert_eq!(c.status_code, StatusCode::Error);
     assert_eq!(c.attributes["error.type"], json!("Runtime.ExitError"));
+    let requests = receiver.requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.transport == Transport::Grpc));
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
@@ -343,7 +350,7 @@ async fn a_down_or_hanging_collector_never_changes_or_delays_the_invocation() {
     let opt = build_layer("down");
     let sandbox = Sandbox::start(config(
         &opt,
-        &receiver,
+        &receiver.http_endpoint(),
         &[("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "300")],
     ))
     .await
@@ -425,7 +432,7 @@ async fn a_parent_based_sampler_honours_the_xray_sampled_flag() {
     let opt = build_layer("sampler");
     let sandbox = Sandbox::start(config(
         &opt,
-        &receiver,
+        &receiver.http_endpoint(),
         &[("OTEL_TRACES_SAMPLER", "parentbased_always_on")],
     ))
     .await
@@ -489,7 +496,7 @@ async fn memory_stays_bounded_while_the_collector_is_down() {
     let opt = build_layer("bounded");
     let sandbox = Sandbox::start(config(
         &opt,
-        &receiver,
+        &receiver.http_endpoint(),
         &[
             ("LAMBDA_LENS_EXPORT_QUEUE_SPANS", "16"),
             ("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "100"),
@@ -543,6 +550,64 @@ async fn memory_stays_bounded_while_the_collector_is_down() {
         "the queue kept at most 16 spans: {} arrived",
         spans.len()
     );
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opentelemetry_projects_own_protobuf_bindings_decode_the_export() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut python = tokio::process::Command::new(venv_python())
+        .arg(repo_root().join("tests/otlp_receiver.py"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python OTLP receiver starts");
+    let mut lines = tokio::io::BufReader::new(python.stdout.take().expect("stdout piped")).lines();
+    let first = lines
+        .next_line()
+        .await
+        .expect("read")
+        .expect("a first line");
+    let port = first.strip_prefix("listening ").expect("listening line");
+    let opt = build_layer("third-party");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &format!("http://127.0.0.1:{port}"),
+        &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")],
+    ))
+    .await
+    .expect("sandbox starts");
+    let out = sandbox
+        .invoke(Invocation::json(&json!({"fail": "decoded elsewhere"})).with_trace_header(ACTIVE))
+        .await;
+    let id = out.request_id.to_string();
+    let span = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .expect("read")
+                .expect("receiver alive");
+            let span: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+            if span["kind"] == 2 && span["attributes"]["faas.invocation_id"] == json!(id) {
+                return span;
+            }
+        }
+    })
+    .await
+    .expect("the invocation span reached the Python receiver");
+    assert_eq!(span["path"], "/v1/traces");
+    assert_eq!(span["scope"], "lambda-lens");
+    assert_eq!(span["name"], "test-function");
+    assert_eq!(span["trace_id"], "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(span["parent_span_id"], "53995c3f42cd8ad8");
+    assert_eq!(span["status_code"], 2, "STATUS_CODE_ERROR");
+    assert_eq!(span["status_message"], "ValueError: decoded elsewhere");
+    assert_eq!(span["attributes"]["error.type"], "ValueError");
+    assert_eq!(span["attributes"]["faas.coldstart"], true);
+    assert_eq!(span["resource"]["cloud.platform"], "aws_lambda");
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
