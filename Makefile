@@ -27,7 +27,8 @@ doc:
 	cargo doc --workspace --no-deps
 
 # The example function in the local sandbox, lambda-lens installed as its layer: a success, a handler
-# error and a timeout, then SHUTDOWN. lambda-lens's records appear as its log lines.
+# error, a timeout and a success after the reset, then SHUTDOWN; the spans lambda-lens exported are
+# received in-process and shown as a waterfall.
 demo: venv
 	cargo build --release --bin lambda-lens
 	cargo build -p lambda-sandbox --bin lambda-sandbox
@@ -38,10 +39,9 @@ demo: venv
 	  --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --timeout-ms 2000 --freeze signals \
 	  --env AWS_LAMBDA_EXEC_WRAPPER=$(DEMO_OPT)/lambda-lens-wrapper \
 	  --env LAMBDA_LENS_PROXY_PORT=0 --env LAMBDA_LENS_HANDOFF_FILE=$(CURDIR)/target/demo/handoff \
-	  --env LAMBDA_LENS_LOG=info,lambda_lens::record=debug \
 	  --trace active \
 	  --invoke examples/events/hello.json --invoke examples/events/fail.json \
-	  --invoke examples/events/timeout.json --invoke examples/events/hello.json --exit-after \
+	  --invoke examples/events/timeout.json --invoke examples/events/hello.json --exit-after --otlp-view \
 	  -- $(CURDIR)/$(PYTHON) -m awslambdaric app.handler
 
 clean:

@@ -18,7 +18,7 @@ usage:
                      [--init-timeout-ms N] [--handler NAME] [--function-name NAME]
                      [--freeze signals|telemetry] [--log-format text|json] [--listen ADDR]
                      [--api-listen ADDR] [--quiet] [--trace MODE]
-                     [--invoke FILE]... [--exit-after] -- CMD ARGS...
+                     [--invoke FILE]... [--exit-after] [--otlp-view] -- CMD ARGS...
   lambda-sandbox invoke --url URL [--event FILE] [--count N] [--trace active|unsampled|lineage|none]";
 
 /// A command-line mistake, printed with the usage text.
@@ -36,6 +36,8 @@ struct RunArgs {
     invokes: Vec<PathBuf>,
     exit_after: bool,
     trace: TraceMode,
+    /// Receive OTLP in-process and print a waterfall of the spans at the end.
+    otlp_view: bool,
 }
 
 /// Parsed `invoke` options.
@@ -63,6 +65,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, UsageError> {
     }
     let mut config = SandboxConfig::new(".", command);
     config.invoke_listen = Some(SocketAddr::from(([127, 0, 0, 1], 9000)));
+    let mut otlp_view = false;
     let (mut invokes, mut exit_after, mut trace, mut task_root) =
         (Vec::new(), false, TraceMode::None, None);
     let mut it = args[..split].iter();
@@ -121,6 +124,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, UsageError> {
             }
             "--invoke" => invokes.push(PathBuf::from(value()?)),
             "--exit-after" => exit_after = true,
+            "--otlp-view" => otlp_view = true,
             other => return Err(usage(format!("unknown option {other}"))),
         }
     }
@@ -130,6 +134,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, UsageError> {
         invokes,
         exit_after,
         trace,
+        otlp_view,
     })
 }
 
@@ -178,7 +183,24 @@ fn read_event(path: Option<&PathBuf>) -> Result<Bytes, String> {
     }
 }
 
-async fn run(args: RunArgs) -> Result<(), String> {
+async fn run(mut args: RunArgs) -> Result<(), String> {
+    // The embedded default backend: spans exported by the function's extensions land here.
+    let receiver = if args.otlp_view {
+        let receiver = trace_view::Receiver::start(trace_view::ReceiverConfig::default())
+            .map_err(|e| e.to_string())?;
+        println!(
+            "lambda-sandbox: OTLP receiver on {} (HTTP) and {} (gRPC)",
+            receiver.http_endpoint(),
+            receiver.grpc_endpoint()
+        );
+        args.config.function_env.insert(
+            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            receiver.http_endpoint(),
+        );
+        Some(receiver)
+    } else {
+        None
+    };
     let sandbox = Sandbox::start(args.config)
         .await
         .map_err(|e| e.to_string())?;
@@ -221,6 +243,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
             p.signal,
             if p.sent_sigkill { " (killed)" } else { "" }
         );
+    }
+    if let Some(receiver) = receiver {
+        let spans = receiver.spans();
+        println!(
+            "\nlambda-sandbox: {} spans received over OTLP\n",
+            spans.len()
+        );
+        print!("{}", trace_view::render_waterfall(&spans, 100));
     }
     Ok(())
 }
