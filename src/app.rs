@@ -153,6 +153,7 @@ pub async fn run(config: Config) -> ExitStatus {
             exporter,
             flush_timeout: settings.flush_timeout,
             sampler,
+            runtime_done_wait: config.runtime_done_wait,
         },
     );
     let telemetry_expected = match telemetry_listener {

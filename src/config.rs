@@ -16,6 +16,10 @@ pub const DEFAULT_EXTENSION_NAME: &str = "lambda-lens";
 pub const DEFAULT_PROXY_PORT: u16 = 9009;
 /// Default Telemetry API listener port.
 pub const DEFAULT_TELEMETRY_PORT: u16 = 9010;
+/// Default `LAMBDA_LENS_RUNTIME_DONE_WAIT_MS`.
+pub const DEFAULT_RUNTIME_DONE_WAIT_MS: u64 = 250;
+/// Upper bound for `LAMBDA_LENS_RUNTIME_DONE_WAIT_MS`: the wait adds to the billed duration.
+pub const MAX_RUNTIME_DONE_WAIT_MS: u64 = 2000;
 /// Where the proxy's address is handed to `lambda-lens-wrapper`.
 pub const DEFAULT_HANDOFF_FILE: &str = "/tmp/.lambda-lens/runtime-api";
 /// Default number of leading body bytes kept per event, response or error body.
@@ -190,6 +194,9 @@ pub struct Config {
     pub capture_bytes: usize,
     /// What to do when observation cannot start (`LAMBDA_LENS_ON_STARTUP_ERROR`).
     pub on_startup_error: StartupErrorPolicy,
+    /// Longest wait after a result for `platform.runtimeDone` (`LAMBDA_LENS_RUNTIME_DONE_WAIT_MS`;
+    /// 0 closes invocations on the proxy's view alone).
+    pub runtime_done_wait: std::time::Duration,
     /// Disable the proxy entirely (`LAMBDA_LENS_DISABLED=true`): lifecycle only.
     pub disabled: bool,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE` (`on-demand`, `lambda-managed-instances`, ...).
@@ -269,6 +276,19 @@ impl Config {
             },
             "expected passthrough or fail",
         );
+        let runtime_done_wait_ms = parse_or_default(
+            &get,
+            "LAMBDA_LENS_RUNTIME_DONE_WAIT_MS",
+            DEFAULT_RUNTIME_DONE_WAIT_MS,
+            &mut warnings,
+            |raw| {
+                raw.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|ms| *ms <= MAX_RUNTIME_DONE_WAIT_MS)
+            },
+            "expected milliseconds from 0 to 2000",
+        );
         let disabled = parse_or_default(
             &get,
             "LAMBDA_LENS_DISABLED",
@@ -290,6 +310,7 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_HANDOFF_FILE)),
             capture_bytes,
             on_startup_error,
+            runtime_done_wait: std::time::Duration::from_millis(runtime_done_wait_ms),
             disabled,
             initialization_type: get("AWS_LAMBDA_INITIALIZATION_TYPE"),
         };
@@ -390,6 +411,7 @@ mod tests {
         assert_eq!(cfg.upstream, cfg.runtime_api);
         assert_eq!(cfg.proxy_port, 9009);
         assert_eq!(cfg.telemetry_port, 9010);
+        assert_eq!(cfg.runtime_done_wait, std::time::Duration::from_millis(250));
         assert_eq!(cfg.handoff_file, PathBuf::from(DEFAULT_HANDOFF_FILE));
         assert_eq!(cfg.capture_bytes, 4096);
         assert_eq!(cfg.on_startup_error, StartupErrorPolicy::PassThrough);

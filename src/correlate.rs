@@ -5,7 +5,7 @@
 //! The logic is pure: time is passed in, span ids come from an injected source, nothing here does I/O.
 //! Events may arrive in any order, twice, or never:
 //! - an invocation is *done* when `platform.runtimeDone` arrived; or the runtime's result passed through
-//!   the proxy and `runtimeDone` did not follow within [`RUNTIME_DONE_WAIT`] (or no telemetry is
+//!   the proxy and `runtimeDone` did not follow within the configured wait (or no telemetry is
 //!   coming at all); or its deadline passed by [`DEADLINE_GRACE`] (a timeout the platform did not report);
 //! - a closed invocation is never closed again; its ids are kept (bounded) so that a late
 //!   `platform.report` becomes a follow-up to the right span, and duplicates are ignored;
@@ -23,9 +23,9 @@ use crate::telemetry::{
 };
 use crate::trace_context::TraceContext;
 
-/// How long after the runtime's result to wait for `platform.runtimeDone` (delivered within the 25 ms
-/// buffering window the subscription asks for).
-pub const RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
+/// Default longest wait after the runtime's result for `platform.runtimeDone`, which normally arrives
+/// within the 25 ms buffering window the subscription asks for.
+pub const DEFAULT_RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
 /// How long after a successful `runtimeDone` to wait for the proxy's result record, which travels on
 /// another queue and may be handled second.
 pub const RESULT_WAIT: Duration = Duration::from_millis(50);
@@ -247,12 +247,12 @@ impl Open {
     }
 
     /// Whether the invocation is complete at `now`, and why.
-    fn done(&self, now: SystemTime, telemetry_expected: bool) -> Option<CloseReason> {
+    fn done(&self, now: SystemTime, runtime_done_wait: Duration) -> Option<CloseReason> {
         if let Some(wait_until) = self.result_wait_until() {
             return (wait_until <= now).then_some(CloseReason::RuntimeDone);
         }
         if let Some(end) = self.result_end() {
-            if !telemetry_expected || end + RUNTIME_DONE_WAIT <= now {
+            if end + runtime_done_wait <= now {
                 return Some(CloseReason::ResultSeen);
             }
         }
@@ -277,14 +277,11 @@ impl Open {
     }
 
     /// When `done` may change without new input.
-    fn next_check(&self, telemetry_expected: bool) -> Option<SystemTime> {
+    fn next_check(&self, runtime_done_wait: Duration) -> Option<SystemTime> {
         if let Some(wait_until) = self.result_wait_until() {
             return Some(wait_until);
         }
-        let after_result = self
-            .result_end()
-            .filter(|_| telemetry_expected)
-            .map(|end| end + RUNTIME_DONE_WAIT);
+        let after_result = self.result_end().map(|end| end + runtime_done_wait);
         let after_deadline = self.deadline().map(|d| d + DEADLINE_GRACE);
         match (after_result, after_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -308,27 +305,34 @@ pub struct Correlator {
     /// No invocation seen yet: the next one is this process's cold start.
     cold: bool,
     telemetry_expected: bool,
+    runtime_done_wait: Duration,
     seq: u64,
     new_span_id: Box<dyn FnMut() -> SpanId + Send>,
 }
 
 impl Correlator {
-    /// A correlator for a freshly initialised environment. `telemetry_expected` says whether
-    /// `platform.runtimeDone` will arrive (the subscription succeeded); `new_span_id` makes span ids.
-    pub fn new(telemetry_expected: bool, new_span_id: Box<dyn FnMut() -> SpanId + Send>) -> Self {
+    /// A correlator for a freshly initialised environment, which waits up to `runtime_done_wait`
+    /// after a result for `platform.runtimeDone` (zero: close on the proxy's view alone);
+    /// `new_span_id` makes span ids.
+    pub fn new(
+        runtime_done_wait: Duration,
+        new_span_id: Box<dyn FnMut() -> SpanId + Send>,
+    ) -> Self {
         Self {
             open: HashMap::new(),
             closed: HashMap::new(),
             closed_order: VecDeque::new(),
             init: InitSummary::default(),
             cold: true,
-            telemetry_expected,
+            telemetry_expected: true,
+            runtime_done_wait,
             seq: 0,
             new_span_id,
         }
     }
 
-    /// Sets whether `platform.runtimeDone` will arrive (known once the subscription answered).
+    /// Sets whether `platform.runtimeDone` will arrive (known once the subscription answered); when it
+    /// will not, results close their invocation at once.
     pub fn set_telemetry_expected(&mut self, expected: bool) {
         self.telemetry_expected = expected;
     }
@@ -527,14 +531,19 @@ impl Correlator {
         let due: Vec<(RequestId, CloseReason)> = self
             .open
             .iter()
-            .filter_map(|(id, o)| {
-                o.done(now, self.telemetry_expected)
-                    .map(|r| (id.clone(), r))
-            })
+            .filter_map(|(id, o)| o.done(now, self.effective_wait()).map(|r| (id.clone(), r)))
             .collect();
         due.into_iter()
             .filter_map(|(id, reason)| self.close(&id, reason))
             .collect()
+    }
+
+    fn effective_wait(&self) -> Duration {
+        if self.telemetry_expected {
+            self.runtime_done_wait
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// Closes everything still open (shutdown).
@@ -554,7 +563,7 @@ impl Correlator {
     pub fn next_check(&self) -> Option<SystemTime> {
         self.open
             .values()
-            .filter_map(|o| o.next_check(self.telemetry_expected))
+            .filter_map(|o| o.next_check(self.effective_wait()))
             .min()
     }
 
@@ -633,7 +642,7 @@ mod tests {
     fn correlator() -> Correlator {
         let mut next = 0u64;
         Correlator::new(
-            true,
+            DEFAULT_RUNTIME_DONE_WAIT,
             Box::new(move || {
                 next += 1;
                 SpanId::from(next)
@@ -927,11 +936,11 @@ mod tests {
         c.push(invoke("a", 3000), t(0));
         c.push(event("a", 1), t(1));
         assert!(c.push(result("a", 50), t(50)).is_empty());
-        assert_eq!(c.next_check(), Some(t(50) + RUNTIME_DONE_WAIT));
+        assert_eq!(c.next_check(), Some(t(50) + DEFAULT_RUNTIME_DONE_WAIT));
         assert!(c
-            .close_due(t(50) + RUNTIME_DONE_WAIT - Duration::from_millis(1))
+            .close_due(t(50) + DEFAULT_RUNTIME_DONE_WAIT - Duration::from_millis(1))
             .is_empty());
-        let out = c.close_due(t(50) + RUNTIME_DONE_WAIT);
+        let out = c.close_due(t(50) + DEFAULT_RUNTIME_DONE_WAIT);
         assert_eq!(invocation(&out).reason, CloseReason::ResultSeen);
     }
 

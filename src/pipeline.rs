@@ -53,6 +53,8 @@ pub struct PipelineSetup {
     pub flush_timeout: Duration,
     /// Which invocations are recorded (`OTEL_TRACES_SAMPLER`).
     pub sampler: Sampler,
+    /// Longest wait for `platform.runtimeDone` after a result.
+    pub runtime_done_wait: Duration,
 }
 
 impl Pipeline {
@@ -64,7 +66,7 @@ impl Pipeline {
     ) -> Self {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
         let owner = Owner {
-            correlator: Correlator::new(true, Box::new(new_span_id)),
+            correlator: Correlator::new(setup.runtime_done_wait, Box::new(new_span_id)),
             function: setup.function,
             exporter: setup.exporter,
             flush_timeout: setup.flush_timeout,

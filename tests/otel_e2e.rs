@@ -611,3 +611,29 @@ async fn the_opentelemetry_projects_own_protobuf_bindings_decode_the_export() {
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_runtime_done_wait_spans_close_on_the_proxys_view() {
+    let receiver = receiver();
+    let opt = build_layer("no-wait");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &receiver.http_endpoint(),
+        &[("LAMBDA_LENS_RUNTIME_DONE_WAIT_MS", "0")],
+    ))
+    .await
+    .expect("sandbox starts");
+    let out = sandbox.invoke(Invocation::json(&json!({"n": 1}))).await;
+    let id = out.request_id.to_string();
+    let spans = receiver.spans();
+    let inv = invocation_span(&spans, &id);
+    assert_eq!(inv.status_code, StatusCode::Unset);
+    assert_eq!(inv.attributes["lambda_lens.status"], json!("success"));
+    assert_eq!(
+        names(&children(&spans, inv)),
+        ["init"],
+        "no runtimeDone phases"
+    );
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
