@@ -219,6 +219,10 @@ impl Owner {
     /// Builds spans for `outputs` and queues them; true when an invocation was closed.
     fn enqueue(&mut self, outputs: Vec<Output>) -> bool {
         let mut closed_any = false;
+        if self.exporter.is_none() {
+            // Export disabled: nothing to build spans for.
+            return outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
+        }
         let mut next_id = new_span_id;
         for output in outputs {
             let spans = match output {

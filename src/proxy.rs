@@ -42,20 +42,32 @@ pub(crate) const MAX_HEADERS: usize = 1000;
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
 const RUNTIME_PREFIX: &str = "/2018-06-01/runtime/";
+const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
 
-/// Runtime API header names the proxy reads.
+/// Runtime API header names the proxy reads, built once (no name parsing per request).
 mod names {
-    pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
-    pub const DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
-    pub const INVOKED_ARN: &str = "lambda-runtime-invoked-function-arn";
-    pub const TRACE_ID: &str = "lambda-runtime-trace-id";
-    pub const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
-    pub const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
-    pub const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
-    pub const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
-    pub const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
-    pub const ERROR_BODY: &str = "lambda-runtime-function-error-body";
-    pub const XRAY_ERROR_CAUSE: &str = "lambda-runtime-function-xray-error-cause";
+    use http::header::HeaderName;
+
+    pub static REQUEST_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-request-id");
+    pub static DEADLINE_MS: HeaderName = HeaderName::from_static("lambda-runtime-deadline-ms");
+    pub static INVOKED_ARN: HeaderName =
+        HeaderName::from_static("lambda-runtime-invoked-function-arn");
+    pub static TRACE_ID: HeaderName = HeaderName::from_static("lambda-runtime-trace-id");
+    pub static CLIENT_CONTEXT: HeaderName =
+        HeaderName::from_static("lambda-runtime-client-context");
+    pub static COGNITO_IDENTITY: HeaderName =
+        HeaderName::from_static("lambda-runtime-cognito-identity");
+    pub static TENANT_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-tenant-id");
+    pub static RESPONSE_MODE: HeaderName =
+        HeaderName::from_static("lambda-runtime-function-response-mode");
+    pub static ERROR_TYPE: HeaderName =
+        HeaderName::from_static("lambda-runtime-function-error-type");
+    pub static ERROR_BODY: HeaderName =
+        HeaderName::from_static("lambda-runtime-function-error-body");
+    pub static XRAY_ERROR_CAUSE: HeaderName =
+        HeaderName::from_static("lambda-runtime-function-xray-error-cause");
+    pub static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+    pub static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 }
 
 /// The proxy: cheap to clone, all clones share one upstream pool and one record queue.
@@ -69,6 +81,8 @@ struct Shared {
     upstream: RuntimeApiEndpoint,
     /// `Host` for upstream requests, built once.
     upstream_host: HeaderValue,
+    /// The upstream `/next` URI, the most frequent call, built once.
+    next_uri: http::Uri,
     capture_bytes: usize,
     records: RecordSender,
     broker: Mutex<NextBroker>,
@@ -159,6 +173,7 @@ impl Proxy {
                 client,
                 upstream_host: HeaderValue::from_str(upstream.authority().as_str())
                     .expect("a parsed authority is a valid header value"),
+                next_uri: upstream.uri(NEXT_PATH),
                 upstream,
                 capture_bytes,
                 records,
@@ -222,7 +237,11 @@ impl Shared {
     ) -> Request<ProxyBody> {
         let (mut parts, incoming) = req.into_parts();
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        parts.uri = self.upstream.uri(path_and_query);
+        parts.uri = if path_and_query == NEXT_PATH {
+            self.next_uri.clone()
+        } else {
+            self.upstream.uri(path_and_query)
+        };
         parts.version = Version::HTTP_11;
         // Overwrite in place: removing would let HeaderMap move another header into its slot.
         parts
@@ -286,7 +305,7 @@ impl Shared {
     fn deliver_event(&self, fetched: Fetched) -> Response<ProxyBody> {
         let (mut parts, body) = fetched.response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        let request_id = header_string(&parts.headers, names::REQUEST_ID);
+        let request_id = header_string(&parts.headers, &names::REQUEST_ID);
         let Some(request_id) = request_id.filter(|_| parts.status == StatusCode::OK) else {
             if parts.status == StatusCode::OK {
                 tracing::warn!("upstream /next answered without a request id; not recorded");
@@ -296,13 +315,13 @@ impl Shared {
         let h = &parts.headers;
         let record = InvocationRecord {
             request_id: RequestId::new(request_id),
-            deadline_ms: header_string(h, names::DEADLINE_MS).and_then(|v| v.trim().parse().ok()),
-            invoked_function_arn: header_string(h, names::INVOKED_ARN),
-            trace_header: header_string(h, names::TRACE_ID),
-            client_context: header_string(h, names::CLIENT_CONTEXT),
-            cognito_identity: header_string(h, names::COGNITO_IDENTITY),
-            tenant_id: header_string(h, names::TENANT_ID),
-            content_type: header_string(h, header::CONTENT_TYPE.as_str()),
+            deadline_ms: header_string(h, &names::DEADLINE_MS).and_then(|v| v.trim().parse().ok()),
+            invoked_function_arn: header_string(h, &names::INVOKED_ARN),
+            trace_header: header_string(h, &names::TRACE_ID),
+            client_context: header_string(h, &names::CLIENT_CONTEXT),
+            cognito_identity: header_string(h, &names::COGNITO_IDENTITY),
+            tenant_id: header_string(h, &names::TENANT_ID),
+            content_type: header_string(h, &header::CONTENT_TYPE),
             upstream_status: parts.status.as_u16(),
             received_at: fetched.received_at,
             event: BodyCapture::default(),
@@ -333,12 +352,12 @@ impl Shared {
             kind,
             request_id,
             started_at: SystemTime::now(),
-            streaming: header_string(h, names::RESPONSE_MODE)
+            streaming: header_string(h, &names::RESPONSE_MODE)
                 .is_some_and(|m| m.eq_ignore_ascii_case("streaming")),
-            content_type: header_string(h, header::CONTENT_TYPE.as_str()),
-            error_type: header_string(h, names::ERROR_TYPE),
+            content_type: header_string(h, &header::CONTENT_TYPE),
+            error_type: header_string(h, &names::ERROR_TYPE),
             error_body_trailer: None,
-            xray_error_cause: header_string(h, names::XRAY_ERROR_CAUSE)
+            xray_error_cause: header_string(h, &names::XRAY_ERROR_CAUSE)
                 .map(|c| truncate_on_char_boundary(c, self.capture_bytes)),
             body: BodyCapture::default(),
             upstream_status: None,
@@ -353,10 +372,10 @@ impl Shared {
                 if let ProxyRecord::Result(res) = r {
                     res.body = capture;
                     if let Some(trailers) = trailers {
-                        if let Some(t) = header_string(&trailers, names::ERROR_TYPE) {
+                        if let Some(t) = header_string(&trailers, &names::ERROR_TYPE) {
                             res.error_type = Some(t);
                         }
-                        res.error_body_trailer = header_string(&trailers, names::ERROR_BODY);
+                        res.error_body_trailer = header_string(&trailers, &names::ERROR_BODY);
                     }
                 }
             });
@@ -450,26 +469,31 @@ fn bad_gateway(upstream: &RuntimeApiEndpoint, error: &str) -> Response<ProxyBody
 /// `Transfer-Encoding` and `Trailer` stay: they tell the next hop to keep chunked framing and which
 /// trailers follow, which streaming responses depend on.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+        headers.remove(header::CONNECTION);
     }
     for name in [
-        header::CONNECTION,
-        header::TE,
-        header::UPGRADE,
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
+        &header::TE,
+        &header::UPGRADE,
+        &header::PROXY_AUTHENTICATE,
+        &header::PROXY_AUTHORIZATION,
+        &names::KEEP_ALIVE,
+        &names::PROXY_CONNECTION,
     ] {
-        headers.remove(name);
+        // A lookup first: `remove` would also cost a lookup, and most messages have none of these.
+        if headers.contains_key(name) {
+            headers.remove(name);
+        }
     }
 }
 
@@ -496,7 +520,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
+fn header_string(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     headers
         .get(name)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
