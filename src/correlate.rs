@@ -570,8 +570,15 @@ impl Correlator {
     /// Closes `id` now, for `reason`.
     pub fn close(&mut self, id: &RequestId, reason: CloseReason) -> Option<Output> {
         let open = self.open.remove(id)?;
-        let trace = TraceContext::from_xray_header(open.trace_header(), SystemTime::now());
-        let span_id = (self.new_span_id)();
+        // The proxy chose the ids when the event passed (they may have been handed to the
+        // function); without a proxy record they are made now.
+        let (trace, span_id) = match open.event.as_ref().map(|e| e.span) {
+            Some(identity) => (identity.trace, identity.span_id),
+            None => (
+                TraceContext::from_xray_header(open.trace_header(), SystemTime::now()),
+                (self.new_span_id)(),
+            ),
+        };
         self.remember_closed(
             id.clone(),
             Closed {
@@ -629,11 +636,13 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::record::{BodyCapture, ResultKind};
+    use crate::record::{BodyCapture, ResultKind, SpanIdentity};
     use crate::telemetry::LogSource;
 
     const TRACE: &str =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    /// The span id the proxy chose for events in these tests.
+    const EVENT_SPAN: SpanId = SpanId::from_bytes([0xaa; 8]);
 
     fn t(ms: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
@@ -684,6 +693,10 @@ mod tests {
                 complete: true,
                 first_byte_at: Some(t(at)),
                 ended_at: Some(t(at)),
+            },
+            span: SpanIdentity {
+                trace: TraceContext::from_xray_header(Some(TRACE), t(at)),
+                span_id: EVENT_SPAN,
             },
         }))
     }
@@ -843,7 +856,7 @@ mod tests {
             inv.trace.parent_span_id,
             Some(SpanId::from_hex("53995c3f42cd8ad8").expect("hex"))
         );
-        assert_eq!(inv.span_id, SpanId::from(1u64));
+        assert_eq!(inv.span_id, EVENT_SPAN, "the proxy's choice");
         assert_eq!(inv.platform_start, Some((t(100), Some("$LATEST".into()))));
         assert_eq!(inv.logs.len(), 1);
         assert_eq!(inv.logs[0].message, "hello");
@@ -855,7 +868,7 @@ mod tests {
         match out.as_slice() {
             [Output::LateReport(late)] => {
                 assert_eq!(late.request_id, id("a"));
-                assert_eq!(late.invocation_span_id, SpanId::from(1u64));
+                assert_eq!(late.invocation_span_id, EVENT_SPAN);
                 assert_eq!(late.trace_id, inv.trace.trace_id);
                 assert_eq!(late.report.metrics.billed_duration_ms, Some(16));
             }

@@ -28,7 +28,7 @@ use crate::config::RuntimeApiEndpoint;
 use crate::http_client::HttpClient;
 use crate::record::{
     BodyCapture, InvocationRecord, PendingRecord, ProxyRecord, RecordSender, RequestId, ResultKind,
-    ResultRecord,
+    ResultRecord, SpanIdentity,
 };
 
 /// Bytes kept of the upstream's answer to a result (`{"status":"OK"}` or an error JSON).
@@ -313,11 +313,12 @@ impl Shared {
             return Response::from_parts(parts, ProxyBody::Stream(TeeBody::plain(body)));
         };
         let h = &parts.headers;
+        let trace_header = header_string(h, &names::TRACE_ID);
         let record = InvocationRecord {
             request_id: RequestId::new(request_id),
             deadline_ms: header_string(h, &names::DEADLINE_MS).and_then(|v| v.trim().parse().ok()),
             invoked_function_arn: header_string(h, &names::INVOKED_ARN),
-            trace_header: header_string(h, &names::TRACE_ID),
+            trace_header: trace_header.clone(),
             client_context: header_string(h, &names::CLIENT_CONTEXT),
             cognito_identity: header_string(h, &names::COGNITO_IDENTITY),
             tenant_id: header_string(h, &names::TENANT_ID),
@@ -325,6 +326,7 @@ impl Shared {
             upstream_status: parts.status.as_u16(),
             received_at: fetched.received_at,
             event: BodyCapture::default(),
+            span: SpanIdentity::new(trace_header.as_deref(), fetched.received_at),
         };
         let pending = PendingRecord::new(ProxyRecord::Invocation(record), self.records.clone());
         let body = TeeBody::tapped(

@@ -12,8 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use opentelemetry::trace::SpanId;
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
+
+use crate::trace_context::{new_span_id, TraceContext};
 
 /// How many observations may wait for the owner task before new ones are dropped. The proxy never
 /// waits for room: observing must not slow the function down.
@@ -94,6 +97,43 @@ pub struct InvocationRecord {
     pub received_at: SystemTime,
     /// The event body (its `ended_at` is when the runtime had all of it).
     pub event: BodyCapture,
+    /// The invocation span's identity, chosen as the event passed so that transforms can hand it to
+    /// the function (`traceparent`) and the span is built with the same ids.
+    #[serde(skip)]
+    pub span: SpanIdentity,
+}
+
+/// Trace context and span id of an invocation span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanIdentity {
+    /// From the X-Ray header, or generated.
+    pub trace: TraceContext,
+    /// The invocation span's id.
+    pub span_id: SpanId,
+}
+
+impl SpanIdentity {
+    /// The identity of an invocation whose X-Ray header is `trace_header`.
+    pub fn new(trace_header: Option<&str>, now: SystemTime) -> Self {
+        Self {
+            trace: TraceContext::from_xray_header(trace_header, now),
+            span_id: new_span_id(),
+        }
+    }
+
+    /// The W3C `traceparent` naming the invocation span as parent.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{}-{}",
+            self.trace.trace_id,
+            self.span_id,
+            if self.trace.sampled == Some(false) {
+                "00"
+            } else {
+                "01"
+            }
+        )
+    }
 }
 
 /// Which Runtime API call carried a result.
@@ -264,6 +304,7 @@ mod tests {
             upstream_status: 200,
             received_at: UNIX_EPOCH,
             event: BodyCapture::default(),
+            span: SpanIdentity::new(None, UNIX_EPOCH),
         })
     }
 

@@ -651,7 +651,7 @@ mod tests {
 
     use super::*;
     use crate::correlate::RuntimeDoneSummary;
-    use crate::record::{BodyCapture, InvocationRecord, RequestId, ResultRecord};
+    use crate::record::{BodyCapture, InvocationRecord, RequestId, ResultRecord, SpanIdentity};
     use crate::trace_context::TraceContext;
 
     fn t(ms: u64) -> SystemTime {
@@ -711,6 +711,7 @@ mod tests {
                 upstream_status: 200,
                 received_at: t(10),
                 event: capture(br#"{"Records":[{"eventSource":"aws:sqs"}]}"#, 10),
+                span: SpanIdentity::new(None, t(10)),
             }),
             result,
             platform_start: Some((t(9), Some("7".into()))),
