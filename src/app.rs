@@ -28,6 +28,7 @@ use crate::record::RecordSender;
 use crate::spans::{self, FunctionInfo};
 use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
 use crate::trace_context::Sampler;
+use crate::transform::Transforms;
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
@@ -61,12 +62,17 @@ async fn start_proxy(
             config.handoff_file.display()
         )
     })?;
+    let (transforms, warnings) = Transforms::from_lookup(|k| std::env::var(k).ok());
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     let proxy = Proxy::new(
         client,
         config.upstream.clone(),
         config.capture_bytes,
         records,
-    );
+    )
+    .with_transforms(transforms);
     tokio::spawn(proxy.serve(listener));
     Ok(addr)
 }

@@ -133,6 +133,18 @@ impl Drop for TeeBody {
     }
 }
 
+/// The capture of a body that was buffered whole (for transforms): the same shape a tee reports.
+pub fn capture_whole(bytes: &Bytes, limit: usize) -> BodyCapture {
+    let now = SystemTime::now();
+    BodyCapture {
+        size: bytes.len() as u64,
+        head: bytes.slice(..bytes.len().min(limit)),
+        complete: true,
+        first_byte_at: (!bytes.is_empty()).then_some(now),
+        ended_at: Some(now),
+    }
+}
+
 /// Every body the proxy sends: a forwarded stream, or a small answer of its own.
 pub enum ProxyBody {
     /// Forwarded from the other side.

@@ -23,4 +23,5 @@ pub mod record;
 pub mod spans;
 pub mod telemetry;
 pub mod trace_context;
+pub mod transform;
 pub mod trigger;

@@ -14,8 +14,10 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -23,14 +25,17 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::capture::{CaptureSink, ProxyBody, TeeBody};
+use crate::capture::{capture_whole, CaptureSink, ProxyBody, TeeBody};
 use crate::config::RuntimeApiEndpoint;
 use crate::http_client::HttpClient;
 use crate::record::{
     BodyCapture, InvocationRecord, PendingRecord, ProxyRecord, RecordSender, RequestId, ResultKind,
     ResultRecord, SpanIdentity,
 };
+use crate::transform::{Direction, TransformContext, Transforms, MAX_TRANSFORM_BYTES};
 
+/// Invocations whose span identity is kept for response transforms (concurrent invocations).
+const MAX_TRANSFORM_SPANS: usize = 1024;
 /// Bytes kept of the upstream's answer to a result (`{"status":"OK"}` or an error JSON).
 const UPSTREAM_ANSWER_CAPTURE_BYTES: usize = 1024;
 /// Request-head buffer: the real Runtime API (Go's net/http) accepts 1 MiB of headers, and runtimes
@@ -86,6 +91,30 @@ struct Shared {
     capture_bytes: usize,
     records: RecordSender,
     broker: Mutex<NextBroker>,
+    transforms: Transforms,
+    /// Span identities kept from `/next` to `/response` for response transforms.
+    transform_spans: TransformSpans,
+}
+
+/// Invocation span identities between an event and its response, bounded by
+/// [`MAX_TRANSFORM_SPANS`] (only kept when a response transform is on).
+#[derive(Default)]
+struct TransformSpans(Mutex<VecDeque<(RequestId, SpanIdentity, SystemTime)>>);
+
+impl TransformSpans {
+    fn remember(&self, id: RequestId, span: SpanIdentity, received_at: SystemTime) {
+        let mut spans = lock(&self.0);
+        if spans.len() >= MAX_TRANSFORM_SPANS {
+            spans.pop_front();
+        }
+        spans.push_back((id, span, received_at));
+    }
+
+    fn take(&self, id: &RequestId) -> Option<(SpanIdentity, SystemTime)> {
+        let mut spans = lock(&self.0);
+        let at = spans.iter().position(|(i, _, _)| i == id)?;
+        spans.remove(at).map(|(_, span, t)| (span, t))
+    }
 }
 
 /// An upstream `/next` answer and when its headers arrived.
@@ -178,8 +207,18 @@ impl Proxy {
                 capture_bytes,
                 records,
                 broker: Mutex::new(NextBroker::default()),
+                transforms: Transforms::none(),
+                transform_spans: TransformSpans::default(),
             }),
         }
+    }
+
+    /// Enables `transforms`; call before [`Proxy::serve`].
+    pub fn with_transforms(mut self, transforms: Transforms) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.transforms = transforms;
+        }
+        self
     }
 
     /// Serves runtime connections on `listener` until the task is dropped.
@@ -236,6 +275,12 @@ impl Shared {
         body: impl FnOnce(Incoming) -> TeeBody,
     ) -> Request<ProxyBody> {
         let (mut parts, incoming) = req.into_parts();
+        self.to_upstream(&mut parts);
+        Request::from_parts(parts, ProxyBody::Stream(body(incoming)))
+    }
+
+    /// Points a runtime request's head at the upstream.
+    fn to_upstream(&self, parts: &mut http::request::Parts) {
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         parts.uri = if path_and_query == NEXT_PATH {
             self.next_uri.clone()
@@ -248,7 +293,23 @@ impl Shared {
             .headers
             .insert(header::HOST, self.upstream_host.clone());
         strip_hop_by_hop(&mut parts.headers);
-        Request::from_parts(parts, ProxyBody::Stream(body(incoming)))
+    }
+
+    /// Runs the transforms for `direction` over a whole body; on a change, `Content-Length` follows.
+    fn transformed(
+        &self,
+        direction: Direction,
+        bytes: Bytes,
+        ctx: &TransformContext,
+        headers: &mut HeaderMap,
+    ) -> Bytes {
+        match self.transforms.apply(direction, &bytes, ctx) {
+            Some(changed) => {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(changed.len()));
+                Bytes::from(changed)
+            }
+            None => bytes,
+        }
     }
 
     async fn forward(&self, req: Request<Incoming>) -> Response<ProxyBody> {
@@ -263,12 +324,12 @@ impl Shared {
     }
 
     async fn next(self: &Arc<Self>, req: Request<Incoming>) -> Response<ProxyBody> {
+        let queued = lock(&self.broker).ready.pop_front();
+        if let Some(fetched) = queued {
+            return self.deliver_event(fetched).await;
+        }
         let rx = {
             let mut broker = lock(&self.broker);
-            if let Some(fetched) = broker.ready.pop_front() {
-                drop(broker);
-                return self.deliver_event(fetched);
-            }
             broker.waiting.retain(|tx| !tx.is_closed());
             let (tx, rx) = oneshot::channel();
             broker.waiting.push_back(tx);
@@ -286,7 +347,7 @@ impl Shared {
             shared: Arc::clone(self),
         };
         match waiter.recv().await {
-            Some(Ok(fetched)) => self.deliver_event(fetched),
+            Some(Ok(fetched)) => self.deliver_event(fetched).await,
             Some(Err(e)) => bad_gateway(&self.upstream, &error_chain(&e)),
             None => bad_gateway(&self.upstream, "the upstream /next call was abandoned"),
         }
@@ -302,7 +363,7 @@ impl Shared {
         broker.offer(result, false);
     }
 
-    fn deliver_event(&self, fetched: Fetched) -> Response<ProxyBody> {
+    async fn deliver_event(&self, fetched: Fetched) -> Response<ProxyBody> {
         let (mut parts, body) = fetched.response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         let request_id = header_string(&parts.headers, &names::REQUEST_ID);
@@ -328,7 +389,34 @@ impl Shared {
             event: BodyCapture::default(),
             span: SpanIdentity::new(trace_header.as_deref(), fetched.received_at),
         };
+        if self.transforms.any(Direction::Response) {
+            self.transform_spans.remember(
+                record.request_id.clone(),
+                record.span,
+                record.received_at,
+            );
+        }
+        let span = record.span;
         let pending = PendingRecord::new(ProxyRecord::Invocation(record), self.records.clone());
+        if self.transforms.any(Direction::Event) && transformable(&parts.headers) {
+            let bytes = match body.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) => return bad_gateway(&self.upstream, &error_chain(&e)),
+            };
+            let ctx = TransformContext {
+                span,
+                received_at: fetched.received_at,
+                now: SystemTime::now(),
+            };
+            let bytes = self.transformed(Direction::Event, bytes, &ctx, &mut parts.headers);
+            let capture = capture_whole(&bytes, self.capture_bytes);
+            pending.update(|r| {
+                if let ProxyRecord::Invocation(inv) = r {
+                    inv.event = capture;
+                }
+            });
+            return Response::from_parts(parts, ProxyBody::local(bytes));
+        }
         let body = TeeBody::tapped(
             body,
             self.capture_bytes,
@@ -383,7 +471,33 @@ impl Shared {
             });
         });
         let limit = self.capture_bytes;
-        let mut upstream_req = self.upstream_request(req, |b| TeeBody::tapped(b, limit, sink));
+        let remembered = match (&kind, pending_request_id(&pending)) {
+            (ResultKind::Response, Some(id))
+                if self.transforms.any(Direction::Response) && transformable(req.headers()) =>
+            {
+                self.transform_spans.take(&id)
+            }
+            _ => None,
+        };
+        let mut upstream_req = match remembered {
+            Some((span, received_at)) => {
+                let (mut parts, body) = req.into_parts();
+                let bytes = match body.collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(e) => return bad_request(&error_chain(&e)),
+                };
+                let ctx = TransformContext {
+                    span,
+                    received_at,
+                    now: SystemTime::now(),
+                };
+                self.to_upstream(&mut parts);
+                let bytes = self.transformed(Direction::Response, bytes, &ctx, &mut parts.headers);
+                sink(capture_whole(&bytes, limit), None);
+                Request::from_parts(parts, ProxyBody::local(bytes))
+            }
+            None => self.upstream_request(req, |b| TeeBody::tapped(b, limit, sink)),
+        };
         declare_error_trailers(upstream_req.headers_mut());
 
         match self.client.request(upstream_req).await {
@@ -449,6 +563,46 @@ fn passthrough(resp: Response<Incoming>) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, ProxyBody::Stream(TeeBody::plain(body)))
+}
+
+/// Whether a body may be buffered for transforms: a stated length within Lambda's payload limit and
+/// a JSON (or unstated) content type. Streams and large or binary bodies pass through untouched.
+fn transformable(headers: &HeaderMap) -> bool {
+    let length_ok = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n <= MAX_TRANSFORM_BYTES);
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.to_ascii_lowercase().contains("json"));
+    length_ok && json && !headers.contains_key(&names::RESPONSE_MODE)
+}
+
+fn pending_request_id(pending: &PendingRecord) -> Option<RequestId> {
+    let mut id = None;
+    pending.update(|r| {
+        if let ProxyRecord::Result(res) = r {
+            id = res.request_id.clone();
+        }
+    });
+    id
+}
+
+/// Answer for a runtime request whose body could not be read.
+fn bad_request(error: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({
+        "errorMessage": format!("lambda-lens could not read the request body: {error}"),
+        "errorType": "TruncatedHTTPRequest",
+    });
+    let mut resp = Response::new(ProxyBody::local(body.to_string()));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// Answer for a runtime call lambda-lens could not forward, in the Runtime API's error shape.

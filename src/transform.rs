@@ -1,0 +1,762 @@
+//! Transforms: deliberate changes to an invocation's event or response, each opt-in by an environment
+//! variable, behind one small trait so more can be added.
+//!
+//! Edits are surgical: a small scanner finds the byte range to change in the original JSON and only
+//! those bytes are replaced or inserted, so formatting, key order and number spelling elsewhere stay
+//! exactly as the function or the caller wrote them. Every result is checked before use: it must parse
+//! as JSON, and with the edit undone it must equal the original. Anything else — non-JSON bodies,
+//! streams, shapes the transform does not know, scanner surprises — means the original bytes are
+//! forwarded unchanged.
+//!
+//! | variable | direction | effect |
+//! |---|---|---|
+//! | `LAMBDA_LENS_INJECT_TRACEPARENT=true` | event | HTTP-shaped events (API Gateway, ALB, Function URL) get a `traceparent` header naming the invocation span, so an OpenTelemetry SDK in the function continues the trace under it |
+//! | `LAMBDA_LENS_RESPONSE_HEADERS=true` | response | proxy-integration responses (`{"statusCode":…}`) get `traceparent` and `Server-Timing: lambda;dur=<ms>` headers |
+//! | `LAMBDA_LENS_MASK_RESPONSE_PATHS=a.b,c[*].d` | response | the values at these JSON paths become `"[REDACTED]"` |
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use crate::record::SpanIdentity;
+
+/// The largest body a transform buffers: Lambda's payload limit (6 MiB + 100 bytes). Larger bodies
+/// pass through untouched.
+pub const MAX_TRANSFORM_BYTES: u64 = 6 * 1024 * 1024 + 100;
+/// What masked values become.
+pub const MASK: &str = "[REDACTED]";
+
+/// Which body a transform changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The event handed to the runtime (`/next`).
+    Event,
+    /// The runtime's response (`/response`).
+    Response,
+}
+
+/// What a transform may know about the invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct TransformContext {
+    /// The invocation span's identity.
+    pub span: SpanIdentity,
+    /// When the runtime received the event.
+    pub received_at: SystemTime,
+    /// Now.
+    pub now: SystemTime,
+}
+
+/// Why a transform left a body alone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransformError {
+    /// The body is not JSON.
+    #[error("not JSON")]
+    NotJson,
+    /// The body has a shape the transform does not change (e.g. `headers` is not an object, or the
+    /// header is already there).
+    #[error("shape not supported")]
+    Unsupported,
+    /// The edited body failed its check (a scanner surprise).
+    #[error("edit did not verify")]
+    Unverified,
+}
+
+/// One deliberate change to an event or response.
+pub trait Transform: Send + Sync {
+    /// A short name for logs.
+    fn name(&self) -> &'static str;
+    /// The body it changes.
+    fn direction(&self) -> Direction;
+    /// The changed body, `Ok(None)` when there is nothing to change, or why not.
+    fn apply(&self, body: &[u8], ctx: &TransformContext)
+        -> Result<Option<Vec<u8>>, TransformError>;
+}
+
+/// The transforms enabled by the environment.
+pub struct Transforms {
+    list: Vec<Box<dyn Transform>>,
+}
+
+impl Transforms {
+    /// No transforms.
+    pub fn none() -> Self {
+        Self { list: Vec::new() }
+    }
+
+    /// Reads the `LAMBDA_LENS_*` transform variables (empty = unset); bad values warn and stay off.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let mut warnings = Vec::new();
+        let mut flag = |key: &str| match get(key).map(|v| v.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => {
+                warnings.push(format!("{key}={v:?} ignored: expected true or false; off"));
+                false
+            }
+        };
+        let mut list: Vec<Box<dyn Transform>> = Vec::new();
+        if flag("LAMBDA_LENS_INJECT_TRACEPARENT") {
+            list.push(Box::new(InjectTraceparent));
+        }
+        if flag("LAMBDA_LENS_RESPONSE_HEADERS") {
+            list.push(Box::new(ResponseHeaders));
+        }
+        if let Some(raw) = get("LAMBDA_LENS_MASK_RESPONSE_PATHS") {
+            let mut paths = Vec::new();
+            for p in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match JsonPath::parse(p) {
+                    Some(path) => paths.push(path),
+                    None => warnings.push(format!(
+                        "LAMBDA_LENS_MASK_RESPONSE_PATHS entry {p:?} ignored: expected a.b, a[0].b or a[*].b"
+                    )),
+                }
+            }
+            if !paths.is_empty() {
+                list.push(Box::new(MaskFields { paths }));
+            }
+        }
+        (Self { list }, warnings)
+    }
+
+    /// Whether any transform changes bodies going `direction`.
+    pub fn any(&self, direction: Direction) -> bool {
+        self.list.iter().any(|t| t.direction() == direction)
+    }
+
+    /// Applies every transform for `direction` in order; the original body when none changed it.
+    /// A transform that fails is skipped (logged at debug): the body stays as the previous step left it.
+    pub fn apply(
+        &self,
+        direction: Direction,
+        body: &[u8],
+        ctx: &TransformContext,
+    ) -> Option<Vec<u8>> {
+        let mut current: Option<Vec<u8>> = None;
+        for t in self.list.iter().filter(|t| t.direction() == direction) {
+            let input = current.as_deref().unwrap_or(body);
+            match t.apply(input, ctx) {
+                Ok(Some(changed)) => current = Some(changed),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(transform = t.name(), error = %e, "body left unchanged"),
+            }
+        }
+        current
+    }
+}
+
+/// `traceparent` into HTTP-shaped events.
+struct InjectTraceparent;
+
+impl Transform for InjectTraceparent {
+    fn name(&self) -> &'static str {
+        "inject-traceparent"
+    }
+
+    fn direction(&self) -> Direction {
+        Direction::Event
+    }
+
+    fn apply(
+        &self,
+        body: &[u8],
+        ctx: &TransformContext,
+    ) -> Result<Option<Vec<u8>>, TransformError> {
+        let original: Value = serde_json::from_slice(body).map_err(|_| TransformError::NotJson)?;
+        if !is_http_event(&original) {
+            return Ok(None);
+        }
+        let traceparent = ctx.span.traceparent();
+        let mut edits = vec![("headers", Value::String(traceparent.clone()))];
+        // REST APIs and ALBs with multi-value headers enabled read `multiValueHeaders`.
+        if original
+            .get("multiValueHeaders")
+            .is_some_and(Value::is_object)
+        {
+            edits.push((
+                "multiValueHeaders",
+                Value::Array(vec![Value::String(traceparent)]),
+            ));
+        }
+        set_members(body, &original, &edits, "traceparent").map(Some)
+    }
+}
+
+/// `traceparent` and `Server-Timing` into proxy-integration responses.
+struct ResponseHeaders;
+
+impl Transform for ResponseHeaders {
+    fn name(&self) -> &'static str {
+        "response-headers"
+    }
+
+    fn direction(&self) -> Direction {
+        Direction::Response
+    }
+
+    fn apply(
+        &self,
+        body: &[u8],
+        ctx: &TransformContext,
+    ) -> Result<Option<Vec<u8>>, TransformError> {
+        let original: Value = serde_json::from_slice(body).map_err(|_| TransformError::NotJson)?;
+        if !original.get("statusCode").is_some_and(Value::is_u64) {
+            return Ok(None);
+        }
+        let ms = ctx
+            .now
+            .duration_since(ctx.received_at)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0;
+        let with_traceparent = set_members(
+            body,
+            &original,
+            &[("headers", Value::String(ctx.span.traceparent()))],
+            "traceparent",
+        )?;
+        let edited: Value =
+            serde_json::from_slice(&with_traceparent).map_err(|_| TransformError::Unverified)?;
+        set_members(
+            &with_traceparent,
+            &edited,
+            &[("headers", Value::String(format!("lambda;dur={ms:.1}")))],
+            "Server-Timing",
+        )
+        .map(Some)
+    }
+}
+
+/// Configured JSON paths masked in responses.
+struct MaskFields {
+    paths: Vec<JsonPath>,
+}
+
+impl Transform for MaskFields {
+    fn name(&self) -> &'static str {
+        "mask-fields"
+    }
+
+    fn direction(&self) -> Direction {
+        Direction::Response
+    }
+
+    fn apply(
+        &self,
+        body: &[u8],
+        _ctx: &TransformContext,
+    ) -> Result<Option<Vec<u8>>, TransformError> {
+        let mut original: Value =
+            serde_json::from_slice(body).map_err(|_| TransformError::NotJson)?;
+        let mut ranges = Vec::new();
+        for path in &self.paths {
+            ranges.extend(scan::values_at(body, &path.0));
+        }
+        if ranges.is_empty() {
+            return Ok(None);
+        }
+        ranges.sort_by_key(|r| r.start);
+        ranges.dedup();
+        let mask = serde_json::to_string(MASK).expect("a string serializes");
+        let mut out = body.to_vec();
+        for r in ranges.iter().rev() {
+            out.splice(r.clone(), mask.bytes());
+        }
+        // Verify: the result is the original with exactly those values masked.
+        for path in &self.paths {
+            path.mask(&mut original);
+        }
+        let edited: Value = serde_json::from_slice(&out).map_err(|_| TransformError::Unverified)?;
+        if edited != original {
+            return Err(TransformError::Unverified);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Sets `name` in each top-level object member listed in `edits` (creating the member when the
+/// top-level object lacks it), by inserting bytes only, then verifies the result.
+fn set_members(
+    body: &[u8],
+    original: &Value,
+    edits: &[(&str, Value)],
+    name: &str,
+) -> Result<Vec<u8>, TransformError> {
+    let mut inserts: Vec<(usize, String)> = Vec::new();
+    let mut expected = original.clone();
+    for (member, value) in edits {
+        let entry = format!(
+            "{}:{}",
+            serde_json::to_string(name).expect("a string serializes"),
+            value
+        );
+        match scan::member_value(body, member) {
+            Some(range) if body[range.start] == b'{' => {
+                let empty = scan::is_empty_object(&body[range.clone()]);
+                let at = range.start + 1;
+                inserts.push((at, if empty { entry } else { format!("{entry},") }));
+                // Replace an existing header of the same name (any case) in the expected value.
+                let obj = expected[*member]
+                    .as_object_mut()
+                    .ok_or(TransformError::Unverified)?;
+                if obj.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+                    // The function or caller set it already: theirs wins.
+                    return Err(TransformError::Unsupported);
+                }
+                obj.insert(name.to_owned(), value.clone());
+            }
+            Some(_) => return Err(TransformError::Unsupported),
+            None => {
+                let start = scan::top_level_object_start(body).ok_or(TransformError::NotJson)?;
+                let empty = original.as_object().is_some_and(|o| o.is_empty());
+                let member_json = format!(
+                    "{}:{{{entry}}}",
+                    serde_json::to_string(member).expect("a string serializes")
+                );
+                inserts.push((
+                    start + 1,
+                    if empty {
+                        member_json
+                    } else {
+                        format!("{member_json},")
+                    },
+                ));
+                let mut obj = serde_json::Map::new();
+                obj.insert(name.to_owned(), value.clone());
+                expected
+                    .as_object_mut()
+                    .ok_or(TransformError::NotJson)?
+                    .insert((*member).to_owned(), Value::Object(obj));
+            }
+        }
+    }
+    inserts.sort_by_key(|(at, _)| *at);
+    let mut out =
+        Vec::with_capacity(body.len() + inserts.iter().map(|(_, s)| s.len()).sum::<usize>());
+    let mut last = 0;
+    for (at, text) in &inserts {
+        out.extend_from_slice(&body[last..*at]);
+        out.extend_from_slice(text.as_bytes());
+        last = *at;
+    }
+    out.extend_from_slice(&body[last..]);
+    let edited: Value = serde_json::from_slice(&out).map_err(|_| TransformError::Unverified)?;
+    if edited != expected {
+        return Err(TransformError::Unverified);
+    }
+    Ok(out)
+}
+
+/// API Gateway (REST and HTTP APIs), ALB and Function URL events: `requestContext` plus headers.
+fn is_http_event(event: &Value) -> bool {
+    let ctx = event.get("requestContext");
+    let rest = event.get("httpMethod").is_some() && ctx.is_some();
+    let v2 = ctx.and_then(|c| c.get("http")).is_some();
+    let alb = ctx.and_then(|c| c.get("elb")).is_some();
+    rest || v2 || alb
+}
+
+/// A JSON path of object keys and array indexes (`*` = every element).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonPath(Vec<scan::Segment>);
+
+impl JsonPath {
+    /// Parses `a.b`, `a[0].b`, `a[*].b`, with an optional leading `$.`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.strip_prefix("$.").unwrap_or(raw);
+        let mut segments = Vec::new();
+        for part in raw.split('.') {
+            let (key, mut rest) = match part.find('[') {
+                Some(i) => (&part[..i], &part[i..]),
+                None => (part, ""),
+            };
+            if key.contains(']') {
+                return None;
+            }
+            if !key.is_empty() {
+                segments.push(scan::Segment::Key(key.to_owned()));
+            } else if rest.is_empty() {
+                return None;
+            }
+            while let Some(inner) = rest.strip_prefix('[') {
+                let end = inner.find(']')?;
+                let index = &inner[..end];
+                segments.push(if index == "*" {
+                    scan::Segment::Any
+                } else {
+                    scan::Segment::Index(index.parse().ok()?)
+                });
+                rest = &inner[end + 1..];
+            }
+            if !rest.is_empty() {
+                return None;
+            }
+        }
+        (!segments.is_empty()).then_some(Self(segments))
+    }
+
+    fn mask(&self, value: &mut Value) {
+        fn walk(v: &mut Value, path: &[scan::Segment]) {
+            let Some((first, rest)) = path.split_first() else {
+                *v = Value::String(MASK.to_owned());
+                return;
+            };
+            match (first, v) {
+                (scan::Segment::Key(k), Value::Object(o)) => {
+                    if let Some(child) = o.get_mut(k) {
+                        walk(child, rest);
+                    }
+                }
+                (scan::Segment::Index(i), Value::Array(a)) => {
+                    if let Some(child) = a.get_mut(*i) {
+                        walk(child, rest);
+                    }
+                }
+                (scan::Segment::Any, Value::Array(a)) => {
+                    for child in a {
+                        walk(child, rest);
+                    }
+                }
+                _ => {}
+            }
+        }
+        walk(value, &self.0);
+    }
+}
+
+/// A byte-level JSON scanner: finds where values are without building them. Inputs are already
+/// known to parse (serde_json checked them), so the scanner only needs to be right on valid JSON;
+/// callers verify its edits anyway.
+mod scan {
+    use std::ops::Range;
+
+    /// One step of a path.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Segment {
+        /// An object member.
+        Key(String),
+        /// An array element.
+        Index(usize),
+        /// Every array element.
+        Any,
+    }
+
+    fn skip_ws(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    }
+
+    /// End (exclusive) of the string starting at `i` (which holds `"`).
+    fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+        i += 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    /// End (exclusive) of the value starting at `i`.
+    fn value_end(b: &[u8], i: usize) -> Option<usize> {
+        match *b.get(i)? {
+            b'"' => string_end(b, i),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                let mut j = i;
+                while j < b.len() {
+                    match b[j] {
+                        b'"' => {
+                            j = string_end(b, j)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(j + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                None
+            }
+            _ => {
+                let mut j = i;
+                while j < b.len()
+                    && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    j += 1;
+                }
+                Some(j)
+            }
+        }
+    }
+
+    /// Members of the object at `range` as (decoded key, value range).
+    fn members(b: &[u8], range: Range<usize>) -> Option<Vec<(String, Range<usize>)>> {
+        let mut out = Vec::new();
+        let mut i = skip_ws(b, range.start + 1);
+        if b.get(i) == Some(&b'}') {
+            return Some(out);
+        }
+        loop {
+            let key_end = string_end(b, i)?;
+            let key: String = serde_json::from_slice(&b[i..key_end]).ok()?;
+            i = skip_ws(b, key_end);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            let start = skip_ws(b, i + 1);
+            let end = value_end(b, start)?;
+            out.push((key, start..end));
+            i = skip_ws(b, end);
+            match b.get(i)? {
+                b',' => i = skip_ws(b, i + 1),
+                b'}' => return Some(out),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Element ranges of the array at `range`.
+    fn elements(b: &[u8], range: Range<usize>) -> Option<Vec<Range<usize>>> {
+        let mut out = Vec::new();
+        let mut i = skip_ws(b, range.start + 1);
+        if b.get(i) == Some(&b']') {
+            return Some(out);
+        }
+        loop {
+            let end = value_end(b, i)?;
+            out.push(i..end);
+            i = skip_ws(b, end);
+            match b.get(i)? {
+                b',' => i = skip_ws(b, i + 1),
+                b']' => return Some(out),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Position of the top-level object's `{`.
+    pub fn top_level_object_start(b: &[u8]) -> Option<usize> {
+        let i = skip_ws(b, 0);
+        (b.get(i) == Some(&b'{')).then_some(i)
+    }
+
+    /// Value range of the top-level object's member `key` (the last one, as parsers keep).
+    pub fn member_value(b: &[u8], key: &str) -> Option<Range<usize>> {
+        let start = top_level_object_start(b)?;
+        let end = value_end(b, start)?;
+        members(b, start..end)?
+            .into_iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, r)| r)
+            .next_back()
+    }
+
+    /// Whether the object text `{ ... }` has no members.
+    pub fn is_empty_object(object: &[u8]) -> bool {
+        skip_ws(object, 1) == object.len() - 1
+    }
+
+    /// Value ranges at `path` from the top-level value.
+    pub fn values_at(b: &[u8], path: &[Segment]) -> Vec<Range<usize>> {
+        fn walk(b: &[u8], at: Range<usize>, path: &[Segment], out: &mut Vec<Range<usize>>) {
+            let Some((first, rest)) = path.split_first() else {
+                out.push(at);
+                return;
+            };
+            match (first, b[at.start]) {
+                (Segment::Key(k), b'{') => {
+                    if let Some(members) = members(b, at) {
+                        if let Some((_, r)) =
+                            members.into_iter().filter(|(key, _)| key == k).next_back()
+                        {
+                            walk(b, r, rest, out);
+                        }
+                    }
+                }
+                (Segment::Index(i), b'[') => {
+                    if let Some(r) = elements(b, at).and_then(|e| e.into_iter().nth(*i)) {
+                        walk(b, r, rest, out);
+                    }
+                }
+                (Segment::Any, b'[') => {
+                    for r in elements(b, at).unwrap_or_default() {
+                        walk(b, r, rest, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let start = skip_ws(b, 0);
+        let mut out = Vec::new();
+        if let Some(end) = value_end(b, start) {
+            walk(b, start..end, path, &mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use opentelemetry::trace::SpanId;
+
+    use super::*;
+    use crate::trace_context::TraceContext;
+
+    fn ctx() -> TransformContext {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        TransformContext {
+            span: SpanIdentity {
+                trace: TraceContext::from_xray_header(
+                    Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+                    at,
+                ),
+                span_id: SpanId::from_bytes([0xab; 8]),
+            },
+            received_at: at,
+            now: at + Duration::from_micros(12_345),
+        }
+    }
+
+    const TP: &str = "00-5759e988bd862e3fe1be46a994272793-abababababababab-01";
+
+    fn transforms(vars: &[(&str, &str)]) -> Transforms {
+        let (t, warnings) = Transforms::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        });
+        assert!(warnings.is_empty(), "{warnings:?}");
+        t
+    }
+
+    #[test]
+    fn traceparent_goes_into_http_event_headers_touching_nothing_else() {
+        let t = transforms(&[("LAMBDA_LENS_INJECT_TRACEPARENT", "true")]);
+        let event = br#"{ "httpMethod" : "GET", "requestContext": {"stage":"prod"},
+  "headers": {"Accept": "*/*"}, "n": 1.50e2 }"#;
+        let out = t.apply(Direction::Event, event, &ctx()).expect("changed");
+        let expected = format!(
+            r#"{{ "httpMethod" : "GET", "requestContext": {{"stage":"prod"}},
+  "headers": {{"traceparent":"{TP}","Accept": "*/*"}}, "n": 1.50e2 }}"#
+        );
+        assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+    }
+
+    #[test]
+    fn traceparent_creates_headers_and_fills_multi_value_headers() {
+        let t = transforms(&[("LAMBDA_LENS_INJECT_TRACEPARENT", "true")]);
+        let v2 = br#"{"requestContext":{"http":{"method":"GET"}}}"#;
+        let out = t.apply(Direction::Event, v2, &ctx()).expect("changed");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            format!(
+                r#"{{"headers":{{"traceparent":"{TP}"}},"requestContext":{{"http":{{"method":"GET"}}}}}}"#
+            )
+        );
+        let rest = br#"{"httpMethod":"POST","requestContext":{},"headers":{},"multiValueHeaders":{"a":["b"]}}"#;
+        let out: Value =
+            serde_json::from_slice(&t.apply(Direction::Event, rest, &ctx()).expect("changed"))
+                .expect("valid JSON");
+        assert_eq!(out["headers"]["traceparent"], TP);
+        assert_eq!(out["multiValueHeaders"]["traceparent"][0], TP);
+        assert_eq!(out["multiValueHeaders"]["a"][0], "b");
+    }
+
+    #[test]
+    fn non_http_non_json_and_existing_headers_are_left_alone() {
+        let t = transforms(&[("LAMBDA_LENS_INJECT_TRACEPARENT", "true")]);
+        for body in [
+            &br#"{"Records":[{"eventSource":"aws:sqs"}]}"#[..],
+            b"not json at all",
+            b"\xff\xfe",
+            br#"{"httpMethod":"GET","requestContext":{},"headers":{"TraceParent":"00-x"}}"#,
+            br#"[1,2]"#,
+        ] {
+            assert_eq!(t.apply(Direction::Event, body, &ctx()), None, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn responses_get_traceparent_and_server_timing() {
+        let t = transforms(&[("LAMBDA_LENS_RESPONSE_HEADERS", "true")]);
+        let body =
+            br#"{"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{}"}"#;
+        let out = t.apply(Direction::Response, body, &ctx()).expect("changed");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            format!(
+                r#"{{"statusCode":200,"headers":{{"Server-Timing":"lambda;dur=12.3","traceparent":"{TP}","Content-Type":"application/json"}},"body":"{{}}"}}"#
+            )
+        );
+        assert_eq!(
+            t.apply(Direction::Response, br#"{"ok":true}"#, &ctx()),
+            None
+        );
+        assert_eq!(
+            t.apply(Direction::Event, body, &ctx()),
+            None,
+            "direction respected"
+        );
+    }
+
+    #[test]
+    fn masking_replaces_only_the_configured_values() {
+        let t = transforms(&[(
+            "LAMBDA_LENS_MASK_RESPONSE_PATHS",
+            "user.ssn, items[*].card ,$.missing.x",
+        )]);
+        let body = br#"{"user":{"name":"Ann","ssn":"123-45-6789"},"items":[{"card":4111,"n":1},{"card":{"x":[1]},"n":2}]}"#;
+        let out = t.apply(Direction::Response, body, &ctx()).expect("changed");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            r#"{"user":{"name":"Ann","ssn":"[REDACTED]"},"items":[{"card":"[REDACTED]","n":1},{"card":"[REDACTED]","n":2}]}"#
+        );
+    }
+
+    #[test]
+    fn bad_settings_warn_and_stay_off() {
+        let (t, warnings) = Transforms::from_lookup(|k| match k {
+            "LAMBDA_LENS_INJECT_TRACEPARENT" => Some("yes".into()),
+            "LAMBDA_LENS_MASK_RESPONSE_PATHS" => Some("a[x],ok.b".into()),
+            _ => None,
+        });
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(!t.any(Direction::Event));
+        assert!(t.any(Direction::Response));
+    }
+
+    #[test]
+    fn paths_parse() {
+        use scan::Segment::*;
+        assert_eq!(
+            JsonPath::parse("$.a[2].b[*]").expect("valid").0,
+            vec![Key("a".into()), Index(2), Key("b".into()), Any]
+        );
+        assert!(JsonPath::parse("").is_none());
+        assert!(JsonPath::parse("a[").is_none());
+        assert!(JsonPath::parse("a]b").is_none());
+    }
+
+    #[test]
+    fn scanner_ranges_survive_escapes_and_nesting() {
+        let body = br#" {"a\"b":"x}\"{","headers" : { "k" : [1,{"z":"]"}] } , "t":true}"#;
+        let r = scan::member_value(body, "headers").expect("found");
+        assert_eq!(&body[r], br#"{ "k" : [1,{"z":"]"}] }"#);
+        let r = scan::member_value(body, "a\"b").expect("escaped key found");
+        assert_eq!(&body[r], br#""x}\"{""#);
+        assert_eq!(scan::member_value(body, "nope"), None);
+    }
+}
