@@ -637,3 +637,54 @@ async fn without_the_runtime_done_wait_spans_close_on_the_proxys_view() {
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transforms_reach_the_function_and_the_caller() {
+    let receiver = receiver();
+    let opt = build_layer("transforms");
+    let sandbox = Sandbox::start(config(
+        &opt,
+        &receiver.http_endpoint(),
+        &[
+            ("LAMBDA_LENS_INJECT_TRACEPARENT", "true"),
+            ("LAMBDA_LENS_RESPONSE_HEADERS", "true"),
+            ("LAMBDA_LENS_MASK_RESPONSE_PATHS", "user.ssn"),
+        ],
+    ))
+    .await
+    .expect("sandbox starts");
+    let event = std::fs::read(repo_root().join("tests/fixtures/events/apigw-rest.json"))
+        .expect("API Gateway fixture");
+    let http = sandbox
+        .invoke(Invocation::new(event).with_trace_header(ACTIVE))
+        .await;
+    assert_eq!(http.status, Status::Success, "{}", http.body_text());
+    let response = http.body_json();
+    let seen: serde_json::Value =
+        serde_json::from_str(response["body"].as_str().expect("body string")).expect("JSON body");
+    let spans = receiver.spans();
+    let inv = invocation_span(&spans, &http.request_id.to_string());
+    let traceparent = format!("00-{}-{}-01", inv.trace_id, inv.span_id);
+    assert_eq!(
+        seen["headers"]["traceparent"], traceparent,
+        "the function saw the invocation span as its parent"
+    );
+    assert_eq!(response["headers"]["traceparent"], traceparent);
+    let timing = response["headers"]["Server-Timing"]
+        .as_str()
+        .expect("Server-Timing");
+    assert!(timing.starts_with("lambda;dur="), "{timing}");
+    assert_eq!(response["headers"]["Content-Type"], "application/json");
+
+    let plain = sandbox
+        .invoke(Invocation::json(
+            &json!({"echo": true, "user": {"name": "Ann", "ssn": "123-45-6789"}}),
+        ))
+        .await;
+    assert_eq!(
+        plain.body_json(),
+        json!({"echo": true, "user": {"name": "Ann", "ssn": "[REDACTED]"}})
+    );
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}

@@ -6,6 +6,8 @@ The event drives the behaviour, so tests and the demo can exercise every path:
   {"exit": N}             os._exit(N) mid-invocation            -> runtime crash
   {"alloc_mb": N}         allocate N MiB (out-of-memory tests)
   {"echo": true}          return the event unchanged
+An HTTP event (API Gateway, ALB, Function URL: it has "requestContext") gets a proxy-integration
+response whose body lists the request headers the function saw.
 A non-JSON event (bytes) is echoed back byte for byte.
 """
 
@@ -24,6 +26,12 @@ def handler(event, context):
     print(f"example-function: event {summary}")
     if not isinstance(event, dict):
         return {"requestId": context.aws_request_id, "received": event}
+    if "requestContext" in event:
+        return {
+            "statusCode": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"headers": event.get("headers") or {}}),
+        }
     if event.get("sleep_ms"):
         time.sleep(event["sleep_ms"] / 1000.0)
     if event.get("alloc_mb"):
