@@ -20,6 +20,7 @@ pub mod net;
 pub mod pipeline;
 pub mod proxy;
 pub mod record;
+pub mod redact;
 pub mod spans;
 pub mod telemetry;
 pub mod trace_context;

@@ -178,7 +178,11 @@ impl RedactionRules {
     /// True when `key` (a JSON key, header or parameter name) names a secret.
     pub fn key_matches(&self, key: &str) -> bool {
         let key = normalise_key(key);
-        !key.is_empty() && self.keys.iter().any(|pattern| key.contains(pattern.as_str()))
+        !key.is_empty()
+            && self
+                .keys
+                .iter()
+                .any(|pattern| key.contains(pattern.as_str()))
     }
 
     fn path_matches(&self, path: &[PathStep<'_>]) -> bool {
@@ -220,9 +224,7 @@ impl JsonPath {
         let raw = raw.strip_prefix('.').unwrap_or(raw);
         let mut segments = Vec::new();
         for part in raw.split('.') {
-            let (name, mut indices) = part.split_once('[').map_or((part, ""), |(n, rest)| {
-                (n, &part[n.len()..][..rest.len() + 1])
-            });
+            let (name, mut indices) = part.split_at(part.find('[').unwrap_or(part.len()));
             match name {
                 "" if indices.is_empty() => return None,
                 "" => {}
@@ -243,13 +245,17 @@ impl JsonPath {
 
     fn matches(&self, path: &[PathStep<'_>]) -> bool {
         self.0.len() == path.len()
-            && self.0.iter().zip(path).all(|(segment, step)| match (segment, step) {
-                (PathSegment::Key(k), PathStep::Key(s)) => k == s,
-                (PathSegment::AnyKey, PathStep::Key(_)) => true,
-                (PathSegment::Index(i), PathStep::Index(n)) => i == n,
-                (PathSegment::AnyIndex, PathStep::Index(_)) => true,
-                _ => false,
-            })
+            && self
+                .0
+                .iter()
+                .zip(path)
+                .all(|(segment, step)| match (segment, step) {
+                    (PathSegment::Key(k), PathStep::Key(s)) => k == s,
+                    (PathSegment::AnyKey, PathStep::Key(_)) => true,
+                    (PathSegment::Index(i), PathStep::Index(n)) => i == n,
+                    (PathSegment::AnyIndex, PathStep::Index(_)) => true,
+                    _ => false,
+                })
     }
 }
 
@@ -715,12 +721,20 @@ fn value_matches(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut i = 0;
     while i < bytes.len() {
         let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        // Digits right after `1 ` or `1-` continue a longer number (an id): not a card on their own.
+        let continues_number =
+            i >= 2 && matches!(bytes[i - 1], b' ' | b'-') && bytes[i - 2].is_ascii_digit();
         let found = if boundary {
             aws_access_key_len(&bytes[i..])
                 .or_else(|| jwt_len(&bytes[i..]))
                 .map(|len| i..i + len)
                 .or_else(|| bearer_token(bytes, i))
-                .or_else(|| card_number_len(&bytes[i..]).map(|len| i..i + len))
+                .or_else(|| {
+                    (!continues_number)
+                        .then(|| card_number_len(&bytes[i..]))
+                        .flatten()
+                        .map(|len| i..i + len)
+                })
         } else {
             None
         };
@@ -737,7 +751,9 @@ fn value_matches(text: &str) -> Vec<std::ops::Range<usize>> {
 
 /// `AKIA`/`ASIA` + 16 upper-case alphanumerics, not followed by another alphanumeric.
 fn aws_access_key_len(s: &[u8]) -> Option<usize> {
-    let rest = s.strip_prefix(b"AKIA").or_else(|| s.strip_prefix(b"ASIA"))?;
+    let rest = s
+        .strip_prefix(b"AKIA")
+        .or_else(|| s.strip_prefix(b"ASIA"))?;
     let body = rest.get(..16)?;
     let ok = body
         .iter()
@@ -886,10 +902,7 @@ mod tests {
 
     #[test]
     fn card_numbers() {
-        assert_eq!(
-            text("card 4111 1111 1111 1111 exp"),
-            "card [REDACTED] exp"
-        );
+        assert_eq!(text("card 4111 1111 1111 1111 exp"), "card [REDACTED] exp");
         assert_eq!(text("4111-1111-1111-1111"), "[REDACTED]");
         assert_eq!(text("5500005555555559"), "[REDACTED]");
         assert_eq!(text("amex 378282246310005."), "amex [REDACTED].");
@@ -908,6 +921,7 @@ mod tests {
             "4111  1111 1111 1111",
             "x4111111111111111",
             "4111111111111111x",
+            "12-4111-1111-1111-1111",
         ] {
             assert_eq!(text(kept), kept, "{kept}");
         }
@@ -962,7 +976,9 @@ mod tests {
     #[test]
     fn json_keys_nested_and_kept_structure() {
         assert_eq!(
-            json(r#"{ "user": "bob", "Password": "p", "creds": 1, "credentials": {"id": "a", "n": [1, null, true]} }"#),
+            json(
+                r#"{ "user": "bob", "Password": "p", "creds": 1, "credentials": {"id": "a", "n": [1, null, true]} }"#
+            ),
             r#"{"user":"bob","Password":"[REDACTED]","creds":1,"credentials":{"id":"[REDACTED]","n":["[REDACTED]",null,"[REDACTED]"]}}"#
         );
     }
@@ -1038,7 +1054,10 @@ mod tests {
 
         let (off, w) = with_env(&[("LAMBDA_LENS_REDACT_VALUES", "FALSE")]);
         assert!(w.is_empty() && !off.values);
-        assert_eq!(redact_text("AKIAIOSFODNN7EXAMPLE", &off).0, "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(
+            redact_text("AKIAIOSFODNN7EXAMPLE", &off).0,
+            "AKIAIOSFODNN7EXAMPLE"
+        );
 
         let (defaults, w) = with_env(&[("LAMBDA_LENS_REDACT_KEYS", " ")]);
         assert!(w.is_empty());
@@ -1055,7 +1074,10 @@ mod tests {
         );
         // Not HTTP-shaped: the same fields are ordinary data.
         let other = r#"{"headers":{"Authorization":"x"},"cookies":["c"]}"#;
-        assert_eq!(captured_body(other.as_bytes(), true, &rules, 4096).text, other);
+        assert_eq!(
+            captured_body(other.as_bytes(), true, &rules, 4096).text,
+            other
+        );
     }
 
     #[test]
@@ -1066,7 +1088,10 @@ mod tests {
             body.text,
             "{\n  \"user\": \"bob\",\n  \"password\": \"[REDACTED]\",\n  \"token\": \"[REDACTED]\"…[truncated]"
         );
-        assert_eq!((body.truncated, body.redactions, body.encoding), (true, 2, BodyEncoding::Text));
+        assert_eq!(
+            (body.truncated, body.redactions, body.encoding),
+            (true, 2, BodyEncoding::Text)
+        );
         // A string cut inside an escape, with a card number before the cut.
         let head = r#"{"note":"4111111111111111 \u00"#;
         let body = captured_body(head.as_bytes(), false, &rules(), 4096);
@@ -1090,12 +1115,23 @@ mod tests {
     fn non_utf8_is_base64() {
         let body = captured_body(b"\xff\xfe\x00abc", true, &rules(), 4096);
         assert_eq!(body.text, "base64://4AYWJj");
-        assert_eq!((body.encoding, body.truncated, body.redactions), (BodyEncoding::Base64, false, 0));
+        assert_eq!(
+            (body.encoding, body.truncated, body.redactions),
+            (BodyEncoding::Base64, false, 0)
+        );
         let body = captured_body(&[0xff; 10], true, &rules(), 15);
-        assert_eq!(body.text, "base64:////…[truncated]");
+        assert_eq!(body.text, "base64:////////…[truncated]");
         assert!(body.truncated);
         // Only the last character cut by the capture: still text.
-        let body = captured_body("ab é".as_bytes().split_last().unwrap().1, false, &rules(), 64);
-        assert_eq!((body.text.as_str(), body.encoding), ("ab …[truncated]", BodyEncoding::Text));
+        let body = captured_body(
+            "ab é".as_bytes().split_last().unwrap().1,
+            false,
+            &rules(),
+            64,
+        );
+        assert_eq!(
+            (body.text.as_str(), body.encoding),
+            ("ab …[truncated]", BodyEncoding::Text)
+        );
     }
 }
