@@ -420,3 +420,107 @@ async fn the_wrapper_points_the_runtime_at_the_proxy_only_when_it_runs() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("runtime uses the Runtime API directly"));
     std::fs::remove_dir_all(handoff.parent().expect("parent")).expect("cleanup");
 }
+
+/// Peak resident memory (`VmHWM`) of `pid`, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("process status")
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse().ok())
+        .expect("VmHWM in kB")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_bounded_for_six_megabyte_bodies_and_a_100_megabyte_stream() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+
+    let fake = FakeLambda::start().await;
+    let handoff = temp_handoff("memory");
+    let ext = Extension::start(&[
+        ("AWS_LAMBDA_RUNTIME_API", &fake.runtime_api()),
+        ("LAMBDA_LENS_PROXY_PORT", "0"),
+        (
+            "LAMBDA_LENS_HANDOFF_FILE",
+            handoff.to_str().expect("utf-8 path"),
+        ),
+        ("LAMBDA_LENS_CAPTURE_BYTES", "65536"),
+    ]);
+    fake.wait_for_call("event/next", |c| {
+        c.path == "/2020-01-01/extension/event/next"
+    })
+    .await;
+    let proxy = read_handoff(&handoff).expect("hand-off file written");
+    let pid = ext.child.id().expect("running");
+    let baseline = peak_rss_kib(pid);
+
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::combinators::BoxBody<Bytes, std::io::Error>>();
+    let six_mb = Bytes::from(vec![b'e'; 6 * 1024 * 1024]);
+    fake.push_invocation(FakeInvocation::new("big-1", six_mb.clone()));
+    let event = client
+        .get(
+            format!("http://{proxy}/2018-06-01/runtime/invocation/next")
+                .parse()
+                .expect("uri"),
+        )
+        .await
+        .expect("event");
+    assert_eq!(
+        event
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .len(),
+        six_mb.len()
+    );
+    let response = http::Request::post(format!(
+        "http://{proxy}/2018-06-01/runtime/invocation/big-1/response"
+    ))
+    .body(
+        http_body_util::Full::new(six_mb)
+            .map_err(|never| match never {})
+            .boxed(),
+    )
+    .expect("request");
+    assert_eq!(
+        client.request(response).await.expect("answer").status(),
+        202
+    );
+
+    // 100 MiB streamed in 1 MiB chunks, generated as it is sent.
+    let chunks = futures_stream(100);
+    let streamed = http::Request::post(format!(
+        "http://{proxy}/2018-06-01/runtime/invocation/big-2/response"
+    ))
+    .header("Lambda-Runtime-Function-Response-Mode", "streaming")
+    .header("Transfer-Encoding", "chunked")
+    .body(StreamBody::new(chunks).boxed())
+    .expect("request");
+    assert_eq!(
+        client.request(streamed).await.expect("answer").status(),
+        202
+    );
+    let call = fake.wait_for_result("big-2").await;
+    assert_eq!(call.body.len(), 100 * 1024 * 1024);
+
+    let peak = peak_rss_kib(pid);
+    println!("lambda-lens peak RSS: {baseline} KiB before, {peak} KiB after the large bodies");
+    assert!(
+        peak < baseline + 24 * 1024,
+        "lambda-lens peak RSS grew from {baseline} KiB to {peak} KiB for bodies of 6 MiB and 100 MiB"
+    );
+    let _ = std::fs::remove_dir_all(handoff.parent().expect("parent"));
+
+    fn futures_stream(
+        mib: usize,
+    ) -> impl tokio_stream::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send + Sync {
+        let chunk = Bytes::from(vec![b's'; 1024 * 1024]);
+        tokio_stream::iter((0..mib).map(move |_| Ok(Frame::data(chunk.clone()))))
+    }
+}

@@ -300,7 +300,13 @@ async fn handle(
                 .expect("valid fake /next answer")
         }
         (Method::POST, p) if p.starts_with("/2018-06-01/runtime/") => {
-            if body_len > MAX_PAYLOAD {
+            // Streamed responses may be up to 200 MB; buffered ones up to 6 MiB + 100 bytes.
+            let streaming = parts
+                .headers
+                .get("lambda-runtime-function-response-mode")
+                .is_some_and(|m| m == "streaming");
+            let limit = if streaming { 200 * 1024 * 1024 } else { MAX_PAYLOAD };
+            if body_len > limit {
                 json_response(
                     413,
                     r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#,
