@@ -557,9 +557,8 @@ mod scan {
         let end = value_end(b, start)?;
         members(b, start..end)?
             .into_iter()
-            .filter(|(k, _)| k == key)
+            .rfind(|(k, _)| k == key)
             .map(|(_, r)| r)
-            .next_back()
     }
 
     /// Whether the object text `{ ... }` has no members.
@@ -577,9 +576,7 @@ mod scan {
             match (first, b[at.start]) {
                 (Segment::Key(k), b'{') => {
                     if let Some(members) = members(b, at) {
-                        if let Some((_, r)) =
-                            members.into_iter().filter(|(key, _)| key == k).next_back()
-                        {
+                        if let Some((_, r)) = members.into_iter().rfind(|(key, _)| key == k) {
                             walk(b, r, rest, out);
                         }
                     }

@@ -899,9 +899,10 @@ fn ident_after(s: &str, from: usize) -> String {
 }
 
 fn boundary_before(s: &str, at: usize) -> bool {
-    s[..at].chars().next_back().map_or(true, |c| {
-        !(c.is_ascii_alphanumeric() || c == '_' || c == '.')
-    })
+    s[..at]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
 }
 
 fn prefixed(q: &str, prefix: &str) -> Vec<String> {

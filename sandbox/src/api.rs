@@ -104,7 +104,7 @@ async fn runtime_next(core: &Core) -> ApiResult {
         match st.runtime {
             RuntimePhase::Started | RuntimePhase::Responded => {}
             // A runtime whose earlier /next connection went away may ask again.
-            RuntimePhase::Ready if st.runtime_waiter.as_ref().map_or(true, |w| w.is_closed()) => {}
+            RuntimePhase::Ready if st.runtime_waiter.as_ref().is_none_or(|w| w.is_closed()) => {}
             other => return Err(invalid_transition(other, "Ready")),
         }
         if st.runtime == RuntimePhase::Started {
