@@ -13,6 +13,7 @@ pub mod config;
 pub mod correlate;
 pub mod export;
 pub mod handoff;
+pub mod http_attrs;
 pub mod http_client;
 pub mod lifecycle;
 pub mod logging;
