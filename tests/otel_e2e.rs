@@ -279,7 +279,7 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_trace_header_shape_maps_to_w3c_ids_and_a_crash_is_an_error_over_grpc() {
+async fn trace_header_shapes_crash_and_out_of_memory_over_grpc() {
     let receiver = receiver();
     let opt = build_layer("shapes");
     let sandbox = Sandbox::start(config(
@@ -303,17 +303,24 @@ async fn each_trace_header_shape_maps_to_w3c_ids_and_a_crash_is_an_error_over_gr
     let none = sandbox.invoke(Invocation::json(&json!({}))).await;
     let crashed = sandbox.invoke(Invocation::json(&json!({"exit": 3}))).await;
     assert_ne!(crashed.status, Status::Success);
+    let out_of_memory = sandbox
+        .invoke(Invocation::json(&json!({"alloc_mb": 512})))
+        .await;
+    assert_ne!(out_of_memory.status, Status::Success);
+    let oom_id = out_of_memory.request_id.to_string();
     let crashed_id = crashed.request_id.to_string();
     let spans = receiver
         .wait_for_spans(
             |s: &[ReceivedSpan]| {
-                s.iter()
-                    .any(|x| x.attributes.get("faas.invocation_id") == Some(&json!(crashed_id)))
+                [&crashed_id, &oom_id].iter().all(|id| {
+                    s.iter()
+                        .any(|x| x.attributes.get("faas.invocation_id") == Some(&json!(id)))
+                })
             },
             Duration::from_secs(10),
         )
         .await
-        .expect("crash span exported");
+        .expect("crash and out-of-memory spans exported");
 
     // Sampled=0 is recorded anyway by default (every invocation is seen).
     let s = invocation_span(&spans, &unsampled.request_id.to_string());
@@ -337,6 +344,9 @@ async fn each_trace_header_shape_maps_to_w3c_ids_and_a_crash_is_an_error_over_gr
     let c = invocation_span(&spans, &crashed_id);
     assert_eq!(c.status_code, StatusCode::Error);
     assert_eq!(c.attributes["error.type"], json!("Runtime.ExitError"));
+    let oom = invocation_span(&spans, &oom_id);
+    assert_eq!(oom.status_code, StatusCode::Error);
+    assert_eq!(oom.attributes["error.type"], json!("Runtime.OutOfMemory"));
     let requests = receiver.requests();
     assert!(!requests.is_empty());
     assert!(requests.iter().all(|r| r.transport == Transport::Grpc));
