@@ -4,64 +4,22 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lambda_sandbox::{
-    FreezeMode, Invocation, Sandbox, SandboxConfig, ShutdownReason, Status, TraceMode,
-};
+use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, Status, TraceMode};
 use serde_json::json;
 use trace_view::{
     Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind, StatusCode, Transport,
 };
 
-use support::{repo_root, venv_python};
+use support::{build_layer, python_sandbox_config, repo_root, venv_python};
 
 const ACTIVE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
-fn build_layer(name: &str) -> PathBuf {
-    let opt = std::env::temp_dir().join(format!("lens-otel-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&opt);
-    std::fs::create_dir_all(opt.join("extensions")).expect("layer dirs");
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_lambda-lens"),
-        opt.join("extensions/lambda-lens"),
-    )
-    .expect("extension copied into the layer");
-    std::fs::copy(
-        repo_root().join("layer/lambda-lens-wrapper"),
-        opt.join("lambda-lens-wrapper"),
-    )
-    .expect("wrapper copied into the layer");
-    opt
-}
-
 fn config(opt: &Path, endpoint: &str, extra: &[(&str, &str)]) -> SandboxConfig {
-    let mut cfg = SandboxConfig::new(
-        repo_root().join("examples/python-function"),
-        vec![
-            venv_python().to_string_lossy().into_owned(),
-            "-m".into(),
-            "awslambdaric".into(),
-            "app.handler".into(),
-        ],
-    )
-    .with_opt_dir(opt)
-    .with_env(
-        "AWS_LAMBDA_EXEC_WRAPPER",
-        opt.join("lambda-lens-wrapper").to_string_lossy(),
-    )
-    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
-    .with_env("LAMBDA_LENS_TELEMETRY_PORT", "0")
-    .with_env(
-        "LAMBDA_LENS_HANDOFF_FILE",
-        opt.join("handoff/runtime-api").to_string_lossy(),
-    )
-    .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-    .with_timeout(Duration::from_secs(2))
-    .with_freeze(FreezeMode::Signals)
-    .quiet();
+    let mut cfg = python_sandbox_config(opt).with_env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
     for (k, v) in extra {
         cfg = cfg.with_env(*k, *v);
     }

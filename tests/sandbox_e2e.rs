@@ -4,57 +4,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use lambda_sandbox::{FreezeMode, Invocation, Sandbox, SandboxConfig, ShutdownReason, Status};
+use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
 use serde_json::json;
 
-use support::{repo_root, venv_python};
-
-/// A layer directory as Lambda extracts it under `/opt`.
-fn build_layer(name: &str) -> PathBuf {
-    let opt = std::env::temp_dir().join(format!("lens-layer-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&opt);
-    std::fs::create_dir_all(opt.join("extensions")).expect("layer dirs");
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_lambda-lens"),
-        opt.join("extensions/lambda-lens"),
-    )
-    .expect("extension copied into the layer");
-    std::fs::copy(
-        repo_root().join("layer/lambda-lens-wrapper"),
-        opt.join("lambda-lens-wrapper"),
-    )
-    .expect("wrapper copied into the layer");
-    opt
-}
-
-fn sandbox_config(opt: &Path) -> SandboxConfig {
-    SandboxConfig::new(
-        repo_root().join("examples/python-function"),
-        vec![
-            venv_python().to_string_lossy().into_owned(),
-            "-m".into(),
-            "awslambdaric".into(),
-            "app.handler".into(),
-        ],
-    )
-    .with_opt_dir(opt)
-    .with_env(
-        "AWS_LAMBDA_EXEC_WRAPPER",
-        opt.join("lambda-lens-wrapper").to_string_lossy(),
-    )
-    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
-    .with_env("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug")
-    .with_env(
-        "LAMBDA_LENS_HANDOFF_FILE",
-        opt.join("handoff/runtime-api").to_string_lossy(),
-    )
-    .with_timeout(Duration::from_secs(3))
-    .with_freeze(FreezeMode::Signals)
-    .quiet()
-}
+use support::{build_layer, python_sandbox_config};
 
 /// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
 fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
@@ -77,9 +31,11 @@ fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {
     let opt = build_layer("e2e");
-    let sandbox = Sandbox::start(sandbox_config(&opt))
-        .await
-        .expect("sandbox starts");
+    let sandbox = Sandbox::start(
+        python_sandbox_config(&opt).with_env("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug"),
+    )
+    .await
+    .expect("sandbox starts");
 
     let ok = sandbox
         .invoke(Invocation::json(&json!({"name": "sandbox"})))

@@ -450,3 +450,50 @@ pub fn spawn_stream_function(runtime_api: &str) -> ChildGuard {
         .expect("stream function starts");
     ChildGuard(Some(child))
 }
+
+/// A layer directory as Lambda extracts it under `/opt`: `extensions/lambda-lens` (this build's
+/// binary) and `lambda-lens-wrapper`. Unique per test `name`.
+pub fn build_layer(name: &str) -> PathBuf {
+    let opt = std::env::temp_dir().join(format!("lens-layer-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&opt);
+    std::fs::create_dir_all(opt.join("extensions")).expect("layer dirs");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_lambda-lens"),
+        opt.join("extensions/lambda-lens"),
+    )
+    .expect("extension copied into the layer");
+    std::fs::copy(
+        repo_root().join("layer/lambda-lens-wrapper"),
+        opt.join("lambda-lens-wrapper"),
+    )
+    .expect("wrapper copied into the layer");
+    opt
+}
+
+/// The example Python function in the sandbox with the layer at `opt` installed through the
+/// wrapper, lambda-lens on free ports, a 2 s timeout and real freezing between invocations.
+pub fn python_sandbox_config(opt: &std::path::Path) -> lambda_sandbox::SandboxConfig {
+    lambda_sandbox::SandboxConfig::new(
+        repo_root().join("examples/python-function"),
+        vec![
+            venv_python().to_string_lossy().into_owned(),
+            "-m".into(),
+            "awslambdaric".into(),
+            "app.handler".into(),
+        ],
+    )
+    .with_opt_dir(opt)
+    .with_env(
+        "AWS_LAMBDA_EXEC_WRAPPER",
+        opt.join("lambda-lens-wrapper").to_string_lossy(),
+    )
+    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
+    .with_env("LAMBDA_LENS_TELEMETRY_PORT", "0")
+    .with_env(
+        "LAMBDA_LENS_HANDOFF_FILE",
+        opt.join("handoff/runtime-api").to_string_lossy(),
+    )
+    .with_timeout(Duration::from_secs(2))
+    .with_freeze(lambda_sandbox::FreezeMode::Signals)
+    .quiet()
+}
