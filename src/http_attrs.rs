@@ -117,9 +117,12 @@ const KNOWN_METHODS: [&str; 9] = [
 
 fn http(event: &Value, rules: &RedactionRules, out: &mut EventAttributes) {
     let context = event.get("requestContext");
+    // v2 (HTTP API, function URL): fields under `requestContext.http`. A truncated head may end
+    // before `requestContext`, but `rawPath` already tells the shape; `Null` then finds nothing.
     let v2 = context
         .and_then(|c| c.get("http"))
-        .filter(|h| h.is_object());
+        .filter(|h| h.is_object())
+        .or_else(|| event.get("rawPath").map(|_| &Value::Null));
     let alb = context.is_some_and(|c| c.get("elb").is_some());
 
     let method = match v2 {
@@ -168,10 +171,10 @@ fn http(event: &Value, rules: &RedactionRules, out: &mut EventAttributes) {
         out.str("url.query", redact::redact_text(&query, rules).0);
     }
     // API Gateway and function URLs serve HTTPS only; ALB always sets X-Forwarded-Proto.
-    out.str(
-        "url.scheme",
-        header(event, "x-forwarded-proto").unwrap_or("https"),
-    );
+    let scheme = header(event, "x-forwarded-proto").or((!alb).then_some("https"));
+    if let Some(scheme) = scheme {
+        out.str("url.scheme", scheme);
+    }
 
     let user_agent = match v2 {
         Some(h) => text(h, "userAgent"),

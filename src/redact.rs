@@ -8,8 +8,9 @@
 //! - **Keys**: any JSON value (objects and arrays: every leaf inside) whose key, normalised
 //!   (lower case, `-`, `_` and spaces removed), *contains* a pattern: `password`, `passwd`,
 //!   `secret`, `token`, `authorization`, `cookie`, `apikey`, `credential`, `session`,
-//!   `privatekey`, `accesskey`, `signature` by default. `X-Api-Key`, `api_key` and `apiKey` all
-//!   match `apikey`.
+//!   `privatekey`, `accesskey` by default. `X-Api-Key`, `api_key` and `apiKey` all match
+//!   `apikey`. Not `signature`: SNS events carry a public `Signature` and a `SignatureVersion`
+//!   (add it with `+signature` where signatures are secret).
 //! - **Paths**: exact JSON paths such as `$.body.card.number` or `Records[*].dynamodb.NewImage`
 //!   (`[n]` one array element, `[*]` any element, `*` any key; keys are case-sensitive).
 //! - **Headers** of HTTP-shaped events (API Gateway REST and HTTP APIs, function URLs, ALB, as
@@ -57,7 +58,7 @@ pub const TRUNCATION_MARKER: &str = "…[truncated]";
 pub const BASE64_PREFIX: &str = "base64:";
 
 /// Default key patterns (already normalised).
-pub const DEFAULT_KEYS: [&str; 12] = [
+pub const DEFAULT_KEYS: [&str; 11] = [
     "password",
     "passwd",
     "secret",
@@ -69,7 +70,6 @@ pub const DEFAULT_KEYS: [&str; 12] = [
     "session",
     "privatekey",
     "accesskey",
-    "signature",
 ];
 
 /// Header names (normalised) redacted in HTTP-shaped events whatever the key patterns are.
