@@ -5,9 +5,33 @@ PYTHON := $(VENV)/bin/python
 
 DEMO_OPT := $(CURDIR)/target/demo/opt
 
-.PHONY: all build test doc clean demo venv
+# Layer packaging (reference §7): static musl binaries for both Lambda architectures, built with
+# cargo-lambda, which cross-links with zig; both come from PyPI into target/tools (pinned: the flags
+# below are this version's). Zips: target/layers/lambda-lens-{x86_64,arm64,multiarch}.zip.
+TOOLS := target/tools/venv
+CARGO_LAMBDA := $(TOOLS)/bin/cargo-lambda
+MUSL_TARGETS := x86_64-unknown-linux-musl aarch64-unknown-linux-musl
+LENS_X86_64 := target/lambda/x86_64/extensions/lambda-lens
+LENS_ARM64 := target/lambda/arm64/extensions/lambda-lens
+LAYERS := target/layers
+LAYER_ZIP := python3 scripts/layer_zip.py
+# `cargo lambda` is found on PATH; zig is pinned to the pip one so a system zig cannot stand in.
+# --disable-optimizations: build with the [profile.release] of Cargo.toml alone. cargo-lambda would
+# add panic=abort (one panicking connection task would kill the extension and cut the function off
+# its Runtime API) and -C target-cpu=haswell/neoverse-n1.
+LAMBDA_BUILD := PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" CARGO_ZIGBUILD_ZIG_PATH="$(CURDIR)/$(TOOLS)/bin/python-zig" \
+  cargo lambda build --release --extension --bin lambda-lens --disable-optimizations
 
-all: build
+# `make deploy` publishes the three layers with the AWS CLI (its usual credentials and region);
+# DRY_RUN=1 prints the commands instead, without building or needing the CLI.
+COMPATIBLE_RUNTIMES ?= python3.13 python3.12 nodejs22.x nodejs20.x java21 java17 dotnet8 ruby3.3 provided.al2023 provided.al2
+PUBLISH := $(if $(DRY_RUN),echo) aws lambda publish-layer-version --compatible-runtimes $(COMPATIBLE_RUNTIMES)
+# Root installs Debian packages directly (CI); anyone else through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: all build test doc clean demo venv musl zip deploy qemu
+
+all: zip
 
 $(PYTHON): examples/python-function/requirements.txt tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -20,8 +44,45 @@ venv: $(PYTHON)
 build:
 	cargo build --release --bin lambda-lens
 
-test: venv
+test: venv zip qemu
 	cargo test --workspace --all-targets
+
+$(CARGO_LAMBDA):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
+	touch $@
+
+# Always handed to cargo, which knows whether anything changed.
+musl: $(CARGO_LAMBDA)
+	rustup target add $(MUSL_TARGETS)
+	$(LAMBDA_BUILD) --target x86_64-unknown-linux-musl --lambda-dir target/lambda/x86_64
+	$(LAMBDA_BUILD) --target aarch64-unknown-linux-musl --lambda-dir target/lambda/arm64
+
+# Per architecture: extensions/lambda-lens and lambda-lens-wrapper. Multi-architecture: the launcher
+# as extensions/lambda-lens, picking lambda-lens/$$(uname -m)/lambda-lens.
+zip: musl
+	mkdir -p $(LAYERS)
+	$(LAYER_ZIP) $(LAYERS)/lambda-lens-x86_64.zip extensions/lambda-lens=$(LENS_X86_64) \
+	  lambda-lens-wrapper=layer/lambda-lens-wrapper
+	$(LAYER_ZIP) $(LAYERS)/lambda-lens-arm64.zip extensions/lambda-lens=$(LENS_ARM64) \
+	  lambda-lens-wrapper=layer/lambda-lens-wrapper
+	$(LAYER_ZIP) $(LAYERS)/lambda-lens-multiarch.zip extensions/lambda-lens=layer/lambda-lens-launcher \
+	  lambda-lens/x86_64/lambda-lens=$(LENS_X86_64) lambda-lens/aarch64/lambda-lens=$(LENS_ARM64) \
+	  lambda-lens-wrapper=layer/lambda-lens-wrapper
+	ls -l $(LENS_X86_64) $(LENS_ARM64) $(LAYERS)/*.zip
+
+deploy: $(if $(DRY_RUN),,zip)
+	$(PUBLISH) --layer-name lambda-lens-x86_64 --compatible-architectures x86_64 \
+	  --zip-file fileb://$(CURDIR)/$(LAYERS)/lambda-lens-x86_64.zip
+	$(PUBLISH) --layer-name lambda-lens-arm64 --compatible-architectures arm64 \
+	  --zip-file fileb://$(CURDIR)/$(LAYERS)/lambda-lens-arm64.zip
+	$(PUBLISH) --layer-name lambda-lens --compatible-architectures x86_64 arm64 \
+	  --zip-file fileb://$(CURDIR)/$(LAYERS)/lambda-lens-multiarch.zip
+
+# The layer tests run the arm64 binary under Debian's user-mode qemu.
+qemu:
+	command -v qemu-aarch64-static >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends qemu-user-static; }
 
 doc:
 	cargo doc --workspace --no-deps
