@@ -25,7 +25,7 @@ use crate::net;
 use crate::pipeline::{Pipeline, PipelineSetup};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
-use crate::spans::{self, FunctionInfo};
+use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
 use crate::trace_context::Sampler;
 use crate::transform::Transforms;
@@ -141,6 +141,8 @@ pub async fn run(config: Config) -> ExitStatus {
     let (settings, mut warnings) = ExportSettings::from_lookup(env);
     let (sampler, sampler_warnings) = Sampler::from_env();
     warnings.extend(sampler_warnings);
+    let (capture, capture_warnings) = CaptureSettings::from_lookup(env, config.capture_bytes);
+    warnings.extend(capture_warnings);
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -160,6 +162,7 @@ pub async fn run(config: Config) -> ExitStatus {
             flush_timeout: settings.flush_timeout,
             sampler,
             runtime_done_wait: config.runtime_done_wait,
+            capture,
         },
     );
     let telemetry_expected = match telemetry_listener {

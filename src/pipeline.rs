@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::correlate::{Correlator, Input, InvokeEvent, Output};
 use crate::export::Exporter;
 use crate::record::{ProxyRecord, RequestId};
-use crate::spans::{self, FunctionInfo};
+use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{TelemetryBody, TelemetryEvent};
 use crate::trace_context::{new_span_id, Sampler};
 
@@ -55,6 +55,8 @@ pub struct PipelineSetup {
     pub sampler: Sampler,
     /// Longest wait for `platform.runtimeDone` after a result.
     pub runtime_done_wait: Duration,
+    /// Body capture and redaction.
+    pub capture: CaptureSettings,
 }
 
 impl Pipeline {
@@ -71,6 +73,7 @@ impl Pipeline {
             exporter: setup.exporter,
             flush_timeout: setup.flush_timeout,
             sampler: setup.sampler,
+            capture: setup.capture,
             unsampled: Unsampled::default(),
             waiting: Vec::new(),
         };
@@ -132,6 +135,7 @@ struct Owner {
     exporter: Option<Exporter>,
     flush_timeout: Duration,
     sampler: Sampler,
+    capture: CaptureSettings,
     unsampled: Unsampled,
     waiting: Vec<Waiter>,
 }
@@ -233,7 +237,7 @@ impl Owner {
                         self.unsampled.insert(inv.request_id.clone());
                         continue;
                     }
-                    spans::invocation_spans(&inv, &self.function, &mut next_id)
+                    spans::invocation_spans(&inv, &self.function, &self.capture, &mut next_id)
                 }
                 Output::LateReport(late) => {
                     if self.unsampled.ids.contains(&late.request_id) {

@@ -25,7 +25,9 @@ use opentelemetry_sdk::Resource;
 use serde_json::Value as Json;
 
 use crate::correlate::{CloseReason, InitSummary, InvocationSummary, LateReport, ReportSummary};
-use crate::record::ResultKind;
+use crate::http_attrs;
+use crate::record::{BodyCapture, ResultKind};
+use crate::redact::{self, BodyEncoding, RedactionRules};
 use crate::telemetry::{PlatformSpan, PlatformStatus};
 use crate::trigger;
 
@@ -461,10 +463,107 @@ fn report_span(
     )
 }
 
+/// How bodies appear on invocation spans (`LAMBDA_LENS_CAPTURE_BODIES`, the redaction variables and
+/// `LAMBDA_LENS_CAPTURE_BYTES`).
+#[derive(Debug, Clone)]
+pub struct CaptureSettings {
+    /// Record event, response and error bodies as span attributes.
+    pub enabled: bool,
+    /// Bytes kept per body after redaction.
+    pub limit: usize,
+    /// What is redacted before anything leaves the process.
+    pub rules: RedactionRules,
+}
+
+impl CaptureSettings {
+    /// Reads the capture and redaction variables (empty = unset); bad values warn and use defaults.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        limit: usize,
+    ) -> (Self, Vec<String>) {
+        let (rules, mut warnings) = RedactionRules::from_lookup(&lookup);
+        let enabled = match lookup("LAMBDA_LENS_CAPTURE_BODIES")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+        {
+            None => true,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => {
+                warnings.push(format!(
+                    "LAMBDA_LENS_CAPTURE_BODIES={v:?} ignored: expected true or false; capturing"
+                ));
+                true
+            }
+        };
+        (
+            Self {
+                enabled,
+                limit,
+                rules,
+            },
+            warnings,
+        )
+    }
+}
+
+/// Attribute names of one captured body.
+struct BodyKeys {
+    body: &'static str,
+    truncated: &'static str,
+    encoding: &'static str,
+    redactions: &'static str,
+}
+
+const EVENT_KEYS: BodyKeys = BodyKeys {
+    body: "lambda_lens.event.body",
+    truncated: "lambda_lens.event.truncated",
+    encoding: "lambda_lens.event.encoding",
+    redactions: "lambda_lens.event.redactions",
+};
+const RESPONSE_KEYS: BodyKeys = BodyKeys {
+    body: "lambda_lens.response.body",
+    truncated: "lambda_lens.response.truncated",
+    encoding: "lambda_lens.response.encoding",
+    redactions: "lambda_lens.response.redactions",
+};
+const ERROR_KEYS: BodyKeys = BodyKeys {
+    body: "lambda_lens.error.body",
+    truncated: "lambda_lens.error.truncated",
+    encoding: "lambda_lens.error.encoding",
+    redactions: "lambda_lens.error.redactions",
+};
+
+/// A body as attributes: redacted first, then cut to the limit (see [`redact::captured_body`]).
+fn push_body(
+    attributes: &mut Vec<KeyValue>,
+    keys: &BodyKeys,
+    body: &BodyCapture,
+    settings: &CaptureSettings,
+) {
+    let complete = body.complete && !body.truncated();
+    let captured = redact::captured_body(&body.head, complete, &settings.rules, settings.limit);
+    let encoding = match captured.encoding {
+        BodyEncoding::Json => "json",
+        BodyEncoding::Text => "text",
+        BodyEncoding::Base64 => "base64",
+    };
+    attributes.push(KeyValue::new(keys.body, captured.text));
+    attributes.push(KeyValue::new(keys.truncated, captured.truncated));
+    attributes.push(KeyValue::new(keys.encoding, encoding));
+    if captured.redactions > 0 {
+        attributes.push(KeyValue::new(
+            keys.redactions,
+            i64::from(captured.redactions),
+        ));
+    }
+}
+
 /// The spans of a closed invocation: the invocation span first, then its children.
 pub fn invocation_spans(
     inv: &InvocationSummary,
     function: &FunctionInfo,
+    capture: &CaptureSettings,
     new_span_id: &mut dyn FnMut() -> SpanId,
 ) -> Vec<SpanData> {
     let trace_id = inv.trace.trace_id;
@@ -558,14 +657,58 @@ pub fn invocation_spans(
     if let Some(bytes) = done.and_then(|d| d.produced_bytes) {
         attributes.push(KeyValue::new("lambda_lens.produced_bytes", bytes as i64));
     }
-    let (status_word, failure) = outcome(inv);
+    let mut name = Cow::Owned(function.name.clone());
+    let mut http_status = None;
+    if let Some(event) = &inv.event {
+        let complete = event.event.complete && !event.event.truncated();
+        let shaped = http_attrs::event_attributes(&event.event.head, complete, &capture.rules);
+        if let Some(span_name) = shaped.span_name {
+            name = Cow::Owned(span_name);
+            http_status = inv
+                .result
+                .as_ref()
+                .filter(|r| r.kind == ResultKind::Response)
+                .and_then(|r| http_attrs::response_status(&r.body.head));
+        }
+        attributes.extend(
+            shaped
+                .attributes
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, Value::from(v))),
+        );
+        if capture.enabled {
+            push_body(&mut attributes, &EVENT_KEYS, &event.event, capture);
+        }
+    }
+    if let Some(code) = http_status {
+        attributes.push(KeyValue::new("http.response.status_code", code));
+    }
+    if let (Some(result), true) = (&inv.result, capture.enabled) {
+        let keys = match result.kind {
+            ResultKind::Response => &RESPONSE_KEYS,
+            ResultKind::Error | ResultKind::InitError => &ERROR_KEYS,
+        };
+        push_body(&mut attributes, keys, &result.body, capture);
+    }
+    let (status_word, mut failure) = outcome(inv);
+    // HTTP server spans are errors for 5xx answers (OpenTelemetry HTTP conventions), even when the
+    // function itself returned normally.
+    if let (None, Some(code)) = (&failure, http_status.filter(|c| *c >= 500)) {
+        failure = Some(Failure {
+            error_type: code.to_string(),
+            message: format!("HTTP {code}"),
+            stack: Vec::new(),
+        });
+    }
     attributes.push(KeyValue::new("lambda_lens.status", status_word));
 
     let mut events: Vec<opentelemetry::trace::Event> = inv
         .logs
         .iter()
         .map(|line| {
-            let mut attrs = vec![KeyValue::new("log.message", line.message.clone())];
+            // Function logs may print secrets too: they are redacted like bodies.
+            let (message, _) = redact::redact_text(&line.message, &capture.rules);
+            let mut attrs = vec![KeyValue::new("log.message", message)];
             if let Some(level) = &line.level {
                 attrs.push(KeyValue::new("log.level", level.clone()));
             }
@@ -602,7 +745,7 @@ pub fn invocation_spans(
             parent: inv.trace.parent_span_id.unwrap_or(SpanId::INVALID),
             parent_is_remote: inv.trace.parent_span_id.is_some(),
             kind: SpanKind::Server,
-            name: Cow::Owned(function.name.clone()),
+            name,
             start,
             end,
             attributes,
@@ -746,6 +889,10 @@ mod tests {
             .map(|kv| &kv.value)
     }
 
+    fn settings() -> CaptureSettings {
+        CaptureSettings::from_lookup(|_| None, 4096).0
+    }
+
     fn ids() -> impl FnMut() -> SpanId {
         let mut n = 100u64;
         move || {
@@ -757,7 +904,7 @@ mod tests {
     #[test]
     fn a_successful_invocation_span_carries_the_faas_attributes() {
         let inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
-        let spans = invocation_spans(&inv, &function(), &mut ids());
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
         let span = &spans[0];
         assert_eq!(span.name, "orders");
         assert_eq!(span.span_kind, SpanKind::Server);
@@ -799,7 +946,7 @@ mod tests {
         let body =
             br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":["  File x\n"]}"#;
         let inv = summary(Some(result(ResultKind::Error, body)), None);
-        let spans = invocation_spans(&inv, &function(), &mut ids());
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
         let span = &spans[0];
         assert_eq!(span.status, Status::error("ValueError: boom"));
         assert_eq!(attr(span, "error.type"), Some(&Value::from("ValueError")));
@@ -825,7 +972,12 @@ mod tests {
             produced_bytes: None,
             spans: vec![],
         };
-        let spans = invocation_spans(&summary(None, Some(done)), &function(), &mut ids());
+        let spans = invocation_spans(
+            &summary(None, Some(done)),
+            &function(),
+            &settings(),
+            &mut ids(),
+        );
         assert_eq!(
             spans[0].status,
             Status::error("Sandbox.Timeout: the function timed out")
@@ -840,8 +992,96 @@ mod tests {
         streamed.streaming = true;
         streamed.error_type = Some("Runtime.StreamError".into());
         streamed.error_body_trailer = Some("Ym9vbQ==".into());
-        let spans = invocation_spans(&summary(Some(streamed), None), &function(), &mut ids());
+        let spans = invocation_spans(
+            &summary(Some(streamed), None),
+            &function(),
+            &settings(),
+            &mut ids(),
+        );
         assert_eq!(spans[0].status, Status::error("Runtime.StreamError: boom"));
+    }
+
+    #[test]
+    fn bodies_are_captured_redacted_and_http_events_named_by_route() {
+        let mut inv = summary(
+            Some(result(
+                ResultKind::Response,
+                br#"{"statusCode":503,"body":"down","token":"abc"}"#,
+            )),
+            None,
+        );
+        if let Some(event) = inv.event.as_mut() {
+            event.event = capture(
+                br#"{"httpMethod":"POST","resource":"/orders/{id}","path":"/orders/7","requestContext":{"stage":"prod"},"headers":{"Authorization":"Bearer x"},"password":"hunter2"}"#,
+                10,
+            );
+        }
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let span = &spans[0];
+        assert_eq!(span.name, "POST /orders/{id}");
+        assert_eq!(
+            attr(span, "http.request.method"),
+            Some(&Value::from("POST"))
+        );
+        assert_eq!(attr(span, "http.route"), Some(&Value::from("/orders/{id}")));
+        assert_eq!(
+            attr(span, "http.response.status_code"),
+            Some(&Value::from(503i64))
+        );
+        assert_eq!(span.status, Status::error("503: HTTP 503"));
+        let event_body = attr(span, "lambda_lens.event.body")
+            .expect("event body")
+            .as_str();
+        assert!(
+            !event_body.contains("hunter2") && !event_body.contains("Bearer x"),
+            "{event_body}"
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.event.encoding"),
+            Some(&Value::from("json"))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.event.truncated"),
+            Some(&Value::from(false))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.event.redactions"),
+            Some(&Value::from(2i64))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.response.body"),
+            Some(&Value::from(
+                r#"{"statusCode":503,"body":"down","token":"[REDACTED]"}"#
+            ))
+        );
+
+        inv.logs.push(crate::correlate::LogLine {
+            time: t(20),
+            message: "login password=hunter2 with card 4111 1111 1111 1111".into(),
+            level: None,
+        });
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let log = spans[0]
+            .events
+            .iter()
+            .find(|e| e.name == "log")
+            .expect("log event");
+        assert_eq!(
+            log.attributes[0].value,
+            Value::from("login password=[REDACTED] with card [REDACTED]")
+        );
+
+        let (off, warnings) = CaptureSettings::from_lookup(
+            |k| (k == "LAMBDA_LENS_CAPTURE_BODIES").then(|| "false".to_owned()),
+            4096,
+        );
+        assert!(warnings.is_empty());
+        let spans = invocation_spans(&inv, &function(), &off, &mut ids());
+        assert_eq!(attr(&spans[0], "lambda_lens.event.body"), None);
+        assert_eq!(
+            attr(&spans[0], "http.route"),
+            Some(&Value::from("/orders/{id}"))
+        );
     }
 
     #[test]

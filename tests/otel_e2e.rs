@@ -644,6 +644,29 @@ async fn transforms_reach_the_function_and_the_caller() {
     assert!(timing.starts_with("lambda;dur="), "{timing}");
     assert_eq!(response["headers"]["Content-Type"], "application/json");
 
+    // The span: named by route, HTTP attributes, bodies captured with the credentials redacted.
+    assert_eq!(inv.name, "GET /");
+    assert_eq!(inv.attributes["http.request.method"], json!("GET"));
+    assert_eq!(inv.attributes["http.route"], json!("/"));
+    assert_eq!(inv.attributes["http.response.status_code"], json!(200));
+    assert_eq!(inv.attributes["faas.trigger"], json!("http"));
+    let body = inv.attributes["lambda_lens.event.body"]
+        .as_str()
+        .expect("captured event");
+    assert!(body.contains(r#""Authorization":"[REDACTED]""#), "{body}");
+    assert!(!body.contains("eyJ") && !body.contains("Bearer"), "{body}");
+    assert_eq!(inv.attributes["lambda_lens.event.truncated"], json!(false));
+    assert!(
+        inv.attributes["lambda_lens.event.redactions"]
+            .as_i64()
+            .expect("count")
+            >= 2
+    );
+    println!(
+        "captured span: {}",
+        serde_json::to_string_pretty(inv).expect("span serializes")
+    );
+
     let plain = sandbox
         .invoke(Invocation::json(
             &json!({"echo": true, "user": {"name": "Ann", "ssn": "123-45-6789"}}),
