@@ -15,6 +15,14 @@
 //!   protobuf, with a warning).
 //! - `LAMBDA_LENS_FLUSH_TIMEOUT_MS` (default 500): the most one flush may take.
 //! - `LAMBDA_LENS_EXPORT_QUEUE_SPANS` (default 2048): the queue bound, in spans.
+//! - `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`: a PEM file of CA certificates trusted besides
+//!   the bundled roots, by both transports (a file that cannot be used is a warning).
+//! - `LAMBDA_LENS_EXPORT_TARGET=xray` (default `otlp`): export straight to AWS X-Ray's OTLP
+//!   endpoint, `https://xray.${AWS_REGION}.amazonaws.com/v1/traces` unless
+//!   `LAMBDA_LENS_XRAY_ENDPOINT` says otherwise, over OTLP/HTTP (protobuf, gzip per
+//!   `OTEL_EXPORTER_OTLP_COMPRESSION`), every request SigV4-signed with the function's
+//!   credentials (the `xray` module), batches and spans kept within X-Ray's limits (the
+//!   `xray_limits` module).
 //!
 //! TLS: `https` endpoints work out of the box with both transports, verified against the bundled
 //! Mozilla roots (webpki-roots), with rustls on ring. OTLP/HTTP goes through the hyper client of
@@ -26,6 +34,9 @@
 
 mod http_client;
 mod otlp_config;
+mod sigv4;
+mod xray;
+mod xray_limits;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -33,7 +44,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
-use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
+use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
 use opentelemetry_otlp::{
     Compression, Protocol, RetryPolicy, SpanExporter as OtlpSpanExporter, WithExportConfig,
     WithHttpConfig, WithTonicConfig,
@@ -42,9 +53,16 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use opentelemetry_sdk::Resource;
 use tokio::time::Instant;
 
-use self::http_client::OtlpHttpClient;
+use self::http_client::{CaCertificates, OtlpHttpClient};
 use self::otlp_config::OtlpConfig;
 pub use self::otlp_config::Transport;
+use self::sigv4::Signer;
+use self::xray::SigningHttpClient;
+pub use self::xray::{ExportTarget, XrayConfigError};
+use self::xray_limits::{Fit, XrayLimits};
+pub use self::xray_limits::{
+    TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
+};
 
 /// Default for [`ExportSettings::flush_timeout`].
 ///
@@ -57,8 +75,8 @@ pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
 /// Default for [`ExportSettings::queue_capacity`]: about a minute of a busy function's spans at
 /// a few KiB each, a few MiB of memory at most.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 2048;
-/// The most spans sent in one export request (OTLP collectors commonly cap requests; AWS X-Ray's
-/// OTLP endpoint accepts up to 10,000 spans and 5 MB per request).
+/// The most spans sent in one export request to an OTLP collector (collectors commonly cap
+/// requests); X-Ray's own limits are [`XRAY_MAX_BATCH_SPANS`] and [`XRAY_MAX_REQUEST_BYTES`].
 pub const MAX_BATCH_SPANS: usize = 512;
 /// After the first drop, a drop warning is logged each time the total crosses a multiple of this.
 const DROP_WARNING_INTERVAL: u64 = 1000;
@@ -166,6 +184,9 @@ pub enum ExportError {
     /// The OTLP configuration was rejected (e.g. an endpoint that is not a URL).
     #[error("cannot build the OTLP span exporter: {0}")]
     Build(String),
+    /// `LAMBDA_LENS_EXPORT_TARGET=xray` without what X-Ray export needs.
+    #[error(transparent)]
+    Xray(#[from] XrayConfigError),
 }
 
 /// What one [`Exporter::flush`] did.
@@ -184,6 +205,9 @@ pub struct FlushOutcome {
 /// The OTLP span exporter with its bounded retry queue.
 pub struct Exporter {
     inner: OtlpSpanExporter,
+    target: ExportTarget,
+    /// X-Ray's batch and span size limits; `None` for OTLP collectors.
+    limits: Option<XrayLimits>,
     transport: Transport,
     endpoint: String,
     queue: VecDeque<SpanData>,
@@ -196,6 +220,7 @@ impl fmt::Debug for Exporter {
     // The queue's spans are left out: thousands of them would drown any log line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Exporter")
+            .field("target", &self.target)
             .field("transport", &self.transport)
             .field("endpoint", &self.endpoint)
             .field("queued", &self.queue.len())
@@ -224,6 +249,9 @@ impl Exporter {
     ///
     /// opentelemetry-otlp also reads `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` from the process
     /// environment and adds those headers; with [`Exporter::from_env`] they are the same ones.
+    ///
+    /// With `LAMBDA_LENS_EXPORT_TARGET=xray`, the AWS credentials and region are read through
+    /// `lookup` too; missing ones are an [`ExportError::Xray`].
     pub fn from_lookup(
         settings: &ExportSettings,
         resource: Resource,
@@ -232,14 +260,31 @@ impl Exporter {
         if settings.disabled {
             return Ok(None);
         }
-        let (config, warnings) = OtlpConfig::from_lookup(&non_empty(&lookup));
+        let lookup = non_empty(&lookup);
+        let (mut config, mut warnings) = OtlpConfig::from_lookup(&lookup);
+        let target = ExportTarget::from_lookup(&lookup, &mut warnings);
+        let signer = match target {
+            ExportTarget::Otlp => None,
+            ExportTarget::Xray => {
+                let signer = xray::configure(&lookup, &mut config, &mut warnings)?;
+                tracing::debug!(
+                    endpoint = %config.endpoint,
+                    region = signer.region(),
+                    "exporting straight to X-Ray, SigV4-signed"
+                );
+                Some(signer)
+            }
+        };
         for warning in warnings {
             tracing::warn!("{warning}");
         }
-        let mut inner = build_exporter(&config)?;
+        let ca = CaCertificates::load_or_warn(config.certificate.as_deref());
+        let mut inner = build_exporter(&config, ca.as_ref(), signer)?;
         inner.set_resource(&resource);
         Ok(Some(Self {
             inner,
+            target,
+            limits: (target == ExportTarget::Xray).then(|| XrayLimits::new(&resource)),
             transport: config.transport,
             endpoint: config.endpoint,
             queue: VecDeque::new(),
@@ -247,6 +292,11 @@ impl Exporter {
             flush_timeout: settings.flush_timeout,
             dropped: 0,
         }))
+    }
+
+    /// Where spans go: an OTLP collector or X-Ray.
+    pub fn target(&self) -> ExportTarget {
+        self.target
     }
 
     /// The protocol spans are sent with.
@@ -262,13 +312,40 @@ impl Exporter {
     /// Replaces the resource sent with every span (e.g. once `faas.instance` is known); it
     /// applies to queued spans too, as the resource is attached when a batch is sent.
     pub fn set_resource(&mut self, resource: Resource) {
+        if let Some(limits) = &mut self.limits {
+            *limits = XrayLimits::new(&resource);
+        }
         self.inner.set_resource(&resource);
     }
 
     /// Queues finished spans for the next flush. If the queue would exceed its capacity, the
     /// oldest spans are dropped and counted ([`Exporter::dropped`]); a warning is logged at the
     /// first drop and then every 1000 drops.
-    pub fn enqueue(&mut self, spans: Vec<SpanData>) {
+    ///
+    /// For X-Ray, a span over [`XRAY_MAX_SPAN_BYTES`] has its longest string attribute values
+    /// truncated (ending with [`TRUNCATION_MARKER`]) until it fits; one that still does not fit
+    /// is dropped, counted and logged.
+    pub fn enqueue(&mut self, mut spans: Vec<SpanData>) {
+        if self.limits.is_some() {
+            spans.retain_mut(|span| match XrayLimits::fit(span) {
+                Fit::Unchanged => true,
+                Fit::Truncated => {
+                    tracing::debug!(span = %span.name, "truncated string attributes to fit X-Ray's span size limit");
+                    true
+                }
+                Fit::TooLarge(bytes) => {
+                    self.dropped += 1;
+                    tracing::warn!(
+                        span = %span.name,
+                        bytes,
+                        limit = XRAY_MAX_SPAN_BYTES,
+                        dropped_total = self.dropped,
+                        "dropped a span over X-Ray's size limit even with its string attributes truncated"
+                    );
+                    false
+                }
+            });
+        }
         self.queue.extend(spans);
         let excess = self.queue.len().saturating_sub(self.capacity);
         if excess == 0 {
@@ -286,7 +363,8 @@ impl Exporter {
         }
     }
 
-    /// Sends the queued spans, in batches of at most [`MAX_BATCH_SPANS`], within
+    /// Sends the queued spans, in batches of at most [`MAX_BATCH_SPANS`] (for X-Ray: at most
+    /// [`XRAY_MAX_BATCH_SPANS`] and [`XRAY_MAX_REQUEST_BYTES`]), within
     /// `min(budget, flush_timeout)`; callers pass the time they can afford (e.g. what is left
     /// before a SHUTDOWN deadline) and the configured flush timeout is applied here, in one place.
     ///
@@ -301,7 +379,10 @@ impl Exporter {
         let mut exported = 0;
         let mut error = None;
         while !self.queue.is_empty() {
-            let count = self.queue.len().min(MAX_BATCH_SPANS);
+            let count = match &self.limits {
+                Some(limits) => limits.batch_len(&self.queue),
+                None => self.queue.len().min(MAX_BATCH_SPANS),
+            };
             // Export consumes its batch, so it gets copies and the queue keeps the originals.
             let batch: Vec<SpanData> = self.queue.range(..count).cloned().collect();
             match tokio::time::timeout_at(deadline, self.inner.export(batch)).await {
@@ -332,15 +413,21 @@ impl Exporter {
         self.queue.len()
     }
 
-    /// Spans dropped because the queue was full, since start-up.
+    /// Spans dropped since start-up: because the queue was full, or (X-Ray) because a span was
+    /// over X-Ray's size limit even with its string attributes truncated.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
 }
 
 /// Builds opentelemetry-otlp's exporter with everything set explicitly (so it does not fall back
-/// to its own reading of the process environment), retries off, and our TLS setup.
-fn build_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExportError> {
+/// to its own reading of the process environment), retries off, and our TLS setup; with a
+/// `signer`, every OTLP/HTTP request is SigV4-signed.
+fn build_exporter(
+    config: &OtlpConfig,
+    ca: Option<&CaCertificates>,
+    signer: Option<Signer>,
+) -> Result<OtlpSpanExporter, ExportError> {
     let headers = header_map(&config.headers);
     let built = match config.transport {
         Transport::HttpProtobuf => {
@@ -353,9 +440,13 @@ fn build_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExportError> 
                     Some((name.as_str().to_owned(), value.replace('%', "%25")))
                 })
                 .collect();
-            let builder = OtlpSpanExporter::builder()
-                .with_http()
-                .with_http_client(OtlpHttpClient::new(config.timeout))
+            let client = OtlpHttpClient::new(config.timeout, ca);
+            let builder = OtlpSpanExporter::builder().with_http();
+            let builder = match signer {
+                Some(signer) => builder.with_http_client(SigningHttpClient::new(client, signer)),
+                None => builder.with_http_client(client),
+            };
+            let builder = builder
                 .with_protocol(Protocol::HttpBinary)
                 .with_endpoint(config.endpoint.as_str())
                 .with_timeout(config.timeout)
@@ -377,7 +468,7 @@ fn build_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExportError> 
                 .with_endpoint(config.endpoint.as_str())
                 .with_timeout(config.timeout)
                 // Used only for https endpoints; plain http ones connect without TLS.
-                .with_tls_config(grpc_tls_config())
+                .with_tls_config(grpc_tls_config(ca))
                 .with_metadata(MetadataMap::from_headers(headers))
                 .with_retry_policy(RetryPolicy::disabled());
             if config.gzip {
@@ -390,9 +481,13 @@ fn build_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExportError> 
     built.map_err(|error| ExportError::Build(error.to_string()))
 }
 
-/// TLS for OTLP/gRPC: the bundled Mozilla roots (tonic's default has none).
-fn grpc_tls_config() -> ClientTlsConfig {
-    ClientTlsConfig::new().with_webpki_roots()
+/// TLS for OTLP/gRPC: the bundled Mozilla roots (tonic's default has none) and the extra CAs.
+fn grpc_tls_config(ca: Option<&CaCertificates>) -> ClientTlsConfig {
+    let tls = ClientTlsConfig::new().with_webpki_roots();
+    match ca {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(&ca.pem)),
+        None => tls,
+    }
 }
 
 /// The configured headers as an HTTP header map; invalid names or values are skipped with a
@@ -422,7 +517,7 @@ mod tests {
     #[test]
     fn grpc_tls_uses_the_bundled_webpki_roots() {
         // ClientTlsConfig exposes its root selection only through Debug.
-        let debug = format!("{:?}", grpc_tls_config());
+        let debug = format!("{:?}", grpc_tls_config(None));
         assert!(debug.contains("with_webpki_roots: true"), "{debug}");
     }
 

@@ -8,6 +8,7 @@
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used as is, header values are percent-decoded, and a
 //! bad value yields a warning and the default.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default OTLP/HTTP collector base URL (the specification's default).
@@ -38,6 +39,9 @@ pub(crate) struct OtlpConfig {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) gzip: bool,
     pub(crate) timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`: a PEM file of CA certificates trusted in
+    /// addition to the bundled roots.
+    pub(crate) certificate: Option<PathBuf>,
 }
 
 impl OtlpConfig {
@@ -131,12 +135,19 @@ impl OtlpConfig {
             },
         };
 
+        let certificate = signal_first(
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        )
+        .map(|(_, path)| PathBuf::from(path.trim()));
+
         let config = Self {
             transport,
             endpoint,
             headers,
             gzip,
             timeout: Duration::from_millis(timeout_ms),
+            certificate,
         };
         (config, warnings)
     }
@@ -185,7 +196,7 @@ fn parse_headers(raw: &str) -> Vec<(String, String)> {
 }
 
 /// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
-fn percent_decode(value: &str) -> Option<String> {
+pub(crate) fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -225,6 +236,7 @@ mod tests {
         assert!(config.headers.is_empty());
         assert!(!config.gzip);
         assert_eq!(config.timeout, Duration::from_millis(10_000));
+        assert_eq!(config.certificate, None);
 
         let (grpc, _) = resolve(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
         assert_eq!(grpc.endpoint, "http://localhost:4317");
@@ -266,12 +278,15 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "250"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
             ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/generic.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", " /traces.pem "),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(config.transport, Transport::Grpc);
         assert!(config.gzip);
         assert_eq!(config.timeout, Duration::from_millis(250));
         assert_eq!(config.headers, vec![("b".to_owned(), "2".to_owned())]);
+        assert_eq!(config.certificate, Some(PathBuf::from("/traces.pem")));
     }
 
     #[test]

@@ -1,0 +1,170 @@
+//! X-Ray's OTLP request limits: at most 10,000 spans and 5 MB (uncompressed) per request, at
+//! most 200 KB per span.
+//!
+//! Sizes are protobuf sizes, measured with prost's `encoded_len` on each span converted the way
+//! opentelemetry-otlp converts it (opentelemetry-proto's `Span::from(SpanData)`), so they match
+//! the bytes sent to within the grouping overhead. A request's size is bounded from above by
+//! the resource's share (measured once per resource) plus, for every span, its own framed size
+//! and its scope's framed header: the scope header is paid once per scope on the wire but
+//! counted once per span here, which over-estimates by a few tens of bytes per span and never
+//! under-estimates. Limits are taken in decimal units (5,000,000 and 200,000 bytes), the stricter
+//! reading of "MB" and "KB".
+//!
+//! A span over 200 KB is cut down, not dropped: its longest string attribute values (span and
+//! event attributes) are truncated, longest first, and end with [`TRUNCATION_MARKER`], until the
+//! span fits. A span that still does not fit (a huge name, thousands of attributes, array
+//! values) is dropped and counted with the queue's drops, with a warning.
+
+use std::collections::VecDeque;
+
+use opentelemetry::{KeyValue, StringValue, Value};
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::Resource;
+use prost::Message;
+
+/// The most spans in one request to X-Ray.
+pub const XRAY_MAX_BATCH_SPANS: usize = 10_000;
+/// The largest (uncompressed) request X-Ray accepts, in bytes.
+pub const XRAY_MAX_REQUEST_BYTES: usize = 5_000_000;
+/// The largest span X-Ray accepts, in bytes.
+pub const XRAY_MAX_SPAN_BYTES: usize = 200_000;
+/// Appended to a string attribute value that was truncated to fit [`XRAY_MAX_SPAN_BYTES`].
+pub const TRUNCATION_MARKER: &str = "...[truncated]";
+
+/// The limits applied to the queue when exporting to X-Ray.
+#[derive(Debug, Clone)]
+pub(crate) struct XrayLimits {
+    /// The bytes a request takes besides its spans: the resource, the framing of the export
+    /// request and of its single `ResourceSpans`.
+    resource_overhead: usize,
+}
+
+/// What [`XrayLimits::fit`] did to a span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// The span was within the limit.
+    Unchanged,
+    /// String attribute values were truncated; the span now fits.
+    Truncated,
+    /// The span cannot be brought under the limit (its size after truncation, in bytes).
+    TooLarge(usize),
+}
+
+impl XrayLimits {
+    pub(crate) fn new(resource: &Resource) -> Self {
+        let resource = ResourceAttributesWithSchema::from(resource);
+        let resource_spans = ResourceSpans {
+            resource: Some(ProtoResource {
+                attributes: resource.attributes.0,
+                dropped_attributes_count: 0,
+                entity_refs: Vec::new(),
+            }),
+            scope_spans: Vec::new(),
+            schema_url: resource.schema_url.unwrap_or_default(),
+        };
+        Self {
+            resource_overhead: framed_len(framed_len(resource_spans.encoded_len())),
+        }
+    }
+
+    /// How many spans from the front of `queue` go into the next request: at least one (a span
+    /// over the request limit cannot be split; [`XrayLimits::fit`] keeps spans far below it), at
+    /// most [`XRAY_MAX_BATCH_SPANS`], and no more than fit in [`XRAY_MAX_REQUEST_BYTES`].
+    pub(crate) fn batch_len(&self, queue: &VecDeque<SpanData>) -> usize {
+        let mut size = self.resource_overhead;
+        let mut count = 0;
+        for span in queue.iter().take(XRAY_MAX_BATCH_SPANS) {
+            size += request_share(span);
+            if count > 0 && size > XRAY_MAX_REQUEST_BYTES {
+                break;
+            }
+            count += 1;
+        }
+        count
+    }
+
+    /// Brings `span` within [`XRAY_MAX_SPAN_BYTES`] by truncating its longest string attribute
+    /// values, longest first.
+    pub(crate) fn fit(span: &mut SpanData) -> Fit {
+        let mut size = span_len(span);
+        if size <= XRAY_MAX_SPAN_BYTES {
+            return Fit::Unchanged;
+        }
+        loop {
+            let Some(longest) = longest_string_value(span) else {
+                return Fit::TooLarge(size);
+            };
+            let excess = size - XRAY_MAX_SPAN_BYTES;
+            let text = longest.as_str();
+            // Keep what fits once the excess and the marker are gone; a value too short to
+            // absorb all of it is cut to the marker and the next longest one is taken.
+            let keep = floor_char_boundary(
+                text,
+                text.len().saturating_sub(excess + TRUNCATION_MARKER.len()),
+            );
+            if keep + TRUNCATION_MARKER.len() >= text.len() {
+                // Even the longest value would not get shorter: nothing left to gain.
+                return Fit::TooLarge(size);
+            }
+            *longest = format!("{}{TRUNCATION_MARKER}", &text[..keep]).into();
+            size = span_len(span);
+            if size <= XRAY_MAX_SPAN_BYTES {
+                return Fit::Truncated;
+            }
+        }
+    }
+}
+
+/// The protobuf size of `span` as sent.
+fn span_len(span: &SpanData) -> usize {
+    Span::from(span.clone()).encoded_len()
+}
+
+/// An upper bound of the bytes `span` adds to a request: the span framed as a repeated field,
+/// plus its scope's framed header (see the module documentation).
+fn request_share(span: &SpanData) -> usize {
+    let scope = ScopeSpans {
+        scope: Some((&span.instrumentation_scope, None).into()),
+        schema_url: span
+            .instrumentation_scope
+            .schema_url()
+            .map(ToOwned::to_owned)
+            .unwrap_or_default(),
+        spans: Vec::new(),
+    };
+    framed_len(span_len(span)) + framed_len(scope.encoded_len())
+}
+
+/// The size of a length-delimited field of `len` bytes: one tag byte (all field numbers
+/// involved are below 16), the length as a varint, and the bytes.
+fn framed_len(len: usize) -> usize {
+    1 + prost::length_delimiter_len(len) + len
+}
+
+/// The longest string value among the span's and its events' attributes.
+fn longest_string_value(span: &mut SpanData) -> Option<&mut StringValue> {
+    let event_attributes = span
+        .events
+        .events
+        .iter_mut()
+        .flat_map(|event| event.attributes.iter_mut());
+    span.attributes
+        .iter_mut()
+        .chain(event_attributes)
+        .filter_map(|KeyValue { value, .. }| match value {
+            Value::String(text) => Some(text),
+            _ => None,
+        })
+        .max_by_key(|text| text.as_str().len())
+}
+
+/// The largest index ≤ `index` that is a character boundary of `text`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    (0..=index.min(text.len()))
+        .rev()
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(0)
+}
