@@ -168,3 +168,103 @@ fn floor_char_boundary(text: &str, index: usize) -> usize {
         .find(|&at| text.is_char_boundary(at))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    use super::*;
+
+    fn span(index: u64, scope: &'static str, value: String) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(u128::from(index) + 1),
+                SpanId::from(index + 1),
+                TraceFlags::SAMPLED,
+                false,
+                Default::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: format!("span-{index}").into(),
+            start_time: UNIX_EPOCH + Duration::from_secs(index),
+            end_time: UNIX_EPOCH + Duration::from_secs(index + 1),
+            attributes: vec![KeyValue::new("value", value)],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder(scope).build(),
+        }
+    }
+
+    #[test]
+    fn the_request_estimate_bounds_the_encoded_request() {
+        let resource = Resource::builder_empty()
+            .with_attributes([KeyValue::new("service.name", "orders-fn")])
+            .build();
+        let spans: Vec<SpanData> = (0..50)
+            .map(|index| {
+                let scope = if index % 2 == 0 {
+                    "lambda-lens"
+                } else {
+                    "other"
+                };
+                span(
+                    index,
+                    scope,
+                    "v".repeat(usize::try_from(index * 37).expect("small")),
+                )
+            })
+            .collect();
+        let estimate = XrayLimits::new(&resource).resource_overhead
+            + spans.iter().map(request_share).sum::<usize>();
+        let actual = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(spans, &(&resource).into()),
+        }
+        .encoded_len();
+        assert!(estimate >= actual, "{estimate} < {actual}");
+        assert!(
+            estimate - actual < 50 * 32,
+            "{estimate} vs {actual}: too loose"
+        );
+    }
+
+    #[test]
+    fn batches_stop_at_the_byte_limit_but_take_at_least_one_span() {
+        let limits = XrayLimits::new(&Resource::builder_empty().build());
+        let queue: VecDeque<SpanData> = (0..30)
+            .map(|index| span(index, "s", "x".repeat(190_000)))
+            .collect();
+        assert_eq!(
+            limits.batch_len(&queue),
+            26,
+            "26 × ~190 KB ≤ 5 MB < 27 × ~190 KB"
+        );
+        let giant: VecDeque<SpanData> = [span(0, "s", "x".repeat(6_000_000))].into();
+        assert_eq!(limits.batch_len(&giant), 1);
+    }
+
+    #[test]
+    fn truncation_cuts_at_a_character_boundary() {
+        let mut big = span(0, "s", "é".repeat(150_000));
+        assert_eq!(XrayLimits::fit(&mut big), Fit::Truncated);
+        assert!(span_len(&big) <= XRAY_MAX_SPAN_BYTES);
+        assert!(
+            span_len(&big) > XRAY_MAX_SPAN_BYTES - 100,
+            "cut no more than needed"
+        );
+        let mut small = span(1, "s", "ok".to_owned());
+        assert_eq!(XrayLimits::fit(&mut small), Fit::Unchanged);
+        let mut no_strings = span(2, "s", String::new());
+        no_strings.name = "n".repeat(300_000).into();
+        assert!(matches!(XrayLimits::fit(&mut no_strings), Fit::TooLarge(_)));
+    }
+}
