@@ -198,7 +198,9 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
         ],
         dropped_logs: 0,
     };
-    spans::invocation_spans(&summary, function, &mut new_span_id)
+    // Default capture (bodies redacted and recorded), as a function gets without settings.
+    let (capture, _) = spans::CaptureSettings::from_lookup(|_| None, 4096);
+    spans::invocation_spans(&summary, function, &capture, &mut new_span_id)
 }
 
 /// The flush times of one protocol.
