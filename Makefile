@@ -45,7 +45,7 @@ build:
 	cargo build --release --bin lambda-lens
 
 test: venv zip qemu
-	cargo test --workspace --all-targets
+	cargo test --workspace
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(TOOLS)
