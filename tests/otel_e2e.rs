@@ -597,10 +597,12 @@ async fn without_the_runtime_done_wait_spans_close_on_the_proxys_view() {
     let inv = invocation_span(&spans, &id);
     assert_eq!(inv.status_code, StatusCode::Unset);
     assert_eq!(inv.attributes["lambda_lens.status"], json!("success"));
-    assert_eq!(
-        names(&children(&spans, inv)),
-        ["init"],
-        "no runtimeDone phases"
+    // Closed on the result: no runtimeDone phases (and the init span only if the platform's init
+    // events happened to arrive first).
+    let kids = names(&children(&spans, inv));
+    assert!(
+        kids.iter().all(|n| n == "init" || n == "platform.report"),
+        "{kids:?}"
     );
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
