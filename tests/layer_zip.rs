@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use lambda_sandbox::{FreezeMode, Invocation, Sandbox, SandboxConfig, ShutdownReason, Status};
+use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
 use serde_json::json;
 
-use support::{repo_root, venv_python};
+use support::{python_sandbox_config, records_for, repo_root};
 
 const DIR: u32 = 0o040755;
 const EXE: u32 = 0o100755;
@@ -311,24 +311,6 @@ fn deploy_dry_run_prints_one_publish_per_layer() {
     );
 }
 
-/// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
-fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
-    sandbox
-        .telemetry_emitted()
-        .into_iter()
-        .filter(|e| e["type"] == "extension")
-        .filter_map(|e| {
-            let line = match &e["record"] {
-                serde_json::Value::String(s) => s.clone(),
-                other => other["message"].as_str().unwrap_or_default().to_owned(),
-            };
-            let json = &line[line.find("{\"record\"")?..];
-            serde_json::from_str::<serde_json::Value>(json.trim()).ok()
-        })
-        .filter(|r| r["request_id"] == request_id)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_arm64_binary_serves_the_example_function_under_qemu() {
     let qemu = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
@@ -347,30 +329,10 @@ async fn the_arm64_binary_serves_the_example_function_under_qemu() {
         &format!("exec '{}' '{}' \"$@\"", qemu.display(), binary.display()),
     );
 
-    let config = SandboxConfig::new(
-        repo_root().join("examples/python-function"),
-        vec![
-            venv_python().to_string_lossy().into_owned(),
-            "-m".into(),
-            "awslambdaric".into(),
-            "app.handler".into(),
-        ],
-    )
-    .with_opt_dir(&opt)
-    .with_env(
-        "AWS_LAMBDA_EXEC_WRAPPER",
-        opt.join("lambda-lens-wrapper").to_string_lossy(),
-    )
-    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
-    .with_env("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug")
-    .with_env(
-        "LAMBDA_LENS_HANDOFF_FILE",
-        opt.join("handoff/runtime-api").to_string_lossy(),
-    )
-    // Emulation makes the extension several times slower than native.
-    .with_timeout(Duration::from_secs(10))
-    .with_freeze(FreezeMode::Signals)
-    .quiet();
+    let config = python_sandbox_config(&opt)
+        .with_env("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug")
+        // Emulation makes the extension several times slower than native.
+        .with_timeout(Duration::from_secs(10));
     let sandbox = Sandbox::start(config).await.expect("sandbox starts");
 
     let ok = sandbox

@@ -4,29 +4,10 @@
 
 mod support;
 
-
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
 use serde_json::json;
 
-use support::{build_layer, python_sandbox_config};
-
-/// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
-fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
-    sandbox
-        .telemetry_emitted()
-        .into_iter()
-        .filter(|e| e["type"] == "extension")
-        .filter_map(|e| {
-            let line = match &e["record"] {
-                serde_json::Value::String(s) => s.clone(),
-                other => other["message"].as_str().unwrap_or_default().to_owned(),
-            };
-            let json = &line[line.find("{\"record\"")?..];
-            serde_json::from_str::<serde_json::Value>(json.trim()).ok()
-        })
-        .filter(|r| r["request_id"] == request_id)
-        .collect()
-}
+use support::{build_layer, python_sandbox_config, records_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {

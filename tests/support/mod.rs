@@ -497,3 +497,21 @@ pub fn python_sandbox_config(opt: &std::path::Path) -> lambda_sandbox::SandboxCo
     .with_freeze(lambda_sandbox::FreezeMode::Signals)
     .quiet()
 }
+
+/// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
+pub fn records_for(sandbox: &lambda_sandbox::Sandbox, request_id: &str) -> Vec<serde_json::Value> {
+    sandbox
+        .telemetry_emitted()
+        .into_iter()
+        .filter(|e| e["type"] == "extension")
+        .filter_map(|e| {
+            let line = match &e["record"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other["message"].as_str().unwrap_or_default().to_owned(),
+            };
+            let json = &line[line.find("{\"record\"")?..];
+            serde_json::from_str::<serde_json::Value>(json.trim()).ok()
+        })
+        .filter(|r| r["request_id"] == request_id)
+        .collect()
+}
