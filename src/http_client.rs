@@ -7,7 +7,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::capture::ProxyBody;
-use crate::proxy::{MAX_HEADERS, MAX_HEAD_BYTES};
+use crate::proxy::MAX_HEAD_BYTES;
 
 /// The client type shared by the proxy and the lifecycle loop.
 pub type HttpClient = Client<HttpConnector, ProxyBody>;
@@ -26,7 +26,6 @@ pub fn build() -> HttpClient {
         // The Runtime API never closes idle connections, and a freeze must not expire them.
         .pool_idle_timeout(None)
         .http1_max_buf_size(MAX_HEAD_BYTES)
-        .http1_max_headers(MAX_HEADERS)
         .http1_preserve_header_case(true)
         .build(connector)
 }
