@@ -11,34 +11,16 @@ argv[1] is the extension name. Behaviour comes from environment variables set by
   FAKE_WORK_MS        sleep this long after each INVOKE
   FAKE_ON_SHUTDOWN    "exit" (default, exit 0) or "hang" (never exit)
 """
-import http.client
 import json
 import os
 import sys
 import time
 
-API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+from fake_common import API, call, recorder
+
 NAME = sys.argv[1]
-LOG = os.environ.get("FAKE_LOG")
 
-
-def record(kind, **fields):
-    if LOG:
-        with open(LOG, "a") as f:
-            f.write(json.dumps(dict(kind=kind, at=time.monotonic(), **fields)) + "\n")
-
-
-def call(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(API)
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        parsed = data.decode("utf-8", "replace")
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
+record = recorder("FAKE_LOG")
 
 
 record("env", env=dict(os.environ))

@@ -13,34 +13,16 @@ The event's "action" decides what it does:
 Environment: FAKE_RT_LOG (JSONL of exchanges), FAKE_RT_INIT_ERROR=1 (report an init error and exit).
 """
 import base64
-import http.client
 import json
 import os
 import socket
 import time
 
-API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+from fake_common import API, call, recorder
+
 BASE = "/2018-06-01/runtime"
-LOG = os.environ.get("FAKE_RT_LOG")
 
-
-def record(kind, **fields):
-    if LOG:
-        with open(LOG, "a") as f:
-            f.write(json.dumps(dict(kind=kind, at=time.monotonic(), **fields)) + "\n")
-
-
-def call(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(API)
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        parsed = data.decode("utf-8", "replace")
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
+record = recorder("FAKE_RT_LOG")
 
 
 def respond(rid, payload):
