@@ -718,22 +718,22 @@ pub fn invocation_spans(
     let status = match &failure {
         None => Status::Unset,
         Some(f) => {
+            // Error messages and stack traces can quote secrets: redacted like bodies and logs.
+            let (message, _) = redact::redact_text(&f.message, &capture.rules);
+            let (stack, _) = redact::redact_text(&f.stack.join(""), &capture.rules);
             attributes.push(KeyValue::new("error.type", f.error_type.clone()));
             let mut attrs = vec![
                 KeyValue::new("exception.type", f.error_type.clone()),
-                KeyValue::new("exception.message", f.message.clone()),
+                KeyValue::new("exception.message", message.clone()),
             ];
-            if !f.stack.is_empty() {
-                attrs.push(KeyValue::new(
-                    "exception.stacktrace",
-                    Value::from(f.stack.join("")),
-                ));
+            if !stack.is_empty() {
+                attrs.push(KeyValue::new("exception.stacktrace", stack));
             }
             events.push(opentelemetry::trace::Event::new("exception", end, attrs, 0));
-            if f.message.is_empty() {
+            if message.is_empty() {
                 Status::error(f.error_type.clone())
             } else {
-                Status::error(format!("{}: {}", f.error_type, f.message))
+                Status::error(format!("{}: {message}", f.error_type))
             }
         }
     };
@@ -960,6 +960,32 @@ mod tests {
             .iter()
             .any(|kv| kv.key.as_str() == "exception.stacktrace"
                 && kv.value == Value::from("  File x\n")));
+    }
+
+    #[test]
+    fn error_messages_and_stacks_are_redacted() {
+        let body = br#"{"errorMessage":"bad login password=hunter2","errorType":"AuthError","stackTrace":["token=abc123\n"]}"#;
+        let inv = summary(Some(result(ResultKind::Error, body)), None);
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        assert_eq!(
+            spans[0].status,
+            Status::error("AuthError: bad login password=[REDACTED]")
+        );
+        let exception = spans[0]
+            .events
+            .iter()
+            .find(|e| e.name == "exception")
+            .expect("event");
+        let text: Vec<String> = exception
+            .attributes
+            .iter()
+            .map(|kv| kv.value.to_string())
+            .collect();
+        assert!(
+            text.iter()
+                .all(|t| !t.contains("hunter2") && !t.contains("abc123")),
+            "{text:?}"
+        );
     }
 
     #[test]
