@@ -19,7 +19,8 @@ use opentelemetry::trace::{SpanId, TraceId};
 use crate::lifecycle::EventTracing;
 use crate::record::{InvocationRecord, ProxyRecord, RequestId, ResultRecord};
 use crate::telemetry::{
-    PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics, TelemetryBody, TelemetryEvent,
+    LogSource, PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics, TelemetryBody,
+    TelemetryEvent,
 };
 use crate::trace_context::TraceContext;
 
@@ -294,6 +295,8 @@ impl Open {
 struct Closed {
     trace_id: TraceId,
     span_id: SpanId,
+    /// Its report was handed on (a duplicate is ignored).
+    reported: bool,
 }
 
 /// The correlation state; owned by one task.
@@ -457,35 +460,39 @@ impl Correlator {
                     metrics,
                     spans,
                 };
-                if let Some(closed) = self.closed.get(&request_id) {
-                    out.push(Output::LateReport(Box::new(LateReport {
-                        request_id: request_id.clone(),
-                        trace_id: closed.trace_id,
-                        invocation_span_id: closed.span_id,
-                        report,
-                    })));
-                    // One report per invocation: forget it so a duplicate is ignored.
-                    self.closed.remove(&request_id);
+                if let Some(closed) = self.closed.get_mut(&request_id) {
+                    // One report per invocation; the entry stays so later inputs cannot reopen it.
+                    if !closed.reported {
+                        closed.reported = true;
+                        out.push(Output::LateReport(Box::new(LateReport {
+                            request_id: request_id.clone(),
+                            trace_id: closed.trace_id,
+                            invocation_span_id: closed.span_id,
+                            report,
+                        })));
+                    }
                 } else if let Some(open) = self.open.get_mut(&request_id) {
                     open.report.get_or_insert(report);
                 }
                 // A report for an invocation never seen (an earlier extension process) is dropped.
             }
+            // Only the function's own lines: other extensions' (and lambda-lens's own) logs are not
+            // part of the invocation.
             TelemetryBody::Log {
+                source: LogSource::Function,
                 message,
                 level,
                 request_id: Some(request_id),
-                ..
             } => {
                 if let Some(open) = self.open.get_mut(&request_id) {
                     push_log(open, time, message, level);
                 }
             }
             TelemetryBody::Log {
+                source: LogSource::Function,
                 message,
                 level,
                 request_id: None,
-                ..
             } => {
                 // Text logs carry no request id: attribute them to the only open invocation, if
                 // exactly one is open (always the case outside Managed Instances).
@@ -495,7 +502,9 @@ impl Correlator {
                     }
                 }
             }
-            TelemetryBody::LogsDropped { .. } | TelemetryBody::Other { .. } => {}
+            TelemetryBody::Log { .. }
+            | TelemetryBody::LogsDropped { .. }
+            | TelemetryBody::Other { .. } => {}
         }
     }
 
@@ -584,6 +593,7 @@ impl Correlator {
             Closed {
                 trace_id: trace.trace_id,
                 span_id,
+                reported: false,
             },
         );
         let init = open.coldstart.then(|| self.init.clone());

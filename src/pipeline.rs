@@ -17,6 +17,11 @@ use crate::trace_context::{new_span_id, Sampler};
 
 /// Commands are few at a time (one per lifecycle event), so a small bound suffices.
 const COMMAND_QUEUE_CAPACITY: usize = 64;
+/// How long, without telemetry, to wait for the proxy's first event before deciding the runtime does
+/// not use the proxy (the event passes the proxy right after INVOKE is released).
+const FIRST_EVENT_WAIT: Duration = Duration::from_millis(200);
+/// Longest wait for an invocation without a deadline (emulators send `deadlineMs: 0`).
+const NO_DEADLINE_LIMIT: Duration = Duration::from_secs(900);
 /// Unsampled invocations remembered, so their late reports are dropped too.
 const MAX_REMEMBERED_UNSAMPLED: usize = 256;
 /// Time kept free before the invocation's deadline: the function timeout also bounds extension work,
@@ -76,6 +81,8 @@ impl Pipeline {
             capture: setup.capture,
             unsampled: Unsampled::default(),
             waiting: Vec::new(),
+            telemetry_expected: true,
+            proxy_seen: false,
         };
         tokio::spawn(owner.run(records, telemetry, command_rx));
         Self { commands }
@@ -126,6 +133,9 @@ impl Pipeline {
 struct Waiter {
     request_id: RequestId,
     deadline_ms: u64,
+    /// When the lifecycle loop gets its answer at the latest, complete or not: it must be back in
+    /// `/event/next` before the deadline (extension work counts against the function timeout).
+    release_at: SystemTime,
     reply: oneshot::Sender<()>,
 }
 
@@ -138,6 +148,10 @@ struct Owner {
     capture: CaptureSettings,
     unsampled: Unsampled,
     waiting: Vec<Waiter>,
+    /// The Telemetry API subscription succeeded.
+    telemetry_expected: bool,
+    /// The proxy has reported at least one record (the runtime goes through it).
+    proxy_seen: bool,
 }
 
 /// Request ids of invocations the sampler dropped (bounded).
@@ -167,7 +181,14 @@ impl Owner {
         mut commands: mpsc::Receiver<Command>,
     ) {
         loop {
-            let wake = self.correlator.next_check().map(|at| {
+            let next = [
+                self.correlator.next_check(),
+                self.waiting.iter().map(|w| w.release_at).min(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let wake = next.map(|at| {
                 let wait = at
                     .duration_since(SystemTime::now())
                     .unwrap_or(Duration::ZERO);
@@ -177,6 +198,13 @@ impl Owner {
                 // Proxy records first: a runtimeDone must not overtake the result it follows.
                 biased;
                 Some(record) = records.recv() => {
+                    if !self.proxy_seen {
+                        // The runtime does use the proxy: its invocations will complete.
+                        self.proxy_seen = true;
+                        for waiter in &mut self.waiting {
+                            waiter.release_at = by_deadline(waiter.deadline_ms);
+                        }
+                    }
                     log_record(&record);
                     self.correlator.push(Input::Proxy(record), SystemTime::now())
                 }
@@ -184,11 +212,13 @@ impl Owner {
                 Some(command) = commands.recv() => match command {
                     Command::Invoke(event) => self.correlator.push(Input::Invoke(event), SystemTime::now()),
                     Command::TelemetryExpected(expected) => {
+                        self.telemetry_expected = expected;
                         self.correlator.set_telemetry_expected(expected);
                         self.correlator.close_due(SystemTime::now())
                     }
                     Command::Finish { request_id, deadline_ms, reply } => {
-                        self.waiting.push(Waiter { request_id, deadline_ms, reply });
+                        let release_at = self.release_time(deadline_ms);
+                        self.waiting.push(Waiter { request_id, deadline_ms, release_at, reply });
                         Vec::new()
                     }
                     Command::Shutdown { budget, reply } => {
@@ -237,7 +267,17 @@ impl Owner {
                         self.unsampled.insert(inv.request_id.clone());
                         continue;
                     }
-                    spans::invocation_spans(&inv, &self.function, &self.capture, &mut next_id)
+                    // Span building runs on observed, external data; should it ever panic, this
+                    // invocation's spans are lost, never the owner task (and every later invocation).
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        spans::invocation_spans(&inv, &self.function, &self.capture, &mut next_id)
+                    })) {
+                        Ok(spans) => spans,
+                        Err(_) => {
+                            tracing::error!(request_id = %inv.request_id, "span building failed; invocation skipped");
+                            continue;
+                        }
+                    }
                 }
                 Output::LateReport(late) => {
                     if self.unsampled.ids.contains(&late.request_id) {
@@ -256,10 +296,11 @@ impl Owner {
     /// Flushes and answers every waiter whose invocation is closed. Invocations nobody waits for
     /// (Lambda Managed Instances send no INVOKE) are flushed as soon as they close.
     async fn release_waiters(&mut self, closed_any: bool) {
+        let now = SystemTime::now();
         let ready: Vec<Waiter> = {
             let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
                 .into_iter()
-                .partition(|w| !self.correlator.is_open(&w.request_id));
+                .partition(|w| !self.correlator.is_open(&w.request_id) || w.release_at <= now);
             self.waiting = still;
             ready
         };
@@ -276,6 +317,23 @@ impl Owner {
         for waiter in ready {
             let _ = waiter.reply.send(());
         }
+    }
+
+    /// When a `Finish` must be answered at the latest. At once when nothing could complete the
+    /// invocation (no exporter; or no telemetry and a proxy the runtime has never used, e.g. an OS-only
+    /// runtime without the wrapper); shortly after INVOKE while the proxy might still see its first
+    /// event; otherwise just before the deadline.
+    fn release_time(&self, deadline_ms: u64) -> SystemTime {
+        let now = SystemTime::now();
+        let by_deadline = by_deadline(deadline_ms);
+        let cap = if self.exporter.is_none() {
+            now
+        } else if !self.telemetry_expected && !self.proxy_seen {
+            now + FIRST_EVENT_WAIT
+        } else {
+            by_deadline
+        };
+        cap.min(by_deadline)
     }
 
     async fn flush(&mut self, budget: Duration) {
@@ -331,6 +389,17 @@ impl Owner {
     }
 }
 
+/// The latest moment to be back in `/event/next` for an invocation due at `deadline_ms`.
+fn by_deadline(deadline_ms: u64) -> SystemTime {
+    let now = SystemTime::now();
+    if deadline_ms == 0 {
+        return now + NO_DEADLINE_LIMIT;
+    }
+    (SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms))
+        .checked_sub(DEADLINE_MARGIN)
+        .unwrap_or(now)
+}
+
 /// Time until `deadline_ms` less [`DEADLINE_MARGIN`]; no deadline (0) means no limit from it.
 fn time_before_deadline(deadline_ms: u64) -> Duration {
     if deadline_ms == 0 {
@@ -346,9 +415,11 @@ async fn sleep_until(wake: Option<tokio::time::Instant>) {
     }
 }
 
-/// Records carry payload bytes: logged only at debug, on their own target.
+/// Records carry unredacted payload bytes: logged only when `LAMBDA_LENS_LOG` names their target.
 fn log_record(record: &ProxyRecord) {
-    if tracing::enabled!(target: "lambda_lens::record", tracing::Level::DEBUG) {
+    if crate::logging::records_requested()
+        && tracing::enabled!(target: "lambda_lens::record", tracing::Level::DEBUG)
+    {
         match serde_json::to_string(record) {
             Ok(json) => tracing::debug!(target: "lambda_lens::record", "{json}"),
             Err(e) => tracing::warn!(error = %e, "record could not be serialized"),

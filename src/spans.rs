@@ -157,8 +157,17 @@ fn span(trace_id: opentelemetry::trace::TraceId, spec: SpanSpec) -> SpanData {
     }
 }
 
+/// A platform duration as a `Duration`; `None` for negative, non-finite or absurd values, which the
+/// Telemetry API may send and which must never panic here.
+fn platform_duration(ms: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(ms / 1000.0).ok()
+}
+
+/// `start` plus `ms`, or `start` when `ms` is unusable.
 fn after(start: SystemTime, ms: f64) -> SystemTime {
-    start + Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+    platform_duration(ms)
+        .and_then(|d| start.checked_add(d))
+        .unwrap_or(start)
 }
 
 /// An error's type and message, from the most specific source available.
@@ -576,7 +585,8 @@ pub fn invocation_spans(
         .or_else(|| {
             done.and_then(|d| {
                 d.duration_ms
-                    .map(|ms| d.time - Duration::from_secs_f64(ms / 1000.0))
+                    .and_then(platform_duration)
+                    .and_then(|dur| d.time.checked_sub(dur))
             })
         })
         .unwrap_or_else(SystemTime::now);
@@ -1128,6 +1138,31 @@ mod tests {
         assert_eq!(get("faas.instance"), Some(Value::from("2026/11/24/[7]abc")));
         assert_eq!(get("cloud.region"), Some(Value::from("eu-west-1")));
         assert_eq!(get("service.name"), Some(Value::from("shop")));
+    }
+
+    #[test]
+    fn absurd_platform_durations_never_panic() {
+        for ms in [-5.0, f64::NAN, f64::INFINITY, 1e300] {
+            let done = RuntimeDoneSummary {
+                time: t(100),
+                status: Some(PlatformStatus::Success),
+                error_type: None,
+                duration_ms: Some(ms),
+                produced_bytes: None,
+                spans: vec![PlatformSpan {
+                    name: "responseLatency".into(),
+                    start: t(90),
+                    duration_ms: ms,
+                }],
+            };
+            let mut inv = summary(None, Some(done));
+            inv.event = None;
+            inv.platform_start = None;
+            let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+            assert_eq!(spans.len(), 2, "{ms}");
+            assert_eq!(spans[1].start_time, t(90));
+            assert_eq!(spans[1].end_time, t(90));
+        }
     }
 
     #[test]

@@ -20,9 +20,10 @@ use serde_json::Value;
 
 use crate::record::SpanIdentity;
 
-/// The largest body a transform buffers: Lambda's payload limit (6 MiB + 100 bytes). Larger bodies
-/// pass through untouched.
-pub const MAX_TRANSFORM_BYTES: u64 = 6 * 1024 * 1024 + 100;
+/// The largest body a transform buffers. Checking an edit parses the body into a JSON tree, which
+/// takes tens of times the body's size in memory; 1 MiB keeps that within small functions' memory.
+/// Larger bodies pass through untouched.
+pub const MAX_TRANSFORM_BYTES: u64 = 1024 * 1024;
 /// What masked values become.
 pub const MASK: &str = "[REDACTED]";
 

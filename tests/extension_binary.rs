@@ -524,3 +524,47 @@ async fn memory_stays_bounded_for_six_megabyte_bodies_and_a_100_megabyte_stream(
         tokio_stream::iter((0..mib).map(move |_| Ok(Frame::data(chunk.clone()))))
     }
 }
+
+#[tokio::test]
+async fn without_proxy_or_telemetry_event_next_is_not_held_until_the_deadline() {
+    // Nothing can tell lambda-lens when the invocation ends (proxy disabled, no Telemetry API here):
+    // it must go back to /event/next at once, not sit on the invocation until its deadline, which
+    // would make every invocation time out.
+    let fake = FakeLambda::start().await;
+    let handoff = temp_handoff("no-view");
+    let mut ext = Extension::start(&[
+        ("AWS_LAMBDA_RUNTIME_API", &fake.runtime_api()),
+        ("LAMBDA_LENS_DISABLED", "true"),
+        ("LAMBDA_LENS_TELEMETRY_PORT", "0"),
+        (
+            "LAMBDA_LENS_HANDOFF_FILE",
+            handoff.to_str().expect("utf-8 path"),
+        ),
+    ]);
+    fake.wait_for_call("event/next", |c| {
+        c.path == "/2020-01-01/extension/event/next"
+    })
+    .await;
+    let invoked = Instant::now();
+    fake.push_extension_event(serde_json::json!({
+        "eventType": "INVOKE", "deadlineMs": epoch_ms_in(10_000), "requestId": "blind-1",
+        "invokedFunctionArn": support::FUNCTION_ARN
+    }));
+    let count_next = || {
+        fake.calls()
+            .iter()
+            .filter(|c| c.path == "/2020-01-01/extension/event/next")
+            .count()
+    };
+    while count_next() < 2 {
+        assert!(
+            invoked.elapsed() < Duration::from_secs(5),
+            "lambda-lens held the invocation towards its deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake.push_extension_event(serde_json::json!({
+        "eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": epoch_ms_in(2_000)
+    }));
+    assert_eq!(ext.exit_code(Duration::from_secs(3)).await, 0);
+}
