@@ -308,8 +308,13 @@ pub fn captured_body(
         count: 0,
         depth: 0,
     };
-    let redacted = if is_json || looks_like_json(text) {
-        redactor.json(text, is_json, http)
+    let redacted = if is_json {
+        redactor.json(text, true, http)
+    } else if looks_like_json(text) {
+        // A cut JSON head, or text that merely starts like JSON ("[INFO] password=…"): the token walk
+        // handles the JSON-shaped parts, the text scan the rest.
+        let walked = redactor.json(text, false, http);
+        redactor.rescan(walked)
     } else {
         redactor.text(text)
     };
@@ -538,11 +543,23 @@ impl Redactor<'_> {
     }
 
     /// A string's content: JSON inside is redacted as JSON, anything else as text.
+    /// The text scan over output of the token walk; replacements it only repeats (a value already
+    /// `[REDACTED]`) are not counted twice.
+    fn rescan(&mut self, walked: String) -> String {
+        let before = self.count;
+        let scanned = self.text(&walked);
+        if scanned == walked {
+            self.count = before;
+        }
+        scanned
+    }
+
     fn embedded(&mut self, text: &str) -> String {
         if self.depth < MAX_EMBEDDED_DEPTH && looks_like_json(text) {
             self.depth += 1;
             let valid = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-            let out = self.json(text, valid, false);
+            let walked = self.json(text, valid, false);
+            let out = if valid { walked } else { self.rescan(walked) };
             self.depth -= 1;
             out
         } else {
@@ -989,6 +1006,22 @@ mod tests {
             json(r#"{"note":"card 4111 1111 1111 1111 exp","n":4111111111111111}"#),
             r#"{"note":"card [REDACTED] exp","n":"[REDACTED]"}"#
         );
+    }
+
+    #[test]
+    fn text_that_only_starts_like_json_is_still_scanned() {
+        let rules = RedactionRules::default();
+        for (input, secret) in [
+            ("[INFO] login password=hunter2 ok", "hunter2"),
+            (
+                r#"{"Records":[{"body":"[WARN] token=abc123 user=x"}]}"#,
+                "abc123",
+            ),
+            (r#"{"a":"b","password":"hunter2","c":"#, "hunter2"),
+        ] {
+            let out = captured_body(input.as_bytes(), false, &rules, 4096);
+            assert!(!out.text.contains(secret), "{input} -> {}", out.text);
+        }
     }
 
     #[test]
