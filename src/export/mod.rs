@@ -391,7 +391,17 @@ impl Exporter {
                     exported += count;
                 }
                 Ok(Err(export_error)) => {
-                    error = Some(export_error.to_string());
+                    let text = export_error.to_string();
+                    if rejected_for_good(&text) {
+                        // A batch the collector refuses as such (400, 413, ...) would block the
+                        // queue forever if retried: drop it, count it, go on with the rest.
+                        self.queue.drain(..count);
+                        self.dropped += count as u64;
+                        tracing::warn!(spans = count, error = %text, "collector rejected a batch; dropped");
+                        error = Some(text);
+                        continue;
+                    }
+                    error = Some(text);
                     break;
                 }
                 Err(_elapsed) => {
@@ -418,6 +428,21 @@ impl Exporter {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+}
+
+/// Whether an export error is an HTTP 4xx answer that retrying cannot fix: a malformed or oversized
+/// request. Not 408 and 429 (come back later), nor 401 and 403 (credentials or permissions, fixed by
+/// configuration, after which the queue should drain). opentelemetry-otlp reports answers as
+/// "... status code: NNN".
+fn rejected_for_good(error: &str) -> bool {
+    let Some(at) = error.find("status code: ") else {
+        return false;
+    };
+    let code: String = error[at + "status code: ".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    matches!(code.parse::<u16>(), Ok(c) if (400..500).contains(&c) && ![401, 403, 408, 429].contains(&c))
 }
 
 /// Builds opentelemetry-otlp's exporter with everything set explicitly (so it does not fall back
@@ -508,6 +533,30 @@ fn header_map(headers: &[(String, String)]) -> HeaderMap {
         }
     }
     map
+}
+
+#[cfg(test)]
+mod rejection_tests {
+    use super::rejected_for_good;
+
+    #[test]
+    fn only_permanent_http_rejections_drop_a_batch() {
+        for (text, drop) in [
+            ("HTTP export failed with status code: 400", true),
+            (
+                "Operation failed: HTTP export failed with status code: 413",
+                true,
+            ),
+            ("HTTP export failed with status code: 429", false),
+            ("HTTP export failed with status code: 408", false),
+            ("HTTP export failed with status code: 403", false),
+            ("HTTP export failed with status code: 503", false),
+            ("HTTP export failed: network error", false),
+            ("export did not finish within 500ms", false),
+        ] {
+            assert_eq!(rejected_for_good(text), drop, "{text}");
+        }
+    }
 }
 
 #[cfg(test)]
