@@ -35,11 +35,12 @@
 //! - [`BodyEncoding::Text`]: anything else that is UTF-8. A head that starts like JSON (a truncated
 //!   capture) is walked with the same structural rules, tolerating the cut, and keeps its
 //!   whitespace; other text gets the pair scan and the value detectors.
-//! - [`BodyEncoding::Base64`] — **the documented safe form of non-UTF-8 bodies**: the text
-//!   `base64:` followed by the standard (RFC 4648, padded) base64 encoding of the first bytes of
-//!   the body, as many as fit the limit. No redaction applies (nothing is interpreted), which is
-//!   why these bytes are never decoded. A head that is UTF-8 except for a multi-byte character cut
-//!   by the capture limit is text, not binary.
+//! - Non-UTF-8 bodies, **the documented safe form**: the body is read lossily (invalid bytes as
+//!   U+FFFD); if that reading holds anything to redact, it is exported redacted as JSON or text like
+//!   any other body, so a secret next to one stray byte never leaves in clear. Otherwise it is
+//!   [`BodyEncoding::Base64`]: the text `base64:` followed by the standard (RFC 4648, padded) base64
+//!   encoding of the first bytes of the body, as many as fit the limit. A head that is UTF-8 except
+//!   for a multi-byte character cut by the capture limit is text, not binary.
 //!
 //! The text is at most `limit` bytes (cut on a character boundary) followed, when anything was
 //! left out (by the limit or by the capture), by [`TRUNCATION_MARKER`].
@@ -266,7 +267,7 @@ pub enum BodyEncoding {
     Json,
     /// UTF-8 text (including a truncated JSON head), redacted.
     Text,
-    /// `base64:` + base64 of the first bytes of a non-UTF-8 body; not redacted.
+    /// `base64:` + base64 of the first bytes of a non-UTF-8 body in which nothing was found to redact.
     Base64,
 }
 
@@ -293,13 +294,29 @@ pub fn captured_body(
     rules: &RedactionRules,
     limit: usize,
 ) -> CapturedBody {
+    let lossy;
     let text = match std::str::from_utf8(head) {
         Ok(text) => text,
         // Only the last character was cut by the capture: the rest is text.
         Err(e) if e.error_len().is_none() && !complete => {
             std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
         }
-        Err(_) => return base64_form(head, complete, limit),
+        Err(_) => {
+            // Not UTF-8. If the readable parts hold anything to redact (JSON with one Latin-1
+            // byte, say), export them redacted, invalid bytes as U+FFFD; otherwise base64.
+            lossy = String::from_utf8_lossy(head).into_owned();
+            let mut probe = Redactor {
+                rules,
+                count: 0,
+                depth: 0,
+            };
+            let walked = probe.json(&lossy, false, false);
+            probe.rescan(walked);
+            if probe.count == 0 {
+                return base64_form(head, complete, limit);
+            }
+            &lossy
+        }
     };
     let is_json = complete && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
     let http = trigger::infer(head, complete) == Trigger::Http;
@@ -1006,6 +1023,22 @@ mod tests {
             json(r#"{"note":"card 4111 1111 1111 1111 exp","n":4111111111111111}"#),
             r#"{"note":"card [REDACTED] exp","n":"[REDACTED]"}"#
         );
+    }
+
+    #[test]
+    fn non_utf8_bodies_with_secrets_are_redacted_not_base64() {
+        let rules = RedactionRules::default();
+        let out = captured_body(
+            b"{\"password\":\"hunter2\",\"name\":\"Jos\xe9\"}",
+            true,
+            &rules,
+            4096,
+        );
+        assert!(!out.text.contains("hunter2"), "{}", out.text);
+        assert_ne!(out.encoding, BodyEncoding::Base64);
+        assert!(out.text.contains('\u{fffd}'));
+        let binary = captured_body(b"\xff\xfe\x00binary", true, &rules, 4096);
+        assert_eq!(binary.encoding, BodyEncoding::Base64);
     }
 
     #[test]

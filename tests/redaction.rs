@@ -166,11 +166,21 @@ fn redaction_comes_before_the_limit() {
 }
 
 #[test]
-fn non_utf8_bodies_are_base64() {
+fn non_utf8_bodies_are_redacted_or_base64() {
     use base64::Engine as _;
+    // Readable parts with secrets: redacted text (invalid bytes as U+FFFD), never base64 that would
+    // carry the secrets out.
     let mut raw = fixture("apigw-rest");
     raw[10] = 0xff;
-    let body = captured_body(&raw, true, &RedactionRules::default(), 64);
+    let body = captured_body(&raw, true, &RedactionRules::default(), 4096);
+    assert_ne!(body.encoding, BodyEncoding::Base64);
+    assert!(body.redactions >= 2, "{}", body.text);
+    assert!(!body.text.contains("eyJ") && !body.text.contains("Bearer"));
+    assert!(body.text.contains('\u{fffd}'));
+
+    // Binary with nothing to redact: base64 of the first bytes.
+    let binary: Vec<u8> = (0..200u32).map(|i| (i * 7 % 256) as u8).collect();
+    let body = captured_body(&binary, true, &RedactionRules::default(), 64);
     assert_eq!(body.encoding, BodyEncoding::Base64);
     assert_eq!(body.redactions, 0);
     assert!(body.truncated);
@@ -183,7 +193,7 @@ fn non_utf8_bodies_are_base64() {
         .decode(encoded)
         .unwrap();
     assert_eq!(decoded.len(), 42, "(64 - 7) / 4 * 3 bytes fit");
-    assert_eq!(decoded, raw[..42]);
+    assert_eq!(decoded, binary[..42]);
 }
 
 fn s(value: &str) -> AttrValue {
