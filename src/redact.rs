@@ -59,7 +59,7 @@ pub const TRUNCATION_MARKER: &str = "…[truncated]";
 pub const BASE64_PREFIX: &str = "base64:";
 
 /// Default key patterns (already normalised).
-pub const DEFAULT_KEYS: [&str; 11] = [
+pub const DEFAULT_KEYS: [&str; 12] = [
     "password",
     "passwd",
     "secret",
@@ -71,6 +71,8 @@ pub const DEFAULT_KEYS: [&str; 11] = [
     "session",
     "privatekey",
     "accesskey",
+    // Presigned URLs' X-Amz-Signature (not a bare "signature": SNS's public Signature would match).
+    "amzsignature",
 ];
 
 /// Header names (normalised) redacted in HTTP-shaped events whatever the key patterns are.
