@@ -117,11 +117,20 @@ impl TransformSpans {
 
 /// An upstream `/next` answer and when its headers arrived.
 struct Fetched {
-    response: Response<Incoming>,
+    parts: http::response::Parts,
+    body: EventBody,
     received_at: SystemTime,
 }
 
-type FetchResult = Result<Fetched, hyper_util::client::legacy::Error>;
+/// The body of an upstream `/next` answer: still streaming, or read whole for event transforms — in
+/// the fetch task, so that a runtime leaving meanwhile cannot lose the event.
+enum EventBody {
+    Streaming(Incoming),
+    Buffered(Bytes),
+}
+
+/// An upstream `/next` answer, or why there is none.
+type FetchResult = Result<Fetched, String>;
 
 /// Matches upstream `/next` answers with runtime `/next` calls, by arrival, never losing one.
 #[derive(Default)]
@@ -147,9 +156,7 @@ impl NextBroker {
         match result {
             Ok(fetched) if returned => self.ready.push_front(fetched),
             Ok(fetched) => self.ready.push_back(fetched),
-            Err(e) => {
-                tracing::warn!(error = %error_chain(&e), "upstream /next failed with no runtime waiting")
-            }
+            Err(error) => tracing::warn!(%error, "upstream /next failed with no runtime waiting"),
         }
     }
 }
@@ -326,7 +333,7 @@ impl Shared {
     async fn next(self: &Arc<Self>, req: Request<Incoming>) -> Response<ProxyBody> {
         let queued = lock(&self.broker).ready.pop_front();
         if let Some(fetched) = queued {
-            return self.deliver_event(fetched).await;
+            return self.deliver_event(fetched);
         }
         let rx = {
             let mut broker = lock(&self.broker);
@@ -347,31 +354,54 @@ impl Shared {
             shared: Arc::clone(self),
         };
         match waiter.recv().await {
-            Some(Ok(fetched)) => self.deliver_event(fetched).await,
-            Some(Err(e)) => bad_gateway(&self.upstream, &error_chain(&e)),
+            Some(Ok(fetched)) => self.deliver_event(fetched),
+            Some(Err(error)) => bad_gateway(&self.upstream, &error),
             None => bad_gateway(&self.upstream, "the upstream /next call was abandoned"),
         }
     }
 
     async fn fetch_next(self: Arc<Self>, req: Request<ProxyBody>) {
-        let result = self.client.request(req).await.map(|response| Fetched {
-            response,
-            received_at: SystemTime::now(),
-        });
+        let result = match self.client.request(req).await {
+            Ok(response) => {
+                let received_at = SystemTime::now();
+                let (parts, body) = response.into_parts();
+                let buffer = self.transforms.any(Direction::Event)
+                    && parts.status == StatusCode::OK
+                    && transformable(&parts.headers);
+                let body = if buffer {
+                    body.collect()
+                        .await
+                        .map(|collected| EventBody::Buffered(collected.to_bytes()))
+                        .map_err(|e| error_chain(&e))
+                } else {
+                    Ok(EventBody::Streaming(body))
+                };
+                body.map(|body| Fetched {
+                    parts,
+                    body,
+                    received_at,
+                })
+            }
+            Err(e) => Err(error_chain(&e)),
+        };
         let mut broker = lock(&self.broker);
         broker.in_flight -= 1;
         broker.offer(result, false);
     }
 
-    async fn deliver_event(&self, fetched: Fetched) -> Response<ProxyBody> {
-        let (mut parts, body) = fetched.response.into_parts();
+    fn deliver_event(&self, fetched: Fetched) -> Response<ProxyBody> {
+        let Fetched {
+            mut parts,
+            body,
+            received_at,
+        } = fetched;
         strip_hop_by_hop(&mut parts.headers);
         let request_id = header_string(&parts.headers, &names::REQUEST_ID);
         let Some(request_id) = request_id.filter(|_| parts.status == StatusCode::OK) else {
             if parts.status == StatusCode::OK {
                 tracing::warn!("upstream /next answered without a request id; not recorded");
             }
-            return Response::from_parts(parts, ProxyBody::Stream(TeeBody::plain(body)));
+            return Response::from_parts(parts, unobserved(body));
         };
         let h = &parts.headers;
         let trace_header = header_string(h, &names::TRACE_ID);
@@ -385,9 +415,9 @@ impl Shared {
             tenant_id: header_string(h, &names::TENANT_ID),
             content_type: header_string(h, &header::CONTENT_TYPE),
             upstream_status: parts.status.as_u16(),
-            received_at: fetched.received_at,
+            received_at,
             event: BodyCapture::default(),
-            span: SpanIdentity::new(trace_header.as_deref(), fetched.received_at),
+            span: SpanIdentity::new(trace_header.as_deref(), received_at),
         };
         if self.transforms.any(Direction::Response) {
             self.transform_spans.remember(
@@ -398,25 +428,24 @@ impl Shared {
         }
         let span = record.span;
         let pending = PendingRecord::new(ProxyRecord::Invocation(record), self.records.clone());
-        if self.transforms.any(Direction::Event) && transformable(&parts.headers) {
-            let bytes = match body.collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(e) => return bad_gateway(&self.upstream, &error_chain(&e)),
-            };
-            let ctx = TransformContext {
-                span,
-                received_at: fetched.received_at,
-                now: SystemTime::now(),
-            };
-            let bytes = self.transformed(Direction::Event, bytes, &ctx, &mut parts.headers);
-            let capture = capture_whole(&bytes, self.capture_bytes);
-            pending.update(|r| {
-                if let ProxyRecord::Invocation(inv) = r {
-                    inv.event = capture;
-                }
-            });
-            return Response::from_parts(parts, ProxyBody::local(bytes));
-        }
+        let body = match body {
+            EventBody::Buffered(bytes) => {
+                let ctx = TransformContext {
+                    span,
+                    received_at,
+                    now: SystemTime::now(),
+                };
+                let bytes = self.transformed(Direction::Event, bytes, &ctx, &mut parts.headers);
+                let capture = capture_whole(&bytes, self.capture_bytes);
+                pending.update(|r| {
+                    if let ProxyRecord::Invocation(inv) = r {
+                        inv.event = capture;
+                    }
+                });
+                return Response::from_parts(parts, ProxyBody::local(bytes));
+            }
+            EventBody::Streaming(body) => body,
+        };
         let body = TeeBody::tapped(
             body,
             self.capture_bytes,
@@ -556,6 +585,14 @@ impl Drop for Waiter {
                 lock(&self.shared.broker).offer(Ok(fetched), true);
             }
         }
+    }
+}
+
+/// An event body forwarded without observation.
+fn unobserved(body: EventBody) -> ProxyBody {
+    match body {
+        EventBody::Streaming(body) => ProxyBody::Stream(TeeBody::plain(body)),
+        EventBody::Buffered(bytes) => ProxyBody::local(bytes),
     }
 }
 

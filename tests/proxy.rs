@@ -716,3 +716,54 @@ Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r
     };
     assert_eq!(rec.error_type.as_deref(), Some("Runtime.Broken"));
 }
+
+#[tokio::test]
+async fn with_an_event_transform_an_event_for_a_runtime_that_left_is_not_lost_either() {
+    let fake = FakeLambda::start().await;
+    let (transforms, _) = lambda_lens::transform::Transforms::from_lookup(|k| {
+        (k == "LAMBDA_LENS_INJECT_TRACEPARENT").then(|| "true".to_owned())
+    });
+    let mut proxy = ProxyUnderTest::start_with(fake.endpoint(), 4096, transforms).await;
+    let mut stream = TcpStream::connect(proxy.addr)
+        .await
+        .expect("connect to proxy");
+    stream
+        .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request written");
+    while fake.next_calls() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let event = r#"{"httpMethod":"GET","requestContext":{"stage":"prod"},"headers":{"a":"b"}}"#;
+    fake.push_invocation(FakeInvocation::new("req-http-orphan", event));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let answer = get_next(&proxy.runtime_api()).await;
+    assert_eq!(
+        answer.headers["lambda-runtime-aws-request-id"],
+        "req-http-orphan"
+    );
+    let delivered: serde_json::Value = serde_json::from_slice(&answer.body).expect("JSON event");
+    let traceparent = delivered["headers"]["traceparent"]
+        .as_str()
+        .expect("injected");
+    assert!(
+        traceparent.starts_with("00-5759e988bd862e3fe1be46a994272793-"),
+        "{traceparent}"
+    );
+    assert_eq!(delivered["headers"]["a"], "b");
+    assert_eq!(
+        answer.headers["content-length"],
+        answer.body.len().to_string().as_str()
+    );
+    let ProxyRecord::Invocation(rec) = proxy.record().await else {
+        panic!("expected an invocation record")
+    };
+    assert_eq!(
+        rec.event.head, answer.body,
+        "the record holds what the runtime got"
+    );
+    assert_eq!(fake.next_calls(), 1);
+}

@@ -349,6 +349,19 @@ pub struct ProxyUnderTest {
 
 impl ProxyUnderTest {
     pub async fn start(upstream: RuntimeApiEndpoint, capture_bytes: usize) -> Self {
+        Self::start_with(
+            upstream,
+            capture_bytes,
+            lambda_lens::transform::Transforms::none(),
+        )
+        .await
+    }
+
+    pub async fn start_with(
+        upstream: RuntimeApiEndpoint,
+        capture_bytes: usize,
+        transforms: lambda_lens::transform::Transforms,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("proxy binds an ephemeral port");
@@ -359,7 +372,8 @@ impl ProxyUnderTest {
             upstream,
             capture_bytes,
             sender,
-        );
+        )
+        .with_transforms(transforms);
         tokio::spawn(proxy.serve(listener));
         Self { addr, records }
     }
