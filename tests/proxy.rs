@@ -399,11 +399,9 @@ async fn streamed_response_is_forwarded_chunk_by_chunk_with_trailers() {
     assert!(rec.body.complete);
 }
 
-#[tokio::test]
-async fn an_event_pulled_for_a_runtime_that_left_goes_to_the_next_next() {
-    let (fake, mut proxy) = setup().await;
-    let api = proxy.runtime_api();
-    // A runtime parks on /next, then disconnects.
+/// A runtime that parks on `/next` and disconnects once the proxy's upstream call (the
+/// `upstream_calls`-th) is under way.
+async fn park_and_leave(proxy: &ProxyUnderTest, fake: &FakeLambda, upstream_calls: usize) {
     let mut stream = TcpStream::connect(proxy.addr)
         .await
         .expect("connect to proxy");
@@ -411,10 +409,18 @@ async fn an_event_pulled_for_a_runtime_that_left_goes_to_the_next_next() {
         .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .expect("request written");
-    while fake.next_calls() == 0 {
+    while fake.next_calls() < upstream_calls {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     drop(stream);
+}
+
+#[tokio::test]
+async fn an_event_pulled_for_a_runtime_that_left_goes_to_the_next_next() {
+    let (fake, mut proxy) = setup().await;
+    let api = proxy.runtime_api();
+    // A runtime parks on /next, then disconnects.
+    park_and_leave(&proxy, &fake, 1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     fake.push_invocation(FakeInvocation::new("req-orphan", r#"{"n":1}"#));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -437,17 +443,7 @@ async fn an_event_pulled_for_a_runtime_that_left_goes_to_the_next_next() {
     assert_eq!(rec.request_id.as_str(), "req-orphan");
 
     // And while the upstream poll is still pending, a new runtime adopts it.
-    let mut stream = TcpStream::connect(proxy.addr)
-        .await
-        .expect("connect to proxy");
-    stream
-        .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("request written");
-    while fake.next_calls() == 1 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    drop(stream);
+    park_and_leave(&proxy, &fake, 2).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let waiting = tokio::spawn({
         let api = api.clone();
@@ -724,17 +720,7 @@ async fn with_an_event_transform_an_event_for_a_runtime_that_left_is_not_lost_ei
         (k == "LAMBDA_LENS_INJECT_TRACEPARENT").then(|| "true".to_owned())
     });
     let mut proxy = ProxyUnderTest::start_with(fake.endpoint(), 4096, transforms).await;
-    let mut stream = TcpStream::connect(proxy.addr)
-        .await
-        .expect("connect to proxy");
-    stream
-        .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("request written");
-    while fake.next_calls() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    drop(stream);
+    park_and_leave(&proxy, &fake, 1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let event = r#"{"httpMethod":"GET","requestContext":{"stage":"prod"},"headers":{"a":"b"}}"#;
     fake.push_invocation(FakeInvocation::new("req-http-orphan", event));
