@@ -44,11 +44,7 @@ const FINISH_SAFETY: Duration = Duration::from_secs(1);
 pub type ExitStatus = u8;
 
 /// Starts the proxy and publishes its address; an error means lambda-lens runs without a proxy.
-async fn start_proxy(
-    config: &Config,
-    client: HttpClient,
-    records: RecordSender,
-) -> Result<SocketAddr, String> {
+async fn start_proxy(config: &Config, records: RecordSender) -> Result<SocketAddr, String> {
     // Any port works for the proxy: the wrapper reads it from the hand-off file.
     let listener = net::bind_with_fallback(Ipv4Addr::LOCALHOST, config.proxy_port, "proxy")
         .await
@@ -66,13 +62,8 @@ async fn start_proxy(
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    let proxy = Proxy::new(
-        client,
-        config.upstream.clone(),
-        config.capture_bytes,
-        records,
-    )
-    .with_transforms(transforms);
+    let proxy = Proxy::new(config.upstream.clone(), config.capture_bytes, records)
+        .with_transforms(transforms);
     tokio::spawn(proxy.serve(listener));
     Ok(addr)
 }
@@ -92,7 +83,7 @@ pub async fn run(config: Config) -> ExitStatus {
         );
         None
     } else {
-        match start_proxy(&config, client.clone(), records).await {
+        match start_proxy(&config, records).await {
             Ok(addr) => {
                 tracing::info!(proxy = %addr, upstream = %config.upstream, "Runtime API proxy listening");
                 None

@@ -1,6 +1,8 @@
-//! Capture: a tee on HTTP bodies. Frames are forwarded as they arrive, unchanged and unbuffered; the
-//! tee only counts bytes, keeps the first `limit` bytes and the trailers, and reports them once when the
-//! body ends or is dropped.
+//! Capture: what the proxy keeps of a body while relaying it. The bytes themselves are forwarded as
+//! they arrive, unchanged and unbuffered; a [`Tap`] only counts them, keeps the first `limit` bytes
+//! and the trailers, and notes when the first byte passed.
+//!
+//! Also the body type of lambda-lens's own HTTP calls (Extensions and Telemetry APIs).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,130 +12,65 @@ use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
-use hyper::body::Incoming;
 
 use crate::record::BodyCapture;
 
-/// Receives what a tee saw: the capture and any trailers.
-pub type CaptureSink = Box<dyn FnOnce(BodyCapture, Option<HeaderMap>) + Send + Sync>;
-
-struct Tap {
+/// Observes one body as it streams through the proxy.
+#[derive(Debug)]
+pub struct Tap {
     limit: usize,
     head: BytesMut,
     size: u64,
     first_byte_at: Option<SystemTime>,
     trailers: Option<HeaderMap>,
-    sink: Option<CaptureSink>,
 }
 
 impl Tap {
-    fn observe(&mut self, frame: &Frame<Bytes>) {
-        if let Some(data) = frame.data_ref() {
-            if data.is_empty() {
-                return;
-            }
-            if self.first_byte_at.is_none() {
-                self.first_byte_at = Some(SystemTime::now());
-            }
-            self.size += data.len() as u64;
-            let room = self.limit - self.head.len();
-            if room > 0 {
-                self.head.extend_from_slice(&data[..room.min(data.len())]);
-            }
-        } else if let Some(trailers) = frame.trailers_ref() {
-            self.trailers = Some(trailers.clone());
-        }
-    }
-
-    fn finish(&mut self, complete: bool) {
-        if let Some(sink) = self.sink.take() {
-            let capture = BodyCapture {
-                size: self.size,
-                head: std::mem::take(&mut self.head).freeze(),
-                complete,
-                first_byte_at: self.first_byte_at,
-                ended_at: Some(SystemTime::now()),
-            };
-            sink(capture, self.trailers.take());
-        }
-    }
-}
-
-/// A body forwarded from one side of the proxy to the other, optionally observed.
-pub struct TeeBody {
-    inner: Incoming,
-    tap: Option<Tap>,
-}
-
-impl TeeBody {
-    /// Forwards `inner` without observing it.
-    pub fn plain(inner: Incoming) -> Self {
-        Self { inner, tap: None }
-    }
-
-    /// Forwards `inner`, keeping at most `limit` leading bytes, and calls `sink` once at the end.
-    pub fn tapped(inner: Incoming, limit: usize, sink: CaptureSink) -> Self {
-        let tap = Tap {
+    /// A tap keeping at most `limit` leading bytes.
+    pub fn new(limit: usize) -> Self {
+        Self {
             limit,
             head: BytesMut::new(),
             size: 0,
             first_byte_at: None,
             trailers: None,
-            sink: Some(sink),
+        }
+    }
+
+    /// Notes body bytes that just passed.
+    pub fn observe(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.first_byte_at.is_none() {
+            self.first_byte_at = Some(SystemTime::now());
+        }
+        self.size += data.len() as u64;
+        let room = self.limit - self.head.len();
+        if room > 0 {
+            self.head.extend_from_slice(&data[..room.min(data.len())]);
+        }
+    }
+
+    /// Notes the trailers that ended a chunked body.
+    pub fn set_trailers(&mut self, trailers: HeaderMap) {
+        self.trailers = Some(trailers);
+    }
+
+    /// What was seen, `complete` when the body ended normally; and the trailers.
+    pub fn finish(self, complete: bool) -> (BodyCapture, Option<HeaderMap>) {
+        let capture = BodyCapture {
+            size: self.size,
+            head: self.head.freeze(),
+            complete,
+            first_byte_at: self.first_byte_at,
+            ended_at: Some(SystemTime::now()),
         };
-        Self {
-            inner,
-            tap: Some(tap),
-        }
+        (capture, self.trailers)
     }
 }
 
-impl Body for TeeBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Some(tap) = this.tap.as_mut() {
-            match &polled {
-                Poll::Ready(Some(Ok(frame))) => {
-                    tap.observe(frame);
-                    // hyper stops polling once a body reports its end or sent its trailers (always
-                    // the last frame), so finish here too.
-                    if frame.is_trailers() || this.inner.is_end_stream() {
-                        tap.finish(true);
-                    }
-                }
-                Poll::Ready(None) => tap.finish(true),
-                Poll::Ready(Some(Err(_))) => tap.finish(false),
-                Poll::Pending => {}
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for TeeBody {
-    fn drop(&mut self) {
-        if let Some(tap) = self.tap.as_mut() {
-            tap.finish(self.inner.is_end_stream());
-        }
-    }
-}
-
-/// The capture of a body that was buffered whole (for transforms): the same shape a tee reports.
+/// The capture of a body that was buffered whole (for transforms): the same shape a tap reports.
 pub fn capture_whole(bytes: &Bytes, limit: usize) -> BodyCapture {
     let now = SystemTime::now();
     BodyCapture {
@@ -145,18 +82,13 @@ pub fn capture_whole(bytes: &Bytes, limit: usize) -> BodyCapture {
     }
 }
 
-/// Every body the proxy sends: a forwarded stream, or a small answer of its own.
-pub enum ProxyBody {
-    /// Forwarded from the other side.
-    Stream(TeeBody),
-    /// Generated by lambda-lens (its own API calls, error answers).
-    Local(Full<Bytes>),
-}
+/// The body of a request lambda-lens makes itself: fixed bytes.
+pub struct ApiBody(Full<Bytes>);
 
-impl ProxyBody {
+impl ApiBody {
     /// A body of fixed bytes.
     pub fn local(bytes: impl Into<Bytes>) -> Self {
-        Self::Local(Full::new(bytes.into()))
+        Self(Full::new(bytes.into()))
     }
 
     /// An empty body.
@@ -165,33 +97,41 @@ impl ProxyBody {
     }
 }
 
-impl Body for ProxyBody {
+impl Body for ApiBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = std::convert::Infallible;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            Self::Stream(body) => Pin::new(body).poll_frame(cx),
-            Self::Local(body) => Pin::new(body)
-                .poll_frame(cx)
-                .map(|f| f.map(|r| r.map_err(|never| match never {}))),
-        }
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().0).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Stream(body) => body.is_end_stream(),
-            Self::Local(body) => body.is_end_stream(),
-        }
+        self.0.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Stream(body) => body.size_hint(),
-            Self::Local(body) => body.size_hint(),
-        }
+        self.0.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tap_keeps_the_first_bytes_and_counts_all() {
+        let mut tap = Tap::new(4);
+        tap.observe(b"");
+        tap.observe(b"abc");
+        tap.observe(b"defg");
+        let (capture, trailers) = tap.finish(true);
+        assert_eq!(capture.size, 7);
+        assert_eq!(&capture.head[..], b"abcd");
+        assert!(capture.truncated() && capture.complete);
+        assert!(capture.first_byte_at <= capture.ended_at);
+        assert!(trailers.is_none());
     }
 }

@@ -1,16 +1,15 @@
-//! The pooled HTTP/1 client lambda-lens uses for its calls to the Runtime, Extensions and Telemetry
-//! APIs: keep-alive connections, Nagle off, no timeouts (long polls sit idle across
-//! freezes), header case preserved so forwarded requests look exactly like the runtime's.
+//! The pooled HTTP/1 client lambda-lens uses for its own calls to the Extensions and Telemetry APIs:
+//! keep-alive connections, Nagle off, no timeouts (long polls sit idle across freezes).
 
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::capture::ProxyBody;
+use crate::capture::ApiBody;
 use crate::proxy::MAX_HEAD_BYTES;
 
 /// The client type shared by the proxy and the lifecycle loop.
-pub type HttpClient = Client<HttpConnector, ProxyBody>;
+pub type HttpClient = Client<HttpConnector, ApiBody>;
 
 /// Idle upstream connections kept per host. Lambda Managed Instances may run several invocations at
 /// once; beyond this, extra connections are closed after use.
@@ -28,4 +27,16 @@ pub fn build() -> HttpClient {
         .http1_max_buf_size(MAX_HEAD_BYTES)
         .http1_preserve_header_case(true)
         .build(connector)
+}
+
+/// An error with its causes, `a: b: c`, since hyper's top-level messages say little.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

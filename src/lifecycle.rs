@@ -9,10 +9,10 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use crate::capture::ProxyBody;
+use crate::capture::ApiBody;
 use crate::config::RuntimeApiEndpoint;
+use crate::http_client::error_chain;
 use crate::http_client::HttpClient;
-use crate::proxy::error_chain;
 use crate::record::RequestId;
 
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
@@ -236,7 +236,7 @@ impl ExtensionsClient {
             .header("Lambda-Extension-Name", name)
             .header("Lambda-Extension-Accept-Feature", "accountId")
             .header("Content-Type", "application/json")
-            .body(ProxyBody::local(events.body()))
+            .body(ApiBody::local(events.body()))
             .expect("register request parts are static and valid");
         let (status, headers, body) = self.call("register", req).await?;
         if status != StatusCode::OK {
@@ -271,7 +271,7 @@ impl ExtensionsClient {
             .method(Method::GET)
             .uri(self.api.uri(NEXT_PATH))
             .header(EXTENSION_ID_HEADER, id.0.as_str())
-            .body(ProxyBody::empty())
+            .body(ApiBody::empty())
             .expect("event/next request parts are valid");
         let (status, _, body) = self.call("event/next", req).await?;
         if status != StatusCode::OK {
@@ -310,7 +310,7 @@ impl ExtensionsClient {
             .header(EXTENSION_ID_HEADER, id.0.as_str())
             .header("Lambda-Extension-Function-Error-Type", error_type)
             .header("Content-Type", "application/json")
-            .body(ProxyBody::local(body.to_string()))
+            .body(ApiBody::local(body.to_string()))
             .map_err(|e| LifecycleError::Protocol {
                 call,
                 detail: format!("cannot build the request: {e}"),
@@ -325,7 +325,7 @@ impl ExtensionsClient {
     async fn call(
         &self,
         call: &'static str,
-        req: Request<ProxyBody>,
+        req: Request<ApiBody>,
     ) -> Result<(StatusCode, http::HeaderMap, Bytes), LifecycleError> {
         let resp = self
             .client

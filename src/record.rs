@@ -2,13 +2,12 @@
 //! result (`/response`, `/error`, `/init/error`) the runtime sends, delivered over a bounded channel to
 //! the single task that owns all per-invocation state.
 //!
-//! A record is completed by whichever body finishes last (the request body, the upstream answer):
-//! [`PendingRecord`] sends itself when its last holder drops it, so a record is sent exactly once even
-//! when a runtime disconnects mid-stream.
+//! A record is filled in while its bodies pass and sent when dropped ([`PendingRecord`]), so it is sent
+//! exactly once even when a runtime disconnects mid-stream.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -228,40 +227,58 @@ impl RecordSender {
     }
 }
 
-/// A record being filled in by the bodies that pass through; sent when the last holder drops it.
+/// A record being filled in while its bodies pass; sent once, when dropped, so that a record is
+/// neither lost nor sent twice when the runtime's connection ends mid-body or its task is dropped.
 #[derive(Debug)]
-pub(crate) struct PendingRecord {
-    record: Mutex<Option<ProxyRecord>>,
+pub(crate) struct PendingRecord<T: Into<ProxyRecord>> {
+    record: Option<T>,
     sender: RecordSender,
 }
 
-impl PendingRecord {
-    pub(crate) fn new(record: ProxyRecord, sender: RecordSender) -> Arc<Self> {
-        Arc::new(Self {
-            record: Mutex::new(Some(record)),
+impl<T: Into<ProxyRecord>> PendingRecord<T> {
+    pub(crate) fn new(record: T, sender: RecordSender) -> Self {
+        Self {
+            record: Some(record),
             sender,
-        })
-    }
-
-    /// Edits the record in place.
-    pub(crate) fn update(&self, edit: impl FnOnce(&mut ProxyRecord)) {
-        let mut guard = self.record.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(record) = guard.as_mut() {
-            edit(record);
         }
     }
 }
 
-impl Drop for PendingRecord {
+impl<T: Into<ProxyRecord>> std::ops::Deref for PendingRecord<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.record
+            .as_ref()
+            .expect("a pending record is only taken on drop")
+    }
+}
+
+impl<T: Into<ProxyRecord>> std::ops::DerefMut for PendingRecord<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.record
+            .as_mut()
+            .expect("a pending record is only taken on drop")
+    }
+}
+
+impl<T: Into<ProxyRecord>> Drop for PendingRecord<T> {
     fn drop(&mut self) {
-        let record = self
-            .record
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(record) = record {
-            self.sender.send(record);
+        if let Some(record) = self.record.take() {
+            self.sender.send(record.into());
         }
+    }
+}
+
+impl From<InvocationRecord> for ProxyRecord {
+    fn from(record: InvocationRecord) -> Self {
+        Self::Invocation(record)
+    }
+}
+
+impl From<ResultRecord> for ProxyRecord {
+    fn from(record: ResultRecord) -> Self {
+        Self::Result(record)
     }
 }
 
@@ -309,19 +326,16 @@ mod tests {
     }
 
     #[test]
-    fn pending_record_is_sent_once_when_the_last_holder_drops() {
+    fn pending_record_is_sent_once_when_dropped() {
         let (sender, mut rx) = RecordSender::with_capacity(4);
-        let pending = PendingRecord::new(invocation("a"), sender);
-        let second = Arc::clone(&pending);
-        pending.update(|r| {
-            if let ProxyRecord::Invocation(i) = r {
-                i.event.size = 7;
-            }
-        });
+        let ProxyRecord::Invocation(record) = invocation("a") else {
+            unreachable!("invocation() builds an invocation record")
+        };
+        let mut pending = PendingRecord::new(record, sender);
+        pending.event.size = 7;
+        assert!(rx.try_recv().is_err(), "not sent while pending");
         drop(pending);
-        assert!(rx.try_recv().is_err(), "still held by a body");
-        drop(second);
-        match rx.try_recv().expect("sent on last drop") {
+        match rx.try_recv().expect("sent on drop") {
             ProxyRecord::Invocation(i) => assert_eq!(i.event.size, 7),
             other => panic!("unexpected {other:?}"),
         }

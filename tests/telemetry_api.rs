@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use lambda_lens::capture::ProxyBody;
+use lambda_lens::capture::ApiBody;
 use lambda_lens::config::RuntimeApiEndpoint;
 use lambda_lens::http_client::{self, HttpClient};
 use lambda_lens::record::RequestId;
@@ -469,7 +469,7 @@ async fn deliver(client: &HttpClient, port: u16, body: impl Into<Bytes>) -> (Sta
         .method(Method::POST)
         .uri(format!("http://127.0.0.1:{port}/"))
         .header("Content-Type", "application/json")
-        .body(ProxyBody::local(body))
+        .body(ApiBody::local(body))
         .expect("delivery request");
     let resp = tokio::time::timeout(PATIENCE, client.request(req))
         .await
@@ -625,7 +625,7 @@ async fn skipped_elements_are_counted_and_non_posts_refused() {
     let req = Request::builder()
         .method(Method::GET)
         .uri(format!("http://127.0.0.1:{port}/"))
-        .body(ProxyBody::empty())
+        .body(ApiBody::empty())
         .expect("GET request");
     let resp = client.request(req).await.expect("listener reachable");
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);

@@ -22,9 +22,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::events::{parse_batch, TelemetryEvent};
-use crate::capture::ProxyBody;
+use crate::capture::ApiBody;
+use crate::http_client::error_chain;
 use crate::net;
-use crate::proxy::error_chain;
 
 /// Bounded queue of events to the owner task: try_send, never block the listener; count drops.
 pub const TELEMETRY_QUEUE_CAPACITY: usize = 4096;
@@ -107,10 +107,7 @@ pub async fn serve(listener: TcpListener, sink: mpsc::Sender<TelemetryEvent>) {
 }
 
 /// Handles one POST from the platform.
-async fn deliver(
-    req: Request<Incoming>,
-    sink: &mpsc::Sender<TelemetryEvent>,
-) -> Response<ProxyBody> {
+async fn deliver(req: Request<Incoming>, sink: &mpsc::Sender<TelemetryEvent>) -> Response<ApiBody> {
     if req.method() != Method::POST {
         return answer(StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -178,8 +175,8 @@ async fn read_bounded(
     Ok((!oversize).then(|| buf.freeze()))
 }
 
-fn answer(status: StatusCode) -> Response<ProxyBody> {
-    let mut resp = Response::new(ProxyBody::empty());
+fn answer(status: StatusCode) -> Response<ApiBody> {
+    let mut resp = Response::new(ApiBody::empty());
     *resp.status_mut() = status;
     resp
 }

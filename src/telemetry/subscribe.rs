@@ -3,11 +3,11 @@
 use http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 
-use crate::capture::ProxyBody;
+use crate::capture::ApiBody;
 use crate::config::RuntimeApiEndpoint;
+use crate::http_client::error_chain;
 use crate::http_client::HttpClient;
 use crate::lifecycle::EXTENSION_ID_HEADER;
-use crate::proxy::error_chain;
 
 const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// Largest subscription answer read; the platform answers `"OK"` or a short error JSON.
@@ -136,7 +136,7 @@ async fn put(
         .uri(api.uri(TELEMETRY_PATH))
         .header(EXTENSION_ID_HEADER, extension_id)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(ProxyBody::local(body))
+        .body(ApiBody::local(body))
         .map_err(|e| SubscribeError::Transport(format!("cannot build the request: {e}")))?;
     let resp = client
         .request(req)

@@ -367,13 +367,7 @@ impl ProxyUnderTest {
             .expect("proxy binds an ephemeral port");
         let addr = listener.local_addr().expect("bound address");
         let (sender, records) = RecordSender::channel();
-        let proxy = Proxy::new(
-            lambda_lens::http_client::build(),
-            upstream,
-            capture_bytes,
-            sender,
-        )
-        .with_transforms(transforms);
+        let proxy = Proxy::new(upstream, capture_bytes, sender).with_transforms(transforms);
         tokio::spawn(proxy.serve(listener));
         Self { addr, records }
     }

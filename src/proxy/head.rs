@@ -1,0 +1,633 @@
+//! HTTP/1 message heads as the proxy relays them: parsed by `httparse`, kept as the bytes that arrived,
+//! and written out for the next hop line by line as received, with only the proxy's own edits
+//! (hop-by-hop headers dropped, `Host` pointed at the upstream, a new `Content-Length` after a
+//! transform). Header case, order, spacing and unknown headers therefore survive untouched.
+
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+
+/// Header lines parsed into a stack array; a head with more is parsed again into a heap array.
+const INLINE_HEADERS: usize = 64;
+/// Most header lines in one head. The Runtime API (Go's net/http) limits only the head's size, which
+/// [`super::MAX_HEAD_BYTES`] mirrors; this count merely bounds the parser's index array.
+const MAX_HEADERS: usize = 16 * 1024;
+
+/// Headers that describe one connection rather than the message (RFC 9110 §7.6.1). `Transfer-Encoding`
+/// and `Trailer` are not among them: the proxy relays chunked bodies and their trailers verbatim.
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// Why bytes are not an acceptable head.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HeadError {
+    /// Not HTTP/1 syntax.
+    #[error("malformed HTTP/1 head: {0}")]
+    Malformed(httparse::Error),
+    /// More header lines than [`MAX_HEADERS`].
+    #[error("more than {MAX_HEADERS} header lines")]
+    TooManyHeaders,
+    /// A body length that cannot be relied on.
+    #[error("unusable message framing: {0}")]
+    Framing(&'static str),
+}
+
+/// How a message's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`, ending with the last chunk and the trailer section.
+    Chunked,
+    /// A response body that ends when the connection closes.
+    UntilClose,
+}
+
+#[derive(Debug, Clone)]
+struct Field {
+    name: Range<usize>,
+    value: Range<usize>,
+}
+
+/// The header lines of a head, over the head's own bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Fields {
+    raw: Bytes,
+    list: Vec<Field>,
+}
+
+impl Fields {
+    fn name(&self, field: &Field) -> &[u8] {
+        &self.raw[field.name.clone()]
+    }
+
+    fn value(&self, field: &Field) -> &[u8] {
+        &self.raw[field.value.clone()]
+    }
+
+    /// Whether there are no header lines.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Every value of header `name` (case-insensitive), in order.
+    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.list
+            .iter()
+            .filter(move |f| self.name(f).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.value(f))
+    }
+
+    /// The first value of header `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
+        self.list
+            .iter()
+            .find(|f| self.name(f).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.value(f))
+    }
+
+    /// The first value of header `name` as text (invalid UTF-8 replaced).
+    pub(crate) fn string(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// Whether a comma-separated header `name` lists `token` (case-insensitive).
+    fn lists(&self, name: &str, token: &str) -> bool {
+        self.all(name)
+            .flat_map(|v| v.split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    }
+
+    /// `Content-Length`, `Transfer-Encoding: chunked`, or neither (`Ok(None)`).
+    fn declared_framing(&self) -> Result<Option<Framing>, HeadError> {
+        let mut codings = self
+            .all("transfer-encoding")
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|t| !t.is_empty())
+            .peekable();
+        if codings.peek().is_some() {
+            return match codings.last() {
+                Some(last) if last.eq_ignore_ascii_case(b"chunked") => Ok(Some(Framing::Chunked)),
+                _ => Err(HeadError::Framing(
+                    "a transfer coding other than chunked comes last",
+                )),
+            };
+        }
+        let mut length = None;
+        for value in self.all("content-length") {
+            for part in value.split(|&b| b == b',') {
+                let n = std::str::from_utf8(part.trim_ascii())
+                    .ok()
+                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or(HeadError::Framing("Content-Length is not a number"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(HeadError::Framing("Content-Length values disagree"));
+                }
+                length = Some(n);
+            }
+        }
+        Ok(length.map(Framing::Length))
+    }
+
+    /// Whether the connection ends after this message (`minor` is the HTTP/1 minor version).
+    fn closes(&self, minor: u8) -> bool {
+        if minor == 0 {
+            !self.lists("connection", "keep-alive")
+        } else {
+            self.lists("connection", "close")
+        }
+    }
+
+    fn is_hop_by_hop(&self, name: &[u8]) -> bool {
+        HOP_BY_HOP
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+            || self
+                .all("connection")
+                .flat_map(|v| v.split(|&b| b == b','))
+                .any(|t| {
+                    let t = t.trim_ascii();
+                    !t.is_empty() && t.eq_ignore_ascii_case(name)
+                })
+    }
+
+    /// Appends the header lines for the next hop and the blank line ending the head: each line as it
+    /// arrived, hop-by-hop ones left out, the value of any header named in `overrides` replaced in
+    /// place (in the name's original case), and overrides that matched nothing added at the end.
+    pub(crate) fn write_for_next_hop(&self, out: &mut Vec<u8>, overrides: &[(&str, &[u8])]) {
+        let mut used = [false; 2];
+        debug_assert!(overrides.len() <= used.len());
+        let has_connection = self.get("connection").is_some();
+        for field in &self.list {
+            let name = self.name(field);
+            if let Some(i) = overrides
+                .iter()
+                .position(|(o, _)| name.eq_ignore_ascii_case(o.as_bytes()))
+            {
+                used[i] = true;
+                out.extend_from_slice(name);
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(overrides[i].1);
+                out.extend_from_slice(b"\r\n");
+                continue;
+            }
+            // The common case, no Connection header, only checks the fixed list.
+            let hop = if has_connection {
+                self.is_hop_by_hop(name)
+            } else {
+                HOP_BY_HOP
+                    .iter()
+                    .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+            };
+            if hop {
+                continue;
+            }
+            let value = self.value(field);
+            if value.is_empty() {
+                out.extend_from_slice(name);
+                out.extend_from_slice(b": ");
+            } else {
+                // From the name to the end of the value: the line exactly as it arrived.
+                out.extend_from_slice(&self.raw[field.name.start..field.value.end]);
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        for (i, (name, value)) in overrides.iter().enumerate() {
+            if !used[i] {
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The fields as an `http::HeaderMap` (for trailers, which are few); unrepresentable ones are
+    /// skipped.
+    pub(crate) fn to_header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for field in &self.list {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(self.name(field)),
+                http::HeaderValue::from_bytes(self.value(field)),
+            ) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+}
+
+/// A request head from the runtime.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) fields: Fields,
+    method: Range<usize>,
+    target: Range<usize>,
+    minor: u8,
+}
+
+impl RequestHead {
+    /// The method as sent.
+    pub(crate) fn method(&self) -> &str {
+        // httparse only accepts token characters in a method.
+        std::str::from_utf8(&self.fields.raw[self.method.clone()]).unwrap_or("")
+    }
+
+    /// The request target in origin form (an absolute-form target loses its scheme and authority).
+    pub(crate) fn path_and_query(&self) -> &str {
+        let target = std::str::from_utf8(&self.fields.raw[self.target.clone()]).unwrap_or("/");
+        match target.split_once("://") {
+            Some((_, rest)) if !target.starts_with('/') => {
+                rest.find('/').map_or("/", |at| &rest[at..])
+            }
+            _ => target,
+        }
+    }
+
+    /// The path without the query.
+    pub(crate) fn path(&self) -> &str {
+        let pq = self.path_and_query();
+        pq.split_once('?').map_or(pq, |(path, _)| path)
+    }
+
+    /// How the request body is delimited; an unusable declaration is an error (answered with 400).
+    pub(crate) fn framing(&self) -> Result<Framing, HeadError> {
+        Ok(self.fields.declared_framing()?.unwrap_or(Framing::Empty))
+    }
+
+    /// Whether the runtime's connection ends after this exchange.
+    pub(crate) fn closes(&self) -> bool {
+        self.fields.closes(self.minor)
+    }
+
+    /// Whether the runtime waits for `100 Continue` before sending the body.
+    pub(crate) fn expects_continue(&self) -> bool {
+        self.fields
+            .get("expect")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+    }
+
+    /// The head for the upstream: the same method and version, `base_path` before the target, and the
+    /// header lines for the next hop with `overrides`.
+    pub(crate) fn write_upstream(
+        &self,
+        out: &mut Vec<u8>,
+        base_path: &str,
+        overrides: &[(&str, &[u8])],
+    ) {
+        out.extend_from_slice(&self.fields.raw[self.method.clone()]);
+        out.push(b' ');
+        out.extend_from_slice(base_path.as_bytes());
+        out.extend_from_slice(self.path_and_query().as_bytes());
+        out.extend_from_slice(if self.minor == 0 {
+            b" HTTP/1.0\r\n"
+        } else {
+            b" HTTP/1.1\r\n"
+        });
+        self.fields.write_for_next_hop(out, overrides);
+    }
+}
+
+/// A response head from the upstream.
+#[derive(Debug, Clone)]
+pub(crate) struct ResponseHead {
+    pub(crate) fields: Fields,
+    status_line: Range<usize>,
+    status: u16,
+    minor: u8,
+}
+
+impl ResponseHead {
+    /// The status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// An interim (1xx) response other than `101 Switching Protocols`: more responses follow.
+    pub(crate) fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status) && self.status != 101
+    }
+
+    /// How the response body is delimited, given whether the request was `HEAD`.
+    pub(crate) fn framing(&self, head_request: bool) -> Result<Framing, HeadError> {
+        if head_request || self.is_interim() || self.status == 204 || self.status == 304 {
+            return Ok(Framing::Empty);
+        }
+        match self.fields.declared_framing() {
+            Ok(Some(framing)) => Ok(framing),
+            Ok(None) => Ok(Framing::UntilClose),
+            // A response whose last coding is not chunked is read until the connection closes.
+            Err(HeadError::Framing(_)) if self.fields.get("transfer-encoding").is_some() => {
+                Ok(Framing::UntilClose)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the upstream closes the connection after this response.
+    pub(crate) fn closes(&self) -> bool {
+        self.fields.closes(self.minor)
+    }
+
+    /// The head for the runtime: the status line as received and the header lines for the next hop
+    /// with `overrides`.
+    pub(crate) fn write_downstream(&self, out: &mut Vec<u8>, overrides: &[(&str, &[u8])]) {
+        out.extend_from_slice(&self.fields.raw[self.status_line.clone()]);
+        out.extend_from_slice(b"\r\n");
+        self.fields.write_for_next_hop(out, overrides);
+    }
+}
+
+fn span(base: &[u8], part: &[u8]) -> Range<usize> {
+    if part.is_empty() {
+        return 0..0;
+    }
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    start..start + part.len()
+}
+
+fn fields(base: &[u8], headers: &[httparse::Header<'_>]) -> Vec<Field> {
+    headers
+        .iter()
+        .map(|h| Field {
+            name: span(base, h.name.as_bytes()),
+            value: span(base, h.value),
+        })
+        .collect()
+}
+
+/// What one parse attempt found: the head's length, its start line's parts and its header lines.
+struct Parsed<S> {
+    len: usize,
+    start: S,
+    fields: Vec<Field>,
+}
+
+type Attempt<S> = Result<Option<Parsed<S>>, httparse::Error>;
+
+/// Runs `attempt` with a stack array of header slots, and again with a heap array when that is full.
+fn parse_with<S>(
+    buf: &[u8],
+    attempt: impl for<'b> Fn(&'b [u8], &mut [MaybeUninit<httparse::Header<'b>>]) -> Attempt<S>,
+) -> Result<Option<Parsed<S>>, HeadError> {
+    let parsed = match attempt(buf, &mut [const { MaybeUninit::uninit() }; INLINE_HEADERS]) {
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut many = Vec::new();
+            many.resize_with(MAX_HEADERS, MaybeUninit::uninit);
+            attempt(buf, &mut many)
+        }
+        other => other,
+    };
+    parsed.map_err(|e| match e {
+        httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
+        e => HeadError::Malformed(e),
+    })
+}
+
+/// Parses a request head at the start of `buf`, taking its bytes out of `buf` when complete.
+pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
+    type Start = (Range<usize>, Range<usize>, u8);
+    fn attempt<'b>(
+        buf: &'b [u8],
+        headers: &mut [MaybeUninit<httparse::Header<'b>>],
+    ) -> Attempt<Start> {
+        let mut req = httparse::Request::new(&mut []);
+        Ok(match req.parse_with_uninit_headers(buf, headers)? {
+            httparse::Status::Partial => None,
+            httparse::Status::Complete(len) => Some(Parsed {
+                len,
+                start: (
+                    span(buf, req.method.unwrap_or_default().as_bytes()),
+                    span(buf, req.path.unwrap_or_default().as_bytes()),
+                    req.version.unwrap_or(1),
+                ),
+                fields: fields(buf, req.headers),
+            }),
+        })
+    }
+    Ok(parse_with(buf, attempt)?.map(|parsed| {
+        let (method, target, minor) = parsed.start;
+        RequestHead {
+            fields: Fields {
+                raw: buf.split_to(parsed.len).freeze(),
+                list: parsed.fields,
+            },
+            method,
+            target,
+            minor,
+        }
+    }))
+}
+
+/// Parses a response head at the start of `buf`, taking its bytes out of `buf` when complete.
+pub(crate) fn parse_response(buf: &mut BytesMut) -> Result<Option<ResponseHead>, HeadError> {
+    fn attempt<'b>(
+        buf: &'b [u8],
+        headers: &mut [MaybeUninit<httparse::Header<'b>>],
+    ) -> Attempt<(u16, u8)> {
+        let mut resp = httparse::Response::new(&mut []);
+        Ok(
+            match httparse::ParserConfig::default()
+                .parse_response_with_uninit_headers(&mut resp, buf, headers)?
+            {
+                httparse::Status::Partial => None,
+                httparse::Status::Complete(len) => Some(Parsed {
+                    len,
+                    start: (resp.code.unwrap_or_default(), resp.version.unwrap_or(1)),
+                    fields: fields(buf, resp.headers),
+                }),
+            },
+        )
+    }
+    Ok(parse_with(buf, attempt)?.map(|parsed| {
+        let (status, minor) = parsed.start;
+        let raw = buf.split_to(parsed.len).freeze();
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .or_else(|| raw.iter().position(|&b| b == b'\n'))
+            .unwrap_or(0);
+        ResponseHead {
+            fields: Fields {
+                raw,
+                list: parsed.fields,
+            },
+            status_line: 0..line_end,
+            status,
+            minor,
+        }
+    }))
+}
+
+/// Parses a chunked body's trailer section (after the last chunk) at the start of `buf`: its length
+/// including the final blank line, and the trailers.
+pub(crate) fn parse_trailers(buf: &[u8]) -> Result<Option<(usize, Fields)>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    match httparse::parse_headers(buf, &mut headers) {
+        Ok(httparse::Status::Complete((len, parsed))) => {
+            let list = fields(buf, parsed);
+            Ok(Some((
+                len,
+                Fields {
+                    raw: Bytes::copy_from_slice(&buf[..len]),
+                    list,
+                },
+            )))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooManyHeaders),
+        Err(e) => Err(HeadError::Malformed(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(raw: &str) -> RequestHead {
+        let mut buf = BytesMut::from(raw);
+        parse_request(&mut buf)
+            .expect("valid request")
+            .expect("complete head")
+    }
+
+    #[test]
+    fn request_head_is_rewritten_line_by_line() {
+        let mut buf = BytesMut::from(
+            "POST /2018-06-01/runtime/invocation/a/response HTTP/1.1\r\nHost: 127.0.0.1:9009\r\nX-lower-Mixed:v\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nTE: trailers\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nX-Empty:\r\n\r\nok",
+        );
+        let head = parse_request(&mut buf).expect("valid").expect("complete");
+        assert_eq!(&buf[..], b"ok", "the body stays in the buffer");
+        let mut out = Vec::new();
+        head.write_upstream(&mut out, "/base", &[("host", b"10.0.0.1:9001")]);
+        assert_eq!(
+            String::from_utf8(out).expect("ascii"),
+            "POST /base/2018-06-01/runtime/invocation/a/response HTTP/1.1\r\nHost: 10.0.0.1:9001\r\nX-lower-Mixed:v\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nX-Empty: \r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn missing_host_is_added_and_absolute_targets_become_origin_form() {
+        let head = request(
+            "GET http://proxy:9009/2018-06-01/runtime/invocation/next?x=1 HTTP/1.0\r\n\r\n",
+        );
+        assert_eq!(head.path(), "/2018-06-01/runtime/invocation/next");
+        let mut out = Vec::new();
+        head.write_upstream(&mut out, "", &[("host", b"h:1")]);
+        assert_eq!(
+            out,
+            b"GET /2018-06-01/runtime/invocation/next?x=1 HTTP/1.0\r\nhost: h:1\r\n\r\n"
+        );
+        assert!(head.closes(), "HTTP/1.0 closes unless asked to keep alive");
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        assert_eq!(
+            request("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n")
+                .framing()
+                .ok(),
+            Some(Framing::Length(5))
+        );
+        assert_eq!(
+            request("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n")
+                .framing()
+                .ok(),
+            Some(Framing::Length(5))
+        );
+        assert_eq!(
+            request(
+                "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n"
+            )
+            .framing()
+            .ok(),
+            Some(Framing::Chunked)
+        );
+        assert_eq!(
+            request("GET / HTTP/1.1\r\n\r\n").framing().ok(),
+            Some(Framing::Empty)
+        );
+        for bad in [
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        ] {
+            assert!(request(bad).framing().is_err(), "{bad:?}");
+        }
+        let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nX: 1\r\n\r\n");
+        let resp = parse_response(&mut buf).expect("valid").expect("complete");
+        assert_eq!(resp.framing(false).ok(), Some(Framing::UntilClose));
+        assert_eq!(resp.framing(true).ok(), Some(Framing::Empty));
+        let mut buf = BytesMut::from("HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n");
+        let resp = parse_response(&mut buf).expect("valid").expect("complete");
+        assert_eq!(resp.framing(false).ok(), Some(Framing::Empty));
+    }
+
+    #[test]
+    fn response_status_line_is_kept_verbatim() {
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 202 Accepted Indeed\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}",
+        );
+        let resp = parse_response(&mut buf).expect("valid").expect("complete");
+        assert_eq!(resp.status(), 202);
+        let mut out = Vec::new();
+        resp.write_downstream(&mut out, &[]);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 202 Accepted Indeed\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+        );
+        assert_eq!(
+            resp.fields.string("content-type").as_deref(),
+            Some("application/json")
+        );
+    }
+
+    #[test]
+    fn partial_heads_wait_and_many_headers_parse() {
+        let mut buf = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        assert!(parse_request(&mut buf).expect("valid so far").is_none());
+        assert_eq!(buf.len(), 25, "nothing taken from an incomplete head");
+        let mut raw = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..500 {
+            raw.push_str(&format!("X-{i}: {i}\r\n"));
+        }
+        raw.push_str("\r\n");
+        let head = request(&raw);
+        assert_eq!(head.fields.get("x-499"), Some(&b"499"[..]));
+    }
+
+    #[test]
+    fn trailers_parse_after_the_last_chunk() {
+        let (len, trailers) = parse_trailers(b"Lambda-Runtime-Function-Error-Type: X\r\n\r\nnext")
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(len, 41);
+        assert_eq!(
+            trailers
+                .string("lambda-runtime-function-error-type")
+                .as_deref(),
+            Some("X")
+        );
+        assert_eq!(
+            parse_trailers(b"\r\n").expect("valid").map(|t| t.0),
+            Some(2)
+        );
+        assert!(parse_trailers(b"X: 1\r\n").expect("valid").is_none());
+    }
+}

@@ -1,0 +1,73 @@
+//! Upstream connections: keep-alive TCP connections to the Runtime API, Nagle off and no timeouts (a
+//! long poll sits idle across freezes). A runtime connection keeps the upstream connection it used for
+//! as long as it lives, as a plain relay would; when it ends, the upstream connection goes back to a
+//! small pool for the next runtime connection.
+
+use std::io;
+use std::sync::Mutex;
+
+use tokio::net::TcpStream;
+
+use super::wire::InBuf;
+use super::{lock, Conn};
+
+/// Idle upstream connections kept. Lambda Managed Instances may run several invocations at once;
+/// beyond this, connections are closed when their runtime connection ends.
+const MAX_IDLE: usize = 32;
+
+/// Whether a kept connection can carry another request: nothing unexpected was sent on it and it has
+/// not been closed. Only costs a system call when the socket was reported readable.
+fn is_idle_and_open(conn: &Conn) -> bool {
+    if !conn.buf.bytes.is_empty() {
+        return false;
+    }
+    let mut probe = [0u8; 1];
+    matches!(conn.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Connects to one upstream address and keeps idle connections.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    address: String,
+    idle: Mutex<Vec<Conn>>,
+}
+
+impl Pool {
+    /// A pool for `address` (`host:port`).
+    pub(crate) fn new(address: String) -> Self {
+        Self {
+            address,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `current` if it can be used again, else an idle connection, else a new one.
+    pub(crate) async fn get(&self, current: Option<Conn>) -> io::Result<Conn> {
+        if let Some(conn) = current.filter(is_idle_and_open) {
+            return Ok(conn);
+        }
+        loop {
+            let idle = lock(&self.idle).pop();
+            match idle {
+                Some(conn) if is_idle_and_open(&conn) => return Ok(conn),
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        let stream = TcpStream::connect(&self.address).await?;
+        // Small writes (heads, short bodies) must not wait for delayed ACKs.
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: InBuf::default(),
+        })
+    }
+
+    /// Keeps a connection that finished its exchanges cleanly, up to [`MAX_IDLE`].
+    pub(crate) fn put(&self, conn: Conn) {
+        let mut idle = lock(&self.idle);
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! Moving bytes: read buffers, reading heads, and relaying a body from one connection to the other by
+//! its framing (a length, chunks and trailers, or until close). Bodies are forwarded as they arrive,
+//! exactly as received, chunk framing included; a [`Tap`] sees the decoded data on the way.
+
+use std::io;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::head::{self, Framing, HeadError};
+use crate::capture::Tap;
+
+/// First read size of a connection; it doubles while reads fill the buffer.
+const INITIAL_READ: usize = 8 * 1024;
+/// Largest single read (and so the read buffer's usual size): a 1 MiB body passes in four reads and
+/// four writes, as through a plain TCP relay with the same buffer.
+const MAX_READ: usize = 256 * 1024;
+/// Longest chunk-size line (size plus extensions) the relay accepts.
+const MAX_CHUNK_LINE: usize = 4 * 1024;
+
+/// The bytes read from a connection and not yet relayed.
+#[derive(Debug)]
+pub(crate) struct InBuf {
+    pub(crate) bytes: BytesMut,
+    next_read: usize,
+}
+
+impl Default for InBuf {
+    fn default() -> Self {
+        Self {
+            bytes: BytesMut::new(),
+            next_read: INITIAL_READ,
+        }
+    }
+}
+
+impl InBuf {
+    /// Reads once more from `io`, at least `want` bytes of room when that is larger than the adaptive
+    /// size (bounded by [`MAX_READ`]); `Ok(0)` is the end of the stream.
+    pub(crate) async fn fill<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        want: usize,
+    ) -> io::Result<usize> {
+        let room = self.next_read.max(want.min(MAX_READ));
+        self.bytes.reserve(room);
+        let offered = self.bytes.capacity() - self.bytes.len();
+        let n = io.read_buf(&mut self.bytes).await?;
+        if n == offered && self.next_read < MAX_READ {
+            self.next_read = (self.next_read * 2).min(MAX_READ);
+        }
+        Ok(n)
+    }
+}
+
+/// Why a head could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadHeadError {
+    /// The connection failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The connection ended inside a head.
+    #[error("the connection closed in the middle of a message head")]
+    Truncated,
+    /// The head is not acceptable HTTP/1.
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    /// The head is longer than the limit.
+    #[error("the message head exceeds {0} bytes")]
+    TooLarge(usize),
+}
+
+/// Reads until `parse` finds a complete head at the start of `buf`; `Ok(None)` when the connection
+/// ended cleanly before a new message began.
+pub(crate) async fn read_head<R, H>(
+    io: &mut R,
+    buf: &mut InBuf,
+    limit: usize,
+    parse: impl Fn(&mut BytesMut) -> Result<Option<H>, HeadError>,
+) -> Result<Option<H>, ReadHeadError>
+where
+    R: AsyncRead + Unpin,
+{
+    loop {
+        if !buf.bytes.is_empty() {
+            if let Some(head) = parse(&mut buf.bytes)? {
+                return Ok(Some(head));
+            }
+            if buf.bytes.len() > limit {
+                return Err(ReadHeadError::TooLarge(limit));
+            }
+        }
+        if buf.fill(io, 0).await? == 0 {
+            return if buf.bytes.is_empty() {
+                Ok(None)
+            } else {
+                Err(ReadHeadError::Truncated)
+            };
+        }
+    }
+}
+
+/// Why a body relay stopped early.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RelayError {
+    /// Reading from the sending side failed.
+    #[error("reading the body failed: {0}")]
+    Read(io::Error),
+    /// The sending side closed before the body was complete.
+    #[error("the body ended early: the sender closed its connection")]
+    Truncated,
+    /// The chunked framing is invalid.
+    #[error("invalid chunked body: {0}")]
+    Chunked(&'static str),
+    /// Writing to the receiving side failed after part of the message went out.
+    #[error("forwarding the body failed: {0}")]
+    Write(io::Error),
+    /// Writing to the receiving side failed before any of the message went out.
+    #[error("the receiver is gone: {0}")]
+    NotSent(io::Error),
+}
+
+impl RelayError {
+    /// Whether the receiving side is at fault rather than the sender.
+    pub(crate) fn is_write(&self) -> bool {
+        matches!(self, Self::Write(_) | Self::NotSent(_))
+    }
+}
+
+/// Writes `first` and then `second`, in one vectored write when the socket takes both.
+pub(crate) async fn write_two<W: AsyncWrite + Unpin>(
+    dst: &mut W,
+    mut first: &[u8],
+    mut second: &[u8],
+) -> io::Result<()> {
+    while !first.is_empty() && !second.is_empty() {
+        let n = dst
+            .write_vectored(&[io::IoSlice::new(first), io::IoSlice::new(second)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if n < first.len() {
+            first = &first[n..];
+        } else {
+            second = &second[n - first.len()..];
+            first = &[];
+        }
+    }
+    dst.write_all(first).await?;
+    dst.write_all(second).await
+}
+
+/// Chunked-body progress.
+#[derive(Debug, Clone, Copy)]
+enum Chunk {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside chunk data, this many bytes left.
+    Data(u64),
+    /// Expecting the CRLF after chunk data.
+    DataEnd,
+    /// Expecting the trailer section after the last chunk.
+    Trailers,
+}
+
+/// Relays one body from `src` (whose unread bytes are in `buf`) to `dst` by `framing`. `prefix` (the
+/// message head for `dst`) goes out with the first body bytes, in one write. The tap sees the data
+/// (chunk framing removed) and the trailers. `head_limit` bounds a trailer section.
+pub(crate) async fn relay_body<R, W>(
+    src: &mut R,
+    buf: &mut InBuf,
+    dst: &mut W,
+    framing: Framing,
+    mut prefix: &[u8],
+    tap: &mut Tap,
+    head_limit: usize,
+) -> Result<(), RelayError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    // Whether anything went out yet (a receiver gone before that has lost nothing).
+    let mut sent = false;
+    match framing {
+        Framing::Empty => dst.write_all(prefix).await.map_err(RelayError::NotSent),
+        Framing::Length(mut left) => loop {
+            let take = (buf.bytes.len() as u64).min(left) as usize;
+            if take > 0 || !prefix.is_empty() {
+                tap.observe(&buf.bytes[..take]);
+                write_two(dst, prefix, &buf.bytes[..take])
+                    .await
+                    .map_err(|e| write_error(e, sent))?;
+                sent = true;
+                prefix = &[];
+                buf.bytes.advance(take);
+                left -= take as u64;
+            }
+            if left == 0 {
+                return Ok(());
+            }
+            let want = usize::try_from(left).unwrap_or(usize::MAX);
+            if buf.fill(src, want).await.map_err(RelayError::Read)? == 0 {
+                return Err(RelayError::Truncated);
+            }
+        },
+        Framing::UntilClose => loop {
+            if !buf.bytes.is_empty() || !prefix.is_empty() {
+                tap.observe(&buf.bytes);
+                write_two(dst, prefix, &buf.bytes)
+                    .await
+                    .map_err(|e| write_error(e, sent))?;
+                sent = true;
+                prefix = &[];
+                buf.bytes.clear();
+            }
+            if buf.fill(src, 0).await.map_err(RelayError::Read)? == 0 {
+                return Ok(());
+            }
+        },
+        Framing::Chunked => {
+            let mut state = Chunk::Size;
+            loop {
+                // Scan what is buffered; `done` marks how far the bytes are validated.
+                let (done, finished) = scan_chunks(&buf.bytes, &mut state, tap, head_limit)?;
+                if done > 0 || !prefix.is_empty() {
+                    write_two(dst, prefix, &buf.bytes[..done])
+                        .await
+                        .map_err(|e| write_error(e, sent))?;
+                    sent = true;
+                    prefix = &[];
+                    buf.bytes.advance(done);
+                }
+                if finished {
+                    return Ok(());
+                }
+                let want = match state {
+                    Chunk::Data(left) => usize::try_from(left).unwrap_or(usize::MAX),
+                    _ => 0,
+                };
+                if buf.fill(src, want).await.map_err(RelayError::Read)? == 0 {
+                    return Err(RelayError::Truncated);
+                }
+            }
+        }
+    }
+}
+
+fn write_error(error: io::Error, sent: bool) -> RelayError {
+    if sent {
+        RelayError::Write(error)
+    } else {
+        RelayError::NotSent(error)
+    }
+}
+
+/// Validates chunked framing in `bytes` from `state` on; returns how many bytes are complete units
+/// (whole size lines, data, CRLFs, the trailer section) and whether the body ended.
+fn scan_chunks(
+    bytes: &[u8],
+    state: &mut Chunk,
+    tap: &mut Tap,
+    head_limit: usize,
+) -> Result<(usize, bool), RelayError> {
+    let mut pos = 0;
+    loop {
+        let rest = &bytes[pos..];
+        match *state {
+            Chunk::Size => match httparse::parse_chunk_size(rest) {
+                Ok(httparse::Status::Complete((len, size))) => {
+                    pos += len;
+                    *state = if size == 0 {
+                        Chunk::Trailers
+                    } else {
+                        Chunk::Data(size)
+                    };
+                }
+                Ok(httparse::Status::Partial) if rest.len() > MAX_CHUNK_LINE => {
+                    return Err(RelayError::Chunked("chunk-size line too long"))
+                }
+                Ok(httparse::Status::Partial) => return Ok((pos, false)),
+                Err(_) => return Err(RelayError::Chunked("bad chunk-size line")),
+            },
+            Chunk::Data(left) => {
+                if rest.is_empty() {
+                    return Ok((pos, false));
+                }
+                let take = (rest.len() as u64).min(left) as usize;
+                tap.observe(&rest[..take]);
+                pos += take;
+                *state = match left - take as u64 {
+                    0 => Chunk::DataEnd,
+                    more => Chunk::Data(more),
+                };
+            }
+            Chunk::DataEnd => {
+                if rest.len() < 2 {
+                    return Ok((pos, false));
+                }
+                if &rest[..2] != b"\r\n" {
+                    return Err(RelayError::Chunked("chunk data not followed by CRLF"));
+                }
+                pos += 2;
+                *state = Chunk::Size;
+            }
+            Chunk::Trailers => match head::parse_trailers(rest) {
+                Ok(Some((len, trailers))) => {
+                    if !trailers.is_empty() {
+                        tap.set_trailers(trailers.to_header_map());
+                    }
+                    return Ok((pos + len, true));
+                }
+                Ok(None) if rest.len() > head_limit => {
+                    return Err(RelayError::Chunked("trailer section too large"))
+                }
+                Ok(None) => return Ok((pos, false)),
+                Err(_) => return Err(RelayError::Chunked("malformed trailer section")),
+            },
+        }
+    }
+}
+
+/// An `AsyncWrite` into memory that refuses to grow past a limit (to buffer a body whole).
+pub(crate) struct Bounded {
+    pub(crate) bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Bounded {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            bytes: Vec::new(),
+            limit,
+        }
+    }
+}
+
+impl AsyncWrite for Bounded {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.bytes.len() + data.len() > this.limit {
+            return std::task::Poll::Ready(Err(io::Error::other(format!(
+                "body larger than {} bytes",
+                this.limit
+            ))));
+        }
+        this.bytes.extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Relays `input` delivered in pieces of `step` bytes; returns what was written and the tap.
+    async fn relay(
+        input: &[u8],
+        step: usize,
+        framing: Framing,
+    ) -> (Vec<u8>, Result<(), RelayError>, Tap, Vec<u8>) {
+        let mut reader = pieces(input, step);
+        let mut buf = InBuf::default();
+        let mut out = Bounded::new(usize::MAX);
+        let mut tap = Tap::new(1024);
+        let result = relay_body(
+            &mut reader,
+            &mut buf,
+            &mut out,
+            framing,
+            b"HEAD|",
+            &mut tap,
+            1024,
+        )
+        .await;
+        (out.bytes, result, tap, buf.bytes.to_vec())
+    }
+
+    /// A reader yielding `input` `step` bytes at a time.
+    fn pieces(input: &[u8], step: usize) -> Pieces {
+        Pieces(input.chunks(step.max(1)).map(<[u8]>::to_vec).collect())
+    }
+
+    struct Pieces(std::collections::VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            out: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            if let Some(mut piece) = self.0.pop_front() {
+                let n = piece.len().min(out.remaining());
+                out.put_slice(&piece[..n]);
+                if n < piece.len() {
+                    piece.drain(..n);
+                    self.0.push_front(piece);
+                }
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_pass_verbatim_in_any_split_and_stop_at_their_end() {
+        let body = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nLambda-Runtime-Function-Error-Type: Boom\r\n\r\nGET /next";
+        let end = body.len() - b"GET /next".len();
+        for step in [1, 2, 3, 7, 64] {
+            let (out, result, tap, left) = relay(body, step, Framing::Chunked).await;
+            result.expect("valid chunked body");
+            assert_eq!(&out[..5], b"HEAD|");
+            assert_eq!(&out[5..], &body[..end], "step {step}");
+            let (capture, trailers) = tap.finish(true);
+            assert_eq!(&capture.head[..], b"hello world");
+            let trailers = trailers.expect("trailers seen");
+            assert_eq!(trailers["lambda-runtime-function-error-type"], "Boom");
+            // Whatever follows the body (a pipelined request) stays unread or buffered.
+            assert!(b"GET /next".starts_with(&left), "step {step}: {left:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn length_bodies_stop_at_their_length_and_report_truncation() {
+        let (out, result, tap, left) = relay(b"abcdefXYZ", 4, Framing::Length(6)).await;
+        result.expect("complete");
+        assert_eq!(out, b"HEAD|abcdef");
+        assert!(b"XYZ".starts_with(&left));
+        assert_eq!(tap.finish(true).0.size, 6);
+        let (_, result, _, _) = relay(b"abc", 2, Framing::Length(6)).await;
+        assert!(matches!(result, Err(RelayError::Truncated)));
+        let (out, result, _, _) = relay(b"", 2, Framing::Empty).await;
+        result.expect("empty");
+        assert_eq!(out, b"HEAD|");
+        let (out, result, _, _) = relay(b"until close", 3, Framing::UntilClose).await;
+        result.expect("ends at close");
+        assert_eq!(out, b"HEAD|until close");
+    }
+
+    #[tokio::test]
+    async fn broken_chunked_framing_is_an_error() {
+        for bad in [&b"zz\r\n"[..], b"3\r\nabcX\r\n", b"0\r\nbad header\r\n\r\n"] {
+            let (_, result, _, _) = relay(bad, 64, Framing::Chunked).await;
+            assert!(
+                matches!(result, Err(RelayError::Chunked(_))),
+                "{bad:?}: {result:?}"
+            );
+        }
+        let (_, result, _, _) = relay(b"5\r\nab", 64, Framing::Chunked).await;
+        assert!(matches!(result, Err(RelayError::Truncated)));
+    }
+}
