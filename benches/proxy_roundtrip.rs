@@ -263,8 +263,8 @@ async fn fake_handle(state: &FakeState, req: Request<Incoming>) -> Response<Full
         }
         (&Method::PUT, "/2022-07-01/telemetry") => {
             // What the AWS emulator answers. lambda-lens then expects no platform events and
-            // closes each invocation as soon as its result passed the proxy, so the export-on
-            // instance flushes every invocation right away instead of waiting for `runtimeDone`.
+            // closes each invocation as soon as its result passed the proxy; with no INVOKE to
+            // wait for, the export-on instance exports them in the background, in batches.
             json_response(
                 StatusCode::ACCEPTED,
                 r#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#,

@@ -24,6 +24,12 @@ const FIRST_EVENT_WAIT: Duration = Duration::from_millis(200);
 const NO_DEADLINE_LIMIT: Duration = Duration::from_secs(900);
 /// Unsampled invocations remembered, so their late reports are dropped too.
 const MAX_REMEMBERED_UNSAMPLED: usize = 256;
+/// Spans of invocations nobody waits for (Lambda Managed Instances send no INVOKE) are exported in
+/// batches: once this many are queued (the OpenTelemetry batch processor's default batch size)...
+const BACKGROUND_BATCH_SPANS: usize = 512;
+/// ...or this long after the first of them closed. Such environments are not frozen between
+/// invocations, and one export request per invocation would cost the function CPU at high rates.
+const BACKGROUND_FLUSH_DELAY: Duration = Duration::from_millis(100);
 /// Time kept free before the invocation's deadline: the function timeout also bounds extension work,
 /// so a flush must never push an invocation past it.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(25);
@@ -83,6 +89,7 @@ impl Pipeline {
             waiting: Vec::new(),
             telemetry_expected: true,
             proxy_seen: false,
+            background_due: None,
         };
         tokio::spawn(owner.run(records, telemetry, command_rx));
         Self { commands }
@@ -152,6 +159,8 @@ struct Owner {
     telemetry_expected: bool,
     /// The proxy has reported at least one record (the runtime goes through it).
     proxy_seen: bool,
+    /// When spans nobody waits for are exported at the latest.
+    background_due: Option<SystemTime>,
 }
 
 /// Request ids of invocations the sampler dropped (bounded).
@@ -180,10 +189,17 @@ impl Owner {
         mut telemetry: mpsc::Receiver<TelemetryEvent>,
         mut commands: mpsc::Receiver<Command>,
     ) {
+        // One timer for the whole loop, moved earlier when needed but left alone when a later check
+        // would do: it then fires early once and is re-armed. Arming a fresh timer for every
+        // invocation would wake the runtime's driver through its eventfd each time.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<tokio::time::Instant> = None;
         loop {
             let next = [
                 self.correlator.next_check(),
                 self.waiting.iter().map(|w| w.release_at).min(),
+                self.background_due,
             ]
             .into_iter()
             .flatten()
@@ -194,6 +210,12 @@ impl Owner {
                     .unwrap_or(Duration::ZERO);
                 tokio::time::Instant::now() + wait
             });
+            if let Some(at) = wake {
+                if armed.is_none_or(|armed_at| at < armed_at) {
+                    timer.as_mut().reset(at);
+                    armed = Some(at);
+                }
+            }
             let outputs = tokio::select! {
                 // Proxy records first: a runtimeDone must not overtake the result it follows.
                 biased;
@@ -227,7 +249,10 @@ impl Owner {
                         continue;
                     }
                 },
-                () = sleep_until(wake) => self.correlator.close_due(SystemTime::now()),
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    self.correlator.close_due(SystemTime::now())
+                }
                 else => break,
             };
             let closed_any = self.enqueue(outputs);
@@ -293,8 +318,8 @@ impl Owner {
         closed_any
     }
 
-    /// Flushes and answers every waiter whose invocation is closed. Invocations nobody waits for
-    /// (Lambda Managed Instances send no INVOKE) are flushed as soon as they close.
+    /// Flushes and answers every waiter whose invocation is closed. Invocations nobody waits for are
+    /// flushed in batches ([`BACKGROUND_BATCH_SPANS`], [`BACKGROUND_FLUSH_DELAY`]).
     async fn release_waiters(&mut self, closed_any: bool) {
         let now = SystemTime::now();
         let ready: Vec<Waiter> = {
@@ -304,9 +329,17 @@ impl Owner {
             self.waiting = still;
             ready
         };
-        if ready.is_empty() && !(closed_any && self.waiting.is_empty()) {
+        let queued = self.exporter.as_ref().map_or(0, Exporter::queued);
+        if closed_any && self.waiting.is_empty() && queued > 0 && self.background_due.is_none() {
+            self.background_due = Some(now + BACKGROUND_FLUSH_DELAY);
+        }
+        let background = self
+            .background_due
+            .is_some_and(|due| due <= now || queued >= BACKGROUND_BATCH_SPANS);
+        if ready.is_empty() && !background {
             return;
         }
+        self.background_due = None;
         let budget = ready
             .iter()
             .map(|w| time_before_deadline(w.deadline_ms))
@@ -406,13 +439,6 @@ fn time_before_deadline(deadline_ms: u64) -> Duration {
         return Duration::MAX;
     }
     crate::lifecycle::time_until(deadline_ms).saturating_sub(DEADLINE_MARGIN)
-}
-
-async fn sleep_until(wake: Option<tokio::time::Instant>) {
-    match wake {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Records carry unredacted payload bytes: logged only when `LAMBDA_LENS_LOG` names their target.

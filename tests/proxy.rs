@@ -13,7 +13,7 @@ use hyper::body::Frame;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -750,4 +750,709 @@ async fn with_an_event_transform_an_event_for_a_runtime_that_left_is_not_lost_ei
         "the record holds what the runtime got"
     );
     assert_eq!(fake.next_calls(), 1);
+}
+
+// -------------------------------------------------------------------------------------------------
+// The relay on the wire: raw sockets on both sides, exact bytes.
+
+/// Longest any single step on a raw socket may take.
+const WIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A raw upstream on an ephemeral port, the proxy in front of it, and the upstream's `host:port`
+/// (what the proxy puts in `Host`).
+async fn raw_setup() -> (TcpListener, ProxyUnderTest, String) {
+    let upstream = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind raw upstream");
+    let authority = upstream.local_addr().expect("addr").to_string();
+    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(&authority).expect("parse");
+    let proxy = ProxyUnderTest::start(endpoint, 4096).await;
+    (upstream, proxy, authority)
+}
+
+/// The next upstream connection the proxy opens.
+async fn accept(listener: &TcpListener) -> TcpStream {
+    tokio::time::timeout(WIRE_TIMEOUT, listener.accept())
+        .await
+        .expect("the proxy connects upstream in time")
+        .expect("accept")
+        .0
+}
+
+/// Whether `listener` gets no new connection within `wait`.
+async fn no_connection_within(listener: &TcpListener, wait: Duration) -> bool {
+    tokio::time::timeout(wait, listener.accept()).await.is_err()
+}
+
+/// Reads once more into `pending`; the peer must not close.
+async fn fill(s: &mut TcpStream, pending: &mut Vec<u8>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = tokio::time::timeout(WIRE_TIMEOUT, s.read(&mut buf))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "no bytes in time; got so far: {:?}",
+                String::from_utf8_lossy(pending)
+            )
+        })
+        .expect("read");
+    assert!(
+        n > 0,
+        "connection closed early; got so far: {:?}",
+        String::from_utf8_lossy(pending)
+    );
+    pending.extend_from_slice(&buf[..n]);
+}
+
+/// Reads one message head (through its blank line) out of `pending`, reading more as needed.
+async fn read_head(s: &mut TcpStream, pending: &mut Vec<u8>) -> String {
+    let end = loop {
+        if let Some(at) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        fill(s, pending).await;
+    };
+    let head = String::from_utf8(pending[..end].to_vec()).expect("ascii head");
+    pending.drain(..end);
+    head
+}
+
+/// Reads `n` body bytes out of `pending`, reading more as needed.
+async fn read_body(s: &mut TcpStream, pending: &mut Vec<u8>, n: usize) -> Vec<u8> {
+    while pending.len() < n {
+        fill(s, pending).await;
+    }
+    pending.drain(..n).collect()
+}
+
+/// The `Content-Length` of a head (0 without one).
+fn content_length(head: &str) -> usize {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| {
+            v.trim().parse().expect("numeric Content-Length")
+        })
+}
+
+/// Reads one request (head and `Content-Length` body); bytes past it stay in `pending`.
+async fn read_request(s: &mut TcpStream, pending: &mut Vec<u8>) -> (String, Vec<u8>) {
+    let head = read_head(s, pending).await;
+    let body = read_body(s, pending, content_length(&head)).await;
+    (head, body)
+}
+
+/// Reads until exactly `expected` arrived (more, or different, bytes fail the test).
+async fn expect_bytes(s: &mut TcpStream, expected: &[u8]) {
+    let mut got = Vec::new();
+    while got.len() < expected.len() && expected.starts_with(&got) {
+        fill(s, &mut got).await;
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(expected)
+    );
+}
+
+/// Reads until the peer closes the connection.
+async fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    tokio::time::timeout(WIRE_TIMEOUT, s.read_to_end(&mut got))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the connection stayed open; got: {:?}",
+                String::from_utf8_lossy(&got)
+            )
+        })
+        .expect("clean close");
+    got
+}
+
+/// Asserts that nothing arrives on `s` (and it stays open) for `wait`.
+async fn assert_quiet(s: &mut TcpStream, wait: Duration) {
+    let mut buf = [0u8; 256];
+    if let Ok(read) = tokio::time::timeout(wait, s.read(&mut buf)).await {
+        let n = read.expect("read");
+        panic!(
+            "expected silence, got {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+}
+
+/// A raw answer with a `Content-Length` body.
+fn answer_with_body(status_line: &str, headers: &str, body: &str) -> String {
+    format!(
+        "{status_line}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Splits a lambda-lens error answer into its head and its JSON body.
+fn split_answer(raw: &[u8]) -> (String, serde_json::Value) {
+    let text = String::from_utf8(raw.to_vec()).expect("ascii answer");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("JSON body ({e}): {text}"));
+    (format!("{head}\r\n\r\n"), json)
+}
+
+#[tokio::test]
+async fn expect_100_continue_passes_the_upstream_interim_answer_then_the_body() {
+    let (upstream, mut proxy, authority) = raw_setup().await;
+    let body = r#"{"answer":42,"sent":"after 100 Continue"}"#;
+    let head = format!(
+        "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let expected_upstream_head =
+        head.replace("Host: 127.0.0.1\r\n", &format!("Host: {authority}\r\n"));
+    let raw = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        let mut pending = Vec::new();
+        let head = read_head(&mut s, &mut pending).await;
+        assert!(
+            pending.is_empty(),
+            "body sent before 100 Continue: {pending:?}"
+        );
+        // The runtime must hear nothing until the upstream's own interim answer.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .expect("write 100");
+        let body = read_body(&mut s, &mut pending, content_length(&head)).await;
+        s.write_all(
+            answer_with_body(
+                "HTTP/1.1 202 Accepted",
+                "Content-Type: application/json\r\n",
+                r#"{"status":"OK"}"#,
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write 202");
+        (head, body, s)
+    });
+
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write head");
+    assert_quiet(&mut s, Duration::from_millis(150)).await;
+    expect_bytes(&mut s, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+    s.write_all(body.as_bytes()).await.expect("write body");
+    expect_bytes(
+        &mut s,
+        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}",
+    )
+    .await;
+
+    let (up_head, up_body, _upstream_conn) = raw.await.expect("raw upstream");
+    assert_eq!(up_head, expected_upstream_head);
+    assert_eq!(String::from_utf8(up_body).expect("utf-8"), body);
+
+    let ProxyRecord::Result(rec) = proxy.record().await else {
+        panic!("expected a result record")
+    };
+    assert_eq!(rec.kind, ResultKind::Response);
+    assert_eq!(rec.request_id.as_ref().map(|r| r.as_str()), Some("r1"));
+    assert_eq!(rec.body.head, Bytes::from(body));
+    assert_eq!(rec.body.size, body.len() as u64);
+    assert!(rec.body.complete);
+    assert_eq!(rec.upstream_status, Some(202));
+    assert_eq!(
+        rec.upstream_body.head,
+        Bytes::from_static(br#"{"status":"OK"}"#)
+    );
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_over_one_upstream_connection() {
+    let (upstream, mut proxy, authority) = raw_setup().await;
+    let event_answer = answer_with_body(
+        "HTTP/1.1 200 OK",
+        "Lambda-Runtime-Aws-Request-Id: r2\r\nContent-Type: application/json\r\n",
+        r#"{"n":2}"#,
+    );
+    let unknown_answer = answer_with_body(
+        "HTTP/1.1 404 Not Found",
+        "Content-Type: application/json\r\n",
+        r#"{"errorMessage":"Unknown path","errorType":"NotFound"}"#,
+    );
+    let raw = tokio::spawn({
+        let (event_answer, unknown_answer) = (event_answer.clone(), unknown_answer.clone());
+        async move {
+            let mut s = accept(&upstream).await;
+            let mut pending = Vec::new();
+            let first = read_request(&mut s, &mut pending).await;
+            s.write_all(event_answer.as_bytes())
+                .await
+                .expect("write event");
+            let second = read_request(&mut s, &mut pending).await;
+            s.write_all(unknown_answer.as_bytes())
+                .await
+                .expect("write 404");
+            let single = no_connection_within(&upstream, Duration::from_millis(300)).await;
+            (first, second, single, s)
+        }
+    });
+
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nUser-Agent: raw\r\n\r\n\
+GET /2018-06-01/unknown HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await
+    .expect("write both requests at once");
+    expect_bytes(&mut s, format!("{event_answer}{unknown_answer}").as_bytes()).await;
+
+    let (first, second, single, _upstream_conn) = raw.await.expect("raw upstream");
+    assert_eq!(
+        first.0,
+        format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\r\n")
+    );
+    assert_eq!(
+        second.0,
+        format!("GET /2018-06-01/unknown HTTP/1.1\r\nHost: {authority}\r\n\r\n")
+    );
+    assert!(
+        single,
+        "both requests went over one upstream connection, not two"
+    );
+
+    let ProxyRecord::Invocation(rec) = proxy.record().await else {
+        panic!("expected an invocation record")
+    };
+    assert_eq!(rec.request_id.as_str(), "r2");
+    assert_eq!(rec.event.head, Bytes::from_static(br#"{"n":2}"#));
+    assert!(
+        proxy.records.try_recv().is_err(),
+        "the unknown path is not recorded"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_closing_its_idle_connection_is_replaced_between_exchanges() {
+    let (upstream, mut proxy, authority) = raw_setup().await;
+    let accepted = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}";
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    let raw = tokio::spawn(async move {
+        let mut first = accept(&upstream).await;
+        let mut pending = Vec::new();
+        let a = read_request(&mut first, &mut pending).await;
+        first.write_all(accepted).await.expect("write first answer");
+        // An idle keep-alive connection the upstream gives up on.
+        drop(first);
+        closed_tx.send(()).expect("test waits");
+        let mut second = accept(&upstream).await;
+        let mut pending = Vec::new();
+        let b = read_request(&mut second, &mut pending).await;
+        second
+            .write_all(accepted)
+            .await
+            .expect("write second answer");
+        (a, b, second)
+    });
+
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(b"POST /2018-06-01/runtime/invocation/r3a/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .expect("write first request");
+    expect_bytes(&mut s, accepted).await;
+    closed_rx.await.expect("upstream closed its connection");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b"POST /2018-06-01/runtime/invocation/r3b/response HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\"b\":1}")
+        .await
+        .expect("write second request on the same connection");
+    expect_bytes(&mut s, accepted).await;
+
+    let (a, b, _second) = raw.await.expect("raw upstream (second accept)");
+    assert_eq!(
+        a,
+        (
+            format!("POST /2018-06-01/runtime/invocation/r3a/response HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 2\r\n\r\n"),
+            b"{}".to_vec()
+        )
+    );
+    assert_eq!(
+        b,
+        (
+            format!("POST /2018-06-01/runtime/invocation/r3b/response HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 7\r\n\r\n"),
+            b"{\"b\":1}".to_vec()
+        )
+    );
+    for id in ["r3a", "r3b"] {
+        let ProxyRecord::Result(rec) = proxy.record().await else {
+            panic!("expected a result record")
+        };
+        assert_eq!(rec.request_id.as_ref().map(|r| r.as_str()), Some(id));
+        assert_eq!(rec.upstream_status, Some(202), "{id}");
+        assert_eq!(rec.upstream_error, None, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn three_hundred_header_lines_pass_complete_and_in_order_both_ways() {
+    let (upstream, mut proxy, authority) = raw_setup().await;
+    let lines: String = (0..300)
+        .map(|i| format!("X-Line-{i:03}: value {i}\r\n"))
+        .collect();
+    let request = format!(
+        "POST /2018-06-01/runtime/invocation/r4/response HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}Content-Length: 2\r\n\r\n{{}}"
+    );
+    let answer = answer_with_body("HTTP/1.1 202 Accepted", &lines, r#"{"status":"OK"}"#);
+    let raw = tokio::spawn({
+        let answer = answer.clone();
+        async move {
+            let mut s = accept(&upstream).await;
+            let mut pending = Vec::new();
+            let got = read_request(&mut s, &mut pending).await;
+            s.write_all(answer.as_bytes()).await.expect("write answer");
+            (got, s)
+        }
+    });
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    expect_bytes(&mut s, answer.as_bytes()).await;
+
+    let ((head, body), _upstream_conn) = raw.await.expect("raw upstream");
+    let names: Vec<&str> = head
+        .split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split(':').next().expect("header name"))
+        .collect();
+    let mut expected_names = vec!["Host".to_owned()];
+    expected_names.extend((0..300).map(|i| format!("X-Line-{i:03}")));
+    expected_names.push("Content-Length".to_owned());
+    assert_eq!(names, expected_names);
+    assert_eq!(
+        head,
+        format!("POST /2018-06-01/runtime/invocation/r4/response HTTP/1.1\r\nHost: {authority}\r\n{lines}Content-Length: 2\r\n\r\n")
+    );
+    assert_eq!(body, b"{}");
+    let ProxyRecord::Result(rec) = proxy.record().await else {
+        panic!("expected a result record")
+    };
+    assert_eq!(rec.upstream_status, Some(202));
+}
+
+#[tokio::test]
+async fn a_chunked_event_reaches_the_runtime_verbatim_and_is_recorded_decoded() {
+    let (upstream, mut proxy, authority) = raw_setup().await;
+    let head = "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r5\r\nLambda-Runtime-Deadline-Ms: 1700000000000\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let first = "7;piece=1\r\n{\"a\":1,\r\n";
+    let rest = "7\r\n\"b\":22}\r\n0\r\n\r\n";
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let raw = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        let mut pending = Vec::new();
+        let next = read_request(&mut s, &mut pending).await;
+        s.write_all(format!("{head}{first}").as_bytes())
+            .await
+            .expect("write head and first chunk");
+        // The second chunk only once the runtime has seen the first.
+        go_rx.await.expect("runtime saw the first chunk");
+        s.write_all(rest.as_bytes()).await.expect("write the rest");
+        // The runtime connection carries on after the last chunk, on the same upstream connection.
+        let after = read_request(&mut s, &mut pending).await;
+        s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .expect("write 404");
+        (next, after, s)
+    });
+
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write /next");
+    expect_bytes(&mut s, format!("{head}{first}").as_bytes()).await;
+    go_tx.send(()).expect("upstream waits");
+    expect_bytes(&mut s, rest.as_bytes()).await;
+    s.write_all(b"GET /2018-06-01/unknown HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write follow-up");
+    expect_bytes(
+        &mut s,
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+
+    let (next, after, _upstream_conn) = raw.await.expect("raw upstream");
+    assert_eq!(
+        next.0,
+        format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {authority}\r\n\r\n")
+    );
+    assert_eq!(
+        after.0,
+        format!("GET /2018-06-01/unknown HTTP/1.1\r\nHost: {authority}\r\n\r\n")
+    );
+    let ProxyRecord::Invocation(rec) = proxy.record().await else {
+        panic!("expected an invocation record")
+    };
+    assert_eq!(rec.request_id.as_str(), "r5");
+    assert_eq!(rec.deadline_ms, Some(1_700_000_000_000));
+    assert_eq!(rec.upstream_status, 200);
+    assert_eq!(rec.event.head, Bytes::from_static(br#"{"a":1,"b":22}"#));
+    assert_eq!(rec.event.size, 14);
+    assert!(rec.event.complete);
+}
+
+#[tokio::test]
+async fn an_answer_delimited_by_close_is_relayed_and_then_the_runtime_connection_closes() {
+    let (upstream, mut proxy, _authority) = raw_setup().await;
+    let raw = tokio::spawn(async move {
+        // /next: an event without a length.
+        let mut s = accept(&upstream).await;
+        let mut pending = Vec::new();
+        read_request(&mut s, &mut pending).await;
+        s.write_all(b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r6\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"until\":")
+            .await
+            .expect("write head and first part");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(b"\"close\"}").await.expect("write the rest");
+        drop(s);
+        // A result: its answer without a length either (a new upstream connection: the first one
+        // ended with its answer).
+        let mut s = accept(&upstream).await;
+        let mut pending = Vec::new();
+        let result = read_request(&mut s, &mut pending).await;
+        s.write_all(b"HTTP/1.1 202 Accepted\r\nConnection: close\r\n\r\n{\"status\":\"OK\"}")
+            .await
+            .expect("write answer");
+        drop(s);
+        result
+    });
+
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write /next");
+    // `Connection: close` is hop-by-hop; the body ends where the proxy closes the connection.
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut s).await),
+        "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r6\r\nContent-Type: application/json\r\n\r\n{\"until\":\"close\"}"
+    );
+    let ProxyRecord::Invocation(rec) = proxy.record().await else {
+        panic!("expected an invocation record")
+    };
+    assert_eq!(rec.request_id.as_str(), "r6");
+    assert_eq!(rec.event.head, Bytes::from_static(br#"{"until":"close"}"#));
+    assert!(rec.event.complete);
+
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(b"POST /2018-06-01/runtime/invocation/r6/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .expect("write response");
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut s).await),
+        "HTTP/1.1 202 Accepted\r\n\r\n{\"status\":\"OK\"}"
+    );
+    let (head, body) = raw.await.expect("raw upstream");
+    assert!(
+        head.starts_with("POST /2018-06-01/runtime/invocation/r6/response HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert_eq!(body, b"{}");
+    let ProxyRecord::Result(rec) = proxy.record().await else {
+        panic!("expected a result record")
+    };
+    assert_eq!(rec.upstream_status, Some(202));
+    assert_eq!(
+        rec.upstream_body.head,
+        Bytes::from_static(br#"{"status":"OK"}"#)
+    );
+    assert!(rec.upstream_body.complete);
+}
+
+#[tokio::test]
+async fn unreadable_heads_get_400_then_the_connection_closes() {
+    let (upstream, proxy, _authority) = raw_setup().await;
+    let malformed: [&[u8]; 3] = [
+        b"GARBAGE\r\n\r\n",
+        b"POST /2018-06-01/runtime/invocation/r7/response HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+        b"POST /2018-06-01/runtime/invocation/r7/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    ];
+    for request in malformed {
+        let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+        s.write_all(request).await.expect("write request");
+        // The whole answer, then the end of the connection.
+        let raw = read_to_close(&mut s).await;
+        let (head, json) = split_answer(&raw);
+        let body_len = raw.len() - head.len();
+        assert_eq!(
+            head,
+            format!("HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {body_len}\r\nconnection: close\r\n\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(request)
+        );
+        assert_eq!(json["errorType"], "LambdaLens.BadRequest");
+        assert!(
+            json["errorMessage"]
+                .as_str()
+                .expect("message")
+                .starts_with("lambda-lens could not read the request: "),
+            "{json}"
+        );
+    }
+
+    assert!(
+        no_connection_within(&upstream, Duration::from_millis(200)).await,
+        "nothing unreadable went upstream"
+    );
+}
+
+/// Reads until the peer closes; a reset after some bytes counts as a close (a peer closing with
+/// unread bytes resets the connection).
+async fn read_until_closed<R: AsyncRead + Unpin>(r: &mut R) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let read = tokio::time::timeout(WIRE_TIMEOUT, r.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no answer or close in time; got: {:?}",
+                    String::from_utf8_lossy(&raw)
+                )
+            });
+        match read {
+            Ok(0) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !raw.is_empty() => {
+                return raw
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Asserts `raw` is lambda-lens's 431 answer to a head over its limit, and nothing more.
+fn assert_head_too_large(raw: &[u8]) {
+    let (head, json) = split_answer(raw);
+    let body_len = raw.len() - head.len();
+    assert_eq!(
+        head,
+        format!("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: {body_len}\r\nconnection: close\r\n\r\n")
+    );
+    assert_eq!(json["errorType"], "LambdaLens.BadRequest");
+    assert!(
+        json["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("exceeds"),
+        "{json}"
+    );
+}
+
+/// Over 1.1 MiB: past the proxy's head limit (1 MiB + 64 KiB) and Go's net/http default (1 MiB + 4 KiB).
+const OVERSIZED_HEAD: usize = 1024 * 1024 + 110 * 1024;
+
+#[tokio::test]
+async fn a_head_growing_past_the_limit_gets_431_then_the_connection_closes() {
+    let (upstream, proxy, _authority) = raw_setup().await;
+    // A head that has not ended after 1.1 MiB; the runtime keeps its connection open.
+    let mut start = b"POST /2018-06-01/runtime/invocation/r7/error HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-XRay-Error-Cause: ".to_vec();
+    start.resize(OVERSIZED_HEAD, b'c');
+    let s = TcpStream::connect(proxy.addr).await.expect("connect");
+    let (mut r, mut w) = s.into_split();
+    let writer = tokio::spawn(async move {
+        // The proxy stops reading once the limit is passed; the rest may never be taken.
+        let _ = w.write_all(&start).await;
+        w
+    });
+    let raw = read_until_closed(&mut r).await;
+    assert_head_too_large(&raw);
+    drop(writer);
+    assert!(
+        no_connection_within(&upstream, Duration::from_millis(200)).await,
+        "nothing of the head went upstream"
+    );
+}
+
+#[tokio::test]
+async fn a_complete_head_of_1_1_mib_gets_431() {
+    let (upstream, proxy, _authority) = raw_setup().await;
+    let filler = "c".repeat(OVERSIZED_HEAD);
+    let big = format!(
+        "POST /2018-06-01/runtime/invocation/r7/error HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-XRay-Error-Cause: {filler}\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    let head_len = big.len() - 2;
+    // Should the head go upstream, the upstream takes it and answers (its answer ends at close).
+    let mut raw_upstream = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        let mut pending = Vec::new();
+        let (head, _) = read_request(&mut s, &mut pending).await;
+        s.write_all(b"HTTP/1.1 202 Accepted\r\n\r\n")
+            .await
+            .expect("write answer");
+        head.len()
+    });
+    let s = TcpStream::connect(proxy.addr).await.expect("connect");
+    let (mut r, mut w) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = w.write_all(big.as_bytes()).await;
+        w
+    });
+    let raw = read_until_closed(&mut r).await;
+    drop(writer);
+    let forwarded = match tokio::time::timeout(Duration::from_millis(200), &mut raw_upstream).await
+    {
+        Ok(received) => Some(received.expect("raw upstream")),
+        Err(_) => {
+            raw_upstream.abort();
+            None
+        }
+    };
+    assert_eq!(
+        forwarded,
+        None,
+        "the {head_len}-byte head went upstream; the runtime got {:?}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert_head_too_large(&raw);
+}
+
+#[tokio::test]
+async fn next_with_a_zero_content_length_is_still_next() {
+    let (upstream, mut proxy, authority) = raw_setup().await;
+    let event = answer_with_body(
+        "HTTP/1.1 200 OK",
+        "Lambda-Runtime-Aws-Request-Id: r8\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:example\r\nContent-Type: application/json\r\n",
+        r#"{"n":8}"#,
+    );
+    let raw = tokio::spawn({
+        let event = event.clone();
+        async move {
+            let mut s = accept(&upstream).await;
+            let mut pending = Vec::new();
+            let got = read_request(&mut s, &mut pending).await;
+            s.write_all(event.as_bytes()).await.expect("write event");
+            (got, s)
+        }
+    });
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.write_all(
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .expect("write /next");
+    expect_bytes(&mut s, event.as_bytes()).await;
+    let ((head, body), _upstream_conn) = raw.await.expect("raw upstream");
+    assert_eq!(
+        head,
+        format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\n\r\n")
+    );
+    assert!(body.is_empty());
+    let ProxyRecord::Invocation(rec) = proxy.record().await else {
+        panic!("expected an invocation record")
+    };
+    assert_eq!(rec.request_id.as_str(), "r8");
+    assert_eq!(
+        rec.invoked_function_arn.as_deref(),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:example")
+    );
+    assert_eq!(rec.event.head, Bytes::from_static(br#"{"n":8}"#));
+    assert!(rec.event.complete);
 }

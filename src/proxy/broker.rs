@@ -101,7 +101,9 @@ mod tests {
             format!("HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\r\n").as_str(),
         );
         Fetched {
-            head: parse_response(&mut raw).expect("valid").expect("complete"),
+            head: parse_response(&mut raw, usize::MAX)
+                .expect("valid")
+                .expect("complete"),
             body: Bytes::new(),
             received_at: SystemTime::UNIX_EPOCH,
         }

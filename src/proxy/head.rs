@@ -400,8 +400,12 @@ fn parse_with<S>(
     })
 }
 
-/// Parses a request head at the start of `buf`, taking its bytes out of `buf` when complete.
-pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
+/// Parses a request head within the first `limit` bytes of `buf`, taking its bytes out of `buf` when
+/// complete (a head not complete within `limit` stays partial).
+pub(crate) fn parse_request(
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Option<RequestHead>, HeadError> {
     type Start = (Range<usize>, Range<usize>, u8);
     fn attempt<'b>(
         buf: &'b [u8],
@@ -421,7 +425,8 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, H
             }),
         })
     }
-    Ok(parse_with(buf, attempt)?.map(|parsed| {
+    let view = &buf[..buf.len().min(limit)];
+    Ok(parse_with(view, attempt)?.map(|parsed| {
         let (method, target, minor) = parsed.start;
         RequestHead {
             fields: Fields {
@@ -435,8 +440,12 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, H
     }))
 }
 
-/// Parses a response head at the start of `buf`, taking its bytes out of `buf` when complete.
-pub(crate) fn parse_response(buf: &mut BytesMut) -> Result<Option<ResponseHead>, HeadError> {
+/// Parses a response head within the first `limit` bytes of `buf`, taking its bytes out of `buf` when
+/// complete (a head not complete within `limit` stays partial).
+pub(crate) fn parse_response(
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Option<ResponseHead>, HeadError> {
     fn attempt<'b>(
         buf: &'b [u8],
         headers: &mut [MaybeUninit<httparse::Header<'b>>],
@@ -455,7 +464,8 @@ pub(crate) fn parse_response(buf: &mut BytesMut) -> Result<Option<ResponseHead>,
             },
         )
     }
-    Ok(parse_with(buf, attempt)?.map(|parsed| {
+    let view = &buf[..buf.len().min(limit)];
+    Ok(parse_with(view, attempt)?.map(|parsed| {
         let (status, minor) = parsed.start;
         let raw = buf.split_to(parsed.len).freeze();
         let line_end = raw
@@ -502,7 +512,7 @@ mod tests {
 
     fn request(raw: &str) -> RequestHead {
         let mut buf = BytesMut::from(raw);
-        parse_request(&mut buf)
+        parse_request(&mut buf, usize::MAX)
             .expect("valid request")
             .expect("complete head")
     }
@@ -512,7 +522,9 @@ mod tests {
         let mut buf = BytesMut::from(
             "POST /2018-06-01/runtime/invocation/a/response HTTP/1.1\r\nHost: 127.0.0.1:9009\r\nX-lower-Mixed:v\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nTE: trailers\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nX-Empty:\r\n\r\nok",
         );
-        let head = parse_request(&mut buf).expect("valid").expect("complete");
+        let head = parse_request(&mut buf, usize::MAX)
+            .expect("valid")
+            .expect("complete");
         assert_eq!(&buf[..], b"ok", "the body stays in the buffer");
         let mut out = Vec::new();
         head.write_upstream(&mut out, "/base", &[("host", b"10.0.0.1:9001")]);
@@ -571,11 +583,15 @@ mod tests {
             assert!(request(bad).framing().is_err(), "{bad:?}");
         }
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nX: 1\r\n\r\n");
-        let resp = parse_response(&mut buf).expect("valid").expect("complete");
+        let resp = parse_response(&mut buf, usize::MAX)
+            .expect("valid")
+            .expect("complete");
         assert_eq!(resp.framing(false).ok(), Some(Framing::UntilClose));
         assert_eq!(resp.framing(true).ok(), Some(Framing::Empty));
         let mut buf = BytesMut::from("HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n");
-        let resp = parse_response(&mut buf).expect("valid").expect("complete");
+        let resp = parse_response(&mut buf, usize::MAX)
+            .expect("valid")
+            .expect("complete");
         assert_eq!(resp.framing(false).ok(), Some(Framing::Empty));
     }
 
@@ -584,7 +600,9 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 202 Accepted Indeed\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}",
         );
-        let resp = parse_response(&mut buf).expect("valid").expect("complete");
+        let resp = parse_response(&mut buf, usize::MAX)
+            .expect("valid")
+            .expect("complete");
         assert_eq!(resp.status(), 202);
         let mut out = Vec::new();
         resp.write_downstream(&mut out, &[]);
@@ -601,7 +619,9 @@ mod tests {
     #[test]
     fn partial_heads_wait_and_many_headers_parse() {
         let mut buf = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\n");
-        assert!(parse_request(&mut buf).expect("valid so far").is_none());
+        assert!(parse_request(&mut buf, usize::MAX)
+            .expect("valid so far")
+            .is_none());
         assert_eq!(buf.len(), 25, "nothing taken from an incomplete head");
         let mut raw = String::from("GET / HTTP/1.1\r\n");
         for i in 0..500 {
@@ -610,6 +630,16 @@ mod tests {
         raw.push_str("\r\n");
         let head = request(&raw);
         assert_eq!(head.fields.get("x-499"), Some(&b"499"[..]));
+    }
+
+    #[test]
+    fn a_head_longer_than_the_limit_stays_partial() {
+        let raw = "GET / HTTP/1.1\r\nX-Long: 0123456789\r\n\r\n";
+        let mut buf = BytesMut::from(raw);
+        assert!(parse_request(&mut buf, raw.len() - 1)
+            .expect("valid so far")
+            .is_none());
+        assert!(parse_request(&mut buf, raw.len()).expect("valid").is_some());
     }
 
     #[test]

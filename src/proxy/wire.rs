@@ -70,23 +70,23 @@ pub(crate) enum ReadHeadError {
     TooLarge(usize),
 }
 
-/// Reads until `parse` finds a complete head at the start of `buf`; `Ok(None)` when the connection
-/// ended cleanly before a new message began.
+/// Reads until `parse` finds a complete head of at most `limit` bytes at the start of `buf`;
+/// `Ok(None)` when the connection ended cleanly before a new message began.
 pub(crate) async fn read_head<R, H>(
     io: &mut R,
     buf: &mut InBuf,
     limit: usize,
-    parse: impl Fn(&mut BytesMut) -> Result<Option<H>, HeadError>,
+    parse: impl Fn(&mut BytesMut, usize) -> Result<Option<H>, HeadError>,
 ) -> Result<Option<H>, ReadHeadError>
 where
     R: AsyncRead + Unpin,
 {
     loop {
         if !buf.bytes.is_empty() {
-            if let Some(head) = parse(&mut buf.bytes)? {
+            if let Some(head) = parse(&mut buf.bytes, limit)? {
                 return Ok(Some(head));
             }
-            if buf.bytes.len() > limit {
+            if buf.bytes.len() >= limit {
                 return Err(ReadHeadError::TooLarge(limit));
             }
         }
