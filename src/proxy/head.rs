@@ -468,11 +468,13 @@ pub(crate) fn parse_response(
     Ok(parse_with(view, attempt)?.map(|parsed| {
         let (status, minor) = parsed.start;
         let raw = buf.split_to(parsed.len).freeze();
-        let line_end = raw
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .or_else(|| raw.iter().position(|&b| b == b'\n'))
-            .unwrap_or(0);
+        let line_end = raw.iter().position(|&b| b == b'\n').map_or(0, |lf| {
+            if lf > 0 && raw[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            }
+        });
         ResponseHead {
             fields: Fields {
                 raw,
