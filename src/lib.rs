@@ -1,7 +1,7 @@
 //! lambda-lens: an AWS Lambda extension that sees inside every invocation.
 //!
 //! The data flow, one module per stage: [`config`] is read once; [`proxy`] forwards the runtime's
-//! Runtime API calls and tees their bodies through [`capture`], producing [`record`]s; [`telemetry`]
+//! Runtime API calls and taps their bodies through [`capture`], producing [`record`]s; [`telemetry`]
 //! receives the platform's events; [`lifecycle`] drives the Extensions API. The [`pipeline`] task owns
 //! all per-invocation state: [`correlate`] joins the views, [`spans`] builds OpenTelemetry spans
 //! (using [`trace_context`] and [`trigger`]) and [`export`] sends them over OTLP before the sandbox
