@@ -1456,3 +1456,180 @@ async fn next_with_a_zero_content_length_is_still_next() {
     assert_eq!(rec.event.head, Bytes::from_static(br#"{"n":8}"#));
     assert!(rec.event.complete);
 }
+
+// -------------------------------------------------------------------------------------------------
+// Failure paths: nothing hangs, no event is lost, the runtime is told when its connection closes.
+
+const NEXT_REQUEST: &[u8] = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// An event answer for request id `id`.
+fn event_answer(id: &str) -> String {
+    answer_with_body(
+        "HTTP/1.1 200 OK",
+        &format!("Lambda-Runtime-Aws-Request-Id: {id}\r\n"),
+        &format!(r#"{{"id":"{id}"}}"#),
+    )
+}
+
+#[tokio::test]
+async fn an_expect_request_whose_body_the_runtime_abandons_closes_both_sides() {
+    let (upstream, mut proxy, _) = raw_setup().await;
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime
+        .write_all(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+        .await
+        .expect("write head");
+    let mut up = accept(&upstream).await;
+    let mut pending = Vec::new();
+    read_head(&mut up, &mut pending).await;
+    up.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        .await
+        .expect("write 100");
+    expect_bytes(&mut runtime, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+    runtime.write_all(b"abc").await.expect("part of the body");
+    drop(runtime);
+
+    // The upstream holds a partial request: the proxy must close it rather than wait for an answer.
+    let rest = read_to_close(&mut up).await;
+    assert_eq!([pending, rest].concat(), b"abc");
+    let ProxyRecord::Result(rec) = proxy.record().await else {
+        panic!("expected a result record")
+    };
+    assert_eq!(rec.body.size, 3);
+    assert!(!rec.body.complete);
+    assert_eq!(rec.upstream_status, None);
+}
+
+#[tokio::test]
+async fn an_early_answer_to_an_expect_request_tells_the_runtime_its_connection_closes() {
+    let (upstream, _proxy, _) = raw_setup().await;
+    let mut runtime = TcpStream::connect(_proxy.addr).await.expect("connect");
+    runtime
+        .write_all(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+        .await
+        .expect("write head");
+    let mut up = accept(&upstream).await;
+    read_head(&mut up, &mut Vec::new()).await;
+    up.write_all(
+        b"HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .await
+    .expect("write 413");
+    drop(up);
+    let got = read_to_close(&mut runtime).await;
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+        "the upstream's Connection line says what the proxy does with the runtime's connection"
+    );
+}
+
+#[tokio::test]
+async fn a_head_request_that_cannot_be_forwarded_gets_a_502_without_a_body() {
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let authority = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(&authority).expect("parse");
+    let proxy = ProxyUnderTest::start(endpoint, 4096).await;
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime
+        .write_all(b"HEAD /2018-06-01/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write HEAD");
+    let mut pending = Vec::new();
+    let head = read_head(&mut runtime, &mut pending).await;
+    assert!(head.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{head}");
+    assert!(
+        content_length(&head) > 0,
+        "the length a GET would get: {head}"
+    );
+    assert!(!head.to_ascii_lowercase().contains("connection: close"));
+    // No body follows: the next answer on the connection starts right after the head.
+    runtime
+        .write_all(b"GET /2018-06-01/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write GET");
+    let next = read_head(&mut runtime, &mut pending).await;
+    assert!(next.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{next}");
+    let body = read_body(&mut runtime, &mut pending, content_length(&next)).await;
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+    assert_eq!(json["errorType"], "LambdaLens.UpstreamUnavailable");
+}
+
+#[tokio::test]
+async fn a_kept_upstream_connection_closed_under_a_next_is_replaced() {
+    let (upstream, mut proxy, _) = raw_setup().await;
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime.write_all(NEXT_REQUEST).await.expect("first /next");
+    let mut first = accept(&upstream).await;
+    let mut pending = Vec::new();
+    read_request(&mut first, &mut pending).await;
+    first
+        .write_all(event_answer("r1").as_bytes())
+        .await
+        .expect("first event");
+    let mut got = Vec::new();
+    read_head(&mut runtime, &mut got).await;
+    read_body(&mut runtime, &mut got, 11).await;
+    let _ = proxy.record().await;
+
+    // The second /next goes out on the kept connection, which the upstream then closes unanswered.
+    runtime.write_all(NEXT_REQUEST).await.expect("second /next");
+    read_request(&mut first, &mut pending).await;
+    drop(first);
+    let mut second = accept(&upstream).await;
+    let (head, _) = read_request(&mut second, &mut Vec::new()).await;
+    assert!(head.starts_with("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n"));
+    second
+        .write_all(event_answer("r2").as_bytes())
+        .await
+        .expect("second event");
+    let head = read_head(&mut runtime, &mut got).await;
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(
+        read_body(&mut runtime, &mut got, 11).await,
+        br#"{"id":"r2"}"#
+    );
+    let ProxyRecord::Invocation(rec) = proxy.record().await else {
+        panic!("expected an invocation record")
+    };
+    assert_eq!(rec.request_id.as_str(), "r2");
+}
+
+#[tokio::test]
+async fn an_event_arriving_as_its_runtime_leaves_is_kept_for_the_next_next() {
+    let (upstream, mut proxy, _) = raw_setup().await;
+    let mut upstream_conns = Vec::new();
+    for i in 0..10 {
+        let id = format!("race-{i}");
+        let mut leaving = TcpStream::connect(proxy.addr).await.expect("connect");
+        leaving.write_all(NEXT_REQUEST).await.expect("/next");
+        let mut up = accept(&upstream).await;
+        read_request(&mut up, &mut Vec::new()).await;
+        // No await between the two: the proxy sees the runtime gone and the event in one poll.
+        // (`Connection: close`, so that every round's /next opens a connection of its own.)
+        drop(leaving);
+        let event = event_answer(&id).replacen("\r\n", "\r\nConnection: close\r\n", 1);
+        up.write_all(event.as_bytes()).await.expect("event");
+        upstream_conns.push(up);
+
+        let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+        runtime.write_all(NEXT_REQUEST).await.expect("/next");
+        let mut got = Vec::new();
+        let head = read_head(&mut runtime, &mut got).await;
+        assert!(
+            head.contains(&format!("Lambda-Runtime-Aws-Request-Id: {id}\r\n")),
+            "round {i}: {head}"
+        );
+        let body = read_body(&mut runtime, &mut got, content_length(&head)).await;
+        assert_eq!(body, format!(r#"{{"id":"{id}"}}"#).as_bytes());
+        let ProxyRecord::Invocation(rec) = proxy.record().await else {
+            panic!("expected an invocation record")
+        };
+        assert_eq!(rec.request_id.as_str(), id, "one record, for the delivery");
+    }
+    assert!(
+        no_connection_within(&upstream, Duration::from_millis(100)).await,
+        "every kept event was delivered without a new upstream /next"
+    );
+}

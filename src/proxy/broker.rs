@@ -66,10 +66,10 @@ impl Broker {
         self.orphans += 1;
     }
 
-    /// An orphaned call finished.
-    pub(crate) fn orphan_done(&mut self, result: FetchResult) {
+    /// An orphaned call finished; `returned` when its event had been handed out once already.
+    pub(crate) fn orphan_done(&mut self, result: FetchResult, returned: bool) {
         self.orphans -= 1;
-        self.offer(result, false);
+        self.offer(result, returned);
     }
 
     /// Hands an event to the first runtime still waiting, else keeps it for the next `/next` (at the
@@ -128,7 +128,7 @@ mod tests {
             matches!(broker.claim(), Claim::Fetch),
             "one orphan serves one waiter"
         );
-        broker.orphan_done(Ok(fetched("a")));
+        broker.orphan_done(Ok(fetched("a")), false);
         assert_eq!(id(&rx.try_recv().expect("handed over").expect("ok")), "a");
     }
 
@@ -140,7 +140,7 @@ mod tests {
             panic!("waits for the orphan")
         };
         drop(rx);
-        broker.orphan_done(Ok(fetched("b")));
+        broker.orphan_done(Ok(fetched("b")), false);
         broker.offer(Ok(fetched("a")), true);
         let Claim::Ready(first) = broker.claim() else {
             panic!("kept event")

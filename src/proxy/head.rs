@@ -15,6 +15,9 @@ const INLINE_HEADERS: usize = 64;
 /// [`super::MAX_HEAD_BYTES`] mirrors; this count merely bounds the parser's index array.
 const MAX_HEADERS: usize = 16 * 1024;
 
+/// Headers a `Connection` list cannot make connection-specific: the proxy frames and routes by them.
+const MESSAGE_FRAMING: [&str; 4] = ["content-length", "transfer-encoding", "host", "trailer"];
+
 /// Headers that describe one connection rather than the message (RFC 9110 §7.6.1). `Transfer-Encoding`
 /// and `Trailer` are not among them: the proxy relays chunked bodies and their trailers verbatim.
 const HOP_BY_HOP: [&str; 7] = [
@@ -152,26 +155,27 @@ impl Fields {
         }
     }
 
-    fn is_hop_by_hop(&self, name: &[u8]) -> bool {
-        HOP_BY_HOP
-            .iter()
-            .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
-            || self
-                .all("connection")
-                .flat_map(|v| v.split(|&b| b == b','))
-                .any(|t| {
-                    let t = t.trim_ascii();
-                    !t.is_empty() && t.eq_ignore_ascii_case(name)
-                })
-    }
-
     /// Appends the header lines for the next hop and the blank line ending the head: each line as it
-    /// arrived, hop-by-hop ones left out, the value of any header named in `overrides` replaced in
-    /// place (in the name's original case), and overrides that matched nothing added at the end.
+    /// arrived, hop-by-hop ones left out, `Content-Length` left out when `Transfer-Encoding` frames the
+    /// body (RFC 9112 §6.3), the value of any header named in `overrides` replaced in place (in the
+    /// name's original case), and overrides that matched nothing added at the end.
     pub(crate) fn write_for_next_hop(&self, out: &mut Vec<u8>, overrides: &[(&str, &[u8])]) {
-        let mut used = [false; 2];
+        let mut used = [false; 3];
         debug_assert!(overrides.len() <= used.len());
-        let has_connection = self.get("connection").is_some();
+        // Headers `Connection` names are connection-specific too, except those that frame or route
+        // the message, which the proxy relies on itself.
+        let listed: Vec<&[u8]> = self
+            .all("connection")
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|t| {
+                !t.is_empty()
+                    && !MESSAGE_FRAMING
+                        .iter()
+                        .any(|f| t.eq_ignore_ascii_case(f.as_bytes()))
+            })
+            .collect();
+        let chunked = self.get("transfer-encoding").is_some();
         for field in &self.list {
             let name = self.name(field);
             if let Some(i) = overrides
@@ -185,15 +189,12 @@ impl Fields {
                 out.extend_from_slice(b"\r\n");
                 continue;
             }
-            // The common case, no Connection header, only checks the fixed list.
-            let hop = if has_connection {
-                self.is_hop_by_hop(name)
-            } else {
-                HOP_BY_HOP
-                    .iter()
-                    .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
-            };
-            if hop {
+            let drop = HOP_BY_HOP
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+                || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
+                || (chunked && name.eq_ignore_ascii_case(b"content-length"));
+            if drop {
                 continue;
             }
             let value = self.value(field);
@@ -215,6 +216,12 @@ impl Fields {
             }
         }
         out.extend_from_slice(b"\r\n");
+    }
+
+    /// Whether both `Transfer-Encoding` and `Content-Length` were sent: the length is ignored and the
+    /// connection must close after the message (RFC 9112 §6.1, §6.3).
+    pub(crate) fn has_conflicting_length(&self) -> bool {
+        self.get("transfer-encoding").is_some() && self.get("content-length").is_some()
     }
 
     /// The fields as an `http::HeaderMap` (for trailers, which are few); unrepresentable ones are
@@ -268,12 +275,23 @@ impl RequestHead {
 
     /// How the request body is delimited; an unusable declaration is an error (answered with 400).
     pub(crate) fn framing(&self) -> Result<Framing, HeadError> {
+        if self.minor == 0 && self.fields.get("transfer-encoding").is_some() {
+            // An HTTP/1.0 server (Go's too) ignores Transfer-Encoding: the two would frame it apart.
+            return Err(HeadError::Framing(
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ));
+        }
         Ok(self.fields.declared_framing()?.unwrap_or(Framing::Empty))
+    }
+
+    /// Whether this is a `HEAD` request (whose answer has no body).
+    pub(crate) fn is_head(&self) -> bool {
+        self.method() == "HEAD"
     }
 
     /// Whether the runtime's connection ends after this exchange.
     pub(crate) fn closes(&self) -> bool {
-        self.fields.closes(self.minor)
+        self.fields.closes(self.minor) || self.fields.has_conflicting_length()
     }
 
     /// Whether the runtime waits for `100 Continue` before sending the body.
@@ -340,9 +358,9 @@ impl ResponseHead {
         }
     }
 
-    /// Whether the upstream closes the connection after this response.
+    /// Whether the upstream's connection ends after this response.
     pub(crate) fn closes(&self) -> bool {
-        self.fields.closes(self.minor)
+        self.fields.closes(self.minor) || self.fields.has_conflicting_length()
     }
 
     /// The head for the runtime: the status line as received and the header lines for the next hop
@@ -468,19 +486,29 @@ pub(crate) fn parse_response(
     Ok(parse_with(view, attempt)?.map(|parsed| {
         let (status, minor) = parsed.start;
         let raw = buf.split_to(parsed.len).freeze();
-        let line_end = raw.iter().position(|&b| b == b'\n').map_or(0, |lf| {
-            if lf > 0 && raw[lf - 1] == b'\r' {
-                lf - 1
-            } else {
-                lf
-            }
-        });
+        // httparse skips blank lines before the status line; so does the line kept here.
+        let line_start = raw
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(0);
+        let line_end =
+            raw[line_start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(line_start, |lf| {
+                    let lf = line_start + lf;
+                    if lf > line_start && raw[lf - 1] == b'\r' {
+                        lf - 1
+                    } else {
+                        lf
+                    }
+                });
         ResponseHead {
             fields: Fields {
                 raw,
                 list: parsed.fields,
             },
-            status_line: 0..line_end,
+            status_line: line_start..line_end,
             status,
             minor,
         }
@@ -490,8 +518,14 @@ pub(crate) fn parse_response(
 /// Parses a chunked body's trailer section (after the last chunk) at the start of `buf`: its length
 /// including the final blank line, and the trailers.
 pub(crate) fn parse_trailers(buf: &[u8]) -> Result<Option<(usize, Fields)>, HeadError> {
-    let mut headers = [httparse::EMPTY_HEADER; INLINE_HEADERS];
-    match httparse::parse_headers(buf, &mut headers) {
+    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    let mut heap = Vec::new();
+    let mut parsed = httparse::parse_headers(buf, &mut inline);
+    if matches!(parsed, Err(httparse::Error::TooManyHeaders)) {
+        heap.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
+        parsed = httparse::parse_headers(buf, &mut heap);
+    }
+    match parsed {
         Ok(httparse::Status::Complete((len, parsed))) => {
             let list = fields(buf, parsed);
             Ok(Some((
@@ -532,7 +566,48 @@ mod tests {
         head.write_upstream(&mut out, "/base", &[("host", b"10.0.0.1:9001")]);
         assert_eq!(
             String::from_utf8(out).expect("ascii"),
-            "POST /base/2018-06-01/runtime/invocation/a/response HTTP/1.1\r\nHost: 10.0.0.1:9001\r\nX-lower-Mixed:v\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nX-Empty: \r\n\r\n"
+            "POST /base/2018-06-01/runtime/invocation/a/response HTTP/1.1\r\nHost: 10.0.0.1:9001\r\nX-lower-Mixed:v\r\nTransfer-Encoding: chunked\r\nX-Empty: \r\n\r\n"
+        );
+        assert!(
+            head.closes(),
+            "a length beside chunked framing closes the connection"
+        );
+    }
+
+    #[test]
+    fn connection_cannot_strip_the_headers_that_frame_the_message() {
+        let head = request(
+            "POST / HTTP/1.1\r\nConnection: transfer-encoding, host, x-gone\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-Gone: 1\r\n\r\n",
+        );
+        let mut out = Vec::new();
+        head.write_upstream(&mut out, "", &[("host", b"b")]);
+        assert_eq!(
+            out,
+            b"POST / HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        let mut buf = BytesMut::from("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(parse_response(&mut buf, usize::MAX)
+            .expect("valid")
+            .is_some());
+        assert!(
+            request("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .framing()
+                .is_err(),
+            "HTTP/1.0 has no chunked requests"
+        );
+    }
+
+    #[test]
+    fn blank_lines_before_a_status_line_are_not_kept() {
+        let mut buf = BytesMut::from("\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}");
+        let resp = parse_response(&mut buf, usize::MAX)
+            .expect("valid")
+            .expect("complete");
+        let mut out = Vec::new();
+        resp.write_downstream(&mut out, &[("connection", b"close")]);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nconnection: close\r\n\r\n"
         );
     }
 

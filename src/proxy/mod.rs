@@ -50,6 +50,10 @@ const UPSTREAM_ANSWER_CAPTURE_BYTES: usize = 1024;
 pub(crate) const MAX_HEAD_BYTES: usize = 1024 * 1024 + 64 * 1024;
 /// Largest event kept in memory for a runtime that left (Lambda's invoke payload limit is 6 MB).
 const MAX_KEPT_EVENT_BYTES: usize = 8 * 1024 * 1024;
+/// A runtime connection given up on is drained for at most this long and this many bytes before it
+/// closes (see [`linger_close`]); Lambda's largest payload fits.
+const LINGER_MAX_TIME: Duration = Duration::from_secs(2);
+const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop cannot spin.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -219,10 +223,12 @@ impl Shared {
                 Ok(None) => break,
                 Err(e) => {
                     reject(&mut rt.stream, &e).await;
+                    linger_close(&mut rt).await;
                     break;
                 }
             };
             if !self.exchange(&mut rt, &mut up, req).await {
+                linger_close(&mut rt).await;
                 break;
             }
         }
@@ -291,20 +297,24 @@ impl Shared {
                     rx: Some(rx),
                     shared: Arc::clone(self),
                 };
+                // A runtime seen leaving wins over an event arriving at the same moment: the event
+                // is then kept (by the waiter's drop) instead of written into a closed connection.
                 let outcome = tokio::select! {
-                    result = waiter.recv() => Some(result),
+                    biased;
                     () = runtime_left(rt) => None,
+                    result = waiter.recv() => Some(result),
                 };
                 match outcome {
                     Some(Some(Ok(fetched))) => self.hand_over(rt, fetched).await,
                     Some(Some(Err(error))) => {
-                        bad_gateway(&mut rt.stream, &self.upstream, &error).await
+                        bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default()).await
                     }
                     Some(None) => {
                         bad_gateway(
                             &mut rt.stream,
                             &self.upstream,
                             "the upstream /next call was abandoned",
+                            Reply::default(),
                         )
                         .await
                     }
@@ -323,41 +333,70 @@ impl Shared {
         up: &mut Option<Conn>,
         req: &RequestHead,
     ) -> bool {
-        let mut conn = match self.pool.get(up.take()).await {
-            Ok(conn) => conn,
-            Err(e) => return bad_gateway(&mut rt.stream, &self.upstream, &e.to_string()).await,
-        };
         let out = self.upstream_head(req, None);
-        if let Err(e) = conn.stream.write_all(&out).await {
-            return bad_gateway(&mut rt.stream, &self.upstream, &e.to_string()).await;
-        }
-        let waited = tokio::select! {
-            head = read_final_head(&mut conn) => Some(head),
-            () = runtime_left(rt) => None,
-        };
-        let head = match waited {
-            None => {
-                self.orphan(conn);
-                return false;
+        let mut current = up.take();
+        let (mut conn, head) = loop {
+            let retry_allowed = current.is_some();
+            let mut conn = match self.pool.get(current.take()).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    let error = e.to_string();
+                    return bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default())
+                        .await;
+                }
+            };
+            let sent = conn.stream.write_all(&out).await.map_err(|e| e.to_string());
+            let waited = match sent {
+                // A runtime seen leaving wins over an event arriving at the same moment: the event
+                // is then kept instead of written into a closed connection.
+                Ok(()) => tokio::select! {
+                    biased;
+                    () = runtime_left(rt) => None,
+                    head = read_final_head(&mut conn) => Some(head),
+                },
+                Err(e) => Some(Err(e)),
+            };
+            match waited {
+                None => {
+                    self.orphan(conn);
+                    return false;
+                }
+                Some(Ok(head)) => break (conn, head),
+                // A kept connection the upstream closed meanwhile: one more try on a new one (no
+                // answer byte arrived, so no event can have been taken).
+                Some(Err(_)) if retry_allowed && conn.buf.bytes.is_empty() => {
+                    tracing::debug!("a kept upstream connection was closed; reconnecting");
+                    current = None;
+                    self.pool.discard_idle();
+                }
+                Some(Err(error)) => {
+                    return bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default())
+                        .await
+                }
             }
-            Some(Ok(head)) => head,
-            Some(Err(e)) => return bad_gateway(&mut rt.stream, &self.upstream, &e).await,
         };
         let received_at = SystemTime::now();
         let framing = match head.framing(false) {
             Ok(framing) => framing,
-            Err(e) => return bad_gateway(&mut rt.stream, &self.upstream, &e.to_string()).await,
+            Err(e) => {
+                let error = e.to_string();
+                return bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default()).await;
+            }
         };
         let reusable = framing != Framing::UntilClose && !head.closes();
 
         if self.transforms.any(Direction::Event)
             && head.status() == 200
-            && transformable(&head.fields)
+            && transformable(&head.fields, framing)
         {
             // Read whole here, so that a runtime leaving meanwhile cannot lose the event.
             let body = match read_whole(&mut conn, framing, MAX_KEPT_EVENT_BYTES).await {
                 Ok(body) => body,
-                Err(e) => return bad_gateway(&mut rt.stream, &self.upstream, &e.to_string()).await,
+                Err(e) => {
+                    let error = e.to_string();
+                    return bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default())
+                        .await;
+                }
             };
             if reusable {
                 *up = Some(conn);
@@ -383,8 +422,10 @@ impl Shared {
                 framing != Framing::UntilClose
             }
             Err(RelayError::NotSent(_)) => {
-                // The runtime left as its event arrived: keep the event for the next /next.
+                // The runtime left as its event arrived: keep the event for the next /next, which
+                // waits for it rather than calling upstream while it is being read.
                 tracing::info!("runtime left /next as its event arrived; event handed on");
+                lock(&self.broker).orphaned();
                 let result = read_whole(&mut conn, framing, MAX_KEPT_EVENT_BYTES)
                     .await
                     .map(|body| Fetched {
@@ -396,7 +437,7 @@ impl Shared {
                 if result.is_ok() && reusable {
                     *up = Some(conn);
                 }
-                lock(&self.broker).offer(result, true);
+                lock(&self.broker).orphan_done(result, true);
                 false
             }
             Err(e) => {
@@ -414,7 +455,7 @@ impl Shared {
         tokio::spawn(async move {
             let result = fetch_whole(&mut conn).await;
             let reusable = result.as_ref().is_ok_and(|(_, reusable)| *reusable);
-            lock(&shared.broker).orphan_done(result.map(|(fetched, _)| fetched));
+            lock(&shared.broker).orphan_done(result.map(|(fetched, _)| fetched), false);
             if reusable {
                 shared.pool.put(conn);
             }
@@ -424,11 +465,20 @@ impl Shared {
     /// Hands an event read whole (kept, or read for transforms) to the runtime; if the runtime is gone
     /// before any byte went out, the event goes back to the front of the queue.
     async fn hand_over(&self, rt: &mut Conn, fetched: Fetched) -> bool {
+        let original = match fetched.head.framing(false) {
+            Ok(framing) => framing,
+            Err(e) => {
+                let error = e.to_string();
+                return bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default()).await;
+            }
+        };
         let record = self.invocation_record(&fetched.head, fetched.received_at);
         let mut body = fetched.body.clone();
         let mut content_length = None;
         if let Some(record) = &record {
-            if self.transforms.any(Direction::Event) && transformable(&fetched.head.fields) {
+            if self.transforms.any(Direction::Event)
+                && transformable(&fetched.head.fields, original)
+            {
                 let ctx = TransformContext {
                     span: record.span,
                     received_at: fetched.received_at,
@@ -440,13 +490,7 @@ impl Shared {
                 }
             }
         }
-        let framing = match content_length {
-            Some(n) => Framing::Length(n as u64),
-            None => match fetched.head.framing(false) {
-                Ok(framing) => framing,
-                Err(e) => return bad_gateway(&mut rt.stream, &self.upstream, &e.to_string()).await,
-            },
-        };
+        let framing = content_length.map_or(original, |n| Framing::Length(n as u64));
         let mut src: &[u8] = &body;
         let mut buf = InBuf::default();
         match self
@@ -539,16 +583,23 @@ impl Shared {
         } else {
             0
         });
-        let result = relay_body(
-            src,
-            buf,
-            &mut rt.stream,
-            framing,
-            &out,
-            &mut tap,
-            MAX_HEAD_BYTES,
-        )
-        .await;
+        // A runtime already seen gone gets nothing: the kernel would accept the write anyway.
+        let result = if runtime_has_left(rt) {
+            Err(RelayError::NotSent(
+                std::io::ErrorKind::ConnectionAborted.into(),
+            ))
+        } else {
+            relay_body(
+                src,
+                buf,
+                &mut rt.stream,
+                framing,
+                &out,
+                &mut tap,
+                MAX_HEAD_BYTES,
+            )
+            .await
+        };
         if let Some(mut record) = record {
             if matches!(result, Err(RelayError::NotSent(_))) {
                 self.transform_spans.take(&record.request_id);
@@ -597,7 +648,7 @@ impl Shared {
         let remembered = match (&kind, &record.request_id) {
             (ResultKind::Response, Some(id))
                 if self.transforms.any(Direction::Response)
-                    && transformable(f)
+                    && transformable(f, framing)
                     && !req.expects_continue() =>
             {
                 self.transform_spans.take(id)
@@ -648,11 +699,15 @@ impl Shared {
         let mut conn = match self.pool.get(up.take()).await {
             Ok(conn) => conn,
             Err(e) => {
+                let error = e.to_string();
                 if let Some(record) = record.as_deref_mut() {
-                    record.upstream_error = Some(e.to_string());
+                    record.upstream_error = Some(error.clone());
                 }
-                return bad_gateway(&mut rt.stream, &self.upstream, &e.to_string()).await
-                    && request_read;
+                let reply = Reply {
+                    head_request: req.is_head(),
+                    close: !request_read,
+                };
+                return bad_gateway(&mut rt.stream, &self.upstream, &error, reply).await;
             }
         };
         let out = self.upstream_head(req, replacement.as_ref().map(Bytes::len));
@@ -685,8 +740,16 @@ impl Shared {
                 let mut sent = None;
                 let head = loop {
                     tokio::select! {
-                        result = &mut body, if sent.is_none() => sent = Some(result),
-                        head = &mut answer => break head,
+                        result = &mut body, if sent.is_none() => {
+                            // A runtime that failed mid-body leaves the upstream waiting for
+                            // the rest: stop here rather than wait for an answer.
+                            let runtime_failed = matches!(&result, Err(e) if !e.is_write());
+                            sent = Some(result);
+                            if runtime_failed {
+                                break None;
+                            }
+                        }
+                        head = &mut answer => break Some(head),
                     }
                 };
                 (head, sent)
@@ -701,7 +764,7 @@ impl Shared {
                 // The upstream answered before the body was sent; neither connection is reusable.
                 None => {}
             }
-            Some(head)
+            head
         } else {
             match relay_body(
                 &mut rt.stream,
@@ -737,6 +800,10 @@ impl Shared {
             Some(head) => head,
             None => read_answer_head(&mut conn.stream, &mut conn.buf, &mut rt.stream).await,
         };
+        let reply = Reply {
+            head_request: req.is_head(),
+            close: !request_read,
+        };
         let head = match head {
             Ok(head) => head,
             Err(e) => {
@@ -744,18 +811,28 @@ impl Shared {
                 if let Some(record) = record.as_deref_mut() {
                     record.upstream_error = Some(error.clone());
                 }
-                return bad_gateway(&mut rt.stream, &self.upstream, &error).await && request_read;
+                return bad_gateway(&mut rt.stream, &self.upstream, &error, reply).await;
             }
         };
-        let resp_framing = match head.framing(req.method() == "HEAD") {
+        let resp_framing = match head.framing(req.is_head()) {
             Ok(framing) => framing,
             Err(e) => {
-                bad_gateway(&mut rt.stream, &self.upstream, &e.to_string()).await;
+                let error = e.to_string();
+                let reply = Reply {
+                    close: true,
+                    ..reply
+                };
+                bad_gateway(&mut rt.stream, &self.upstream, &error, reply).await;
                 return false;
             }
         };
         let mut out = Vec::with_capacity(256);
-        head.write_downstream(&mut out, &[]);
+        if request_read {
+            head.write_downstream(&mut out, &[]);
+        } else {
+            // The runtime's body was not read whole, so its connection closes: say so.
+            head.write_downstream(&mut out, &[("connection", b"close")]);
+        }
         let mut answer_tap = Tap::new(if record.is_some() {
             UPSTREAM_ANSWER_CAPTURE_BYTES
         } else {
@@ -928,18 +1005,57 @@ impl Drop for Waiter {
     }
 }
 
-/// Whether a body may be buffered for transforms: a stated length within the transform limit and a
-/// JSON (or unstated) content type. Streams and large or binary bodies pass through untouched.
-fn transformable(fields: &Fields) -> bool {
-    let length_ok = fields
-        .get(names::CONTENT_LENGTH)
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n <= MAX_TRANSFORM_BYTES);
+/// Whether a body may be buffered for transforms: a stated length (and no other framing) within the
+/// transform limit and a JSON (or unstated) content type. Streams and large or binary bodies pass
+/// through untouched.
+fn transformable(fields: &Fields, framing: Framing) -> bool {
+    let length_ok = matches!(framing, Framing::Length(n) if n <= MAX_TRANSFORM_BYTES);
     let json = fields
         .get(names::CONTENT_TYPE)
         .is_none_or(|v| v.to_ascii_lowercase().windows(4).any(|w| w == b"json"));
     length_ok && json && fields.get(names::RESPONSE_MODE).is_none()
+}
+
+/// Whether the runtime has closed its connection, as far as is known without waiting. Bytes it sent
+/// meanwhile are kept for the next exchange. Costs no system call unless the socket was reported
+/// readable.
+fn runtime_has_left(rt: &mut Conn) -> bool {
+    loop {
+        if rt.buf.bytes.len() > MAX_HEAD_BYTES {
+            return false;
+        }
+        // Room to read into: an empty buffer would read as the end of the stream.
+        rt.buf.bytes.reserve(4096);
+        match rt.stream.try_read_buf(&mut rt.buf.bytes) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Closes a runtime connection lambda-lens gives up on without losing the answer just written: a
+/// close with unread input sends a reset, which can discard that answer at the runtime. So the
+/// write side is shut first and input read and dropped for a moment.
+async fn linger_close(rt: &mut Conn) {
+    let _ = rt.stream.shutdown().await;
+    let mut drained = 0;
+    let drain = async {
+        loop {
+            rt.buf.bytes.clear();
+            match rt.buf.fill(&mut rt.stream, 0).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    drained += n;
+                    if drained > LINGER_MAX_BYTES {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_MAX_TIME, drain).await;
 }
 
 /// Answers a request lambda-lens could not read (then the connection closes).
@@ -954,18 +1070,36 @@ async fn reject(rt: &mut TcpStream, error: &ReadHeadError) {
         "errorMessage": format!("lambda-lens could not read the request: {error}"),
         "errorType": "LambdaLens.BadRequest",
     });
-    let _ = answer(rt, status, reason, &body, true).await;
+    let reply = Reply {
+        head_request: false,
+        close: true,
+    };
+    let _ = answer(rt, status, reason, &body, reply).await;
+}
+
+/// How an answer of lambda-lens's own is shaped.
+#[derive(Debug, Clone, Copy, Default)]
+struct Reply {
+    /// The request was `HEAD`: no body.
+    head_request: bool,
+    /// The runtime's connection closes after the answer (`Connection: close`).
+    close: bool,
 }
 
 /// Answers a runtime call lambda-lens could not forward, in the Runtime API's error shape; true when
-/// the answer went out (the runtime connection stays usable if its request was read).
-async fn bad_gateway(rt: &mut TcpStream, upstream: &RuntimeApiEndpoint, error: &str) -> bool {
+/// the answer went out and the runtime's connection can carry another request.
+async fn bad_gateway(
+    rt: &mut TcpStream,
+    upstream: &RuntimeApiEndpoint,
+    error: &str,
+    reply: Reply,
+) -> KeepAlive {
     tracing::error!(%upstream, %error, "cannot reach the upstream Runtime API");
     let body = serde_json::json!({
         "errorMessage": format!("lambda-lens could not reach the Runtime API at {upstream}: {error}"),
         "errorType": "LambdaLens.UpstreamUnavailable",
     });
-    answer(rt, 502, "Bad Gateway", &body, false).await.is_ok()
+    answer(rt, 502, "Bad Gateway", &body, reply).await.is_ok() && !reply.close
 }
 
 /// Writes a JSON answer of lambda-lens's own.
@@ -974,14 +1108,15 @@ async fn answer(
     status: u16,
     reason: &str,
     body: &serde_json::Value,
-    close: bool,
+    reply: Reply,
 ) -> std::io::Result<()> {
     let body = body.to_string();
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
         body.len(),
-        if close { "connection: close\r\n" } else { "" }
+        if reply.close { "connection: close\r\n" } else { "" }
     );
+    let body = if reply.head_request { "" } else { &body };
     wire::write_two(rt, head.as_bytes(), body.as_bytes()).await
 }
 

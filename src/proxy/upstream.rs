@@ -63,6 +63,11 @@ impl Pool {
         })
     }
 
+    /// Drops the idle connections (after one turned out closed, the others likely are too).
+    pub(crate) fn discard_idle(&self) {
+        lock(&self.idle).clear();
+    }
+
     /// Keeps a connection that finished its exchanges cleanly, up to [`MAX_IDLE`].
     pub(crate) fn put(&self, conn: Conn) {
         let mut idle = lock(&self.idle);

@@ -266,6 +266,10 @@ fn scan_chunks(
     loop {
         let rest = &bytes[pos..];
         match *state {
+            // httparse takes an empty line for a last chunk of size 0; a size must have digits.
+            Chunk::Size if rest.first().is_some_and(|b| !b.is_ascii_hexdigit()) => {
+                return Err(RelayError::Chunked("chunk-size line without a size"))
+            }
             Chunk::Size => match httparse::parse_chunk_size(rest) {
                 Ok(httparse::Status::Complete((len, size))) => {
                     pos += len;
@@ -456,7 +460,12 @@ mod tests {
 
     #[tokio::test]
     async fn broken_chunked_framing_is_an_error() {
-        for bad in [&b"zz\r\n"[..], b"3\r\nabcX\r\n", b"0\r\nbad header\r\n\r\n"] {
+        for bad in [
+            &b"zz\r\n"[..],
+            b"3\r\nabcX\r\n",
+            b"0\r\nbad header\r\n\r\n",
+            b"5\r\nhello\r\n\r\n\r\n",
+        ] {
             let (_, result, _, _) = relay(bad, 64, Framing::Chunked).await;
             assert!(
                 matches!(result, Err(RelayError::Chunked(_))),
