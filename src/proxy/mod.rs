@@ -912,18 +912,10 @@ where
     }
 }
 
-/// Reads the final answer head of a `/next` (no interim answers are relayed: a GET sends no body).
+/// Reads the final answer head of a `/next`; interim answers are dropped (a GET sends no body, so
+/// there is nothing for them to announce).
 async fn read_final_head(conn: &mut Conn) -> Result<ResponseHead, String> {
-    let Conn { stream, buf } = conn;
-    loop {
-        let head = read_head(stream, buf, MAX_HEAD_BYTES, head::parse_response)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "the upstream closed the connection without answering".to_owned())?;
-        if !head.is_interim() {
-            return Ok(head);
-        }
-    }
+    read_answer_head(&mut conn.stream, &mut conn.buf, &mut tokio::io::sink()).await
 }
 
 /// Reads a body whole (raw, as framed) into memory, refusing more than `limit` bytes.
