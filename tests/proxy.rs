@@ -845,14 +845,7 @@ async fn read_request(s: &mut TcpStream, pending: &mut Vec<u8>) -> (String, Vec<
 
 /// Reads until exactly `expected` arrived (more, or different, bytes fail the test).
 async fn expect_bytes(s: &mut TcpStream, expected: &[u8]) {
-    let mut got = Vec::new();
-    while got.len() < expected.len() && expected.starts_with(&got) {
-        fill(s, &mut got).await;
-    }
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(expected)
-    );
+    expect_bytes_after(s, &mut Vec::new(), expected).await;
 }
 
 /// Reads until the peer closes the connection.
@@ -1632,4 +1625,188 @@ async fn an_event_arriving_as_its_runtime_leaves_is_kept_for_the_next_next() {
         no_connection_within(&upstream, Duration::from_millis(100)).await,
         "every kept event was delivered without a new upstream /next"
     );
+}
+
+#[tokio::test]
+async fn a_request_framed_twice_is_relayed_chunked_and_its_connection_closes() {
+    let (upstream, _proxy, authority) = raw_setup().await;
+    let mut runtime = TcpStream::connect(_proxy.addr).await.expect("connect");
+    runtime
+        .write_all(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        .await
+        .expect("write request");
+    let mut up = accept(&upstream).await;
+    let mut pending = Vec::new();
+    let head = read_head(&mut up, &mut pending).await;
+    assert_eq!(
+        head,
+        format!("POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: {authority}\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        "the length a chunked message must not carry is dropped"
+    );
+    expect_bytes_after(&mut up, &mut pending, b"5\r\nhello\r\n0\r\n\r\n").await;
+    up.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .expect("write 202");
+    let got = read_to_close(&mut runtime).await;
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nconnection: close\r\n\r\n{}"
+    );
+}
+
+/// Reads until `pending` holds exactly `expected`.
+async fn expect_bytes_after(s: &mut TcpStream, pending: &mut Vec<u8>, expected: &[u8]) {
+    while pending.len() < expected.len() && expected.starts_with(pending) {
+        fill(s, pending).await;
+    }
+    assert_eq!(
+        String::from_utf8_lossy(pending),
+        String::from_utf8_lossy(expected)
+    );
+}
+
+#[tokio::test]
+async fn a_pooled_upstream_connection_closed_under_a_next_is_replaced() {
+    let (upstream, mut proxy, _) = raw_setup().await;
+    // Runtime A takes one event and leaves: its upstream connection goes back to the pool.
+    let mut first_runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    first_runtime.write_all(NEXT_REQUEST).await.expect("/next");
+    let mut first = accept(&upstream).await;
+    read_request(&mut first, &mut Vec::new()).await;
+    first
+        .write_all(event_answer("r1").as_bytes())
+        .await
+        .expect("event");
+    let mut got = Vec::new();
+    read_head(&mut first_runtime, &mut got).await;
+    read_body(&mut first_runtime, &mut got, 11).await;
+    let _ = proxy.record().await;
+    drop(first_runtime);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // Runtime B's /next goes out on the pooled connection, which the upstream closes unanswered.
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime.write_all(NEXT_REQUEST).await.expect("/next");
+    read_request(&mut first, &mut Vec::new()).await;
+    drop(first);
+    let mut second = accept(&upstream).await;
+    read_request(&mut second, &mut Vec::new()).await;
+    second
+        .write_all(event_answer("r2").as_bytes())
+        .await
+        .expect("event");
+    let mut got = Vec::new();
+    let head = read_head(&mut runtime, &mut got).await;
+    assert!(
+        head.contains("Lambda-Runtime-Aws-Request-Id: r2\r\n"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn a_next_answered_in_part_is_not_sent_again() {
+    let (upstream, _proxy, _) = raw_setup().await;
+    let mut runtime = TcpStream::connect(_proxy.addr).await.expect("connect");
+    runtime.write_all(NEXT_REQUEST).await.expect("first /next");
+    let mut up = accept(&upstream).await;
+    let mut pending = Vec::new();
+    read_request(&mut up, &mut pending).await;
+    up.write_all(event_answer("r1").as_bytes())
+        .await
+        .expect("event");
+    let mut got = Vec::new();
+    read_head(&mut runtime, &mut got).await;
+    read_body(&mut runtime, &mut got, 11).await;
+
+    // On the kept connection the upstream starts answering, then closes: no retry, a 502.
+    runtime.write_all(NEXT_REQUEST).await.expect("second /next");
+    read_request(&mut up, &mut pending).await;
+    up.write_all(b"HTTP/1.1 102 Processing\r\n\r\n")
+        .await
+        .expect("interim");
+    drop(up);
+    let head = read_head(&mut runtime, &mut got).await;
+    assert!(head.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{head}");
+    assert!(no_connection_within(&upstream, Duration::from_millis(200)).await);
+}
+
+#[tokio::test]
+async fn an_empty_transfer_encoding_and_a_bad_length_on_head_get_400() {
+    let (upstream, proxy, _) = raw_setup().await;
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime
+        .write_all(b"POST /2018-06-01/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .expect("write");
+    let (head, json) = split_answer(&read_to_close(&mut runtime).await);
+    assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+    assert_eq!(json["errorType"], "LambdaLens.BadRequest");
+
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime
+        .write_all(b"HEAD /2018-06-01/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        .await
+        .expect("write");
+    let got = String::from_utf8(read_to_close(&mut runtime).await).expect("ascii");
+    assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");
+    assert!(
+        got.ends_with("connection: close\r\n\r\n"),
+        "no body for HEAD: {got}"
+    );
+    assert!(no_connection_within(&upstream, Duration::from_millis(100)).await);
+}
+
+#[tokio::test]
+async fn with_an_event_transform_a_runtime_leaving_mid_event_does_not_start_a_second_next() {
+    let upstream = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let authority = upstream.local_addr().expect("addr").to_string();
+    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(&authority).expect("parse");
+    let (transforms, _) = lambda_lens::transform::Transforms::from_lookup(|k| {
+        (k == "LAMBDA_LENS_INJECT_TRACEPARENT").then(|| "true".to_owned())
+    });
+    let mut proxy = ProxyUnderTest::start_with(endpoint, 4096, transforms).await;
+    let event = r#"{"httpMethod":"GET","requestContext":{"stage":"prod"},"headers":{"a":"b"}}"#;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-mid\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        event.len()
+    );
+
+    let mut leaving = TcpStream::connect(proxy.addr).await.expect("connect");
+    leaving.write_all(NEXT_REQUEST).await.expect("/next");
+    let mut up = accept(&upstream).await;
+    read_request(&mut up, &mut Vec::new()).await;
+    up.write_all(head.as_bytes()).await.expect("head");
+    up.write_all(&event.as_bytes()[..10])
+        .await
+        .expect("part of the event");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(leaving);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime.write_all(NEXT_REQUEST).await.expect("/next");
+    assert!(
+        no_connection_within(&upstream, Duration::from_millis(200)).await,
+        "no second upstream /next while the first event is still arriving"
+    );
+    up.write_all(&event.as_bytes()[10..])
+        .await
+        .expect("rest of the event");
+    let mut got = Vec::new();
+    let answer = read_head(&mut runtime, &mut got).await;
+    assert!(
+        answer.contains("Lambda-Runtime-Aws-Request-Id: r-mid\r\n"),
+        "{answer}"
+    );
+    let body = read_body(&mut runtime, &mut got, content_length(&answer)).await;
+    let delivered: serde_json::Value = serde_json::from_slice(&body).expect("JSON event");
+    assert!(
+        delivered["headers"]["traceparent"].is_string(),
+        "transformed"
+    );
+    assert_eq!(delivered["headers"]["a"], "b");
+    let ProxyRecord::Invocation(rec) = proxy.record().await else {
+        panic!("expected an invocation record")
+    };
+    assert_eq!(rec.request_id.as_str(), "r-mid");
 }

@@ -115,6 +115,13 @@ impl Fields {
 
     /// `Content-Length`, `Transfer-Encoding: chunked`, or neither (`Ok(None)`).
     fn declared_framing(&self) -> Result<Option<Framing>, HeadError> {
+        if self.get("transfer-encoding").is_some()
+            && self
+                .all("transfer-encoding")
+                .all(|v| v.split(|&b| b == b',').all(|t| t.trim_ascii().is_empty()))
+        {
+            return Err(HeadError::Framing("Transfer-Encoding names no coding"));
+        }
         let mut codings = self
             .all("transfer-encoding")
             .flat_map(|v| v.split(|&b| b == b','))

@@ -210,7 +210,8 @@ impl Shared {
             buf: InBuf::default(),
         };
         let mut up = None;
-        loop {
+        // Whether the connection ends by lambda-lens's choice rather than the runtime's.
+        let given_up = loop {
             let req = match read_head(
                 &mut rt.stream,
                 &mut rt.buf,
@@ -220,20 +221,21 @@ impl Shared {
             .await
             {
                 Ok(Some(req)) => req,
-                Ok(None) => break,
+                Ok(None) => break false,
                 Err(e) => {
-                    reject(&mut rt.stream, &e).await;
-                    linger_close(&mut rt).await;
-                    break;
+                    reject(&mut rt.stream, &e, false).await;
+                    break true;
                 }
             };
             if !self.exchange(&mut rt, &mut up, req).await {
-                linger_close(&mut rt).await;
-                break;
+                break true;
             }
-        }
+        };
         if let Some(conn) = up {
             self.pool.put(conn);
+        }
+        if given_up {
+            linger_close(&mut rt).await;
         }
     }
 
@@ -248,7 +250,7 @@ impl Shared {
         let framing = match req.framing() {
             Ok(framing) => framing,
             Err(e) => {
-                reject(&mut rt.stream, &ReadHeadError::Head(e)).await;
+                reject(&mut rt.stream, &ReadHeadError::Head(e), req.is_head()).await;
                 return false;
             }
         };
@@ -335,16 +337,17 @@ impl Shared {
     ) -> bool {
         let out = self.upstream_head(req, None);
         let mut current = up.take();
+        let mut retried = false;
         let (mut conn, head) = loop {
-            let retry_allowed = current.is_some();
-            let mut conn = match self.pool.get(current.take()).await {
-                Ok(conn) => conn,
+            let (mut conn, reused) = match self.pool.get(current.take()).await {
+                Ok(got) => got,
                 Err(e) => {
                     let error = e.to_string();
                     return bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default())
                         .await;
                 }
             };
+            let received_before = conn.buf.received();
             let sent = conn.stream.write_all(&out).await.map_err(|e| e.to_string());
             let waited = match sent {
                 // A runtime seen leaving wins over an event arriving at the same moment: the event
@@ -364,9 +367,9 @@ impl Shared {
                 Some(Ok(head)) => break (conn, head),
                 // A kept connection the upstream closed meanwhile: one more try on a new one (no
                 // answer byte arrived, so no event can have been taken).
-                Some(Err(_)) if retry_allowed && conn.buf.bytes.is_empty() => {
+                Some(Err(_)) if reused && !retried && conn.buf.received() == received_before => {
                     tracing::debug!("a kept upstream connection was closed; reconnecting");
-                    current = None;
+                    retried = true;
                     self.pool.discard_idle();
                 }
                 Some(Err(error)) => {
@@ -389,15 +392,62 @@ impl Shared {
             && head.status() == 200
             && transformable(&head.fields, framing)
         {
-            // Read whole here, so that a runtime leaving meanwhile cannot lose the event.
-            let body = match read_whole(&mut conn, framing, MAX_KEPT_EVENT_BYTES).await {
-                Ok(body) => body,
-                Err(e) => {
+            // Read whole here (a stated length: `transformable`), watching the runtime: if it
+            // leaves, the event is kept, and a `/next` meanwhile waits for it.
+            let mut sink = Bounded::new(MAX_KEPT_EVENT_BYTES);
+            let mut unobserved = Tap::new(0);
+            let read = tokio::select! {
+                biased;
+                () = runtime_left(rt) => None,
+                read = relay_body(
+                    &mut conn.stream,
+                    &mut conn.buf,
+                    &mut sink,
+                    framing,
+                    &[],
+                    &mut unobserved,
+                    MAX_HEAD_BYTES,
+                ) => Some(read),
+            };
+            match read {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
                     let error = e.to_string();
                     return bad_gateway(&mut rt.stream, &self.upstream, &error, Reply::default())
                         .await;
                 }
-            };
+                None => {
+                    lock(&self.broker).orphaned();
+                    // Writes to memory never wait, so the read stopped between reads: what is in
+                    // `sink` and `conn.buf` is all that arrived.
+                    let Framing::Length(total) = framing else {
+                        unreachable!("transformable bodies have a stated length")
+                    };
+                    let rest = Framing::Length(total - sink.bytes.len() as u64);
+                    let result = relay_body(
+                        &mut conn.stream,
+                        &mut conn.buf,
+                        &mut sink,
+                        rest,
+                        &[],
+                        &mut unobserved,
+                        MAX_HEAD_BYTES,
+                    )
+                    .await
+                    .map(|()| Fetched {
+                        head,
+                        body: Bytes::from(std::mem::take(&mut sink.bytes)),
+                        received_at,
+                    })
+                    .map_err(|e| e.to_string());
+                    if result.is_ok() && reusable {
+                        *up = Some(conn);
+                    }
+                    lock(&self.broker).orphan_done(result, true);
+                    return false;
+                }
+            }
+            let body = Bytes::from(sink.bytes);
             if reusable {
                 *up = Some(conn);
             }
@@ -696,8 +746,10 @@ impl Shared {
     ) -> bool {
         // Whether the runtime's request has been read whole (so its connection stays usable).
         let mut request_read = framing == Framing::Empty || replacement.is_some();
+        // Both framings stated: the runtime's connection closes after this exchange (RFC 9112 §6.1).
+        let must_close = req.fields.has_conflicting_length();
         let mut conn = match self.pool.get(up.take()).await {
-            Ok(conn) => conn,
+            Ok((conn, _)) => conn,
             Err(e) => {
                 let error = e.to_string();
                 if let Some(record) = record.as_deref_mut() {
@@ -705,7 +757,7 @@ impl Shared {
                 }
                 let reply = Reply {
                     head_request: req.is_head(),
-                    close: !request_read,
+                    close: !request_read || must_close,
                 };
                 return bad_gateway(&mut rt.stream, &self.upstream, &error, reply).await;
             }
@@ -802,7 +854,7 @@ impl Shared {
         };
         let reply = Reply {
             head_request: req.is_head(),
-            close: !request_read,
+            close: !request_read || must_close,
         };
         let head = match head {
             Ok(head) => head,
@@ -827,10 +879,10 @@ impl Shared {
             }
         };
         let mut out = Vec::with_capacity(256);
-        if request_read {
+        if request_read && !must_close {
             head.write_downstream(&mut out, &[]);
         } else {
-            // The runtime's body was not read whole, so its connection closes: say so.
+            // The runtime's connection closes after this answer: say so.
             head.write_downstream(&mut out, &[("connection", b"close")]);
         }
         let mut answer_tap = Tap::new(if record.is_some() {
@@ -1050,8 +1102,9 @@ async fn linger_close(rt: &mut Conn) {
     let _ = tokio::time::timeout(LINGER_MAX_TIME, drain).await;
 }
 
-/// Answers a request lambda-lens could not read (then the connection closes).
-async fn reject(rt: &mut TcpStream, error: &ReadHeadError) {
+/// Answers a request lambda-lens could not read (then the connection closes); `head_request` when
+/// it was a `HEAD` (no body in the answer).
+async fn reject(rt: &mut TcpStream, error: &ReadHeadError, head_request: bool) {
     let (status, reason) = match error {
         ReadHeadError::TooLarge(_) => (431, "Request Header Fields Too Large"),
         ReadHeadError::Head(_) => (400, "Bad Request"),
@@ -1063,7 +1116,7 @@ async fn reject(rt: &mut TcpStream, error: &ReadHeadError) {
         "errorType": "LambdaLens.BadRequest",
     });
     let reply = Reply {
-        head_request: false,
+        head_request,
         close: true,
     };
     let _ = answer(rt, status, reason, &body, reply).await;

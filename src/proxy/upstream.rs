@@ -25,6 +25,9 @@ fn is_idle_and_open(conn: &Conn) -> bool {
     matches!(conn.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
+/// Whether a connection from the pool carried requests before.
+pub(crate) type Reused = bool;
+
 /// Connects to one upstream address and keeps idle connections.
 #[derive(Debug)]
 pub(crate) struct Pool {
@@ -41,15 +44,16 @@ impl Pool {
         }
     }
 
-    /// `current` if it can be used again, else an idle connection, else a new one.
-    pub(crate) async fn get(&self, current: Option<Conn>) -> io::Result<Conn> {
+    /// `current` if it can be used again, else an idle connection, else a new one; and whether the
+    /// connection was used before (so that a close found on it may be answered by one retry).
+    pub(crate) async fn get(&self, current: Option<Conn>) -> io::Result<(Conn, Reused)> {
         if let Some(conn) = current.filter(is_idle_and_open) {
-            return Ok(conn);
+            return Ok((conn, true));
         }
         loop {
             let idle = lock(&self.idle).pop();
             match idle {
-                Some(conn) if is_idle_and_open(&conn) => return Ok(conn),
+                Some(conn) if is_idle_and_open(&conn) => return Ok((conn, true)),
                 Some(_) => continue,
                 None => break,
             }
@@ -57,10 +61,13 @@ impl Pool {
         let stream = TcpStream::connect(&self.address).await?;
         // Small writes (heads, short bodies) must not wait for delayed ACKs.
         stream.set_nodelay(true)?;
-        Ok(Conn {
-            stream,
-            buf: InBuf::default(),
-        })
+        Ok((
+            Conn {
+                stream,
+                buf: InBuf::default(),
+            },
+            false,
+        ))
     }
 
     /// Drops the idle connections (after one turned out closed, the others likely are too).

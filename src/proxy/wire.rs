@@ -23,6 +23,8 @@ const MAX_CHUNK_LINE: usize = 4 * 1024;
 pub(crate) struct InBuf {
     pub(crate) bytes: BytesMut,
     next_read: usize,
+    /// Bytes ever read into this buffer.
+    received: u64,
 }
 
 impl Default for InBuf {
@@ -30,11 +32,17 @@ impl Default for InBuf {
         Self {
             bytes: BytesMut::new(),
             next_read: INITIAL_READ,
+            received: 0,
         }
     }
 }
 
 impl InBuf {
+    /// Bytes ever read into this buffer (to tell whether a peer sent anything since).
+    pub(crate) fn received(&self) -> u64 {
+        self.received
+    }
+
     /// Reads once more from `io`, at least `want` bytes of room when that is larger than the adaptive
     /// size (bounded by [`MAX_READ`]); `Ok(0)` is the end of the stream.
     pub(crate) async fn fill<R: AsyncRead + Unpin>(
@@ -46,6 +54,7 @@ impl InBuf {
         self.bytes.reserve(room);
         let offered = self.bytes.capacity() - self.bytes.len();
         let n = io.read_buf(&mut self.bytes).await?;
+        self.received += n as u64;
         if n == offered && self.next_read < MAX_READ {
             self.next_read = (self.next_read * 2).min(MAX_READ);
         }
