@@ -875,6 +875,20 @@ async fn assert_quiet(s: &mut TcpStream, wait: Duration) {
     }
 }
 
+/// Accepts the proxy's next upstream connection, reads one request from it and writes `answer`;
+/// yields the request and the connection (kept open).
+fn answer_once(
+    upstream: TcpListener,
+    answer: String,
+) -> tokio::task::JoinHandle<((String, Vec<u8>), TcpStream)> {
+    tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        let got = read_request(&mut s, &mut Vec::new()).await;
+        s.write_all(answer.as_bytes()).await.expect("write answer");
+        (got, s)
+    })
+}
+
 /// A raw answer with a `Content-Length` body.
 fn answer_with_body(status_line: &str, headers: &str, body: &str) -> String {
     format!(
@@ -1093,16 +1107,7 @@ async fn three_hundred_header_lines_pass_complete_and_in_order_both_ways() {
         "POST /2018-06-01/runtime/invocation/r4/response HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}Content-Length: 2\r\n\r\n{{}}"
     );
     let answer = answer_with_body("HTTP/1.1 202 Accepted", &lines, r#"{"status":"OK"}"#);
-    let raw = tokio::spawn({
-        let answer = answer.clone();
-        async move {
-            let mut s = accept(&upstream).await;
-            let mut pending = Vec::new();
-            let got = read_request(&mut s, &mut pending).await;
-            s.write_all(answer.as_bytes()).await.expect("write answer");
-            (got, s)
-        }
-    });
+    let raw = answer_once(upstream, answer.clone());
     let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
     s.write_all(request.as_bytes())
         .await
@@ -1415,16 +1420,7 @@ async fn next_with_a_zero_content_length_is_still_next() {
         "Lambda-Runtime-Aws-Request-Id: r8\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:example\r\nContent-Type: application/json\r\n",
         r#"{"n":8}"#,
     );
-    let raw = tokio::spawn({
-        let event = event.clone();
-        async move {
-            let mut s = accept(&upstream).await;
-            let mut pending = Vec::new();
-            let got = read_request(&mut s, &mut pending).await;
-            s.write_all(event.as_bytes()).await.expect("write event");
-            (got, s)
-        }
-    });
+    let raw = answer_once(upstream, event.clone());
     let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
     s.write_all(
         b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
