@@ -572,33 +572,17 @@ async fn unreachable_upstream_gives_a_clear_502() {
 #[tokio::test]
 async fn header_case_and_order_survive_on_the_wire() {
     // A raw upstream that captures the request bytes exactly.
-    let upstream = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind raw upstream");
-    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(
-        &upstream.local_addr().expect("addr").to_string(),
-    )
-    .expect("parse");
-    let proxy = ProxyUnderTest::start(endpoint, 4096).await;
-    let raw = tokio::spawn(async move {
-        let (mut s, _) = upstream.accept().await.expect("accept");
-        let mut buf = vec![0u8; 4096];
-        let mut got = Vec::new();
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") || !got.ends_with(b"{}") {
-            let n = s.read(&mut buf).await.expect("read");
-            assert!(n > 0, "upstream closed early");
-            got.extend_from_slice(&buf[..n]);
-        }
-        s.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nX-Odd-Case: Yes\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}")
-            .await
-            .expect("write answer");
-        String::from_utf8(got).expect("ascii request")
-    });
+    let (upstream, proxy, _) = raw_setup().await;
+    let raw = answer_once(
+        upstream,
+        "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nX-Odd-Case: Yes\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}".to_owned(),
+    );
     let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
     s.write_all(b"POST /2018-06-01/runtime/invocation/r1/error HTTP/1.1\r\nHost: 127.0.0.1\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\nX-lower-Mixed: v\r\nContent-Length: 2\r\n\r\n{}")
         .await
         .expect("write request");
-    let request = raw.await.expect("raw upstream");
+    let ((request, body), _upstream_conn) = raw.await.expect("raw upstream");
+    assert_eq!(body, b"{}");
     assert!(
         request.starts_with("POST /2018-06-01/runtime/invocation/r1/error HTTP/1.1\r\n"),
         "{request}"
@@ -608,14 +592,12 @@ async fn header_case_and_order_survive_on_the_wire() {
         "{request}"
     );
     assert!(request.contains("\r\nX-lower-Mixed: v\r\n"), "{request}");
-    let mut answer = vec![0u8; 1024];
-    let mut got = Vec::new();
-    while !got.ends_with(b"{\"status\":\"OK\"}") {
-        let n = s.read(&mut answer).await.expect("read answer");
-        assert!(n > 0);
-        got.extend_from_slice(&answer[..n]);
-    }
-    let answer = String::from_utf8(got).expect("ascii answer");
+    let mut pending = Vec::new();
+    let answer = read_head(&mut s, &mut pending).await;
+    assert_eq!(
+        read_body(&mut s, &mut pending, 15).await,
+        br#"{"status":"OK"}"#
+    );
     assert!(answer.starts_with("HTTP/1.1 202 Accepted\r\n"), "{answer}");
     assert!(answer.contains("\r\nX-Odd-Case: Yes\r\n"), "{answer}");
     assert!(
@@ -626,33 +608,16 @@ async fn header_case_and_order_survive_on_the_wire() {
 
 #[tokio::test]
 async fn header_order_is_kept_and_a_large_xray_cause_header_passes() {
-    let upstream = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind raw upstream");
-    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(
-        &upstream.local_addr().expect("addr").to_string(),
-    )
-    .expect("parse");
-    let proxy = ProxyUnderTest::start(endpoint, 4096).await;
+    let (upstream, proxy, _) = raw_setup().await;
     // awslambdaric sends X-Ray causes of up to 1 MiB in a header; the Runtime API accepts them.
     let cause = format!(
         r#"{{"exceptions":[{{"message":"{}"}}]}}"#,
         "c".repeat(500 * 1024)
     );
-    let raw = tokio::spawn(async move {
-        let (mut s, _) = upstream.accept().await.expect("accept");
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut got = Vec::new();
-        while !got.ends_with(b"\r\n\r\n{}") {
-            let n = s.read(&mut buf).await.expect("read");
-            assert!(n > 0, "upstream closed early");
-            got.extend_from_slice(&buf[..n]);
-        }
-        s.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}")
-            .await
-            .expect("write answer");
-        String::from_utf8(got).expect("ascii request")
-    });
+    let raw = answer_once(
+        upstream,
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}".to_owned(),
+    );
     let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
     let request = format!(
         "POST /2018-06-01/runtime/invocation/r2/error HTTP/1.1\r\nHost: 127.0.0.1\r\nA-First: 1\r\nLambda-Runtime-Function-XRay-Error-Cause: {cause}\r\nZ-Last: 2\r\nContent-Length: 2\r\n\r\n{{}}"
@@ -660,7 +625,8 @@ async fn header_order_is_kept_and_a_large_xray_cause_header_passes() {
     s.write_all(request.as_bytes())
         .await
         .expect("write request");
-    let seen = raw.await.expect("raw upstream");
+    let ((seen, body), _upstream_conn) = raw.await.expect("raw upstream");
+    assert_eq!(body, b"{}");
     let names: Vec<&str> = seen
         .split("\r\n")
         .skip(1)
@@ -680,9 +646,8 @@ async fn header_order_is_kept_and_a_large_xray_cause_header_passes() {
     assert!(seen.contains(&format!(
         "\r\nLambda-Runtime-Function-XRay-Error-Cause: {cause}\r\n"
     )));
-    let mut answer = vec![0u8; 1024];
-    let n = s.read(&mut answer).await.expect("read answer");
-    assert!(answer[..n].starts_with(b"HTTP/1.1 202 Accepted\r\n"));
+    let answer = read_head(&mut s, &mut Vec::new()).await;
+    assert!(answer.starts_with("HTTP/1.1 202 Accepted\r\n"), "{answer}");
 }
 
 #[tokio::test]
