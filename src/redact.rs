@@ -390,16 +390,22 @@ fn looks_like_json(text: &str) -> bool {
     matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
 }
 
-fn cut_at_char_boundary(mut text: String, limit: usize) -> (String, bool) {
+/// `text` cut to at most `limit` bytes without splitting a character; true when it was cut.
+pub(crate) fn cut_at_char_boundary(mut text: String, limit: usize) -> (String, bool) {
     if text.len() <= limit {
         return (text, false);
     }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
+    text.truncate(floor_char_boundary(&text, limit));
     (text, true)
+}
+
+/// The largest index ≤ `index` that is a character boundary of `text` (`str::floor_char_boundary`
+/// is newer than this crate's minimum Rust).
+pub(crate) fn floor_char_boundary(text: &str, index: usize) -> usize {
+    (0..=index.min(text.len()))
+        .rev()
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(0)
 }
 
 /// Where a JSON string that opens at `open` (the index of its `"`) closes: the index of the
@@ -898,6 +904,14 @@ mod tests {
                 .find(|(name, _)| *name == k)
                 .map(|(_, v)| (*v).to_owned())
         })
+    }
+
+    #[test]
+    fn cuts_respect_utf8() {
+        assert_eq!(cut_at_char_boundary("héllo".into(), 2), ("h".into(), true));
+        assert_eq!(cut_at_char_boundary("abc".into(), 5), ("abc".into(), false));
+        assert_eq!(floor_char_boundary("héllo", 2), 1);
+        assert_eq!(floor_char_boundary("abc", 9), 3);
     }
 
     #[test]

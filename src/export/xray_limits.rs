@@ -25,6 +25,8 @@ use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use prost::Message;
 
+use crate::redact::floor_char_boundary;
+
 /// The most spans in one request to X-Ray.
 pub const XRAY_MAX_BATCH_SPANS: usize = 10_000;
 /// The largest (uncompressed) request X-Ray accepts, in bytes.
@@ -159,14 +161,6 @@ fn longest_string_value(span: &mut SpanData) -> Option<&mut StringValue> {
             _ => None,
         })
         .max_by_key(|text| text.as_str().len())
-}
-
-/// The largest index ≤ `index` that is a character boundary of `text`.
-fn floor_char_boundary(text: &str, index: usize) -> usize {
-    (0..=index.min(text.len()))
-        .rev()
-        .find(|&at| text.is_char_boundary(at))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

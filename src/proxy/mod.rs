@@ -39,6 +39,7 @@ use crate::record::{
     InvocationRecord, PendingRecord, RecordSender, RequestId, ResultKind, ResultRecord,
     SpanIdentity,
 };
+use crate::redact::cut_at_char_boundary;
 use crate::transform::{Direction, TransformContext, Transforms, MAX_TRANSFORM_BYTES};
 
 /// Invocations whose span identity is kept for response transforms (concurrent invocations).
@@ -687,7 +688,7 @@ impl Shared {
                 error_body_trailer: None,
                 xray_error_cause: f
                     .string(names::XRAY_ERROR_CAUSE)
-                    .map(|c| truncate_on_char_boundary(c, self.capture_bytes)),
+                    .map(|c| cut_at_char_boundary(c, self.capture_bytes).0),
                 body: Default::default(),
                 upstream_status: None,
                 upstream_error: None,
@@ -1170,17 +1171,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn truncate_on_char_boundary(mut s: String, limit: usize) -> String {
-    if s.len() > limit {
-        let mut cut = limit;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1213,11 +1203,5 @@ mod tests {
         ] {
             assert!(matches!(route(m, p), Route::Other), "{m} {p}");
         }
-    }
-
-    #[test]
-    fn truncation_respects_utf8() {
-        assert_eq!(truncate_on_char_boundary("héllo".into(), 2), "h");
-        assert_eq!(truncate_on_char_boundary("abc".into(), 5), "abc");
     }
 }
