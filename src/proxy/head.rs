@@ -227,7 +227,7 @@ impl Fields {
 
     /// Whether both `Transfer-Encoding` and `Content-Length` were sent: the length is ignored and the
     /// connection must close after the message (RFC 9112 §6.1, §6.3).
-    pub(crate) fn has_conflicting_length(&self) -> bool {
+    fn has_conflicting_length(&self) -> bool {
         self.get("transfer-encoding").is_some() && self.get("content-length").is_some()
     }
 

@@ -686,9 +686,12 @@ impl Shared {
                 content_type: f.string(names::CONTENT_TYPE),
                 error_type: f.string(names::ERROR_TYPE),
                 error_body_trailer: None,
-                xray_error_cause: f
-                    .string(names::XRAY_ERROR_CAUSE)
-                    .map(|c| cut_at_char_boundary(c, self.capture_bytes).0),
+                // Up to 1 MiB in a header: only the part kept is copied.
+                xray_error_cause: f.get(names::XRAY_ERROR_CAUSE).map(|cause| {
+                    let head = &cause[..cause.len().min(self.capture_bytes)];
+                    let text = String::from_utf8_lossy(head).into_owned();
+                    cut_at_char_boundary(text, self.capture_bytes).0
+                }),
                 body: Default::default(),
                 upstream_status: None,
                 upstream_error: None,
@@ -747,8 +750,9 @@ impl Shared {
     ) -> bool {
         // Whether the runtime's request has been read whole (so its connection stays usable).
         let mut request_read = framing == Framing::Empty || replacement.is_some();
-        // Both framings stated: the runtime's connection closes after this exchange (RFC 9112 §6.1).
-        let must_close = req.fields.has_conflicting_length();
+        // The runtime's connection closes after this exchange whatever happens (it asked, or RFC 9112
+        // §6.1 requires it of a request framed twice); the answer says so.
+        let must_close = req.closes();
         let mut conn = match self.pool.get(up.take()).await {
             Ok((conn, _)) => conn,
             Err(e) => {
