@@ -15,6 +15,7 @@ pub mod export;
 pub mod handoff;
 pub mod http_attrs;
 pub mod http_client;
+pub mod json;
 pub mod lifecycle;
 pub mod logging;
 pub mod net;

@@ -12,7 +12,7 @@
 //!   `apikey`. Not `signature`: SNS events carry a public `Signature` and a `SignatureVersion`
 //!   (add it with `+signature` where signatures are secret).
 //! - **Paths**: exact JSON paths such as `$.body.card.number` or `Records[*].dynamodb.NewImage`
-//!   (`[n]` one array element, `[*]` any element, `*` any key; keys are case-sensitive).
+//!   (the grammar of [`crate::json::path`]).
 //! - **Headers** of HTTP-shaped events (API Gateway REST and HTTP APIs, function URLs, ALB, as
 //!   recognised by [`crate::trigger`]): `headers`/`multiValueHeaders` entries named
 //!   `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
@@ -47,6 +47,7 @@
 
 use base64::Engine as _;
 
+use crate::json::{JsonPath, PathStep};
 use crate::trigger::{self, Trigger};
 
 /// What replaces a redacted value or substring.
@@ -199,67 +200,6 @@ fn normalise_key(key: &str) -> String {
         .filter(|c| !matches!(c, '-' | '_' | ' '))
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-/// One step of a configured path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum PathSegment {
-    Key(String),
-    AnyKey,
-    Index(usize),
-    AnyIndex,
-}
-
-/// A configured exact path (`$.body.card.number`, `Records[*].s3`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct JsonPath(Vec<PathSegment>);
-
-/// One step of the location of a value being redacted.
-#[derive(Debug, Clone, Copy)]
-enum PathStep<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-impl JsonPath {
-    fn parse(raw: &str) -> Option<Self> {
-        let raw = raw.strip_prefix('$').unwrap_or(raw);
-        let raw = raw.strip_prefix('.').unwrap_or(raw);
-        let mut segments = Vec::new();
-        for part in raw.split('.') {
-            let (name, mut indices) = part.split_at(part.find('[').unwrap_or(part.len()));
-            match name {
-                "" if indices.is_empty() => return None,
-                "" => {}
-                "*" => segments.push(PathSegment::AnyKey),
-                key => segments.push(PathSegment::Key(key.to_owned())),
-            }
-            while !indices.is_empty() {
-                let (index, rest) = indices.strip_prefix('[')?.split_once(']')?;
-                segments.push(match index {
-                    "*" => PathSegment::AnyIndex,
-                    n => PathSegment::Index(n.parse().ok()?),
-                });
-                indices = rest;
-            }
-        }
-        (!segments.is_empty()).then_some(Self(segments))
-    }
-
-    fn matches(&self, path: &[PathStep<'_>]) -> bool {
-        self.0.len() == path.len()
-            && self
-                .0
-                .iter()
-                .zip(path)
-                .all(|(segment, step)| match (segment, step) {
-                    (PathSegment::Key(k), PathStep::Key(s)) => k == s,
-                    (PathSegment::AnyKey, PathStep::Key(_)) => true,
-                    (PathSegment::Index(i), PathStep::Index(n)) => i == n,
-                    (PathSegment::AnyIndex, PathStep::Index(_)) => true,
-                    _ => false,
-                })
-    }
 }
 
 /// How [`CapturedBody::text`] represents the body.
@@ -1094,22 +1034,6 @@ mod tests {
             captured_body(event.as_bytes(), true, &rules, 4096).text,
             r#"{"body":{"card":{"number":"[REDACTED]","brand":"v"}},"detail":{"user":{"ssn":"[REDACTED]","name":"a"}},"items":[{"pin":"[REDACTED]"},{"pin":"[REDACTED]","q":3}],"list":[0,"[REDACTED]",2],"o":{"x":{"deep":"[REDACTED]"}}}"#
         );
-    }
-
-    #[test]
-    fn path_parsing() {
-        assert_eq!(
-            JsonPath::parse("$.a[*][2].b"),
-            Some(JsonPath(vec![
-                PathSegment::Key("a".into()),
-                PathSegment::AnyIndex,
-                PathSegment::Index(2),
-                PathSegment::Key("b".into()),
-            ]))
-        );
-        for bad in ["", "$", "a..b", "a[x]", "a[1", "a[]"] {
-            assert_eq!(JsonPath::parse(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -18,14 +18,14 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::json::{JsonPath, Segment};
 use crate::record::SpanIdentity;
+use crate::redact::REDACTED;
 
 /// The largest body a transform buffers. Checking an edit parses the body into a JSON tree, which
 /// takes tens of times the body's size in memory; 1 MiB keeps that within small functions' memory.
 /// Larger bodies pass through untouched.
 pub const MAX_TRANSFORM_BYTES: u64 = 1024 * 1024;
-/// What masked values become.
-pub const MASK: &str = "[REDACTED]";
 
 /// Which body a transform changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl Transforms {
                 match JsonPath::parse(p) {
                     Some(path) => paths.push(path),
                     None => warnings.push(format!(
-                        "LAMBDA_LENS_MASK_RESPONSE_PATHS entry {p:?} ignored: expected a.b, a[0].b or a[*].b"
+                        "LAMBDA_LENS_MASK_RESPONSE_PATHS entry {p:?} ignored: expected a path such as a.b, a[0].b, a[*].b or $.a.*"
                     )),
                 }
             }
@@ -252,21 +252,21 @@ impl Transform for MaskFields {
             serde_json::from_slice(body).map_err(|_| TransformError::NotJson)?;
         let mut ranges = Vec::new();
         for path in &self.paths {
-            ranges.extend(scan::values_at(body, &path.0));
+            ranges.extend(scan::values_at(body, path.segments()));
         }
         if ranges.is_empty() {
             return Ok(None);
         }
         ranges.sort_by_key(|r| r.start);
         ranges.dedup();
-        let mask = serde_json::to_string(MASK).expect("a string serializes");
+        let masked = serde_json::to_string(REDACTED).expect("a string serializes");
         let mut out = body.to_vec();
         for r in ranges.iter().rev() {
-            out.splice(r.clone(), mask.bytes());
+            out.splice(r.clone(), masked.bytes());
         }
         // Verify: the result is the original with exactly those values masked.
         for path in &self.paths {
-            path.mask(&mut original);
+            mask(path, &mut original);
         }
         let edited: Value = serde_json::from_slice(&out).map_err(|_| TransformError::Unverified)?;
         if edited != original {
@@ -358,72 +358,38 @@ fn is_http_event(event: &Value) -> bool {
     rest || v2 || alb
 }
 
-/// A JSON path of object keys and array indexes (`*` = every element).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonPath(Vec<scan::Segment>);
-
-impl JsonPath {
-    /// Parses `a.b`, `a[0].b`, `a[*].b`, with an optional leading `$.`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let raw = raw.strip_prefix("$.").unwrap_or(raw);
-        let mut segments = Vec::new();
-        for part in raw.split('.') {
-            let (key, mut rest) = match part.find('[') {
-                Some(i) => (&part[..i], &part[i..]),
-                None => (part, ""),
-            };
-            if key.contains(']') {
-                return None;
+/// Masks every value `path` names in `value` (the expected result of [`MaskFields`]).
+fn mask(path: &JsonPath, value: &mut Value) {
+    fn walk(v: &mut Value, path: &[Segment]) {
+        let Some((first, rest)) = path.split_first() else {
+            *v = Value::String(REDACTED.to_owned());
+            return;
+        };
+        match (first, v) {
+            (Segment::Key(k), Value::Object(o)) => {
+                if let Some(child) = o.get_mut(k) {
+                    walk(child, rest);
+                }
             }
-            if !key.is_empty() {
-                segments.push(scan::Segment::Key(key.to_owned()));
-            } else if rest.is_empty() {
-                return None;
+            (Segment::AnyKey, Value::Object(o)) => {
+                for child in o.values_mut() {
+                    walk(child, rest);
+                }
             }
-            while let Some(inner) = rest.strip_prefix('[') {
-                let end = inner.find(']')?;
-                let index = &inner[..end];
-                segments.push(if index == "*" {
-                    scan::Segment::Any
-                } else {
-                    scan::Segment::Index(index.parse().ok()?)
-                });
-                rest = &inner[end + 1..];
+            (Segment::Index(i), Value::Array(a)) => {
+                if let Some(child) = a.get_mut(*i) {
+                    walk(child, rest);
+                }
             }
-            if !rest.is_empty() {
-                return None;
+            (Segment::AnyIndex, Value::Array(a)) => {
+                for child in a {
+                    walk(child, rest);
+                }
             }
+            _ => {}
         }
-        (!segments.is_empty()).then_some(Self(segments))
     }
-
-    fn mask(&self, value: &mut Value) {
-        fn walk(v: &mut Value, path: &[scan::Segment]) {
-            let Some((first, rest)) = path.split_first() else {
-                *v = Value::String(MASK.to_owned());
-                return;
-            };
-            match (first, v) {
-                (scan::Segment::Key(k), Value::Object(o)) => {
-                    if let Some(child) = o.get_mut(k) {
-                        walk(child, rest);
-                    }
-                }
-                (scan::Segment::Index(i), Value::Array(a)) => {
-                    if let Some(child) = a.get_mut(*i) {
-                        walk(child, rest);
-                    }
-                }
-                (scan::Segment::Any, Value::Array(a)) => {
-                    for child in a {
-                        walk(child, rest);
-                    }
-                }
-                _ => {}
-            }
-        }
-        walk(value, &self.0);
-    }
+    walk(value, path.segments());
 }
 
 /// A byte-level JSON scanner: finds where values are without building them. Inputs are already
@@ -432,16 +398,7 @@ impl JsonPath {
 mod scan {
     use std::ops::Range;
 
-    /// One step of a path.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum Segment {
-        /// An object member.
-        Key(String),
-        /// An array element.
-        Index(usize),
-        /// Every array element.
-        Any,
-    }
+    use crate::json::Segment;
 
     fn skip_ws(b: &[u8], mut i: usize) -> usize {
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -587,7 +544,12 @@ mod scan {
                         walk(b, r, rest, out);
                     }
                 }
-                (Segment::Any, b'[') => {
+                (Segment::AnyKey, b'{') => {
+                    for (_, r) in members(b, at).unwrap_or_default() {
+                        walk(b, r, rest, out);
+                    }
+                }
+                (Segment::AnyIndex, b'[') => {
                     for r in elements(b, at).unwrap_or_default() {
                         walk(b, r, rest, out);
                     }
@@ -734,18 +696,6 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(!t.any(Direction::Event));
         assert!(t.any(Direction::Response));
-    }
-
-    #[test]
-    fn paths_parse() {
-        use scan::Segment::*;
-        assert_eq!(
-            JsonPath::parse("$.a[2].b[*]").expect("valid").0,
-            vec![Key("a".into()), Index(2), Key("b".into()), Any]
-        );
-        assert!(JsonPath::parse("").is_none());
-        assert!(JsonPath::parse("a[").is_none());
-        assert!(JsonPath::parse("a]b").is_none());
     }
 
     #[test]
