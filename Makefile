@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 
 DEMO_OPT := $(CURDIR)/target/demo/opt
 
-# Layer packaging (reference §7): static musl binaries for both Lambda architectures, built with
+# Layer packaging: static musl binaries for both Lambda architectures, built with
 # cargo-lambda, which cross-links with zig; both come from PyPI into target/tools (pinned: the flags
 # below are this version's). Zips: target/layers/lambda-lens-{x86_64,arm64,multiarch}.zip.
 TOOLS := target/tools/venv

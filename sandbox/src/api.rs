@@ -108,7 +108,7 @@ async fn runtime_next(core: &Core) -> ApiResult {
             other => return Err(invalid_transition(other, "Ready")),
         }
         if st.runtime == RuntimePhase::Started {
-            // Registration closes at the runtime's first /next (reference §8.4.2).
+            // Registration closes at the runtime's first /next.
             st.registration_open = false;
         }
         if st.runtime == RuntimePhase::Responded {

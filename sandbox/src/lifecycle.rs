@@ -1,4 +1,4 @@
-//! The environment lifecycle (reference §8.4.2–8.4.7): init and re-init, the invoke cycle with its
+//! The environment lifecycle: init and re-init, the invoke cycle with its
 //! deadline and failure handling, the freeze between invocations, and shutdown/reset.
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use crate::process::{
     wait_exited, Launch,
 };
 
-/// Total shutdown budget with at least one external extension (reference §3.4).
+/// Total shutdown budget with at least one external extension.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
 /// The runtime's share of the budget for a graceful SIGTERM stop.
 const RUNTIME_GRACE: Duration = Duration::from_millis(300);
@@ -458,7 +458,7 @@ impl Core {
         } else {
             Status::Success
         };
-        // Freeze first, then emit the report: it can only leave at the next thaw (reference §8.4.5).
+        // Freeze first, then emit the report: it can only leave at the next thaw.
         self.hub.set_frozen(true);
         self.emit_report(
             &ctx,
@@ -601,7 +601,7 @@ impl Core {
         self.hub.set_frozen(false);
     }
 
-    /// Shuts the environment instance down (reference §8.4.7) and reports how every process ended.
+    /// Shuts the environment instance down and reports how every process ended.
     pub(crate) async fn stop(
         self: &Arc<Self>,
         env: &mut EnvState,

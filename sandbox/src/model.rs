@@ -109,7 +109,7 @@ impl EventKind {
     }
 }
 
-/// How the sandbox models Lambda's freeze between invocations (reference §8.4.5).
+/// How the sandbox models Lambda's freeze between invocations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FreezeMode {
     /// Hold telemetry delivery while frozen; processes keep running.

@@ -24,7 +24,7 @@ const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 /// Host variables kept so commands resolve and behave (Lambda defines its own PATH and LANG).
 const HOST_VARS: [&str; 4] = ["PATH", "HOME", "LANG", "TMPDIR"];
 
-/// Keys Lambda withholds from extensions besides every `_`-prefixed key (reference §6).
+/// Keys Lambda withholds from extensions besides every `_`-prefixed key.
 const EXTENSION_HIDDEN: [&str; 7] = [
     "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_LOG_GROUP_NAME",

@@ -86,7 +86,7 @@ pub(crate) struct Subscription {
     pub path: String,
 }
 
-/// Documented ranges and defaults (reference §0.8, telemetry-api page).
+/// Documented ranges and defaults (the Telemetry API guide).
 const MAX_ITEMS_RANGE: (u64, u64, u64) = (1_000, 10_000, 10_000);
 const MAX_BYTES_RANGE: (u64, u64, u64) = (262_144, 1_048_576, 262_144);
 const TIMEOUT_MS_RANGE: (u64, u64, u64) = (25, 30_000, 1_000);

@@ -1,4 +1,4 @@
-//! X-Ray trace headers in the shapes Lambda hands to functions (reference §5.1, §8.4.10).
+//! X-Ray trace headers in the shapes Lambda hands to functions.
 
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,5 +1,4 @@
-//! Status codes, headers and error documents of the Runtime, Extensions, Telemetry and Logs APIs
-//! (reference §1, §3, §4.1; §8.4 points 1, 2, 9 and 10).
+//! Status codes, headers and error documents of the Runtime, Extensions, Telemetry and Logs APIs.
 
 mod common;
 

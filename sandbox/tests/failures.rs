@@ -1,5 +1,5 @@
 //! Timeouts, crashes, OOM kills, init errors, extension crashes, resets with `phase: "invoke"`, and
-//! shutdown with its 2 s budget (§8.4 points 6 and 7).
+//! shutdown with its 2 s budget.
 
 mod common;
 

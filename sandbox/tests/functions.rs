@@ -1,5 +1,5 @@
 //! End to end with real function code: the Python runtime interface client, a wrapper-launched
-//! runtime, environment filtering and streaming pass-through (§8.4 points 1, 2, 8 and 9).
+//! runtime, environment filtering and streaming pass-through.
 
 mod common;
 

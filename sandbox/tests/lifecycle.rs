@@ -1,4 +1,4 @@
-//! Init ordering, invoke telemetry, the freeze model and the extension-next hook (§8.4 points 2–5).
+//! Init ordering, invoke telemetry, the freeze model and the extension-next hook.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Telemetry delivery: golden shapes against the AWS docs' samples, batching limits, type filtering,
-//! init-event replay, destination paths, retries and `platform.logsDropped` (§8.4 points 3 and 8).
+//! init-event replay, destination paths, retries and `platform.logsDropped`.
 
 mod common;
 
