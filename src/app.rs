@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::{Config, StartupErrorPolicy};
-use crate::correlate::{InvokeEvent, DEADLINE_GRACE};
+use crate::correlate::DEADLINE_GRACE;
 use crate::export::{ExportSettings, Exporter};
 use crate::handoff;
 use crate::http_client::{self, HttpClient};
@@ -250,20 +250,9 @@ async fn event_loop(
             }
         };
         match event {
-            Ok(ExtensionEvent::Invoke {
-                request_id,
-                deadline_ms,
-                invoked_function_arn,
-                tracing: trace,
-            }) => {
-                pipeline
-                    .invoke(InvokeEvent {
-                        request_id: request_id.clone(),
-                        deadline_ms,
-                        invoked_function_arn,
-                        tracing: trace,
-                    })
-                    .await;
+            Ok(ExtensionEvent::Invoke(invoke)) => {
+                let (request_id, deadline_ms) = (invoke.request_id.clone(), invoke.deadline_ms);
+                pipeline.invoke(invoke).await;
                 let limit =
                     time_until(deadline_ms) + DEADLINE_GRACE + flush_timeout + FINISH_SAFETY;
                 if tokio::time::timeout(limit, pipeline.finish(request_id.clone(), deadline_ms))

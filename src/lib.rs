@@ -21,6 +21,7 @@ pub mod logging;
 pub mod net;
 pub mod pipeline;
 pub mod proxy;
+pub mod recent;
 pub mod record;
 pub mod redact;
 pub mod spans;

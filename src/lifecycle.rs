@@ -144,20 +144,24 @@ pub struct EventTracing {
     pub value: String,
 }
 
+/// The INVOKE event: an invocation started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeEvent {
+    /// The invocation's request id.
+    pub request_id: RequestId,
+    /// Its deadline (epoch ms; 0 when the platform gives none, as emulators do).
+    pub deadline_ms: u64,
+    /// The ARN the caller used.
+    pub invoked_function_arn: Option<String>,
+    /// X-Ray context, absent when the invocation has none.
+    pub tracing: Option<EventTracing>,
+}
+
 /// An event from `/extension/event/next`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExtensionEvent {
     /// An invocation started.
-    Invoke {
-        /// The invocation's request id.
-        request_id: RequestId,
-        /// Its deadline (epoch ms).
-        deadline_ms: u64,
-        /// The ARN the caller used.
-        invoked_function_arn: Option<String>,
-        /// X-Ray context, absent when the invocation has none.
-        tracing: Option<EventTracing>,
-    },
+    Invoke(InvokeEvent),
     /// The environment is shutting down.
     Shutdown {
         /// Why.
@@ -186,7 +190,7 @@ impl ExtensionEvent {
         };
         let raw: Raw = serde_json::from_slice(body).map_err(|e| protocol(e.to_string()))?;
         match raw.event_type.as_str() {
-            "INVOKE" => Ok(Self::Invoke {
+            "INVOKE" => Ok(Self::Invoke(InvokeEvent {
                 request_id: RequestId::new(
                     raw.request_id
                         .ok_or_else(|| protocol("INVOKE without requestId".into()))?,
@@ -194,7 +198,7 @@ impl ExtensionEvent {
                 deadline_ms: raw.deadline_ms.unwrap_or(0),
                 invoked_function_arn: raw.invoked_function_arn,
                 tracing: raw.tracing.filter(|t| !t.value.is_empty()),
-            }),
+            })),
             "SHUTDOWN" => Ok(Self::Shutdown {
                 reason: ShutdownReason::parse(raw.shutdown_reason.as_deref().unwrap_or("")),
                 deadline_ms: raw.deadline_ms.unwrap_or(0),
@@ -383,7 +387,7 @@ mod tests {
             "tracing":{"type":"X-Amzn-Trace-Id","value":"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}}"#;
         assert_eq!(
             ExtensionEvent::parse(with).expect("valid INVOKE"),
-            ExtensionEvent::Invoke {
+            ExtensionEvent::Invoke(InvokeEvent {
                 request_id: RequestId::new("r-1"),
                 deadline_ms: 1_700_000_000_123,
                 invoked_function_arn: Some(
@@ -393,17 +397,17 @@ mod tests {
                     kind: "X-Amzn-Trace-Id".into(),
                     value: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()
                 }),
-            }
+            })
         );
         let without = br#"{"eventType":"INVOKE","deadlineMs":5,"requestId":"r-2","invokedFunctionArn":"a","extra":1}"#;
         assert!(matches!(
             ExtensionEvent::parse(without).expect("INVOKE without tracing"),
-            ExtensionEvent::Invoke { tracing: None, .. }
+            ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
         let empty_value = br#"{"eventType":"INVOKE","deadlineMs":0,"requestId":"r","tracing":{"type":"x-amzn-trace-id","value":""}}"#;
         assert!(matches!(
             ExtensionEvent::parse(empty_value).expect("emulator INVOKE"),
-            ExtensionEvent::Invoke { tracing: None, .. }
+            ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
     }
 

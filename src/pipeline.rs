@@ -3,13 +3,14 @@
 //! into spans and exports them — and tells the lifecycle loop when an invocation's spans are out, so
 //! that `/extension/event/next` (after which the sandbox freezes) is called only then.
 
-use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::correlate::{Correlator, Input, InvokeEvent, Output};
+use crate::correlate::{Correlator, Input, Output};
 use crate::export::Exporter;
+use crate::lifecycle::InvokeEvent;
+use crate::recent::RecentMap;
 use crate::record::{ProxyRecord, RequestId};
 use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{TelemetryBody, TelemetryEvent};
@@ -86,7 +87,7 @@ impl Pipeline {
             flush_timeout: setup.flush_timeout,
             sampler: setup.sampler,
             capture: setup.capture,
-            unsampled: Unsampled::default(),
+            unsampled: RecentMap::new(MAX_REMEMBERED_UNSAMPLED),
             waiting: Vec::new(),
             telemetry_expected: true,
             proxy_seen: false,
@@ -154,7 +155,8 @@ struct Owner {
     flush_timeout: Duration,
     sampler: Sampler,
     capture: CaptureSettings,
-    unsampled: Unsampled,
+    /// Invocations the sampler dropped, so that their late reports are dropped too.
+    unsampled: RecentMap<RequestId, ()>,
     waiting: Vec<Waiter>,
     /// The Telemetry API subscription succeeded.
     telemetry_expected: bool,
@@ -162,25 +164,6 @@ struct Owner {
     proxy_seen: bool,
     /// When spans nobody waits for are exported at the latest.
     background_due: Option<SystemTime>,
-}
-
-/// Request ids of invocations the sampler dropped (bounded).
-#[derive(Default)]
-struct Unsampled {
-    ids: HashSet<RequestId>,
-    order: VecDeque<RequestId>,
-}
-
-impl Unsampled {
-    fn insert(&mut self, id: RequestId) {
-        if self.order.len() >= MAX_REMEMBERED_UNSAMPLED {
-            if let Some(old) = self.order.pop_front() {
-                self.ids.remove(&old);
-            }
-        }
-        self.order.push_back(id.clone());
-        self.ids.insert(id);
-    }
 }
 
 impl Owner {
@@ -290,7 +273,7 @@ impl Owner {
                     closed_any = true;
                     tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
                     if !self.sampler.should_sample(&inv.trace) {
-                        self.unsampled.insert(inv.request_id.clone());
+                        self.unsampled.insert(inv.request_id.clone(), ());
                         continue;
                     }
                     // Span building runs on observed, external data; should it ever panic, this
@@ -306,7 +289,7 @@ impl Owner {
                     }
                 }
                 Output::LateReport(late) => {
-                    if self.unsampled.ids.contains(&late.request_id) {
+                    if self.unsampled.contains_key(&late.report.body.request_id) {
                         continue;
                     }
                     vec![spans::late_report_span(&late, new_span_id())]

@@ -24,8 +24,9 @@ use lambda_lens::config::RuntimeApiEndpoint;
 use lambda_lens::http_client::{self, HttpClient};
 use lambda_lens::record::RequestId;
 use lambda_lens::telemetry::{
-    self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics,
-    SchemaVersion, SubscribeError, Subscription, TelemetryBody, TelemetryEvent,
+    self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report,
+    ReportMetrics, RuntimeDone, SchemaVersion, Start, SubscribeError, Subscription, TelemetryBody,
+    TelemetryEvent,
 };
 
 const REQUEST_ID: &str = "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa";
@@ -163,11 +164,11 @@ fn start_with_tracing() {
         event,
         TelemetryEvent {
             time: at_ms(1_665_532_815_064),
-            body: TelemetryBody::Start {
+            body: TelemetryBody::Start(Start {
                 request_id: RequestId::new(REQUEST_ID),
                 version: Some("$LATEST".into()),
                 tracing: xray_tracing(),
-            },
+            }),
         }
     );
 }
@@ -184,7 +185,7 @@ fn runtime_done_with_metrics_and_the_docs_malformed_span_start() {
     ));
     assert_eq!(
         event.body,
-        TelemetryBody::RuntimeDone {
+        TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(REQUEST_ID),
             status: Some(PlatformStatus::Success),
             error_type: None,
@@ -203,7 +204,7 @@ fn runtime_done_with_metrics_and_the_docs_malformed_span_start() {
                 },
             ],
             tracing: xray_tracing(),
-        }
+        })
     );
 }
 
@@ -215,7 +216,7 @@ fn runtime_done_timeout_without_metrics() {
     ));
     assert_eq!(
         event.body,
-        TelemetryBody::RuntimeDone {
+        TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(REQUEST_ID),
             status: Some(PlatformStatus::Timeout),
             error_type: Some("Sandbox.Timedout".into()),
@@ -223,7 +224,7 @@ fn runtime_done_timeout_without_metrics() {
             produced_bytes: None,
             spans: vec![],
             tracing: None,
-        }
+        })
     );
 }
 
@@ -240,7 +241,7 @@ fn report_with_init_duration() {
         event,
         TelemetryEvent {
             time: at_ms(1_665_532_875_000),
-            body: TelemetryBody::Report {
+            body: TelemetryBody::Report(Report {
                 request_id: RequestId::new(REQUEST_ID),
                 status: Some(PlatformStatus::Success),
                 error_type: None,
@@ -258,7 +259,7 @@ fn report_with_init_duration() {
                     duration_ms: 3.5,
                 }],
                 tracing: None,
-            },
+            }),
         }
     );
 }
@@ -427,11 +428,11 @@ fn malformed_elements_are_skipped_and_counted_without_failing_the_batch() {
             },
             TelemetryEvent {
                 time: at_ms(1_665_533_031_000),
-                body: TelemetryBody::Start {
+                body: TelemetryBody::Start(Start {
                     request_id: RequestId::new(REQUEST_ID),
                     version: None,
                     tracing: None,
-                },
+                }),
             },
         ]
     );
@@ -542,15 +543,15 @@ async fn platform_events_and_logs_arrive_parsed() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         recv(&mut rx).await.body,
-        TelemetryBody::Start {
+        TelemetryBody::Start(Start {
             request_id: RequestId::new(REQUEST_ID),
             version: Some("$LATEST".into()),
             tracing: None,
-        }
+        })
     );
     assert_eq!(
         recv(&mut rx).await.body,
-        TelemetryBody::RuntimeDone {
+        TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(REQUEST_ID),
             status: Some(PlatformStatus::Error),
             error_type: Some("Runtime.Unknown".into()),
@@ -558,7 +559,7 @@ async fn platform_events_and_logs_arrive_parsed() {
             produced_bytes: None,
             spans: vec![],
             tracing: None,
-        }
+        })
     );
 }
 
@@ -924,9 +925,9 @@ fn label(event: &TelemetryEvent) -> String {
         TelemetryBody::InitStart { .. } => "initStart".into(),
         TelemetryBody::InitRuntimeDone { .. } => "initRuntimeDone".into(),
         TelemetryBody::InitReport { .. } => "initReport".into(),
-        TelemetryBody::Start { .. } => "start".into(),
-        TelemetryBody::RuntimeDone { .. } => "runtimeDone".into(),
-        TelemetryBody::Report { .. } => "report".into(),
+        TelemetryBody::Start(_) => "start".into(),
+        TelemetryBody::RuntimeDone(_) => "runtimeDone".into(),
+        TelemetryBody::Report(_) => "report".into(),
         TelemetryBody::Log { source, .. } => format!("{source:?}"),
         TelemetryBody::LogsDropped { .. } => "logsDropped".into(),
         TelemetryBody::Other { kind, .. } => kind.clone(),
@@ -1013,7 +1014,7 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
     while !matches!(
         &events.last(),
         Some(TelemetryEvent {
-            body: TelemetryBody::Report { .. },
+            body: TelemetryBody::Report(_),
             ..
         })
     ) {
@@ -1051,11 +1052,11 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
     assert_eq!(name.as_deref(), Some(function_name.as_str()));
     assert_eq!(phase.as_deref(), Some("init"));
 
-    let TelemetryBody::Start {
+    let TelemetryBody::Start(Start {
         request_id: started,
         tracing,
         ..
-    } = &events[6].body
+    }) = &events[6].body
     else {
         unreachable!("checked by the labels");
     };
@@ -1081,12 +1082,12 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
         assert_eq!(event.body, log(line, Some(request_id.clone())));
     }
 
-    let TelemetryBody::RuntimeDone {
+    let TelemetryBody::RuntimeDone(RuntimeDone {
         request_id: done,
         status,
         spans,
         ..
-    } = &events[10].body
+    }) = &events[10].body
     else {
         unreachable!("checked by the labels");
     };
@@ -1098,12 +1099,12 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
         ["responseLatency", "responseDuration", "runtimeOverhead"]
     );
 
-    let TelemetryBody::Report {
+    let TelemetryBody::Report(Report {
         request_id: reported,
         status,
         metrics,
         ..
-    } = &events[11].body
+    }) = &events[11].body
     else {
         unreachable!("checked by the labels");
     };
