@@ -17,12 +17,12 @@ use crate::config::{Config, StartupErrorPolicy};
 use crate::correlate::DEADLINE_GRACE;
 use crate::export::{ExportSettings, Exporter};
 use crate::handoff;
-use crate::http_client::{self, HttpClient};
 use crate::lifecycle::{
     time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
 };
 use crate::net;
 use crate::pipeline::{Pipeline, PipelineSetup};
+use crate::platform_http::{self, PlatformClient};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
@@ -73,7 +73,7 @@ pub async fn run(config: Config) -> ExitStatus {
     if let Err(e) = handoff::clear(&config.handoff_file) {
         tracing::warn!(file = %config.handoff_file.display(), error = %e, "cannot remove a stale hand-off file");
     }
-    let client = http_client::build();
+    let client = platform_http::build();
     let (records, record_rx) = RecordSender::channel();
     let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE_CAPACITY);
 
@@ -187,7 +187,7 @@ pub async fn run(config: Config) -> ExitStatus {
 
 /// Serves the telemetry listener and subscribes to it; true when `platform.*` events will arrive.
 async fn subscribe_telemetry(
-    client: &HttpClient,
+    client: &PlatformClient,
     config: &Config,
     id: &ExtensionId,
     listener: TcpListener,

@@ -9,10 +9,8 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use crate::capture::ApiBody;
 use crate::config::RuntimeApiEndpoint;
-use crate::http_client::error_chain;
-use crate::http_client::HttpClient;
+use crate::platform_http::{error_chain, ApiBody, PlatformClient};
 use crate::record::RequestId;
 
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
@@ -218,13 +216,13 @@ pub fn time_until(deadline_ms: u64) -> Duration {
 
 /// Client of the Extensions API at the real `AWS_LAMBDA_RUNTIME_API`.
 pub struct ExtensionsClient {
-    client: HttpClient,
+    client: PlatformClient,
     api: RuntimeApiEndpoint,
 }
 
 impl ExtensionsClient {
     /// A client for `api`, sharing the pooled `client`.
-    pub fn new(client: HttpClient, api: RuntimeApiEndpoint) -> Self {
+    pub fn new(client: PlatformClient, api: RuntimeApiEndpoint) -> Self {
         Self { client, api }
     }
 

@@ -19,9 +19,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use lambda_lens::capture::ApiBody;
 use lambda_lens::config::RuntimeApiEndpoint;
-use lambda_lens::http_client::{self, HttpClient};
+use lambda_lens::platform_http::{self, ApiBody, PlatformClient};
 use lambda_lens::record::RequestId;
 use lambda_lens::telemetry::{
     self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report,
@@ -465,7 +464,11 @@ async fn start_listener(capacity: usize) -> (u16, mpsc::Receiver<TelemetryEvent>
 }
 
 /// POSTs `body` to the listener like the platform does; returns the status and the answer's body.
-async fn deliver(client: &HttpClient, port: u16, body: impl Into<Bytes>) -> (StatusCode, Bytes) {
+async fn deliver(
+    client: &PlatformClient,
+    port: u16,
+    body: impl Into<Bytes>,
+) -> (StatusCode, Bytes) {
     let req = Request::builder()
         .method(Method::POST)
         .uri(format!("http://127.0.0.1:{port}/"))
@@ -514,7 +517,7 @@ async fn recv(rx: &mut mpsc::Receiver<TelemetryEvent>) -> TelemetryEvent {
 #[tokio::test]
 async fn deliveries_are_answered_200_and_events_arrive_in_order() {
     let (port, mut rx) = start_listener(64).await;
-    let client = http_client::build();
+    let client = platform_http::build();
 
     let (status, body) = deliver(&client, port, log_batch(0, 3)).await;
     assert_eq!(status, StatusCode::OK);
@@ -539,7 +542,7 @@ async fn platform_events_and_logs_arrive_parsed() {
         {"time": "2022-10-12T00:01:15.000Z", "type": "platform.runtimeDone",
          "record": {"requestId": REQUEST_ID, "status": "error", "errorType": "Runtime.Unknown"}},
     ]);
-    let (status, _) = deliver(&http_client::build(), port, batch.to_string()).await;
+    let (status, _) = deliver(&platform_http::build(), port, batch.to_string()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         recv(&mut rx).await.body,
@@ -566,7 +569,7 @@ async fn platform_events_and_logs_arrive_parsed() {
 #[tokio::test]
 async fn an_oversize_batch_is_refused_with_413_and_the_listener_carries_on() {
     let (port, mut rx) = start_listener(8).await;
-    let client = http_client::build();
+    let client = platform_http::build();
     let before = telemetry::oversize_batches();
 
     let (status, _) = deliver(&client, port, vec![b' '; telemetry::MAX_BATCH_BYTES + 1]).await;
@@ -590,7 +593,7 @@ async fn an_oversize_batch_is_refused_with_413_and_the_listener_carries_on() {
 #[tokio::test]
 async fn a_full_queue_still_gets_200_and_drops_are_counted() {
     let (port, mut rx) = start_listener(2).await;
-    let client = http_client::build();
+    let client = platform_http::build();
     let before = telemetry::dropped_events();
 
     let (status, _) = deliver(&client, port, log_batch(0, 5)).await;
@@ -610,7 +613,7 @@ async fn a_full_queue_still_gets_200_and_drops_are_counted() {
 #[tokio::test]
 async fn skipped_elements_are_counted_and_non_posts_refused() {
     let (port, mut rx) = start_listener(8).await;
-    let client = http_client::build();
+    let client = platform_http::build();
     let before = telemetry::skipped_elements();
 
     let (status, _) = deliver(
@@ -735,7 +738,7 @@ const VALIDATION_ERROR: &str =
 async fn subscribes_with_the_newest_schema_and_the_documented_request() {
     let platform = FakePlatform::start(|_| (200, "\"OK\"")).await;
     let outcome = telemetry::subscribe(
-        &http_client::build(),
+        &platform_http::build(),
         &platform.endpoint(),
         EXTENSION_ID,
         4243,
@@ -772,10 +775,14 @@ async fn a_400_falls_back_to_the_next_schema_version() {
         _ => (200, "\"OK\""),
     })
     .await;
-    let outcome =
-        telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-            .await
-            .expect("subscribed");
+    let outcome = telemetry::subscribe(
+        &platform_http::build(),
+        &platform.endpoint(),
+        EXTENSION_ID,
+        9,
+    )
+    .await
+    .expect("subscribed");
     assert_eq!(
         outcome,
         Subscription::Subscribed(SchemaVersion::V2022_12_13)
@@ -791,10 +798,14 @@ async fn the_oldest_schema_is_the_last_resort() {
         _ => (400, VALIDATION_ERROR),
     })
     .await;
-    let outcome =
-        telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-            .await
-            .expect("subscribed");
+    let outcome = telemetry::subscribe(
+        &platform_http::build(),
+        &platform.endpoint(),
+        EXTENSION_ID,
+        9,
+    )
+    .await
+    .expect("subscribed");
     assert_eq!(
         outcome,
         Subscription::Subscribed(SchemaVersion::V2022_07_01)
@@ -808,9 +819,14 @@ async fn the_oldest_schema_is_the_last_resort() {
 #[tokio::test]
 async fn a_400_to_every_version_is_a_rejection() {
     let platform = FakePlatform::start(|_| (400, VALIDATION_ERROR)).await;
-    let err = telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-        .await
-        .expect_err("refused");
+    let err = telemetry::subscribe(
+        &platform_http::build(),
+        &platform.endpoint(),
+        EXTENSION_ID,
+        9,
+    )
+    .await
+    .expect_err("refused");
     assert_eq!(
         err,
         SubscribeError::Rejected {
@@ -830,10 +846,14 @@ async fn the_aws_emulators_202_means_not_supported() {
         )
     })
     .await;
-    let outcome =
-        telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-            .await
-            .expect("202 is not an error");
+    let outcome = telemetry::subscribe(
+        &platform_http::build(),
+        &platform.endpoint(),
+        EXTENSION_ID,
+        9,
+    )
+    .await
+    .expect("202 is not an error");
     assert_eq!(outcome, Subscription::NotSupported);
     assert_eq!(platform.schema_versions(), ["2025-01-29"]);
 }
@@ -842,9 +862,14 @@ async fn the_aws_emulators_202_means_not_supported() {
 async fn a_403_is_rejected_without_trying_other_versions() {
     const CLOSED: &str = r#"{"errorType":"Telemetry.SubscriptionClosed","errorMessage":"Telemetry API subscription is closed"}"#;
     let platform = FakePlatform::start(|_| (403, CLOSED)).await;
-    let err = telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-        .await
-        .expect_err("refused");
+    let err = telemetry::subscribe(
+        &platform_http::build(),
+        &platform.endpoint(),
+        EXTENSION_ID,
+        9,
+    )
+    .await
+    .expect_err("refused");
     assert_eq!(
         err,
         SubscribeError::Rejected {
@@ -864,7 +889,7 @@ async fn a_base_path_in_the_endpoint_is_kept() {
     let platform = FakePlatform::start(|_| (200, "")).await;
     let endpoint = RuntimeApiEndpoint::parse(&format!("http://{}/.rt", platform.addr))
         .expect("endpoint with a base path");
-    telemetry::subscribe(&http_client::build(), &endpoint, EXTENSION_ID, 9)
+    telemetry::subscribe(&platform_http::build(), &endpoint, EXTENSION_ID, 9)
         .await
         .expect("subscribed");
     assert_eq!(platform.received()[0].path, "/.rt/2022-07-01/telemetry");
@@ -878,7 +903,7 @@ async fn an_unreachable_api_is_a_transport_error() {
         .expect("local addr")
         .port();
     let endpoint = RuntimeApiEndpoint::parse(&format!("127.0.0.1:{port}")).expect("endpoint");
-    let err = telemetry::subscribe(&http_client::build(), &endpoint, EXTENSION_ID, 9)
+    let err = telemetry::subscribe(&platform_http::build(), &endpoint, EXTENSION_ID, 9)
         .await
         .expect_err("nobody listens");
     let SubscribeError::Transport(detail) = &err else {
@@ -989,7 +1014,7 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
         };
         let (ext_id, api) = published.split_once('\n').expect("id and API address");
         let endpoint = RuntimeApiEndpoint::parse(api).expect("AWS_LAMBDA_RUNTIME_API");
-        let outcome = telemetry::subscribe(&http_client::build(), &endpoint, ext_id, port).await;
+        let outcome = telemetry::subscribe(&platform_http::build(), &endpoint, ext_id, port).await;
         std::fs::write(dir.join("go"), "").expect("release the observer");
         outcome
     };

@@ -3,11 +3,9 @@
 use http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 
-use crate::capture::ApiBody;
 use crate::config::RuntimeApiEndpoint;
-use crate::http_client::error_chain;
-use crate::http_client::HttpClient;
 use crate::lifecycle::EXTENSION_ID_HEADER;
+use crate::platform_http::{error_chain, ApiBody, PlatformClient};
 
 const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// Largest subscription answer read; the platform answers `"OK"` or a short error JSON.
@@ -77,7 +75,7 @@ pub enum SubscribeError {
 /// Tries schema 2025-01-29, falls back to 2022-12-13 then 2022-07-01 when answered 400; a 202 (the AWS
 /// emulator's "Telemetry API is not supported") → Ok(Subscription::NotSupported); 200 → Ok(Subscribed(version)).
 pub async fn subscribe(
-    client: &HttpClient,
+    client: &PlatformClient,
     api: &RuntimeApiEndpoint,
     extension_id: &str,
     port: u16,
@@ -126,7 +124,7 @@ fn request_body(version: SchemaVersion, port: u16) -> String {
 
 /// One PUT; returns the status and the (bounded, lossily decoded) answer body.
 async fn put(
-    client: &HttpClient,
+    client: &PlatformClient,
     api: &RuntimeApiEndpoint,
     extension_id: &str,
     body: String,
