@@ -24,9 +24,6 @@ use crate::telemetry::{
 };
 use crate::trace_context::TraceContext;
 
-/// Default longest wait after the runtime's result for `platform.runtimeDone`, which normally arrives
-/// within the 25 ms buffering window the subscription asks for.
-pub const DEFAULT_RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
 /// How long after a successful `runtimeDone` to wait for the proxy's result record, which travels on
 /// another queue and may be handled second.
 pub const RESULT_WAIT: Duration = Duration::from_millis(50);
@@ -291,11 +288,6 @@ impl Correlator {
         self.telemetry_expected = expected;
     }
 
-    /// `instanceId` from `platform.initStart` (the log stream name, `faas.instance`), once known.
-    pub fn init(&self) -> &InitSummary {
-        &self.init
-    }
-
     /// Feeds one input; returns what it completed (a late report, or an invocation whose
     /// `runtimeDone` just arrived).
     pub fn push(&mut self, input: Input, now: SystemTime) -> Vec<Output> {
@@ -483,7 +475,7 @@ impl Correlator {
             .collect()
     }
 
-    /// Whether `id` has been closed (or was never opened and is not open now).
+    /// Whether `id` is open: seen, and not closed yet.
     pub fn is_open(&self, id: &RequestId) -> bool {
         self.open.contains_key(id)
     }
@@ -497,7 +489,7 @@ impl Correlator {
     }
 
     /// Closes `id` now, for `reason`.
-    pub fn close(&mut self, id: &RequestId, reason: CloseReason) -> Option<Output> {
+    fn close(&mut self, id: &RequestId, reason: CloseReason) -> Option<Output> {
         let open = self.open.remove(id)?;
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
@@ -569,10 +561,13 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
     }
 
+    /// The wait for `platform.runtimeDone` these tests configure (the default setting).
+    const RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
+
     fn correlator() -> Correlator {
         let mut next = 0u64;
         Correlator::new(
-            DEFAULT_RUNTIME_DONE_WAIT,
+            RUNTIME_DONE_WAIT,
             Box::new(move || {
                 next += 1;
                 SpanId::from(next)
@@ -872,11 +867,11 @@ mod tests {
         c.push(invoke("a", 3000), t(0));
         c.push(event("a", 1), t(1));
         assert!(c.push(result("a", 50), t(50)).is_empty());
-        assert_eq!(c.next_check(), Some(t(50) + DEFAULT_RUNTIME_DONE_WAIT));
+        assert_eq!(c.next_check(), Some(t(50) + RUNTIME_DONE_WAIT));
         assert!(c
-            .close_due(t(50) + DEFAULT_RUNTIME_DONE_WAIT - Duration::from_millis(1))
+            .close_due(t(50) + RUNTIME_DONE_WAIT - Duration::from_millis(1))
             .is_empty());
-        let out = c.close_due(t(50) + DEFAULT_RUNTIME_DONE_WAIT);
+        let out = c.close_due(t(50) + RUNTIME_DONE_WAIT);
         assert_eq!(invocation(&out).reason, CloseReason::ResultSeen);
     }
 

@@ -91,10 +91,6 @@ pub struct Registration {
     pub extension_id: ExtensionId,
     /// `functionName`.
     pub function_name: Option<String>,
-    /// `functionVersion`.
-    pub function_version: Option<String>,
-    /// `handler`.
-    pub handler: Option<String>,
     /// `accountId` (only when the `accountId` feature was accepted).
     pub account_id: Option<String>,
 }
@@ -103,8 +99,6 @@ pub struct Registration {
 #[serde(rename_all = "camelCase")]
 struct RegisterAnswer {
     function_name: Option<String>,
-    function_version: Option<String>,
-    handler: Option<String>,
     account_id: Option<String>,
 }
 
@@ -261,8 +255,6 @@ impl ExtensionsClient {
         Ok(Registration {
             extension_id,
             function_name: answer.function_name,
-            function_version: answer.function_version,
-            handler: answer.handler,
             account_id: answer.account_id,
         })
     }
@@ -289,18 +281,7 @@ impl ExtensionsClient {
         error_type: &str,
         message: &str,
     ) -> Result<(), LifecycleError> {
-        self.report_error(INIT_ERROR_PATH, "init/error", id, error_type, message)
-            .await
-    }
-
-    async fn report_error(
-        &self,
-        path: &str,
-        call: &'static str,
-        id: &ExtensionId,
-        error_type: &str,
-        message: &str,
-    ) -> Result<(), LifecycleError> {
+        const CALL: &str = "init/error";
         let body = serde_json::json!({
             "errorMessage": message,
             "errorType": error_type,
@@ -308,18 +289,18 @@ impl ExtensionsClient {
         });
         let req = Request::builder()
             .method(Method::POST)
-            .uri(self.api.uri(path))
+            .uri(self.api.uri(INIT_ERROR_PATH))
             .header(EXTENSION_ID_HEADER, id.0.as_str())
             .header("Lambda-Extension-Function-Error-Type", error_type)
             .header("Content-Type", "application/json")
             .body(ApiBody::local(body.to_string()))
             .map_err(|e| LifecycleError::Protocol {
-                call,
+                call: CALL,
                 detail: format!("cannot build the request: {e}"),
             })?;
-        let (status, _, body) = self.call(call, req).await?;
+        let (status, _, body) = self.call(CALL, req).await?;
         if status != StatusCode::ACCEPTED {
-            return Err(status_error(call, status, &body));
+            return Err(status_error(CALL, status, &body));
         }
         Ok(())
     }
