@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{SpanId, TraceId};
 
-use crate::lifecycle::InvokeEvent;
+use crate::lifecycle::{deadline_at, InvokeEvent};
 use crate::recent::RecentMap;
 use crate::record::{InvocationRecord, ProxyRecord, RequestId, ResultRecord};
 use crate::telemetry::{
@@ -165,9 +165,8 @@ impl Open {
             .invoke
             .as_ref()
             .map(|i| i.deadline_ms)
-            .or_else(|| self.event.as_ref().and_then(|e| e.deadline_ms))
-            .filter(|ms| *ms > 0)?;
-        Some(SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+            .or_else(|| self.event.as_ref().and_then(|e| e.deadline_ms))?;
+        deadline_at(ms)
     }
 
     fn result_end(&self) -> Option<SystemTime> {

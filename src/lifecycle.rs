@@ -200,12 +200,16 @@ impl ExtensionEvent {
     }
 }
 
-/// Time left until an epoch-ms deadline (zero when passed).
+/// The moment an epoch-ms deadline names; `None` for 0, which emulators send for "no deadline".
+pub fn deadline_at(deadline_ms: u64) -> Option<SystemTime> {
+    (deadline_ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(deadline_ms))
+}
+
+/// Time left until an epoch-ms deadline (zero when passed, or when there is none).
 pub fn time_until(deadline_ms: u64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Duration::from_millis(deadline_ms).saturating_sub(now)
+    deadline_at(deadline_ms)
+        .and_then(|deadline| deadline.duration_since(SystemTime::now()).ok())
+        .unwrap_or_default()
 }
 
 /// Client of the Extensions API at the real `AWS_LAMBDA_RUNTIME_API`.

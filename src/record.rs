@@ -220,7 +220,6 @@ impl RecordSender {
             }
         }
     }
-
 }
 
 /// A record being filled in while its bodies pass; sent once, when dropped, so that a record is
