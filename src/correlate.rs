@@ -287,8 +287,8 @@ impl Correlator {
         self.telemetry_expected = expected;
     }
 
-    /// Feeds one input; returns what it completed (a late report, or an invocation whose
-    /// `runtimeDone` just arrived).
+    /// Feeds one input at `now`; returns what that completed: a late report, an invocation closed
+    /// early to make room, and every invocation complete at `now`.
     pub fn push(&mut self, input: Input, now: SystemTime) -> Vec<Output> {
         let mut out = Vec::new();
         match input {

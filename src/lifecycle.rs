@@ -1,5 +1,5 @@
-//! The extension lifecycle: the Extensions API client (register, event loop, init error report) and
-//! the events it delivers.
+//! The extension lifecycle: the Extensions API client (register, wait for the next event, report an
+//! init error) and the events it delivers, INVOKE and SHUTDOWN.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

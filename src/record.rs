@@ -2,7 +2,7 @@
 //! result (`/response`, `/error`, `/init/error`) the runtime sends, delivered over a bounded channel to
 //! the single task that owns all per-invocation state.
 //!
-//! A record is filled in while its bodies pass and sent when dropped ([`PendingRecord`]), so it is sent
+//! A record is filled in while its bodies pass and sent when dropped (`PendingRecord`), so it is sent
 //! exactly once even when a runtime disconnects mid-stream.
 
 use std::fmt;

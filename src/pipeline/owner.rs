@@ -5,12 +5,14 @@
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
+use tracing::Level;
 
 use super::release::Releases;
 use super::sampling::Sampling;
 use super::{Command, PipelineSetup};
 use crate::correlate::{Correlator, Input, Output};
 use crate::export::Exporter;
+use crate::logging::{self, RECORD_TARGET};
 use crate::record::ProxyRecord;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{TelemetryBody, TelemetryEvent};
@@ -239,11 +241,9 @@ impl Owner {
 
 /// Records carry unredacted payload bytes: logged only when `LAMBDA_LENS_LOG` names their target.
 fn log_record(record: &ProxyRecord) {
-    if crate::logging::records_requested()
-        && tracing::enabled!(target: "lambda_lens::record", tracing::Level::DEBUG)
-    {
+    if logging::records_requested() && tracing::enabled!(target: RECORD_TARGET, Level::DEBUG) {
         match serde_json::to_string(record) {
-            Ok(json) => tracing::debug!(target: "lambda_lens::record", "{json}"),
+            Ok(json) => tracing::debug!(target: RECORD_TARGET, "{json}"),
             Err(e) => tracing::warn!(error = %e, "record could not be serialized"),
         }
     }
