@@ -768,6 +768,12 @@ async fn subscribes_with_the_newest_schema_and_the_documented_request() {
     );
 }
 
+/// Subscribes as the extension does to the Telemetry API at `api`, naming an arbitrary listener
+/// port: these tests look at the subscription, not at deliveries.
+async fn subscribe_at(api: &RuntimeApiEndpoint) -> Result<Subscription, SubscribeError> {
+    telemetry::subscribe(&platform_http::build(), api, EXTENSION_ID, 9).await
+}
+
 #[tokio::test]
 async fn a_400_falls_back_to_the_next_schema_version() {
     let platform = FakePlatform::start(|version| match version {
@@ -775,14 +781,9 @@ async fn a_400_falls_back_to_the_next_schema_version() {
         _ => (200, "\"OK\""),
     })
     .await;
-    let outcome = telemetry::subscribe(
-        &platform_http::build(),
-        &platform.endpoint(),
-        EXTENSION_ID,
-        9,
-    )
-    .await
-    .expect("subscribed");
+    let outcome = subscribe_at(&platform.endpoint())
+        .await
+        .expect("subscribed");
     assert_eq!(
         outcome,
         Subscription::Subscribed(SchemaVersion::V2022_12_13)
@@ -798,14 +799,9 @@ async fn the_oldest_schema_is_the_last_resort() {
         _ => (400, VALIDATION_ERROR),
     })
     .await;
-    let outcome = telemetry::subscribe(
-        &platform_http::build(),
-        &platform.endpoint(),
-        EXTENSION_ID,
-        9,
-    )
-    .await
-    .expect("subscribed");
+    let outcome = subscribe_at(&platform.endpoint())
+        .await
+        .expect("subscribed");
     assert_eq!(
         outcome,
         Subscription::Subscribed(SchemaVersion::V2022_07_01)
@@ -819,14 +815,9 @@ async fn the_oldest_schema_is_the_last_resort() {
 #[tokio::test]
 async fn a_400_to_every_version_is_a_rejection() {
     let platform = FakePlatform::start(|_| (400, VALIDATION_ERROR)).await;
-    let err = telemetry::subscribe(
-        &platform_http::build(),
-        &platform.endpoint(),
-        EXTENSION_ID,
-        9,
-    )
-    .await
-    .expect_err("refused");
+    let err = subscribe_at(&platform.endpoint())
+        .await
+        .expect_err("refused");
     assert_eq!(
         err,
         SubscribeError::Rejected {
@@ -846,14 +837,9 @@ async fn the_aws_emulators_202_means_not_supported() {
         )
     })
     .await;
-    let outcome = telemetry::subscribe(
-        &platform_http::build(),
-        &platform.endpoint(),
-        EXTENSION_ID,
-        9,
-    )
-    .await
-    .expect("202 is not an error");
+    let outcome = subscribe_at(&platform.endpoint())
+        .await
+        .expect("202 is not an error");
     assert_eq!(outcome, Subscription::NotSupported);
     assert_eq!(platform.schema_versions(), ["2025-01-29"]);
 }
@@ -862,14 +848,9 @@ async fn the_aws_emulators_202_means_not_supported() {
 async fn a_403_is_rejected_without_trying_other_versions() {
     const CLOSED: &str = r#"{"errorType":"Telemetry.SubscriptionClosed","errorMessage":"Telemetry API subscription is closed"}"#;
     let platform = FakePlatform::start(|_| (403, CLOSED)).await;
-    let err = telemetry::subscribe(
-        &platform_http::build(),
-        &platform.endpoint(),
-        EXTENSION_ID,
-        9,
-    )
-    .await
-    .expect_err("refused");
+    let err = subscribe_at(&platform.endpoint())
+        .await
+        .expect_err("refused");
     assert_eq!(
         err,
         SubscribeError::Rejected {
@@ -889,9 +870,7 @@ async fn a_base_path_in_the_endpoint_is_kept() {
     let platform = FakePlatform::start(|_| (200, "")).await;
     let endpoint = RuntimeApiEndpoint::parse(&format!("http://{}/.rt", platform.addr))
         .expect("endpoint with a base path");
-    telemetry::subscribe(&platform_http::build(), &endpoint, EXTENSION_ID, 9)
-        .await
-        .expect("subscribed");
+    subscribe_at(&endpoint).await.expect("subscribed");
     assert_eq!(platform.received()[0].path, "/.rt/2022-07-01/telemetry");
 }
 
@@ -903,9 +882,7 @@ async fn an_unreachable_api_is_a_transport_error() {
         .expect("local addr")
         .port();
     let endpoint = RuntimeApiEndpoint::parse(&format!("127.0.0.1:{port}")).expect("endpoint");
-    let err = telemetry::subscribe(&platform_http::build(), &endpoint, EXTENSION_ID, 9)
-        .await
-        .expect_err("nobody listens");
+    let err = subscribe_at(&endpoint).await.expect_err("nobody listens");
     let SubscribeError::Transport(detail) = &err else {
         panic!("not a transport error: {err:?}");
     };
