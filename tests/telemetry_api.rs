@@ -1,5 +1,5 @@
-//! The Telemetry API subscriber: batches transcribed from the AWS docs' samples (reference §4.3;
-//! obvious typos of the examples fixed, the malformed span start `12:01:23:521Z` kept on purpose),
+//! The Telemetry API subscriber: batches transcribed from the AWS docs' samples (obvious typos of
+//! the examples fixed, the malformed span start `12:01:23:521Z` kept on purpose),
 //! the delivery listener driven by a real HTTP client, and the subscription against an in-test
 //! platform that answers like rapid and the AWS emulator do.
 
@@ -893,7 +893,7 @@ async fn an_unreachable_api_is_a_transport_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Against the repository's Lambda sandbox (reference §8.4: real subscription rules and delivery)
+// Against the repository's Lambda sandbox: its subscription rules and deliveries are Lambda's
 
 /// An extension that registers, publishes its id and `AWS_LAMBDA_RUNTIME_API` in `<dir>/id`, waits
 /// for `<dir>/go` (the subscription window closes at its first `/event/next`), then loops on events.
@@ -1008,7 +1008,8 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
                 .with_trace(TraceMode::Active),
         )
         .await;
-    // The report is delivered after the thaw for SHUTDOWN (reference §0.6).
+    // The report comes after the invocation's `/event/next`, so it is delivered at the thaw for
+    // SHUTDOWN.
     sandbox.shutdown(ShutdownReason::Spindown).await;
     let request_id = RequestId::new(invoked.request_id.as_str());
 
