@@ -19,13 +19,13 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use lambda_lens::correlate::{CloseReason, InvocationSummary, LogLine, RuntimeDoneSummary};
+use lambda_lens::correlate::{CloseReason, InvocationSummary, LogLine};
 use lambda_lens::export::{ExportSettings, Exporter};
 use lambda_lens::record::{
     BodyCapture, InvocationRecord, RequestId, ResultKind, ResultRecord, SpanIdentity,
 };
 use lambda_lens::spans::{self, FunctionInfo};
-use lambda_lens::telemetry::{PlatformSpan, PlatformStatus};
+use lambda_lens::telemetry::{PlatformSpan, PlatformStatus, RuntimeDone, Start, TelemetryEvent};
 use lambda_lens::trace_context::{new_span_id, new_xray_trace_id};
 use opentelemetry_sdk::trace::SpanData;
 use trace_view::{ReceiverHandle, RequestOutcome, Transport};
@@ -166,7 +166,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
         }),
         result: Some(ResultRecord {
             kind: ResultKind::Response,
-            request_id: Some(request_id),
+            request_id: Some(request_id.clone()),
             started_at: start + ms(41),
             streaming: false,
             content_type: Some("application/json".into()),
@@ -178,18 +178,29 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
             upstream_error: None,
             upstream_body: BodyCapture::default(),
         }),
-        platform_start: Some((start, Some("7".into()))),
-        runtime_done: Some(RuntimeDoneSummary {
+        platform_start: Some(TelemetryEvent {
+            time: start,
+            body: Start {
+                request_id: request_id.clone(),
+                version: Some("7".into()),
+                tracing: None,
+            },
+        }),
+        runtime_done: Some(TelemetryEvent {
             time: start + ms(42),
-            status: Some(PlatformStatus::Success),
-            error_type: None,
-            duration_ms: Some(41.6),
-            produced_bytes: Some(RESPONSE.len() as u64),
-            spans: vec![
-                phase("responseLatency", 0, 40.9),
-                phase("responseDuration", 41, 0.2),
-                phase("runtimeOverhead", 41, 0.5),
-            ],
+            body: RuntimeDone {
+                request_id,
+                status: Some(PlatformStatus::Success),
+                error_type: None,
+                duration_ms: Some(41.6),
+                produced_bytes: Some(RESPONSE.len() as u64),
+                spans: vec![
+                    phase("responseLatency", 0, 40.9),
+                    phase("responseDuration", 41, 0.2),
+                    phase("runtimeOverhead", 41, 0.5),
+                ],
+                tracing: None,
+            },
         }),
         report: None,
         logs: vec![

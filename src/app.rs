@@ -14,15 +14,15 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::{Config, StartupErrorPolicy};
-use crate::correlate::{InvokeEvent, DEADLINE_GRACE};
+use crate::correlate::DEADLINE_GRACE;
 use crate::export::{ExportSettings, Exporter};
 use crate::handoff;
-use crate::http_client::{self, HttpClient};
 use crate::lifecycle::{
     time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
 };
 use crate::net;
 use crate::pipeline::{Pipeline, PipelineSetup};
+use crate::platform_http::{self, PlatformClient};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
@@ -73,7 +73,7 @@ pub async fn run(config: Config) -> ExitStatus {
     if let Err(e) = handoff::clear(&config.handoff_file) {
         tracing::warn!(file = %config.handoff_file.display(), error = %e, "cannot remove a stale hand-off file");
     }
-    let client = http_client::build();
+    let client = platform_http::build();
     let (records, record_rx) = RecordSender::channel();
     let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE_CAPACITY);
 
@@ -187,7 +187,7 @@ pub async fn run(config: Config) -> ExitStatus {
 
 /// Serves the telemetry listener and subscribes to it; true when `platform.*` events will arrive.
 async fn subscribe_telemetry(
-    client: &HttpClient,
+    client: &PlatformClient,
     config: &Config,
     id: &ExtensionId,
     listener: TcpListener,
@@ -250,20 +250,9 @@ async fn event_loop(
             }
         };
         match event {
-            Ok(ExtensionEvent::Invoke {
-                request_id,
-                deadline_ms,
-                invoked_function_arn,
-                tracing: trace,
-            }) => {
-                pipeline
-                    .invoke(InvokeEvent {
-                        request_id: request_id.clone(),
-                        deadline_ms,
-                        invoked_function_arn,
-                        tracing: trace,
-                    })
-                    .await;
+            Ok(ExtensionEvent::Invoke(invoke)) => {
+                let (request_id, deadline_ms) = (invoke.request_id.clone(), invoke.deadline_ms);
+                pipeline.invoke(invoke).await;
                 let limit =
                     time_until(deadline_ms) + DEADLINE_GRACE + flush_timeout + FINISH_SAFETY;
                 if tokio::time::timeout(limit, pipeline.finish(request_id.clone(), deadline_ms))

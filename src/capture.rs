@@ -1,17 +1,11 @@
 //! Capture: what the proxy keeps of a body while relaying it. The bytes themselves are forwarded as
 //! they arrive, unchanged and unbuffered; a [`Tap`] only counts them, keeps the first `limit` bytes
 //! and the trailers, and notes when the first byte passed.
-//!
-//! Also the body type of lambda-lens's own HTTP calls (Extensions and Telemetry APIs).
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
 
 use crate::record::BodyCapture;
 
@@ -79,41 +73,6 @@ pub fn capture_whole(bytes: &Bytes, limit: usize) -> BodyCapture {
         complete: true,
         first_byte_at: (!bytes.is_empty()).then_some(now),
         ended_at: Some(now),
-    }
-}
-
-/// The body of a request lambda-lens makes itself: fixed bytes.
-pub struct ApiBody(Full<Bytes>);
-
-impl ApiBody {
-    /// A body of fixed bytes.
-    pub fn local(bytes: impl Into<Bytes>) -> Self {
-        Self(Full::new(bytes.into()))
-    }
-
-    /// An empty body.
-    pub fn empty() -> Self {
-        Self::local(Bytes::new())
-    }
-}
-
-impl Body for ApiBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().0).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.0.size_hint()
     }
 }
 

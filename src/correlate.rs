@@ -11,22 +11,19 @@
 //!   `platform.report` becomes a follow-up to the right span, and duplicates are ignored;
 //! - open state is bounded ([`MAX_OPEN_INVOCATIONS`]); the oldest is closed as incomplete when full.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{SpanId, TraceId};
 
-use crate::lifecycle::EventTracing;
+use crate::lifecycle::{deadline_at, InvokeEvent};
+use crate::recent::RecentMap;
 use crate::record::{InvocationRecord, ProxyRecord, RequestId, ResultRecord};
 use crate::telemetry::{
-    LogSource, PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics, TelemetryBody,
-    TelemetryEvent,
+    LogSource, PlatformStatus, Report, RuntimeDone, Start, TelemetryBody, TelemetryEvent,
 };
 use crate::trace_context::TraceContext;
 
-/// Default longest wait after the runtime's result for `platform.runtimeDone`, which normally arrives
-/// within the 25 ms buffering window the subscription asks for.
-pub const DEFAULT_RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
 /// How long after a successful `runtimeDone` to wait for the proxy's result record, which travels on
 /// another queue and may be handled second.
 pub const RESULT_WAIT: Duration = Duration::from_millis(50);
@@ -40,19 +37,6 @@ pub const MAX_REMEMBERED_CLOSED: usize = 256;
 pub const MAX_LOG_LINES: usize = 32;
 /// Characters kept of each log line.
 pub const MAX_LOG_LINE_CHARS: usize = 1024;
-
-/// The Extensions API's INVOKE event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InvokeEvent {
-    /// The invocation.
-    pub request_id: RequestId,
-    /// Deadline, epoch ms.
-    pub deadline_ms: u64,
-    /// ARN the caller used.
-    pub invoked_function_arn: Option<String>,
-    /// X-Ray context.
-    pub tracing: Option<EventTracing>,
-}
 
 /// One input to the correlator.
 #[derive(Debug, Clone)]
@@ -129,61 +113,27 @@ pub struct InvocationSummary {
     pub event: Option<InvocationRecord>,
     /// The runtime's result.
     pub result: Option<ResultRecord>,
-    /// `platform.start` time and version.
-    pub platform_start: Option<(SystemTime, Option<String>)>,
+    /// `platform.start`.
+    pub platform_start: Option<TelemetryEvent<Start>>,
     /// `platform.runtimeDone`.
-    pub runtime_done: Option<RuntimeDoneSummary>,
+    pub runtime_done: Option<TelemetryEvent<RuntimeDone>>,
     /// `platform.report`, when it came before the close.
-    pub report: Option<ReportSummary>,
+    pub report: Option<TelemetryEvent<Report>>,
     /// Function log lines.
     pub logs: Vec<LogLine>,
     /// Log lines beyond [`MAX_LOG_LINES`].
     pub dropped_logs: u32,
 }
 
-/// `platform.runtimeDone` of an invocation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuntimeDoneSummary {
-    /// Event time.
-    pub time: SystemTime,
-    /// Status.
-    pub status: Option<PlatformStatus>,
-    /// Error type.
-    pub error_type: Option<String>,
-    /// `metrics.durationMs`.
-    pub duration_ms: Option<f64>,
-    /// `metrics.producedBytes`.
-    pub produced_bytes: Option<u64>,
-    /// `responseLatency`, `responseDuration`, `runtimeOverhead`.
-    pub spans: Vec<PlatformSpan>,
-}
-
-/// `platform.report` of an invocation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportSummary {
-    /// Event time.
-    pub time: SystemTime,
-    /// Status.
-    pub status: Option<PlatformStatus>,
-    /// Error type.
-    pub error_type: Option<String>,
-    /// Billing and memory figures.
-    pub metrics: ReportMetrics,
-    /// `extensionOverhead` (default functions) or response spans (Managed Instances).
-    pub spans: Vec<PlatformSpan>,
-}
-
 /// A `platform.report` for an invocation that was already closed and exported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LateReport {
-    /// The invocation.
-    pub request_id: RequestId,
     /// Its trace.
     pub trace_id: TraceId,
     /// Its invocation span, the parent of the report span.
     pub invocation_span_id: SpanId,
     /// The report.
-    pub report: ReportSummary,
+    pub report: TelemetryEvent<Report>,
 }
 
 /// What the correlator hands on.
@@ -202,9 +152,9 @@ struct Open {
     invoke: Option<InvokeEvent>,
     event: Option<InvocationRecord>,
     result: Option<ResultRecord>,
-    platform_start: Option<(SystemTime, Option<String>, Option<PlatformTracing>)>,
-    runtime_done: Option<(RuntimeDoneSummary, Option<PlatformTracing>)>,
-    report: Option<ReportSummary>,
+    platform_start: Option<TelemetryEvent<Start>>,
+    runtime_done: Option<TelemetryEvent<RuntimeDone>>,
+    report: Option<TelemetryEvent<Report>>,
     logs: Vec<LogLine>,
     dropped_logs: u32,
 }
@@ -215,9 +165,8 @@ impl Open {
             .invoke
             .as_ref()
             .map(|i| i.deadline_ms)
-            .or_else(|| self.event.as_ref().and_then(|e| e.deadline_ms))
-            .filter(|ms| *ms > 0)?;
-        Some(SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+            .or_else(|| self.event.as_ref().and_then(|e| e.deadline_ms))?;
+        deadline_at(ms)
     }
 
     fn result_end(&self) -> Option<SystemTime> {
@@ -238,12 +187,12 @@ impl Open {
             .or_else(|| {
                 self.platform_start
                     .as_ref()
-                    .and_then(|(_, _, t)| t.as_ref().map(|t| t.value.as_str()))
+                    .and_then(|s| s.body.tracing.as_ref().map(|t| t.value.as_str()))
             })
             .or_else(|| {
                 self.runtime_done
                     .as_ref()
-                    .and_then(|(_, t)| t.as_ref().map(|t| t.value.as_str()))
+                    .and_then(|d| d.body.tracing.as_ref().map(|t| t.value.as_str()))
             })
     }
 
@@ -266,10 +215,10 @@ impl Open {
     /// With `runtimeDone` in: when to stop waiting for the proxy's result (now, unless the runtime
     /// succeeded through the proxy and its result record has not been handled yet).
     fn result_wait_until(&self) -> Option<SystemTime> {
-        let (done, _) = self.runtime_done.as_ref()?;
+        let done = self.runtime_done.as_ref()?;
         let awaiting_result = self.event.is_some()
             && self.result.is_none()
-            && done.status == Some(PlatformStatus::Success);
+            && done.body.status == Some(PlatformStatus::Success);
         Some(if awaiting_result {
             done.time + RESULT_WAIT
         } else {
@@ -302,8 +251,7 @@ struct Closed {
 /// The correlation state; owned by one task.
 pub struct Correlator {
     open: HashMap<RequestId, Open>,
-    closed: HashMap<RequestId, Closed>,
-    closed_order: VecDeque<RequestId>,
+    closed: RecentMap<RequestId, Closed>,
     init: InitSummary,
     /// No invocation seen yet: the next one is this process's cold start.
     cold: bool,
@@ -323,8 +271,7 @@ impl Correlator {
     ) -> Self {
         Self {
             open: HashMap::new(),
-            closed: HashMap::new(),
-            closed_order: VecDeque::new(),
+            closed: RecentMap::new(MAX_REMEMBERED_CLOSED),
             init: InitSummary::default(),
             cold: true,
             telemetry_expected: true,
@@ -340,13 +287,8 @@ impl Correlator {
         self.telemetry_expected = expected;
     }
 
-    /// `instanceId` from `platform.initStart` (the log stream name, `faas.instance`), once known.
-    pub fn init(&self) -> &InitSummary {
-        &self.init
-    }
-
-    /// Feeds one input; returns what it completed (a late report, or an invocation whose
-    /// `runtimeDone` just arrived).
+    /// Feeds one input at `now`; returns what that completed: a late report, an invocation closed
+    /// early to make room, and every invocation complete at `now`.
     pub fn push(&mut self, input: Input, now: SystemTime) -> Vec<Output> {
         let mut out = Vec::new();
         match input {
@@ -413,59 +355,28 @@ impl Correlator {
                     self.init.error_type = error_type;
                 }
             }
-            TelemetryBody::Start {
-                request_id,
-                version,
-                tracing,
-            } => {
+            TelemetryBody::Start(start) => {
+                let request_id = start.request_id.clone();
                 if let Some(open) = self.open_mut(&request_id, out) {
-                    open.platform_start.get_or_insert((time, version, tracing));
+                    open.platform_start
+                        .get_or_insert(TelemetryEvent { time, body: start });
                 }
             }
-            TelemetryBody::RuntimeDone {
-                request_id,
-                status,
-                error_type,
-                duration_ms,
-                produced_bytes,
-                spans,
-                tracing,
-            } => {
+            TelemetryBody::RuntimeDone(done) => {
+                let request_id = done.request_id.clone();
                 if let Some(open) = self.open_mut(&request_id, out) {
-                    open.runtime_done.get_or_insert((
-                        RuntimeDoneSummary {
-                            time,
-                            status,
-                            error_type,
-                            duration_ms,
-                            produced_bytes,
-                            spans,
-                        },
-                        tracing,
-                    ));
+                    open.runtime_done
+                        .get_or_insert(TelemetryEvent { time, body: done });
                 }
             }
-            TelemetryBody::Report {
-                request_id,
-                status,
-                error_type,
-                metrics,
-                spans,
-                ..
-            } => {
-                let report = ReportSummary {
-                    time,
-                    status,
-                    error_type,
-                    metrics,
-                    spans,
-                };
+            TelemetryBody::Report(report) => {
+                let request_id = report.request_id.clone();
+                let report = TelemetryEvent { time, body: report };
                 if let Some(closed) = self.closed.get_mut(&request_id) {
                     // One report per invocation; the entry stays so later inputs cannot reopen it.
                     if !closed.reported {
                         closed.reported = true;
                         out.push(Output::LateReport(Box::new(LateReport {
-                            request_id: request_id.clone(),
                             trace_id: closed.trace_id,
                             invocation_span_id: closed.span_id,
                             report,
@@ -563,7 +474,7 @@ impl Correlator {
             .collect()
     }
 
-    /// Whether `id` has been closed (or was never opened and is not open now).
+    /// Whether `id` is open: seen, and not closed yet.
     pub fn is_open(&self, id: &RequestId) -> bool {
         self.open.contains_key(id)
     }
@@ -577,7 +488,7 @@ impl Correlator {
     }
 
     /// Closes `id` now, for `reason`.
-    pub fn close(&mut self, id: &RequestId, reason: CloseReason) -> Option<Output> {
+    fn close(&mut self, id: &RequestId, reason: CloseReason) -> Option<Output> {
         let open = self.open.remove(id)?;
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
@@ -588,7 +499,7 @@ impl Correlator {
                 (self.new_span_id)(),
             ),
         };
-        self.remember_closed(
+        self.closed.insert(
             id.clone(),
             Closed {
                 trace_id: trace.trace_id,
@@ -607,22 +518,12 @@ impl Correlator {
             invoke: open.invoke,
             event: open.event,
             result: open.result,
-            platform_start: open.platform_start.map(|(t, v, _)| (t, v)),
-            runtime_done: open.runtime_done.map(|(r, _)| r),
+            platform_start: open.platform_start,
+            runtime_done: open.runtime_done,
             report: open.report,
             logs: open.logs,
             dropped_logs: open.dropped_logs,
         })))
-    }
-
-    fn remember_closed(&mut self, id: RequestId, closed: Closed) {
-        if self.closed_order.len() >= MAX_REMEMBERED_CLOSED {
-            if let Some(old) = self.closed_order.pop_front() {
-                self.closed.remove(&old);
-            }
-        }
-        self.closed_order.push_back(id.clone());
-        self.closed.insert(id, closed);
     }
 }
 
@@ -646,8 +547,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::lifecycle::EventTracing;
     use crate::record::{BodyCapture, ResultKind, SpanIdentity};
-    use crate::telemetry::LogSource;
+    use crate::telemetry::{PlatformSpan, PlatformTracing, ReportMetrics};
 
     const TRACE: &str =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
@@ -658,10 +560,13 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
     }
 
+    /// The wait for `platform.runtimeDone` these tests configure (the default setting).
+    const RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
+
     fn correlator() -> Correlator {
         let mut next = 0u64;
         Correlator::new(
-            DEFAULT_RUNTIME_DONE_WAIT,
+            RUNTIME_DONE_WAIT,
             Box::new(move || {
                 next += 1;
                 SpanId::from(next)
@@ -741,7 +646,7 @@ mod tests {
     fn runtime_done(rid: &str, at: u64, status: PlatformStatus, error: Option<&str>) -> Input {
         tel(
             at,
-            TelemetryBody::RuntimeDone {
+            TelemetryBody::RuntimeDone(RuntimeDone {
                 request_id: id(rid),
                 status: Some(status),
                 error_type: error.map(str::to_owned),
@@ -753,14 +658,14 @@ mod tests {
                     duration_ms: 3.0,
                 }],
                 tracing: None,
-            },
+            }),
         )
     }
 
     fn report(rid: &str, at: u64) -> Input {
         tel(
             at,
-            TelemetryBody::Report {
+            TelemetryBody::Report(Report {
                 request_id: id(rid),
                 status: Some(PlatformStatus::Success),
                 error_type: None,
@@ -774,7 +679,7 @@ mod tests {
                 },
                 spans: vec![],
                 tracing: None,
-            },
+            }),
         )
     }
 
@@ -822,11 +727,11 @@ mod tests {
         c.push(
             tel(
                 100,
-                TelemetryBody::Start {
+                TelemetryBody::Start(Start {
                     request_id: id("a"),
                     version: Some("$LATEST".into()),
                     tracing: None,
-                },
+                }),
             ),
             t(100),
         );
@@ -867,7 +772,9 @@ mod tests {
             Some(SpanId::from_hex("53995c3f42cd8ad8").expect("hex"))
         );
         assert_eq!(inv.span_id, EVENT_SPAN, "the proxy's choice");
-        assert_eq!(inv.platform_start, Some((t(100), Some("$LATEST".into()))));
+        let start = inv.platform_start.as_ref().expect("platform.start");
+        assert_eq!(start.time, t(100));
+        assert_eq!(start.body.version.as_deref(), Some("$LATEST"));
         assert_eq!(inv.logs.len(), 1);
         assert_eq!(inv.logs[0].message, "hello");
         assert!(inv.event.is_some() && inv.result.is_some() && inv.runtime_done.is_some());
@@ -877,10 +784,10 @@ mod tests {
         let out = c.push(report("a", 5000), t(5000));
         match out.as_slice() {
             [Output::LateReport(late)] => {
-                assert_eq!(late.request_id, id("a"));
+                assert_eq!(late.report.body.request_id, id("a"));
                 assert_eq!(late.invocation_span_id, EVENT_SPAN);
                 assert_eq!(late.trace_id, inv.trace.trace_id);
-                assert_eq!(late.report.metrics.billed_duration_ms, Some(16));
+                assert_eq!(late.report.body.metrics.billed_duration_ms, Some(16));
             }
             other => panic!("expected a late report, got {other:?}"),
         }
@@ -959,11 +866,11 @@ mod tests {
         c.push(invoke("a", 3000), t(0));
         c.push(event("a", 1), t(1));
         assert!(c.push(result("a", 50), t(50)).is_empty());
-        assert_eq!(c.next_check(), Some(t(50) + DEFAULT_RUNTIME_DONE_WAIT));
+        assert_eq!(c.next_check(), Some(t(50) + RUNTIME_DONE_WAIT));
         assert!(c
-            .close_due(t(50) + DEFAULT_RUNTIME_DONE_WAIT - Duration::from_millis(1))
+            .close_due(t(50) + RUNTIME_DONE_WAIT - Duration::from_millis(1))
             .is_empty());
-        let out = c.close_due(t(50) + DEFAULT_RUNTIME_DONE_WAIT);
+        let out = c.close_due(t(50) + RUNTIME_DONE_WAIT);
         assert_eq!(invocation(&out).reason, CloseReason::ResultSeen);
     }
 
@@ -989,7 +896,7 @@ mod tests {
         );
         let inv = invocation(&out);
         assert!(inv.result.is_none());
-        let done = inv.runtime_done.as_ref().expect("runtimeDone");
+        let done = &inv.runtime_done.as_ref().expect("runtimeDone").body;
         assert_eq!(done.status, Some(PlatformStatus::Timeout));
         assert_eq!(done.error_type.as_deref(), Some("Sandbox.Timeout"));
     }
@@ -1072,14 +979,14 @@ mod tests {
         c.push(
             tel(
                 1,
-                TelemetryBody::Start {
+                TelemetryBody::Start(Start {
                     request_id: id("a"),
                     version: None,
                     tracing: Some(PlatformTracing {
                         span_id: None,
                         value: "Root=1-65f2a0e2-6ac9f94e5c1e0e8b4bf0e1c7;Lineage=a87bd80c:0".into(),
                     }),
-                },
+                }),
             ),
             t(1),
         );

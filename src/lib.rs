@@ -1,11 +1,26 @@
 //! lambda-lens: an AWS Lambda extension that sees inside every invocation.
 //!
-//! The data flow, one module per stage: [`config`] is read once; [`proxy`] forwards the runtime's
-//! Runtime API calls and taps their bodies through [`capture`], producing [`record`]s; [`telemetry`]
-//! receives the platform's events; [`lifecycle`] drives the Extensions API. The [`pipeline`] task owns
-//! all per-invocation state: [`correlate`] joins the views, [`spans`] builds OpenTelemetry spans
-//! (using [`trace_context`] and [`trigger`]) and [`export`] sends them over OTLP before the sandbox
-//! freezes. [`app`] wires it together.
+//! The modules follow one invocation's data, stage by stage.
+//!
+//! 1. **Observations.** [`proxy`] forwards the runtime's Runtime API calls, taps their bodies
+//!    through [`capture`] (changing them only where a [`transform`] asks to) and produces
+//!    [`record`]s; [`telemetry`] receives the platform's events; [`lifecycle`] drives the Extensions
+//!    API and delivers INVOKE and SHUTDOWN.
+//! 2. **The owner task.** [`pipeline`] owns all per-invocation state: [`correlate`] joins the three
+//!    views by request id and decides when an invocation is complete, remembering closed ones in a
+//!    [`recent`] map; the task answers the lifecycle loop only once the spans are out.
+//! 3. **Signal building.** [`spans`] turns a closed invocation into OpenTelemetry spans, with
+//!    [`trace_context`] (X-Ray ↔ W3C, sampling), [`trigger`] and [`http_attrs`] (what started the
+//!    invocation) and [`redact`] (nothing secret leaves the process); [`json`] is the path grammar
+//!    redaction and transforms share.
+//! 4. **Export.** [`export`] sends the spans over OTLP (or to X-Ray) before the sandbox freezes.
+//!
+//! Around them: [`config`] is read once at start-up; [`app`] wires the stages together in start-up
+//! order; [`handoff`] tells the wrapper where the proxy listens; [`net`] binds listeners;
+//! [`platform_http`] is lambda-lens's own HTTP with the platform; [`logging`] is its own log.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms)]
 
 pub mod app;
 pub mod capture;
@@ -14,13 +29,14 @@ pub mod correlate;
 pub mod export;
 pub mod handoff;
 pub mod http_attrs;
-pub mod http_client;
 pub mod json;
 pub mod lifecycle;
 pub mod logging;
 pub mod net;
 pub mod pipeline;
+pub mod platform_http;
 pub mod proxy;
+pub mod recent;
 pub mod record;
 pub mod redact;
 pub mod spans;

@@ -1,5 +1,5 @@
-//! The extension lifecycle: the Extensions API client (register, event loop, init error report) and
-//! the events it delivers.
+//! The extension lifecycle: the Extensions API client (register, wait for the next event, report an
+//! init error) and the events it delivers, INVOKE and SHUTDOWN.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,10 +9,8 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use crate::capture::ApiBody;
 use crate::config::RuntimeApiEndpoint;
-use crate::http_client::error_chain;
-use crate::http_client::HttpClient;
+use crate::platform_http::{error_chain, ApiBody, PlatformClient};
 use crate::record::RequestId;
 
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
@@ -93,10 +91,6 @@ pub struct Registration {
     pub extension_id: ExtensionId,
     /// `functionName`.
     pub function_name: Option<String>,
-    /// `functionVersion`.
-    pub function_version: Option<String>,
-    /// `handler`.
-    pub handler: Option<String>,
     /// `accountId` (only when the `accountId` feature was accepted).
     pub account_id: Option<String>,
 }
@@ -105,8 +99,6 @@ pub struct Registration {
 #[serde(rename_all = "camelCase")]
 struct RegisterAnswer {
     function_name: Option<String>,
-    function_version: Option<String>,
-    handler: Option<String>,
     account_id: Option<String>,
 }
 
@@ -144,20 +136,24 @@ pub struct EventTracing {
     pub value: String,
 }
 
+/// The INVOKE event: an invocation started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeEvent {
+    /// The invocation's request id.
+    pub request_id: RequestId,
+    /// Its deadline (epoch ms; 0 when the platform gives none, as emulators do).
+    pub deadline_ms: u64,
+    /// The ARN the caller used.
+    pub invoked_function_arn: Option<String>,
+    /// X-Ray context, absent when the invocation has none.
+    pub tracing: Option<EventTracing>,
+}
+
 /// An event from `/extension/event/next`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExtensionEvent {
     /// An invocation started.
-    Invoke {
-        /// The invocation's request id.
-        request_id: RequestId,
-        /// Its deadline (epoch ms).
-        deadline_ms: u64,
-        /// The ARN the caller used.
-        invoked_function_arn: Option<String>,
-        /// X-Ray context, absent when the invocation has none.
-        tracing: Option<EventTracing>,
-    },
+    Invoke(InvokeEvent),
     /// The environment is shutting down.
     Shutdown {
         /// Why.
@@ -186,7 +182,7 @@ impl ExtensionEvent {
         };
         let raw: Raw = serde_json::from_slice(body).map_err(|e| protocol(e.to_string()))?;
         match raw.event_type.as_str() {
-            "INVOKE" => Ok(Self::Invoke {
+            "INVOKE" => Ok(Self::Invoke(InvokeEvent {
                 request_id: RequestId::new(
                     raw.request_id
                         .ok_or_else(|| protocol("INVOKE without requestId".into()))?,
@@ -194,7 +190,7 @@ impl ExtensionEvent {
                 deadline_ms: raw.deadline_ms.unwrap_or(0),
                 invoked_function_arn: raw.invoked_function_arn,
                 tracing: raw.tracing.filter(|t| !t.value.is_empty()),
-            }),
+            })),
             "SHUTDOWN" => Ok(Self::Shutdown {
                 reason: ShutdownReason::parse(raw.shutdown_reason.as_deref().unwrap_or("")),
                 deadline_ms: raw.deadline_ms.unwrap_or(0),
@@ -204,23 +200,27 @@ impl ExtensionEvent {
     }
 }
 
-/// Time left until an epoch-ms deadline (zero when passed).
+/// The moment an epoch-ms deadline names; `None` for 0, which emulators send for "no deadline".
+pub fn deadline_at(deadline_ms: u64) -> Option<SystemTime> {
+    (deadline_ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(deadline_ms))
+}
+
+/// Time left until an epoch-ms deadline (zero when passed, or when there is none).
 pub fn time_until(deadline_ms: u64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Duration::from_millis(deadline_ms).saturating_sub(now)
+    deadline_at(deadline_ms)
+        .and_then(|deadline| deadline.duration_since(SystemTime::now()).ok())
+        .unwrap_or_default()
 }
 
 /// Client of the Extensions API at the real `AWS_LAMBDA_RUNTIME_API`.
 pub struct ExtensionsClient {
-    client: HttpClient,
+    client: PlatformClient,
     api: RuntimeApiEndpoint,
 }
 
 impl ExtensionsClient {
     /// A client for `api`, sharing the pooled `client`.
-    pub fn new(client: HttpClient, api: RuntimeApiEndpoint) -> Self {
+    pub fn new(client: PlatformClient, api: RuntimeApiEndpoint) -> Self {
         Self { client, api }
     }
 
@@ -259,8 +259,6 @@ impl ExtensionsClient {
         Ok(Registration {
             extension_id,
             function_name: answer.function_name,
-            function_version: answer.function_version,
-            handler: answer.handler,
             account_id: answer.account_id,
         })
     }
@@ -287,18 +285,7 @@ impl ExtensionsClient {
         error_type: &str,
         message: &str,
     ) -> Result<(), LifecycleError> {
-        self.report_error(INIT_ERROR_PATH, "init/error", id, error_type, message)
-            .await
-    }
-
-    async fn report_error(
-        &self,
-        path: &str,
-        call: &'static str,
-        id: &ExtensionId,
-        error_type: &str,
-        message: &str,
-    ) -> Result<(), LifecycleError> {
+        const CALL: &str = "init/error";
         let body = serde_json::json!({
             "errorMessage": message,
             "errorType": error_type,
@@ -306,18 +293,18 @@ impl ExtensionsClient {
         });
         let req = Request::builder()
             .method(Method::POST)
-            .uri(self.api.uri(path))
+            .uri(self.api.uri(INIT_ERROR_PATH))
             .header(EXTENSION_ID_HEADER, id.0.as_str())
             .header("Lambda-Extension-Function-Error-Type", error_type)
             .header("Content-Type", "application/json")
             .body(ApiBody::local(body.to_string()))
             .map_err(|e| LifecycleError::Protocol {
-                call,
+                call: CALL,
                 detail: format!("cannot build the request: {e}"),
             })?;
-        let (status, _, body) = self.call(call, req).await?;
+        let (status, _, body) = self.call(CALL, req).await?;
         if status != StatusCode::ACCEPTED {
-            return Err(status_error(call, status, &body));
+            return Err(status_error(CALL, status, &body));
         }
         Ok(())
     }
@@ -383,7 +370,7 @@ mod tests {
             "tracing":{"type":"X-Amzn-Trace-Id","value":"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}}"#;
         assert_eq!(
             ExtensionEvent::parse(with).expect("valid INVOKE"),
-            ExtensionEvent::Invoke {
+            ExtensionEvent::Invoke(InvokeEvent {
                 request_id: RequestId::new("r-1"),
                 deadline_ms: 1_700_000_000_123,
                 invoked_function_arn: Some(
@@ -393,17 +380,17 @@ mod tests {
                     kind: "X-Amzn-Trace-Id".into(),
                     value: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()
                 }),
-            }
+            })
         );
         let without = br#"{"eventType":"INVOKE","deadlineMs":5,"requestId":"r-2","invokedFunctionArn":"a","extra":1}"#;
         assert!(matches!(
             ExtensionEvent::parse(without).expect("INVOKE without tracing"),
-            ExtensionEvent::Invoke { tracing: None, .. }
+            ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
         let empty_value = br#"{"eventType":"INVOKE","deadlineMs":0,"requestId":"r","tracing":{"type":"x-amzn-trace-id","value":""}}"#;
         assert!(matches!(
             ExtensionEvent::parse(empty_value).expect("emulator INVOKE"),
-            ExtensionEvent::Invoke { tracing: None, .. }
+            ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
     }
 

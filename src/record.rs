@@ -2,7 +2,7 @@
 //! result (`/response`, `/error`, `/init/error`) the runtime sends, delivered over a bounded channel to
 //! the single task that owns all per-invocation state.
 //!
-//! A record is filled in while its bodies pass and sent when dropped ([`PendingRecord`]), so it is sent
+//! A record is filled in while its bodies pass and sent when dropped (`PendingRecord`), so it is sent
 //! exactly once even when a runtime disconnects mid-stream.
 
 use std::fmt;
@@ -220,11 +220,6 @@ impl RecordSender {
             }
         }
     }
-
-    /// Records dropped so far.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
 }
 
 /// A record being filled in while its bodies pass; sent once, when dropped, so that a record is
@@ -287,7 +282,7 @@ fn lossy_text<S: Serializer>(bytes: &Bytes, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// Milliseconds since the Unix epoch, with microsecond precision.
-pub fn epoch_millis(t: SystemTime) -> f64 {
+fn epoch_millis(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as f64 / 1000.0)
         .unwrap_or(0.0)
@@ -348,7 +343,7 @@ mod tests {
         sender.send(invocation("a"));
         sender.send(invocation("b"));
         sender.send(invocation("c"));
-        assert_eq!(sender.dropped(), 2);
+        assert_eq!(sender.dropped.load(Ordering::Relaxed), 2);
     }
 
     #[test]

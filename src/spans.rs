@@ -24,11 +24,11 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use serde_json::Value as Json;
 
-use crate::correlate::{CloseReason, InitSummary, InvocationSummary, LateReport, ReportSummary};
+use crate::correlate::{CloseReason, InitSummary, InvocationSummary, LateReport};
 use crate::http_attrs;
 use crate::record::{BodyCapture, ResultKind};
 use crate::redact::{self, BodyEncoding, RedactionRules};
-use crate::telemetry::{PlatformSpan, PlatformStatus};
+use crate::telemetry::{PlatformSpan, PlatformStatus, Report, TelemetryEvent};
 use crate::trigger;
 
 /// Name of the instrumentation scope on every span.
@@ -206,7 +206,7 @@ fn error_body(head: &[u8]) -> Option<Failure> {
 
 /// The invocation's outcome: its platform status word and, if it failed, why.
 fn outcome(inv: &InvocationSummary) -> (&'static str, Option<Failure>) {
-    let done = inv.runtime_done.as_ref();
+    let done = inv.runtime_done.as_ref().map(|d| &d.body);
     let platform_status = done.and_then(|d| d.status.as_ref());
     let platform_error = done.and_then(|d| d.error_type.clone());
     if let Some(result) = &inv.result {
@@ -407,13 +407,14 @@ fn report_span(
     trace_id: opentelemetry::trace::TraceId,
     parent: SpanId,
     request_id: &str,
-    report: &ReportSummary,
+    report: &TelemetryEvent<Report>,
     span_id: SpanId,
 ) -> SpanData {
+    let (time, report) = (report.time, &report.body);
     let overhead = report.spans.iter().find(|s| s.name == "extensionOverhead");
     let (start, end) = match overhead {
         Some(o) => (o.start, after(o.start, o.duration_ms)),
-        None => (report.time, report.time),
+        None => (time, time),
     };
     let m = &report.metrics;
     let mut attributes = vec![KeyValue::new("faas.invocation_id", request_id.to_owned())];
@@ -581,10 +582,11 @@ pub fn invocation_spans(
         .event
         .as_ref()
         .map(|e| e.received_at)
-        .or_else(|| inv.platform_start.as_ref().map(|(t, _)| *t))
+        .or_else(|| inv.platform_start.as_ref().map(|s| s.time))
         .or_else(|| {
             done.and_then(|d| {
-                d.duration_ms
+                d.body
+                    .duration_ms
                     .and_then(platform_duration)
                     .and_then(|dur| d.time.checked_sub(dur))
             })
@@ -596,7 +598,8 @@ pub fn invocation_spans(
         .map(|r| r.body.ended_at.unwrap_or(r.started_at))
         .or_else(|| {
             done.and_then(|d| {
-                d.spans
+                d.body
+                    .spans
                     .iter()
                     .find(|s| s.name == "responseDuration")
                     .map(|s| after(s.start, s.duration_ms))
@@ -618,7 +621,7 @@ pub fn invocation_spans(
     let version = inv
         .platform_start
         .as_ref()
-        .and_then(|(_, v)| v.clone())
+        .and_then(|s| s.body.version.clone())
         .or_else(|| function.version.clone());
     let account_id = function.account_id.clone().or_else(|| {
         invoked_arn
@@ -664,7 +667,7 @@ pub fn invocation_spans(
             result.streaming,
         ));
     }
-    if let Some(bytes) = done.and_then(|d| d.produced_bytes) {
+    if let Some(bytes) = done.and_then(|d| d.body.produced_bytes) {
         attributes.push(KeyValue::new("lambda_lens.produced_bytes", bytes as i64));
     }
     let mut name = Cow::Owned(function.name.clone());
@@ -770,7 +773,7 @@ pub fn invocation_spans(
         spans.extend(platform_spans_of(
             trace_id,
             inv.span_id,
-            &done.spans,
+            &done.body.spans,
             new_span_id,
         ));
     }
@@ -791,7 +794,7 @@ pub fn late_report_span(late: &LateReport, span_id: SpanId) -> SpanData {
     report_span(
         late.trace_id,
         late.invocation_span_id,
-        late.request_id.as_str(),
+        late.report.body.request_id.as_str(),
         &late.report,
         span_id,
     )
@@ -803,8 +806,8 @@ mod tests {
     use opentelemetry::trace::TraceId;
 
     use super::*;
-    use crate::correlate::RuntimeDoneSummary;
     use crate::record::{BodyCapture, InvocationRecord, RequestId, ResultRecord, SpanIdentity};
+    use crate::telemetry::{RuntimeDone, Start};
     use crate::trace_context::TraceContext;
 
     fn t(ms: u64) -> SystemTime {
@@ -837,7 +840,7 @@ mod tests {
 
     fn summary(
         result: Option<ResultRecord>,
-        done: Option<RuntimeDoneSummary>,
+        done: Option<TelemetryEvent<RuntimeDone>>,
     ) -> InvocationSummary {
         InvocationSummary {
             request_id: RequestId::new("r-1"),
@@ -867,7 +870,14 @@ mod tests {
                 span: SpanIdentity::new(None, t(10)),
             }),
             result,
-            platform_start: Some((t(9), Some("7".into()))),
+            platform_start: Some(TelemetryEvent {
+                time: t(9),
+                body: Start {
+                    request_id: RequestId::new("r-1"),
+                    version: Some("7".into()),
+                    tracing: None,
+                },
+            }),
             runtime_done: done,
             report: None,
             logs: Vec::new(),
@@ -1000,13 +1010,17 @@ mod tests {
 
     #[test]
     fn platform_timeouts_and_stream_errors_are_errors() {
-        let done = RuntimeDoneSummary {
+        let done = TelemetryEvent {
             time: t(2000),
-            status: Some(PlatformStatus::Timeout),
-            error_type: Some("Sandbox.Timeout".into()),
-            duration_ms: Some(2000.0),
-            produced_bytes: None,
-            spans: vec![],
+            body: RuntimeDone {
+                request_id: RequestId::new("r-1"),
+                status: Some(PlatformStatus::Timeout),
+                error_type: Some("Sandbox.Timeout".into()),
+                duration_ms: Some(2000.0),
+                produced_bytes: None,
+                spans: vec![],
+                tracing: None,
+            },
         };
         let spans = invocation_spans(
             &summary(None, Some(done)),
@@ -1143,17 +1157,21 @@ mod tests {
     #[test]
     fn absurd_platform_durations_never_panic() {
         for ms in [-5.0, f64::NAN, f64::INFINITY, 1e300] {
-            let done = RuntimeDoneSummary {
+            let done = TelemetryEvent {
                 time: t(100),
-                status: Some(PlatformStatus::Success),
-                error_type: None,
-                duration_ms: Some(ms),
-                produced_bytes: None,
-                spans: vec![PlatformSpan {
-                    name: "responseLatency".into(),
-                    start: t(90),
-                    duration_ms: ms,
-                }],
+                body: RuntimeDone {
+                    request_id: RequestId::new("r-1"),
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                    duration_ms: Some(ms),
+                    produced_bytes: None,
+                    spans: vec![PlatformSpan {
+                        name: "responseLatency".into(),
+                        start: t(90),
+                        duration_ms: ms,
+                    }],
+                    tracing: None,
+                },
             };
             let mut inv = summary(None, Some(done));
             inv.event = None;

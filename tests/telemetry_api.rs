@@ -1,5 +1,5 @@
-//! The Telemetry API subscriber: batches transcribed from the AWS docs' samples (reference §4.3;
-//! obvious typos of the examples fixed, the malformed span start `12:01:23:521Z` kept on purpose),
+//! The Telemetry API subscriber: batches transcribed from the AWS docs' samples (obvious typos of
+//! the examples fixed, the malformed span start `12:01:23:521Z` kept on purpose),
 //! the delivery listener driven by a real HTTP client, and the subscription against an in-test
 //! platform that answers like rapid and the AWS emulator do.
 
@@ -19,13 +19,13 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use lambda_lens::capture::ApiBody;
 use lambda_lens::config::RuntimeApiEndpoint;
-use lambda_lens::http_client::{self, HttpClient};
+use lambda_lens::platform_http::{self, ApiBody, PlatformClient};
 use lambda_lens::record::RequestId;
 use lambda_lens::telemetry::{
-    self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics,
-    SchemaVersion, SubscribeError, Subscription, TelemetryBody, TelemetryEvent,
+    self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report,
+    ReportMetrics, RuntimeDone, SchemaVersion, Start, SubscribeError, Subscription, TelemetryBody,
+    TelemetryEvent,
 };
 
 const REQUEST_ID: &str = "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa";
@@ -163,11 +163,11 @@ fn start_with_tracing() {
         event,
         TelemetryEvent {
             time: at_ms(1_665_532_815_064),
-            body: TelemetryBody::Start {
+            body: TelemetryBody::Start(Start {
                 request_id: RequestId::new(REQUEST_ID),
                 version: Some("$LATEST".into()),
                 tracing: xray_tracing(),
-            },
+            }),
         }
     );
 }
@@ -184,7 +184,7 @@ fn runtime_done_with_metrics_and_the_docs_malformed_span_start() {
     ));
     assert_eq!(
         event.body,
-        TelemetryBody::RuntimeDone {
+        TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(REQUEST_ID),
             status: Some(PlatformStatus::Success),
             error_type: None,
@@ -203,7 +203,7 @@ fn runtime_done_with_metrics_and_the_docs_malformed_span_start() {
                 },
             ],
             tracing: xray_tracing(),
-        }
+        })
     );
 }
 
@@ -215,7 +215,7 @@ fn runtime_done_timeout_without_metrics() {
     ));
     assert_eq!(
         event.body,
-        TelemetryBody::RuntimeDone {
+        TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(REQUEST_ID),
             status: Some(PlatformStatus::Timeout),
             error_type: Some("Sandbox.Timedout".into()),
@@ -223,7 +223,7 @@ fn runtime_done_timeout_without_metrics() {
             produced_bytes: None,
             spans: vec![],
             tracing: None,
-        }
+        })
     );
 }
 
@@ -240,7 +240,7 @@ fn report_with_init_duration() {
         event,
         TelemetryEvent {
             time: at_ms(1_665_532_875_000),
-            body: TelemetryBody::Report {
+            body: TelemetryBody::Report(Report {
                 request_id: RequestId::new(REQUEST_ID),
                 status: Some(PlatformStatus::Success),
                 error_type: None,
@@ -258,7 +258,7 @@ fn report_with_init_duration() {
                     duration_ms: 3.5,
                 }],
                 tracing: None,
-            },
+            }),
         }
     );
 }
@@ -427,11 +427,11 @@ fn malformed_elements_are_skipped_and_counted_without_failing_the_batch() {
             },
             TelemetryEvent {
                 time: at_ms(1_665_533_031_000),
-                body: TelemetryBody::Start {
+                body: TelemetryBody::Start(Start {
                     request_id: RequestId::new(REQUEST_ID),
                     version: None,
                     tracing: None,
-                },
+                }),
             },
         ]
     );
@@ -464,7 +464,11 @@ async fn start_listener(capacity: usize) -> (u16, mpsc::Receiver<TelemetryEvent>
 }
 
 /// POSTs `body` to the listener like the platform does; returns the status and the answer's body.
-async fn deliver(client: &HttpClient, port: u16, body: impl Into<Bytes>) -> (StatusCode, Bytes) {
+async fn deliver(
+    client: &PlatformClient,
+    port: u16,
+    body: impl Into<Bytes>,
+) -> (StatusCode, Bytes) {
     let req = Request::builder()
         .method(Method::POST)
         .uri(format!("http://127.0.0.1:{port}/"))
@@ -513,7 +517,7 @@ async fn recv(rx: &mut mpsc::Receiver<TelemetryEvent>) -> TelemetryEvent {
 #[tokio::test]
 async fn deliveries_are_answered_200_and_events_arrive_in_order() {
     let (port, mut rx) = start_listener(64).await;
-    let client = http_client::build();
+    let client = platform_http::build();
 
     let (status, body) = deliver(&client, port, log_batch(0, 3)).await;
     assert_eq!(status, StatusCode::OK);
@@ -538,19 +542,19 @@ async fn platform_events_and_logs_arrive_parsed() {
         {"time": "2022-10-12T00:01:15.000Z", "type": "platform.runtimeDone",
          "record": {"requestId": REQUEST_ID, "status": "error", "errorType": "Runtime.Unknown"}},
     ]);
-    let (status, _) = deliver(&http_client::build(), port, batch.to_string()).await;
+    let (status, _) = deliver(&platform_http::build(), port, batch.to_string()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         recv(&mut rx).await.body,
-        TelemetryBody::Start {
+        TelemetryBody::Start(Start {
             request_id: RequestId::new(REQUEST_ID),
             version: Some("$LATEST".into()),
             tracing: None,
-        }
+        })
     );
     assert_eq!(
         recv(&mut rx).await.body,
-        TelemetryBody::RuntimeDone {
+        TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(REQUEST_ID),
             status: Some(PlatformStatus::Error),
             error_type: Some("Runtime.Unknown".into()),
@@ -558,14 +562,14 @@ async fn platform_events_and_logs_arrive_parsed() {
             produced_bytes: None,
             spans: vec![],
             tracing: None,
-        }
+        })
     );
 }
 
 #[tokio::test]
 async fn an_oversize_batch_is_refused_with_413_and_the_listener_carries_on() {
     let (port, mut rx) = start_listener(8).await;
-    let client = http_client::build();
+    let client = platform_http::build();
     let before = telemetry::oversize_batches();
 
     let (status, _) = deliver(&client, port, vec![b' '; telemetry::MAX_BATCH_BYTES + 1]).await;
@@ -589,7 +593,7 @@ async fn an_oversize_batch_is_refused_with_413_and_the_listener_carries_on() {
 #[tokio::test]
 async fn a_full_queue_still_gets_200_and_drops_are_counted() {
     let (port, mut rx) = start_listener(2).await;
-    let client = http_client::build();
+    let client = platform_http::build();
     let before = telemetry::dropped_events();
 
     let (status, _) = deliver(&client, port, log_batch(0, 5)).await;
@@ -609,7 +613,7 @@ async fn a_full_queue_still_gets_200_and_drops_are_counted() {
 #[tokio::test]
 async fn skipped_elements_are_counted_and_non_posts_refused() {
     let (port, mut rx) = start_listener(8).await;
-    let client = http_client::build();
+    let client = platform_http::build();
     let before = telemetry::skipped_elements();
 
     let (status, _) = deliver(
@@ -734,7 +738,7 @@ const VALIDATION_ERROR: &str =
 async fn subscribes_with_the_newest_schema_and_the_documented_request() {
     let platform = FakePlatform::start(|_| (200, "\"OK\"")).await;
     let outcome = telemetry::subscribe(
-        &http_client::build(),
+        &platform_http::build(),
         &platform.endpoint(),
         EXTENSION_ID,
         4243,
@@ -764,6 +768,12 @@ async fn subscribes_with_the_newest_schema_and_the_documented_request() {
     );
 }
 
+/// Subscribes as the extension does to the Telemetry API at `api`, naming an arbitrary listener
+/// port: these tests look at the subscription, not at deliveries.
+async fn subscribe_at(api: &RuntimeApiEndpoint) -> Result<Subscription, SubscribeError> {
+    telemetry::subscribe(&platform_http::build(), api, EXTENSION_ID, 9).await
+}
+
 #[tokio::test]
 async fn a_400_falls_back_to_the_next_schema_version() {
     let platform = FakePlatform::start(|version| match version {
@@ -771,10 +781,9 @@ async fn a_400_falls_back_to_the_next_schema_version() {
         _ => (200, "\"OK\""),
     })
     .await;
-    let outcome =
-        telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-            .await
-            .expect("subscribed");
+    let outcome = subscribe_at(&platform.endpoint())
+        .await
+        .expect("subscribed");
     assert_eq!(
         outcome,
         Subscription::Subscribed(SchemaVersion::V2022_12_13)
@@ -790,10 +799,9 @@ async fn the_oldest_schema_is_the_last_resort() {
         _ => (400, VALIDATION_ERROR),
     })
     .await;
-    let outcome =
-        telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-            .await
-            .expect("subscribed");
+    let outcome = subscribe_at(&platform.endpoint())
+        .await
+        .expect("subscribed");
     assert_eq!(
         outcome,
         Subscription::Subscribed(SchemaVersion::V2022_07_01)
@@ -807,7 +815,7 @@ async fn the_oldest_schema_is_the_last_resort() {
 #[tokio::test]
 async fn a_400_to_every_version_is_a_rejection() {
     let platform = FakePlatform::start(|_| (400, VALIDATION_ERROR)).await;
-    let err = telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
+    let err = subscribe_at(&platform.endpoint())
         .await
         .expect_err("refused");
     assert_eq!(
@@ -829,10 +837,9 @@ async fn the_aws_emulators_202_means_not_supported() {
         )
     })
     .await;
-    let outcome =
-        telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
-            .await
-            .expect("202 is not an error");
+    let outcome = subscribe_at(&platform.endpoint())
+        .await
+        .expect("202 is not an error");
     assert_eq!(outcome, Subscription::NotSupported);
     assert_eq!(platform.schema_versions(), ["2025-01-29"]);
 }
@@ -841,7 +848,7 @@ async fn the_aws_emulators_202_means_not_supported() {
 async fn a_403_is_rejected_without_trying_other_versions() {
     const CLOSED: &str = r#"{"errorType":"Telemetry.SubscriptionClosed","errorMessage":"Telemetry API subscription is closed"}"#;
     let platform = FakePlatform::start(|_| (403, CLOSED)).await;
-    let err = telemetry::subscribe(&http_client::build(), &platform.endpoint(), EXTENSION_ID, 9)
+    let err = subscribe_at(&platform.endpoint())
         .await
         .expect_err("refused");
     assert_eq!(
@@ -863,9 +870,7 @@ async fn a_base_path_in_the_endpoint_is_kept() {
     let platform = FakePlatform::start(|_| (200, "")).await;
     let endpoint = RuntimeApiEndpoint::parse(&format!("http://{}/.rt", platform.addr))
         .expect("endpoint with a base path");
-    telemetry::subscribe(&http_client::build(), &endpoint, EXTENSION_ID, 9)
-        .await
-        .expect("subscribed");
+    subscribe_at(&endpoint).await.expect("subscribed");
     assert_eq!(platform.received()[0].path, "/.rt/2022-07-01/telemetry");
 }
 
@@ -877,9 +882,7 @@ async fn an_unreachable_api_is_a_transport_error() {
         .expect("local addr")
         .port();
     let endpoint = RuntimeApiEndpoint::parse(&format!("127.0.0.1:{port}")).expect("endpoint");
-    let err = telemetry::subscribe(&http_client::build(), &endpoint, EXTENSION_ID, 9)
-        .await
-        .expect_err("nobody listens");
+    let err = subscribe_at(&endpoint).await.expect_err("nobody listens");
     let SubscribeError::Transport(detail) = &err else {
         panic!("not a transport error: {err:?}");
     };
@@ -890,7 +893,7 @@ async fn an_unreachable_api_is_a_transport_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Against the repository's Lambda sandbox (reference §8.4: real subscription rules and delivery)
+// Against the repository's Lambda sandbox: its subscription rules and deliveries are Lambda's
 
 /// An extension that registers, publishes its id and `AWS_LAMBDA_RUNTIME_API` in `<dir>/id`, waits
 /// for `<dir>/go` (the subscription window closes at its first `/event/next`), then loops on events.
@@ -924,9 +927,9 @@ fn label(event: &TelemetryEvent) -> String {
         TelemetryBody::InitStart { .. } => "initStart".into(),
         TelemetryBody::InitRuntimeDone { .. } => "initRuntimeDone".into(),
         TelemetryBody::InitReport { .. } => "initReport".into(),
-        TelemetryBody::Start { .. } => "start".into(),
-        TelemetryBody::RuntimeDone { .. } => "runtimeDone".into(),
-        TelemetryBody::Report { .. } => "report".into(),
+        TelemetryBody::Start(_) => "start".into(),
+        TelemetryBody::RuntimeDone(_) => "runtimeDone".into(),
+        TelemetryBody::Report(_) => "report".into(),
         TelemetryBody::Log { source, .. } => format!("{source:?}"),
         TelemetryBody::LogsDropped { .. } => "logsDropped".into(),
         TelemetryBody::Other { kind, .. } => kind.clone(),
@@ -988,7 +991,7 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
         };
         let (ext_id, api) = published.split_once('\n').expect("id and API address");
         let endpoint = RuntimeApiEndpoint::parse(api).expect("AWS_LAMBDA_RUNTIME_API");
-        let outcome = telemetry::subscribe(&http_client::build(), &endpoint, ext_id, port).await;
+        let outcome = telemetry::subscribe(&platform_http::build(), &endpoint, ext_id, port).await;
         std::fs::write(dir.join("go"), "").expect("release the observer");
         outcome
     };
@@ -1005,7 +1008,8 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
                 .with_trace(TraceMode::Active),
         )
         .await;
-    // The report is delivered after the thaw for SHUTDOWN (reference §0.6).
+    // The report comes after the invocation's `/event/next`, so it is delivered at the thaw for
+    // SHUTDOWN.
     sandbox.shutdown(ShutdownReason::Spindown).await;
     let request_id = RequestId::new(invoked.request_id.as_str());
 
@@ -1013,7 +1017,7 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
     while !matches!(
         &events.last(),
         Some(TelemetryEvent {
-            body: TelemetryBody::Report { .. },
+            body: TelemetryBody::Report(_),
             ..
         })
     ) {
@@ -1051,11 +1055,11 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
     assert_eq!(name.as_deref(), Some(function_name.as_str()));
     assert_eq!(phase.as_deref(), Some("init"));
 
-    let TelemetryBody::Start {
+    let TelemetryBody::Start(Start {
         request_id: started,
         tracing,
         ..
-    } = &events[6].body
+    }) = &events[6].body
     else {
         unreachable!("checked by the labels");
     };
@@ -1081,12 +1085,12 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
         assert_eq!(event.body, log(line, Some(request_id.clone())));
     }
 
-    let TelemetryBody::RuntimeDone {
+    let TelemetryBody::RuntimeDone(RuntimeDone {
         request_id: done,
         status,
         spans,
         ..
-    } = &events[10].body
+    }) = &events[10].body
     else {
         unreachable!("checked by the labels");
     };
@@ -1098,12 +1102,12 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
         ["responseLatency", "responseDuration", "runtimeOverhead"]
     );
 
-    let TelemetryBody::Report {
+    let TelemetryBody::Report(Report {
         request_id: reported,
         status,
         metrics,
         ..
-    } = &events[11].body
+    }) = &events[11].body
     else {
         unreachable!("checked by the labels");
     };

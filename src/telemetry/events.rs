@@ -10,13 +10,14 @@ use serde_json::{Map, Value};
 
 use crate::record::RequestId;
 
-/// One event from a Telemetry API batch.
+/// One event from a Telemetry API batch; narrowed to one type (`TelemetryEvent<RuntimeDone>`) once
+/// its type is known, so that the event keeps its time wherever it is kept.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TelemetryEvent {
+pub struct TelemetryEvent<B = TelemetryBody> {
     /// When the platform generated the event (`time`); the arrival time when `time` is unreadable.
     pub time: SystemTime,
     /// What happened.
-    pub body: TelemetryBody,
+    pub body: B,
 }
 
 /// The content of an event, by `type`.
@@ -68,46 +69,11 @@ pub enum TelemetryBody {
         spans: Vec<PlatformSpan>,
     },
     /// `platform.start`: an invocation began.
-    Start {
-        /// `requestId`.
-        request_id: RequestId,
-        /// `version`: the function version.
-        version: Option<String>,
-        /// `tracing`.
-        tracing: Option<PlatformTracing>,
-    },
+    Start(Start),
     /// `platform.runtimeDone`: the runtime called `/next` after an invocation (not emitted on LMI).
-    RuntimeDone {
-        /// `requestId`.
-        request_id: RequestId,
-        /// `status`.
-        status: Option<PlatformStatus>,
-        /// `errorType`, for failures and timeouts.
-        error_type: Option<String>,
-        /// `metrics.durationMs`: invoke handed to the runtime until its `/next`.
-        duration_ms: Option<f64>,
-        /// `metrics.producedBytes`: size of the response.
-        produced_bytes: Option<u64>,
-        /// `spans`: `responseLatency`, `responseDuration`, `runtimeOverhead`.
-        spans: Vec<PlatformSpan>,
-        /// `tracing`.
-        tracing: Option<PlatformTracing>,
-    },
+    RuntimeDone(RuntimeDone),
     /// `platform.report`: an invocation's summary, produced after every extension's `/event/next`.
-    Report {
-        /// `requestId`.
-        request_id: RequestId,
-        /// `status`.
-        status: Option<PlatformStatus>,
-        /// `errorType`, for failures and timeouts.
-        error_type: Option<String>,
-        /// `metrics`.
-        metrics: ReportMetrics,
-        /// `spans`: `extensionOverhead` (default functions), `responseLatency`/`responseDuration` (LMI).
-        spans: Vec<PlatformSpan>,
-        /// `tracing`.
-        tracing: Option<PlatformTracing>,
-    },
+    Report(Report),
     /// `function` or `extension`: one log line or JSON log record.
     Log {
         /// Who wrote it.
@@ -135,6 +101,54 @@ pub enum TelemetryBody {
         /// The `record` as delivered.
         record: Value,
     },
+}
+
+/// The record of `platform.start`. The invocation events are types of their own because their
+/// content is kept with the invocation until its spans are built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// `requestId`.
+    pub request_id: RequestId,
+    /// `version`: the function version.
+    pub version: Option<String>,
+    /// `tracing`.
+    pub tracing: Option<PlatformTracing>,
+}
+
+/// The record of `platform.runtimeDone`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeDone {
+    /// `requestId`.
+    pub request_id: RequestId,
+    /// `status`.
+    pub status: Option<PlatformStatus>,
+    /// `errorType`, for failures and timeouts.
+    pub error_type: Option<String>,
+    /// `metrics.durationMs`: invoke handed to the runtime until its `/next`.
+    pub duration_ms: Option<f64>,
+    /// `metrics.producedBytes`: size of the response.
+    pub produced_bytes: Option<u64>,
+    /// `spans`: `responseLatency`, `responseDuration`, `runtimeOverhead`.
+    pub spans: Vec<PlatformSpan>,
+    /// `tracing`.
+    pub tracing: Option<PlatformTracing>,
+}
+
+/// The record of `platform.report`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// `requestId`.
+    pub request_id: RequestId,
+    /// `status`.
+    pub status: Option<PlatformStatus>,
+    /// `errorType`, for failures and timeouts.
+    pub error_type: Option<String>,
+    /// `metrics`.
+    pub metrics: ReportMetrics,
+    /// `spans`: `extensionOverhead` (default functions), `responseLatency`/`responseDuration` (LMI).
+    pub spans: Vec<PlatformSpan>,
+    /// `tracing`.
+    pub tracing: Option<PlatformTracing>,
 }
 
 /// `metrics` of `platform.report`.
@@ -289,16 +303,16 @@ fn parse_event(element: &Value) -> Option<TelemetryEvent> {
         }
         "platform.start" => {
             let r = record.as_object()?;
-            TelemetryBody::Start {
+            TelemetryBody::Start(Start {
                 request_id: request_id(r)?,
                 version: string(r, "version"),
                 tracing: tracing(r),
-            }
+            })
         }
         "platform.runtimeDone" => {
             let r = record.as_object()?;
             let m = metrics(r);
-            TelemetryBody::RuntimeDone {
+            TelemetryBody::RuntimeDone(RuntimeDone {
                 request_id: request_id(r)?,
                 status: status(r),
                 error_type: string(r, "errorType"),
@@ -306,7 +320,7 @@ fn parse_event(element: &Value) -> Option<TelemetryEvent> {
                 produced_bytes: m.and_then(|m| unsigned(m, "producedBytes")),
                 spans: spans(r, time),
                 tracing: tracing(r),
-            }
+            })
         }
         "platform.report" => {
             let r = record.as_object()?;
@@ -318,14 +332,14 @@ fn parse_event(element: &Value) -> Option<TelemetryEvent> {
                 init_duration_ms: float(m, "initDurationMs"),
                 restore_duration_ms: float(m, "restoreDurationMs"),
             });
-            TelemetryBody::Report {
+            TelemetryBody::Report(Report {
                 request_id: request_id(r)?,
                 status: status(r),
                 error_type: string(r, "errorType"),
                 metrics,
                 spans: spans(r, time),
                 tracing: tracing(r),
-            }
+            })
         }
         "platform.logsDropped" => {
             let r = record.as_object()?;
@@ -506,7 +520,7 @@ mod tests {
             "requestId":"r1","spans":[{"name":"a","start":"soon","durationMs":1.5},
             {"name":"b"},{"durationMs":2},"c"]}}]"#;
         let (events, _) = parse_batch(body);
-        let TelemetryBody::RuntimeDone { spans, .. } = &events[0].body else {
+        let TelemetryBody::RuntimeDone(RuntimeDone { spans, .. }) = &events[0].body else {
             panic!("not runtimeDone: {:?}", events[0]);
         };
         assert_eq!(

@@ -22,9 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::events::{parse_batch, TelemetryEvent};
-use crate::capture::ApiBody;
-use crate::http_client::error_chain;
 use crate::net;
+use crate::platform_http::{error_chain, ApiBody};
 
 /// Bounded queue of events to the owner task: try_send, never block the listener; count drops.
 pub const TELEMETRY_QUEUE_CAPACITY: usize = 4096;

@@ -12,8 +12,8 @@ mod listener;
 mod subscribe;
 
 pub use events::{
-    parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics,
-    TelemetryBody, TelemetryEvent,
+    parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics,
+    RuntimeDone, Start, TelemetryBody, TelemetryEvent,
 };
 pub use listener::{
     bind_listener, dropped_events, oversize_batches, serve, skipped_elements, MAX_BATCH_BYTES,

@@ -3,11 +3,9 @@
 use http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 
-use crate::capture::ApiBody;
 use crate::config::RuntimeApiEndpoint;
-use crate::http_client::error_chain;
-use crate::http_client::HttpClient;
 use crate::lifecycle::EXTENSION_ID_HEADER;
+use crate::platform_http::{error_chain, ApiBody, PlatformClient};
 
 const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// Largest subscription answer read; the platform answers `"OK"` or a short error JSON.
@@ -71,13 +69,15 @@ pub enum SubscribeError {
     },
 }
 
-/// Subscribes `extension_id` with destination http://sandbox.localdomain:<port>, types
-/// ["platform","function","extension"], buffering {maxItems: 1000, maxBytes: 262144, timeoutMs: 25}
-/// (minimum latency: the extension waits for platform.runtimeDone before it may call /event/next).
-/// Tries schema 2025-01-29, falls back to 2022-12-13 then 2022-07-01 when answered 400; a 202 (the AWS
-/// emulator's "Telemetry API is not supported") → Ok(Subscription::NotSupported); 200 → Ok(Subscribed(version)).
+/// Subscribes `extension_id` to the `platform`, `function` and `extension` events, delivered to
+/// `http://sandbox.localdomain:{port}` with the smallest buffering the API allows (the extension
+/// waits for `platform.runtimeDone` before it may call `/event/next`).
+///
+/// Schema versions are tried newest first, falling back to an older one when answered 400. 200 is
+/// [`Subscription::Subscribed`] with the version accepted; 202, the AWS emulator's "Telemetry API is
+/// not supported", is [`Subscription::NotSupported`].
 pub async fn subscribe(
-    client: &HttpClient,
+    client: &PlatformClient,
     api: &RuntimeApiEndpoint,
     extension_id: &str,
     port: u16,
@@ -126,7 +126,7 @@ fn request_body(version: SchemaVersion, port: u16) -> String {
 
 /// One PUT; returns the status and the (bounded, lossily decoded) answer body.
 async fn put(
-    client: &HttpClient,
+    client: &PlatformClient,
     api: &RuntimeApiEndpoint,
     extension_id: &str,
     body: String,

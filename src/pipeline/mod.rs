@@ -1,0 +1,120 @@
+//! The owner task: the one task that owns all per-invocation state. It is fed by channels (proxy
+//! records, telemetry events, lifecycle commands), runs the [`Correlator`](crate::correlate::Correlator),
+//! turns closed invocations into spans and exports them — and tells the lifecycle loop when an
+//! invocation's spans are out, so that `/extension/event/next` (after which the sandbox freezes) is
+//! called only then.
+//!
+//! [`Pipeline`] is the lifecycle loop's handle; the task itself is in `owner` (I/O: queues, timer,
+//! export). Its decisions are pure, with time passed in: `release` (when a waiting lifecycle loop is
+//! answered, when spans are flushed and within which budget) and `sampling` (which invocations and
+//! late reports become spans).
+
+mod owner;
+mod release;
+mod sampling;
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use self::owner::Owner;
+use crate::export::Exporter;
+use crate::lifecycle::InvokeEvent;
+use crate::record::{ProxyRecord, RequestId};
+use crate::spans::{CaptureSettings, FunctionInfo};
+use crate::telemetry::TelemetryEvent;
+use crate::trace_context::Sampler;
+
+/// Commands are few at a time (one per lifecycle event), so a small bound suffices.
+const COMMAND_QUEUE_CAPACITY: usize = 64;
+
+/// What the lifecycle loop asks of the owner task.
+enum Command {
+    Invoke(InvokeEvent),
+    Finish {
+        request_id: RequestId,
+        deadline_ms: u64,
+        reply: oneshot::Sender<()>,
+    },
+    TelemetryExpected(bool),
+    Shutdown {
+        budget: Duration,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Handle to the owner task.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    commands: mpsc::Sender<Command>,
+}
+
+/// What the owner task needs besides its input queues.
+pub struct PipelineSetup {
+    /// The function's identity, for span attributes and the resource.
+    pub function: FunctionInfo,
+    /// Where spans go; `None` when export is disabled or could not be built.
+    pub exporter: Option<Exporter>,
+    /// Longest a flush may take.
+    pub flush_timeout: Duration,
+    /// Which invocations are recorded (`OTEL_TRACES_SAMPLER`).
+    pub sampler: Sampler,
+    /// Longest wait for `platform.runtimeDone` after a result.
+    pub runtime_done_wait: Duration,
+    /// Body capture and redaction.
+    pub capture: CaptureSettings,
+}
+
+impl Pipeline {
+    /// Spawns the owner task.
+    pub fn spawn(
+        records: mpsc::Receiver<ProxyRecord>,
+        telemetry: mpsc::Receiver<TelemetryEvent>,
+        setup: PipelineSetup,
+    ) -> Self {
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
+        tokio::spawn(Owner::new(setup).run(records, telemetry, command_rx));
+        Self { commands }
+    }
+
+    /// Passes on an INVOKE event.
+    pub async fn invoke(&self, event: InvokeEvent) {
+        // The owner lives as long as the process; a failed send only happens at exit.
+        let _ = self.commands.send(Command::Invoke(event)).await;
+    }
+
+    /// Says whether `platform.runtimeDone` will arrive (the telemetry subscription's outcome).
+    pub async fn telemetry_expected(&self, expected: bool) {
+        let _ = self
+            .commands
+            .send(Command::TelemetryExpected(expected))
+            .await;
+    }
+
+    /// Returns once the invocation is complete and its spans were exported (or the export budget ran
+    /// out: they stay queued for the next flush).
+    pub async fn finish(&self, request_id: RequestId, deadline_ms: u64) {
+        let (reply, done) = oneshot::channel();
+        let command = Command::Finish {
+            request_id,
+            deadline_ms,
+            reply,
+        };
+        if self.commands.send(command).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Closes whatever is open and exports everything queued within `budget`.
+    pub async fn shutdown(&self, budget: Duration) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Shutdown { budget, reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The owner task's I/O: it waits on the proxy's records, the telemetry events, the lifecycle
+//! commands and one timer; feeds the correlator; builds and queues the spans of what it closed; and
+//! runs the flushes [`Releases`] decides on.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use tracing::Level;
+
+use super::release::Releases;
+use super::sampling::Sampling;
+use super::{Command, PipelineSetup};
+use crate::correlate::{Correlator, Input, Output};
+use crate::export::Exporter;
+use crate::logging::{self, RECORD_TARGET};
+use crate::record::ProxyRecord;
+use crate::spans::{self, CaptureSettings, FunctionInfo};
+use crate::telemetry::{TelemetryBody, TelemetryEvent};
+use crate::trace_context::new_span_id;
+
+/// The state of the owner task.
+pub(super) struct Owner {
+    correlator: Correlator,
+    function: FunctionInfo,
+    exporter: Option<Exporter>,
+    sampling: Sampling,
+    capture: CaptureSettings,
+    releases: Releases,
+}
+
+impl Owner {
+    /// The owner task's state before its first input.
+    pub(super) fn new(setup: PipelineSetup) -> Self {
+        Self {
+            correlator: Correlator::new(setup.runtime_done_wait, Box::new(new_span_id)),
+            function: setup.function,
+            releases: Releases::new(setup.exporter.is_some(), setup.flush_timeout),
+            exporter: setup.exporter,
+            sampling: Sampling::new(setup.sampler),
+            capture: setup.capture,
+        }
+    }
+
+    /// Serves the queues until all of them are closed.
+    pub(super) async fn run(
+        mut self,
+        mut records: mpsc::Receiver<ProxyRecord>,
+        mut telemetry: mpsc::Receiver<TelemetryEvent>,
+        mut commands: mpsc::Receiver<Command>,
+    ) {
+        // One timer for the whole loop, moved earlier when needed but left alone when a later check
+        // would do: it then fires early once and is re-armed. Arming a fresh timer for every
+        // invocation would wake the runtime's driver through its eventfd each time.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<tokio::time::Instant> = None;
+        loop {
+            let next = [self.correlator.next_check(), self.releases.next_wake()]
+                .into_iter()
+                .flatten()
+                .min();
+            let wake = next.map(|at| {
+                let wait = at
+                    .duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
+                tokio::time::Instant::now() + wait
+            });
+            if let Some(at) = wake {
+                if armed.is_none_or(|armed_at| at < armed_at) {
+                    timer.as_mut().reset(at);
+                    armed = Some(at);
+                }
+            }
+            let outputs = tokio::select! {
+                // Proxy records first: a runtimeDone must not overtake the result it follows.
+                biased;
+                Some(record) = records.recv() => {
+                    let now = SystemTime::now();
+                    self.releases.proxy_record(now);
+                    log_record(&record);
+                    self.correlator.push(Input::Proxy(record), now)
+                }
+                Some(event) = telemetry.recv() => self.telemetry(event),
+                Some(command) = commands.recv() => match command {
+                    Command::Invoke(event) => self.correlator.push(Input::Invoke(event), SystemTime::now()),
+                    Command::TelemetryExpected(expected) => {
+                        self.releases.set_telemetry_expected(expected);
+                        self.correlator.set_telemetry_expected(expected);
+                        self.correlator.close_due(SystemTime::now())
+                    }
+                    Command::Finish { request_id, deadline_ms, reply } => {
+                        self.releases.wait(request_id, deadline_ms, reply, SystemTime::now());
+                        Vec::new()
+                    }
+                    Command::Shutdown { budget, reply } => {
+                        self.shutdown(&mut records, &mut telemetry, budget).await;
+                        let _ = reply.send(());
+                        continue;
+                    }
+                },
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    self.correlator.close_due(SystemTime::now())
+                }
+                else => break,
+            };
+            let closed_any = self.enqueue(outputs);
+            self.release(closed_any).await;
+        }
+    }
+
+    fn telemetry(&mut self, event: TelemetryEvent) -> Vec<Output> {
+        if let TelemetryBody::InitStart {
+            instance_id: Some(instance),
+            ..
+        } = &event.body
+        {
+            let resource = spans::resource(&self.function, Some(instance));
+            if let Some(exporter) = self.exporter.as_mut() {
+                exporter.set_resource(resource);
+            }
+        }
+        self.correlator
+            .push(Input::Telemetry(event), SystemTime::now())
+    }
+
+    /// Builds spans for `outputs` and queues them; true when an invocation was closed.
+    fn enqueue(&mut self, outputs: Vec<Output>) -> bool {
+        let mut closed_any = false;
+        if self.exporter.is_none() {
+            // Export disabled: nothing to build spans for.
+            return outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
+        }
+        let mut next_id = new_span_id;
+        for output in outputs {
+            let spans = match output {
+                Output::Invocation(inv) => {
+                    closed_any = true;
+                    tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
+                    if !self
+                        .sampling
+                        .records_invocation(&inv.request_id, &inv.trace)
+                    {
+                        continue;
+                    }
+                    // Span building runs on observed, external data; should it ever panic, this
+                    // invocation's spans are lost, never the owner task (and every later invocation).
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        spans::invocation_spans(&inv, &self.function, &self.capture, &mut next_id)
+                    })) {
+                        Ok(spans) => spans,
+                        Err(_) => {
+                            tracing::error!(request_id = %inv.request_id, "span building failed; invocation skipped");
+                            continue;
+                        }
+                    }
+                }
+                Output::LateReport(late) => {
+                    if !self
+                        .sampling
+                        .records_late_report(&late.report.body.request_id)
+                    {
+                        continue;
+                    }
+                    vec![spans::late_report_span(&late, new_span_id())]
+                }
+            };
+            if let Some(exporter) = self.exporter.as_mut() {
+                exporter.enqueue(spans);
+            }
+        }
+        closed_any
+    }
+
+    /// Runs the flush that is due now, if any, and answers the waiters it releases.
+    async fn release(&mut self, closed_any: bool) {
+        let queued = self.exporter.as_ref().map_or(0, Exporter::queued);
+        let correlator = &self.correlator;
+        let due = self
+            .releases
+            .due(SystemTime::now(), closed_any, queued, |id| {
+                correlator.is_open(id)
+            });
+        if let Some(flush) = due {
+            flush.run(|budget| self.flush(budget)).await;
+        }
+    }
+
+    async fn flush(&mut self, budget: Duration) {
+        let Some(exporter) = self.exporter.as_mut() else {
+            return;
+        };
+        if exporter.queued() == 0 {
+            return;
+        }
+        if budget.is_zero() {
+            tracing::debug!(
+                queued = exporter.queued(),
+                "no time left before the deadline; spans kept for the next flush"
+            );
+            return;
+        }
+        let outcome = exporter.flush(budget).await;
+        if let Some(error) = &outcome.error {
+            tracing::warn!(
+                %error,
+                requeued = outcome.requeued,
+                elapsed_ms = outcome.elapsed.as_millis() as u64,
+                "span export failed; spans kept for the next flush"
+            );
+        }
+    }
+
+    /// SHUTDOWN: takes in what is still queued, closes everything open, answers every waiter and
+    /// exports within what is left of `budget`.
+    async fn shutdown(
+        &mut self,
+        records: &mut mpsc::Receiver<ProxyRecord>,
+        telemetry: &mut mpsc::Receiver<TelemetryEvent>,
+        budget: Duration,
+    ) {
+        let started = tokio::time::Instant::now();
+        let mut outputs = Vec::new();
+        while let Ok(record) = records.try_recv() {
+            log_record(&record);
+            outputs.extend(
+                self.correlator
+                    .push(Input::Proxy(record), SystemTime::now()),
+            );
+        }
+        while let Ok(event) = telemetry.try_recv() {
+            outputs.extend(self.telemetry(event));
+        }
+        outputs.extend(self.correlator.close_all());
+        self.enqueue(outputs);
+        self.releases.release_all();
+        let left = budget.saturating_sub(started.elapsed());
+        self.flush(left).await;
+    }
+}
+
+/// Records carry unredacted payload bytes: logged only when `LAMBDA_LENS_LOG` names their target.
+fn log_record(record: &ProxyRecord) {
+    if logging::records_requested() && tracing::enabled!(target: RECORD_TARGET, Level::DEBUG) {
+        match serde_json::to_string(record) {
+            Ok(json) => tracing::debug!(target: RECORD_TARGET, "{json}"),
+            Err(e) => tracing::warn!(error = %e, "record could not be serialized"),
+        }
+    }
+}
