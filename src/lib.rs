@@ -1,6 +1,6 @@
 //! lambda-lens: an AWS Lambda extension that sees inside every invocation.
 //!
-//! The data flow, one module per stage: [`config`] is read once; [`proxy`] forwards the runtime's
+//! The data flow, one module per stage: [`settings`] are read once; [`proxy`] forwards the runtime's
 //! Runtime API calls and taps their bodies through [`capture`], producing [`record`]s; [`telemetry`]
 //! receives the platform's events; [`lifecycle`] drives the Extensions API. The [`pipeline`] task owns
 //! all per-invocation state: [`correlate`] joins the views, [`spans`] builds OpenTelemetry spans
@@ -9,7 +9,6 @@
 
 pub mod app;
 pub mod capture;
-pub mod config;
 pub mod correlate;
 pub mod export;
 pub mod handoff;
@@ -23,6 +22,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod record;
 pub mod redact;
+pub mod settings;
 pub mod spans;
 pub mod telemetry;
 pub mod trace_context;

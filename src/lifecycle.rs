@@ -10,10 +10,10 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use crate::capture::ApiBody;
-use crate::config::RuntimeApiEndpoint;
 use crate::http_client::error_chain;
 use crate::http_client::HttpClient;
 use crate::record::RequestId;
+use crate::settings::RuntimeApiEndpoint;
 
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
 const NEXT_PATH: &str = "/2020-01-01/extension/event/next";

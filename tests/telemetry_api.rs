@@ -20,9 +20,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use lambda_lens::capture::ApiBody;
-use lambda_lens::config::RuntimeApiEndpoint;
 use lambda_lens::http_client::{self, HttpClient};
 use lambda_lens::record::RequestId;
+use lambda_lens::settings::RuntimeApiEndpoint;
 use lambda_lens::telemetry::{
     self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, ReportMetrics,
     SchemaVersion, SubscribeError, Subscription, TelemetryBody, TelemetryEvent,

@@ -4,10 +4,10 @@ use http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 
 use crate::capture::ApiBody;
-use crate::config::RuntimeApiEndpoint;
 use crate::http_client::error_chain;
 use crate::http_client::HttpClient;
 use crate::lifecycle::EXTENSION_ID_HEADER;
+use crate::settings::RuntimeApiEndpoint;
 
 const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// Largest subscription answer read; the platform answers `"OK"` or a short error JSON.
