@@ -2,7 +2,7 @@
 //! local OTLP receiver, the time an invocation waits before lambda-lens may call `/event/next`.
 //!
 //! Uses the library directly, as the pipeline does: one exporter per protocol (OTLP/HTTP protobuf,
-//! the same with gzip, OTLP/gRPC) built with [`Exporter::from_lookup`], on a single-threaded tokio
+//! the same with gzip, OTLP/gRPC) built with [`Exporter::new`], on a single-threaded tokio
 //! runtime like the extension's. Each flush sends the spans [`spans::invocation_spans`] builds from
 //! a realistic closed invocation (an SQS event, a response, `platform.runtimeDone` with its three
 //! phases, two log lines): one SERVER span with 11 attributes and 2 events, and 3 children. The
@@ -20,9 +20,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use lambda_lens::correlate::{CloseReason, InvocationSummary, LogLine};
-use lambda_lens::export::{ExportSettings, Exporter};
+use lambda_lens::export::Exporter;
 use lambda_lens::record::{
     BodyCapture, InvocationRecord, RequestId, ResultKind, ResultRecord, SpanIdentity,
+};
+use lambda_lens::settings::{
+    BodySettings, ExportSettings, FunctionSettings, RedactionSettings, SettingsGroup,
 };
 use lambda_lens::spans::{self, FunctionInfo};
 use lambda_lens::telemetry::{PlatformSpan, PlatformStatus, RuntimeDone, Start, TelemetryEvent};
@@ -90,21 +93,19 @@ fn protocols(receiver: &ReceiverHandle) -> [Protocol; 3] {
 
 /// The function the spans describe, as the extension reads it from its environment.
 fn function() -> FunctionInfo {
-    FunctionInfo::from_lookup(
-        |k| {
-            Some(
-                match k {
-                    "AWS_LAMBDA_FUNCTION_NAME" => "orders",
-                    "AWS_LAMBDA_FUNCTION_VERSION" => "7",
-                    "AWS_REGION" => "eu-west-1",
-                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => "512",
-                    _ => return None,
-                }
-                .to_owned(),
-            )
-        },
-        Some("123456789012".into()),
-    )
+    let (settings, _) = FunctionSettings::from_lookup(|k| {
+        Some(
+            match k {
+                "AWS_LAMBDA_FUNCTION_NAME" => "orders",
+                "AWS_LAMBDA_FUNCTION_VERSION" => "7",
+                "AWS_REGION" => "eu-west-1",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => "512",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    });
+    FunctionInfo::new(&settings, Some("123456789012".into()))
 }
 
 fn capture(body: &'static [u8], at: SystemTime) -> BodyCapture {
@@ -210,7 +211,8 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
         dropped_logs: 0,
     };
     // Default capture (bodies redacted and recorded), as a function gets without settings.
-    let (capture, _) = spans::CaptureSettings::from_lookup(|_| None, 4096);
+    let capture =
+        spans::CaptureSettings::new(&BodySettings::default(), &RedactionSettings::default());
     spans::invocation_spans(&summary, function, &capture, &mut new_span_id)
 }
 
@@ -264,7 +266,7 @@ fn main() {
             let (settings, warnings) = ExportSettings::from_lookup(lookup);
             assert!(warnings.is_empty(), "{warnings:?}");
             // Inside the runtime: the gRPC channel spawns its worker task on it.
-            rt.block_on(async { Exporter::from_lookup(&settings, resource.clone(), lookup) })
+            rt.block_on(async { Exporter::new(&settings, resource.clone()) })
                 .expect("exporter builds")
                 .expect("export is enabled")
         })

@@ -13,9 +13,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::config::{Config, StartupErrorPolicy};
 use crate::correlate::DEADLINE_GRACE;
-use crate::export::{ExportSettings, Exporter};
+use crate::export::Exporter;
 use crate::handoff;
 use crate::lifecycle::{
     time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
@@ -25,9 +24,9 @@ use crate::pipeline::{Pipeline, PipelineSetup};
 use crate::platform_http::{self, PlatformClient};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
+use crate::settings::{RuntimeSettings, Settings, StartupErrorPolicy};
 use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
-use crate::trace_context::Sampler;
 use crate::transform::Transforms;
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
@@ -44,48 +43,50 @@ const FINISH_SAFETY: Duration = Duration::from_secs(1);
 pub type ExitStatus = u8;
 
 /// Starts the proxy and publishes its address; an error means lambda-lens runs without a proxy.
-async fn start_proxy(config: &Config, records: RecordSender) -> Result<SocketAddr, String> {
+async fn start_proxy(settings: &Settings, records: RecordSender) -> Result<SocketAddr, String> {
+    let runtime = &settings.runtime;
     // Any port works for the proxy: the wrapper reads it from the hand-off file.
-    let listener = net::bind_with_fallback(Ipv4Addr::LOCALHOST, config.proxy_port, "proxy")
+    let listener = net::bind_with_fallback(Ipv4Addr::LOCALHOST, runtime.proxy_port, "proxy")
         .await
         .map_err(|e| format!("the proxy cannot listen on 127.0.0.1: {e}"))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("the proxy's address is unknown: {e}"))?;
-    handoff::publish(&config.handoff_file, addr).map_err(|e| {
+    handoff::publish(&runtime.handoff_file, addr).map_err(|e| {
         format!(
             "cannot write the hand-off file {}: {e}",
-            config.handoff_file.display()
+            runtime.handoff_file.display()
         )
     })?;
-    let (transforms, warnings) = Transforms::from_lookup(|k| std::env::var(k).ok());
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
-    let proxy = Proxy::new(config.upstream.clone(), config.capture_bytes, records)
-        .with_transforms(transforms);
+    let proxy = Proxy::new(
+        runtime.upstream.clone(),
+        settings.bodies.capture_bytes,
+        records,
+    )
+    .with_transforms(Transforms::new(&settings.transforms));
     tokio::spawn(proxy.serve(listener));
     Ok(addr)
 }
 
 /// Runs the extension until SHUTDOWN (exit 0) or an unrecoverable Extensions API failure (exit 1).
-pub async fn run(config: Config) -> ExitStatus {
-    if let Err(e) = handoff::clear(&config.handoff_file) {
-        tracing::warn!(file = %config.handoff_file.display(), error = %e, "cannot remove a stale hand-off file");
+pub async fn run(settings: Settings) -> ExitStatus {
+    let runtime = &settings.runtime;
+    if let Err(e) = handoff::clear(&runtime.handoff_file) {
+        tracing::warn!(file = %runtime.handoff_file.display(), error = %e, "cannot remove a stale hand-off file");
     }
     let client = platform_http::build();
     let (records, record_rx) = RecordSender::channel();
     let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE_CAPACITY);
 
-    let startup_error = if config.disabled {
+    let startup_error = if runtime.disabled {
         tracing::info!(
             "LAMBDA_LENS_DISABLED=true: no proxy; the runtime talks to the Runtime API directly"
         );
         None
     } else {
-        match start_proxy(&config, records).await {
+        match start_proxy(&settings, records).await {
             Ok(addr) => {
-                tracing::info!(proxy = %addr, upstream = %config.upstream, "Runtime API proxy listening");
+                tracing::info!(proxy = %addr, upstream = %runtime.upstream, "Runtime API proxy listening");
                 None
             }
             Err(message) => {
@@ -94,7 +95,7 @@ pub async fn run(config: Config) -> ExitStatus {
             }
         }
     };
-    let telemetry_listener = match telemetry::bind_listener(config.telemetry_port).await {
+    let telemetry_listener = match telemetry::bind_listener(runtime.telemetry_port).await {
         Ok(listener) => Some(listener),
         Err(e) => {
             tracing::warn!(error = %e, "the telemetry listener cannot start; spans will lack the platform's view");
@@ -102,13 +103,13 @@ pub async fn run(config: Config) -> ExitStatus {
         }
     };
 
-    let extensions = ExtensionsClient::new(client.clone(), config.runtime_api.clone());
-    let events = Subscription::for_initialization_type(config.initialization_type.as_deref());
-    let registration = match extensions.register(&config.extension_name, events).await {
+    let extensions = ExtensionsClient::new(client.clone(), runtime.runtime_api.clone());
+    let events = Subscription::for_initialization_type(runtime.initialization_type.as_deref());
+    let registration = match extensions.register(&runtime.extension_name, events).await {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(name = %config.extension_name, error = %e, "extension registration failed");
-            return exit_failed(&config);
+            tracing::error!(name = %runtime.extension_name, error = %e, "extension registration failed");
+            return exit_failed(runtime);
         }
     };
     tracing::info!(
@@ -117,27 +118,18 @@ pub async fn run(config: Config) -> ExitStatus {
         "registered"
     );
 
-    if let (Some(message), StartupErrorPolicy::Fail) = (&startup_error, config.on_startup_error) {
+    if let (Some(message), StartupErrorPolicy::Fail) = (&startup_error, runtime.on_startup_error) {
         if let Err(e) = extensions
             .init_error(&registration.extension_id, STARTUP_ERROR_TYPE, message)
             .await
         {
             tracing::error!(error = %e, "could not report the init error");
         }
-        return exit_failed(&config);
+        return exit_failed(runtime);
     }
 
-    let env = |key: &str| std::env::var(key).ok();
-    let function = FunctionInfo::from_lookup(env, registration.account_id.clone());
-    let (settings, mut warnings) = ExportSettings::from_lookup(env);
-    let (sampler, sampler_warnings) = Sampler::from_env();
-    warnings.extend(sampler_warnings);
-    let (capture, capture_warnings) = CaptureSettings::from_lookup(env, config.capture_bytes);
-    warnings.extend(capture_warnings);
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
-    let exporter = match Exporter::from_env(&settings, spans::resource(&function, None)) {
+    let function = FunctionInfo::new(&settings.function, registration.account_id.clone());
+    let exporter = match Exporter::new(&settings.export, spans::resource(&function, None)) {
         Ok(exporter) => exporter,
         Err(e) => {
             tracing::error!(error = %e, "the OTLP exporter cannot be built; spans are not exported");
@@ -150,17 +142,17 @@ pub async fn run(config: Config) -> ExitStatus {
         PipelineSetup {
             function,
             exporter,
-            flush_timeout: settings.flush_timeout,
-            sampler,
-            runtime_done_wait: config.runtime_done_wait,
-            capture,
+            flush_timeout: settings.export.flush_timeout,
+            sampler: settings.sampler.clone(),
+            runtime_done_wait: runtime.runtime_done_wait,
+            capture: CaptureSettings::new(&settings.bodies, &settings.redaction),
         },
     );
     let telemetry_expected = match telemetry_listener {
         Some(listener) => {
             subscribe_telemetry(
                 &client,
-                &config,
+                runtime,
                 &registration.extension_id,
                 listener,
                 telemetry_tx,
@@ -171,24 +163,23 @@ pub async fn run(config: Config) -> ExitStatus {
     };
     pipeline.telemetry_expected(telemetry_expected).await;
 
-    let settings_flush = settings.flush_timeout;
     match event_loop(
         &extensions,
         &registration.extension_id,
         &pipeline,
-        settings_flush,
+        settings.export.flush_timeout,
     )
     .await
     {
         0 => 0,
-        _ => exit_failed(&config),
+        _ => exit_failed(runtime),
     }
 }
 
 /// Serves the telemetry listener and subscribes to it; true when `platform.*` events will arrive.
 async fn subscribe_telemetry(
     client: &PlatformClient,
-    config: &Config,
+    runtime: &RuntimeSettings,
     id: &ExtensionId,
     listener: TcpListener,
     sink: mpsc::Sender<TelemetryEvent>,
@@ -201,7 +192,7 @@ async fn subscribe_telemetry(
         }
     };
     tokio::spawn(telemetry::serve(listener, sink));
-    match telemetry::subscribe(client, &config.runtime_api, &id.to_string(), port).await {
+    match telemetry::subscribe(client, &runtime.runtime_api, &id.to_string(), port).await {
         Ok(telemetry::Subscription::Subscribed(version)) => {
             tracing::info!(
                 schema = version.as_str(),
@@ -225,9 +216,9 @@ async fn subscribe_telemetry(
 
 /// Leaving without SHUTDOWN: withdraw the hand-off file so a runtime started later (an emulator
 /// that carries on, a re-init) talks to the Runtime API instead of a dead proxy.
-fn exit_failed(config: &Config) -> ExitStatus {
-    if let Err(e) = handoff::clear(&config.handoff_file) {
-        tracing::warn!(file = %config.handoff_file.display(), error = %e, "cannot remove the hand-off file");
+fn exit_failed(runtime: &RuntimeSettings) -> ExitStatus {
+    if let Err(e) = handoff::clear(&runtime.handoff_file) {
+        tracing::warn!(file = %runtime.handoff_file.display(), error = %e, "cannot remove the hand-off file");
     }
     1
 }

@@ -15,7 +15,7 @@
 //!    redaction and transforms share.
 //! 4. **Export.** [`export`] sends the spans over OTLP (or to X-Ray) before the sandbox freezes.
 //!
-//! Around them: [`config`] is read once at start-up; [`app`] wires the stages together in start-up
+//! Around them: [`settings`] are read once at start-up, from the environment only there; [`app`] wires the stages together in start-up
 //! order; [`handoff`] tells the wrapper where the proxy listens; [`net`] binds listeners;
 //! [`platform_http`] is lambda-lens's own HTTP with the platform; [`logging`] is its own log.
 
@@ -24,7 +24,6 @@
 
 pub mod app;
 pub mod capture;
-pub mod config;
 pub mod correlate;
 pub mod export;
 pub mod handoff;
@@ -39,6 +38,7 @@ pub mod proxy;
 pub mod recent;
 pub mod record;
 pub mod redact;
+pub mod settings;
 pub mod spans;
 pub mod telemetry;
 pub mod trace_context;

@@ -9,9 +9,9 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use crate::config::RuntimeApiEndpoint;
 use crate::platform_http::{error_chain, ApiBody, PlatformClient};
 use crate::record::RequestId;
+use crate::settings::RuntimeApiEndpoint;
 
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
 const NEXT_PATH: &str = "/2020-01-01/extension/event/next";

@@ -48,6 +48,7 @@
 use base64::Engine as _;
 
 use crate::json::{JsonPath, PathStep};
+use crate::settings::RedactionSettings;
 use crate::trigger::{self, Trigger};
 
 /// What replaces a redacted value or substring.
@@ -92,7 +93,7 @@ const SENSITIVE_HEADERS: [&str; 9] = [
 /// Nesting of JSON inside string values that is still unpacked; deeper strings get the text scan.
 const MAX_EMBEDDED_DEPTH: u8 = 3;
 
-/// What is redacted; built once from the environment ([`RedactionRules::from_lookup`]).
+/// What is redacted; built once from the settings ([`RedactionRules::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedactionRules {
     /// Normalised key patterns; a key matches when its normalised form contains one.
@@ -106,77 +107,18 @@ pub struct RedactionRules {
 impl Default for RedactionRules {
     /// The default key patterns, no paths, value detectors on.
     fn default() -> Self {
-        Self {
-            keys: DEFAULT_KEYS.iter().map(|k| (*k).to_owned()).collect(),
-            paths: Vec::new(),
-            values: true,
-        }
+        Self::new(&RedactionSettings::default())
     }
 }
 
 impl RedactionRules {
-    /// The defaults adjusted by the environment, read through `lookup` (empty values count as
-    /// unset):
-    /// - `LAMBDA_LENS_REDACT_KEYS`: comma-separated key patterns; with a leading `+` they extend
-    ///   the defaults, otherwise they replace them.
-    /// - `LAMBDA_LENS_REDACT_PATHS`: comma-separated paths (`a.b`, `$.a.b[*].c`, `a[0]`, `*`).
-    /// - `LAMBDA_LENS_REDACT_VALUES`: `true` (default) or `false` for the value detectors.
-    ///
-    /// Unusable entries are skipped with a warning each; the rest still applies.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
-        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let mut rules = Self::default();
-        let mut warnings = Vec::new();
-
-        if let Some(raw) = get("LAMBDA_LENS_REDACT_KEYS") {
-            let (extend, list) = match raw.trim().strip_prefix('+') {
-                Some(rest) => (true, rest),
-                None => (false, raw.as_str()),
-            };
-            let mut keys: Vec<String> = Vec::new();
-            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                let key = normalise_key(entry);
-                if key.is_empty() {
-                    warnings.push(format!(
-                        "LAMBDA_LENS_REDACT_KEYS: {entry:?} has no letters or digits; skipped"
-                    ));
-                } else if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-            if extend {
-                keys.retain(|k| !rules.keys.contains(k));
-                rules.keys.extend(keys);
-            } else if keys.is_empty() {
-                warnings.push(format!(
-                    "LAMBDA_LENS_REDACT_KEYS={raw:?} names no key; the defaults stay"
-                ));
-            } else {
-                rules.keys = keys;
-            }
+    /// The rules as configured.
+    pub fn new(settings: &RedactionSettings) -> Self {
+        Self {
+            keys: settings.keys.clone(),
+            paths: settings.paths.clone(),
+            values: settings.values,
         }
-
-        if let Some(raw) = get("LAMBDA_LENS_REDACT_PATHS") {
-            for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                match JsonPath::parse(entry) {
-                    Some(path) => rules.paths.push(path),
-                    None => warnings.push(format!(
-                        "LAMBDA_LENS_REDACT_PATHS: {entry:?} is not a path like a.b[*].c; skipped"
-                    )),
-                }
-            }
-        }
-
-        if let Some(raw) = get("LAMBDA_LENS_REDACT_VALUES") {
-            match raw.trim().to_ascii_lowercase().as_str() {
-                "true" => rules.values = true,
-                "false" => rules.values = false,
-                _ => warnings.push(format!(
-                    "LAMBDA_LENS_REDACT_VALUES={raw:?} ignored: expected true or false; using true"
-                )),
-            }
-        }
-        (rules, warnings)
     }
 
     /// True when `key` (a JSON key, header or parameter name) names a secret.
@@ -195,7 +137,7 @@ impl RedactionRules {
 }
 
 /// Lower case without `-`, `_` and spaces, so the spellings of one name compare equal.
-fn normalise_key(key: &str) -> String {
+pub(crate) fn normalise_key(key: &str) -> String {
     key.chars()
         .filter(|c| !matches!(c, '-' | '_' | ' '))
         .flat_map(char::to_lowercase)
@@ -824,6 +766,7 @@ fn luhn(digits: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::{SettingWarning, SettingsGroup};
 
     fn rules() -> RedactionRules {
         RedactionRules::default()
@@ -837,13 +780,14 @@ mod tests {
         captured_body(s.as_bytes(), true, &rules(), 1 << 20).text
     }
 
-    fn with_env(pairs: &[(&str, &str)]) -> (RedactionRules, Vec<String>) {
-        RedactionRules::from_lookup(|k| {
+    fn with_env(pairs: &[(&str, &str)]) -> (RedactionRules, Vec<SettingWarning>) {
+        let (settings, warnings) = RedactionSettings::from_lookup(|k| {
             pairs
                 .iter()
                 .find(|(name, _)| *name == k)
                 .map(|(_, v)| (*v).to_owned())
-        })
+        });
+        (RedactionRules::new(&settings), warnings)
     }
 
     #[test]
@@ -1034,40 +978,6 @@ mod tests {
             captured_body(event.as_bytes(), true, &rules, 4096).text,
             r#"{"body":{"card":{"number":"[REDACTED]","brand":"v"}},"detail":{"user":{"ssn":"[REDACTED]","name":"a"}},"items":[{"pin":"[REDACTED]"},{"pin":"[REDACTED]","q":3}],"list":[0,"[REDACTED]",2],"o":{"x":{"deep":"[REDACTED]"}}}"#
         );
-    }
-
-    #[test]
-    fn env_extend_replace_and_warnings() {
-        let (extended, w) = with_env(&[("LAMBDA_LENS_REDACT_KEYS", "+ssn, Card_Number,token")]);
-        assert!(w.is_empty());
-        assert!(extended.key_matches("user_ssn") && extended.key_matches("cardNumber"));
-        assert!(extended.key_matches("password"));
-        assert_eq!(extended.keys.len(), DEFAULT_KEYS.len() + 2);
-
-        let (replaced, w) = with_env(&[("LAMBDA_LENS_REDACT_KEYS", "ssn")]);
-        assert!(w.is_empty());
-        assert!(replaced.key_matches("ssn") && !replaced.key_matches("password"));
-
-        let (rules, w) = with_env(&[
-            ("LAMBDA_LENS_REDACT_KEYS", "-,_"),
-            ("LAMBDA_LENS_REDACT_PATHS", "a.b,a[x]"),
-            ("LAMBDA_LENS_REDACT_VALUES", "maybe"),
-        ]);
-        assert_eq!(w.len(), 5, "{w:?}");
-        assert_eq!(rules.keys, RedactionRules::default().keys);
-        assert_eq!(rules.paths.len(), 1);
-        assert!(rules.values);
-
-        let (off, w) = with_env(&[("LAMBDA_LENS_REDACT_VALUES", "FALSE")]);
-        assert!(w.is_empty() && !off.values);
-        assert_eq!(
-            redact_text("AKIAIOSFODNN7EXAMPLE", &off).0,
-            "AKIAIOSFODNN7EXAMPLE"
-        );
-
-        let (defaults, w) = with_env(&[("LAMBDA_LENS_REDACT_KEYS", " ")]);
-        assert!(w.is_empty());
-        assert_eq!(defaults, RedactionRules::default());
     }
 
     #[test]

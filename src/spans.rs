@@ -28,6 +28,7 @@ use crate::correlate::{CloseReason, InitSummary, InvocationSummary, LateReport};
 use crate::http_attrs;
 use crate::record::{BodyCapture, ResultKind};
 use crate::redact::{self, BodyEncoding, RedactionRules};
+use crate::settings::{BodySettings, FunctionSettings, RedactionSettings};
 use crate::telemetry::{PlatformSpan, PlatformStatus, Report, TelemetryEvent};
 use crate::trigger;
 
@@ -53,30 +54,15 @@ pub struct FunctionInfo {
 }
 
 impl FunctionInfo {
-    /// Reads the function's variables through `lookup` (empty = unset).
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-        account_id: Option<String>,
-    ) -> Self {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "unknown_function".into());
-        let service_name = get("OTEL_SERVICE_NAME")
-            .or_else(|| {
-                get("OTEL_RESOURCE_ATTRIBUTES").and_then(|attrs| {
-                    attrs.split(',').find_map(|kv| {
-                        let (k, v) = kv.split_once('=')?;
-                        (k.trim() == "service.name").then(|| v.trim().to_owned())
-                    })
-                })
-            })
-            .unwrap_or_else(|| name.clone());
+    /// The function as its settings describe it, with the account id from registration.
+    pub fn new(settings: &FunctionSettings, account_id: Option<String>) -> Self {
         Self {
-            version: get("AWS_LAMBDA_FUNCTION_VERSION"),
-            region: get("AWS_REGION"),
-            memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|m| m.trim().parse().ok()),
+            name: settings.name.clone(),
+            version: settings.version.clone(),
+            region: settings.region.clone(),
+            memory_mb: settings.memory_mb,
             account_id,
-            service_name,
-            name,
+            service_name: settings.service_name.clone(),
         }
     }
 }
@@ -486,34 +472,13 @@ pub struct CaptureSettings {
 }
 
 impl CaptureSettings {
-    /// Reads the capture and redaction variables (empty = unset); bad values warn and use defaults.
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-        limit: usize,
-    ) -> (Self, Vec<String>) {
-        let (rules, mut warnings) = RedactionRules::from_lookup(&lookup);
-        let enabled = match lookup("LAMBDA_LENS_CAPTURE_BODIES")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .filter(|v| !v.is_empty())
-        {
-            None => true,
-            Some(v) if v == "true" => true,
-            Some(v) if v == "false" => false,
-            Some(v) => {
-                warnings.push(format!(
-                    "LAMBDA_LENS_CAPTURE_BODIES={v:?} ignored: expected true or false; capturing"
-                ));
-                true
-            }
-        };
-        (
-            Self {
-                enabled,
-                limit,
-                rules,
-            },
-            warnings,
-        )
+    /// Bodies as `bodies` says, redacted as `redaction` says.
+    pub fn new(bodies: &BodySettings, redaction: &RedactionSettings) -> Self {
+        Self {
+            enabled: bodies.on_spans,
+            limit: bodies.capture_bytes,
+            rules: RedactionRules::new(redaction),
+        }
     }
 }
 
@@ -807,6 +772,7 @@ mod tests {
 
     use super::*;
     use crate::record::{BodyCapture, InvocationRecord, RequestId, ResultRecord, SpanIdentity};
+    use crate::settings::SettingsGroup;
     use crate::telemetry::{RuntimeDone, Start};
     use crate::trace_context::TraceContext;
 
@@ -815,17 +781,15 @@ mod tests {
     }
 
     fn function() -> FunctionInfo {
-        FunctionInfo::from_lookup(
-            |k| match k {
-                "AWS_LAMBDA_FUNCTION_NAME" => Some("orders".into()),
-                "AWS_LAMBDA_FUNCTION_VERSION" => Some("7".into()),
-                "AWS_REGION" => Some("eu-west-1".into()),
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("256".into()),
-                "OTEL_RESOURCE_ATTRIBUTES" => Some("team=a,service.name=shop".into()),
-                _ => None,
-            },
-            None,
-        )
+        let (settings, _) = FunctionSettings::from_lookup(|k| match k {
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("orders".into()),
+            "AWS_LAMBDA_FUNCTION_VERSION" => Some("7".into()),
+            "AWS_REGION" => Some("eu-west-1".into()),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("256".into()),
+            "OTEL_RESOURCE_ATTRIBUTES" => Some("team=a,service.name=shop".into()),
+            _ => None,
+        });
+        FunctionInfo::new(&settings, None)
     }
 
     fn capture(body: &'static [u8], at: u64) -> BodyCapture {
@@ -910,7 +874,7 @@ mod tests {
     }
 
     fn settings() -> CaptureSettings {
-        CaptureSettings::from_lookup(|_| None, 4096).0
+        CaptureSettings::new(&BodySettings::default(), &RedactionSettings::default())
     }
 
     fn ids() -> impl FnMut() -> SpanId {
@@ -1121,11 +1085,11 @@ mod tests {
             Value::from("login password=[REDACTED] with card [REDACTED]")
         );
 
-        let (off, warnings) = CaptureSettings::from_lookup(
-            |k| (k == "LAMBDA_LENS_CAPTURE_BODIES").then(|| "false".to_owned()),
-            4096,
-        );
+        let (bodies, warnings) = BodySettings::from_lookup(|k| {
+            (k == "LAMBDA_LENS_CAPTURE_BODIES").then(|| "false".to_owned())
+        });
         assert!(warnings.is_empty());
+        let off = CaptureSettings::new(&bodies, &RedactionSettings::default());
         let spans = invocation_spans(&inv, &function(), &off, &mut ids());
         assert_eq!(attr(&spans[0], "lambda_lens.event.body"), None);
         assert_eq!(

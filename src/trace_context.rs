@@ -3,7 +3,7 @@
 //! originating X-Ray-compatible ids when there is no usable header, and the `OTEL_TRACES_SAMPLER`
 //! decision.
 //!
-//! This module owns only the pure logic: no I/O apart from [`Sampler::from_env`] reading two variables.
+//! This module owns only the pure logic, no I/O; the sampler is chosen by the `settings` module.
 //!
 //! Header shapes seen in Lambda (all handled, keys case-insensitive, unknown keys kept):
 //! - active tracing: `Root=1-…;Parent=…;Sampled=1;Lineage=…`;
@@ -230,51 +230,6 @@ pub enum Sampler {
 }
 
 impl Sampler {
-    /// Parses the values of `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (empty = unset, names
-    /// case-insensitive). Returns the sampler and one warning per ignored or replaced value: `xray` and
-    /// unknown names fall back to [`Sampler::AlwaysOn`]; a ratio that is not a number in `[0, 1]`
-    /// falls back to 1.0. A missing ratio is the specification's default 1.0, without a warning.
-    pub fn from_values(sampler: Option<&str>, arg: Option<&str>) -> (Self, Vec<String>) {
-        let mut warnings = Vec::new();
-        let name = sampler.map(str::trim).filter(|name| !name.is_empty());
-        let Some(name) = name else {
-            return (Self::AlwaysOn, warnings);
-        };
-        let sampler = match name.to_ascii_lowercase().as_str() {
-            "always_on" => Self::AlwaysOn,
-            "always_off" => Self::AlwaysOff,
-            "traceidratio" => Self::TraceIdRatio(parse_ratio(arg, &mut warnings)),
-            "parentbased_always_on" => Self::ParentBased(Box::new(Self::AlwaysOn)),
-            "parentbased_always_off" => Self::ParentBased(Box::new(Self::AlwaysOff)),
-            "parentbased_traceidratio" => Self::ParentBased(Box::new(Self::TraceIdRatio(
-                parse_ratio(arg, &mut warnings),
-            ))),
-            "xray" => {
-                warnings.push(
-                    "OTEL_TRACES_SAMPLER=xray (X-Ray centralized sampling) is not supported; \
-                     recording every invocation (always_on)"
-                        .to_owned(),
-                );
-                Self::AlwaysOn
-            }
-            _ => {
-                warnings.push(format!(
-                    "unknown OTEL_TRACES_SAMPLER {name:?}; recording every invocation (always_on)"
-                ));
-                Self::AlwaysOn
-            }
-        };
-        (sampler, warnings)
-    }
-
-    /// [`Sampler::from_values`] on the process environment; a value that is not valid Unicode counts
-    /// as unset.
-    pub fn from_env() -> (Self, Vec<String>) {
-        let sampler = std::env::var("OTEL_TRACES_SAMPLER").ok();
-        let arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").ok();
-        Self::from_values(sampler.as_deref(), arg.as_deref())
-    }
-
     /// Whether the invocation with this context is recorded.
     pub fn should_sample(&self, ctx: &TraceContext) -> bool {
         match self {
@@ -282,22 +237,6 @@ impl Sampler {
             Self::AlwaysOff => false,
             Self::TraceIdRatio(ratio) => ratio_samples(*ratio, ctx.trace_id),
             Self::ParentBased(root) => ctx.sampled.unwrap_or_else(|| root.should_sample(ctx)),
-        }
-    }
-}
-
-/// Parses `OTEL_TRACES_SAMPLER_ARG` for the ratio samplers.
-fn parse_ratio(arg: Option<&str>, warnings: &mut Vec<String>) -> f64 {
-    let Some(arg) = arg.map(str::trim).filter(|arg| !arg.is_empty()) else {
-        return 1.0;
-    };
-    match arg.parse::<f64>() {
-        Ok(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
-        _ => {
-            warnings.push(format!(
-                "OTEL_TRACES_SAMPLER_ARG {arg:?} is not a ratio between 0 and 1; using 1.0"
-            ));
-            1.0
         }
     }
 }
@@ -557,92 +496,6 @@ mod tests {
             sampled,
             origin: TraceOrigin::XRayParent,
         }
-    }
-
-    #[test]
-    fn default_sampler_records_everything() {
-        for unset in [None, Some(""), Some("  ")] {
-            assert_eq!(
-                Sampler::from_values(unset, None),
-                (Sampler::AlwaysOn, vec![])
-            );
-        }
-        let (sampler, _) = Sampler::from_values(None, Some("0.1"));
-        for sampled in [Some(true), Some(false), None] {
-            assert!(sampler.should_sample(&with_sampled(sampled)));
-        }
-    }
-
-    #[test]
-    fn parses_every_sampler_name() {
-        let cases = [
-            ("always_on", Sampler::AlwaysOn),
-            ("ALWAYS_OFF", Sampler::AlwaysOff),
-            ("traceidratio", Sampler::TraceIdRatio(0.25)),
-            (
-                "parentbased_always_on",
-                Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-            ),
-            (
-                "ParentBased_Always_Off",
-                Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-            ),
-            (
-                "parentbased_traceidratio",
-                Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.25))),
-            ),
-        ];
-        for (name, expected) in cases {
-            assert_eq!(
-                Sampler::from_values(Some(name), Some("0.25")),
-                (expected, vec![]),
-                "{name}"
-            );
-        }
-    }
-
-    #[test]
-    fn xray_and_unknown_samplers_warn_and_record_everything() {
-        for name in ["xray", "XRay", "jaeger_remote", "sometimes"] {
-            let (sampler, warnings) = Sampler::from_values(Some(name), None);
-            assert_eq!(sampler, Sampler::AlwaysOn, "{name}");
-            assert_eq!(warnings.len(), 1, "{name}");
-        }
-    }
-
-    #[test]
-    fn ratio_argument_defaults_and_validation() {
-        assert_eq!(
-            Sampler::from_values(Some("traceidratio"), None),
-            (Sampler::TraceIdRatio(1.0), vec![])
-        );
-        assert_eq!(
-            Sampler::from_values(Some("traceidratio"), Some("")),
-            (Sampler::TraceIdRatio(1.0), vec![])
-        );
-        assert_eq!(
-            Sampler::from_values(Some("traceidratio"), Some(" 0 ")).0,
-            Sampler::TraceIdRatio(0.0)
-        );
-        assert_eq!(
-            Sampler::from_values(Some("traceidratio"), Some("1")).0,
-            Sampler::TraceIdRatio(1.0)
-        );
-        for bad in ["abc", "-0.1", "1.5", "NaN", "inf"] {
-            let (sampler, warnings) =
-                Sampler::from_values(Some("parentbased_traceidratio"), Some(bad));
-            assert_eq!(
-                sampler,
-                Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(1.0))),
-                "{bad}"
-            );
-            assert_eq!(warnings.len(), 1, "{bad}");
-        }
-        // The argument only matters for the ratio samplers.
-        assert_eq!(
-            Sampler::from_values(Some("always_off"), Some("abc")),
-            (Sampler::AlwaysOff, vec![])
-        );
     }
 
     #[test]

@@ -598,8 +598,8 @@ fn receiver_ports(doc: &Yaml) -> Vec<u16> {
 #[test]
 fn lambda_layer_configs_fit_their_layer_and_lambda_lens() {
     let lens_ports = [
-        lambda_lens::config::DEFAULT_PROXY_PORT,
-        lambda_lens::config::DEFAULT_TELEMETRY_PORT,
+        lambda_lens::settings::DEFAULT_PROXY_PORT,
+        lambda_lens::settings::DEFAULT_TELEMETRY_PORT,
     ];
     let mut checked = 0;
     for f in collector_files() {

@@ -22,9 +22,10 @@ use trace_view::{
     Transport as WireTransport,
 };
 
-use lambda_lens::export::{
-    ExportError, ExportSettings, Exporter, Transport, DEFAULT_FLUSH_TIMEOUT,
-    DEFAULT_QUEUE_CAPACITY, MAX_BATCH_SPANS,
+use lambda_lens::export::{ExportError, Exporter, MAX_BATCH_SPANS};
+use lambda_lens::settings::{
+    Destination, ExportSettings, SettingsGroup, Transport, DEFAULT_FLUSH_TIMEOUT,
+    DEFAULT_QUEUE_CAPACITY,
 };
 
 const TRACE_ID: u128 = 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c;
@@ -131,13 +132,18 @@ fn expected_ids(indices: std::ops::Range<u64>) -> Vec<String> {
     indices.map(|index| format!("{:016x}", index + 1)).collect()
 }
 
-/// Builds an exporter from `vars` alone (the process environment is not consulted).
+/// Builds an exporter sending where `vars` alone say (the process environment is not consulted),
+/// with the queue and flush settings of `settings`.
 fn exporter_with(settings: &ExportSettings, vars: &[(&str, String)]) -> Exporter {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(name, value)| ((*name).to_owned(), value.clone()))
         .collect();
-    Exporter::from_lookup(settings, resource(), |name| vars.get(name).cloned())
+    let settings = ExportSettings {
+        destination: Destination::from_lookup(|name| vars.get(name).cloned()).0,
+        ..settings.clone()
+    };
+    Exporter::new(&settings, resource())
         .expect("the test configuration is valid")
         .expect("the exporter is enabled")
 }
@@ -631,8 +637,8 @@ async fn disabled_settings_build_no_exporter() {
             ExportSettings::from_lookup(|key| (key == name).then(|| value.to_owned()));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(settings.disabled, "{name}={value}");
-        let exporter = Exporter::from_lookup(&settings, resource(), |_| None)
-            .expect("a disabled exporter is not built");
+        let exporter =
+            Exporter::new(&settings, resource()).expect("a disabled exporter is not built");
         assert!(exporter.is_none(), "{name}={value}");
     }
 }
@@ -662,6 +668,7 @@ fn settings_defaults_and_valid_values() {
             disabled: false,
             flush_timeout: Duration::from_millis(250),
             queue_capacity: 100,
+            ..ExportSettings::default()
         }
     );
 }
@@ -685,11 +692,16 @@ fn bad_settings_warn_and_use_the_defaults() {
     assert_eq!(settings, ExportSettings::default());
     assert_eq!(warnings.len(), 4, "{warnings:?}");
     assert!(
-        warnings[2].contains("LAMBDA_LENS_FLUSH_TIMEOUT_MS") && warnings[2].contains("500"),
+        warnings[2]
+            .to_string()
+            .contains("LAMBDA_LENS_FLUSH_TIMEOUT_MS")
+            && warnings[2].to_string().contains("500"),
         "{warnings:?}"
     );
     assert!(
-        warnings[3].contains("LAMBDA_LENS_EXPORT_QUEUE_SPANS"),
+        warnings[3]
+            .to_string()
+            .contains("LAMBDA_LENS_EXPORT_QUEUE_SPANS"),
         "{warnings:?}"
     );
 
@@ -706,12 +718,12 @@ async fn an_unusable_endpoint_is_a_build_error() {
         ("http/protobuf", "http://exa mple/v1/traces"),
         ("grpc", "http://[::1"),
     ] {
-        let result =
-            Exporter::from_lookup(&ExportSettings::default(), resource(), |name| match name {
-                "OTEL_EXPORTER_OTLP_PROTOCOL" => Some(protocol.to_owned()),
-                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some(endpoint.to_owned()),
-                _ => None,
-            });
+        let (settings, _) = ExportSettings::from_lookup(|name| match name {
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some(protocol.to_owned()),
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some(endpoint.to_owned()),
+            _ => None,
+        });
+        let result = Exporter::new(&settings, resource());
         assert!(
             matches!(result, Err(ExportError::Build(ref message)) if message.contains("endpoint")),
             "{protocol} {endpoint}: {result:?}"

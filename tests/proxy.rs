@@ -547,7 +547,7 @@ async fn unreachable_upstream_gives_a_clear_502() {
     let addr = closed.local_addr().expect("addr");
     drop(closed);
     let endpoint =
-        lambda_lens::config::RuntimeApiEndpoint::parse(&addr.to_string()).expect("parse");
+        lambda_lens::settings::RuntimeApiEndpoint::parse(&addr.to_string()).expect("parse");
     let mut proxy = ProxyUnderTest::start(endpoint, 4096).await;
     let answer = post(
         &proxy.runtime_api(),
@@ -679,9 +679,11 @@ Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r
 #[tokio::test]
 async fn with_an_event_transform_an_event_for_a_runtime_that_left_is_not_lost_either() {
     let fake = FakeLambda::start().await;
-    let (transforms, _) = lambda_lens::transform::Transforms::from_lookup(|k| {
-        (k == "LAMBDA_LENS_INJECT_TRACEPARENT").then(|| "true".to_owned())
-    });
+    let transforms =
+        lambda_lens::transform::Transforms::new(&lambda_lens::settings::TransformSettings {
+            inject_traceparent: true,
+            ..Default::default()
+        });
     let mut proxy = ProxyUnderTest::start_with(fake.endpoint(), 4096, transforms).await;
     park_and_leave(&proxy, &fake, 1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -730,7 +732,7 @@ async fn raw_setup() -> (TcpListener, ProxyUnderTest, String) {
         .await
         .expect("bind raw upstream");
     let authority = upstream.local_addr().expect("addr").to_string();
-    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(&authority).expect("parse");
+    let endpoint = lambda_lens::settings::RuntimeApiEndpoint::parse(&authority).expect("parse");
     let proxy = ProxyUnderTest::start(endpoint, 4096).await;
     (upstream, proxy, authority)
 }
@@ -1483,7 +1485,7 @@ async fn a_head_request_that_cannot_be_forwarded_gets_a_502_without_a_body() {
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let authority = closed.local_addr().expect("addr").to_string();
     drop(closed);
-    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(&authority).expect("parse");
+    let endpoint = lambda_lens::settings::RuntimeApiEndpoint::parse(&authority).expect("parse");
     let proxy = ProxyUnderTest::start(endpoint, 4096).await;
     let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
     runtime
@@ -1721,10 +1723,12 @@ async fn an_empty_transfer_encoding_and_a_bad_length_on_head_get_400() {
 async fn with_an_event_transform_a_runtime_leaving_mid_event_does_not_start_a_second_next() {
     let upstream = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let authority = upstream.local_addr().expect("addr").to_string();
-    let endpoint = lambda_lens::config::RuntimeApiEndpoint::parse(&authority).expect("parse");
-    let (transforms, _) = lambda_lens::transform::Transforms::from_lookup(|k| {
-        (k == "LAMBDA_LENS_INJECT_TRACEPARENT").then(|| "true".to_owned())
-    });
+    let endpoint = lambda_lens::settings::RuntimeApiEndpoint::parse(&authority).expect("parse");
+    let transforms =
+        lambda_lens::transform::Transforms::new(&lambda_lens::settings::TransformSettings {
+            inject_traceparent: true,
+            ..Default::default()
+        });
     let mut proxy = ProxyUnderTest::start_with(endpoint, 4096, transforms).await;
     let event = r#"{"httpMethod":"GET","requestContext":{"stage":"prod"},"headers":{"a":"b"}}"#;
     let head = format!(

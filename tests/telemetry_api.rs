@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use lambda_lens::config::RuntimeApiEndpoint;
 use lambda_lens::platform_http::{self, ApiBody, PlatformClient};
 use lambda_lens::record::RequestId;
+use lambda_lens::settings::RuntimeApiEndpoint;
 use lambda_lens::telemetry::{
     self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report,
     ReportMetrics, RuntimeDone, SchemaVersion, Start, SubscribeError, Subscription, TelemetryBody,

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 
 use lambda_lens::record::SpanIdentity;
+use lambda_lens::settings::{SettingsGroup, TransformSettings};
 use lambda_lens::trace_context::TraceContext;
 use lambda_lens::transform::{Direction, TransformContext, Transforms};
 
@@ -154,12 +155,13 @@ fn undo(mut changed: Value, original: &Value) -> Value {
 
 #[test]
 fn any_input_yields_valid_json_changed_only_as_meant_or_the_original() {
-    let (transforms, warnings) = Transforms::from_lookup(|k| match k {
+    let (settings, warnings) = TransformSettings::from_lookup(|k| match k {
         "LAMBDA_LENS_INJECT_TRACEPARENT" | "LAMBDA_LENS_RESPONSE_HEADERS" => Some("true".into()),
         "LAMBDA_LENS_MASK_RESPONSE_PATHS" => Some("user.ssn".into()),
         _ => None,
     });
     assert!(warnings.is_empty());
+    let transforms = Transforms::new(&settings);
     let mut rng = StdRng::seed_from_u64(0x1a3bda);
     let (mut changed_count, mut kept_count) = (0, 0);
     for case in 0..3000 {

@@ -37,9 +37,9 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
 use lambda_lens::export::{
-    ExportSettings, ExportTarget, Exporter, Transport, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS,
-    XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
+    Exporter, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
 };
+use lambda_lens::settings::{Destination, ExportSettings, ExportTarget, SettingsGroup, Transport};
 use lambda_lens::trace_context::new_xray_trace_id;
 
 const ACCESS_KEY_ID: &str = "ASIATESTACCESSKEY";
@@ -409,7 +409,11 @@ fn xray_exporter(
     for (name, value) in extra {
         vars.insert((*name).to_owned(), (*value).to_owned());
     }
-    Exporter::from_lookup(settings, resource(), |name| vars.get(name).cloned())
+    let settings = ExportSettings {
+        destination: Destination::from_lookup(|name| vars.get(name).cloned()).0,
+        ..settings.clone()
+    };
+    Exporter::new(&settings, resource())
         .expect("the X-Ray configuration is complete")
         .expect("the exporter is enabled")
 }

@@ -8,21 +8,11 @@
 //! front of the queue; they go out with the next flush (the next thaw, or SHUTDOWN). The queue is
 //! bounded: when full, the oldest spans are dropped and counted.
 //!
-//! Configuration (`from_lookup` variants are pure, for tests; `from_env` reads the process):
-//! - `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: no exporter at all.
-//! - `OTEL_EXPORTER_OTLP_[TRACES_]{PROTOCOL,ENDPOINT,HEADERS,COMPRESSION,TIMEOUT,INSECURE}`: see
-//!   the `otlp_config` module; protocol `http/protobuf` (default), `grpc`, or `http/json` (sent as
-//!   protobuf, with a warning).
-//! - `LAMBDA_LENS_FLUSH_TIMEOUT_MS` (default 500): the most one flush may take.
-//! - `LAMBDA_LENS_EXPORT_QUEUE_SPANS` (default 2048): the queue bound, in spans.
-//! - `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`: a PEM file of CA certificates trusted besides
-//!   the bundled roots, by both transports (a file that cannot be used is a warning).
-//! - `LAMBDA_LENS_EXPORT_TARGET=xray` (default `otlp`): export straight to AWS X-Ray's OTLP
-//!   endpoint, `https://xray.${AWS_REGION}.amazonaws.com/v1/traces` unless
-//!   `LAMBDA_LENS_XRAY_ENDPOINT` says otherwise, over OTLP/HTTP (protobuf, gzip per
-//!   `OTEL_EXPORTER_OTLP_COMPRESSION`), every request SigV4-signed with the function's
-//!   credentials (the `xray` module), batches and spans kept within X-Ray's limits (the
-//!   `xray_limits` module).
+//! Configuration comes from [`ExportSettings`] (read by the `settings` module): whether to export
+//! at all, the flush budget and queue bound, and the destination: an OTLP collector over
+//! `http/protobuf` or `grpc`, or AWS X-Ray's OTLP endpoint (`LAMBDA_LENS_EXPORT_TARGET=xray`),
+//! every request SigV4-signed with the function's credentials (the `xray` module), batches and
+//! spans kept within X-Ray's limits (the `xray_limits` module).
 //!
 //! TLS: `https` endpoints work out of the box with both transports, verified against the bundled
 //! Mozilla roots (webpki-roots), with rustls on ring. OTLP/HTTP goes through the hyper client of
@@ -33,7 +23,6 @@
 //! invocation is waiting on, and the queue already retries at the next flush.
 
 mod http_client;
-mod otlp_config;
 mod sigv4;
 mod xray;
 mod xray_limits;
@@ -54,129 +43,20 @@ use opentelemetry_sdk::Resource;
 use tokio::time::Instant;
 
 use self::http_client::{CaCertificates, OtlpHttpClient};
-use self::otlp_config::OtlpConfig;
-pub use self::otlp_config::Transport;
 use self::sigv4::Signer;
 use self::xray::SigningHttpClient;
-pub use self::xray::{ExportTarget, XrayConfigError};
+pub use self::xray::XrayConfigError;
 use self::xray_limits::{Fit, XrayLimits};
 pub use self::xray_limits::{
     TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
 };
+use crate::settings::{ExportSettings, ExportTarget, OtlpSettings, Transport};
 
-/// Default for [`ExportSettings::flush_timeout`].
-///
-/// The flush runs after the function has responded but before the extension asks for the next
-/// event, so it delays the invocation's end (and is billed) and holds back the next invocation.
-/// A collector in the same region answers in a few to a few tens of milliseconds, and a fresh TLS
-/// connection adds one or two round trips; 500 ms covers that with room to spare while bounding
-/// the damage when the collector is slow or unreachable (those spans are then retried later).
-pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
-/// Default for [`ExportSettings::queue_capacity`]: about a minute of a busy function's spans at
-/// a few KiB each, a few MiB of memory at most.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 2048;
 /// The most spans sent in one export request to an OTLP collector (collectors commonly cap
 /// requests); X-Ray's own limits are [`XRAY_MAX_BATCH_SPANS`] and [`XRAY_MAX_REQUEST_BYTES`].
 pub const MAX_BATCH_SPANS: usize = 512;
 /// After the first drop, a drop warning is logged each time the total crosses a multiple of this.
 const DROP_WARNING_INTERVAL: u64 = 1000;
-
-/// lambda-lens's own export settings, read once at start-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportSettings {
-    /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: build no exporter.
-    pub disabled: bool,
-    /// `LAMBDA_LENS_FLUSH_TIMEOUT_MS`: the most one [`Exporter::flush`] may take (see
-    /// [`DEFAULT_FLUSH_TIMEOUT`] for why 500 ms).
-    pub flush_timeout: Duration,
-    /// `LAMBDA_LENS_EXPORT_QUEUE_SPANS`: how many spans may wait for export.
-    pub queue_capacity: usize,
-}
-
-impl Default for ExportSettings {
-    fn default() -> Self {
-        Self {
-            disabled: false,
-            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-        }
-    }
-}
-
-impl ExportSettings {
-    /// Reads the settings through `lookup` (an empty value counts as unset). Pure: a bad value
-    /// yields a warning (to be logged by the caller) and the default.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
-        let lookup = non_empty(&lookup);
-        let mut warnings = Vec::new();
-        let mut settings = Self::default();
-
-        if let Some(value) = lookup("OTEL_SDK_DISABLED") {
-            match value.trim().to_ascii_lowercase().as_str() {
-                "true" => settings.disabled = true,
-                "false" => {}
-                _ => warnings.push(format!(
-                    "OTEL_SDK_DISABLED={value:?} is not true or false; treating it as false"
-                )),
-            }
-        }
-        if let Some(value) = lookup("OTEL_TRACES_EXPORTER") {
-            let exporters: Vec<String> = value
-                .split(',')
-                .map(|name| name.trim().to_ascii_lowercase())
-                .filter(|name| !name.is_empty())
-                .collect();
-            if exporters.iter().all(|name| name == "none") {
-                settings.disabled = true;
-            } else if !exporters.iter().any(|name| name == "otlp") {
-                warnings.push(format!(
-                    "OTEL_TRACES_EXPORTER={value:?}: only otlp (or none) is supported; exporting with OTLP"
-                ));
-            }
-        }
-        if let Some(ms) = positive_integer(
-            &lookup,
-            "LAMBDA_LENS_FLUSH_TIMEOUT_MS",
-            DEFAULT_FLUSH_TIMEOUT.as_millis(),
-            &mut warnings,
-        ) {
-            settings.flush_timeout = Duration::from_millis(ms);
-        }
-        if let Some(spans) = positive_integer(
-            &lookup,
-            "LAMBDA_LENS_EXPORT_QUEUE_SPANS",
-            DEFAULT_QUEUE_CAPACITY,
-            &mut warnings,
-        ) {
-            settings.queue_capacity = usize::try_from(spans).unwrap_or(usize::MAX);
-        }
-        (settings, warnings)
-    }
-}
-
-/// Wraps a lookup so that empty (or all-blank) values count as unset, as the OTel spec says.
-fn non_empty(lookup: &impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| lookup(name).filter(|value| !value.trim().is_empty())
-}
-
-/// A set, valid (≥ 1) integer variable; `None` (plus a warning when set but bad) otherwise.
-fn positive_integer(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: impl fmt::Display,
-    warnings: &mut Vec<String>,
-) -> Option<u64> {
-    let value = lookup(name)?;
-    match value.trim().parse::<u64>() {
-        Ok(number) if number > 0 => Some(number),
-        _ => {
-            warnings.push(format!(
-                "{name}={value:?} is not a positive integer; using {default}"
-            ));
-            None
-        }
-    }
-}
 
 /// Why the exporter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -232,41 +112,26 @@ impl fmt::Debug for Exporter {
 }
 
 impl Exporter {
-    /// Builds the exporter from the process environment; see [`Exporter::from_lookup`].
-    pub fn from_env(
-        settings: &ExportSettings,
-        resource: Resource,
-    ) -> Result<Option<Self>, ExportError> {
-        Self::from_lookup(settings, resource, |name| std::env::var(name).ok())
-    }
-
-    /// Builds the exporter from the `OTEL_EXPORTER_OTLP_*` variables read through `lookup` (an
-    /// empty value counts as unset); configuration warnings are logged. `Ok(None)` when
-    /// `settings.disabled`.
+    /// Builds the exporter for `settings`, sending `resource` with every span; `Ok(None)` when
+    /// export is disabled.
     ///
     /// Must be called within a Tokio runtime (the gRPC channel spawns its worker task). The
     /// endpoint is not contacted here: connections are made by the first flush.
     ///
     /// opentelemetry-otlp also reads `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` from the process
-    /// environment and adds those headers; with [`Exporter::from_env`] they are the same ones.
+    /// environment and adds those headers; in the extension they are the ones the settings read.
     ///
-    /// With `LAMBDA_LENS_EXPORT_TARGET=xray`, the AWS credentials and region are read through
-    /// `lookup` too; missing ones are an [`ExportError::Xray`].
-    pub fn from_lookup(
-        settings: &ExportSettings,
-        resource: Resource,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, ExportError> {
+    /// For X-Ray, missing credentials or region are an [`ExportError::Xray`].
+    pub fn new(settings: &ExportSettings, resource: Resource) -> Result<Option<Self>, ExportError> {
         if settings.disabled {
             return Ok(None);
         }
-        let lookup = non_empty(&lookup);
-        let (mut config, mut warnings) = OtlpConfig::from_lookup(&lookup);
-        let target = ExportTarget::from_lookup(&lookup, &mut warnings);
-        let signer = match target {
+        let destination = &settings.destination;
+        let mut config = destination.otlp.clone();
+        let signer = match destination.target {
             ExportTarget::Otlp => None,
             ExportTarget::Xray => {
-                let signer = xray::configure(&lookup, &mut config, &mut warnings)?;
+                let signer = xray::configure(&destination.xray, &mut config)?;
                 tracing::debug!(
                     endpoint = %config.endpoint,
                     region = signer.region(),
@@ -275,16 +140,13 @@ impl Exporter {
                 Some(signer)
             }
         };
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
         let ca = CaCertificates::load_or_warn(config.certificate.as_deref());
         let mut inner = build_exporter(&config, ca.as_ref(), signer)?;
         inner.set_resource(&resource);
         Ok(Some(Self {
             inner,
-            target,
-            limits: (target == ExportTarget::Xray).then(|| XrayLimits::new(&resource)),
+            target: destination.target,
+            limits: (destination.target == ExportTarget::Xray).then(|| XrayLimits::new(&resource)),
             transport: config.transport,
             endpoint: config.endpoint,
             queue: VecDeque::new(),
@@ -449,7 +311,7 @@ fn rejected_for_good(error: &str) -> bool {
 /// to its own reading of the process environment), retries off, and our TLS setup; with a
 /// `signer`, every OTLP/HTTP request is SigV4-signed.
 fn build_exporter(
-    config: &OtlpConfig,
+    config: &OtlpSettings,
     ca: Option<&CaCertificates>,
     signer: Option<Signer>,
 ) -> Result<OtlpSpanExporter, ExportError> {

@@ -11,14 +11,13 @@
 //! and `content-type` / `content-encoding` when the request has them. Other headers (e.g. from
 //! `OTEL_EXPORTER_OTLP_HEADERS`) are sent unsigned, which SigV4 allows.
 
-use std::fmt;
 use std::time::SystemTime;
 
 use http::header::{HeaderValue, AUTHORIZATION, HOST};
 use http::request::Parts;
 use ring::{digest, hmac};
 
-use super::otlp_config::percent_decode;
+use crate::settings::{percent_decode, Credentials};
 
 /// The signing algorithm's name, as it appears in the string to sign and `Authorization`.
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -30,29 +29,6 @@ const SIGNED_HEADERS: [&str; 5] = [
     "x-amz-date",
     "x-amz-security-token",
 ];
-
-/// AWS credentials: an access key pair and, for temporary credentials (a Lambda execution role),
-/// the session token.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Credentials {
-    pub(crate) access_key_id: String,
-    pub(crate) secret_access_key: String,
-    pub(crate) session_token: Option<String>,
-}
-
-impl fmt::Debug for Credentials {
-    // The secret and the token must never reach a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
 
 /// Signs requests for one service in one region.
 #[derive(Debug, Clone)]

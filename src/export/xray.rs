@@ -7,9 +7,8 @@
 //! body, and the signature covers those exact bytes, `content-encoding` included, at the moment
 //! the request is sent (so a request re-sent by a later flush carries a fresh date).
 //!
-//! Credentials are read once, when the exporter is built, from `AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`: Lambda sets them for the execution role and
-//! they stay valid for the execution environment's lifetime.
+//! The endpoint, region and credentials come from [`XraySettings`]; this module turns them into
+//! the endpoint requests go to and the signer, or says what is missing.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,45 +20,11 @@ use http::{Request, Response, Uri};
 use opentelemetry_http::{HttpClient, HttpError};
 
 use super::http_client::OtlpHttpClient;
-use super::otlp_config::OtlpConfig;
-use super::sigv4::{Credentials, Signer};
-use super::Transport;
+use super::sigv4::Signer;
+use crate::settings::{OtlpSettings, Transport, XraySettings};
 
 /// The SigV4 service name of X-Ray's OTLP endpoint.
 const SERVICE: &str = "xray";
-
-/// Where spans go (`LAMBDA_LENS_EXPORT_TARGET`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportTarget {
-    /// Any OTLP collector, configured by the standard `OTEL_EXPORTER_OTLP_*` variables
-    /// (`otlp`, the default).
-    Otlp,
-    /// AWS X-Ray's OTLP endpoint, SigV4-signed, within X-Ray's request and span limits (`xray`).
-    Xray,
-}
-
-impl ExportTarget {
-    /// Reads `LAMBDA_LENS_EXPORT_TARGET` (`otlp` or `xray`, any case); anything else is a
-    /// warning and `otlp`.
-    pub(crate) fn from_lookup(
-        lookup: &dyn Fn(&str) -> Option<String>,
-        warnings: &mut Vec<String>,
-    ) -> Self {
-        let Some(value) = lookup("LAMBDA_LENS_EXPORT_TARGET") else {
-            return Self::Otlp;
-        };
-        match value.trim().to_ascii_lowercase().as_str() {
-            "otlp" => Self::Otlp,
-            "xray" => Self::Xray,
-            _ => {
-                warnings.push(format!(
-                    "LAMBDA_LENS_EXPORT_TARGET={value:?} is not otlp or xray; exporting with OTLP"
-                ));
-                Self::Otlp
-            }
-        }
-    }
-}
 
 /// Why X-Ray export could not be configured.
 #[derive(Debug, thiserror::Error)]
@@ -76,17 +41,15 @@ pub enum XrayConfigError {
 }
 
 /// Points `config` at X-Ray (endpoint, OTLP/HTTP) and returns the signer for its requests.
-/// `lookup` must already treat empty values as unset.
 pub(crate) fn configure(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    config: &mut OtlpConfig,
-    warnings: &mut Vec<String>,
+    settings: &XraySettings,
+    config: &mut OtlpSettings,
 ) -> Result<Signer, XrayConfigError> {
-    let env_region = lookup("AWS_REGION").map(|region| region.trim().to_owned());
-    let endpoint = match lookup("LAMBDA_LENS_XRAY_ENDPOINT") {
-        Some(endpoint) => endpoint.trim().to_owned(),
+    let endpoint = match &settings.endpoint {
+        Some(endpoint) => endpoint.clone(),
         None => {
-            let region = env_region
+            let region = settings
+                .region
                 .as_deref()
                 .ok_or(XrayConfigError::MissingRegion)?;
             format!("https://xray.{region}.amazonaws.com/v1/traces")
@@ -100,33 +63,15 @@ pub(crate) fn configure(
         .filter(|_| matches!(uri.scheme_str(), Some("http" | "https")))
         .ok_or_else(|| XrayConfigError::BadEndpoint(endpoint.clone()))?;
     let region = region_from_host(host)
-        .or(env_region)
+        .or_else(|| settings.region.clone())
         .ok_or(XrayConfigError::MissingRegion)?;
-
-    for name in [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    ] {
-        if lookup(name).is_some() {
-            warnings.push(format!(
-                "{name} is ignored with LAMBDA_LENS_EXPORT_TARGET=xray (set LAMBDA_LENS_XRAY_ENDPOINT to override the X-Ray endpoint)"
-            ));
-        }
-    }
-    if config.transport == Transport::Grpc {
-        warnings.push(
-            "X-Ray accepts OTLP/HTTP only: exporting with http/protobuf instead of grpc".into(),
-        );
-    }
+    // X-Ray takes OTLP/HTTP only (the settings warned when gRPC was asked for).
     config.transport = Transport::HttpProtobuf;
     config.endpoint = endpoint;
-
-    let credentials = Credentials {
-        access_key_id: lookup("AWS_ACCESS_KEY_ID").ok_or(XrayConfigError::MissingCredentials)?,
-        secret_access_key: lookup("AWS_SECRET_ACCESS_KEY")
-            .ok_or(XrayConfigError::MissingCredentials)?,
-        session_token: lookup("AWS_SESSION_TOKEN"),
-    };
+    let credentials = settings
+        .credentials
+        .clone()
+        .ok_or(XrayConfigError::MissingCredentials)?;
     Ok(Signer::new(credentials, &region, SERVICE))
 }
 
@@ -182,42 +127,23 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::settings::{Destination, SettingsGroup};
 
-    fn configured(vars: &[(&str, &str)]) -> (Result<Signer, XrayConfigError>, OtlpConfig) {
+    fn configured(vars: &[(&str, &str)]) -> (Result<Signer, XrayConfigError>, OtlpSettings) {
         let vars: HashMap<String, String> = vars
             .iter()
+            .chain(&[("LAMBDA_LENS_EXPORT_TARGET", "xray")])
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
             .collect();
-        let lookup = |name: &str| vars.get(name).cloned();
-        let (mut config, _) = OtlpConfig::from_lookup(&lookup);
-        let mut warnings = Vec::new();
-        let signer = configure(&lookup, &mut config, &mut warnings);
-        (signer, config)
+        let (mut destination, _) = Destination::from_lookup(|name| vars.get(name).cloned());
+        let signer = configure(&destination.xray, &mut destination.otlp);
+        (signer, destination.otlp)
     }
 
     const KEYS: [(&str, &str); 2] = [
         ("AWS_ACCESS_KEY_ID", "AKID"),
         ("AWS_SECRET_ACCESS_KEY", "secret"),
     ];
-
-    #[test]
-    fn target_values() {
-        let mut warnings = Vec::new();
-        assert_eq!(
-            ExportTarget::from_lookup(&|_| None, &mut warnings),
-            ExportTarget::Otlp
-        );
-        assert_eq!(
-            ExportTarget::from_lookup(&|_| Some(" XRay ".into()), &mut warnings),
-            ExportTarget::Xray
-        );
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(
-            ExportTarget::from_lookup(&|_| Some("jaeger".into()), &mut warnings),
-            ExportTarget::Otlp
-        );
-        assert_eq!(warnings.len(), 1);
-    }
 
     #[test]
     fn the_default_endpoint_is_the_regional_one() {

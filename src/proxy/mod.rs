@@ -34,12 +34,12 @@ use self::head::{Fields, Framing, RequestHead, ResponseHead};
 use self::upstream::Pool;
 use self::wire::{read_head, relay_body, Bounded, InBuf, ReadHeadError, RelayError};
 use crate::capture::{capture_whole, Tap};
-use crate::config::RuntimeApiEndpoint;
 use crate::record::{
     InvocationRecord, PendingRecord, RecordSender, RequestId, ResultKind, ResultRecord,
     SpanIdentity,
 };
 use crate::redact::cut_at_char_boundary;
+use crate::settings::RuntimeApiEndpoint;
 use crate::transform::{Direction, TransformContext, Transforms, MAX_TRANSFORM_BYTES};
 
 /// Invocations whose span identity is kept for response transforms (concurrent invocations).

@@ -3,9 +3,9 @@
 use http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 
-use crate::config::RuntimeApiEndpoint;
 use crate::lifecycle::EXTENSION_ID_HEADER;
 use crate::platform_http::{error_chain, ApiBody, PlatformClient};
+use crate::settings::RuntimeApiEndpoint;
 
 const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// Largest subscription answer read; the platform answers `"OK"` or a short error JSON.

@@ -22,9 +22,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
-use lambda_lens::config::RuntimeApiEndpoint;
 use lambda_lens::proxy::Proxy;
 use lambda_lens::record::{ProxyRecord, RecordSender};
+use lambda_lens::settings::RuntimeApiEndpoint;
 
 /// The largest payload the Runtime API accepts (6 MiB + 100 bytes).
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024 + 100;

@@ -1,0 +1,244 @@
+//! Span export: whether there is any (`OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER`), the flush
+//! budget and queue bound (`LAMBDA_LENS_FLUSH_TIMEOUT_MS`, `LAMBDA_LENS_EXPORT_QUEUE_SPANS`), and
+//! where spans go (`LAMBDA_LENS_EXPORT_TARGET`: an OTLP collector, see [`super::otlp`], or X-Ray,
+//! see [`super::xray`]). With export disabled, the destination is not read at all.
+
+use std::time::Duration;
+
+use super::otlp::OtlpSettings;
+use super::parse::{comma_list, one_of, Bounds, Env};
+use super::variable::{Fallback, Variable};
+use super::xray::XraySettings;
+use super::SettingsGroup;
+
+/// Default for [`ExportSettings::flush_timeout`].
+///
+/// The flush runs after the function has responded but before the extension asks for the next
+/// event, so it delays the invocation's end (and is billed) and holds back the next invocation.
+/// A collector in the same region answers in a few to a few tens of milliseconds, and a fresh TLS
+/// connection adds one or two round trips; 500 ms covers that with room to spare while bounding
+/// the damage when the collector is slow or unreachable (those spans are then retried later).
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
+/// Default for [`ExportSettings::queue_capacity`]: about a minute of a busy function's spans at
+/// a few KiB each, a few MiB of memory at most.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 2048;
+
+const SDK_DISABLED: Variable = Variable::user("OTEL_SDK_DISABLED", Fallback::Value("false"));
+const TRACES_EXPORTER: Variable = Variable::user("OTEL_TRACES_EXPORTER", Fallback::Value("otlp"));
+const FLUSH_TIMEOUT_MS: Variable =
+    Variable::user("LAMBDA_LENS_FLUSH_TIMEOUT_MS", Fallback::Value("500"));
+const EXPORT_QUEUE_SPANS: Variable =
+    Variable::user("LAMBDA_LENS_EXPORT_QUEUE_SPANS", Fallback::Value("2048"));
+const EXPORT_TARGET: Variable =
+    Variable::user("LAMBDA_LENS_EXPORT_TARGET", Fallback::Value("otlp"));
+
+/// The variables of this group (the destination's are in `otlp` and `xray`).
+pub(super) const VARIABLES: &[Variable] = &[
+    SDK_DISABLED,
+    TRACES_EXPORTER,
+    FLUSH_TIMEOUT_MS,
+    EXPORT_QUEUE_SPANS,
+    EXPORT_TARGET,
+];
+
+/// Where spans go (`LAMBDA_LENS_EXPORT_TARGET`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExportTarget {
+    /// Any OTLP collector, configured by the standard `OTEL_EXPORTER_OTLP_*` variables
+    /// (`otlp`, the default).
+    #[default]
+    Otlp,
+    /// AWS X-Ray's OTLP endpoint, SigV4-signed, within X-Ray's request and span limits (`xray`).
+    Xray,
+}
+
+/// How and where spans are exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSettings {
+    /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: build no exporter.
+    pub disabled: bool,
+    /// `LAMBDA_LENS_FLUSH_TIMEOUT_MS`: the most one flush may take (see
+    /// [`DEFAULT_FLUSH_TIMEOUT`] for why 500 ms).
+    pub flush_timeout: Duration,
+    /// `LAMBDA_LENS_EXPORT_QUEUE_SPANS`: how many spans may wait for export.
+    pub queue_capacity: usize,
+    /// Where spans go; not read when export is disabled.
+    pub destination: Destination,
+}
+
+/// Where spans go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destination {
+    /// `LAMBDA_LENS_EXPORT_TARGET`.
+    pub target: ExportTarget,
+    /// The OTLP protocol, endpoint, headers, compression, timeout and CA file (X-Ray export
+    /// uses all but the protocol and the endpoint).
+    pub otlp: OtlpSettings,
+    /// X-Ray's endpoint, region and credentials; empty unless the target is X-Ray.
+    pub xray: XraySettings,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            disabled: false,
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            destination: Destination::default(),
+        }
+    }
+}
+
+impl SettingsGroup for ExportSettings {
+    fn read(env: &mut Env<'_>) -> Self {
+        let mut disabled = env.flag(&SDK_DISABLED, false);
+        if let Some(value) = env.get(&TRACES_EXPORTER) {
+            let exporters: Vec<String> = comma_list(&value).map(str::to_ascii_lowercase).collect();
+            if exporters.iter().all(|name| name == "none") {
+                disabled = true;
+            } else if !exporters.iter().any(|name| name == "otlp") {
+                env.warn(
+                    &TRACES_EXPORTER,
+                    &value,
+                    "only otlp (or none) is supported; exporting with OTLP",
+                );
+            }
+        }
+        Self {
+            disabled,
+            flush_timeout: env.millis(
+                &FLUSH_TIMEOUT_MS,
+                DEFAULT_FLUSH_TIMEOUT,
+                Bounds::at_least(1),
+            ),
+            queue_capacity: env.integer(
+                &EXPORT_QUEUE_SPANS,
+                DEFAULT_QUEUE_CAPACITY,
+                "a span count",
+                Bounds::at_least(1),
+            ),
+            // Bad destination values are not worth a warning when nothing is exported.
+            destination: if disabled {
+                Destination::default()
+            } else {
+                Destination::read(env)
+            },
+        }
+    }
+}
+
+impl SettingsGroup for Destination {
+    fn read(env: &mut Env<'_>) -> Self {
+        let otlp = OtlpSettings::read(env);
+        let target = env.parse(
+            &EXPORT_TARGET,
+            ExportTarget::Otlp,
+            "expected otlp or xray",
+            |raw| {
+                one_of(
+                    raw,
+                    &[("otlp", ExportTarget::Otlp), ("xray", ExportTarget::Xray)],
+                )
+            },
+        );
+        let xray = match target {
+            ExportTarget::Otlp => XraySettings::default(),
+            ExportTarget::Xray => XraySettings::read(env, &otlp),
+        };
+        Self { target, otlp, xray }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::fixed;
+    use super::*;
+    use crate::settings::{Credentials, SettingWarning, Transport};
+
+    fn export(vars: &[(&str, &str)]) -> (ExportSettings, Vec<SettingWarning>) {
+        ExportSettings::from_lookup(fixed(vars))
+    }
+
+    const KEYS: [(&str, &str); 2] = [
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ];
+
+    #[test]
+    fn target_values() {
+        let (settings, warnings) = export(&[]);
+        assert_eq!(settings.destination.target, ExportTarget::Otlp);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (settings, warnings) = export(&[("LAMBDA_LENS_EXPORT_TARGET", " XRay ")]);
+        assert_eq!(settings.destination.target, ExportTarget::Xray);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (settings, warnings) = export(&[("LAMBDA_LENS_EXPORT_TARGET", "jaeger")]);
+        assert_eq!(settings.destination.target, ExportTarget::Otlp);
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn xray_reads_region_and_credentials() {
+        let (settings, warnings) = export(&[
+            KEYS[0],
+            KEYS[1],
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_REGION", " eu-central-1 "),
+            ("LAMBDA_LENS_EXPORT_TARGET", "xray"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            settings.destination.xray,
+            XraySettings {
+                endpoint: None,
+                region: Some("eu-central-1".to_owned()),
+                credentials: Some(Credentials {
+                    access_key_id: "AKID".to_owned(),
+                    secret_access_key: "secret".to_owned(),
+                    session_token: Some("token".to_owned()),
+                }),
+            }
+        );
+        let (settings, _) = export(&[KEYS[0], ("LAMBDA_LENS_EXPORT_TARGET", "xray")]);
+        assert_eq!(
+            settings.destination.xray.credentials, None,
+            "the secret is missing"
+        );
+        let (settings, _) = export(&[KEYS[0], KEYS[1], ("AWS_REGION", "us-east-1")]);
+        assert_eq!(
+            settings.destination.xray,
+            XraySettings::default(),
+            "not read for OTLP export"
+        );
+    }
+
+    #[test]
+    fn xray_warns_about_the_otlp_settings_it_overrides() {
+        let (settings, warnings) = export(&[
+            ("LAMBDA_LENS_EXPORT_TARGET", "xray"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ]);
+        let vars: Vec<_> = warnings.iter().map(|w| w.variable).collect();
+        assert_eq!(
+            vars,
+            [
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+            ]
+        );
+        assert_eq!(settings.destination.otlp.transport, Transport::Grpc);
+    }
+
+    #[test]
+    fn disabled_export_reads_no_destination() {
+        let (settings, warnings) = export(&[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
+            ("LAMBDA_LENS_EXPORT_TARGET", "xray"),
+        ]);
+        assert!(settings.disabled);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.destination.target, ExportTarget::Otlp);
+    }
+}
