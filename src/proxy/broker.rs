@@ -14,6 +14,9 @@ use tokio::sync::oneshot;
 
 use super::head::ResponseHead;
 
+/// Largest event kept in memory for a runtime that left (Lambda's invoke payload limit is 6 MB).
+pub(crate) const MAX_KEPT_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
 /// An upstream `/next` answer read whole: its head, its body as received, and when the head arrived.
 #[derive(Debug)]
 pub(crate) struct Fetched {
