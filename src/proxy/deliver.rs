@@ -26,8 +26,9 @@ pub(super) struct Event<'a, R> {
     pub(super) head: &'a ResponseHead,
     /// How the body is delimited (a new length when a transform changed it).
     pub(super) framing: Framing,
-    /// Where the body is read from, and the bytes of it already read.
+    /// Where the body is read from.
     pub(super) src: &'a mut R,
+    /// The bytes already read from `src` and not yet relayed.
     pub(super) buf: &'a mut InBuf,
     /// The new `Content-Length` when a transform changed the body.
     pub(super) content_length: Option<usize>,

@@ -10,17 +10,17 @@
 //! relay: an exchange costs the same system calls as one and no task switches.
 //!
 //! The rooms, in the order a request meets them:
-//! - [`session`]: one runtime connection, its exchanges one after the other;
-//! - [`head`] parses and writes HTTP/1 heads, [`wire`] moves bodies by their framing, [`names`] lists
-//!   the Runtime API headers the proxy reads;
-//! - [`route`]: which Runtime API call a request is;
-//! - `/next`: [`next`] claims an event from the [`broker`] or calls upstream, [`deliver`] hands it to
-//!   the runtime, [`orphan`] finishes a call whose runtime left so that its event is not lost;
-//! - results: [`result`] records them (and applies response transforms), [`relay`] forwards them and
+//! - `session`: one runtime connection, its exchanges one after the other;
+//! - `head` parses and writes HTTP/1 heads, `wire` moves bodies by their framing, `names` lists
+//!   the header names the proxy reads or sets;
+//! - `route`: which Runtime API call a request is;
+//! - `/next`: `next` claims an event from the `broker` or calls upstream, `deliver` hands it to
+//!   the runtime, `orphan` finishes a call whose runtime left so that its event is not lost;
+//! - results: `result` records them (and applies response transforms), `relay` forwards them and
 //!   every other call;
-//! - [`records`] builds what the owner task is told, [`transformable`] and [`transform_spans`] serve
-//!   transforms, [`reply`] writes lambda-lens's own answers, [`runtime_conn`] watches and closes the
-//!   runtime's connection, [`upstream`] keeps upstream connections.
+//! - `records` builds what the owner task is told, `transformable` and `transform_spans` serve
+//!   transforms, `reply` writes lambda-lens's own answers, `runtime_conn` watches and closes the
+//!   runtime's connection, `upstream` keeps upstream connections.
 //!
 //! [`ProxyRecord`]: crate::record::ProxyRecord
 //! [`Tap`]: crate::capture::Tap

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::broker::{Claim, FetchResult, Fetched, MAX_KEPT_EVENT_BYTES};
 use super::deliver::Event;
-use super::head::{Framing, RequestHead};
+use super::head::{Framing, RequestHead, ResponseHead};
 use super::orphan::{Unread, UnreadBody};
 use super::records::invocation_record;
 use super::reply::Reply;
@@ -57,17 +57,53 @@ impl Session {
         }
     }
 
-    /// Calls upstream `/next` on this connection's upstream connection and streams the event on.
+    /// Calls upstream `/next` on this connection's upstream connection and hands the event on.
     async fn fetch(&mut self, req: &RequestHead) -> KeepAlive {
+        let (conn, head) = match self.call_upstream(req).await {
+            Ok(answered) => answered,
+            Err(keep_alive) => return keep_alive,
+        };
+        let received_at = SystemTime::now();
+        let framing = match head.framing(false) {
+            Ok(framing) => framing,
+            Err(e) => {
+                let error = e.to_string();
+                return self.bad_gateway(&error, Reply::default()).await;
+            }
+        };
+        let transform = self.shared.transforms.any(Direction::Event)
+            && head.status() == 200
+            && transformable(&head.fields, framing);
+        let event = UnreadBody {
+            head,
+            received_at,
+            framing,
+            got: Bounded::new(MAX_KEPT_EVENT_BYTES),
+        };
+        if transform {
+            self.read_then_hand_over(conn, event).await
+        } else {
+            self.stream_event(conn, event).await
+        }
+    }
+
+    /// Sends the runtime's `/next` upstream and waits for the answer's head, watching the runtime
+    /// meanwhile. A kept connection the upstream closed is replaced once. Fails with whether the
+    /// runtime's connection goes on when the exchange ended without an event: lambda-lens answered
+    /// with a 502, or the runtime left and its call was orphaned.
+    async fn call_upstream(
+        &mut self,
+        req: &RequestHead,
+    ) -> Result<(Conn, ResponseHead), KeepAlive> {
         let out = request_head(&self.shared.upstream, req, None);
         let mut current = self.up.take();
         let mut retried = false;
-        let (mut conn, head) = loop {
+        loop {
             let (mut conn, reused) = match self.shared.pool.get(current.take()).await {
                 Ok(got) => got,
                 Err(e) => {
                     let error = e.to_string();
-                    return self.bad_gateway(&error, Reply::default()).await;
+                    return Err(self.bad_gateway(&error, Reply::default()).await);
                 }
             };
             let received_before = conn.buf.received();
@@ -87,9 +123,9 @@ impl Session {
                     let orphan = self.shared.orphan(conn, Unread::Answer);
                     let shared = Arc::clone(&self.shared);
                     tokio::spawn(async move { orphan.finish(&shared).await });
-                    return false;
+                    return Err(false);
                 }
-                Some(Ok(head)) => break (conn, head),
+                Some(Ok(head)) => return Ok((conn, head)),
                 // A kept connection the upstream closed meanwhile: one more try on a new one (no
                 // answer byte arrived, so no event can have been taken).
                 Some(Err(_)) if reused && !retried && conn.buf.received() == received_before => {
@@ -97,97 +133,78 @@ impl Session {
                     retried = true;
                     self.shared.pool.discard_idle();
                 }
-                Some(Err(error)) => return self.bad_gateway(&error, Reply::default()).await,
+                Some(Err(error)) => return Err(self.bad_gateway(&error, Reply::default()).await),
             }
+        }
+    }
+
+    /// Reads an event whole for the event transforms (a stated length: `transformable`), watching
+    /// the runtime, then hands it over. If the runtime leaves meanwhile, the event is kept, and a
+    /// `/next` meanwhile waits for it.
+    async fn read_then_hand_over(&mut self, mut conn: Conn, mut event: UnreadBody) -> KeepAlive {
+        let reusable = event.leaves_reusable();
+        let message = Message {
+            framing: event.framing,
+            head: &[],
+            tap: &mut Tap::new(0),
         };
-        let received_at = SystemTime::now();
-        let framing = match head.framing(false) {
-            Ok(framing) => framing,
-            Err(e) => {
+        let read = tokio::select! {
+            biased;
+            () = self.rt.left() => None,
+            read = relay_body(&mut conn.stream, &mut conn.buf, &mut event.got, message) => Some(read),
+        };
+        match read {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
                 let error = e.to_string();
                 return self.bad_gateway(&error, Reply::default()).await;
             }
-        };
-        let reusable = framing != Framing::UntilClose && !head.closes();
-
-        if self.shared.transforms.any(Direction::Event)
-            && head.status() == 200
-            && transformable(&head.fields, framing)
-        {
-            // Read whole here (a stated length: `transformable`), watching the runtime: if it
-            // leaves, the event is kept, and a `/next` meanwhile waits for it.
-            let mut sink = Bounded::new(MAX_KEPT_EVENT_BYTES);
-            let message = Message {
-                framing,
-                head: &[],
-                tap: &mut Tap::new(0),
-            };
-            let read = tokio::select! {
-                biased;
-                () = self.rt.left() => None,
-                read = relay_body(&mut conn.stream, &mut conn.buf, &mut sink, message) => Some(read),
-            };
-            match read {
-                Some(Ok(())) => {}
-                Some(Err(e)) => {
-                    let error = e.to_string();
-                    return self.bad_gateway(&error, Reply::default()).await;
-                }
-                None => {
-                    // Writes to memory never wait, so the read stopped between reads: what is in
-                    // `sink` and `conn.buf` is all that arrived.
-                    let Framing::Length(total) = framing else {
-                        unreachable!("transformable bodies have a stated length")
-                    };
-                    let rest = Framing::Length(total - sink.bytes.len() as u64);
-                    let unread = Unread::Body(UnreadBody {
-                        head,
-                        received_at,
-                        framing: rest,
-                        got: sink,
-                    });
-                    self.shared.orphan(conn, unread).finish(&self.shared).await;
-                    return false;
-                }
+            None => {
+                // Writes to memory never wait, so the read stopped between reads: what is in
+                // `event.got` and `conn.buf` is all that arrived.
+                let Framing::Length(total) = event.framing else {
+                    unreachable!("transformable bodies have a stated length")
+                };
+                event.framing = Framing::Length(total - event.got.bytes.len() as u64);
+                let orphan = self.shared.orphan(conn, Unread::Body(event));
+                orphan.finish(&self.shared).await;
+                return false;
             }
-            let body = Bytes::from(sink.bytes);
-            if reusable {
-                self.up = Some(conn);
-            }
-            let fetched = Fetched {
-                head,
-                body,
-                received_at,
-            };
-            return self.hand_over(fetched).await;
         }
+        if reusable {
+            self.up = Some(conn);
+        }
+        let fetched = Fetched {
+            head: event.head,
+            body: Bytes::from(event.got.bytes),
+            received_at: event.received_at,
+        };
+        self.hand_over(fetched).await
+    }
 
-        let record = invocation_record(&head, received_at);
+    /// Streams an event to the runtime as it arrives.
+    async fn stream_event(&mut self, mut conn: Conn, event: UnreadBody) -> KeepAlive {
+        let record = invocation_record(&event.head, event.received_at);
         let Conn { stream, buf } = &mut conn;
-        let event = Event {
-            head: &head,
-            framing,
+        let relayed = Event {
+            head: &event.head,
+            framing: event.framing,
             src: stream,
             buf,
             content_length: None,
         };
-        match self.relay_event(event, record).await {
+        match self.relay_event(relayed, record).await {
             Ok(()) => {
-                if reusable {
+                if event.leaves_reusable() {
                     self.up = Some(conn);
                 }
-                framing != Framing::UntilClose
+                event.framing != Framing::UntilClose
             }
             Err(RelayError::NotSent(_)) => {
                 // The runtime left as its event arrived: keep the event for the next /next, which
                 // waits for it rather than calling upstream while it is being read.
-                let unread = Unread::Body(UnreadBody {
-                    head,
-                    received_at,
-                    framing,
-                    got: Bounded::new(MAX_KEPT_EVENT_BYTES),
-                });
-                self.shared.orphan(conn, unread).finish(&self.shared).await;
+                let orphan = self.shared.orphan(conn, Unread::Body(event));
+                orphan.finish(&self.shared).await;
                 false
             }
             Err(e) => {

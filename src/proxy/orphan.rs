@@ -19,6 +19,7 @@ pub(super) enum Unread {
 
 /// An event whose head arrived and whose body is read in part (or not at all).
 pub(super) struct UnreadBody {
+    /// The answer's head.
     pub(super) head: ResponseHead,
     /// When the head arrived.
     pub(super) received_at: SystemTime,
@@ -26,6 +27,13 @@ pub(super) struct UnreadBody {
     pub(super) framing: Framing,
     /// The body bytes read so far, bounded by [`MAX_KEPT_EVENT_BYTES`].
     pub(super) got: Bounded,
+}
+
+impl UnreadBody {
+    /// Whether the connection can carry another call once this body is read.
+    pub(super) fn leaves_reusable(&self) -> bool {
+        self.framing != Framing::UntilClose && !self.head.closes()
+    }
 }
 
 /// An upstream `/next` whose runtime left. The broker counts it from [`Shared::orphan`] until
@@ -86,23 +94,132 @@ async fn read_rest(conn: &mut Conn, unread: Unread) -> Result<(Fetched, bool), S
             }
         }
     };
-    let UnreadBody {
-        head,
-        received_at,
-        framing,
-        got,
-    } = unread;
+    let reusable = unread.leaves_reusable();
     let body = conn
-        .read_body(framing, got)
+        .read_body(unread.framing, unread.got)
         .await
         .map_err(|e| e.to_string())?;
-    let reusable = framing != Framing::UntilClose && !head.closes();
     Ok((
         Fetched {
-            head,
+            head: unread.head,
             body,
-            received_at,
+            received_at: unread.received_at,
         },
         reusable,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::config::RuntimeApiEndpoint;
+    use crate::proxy::broker::Claim;
+    use crate::proxy::head::parse_response;
+    use crate::proxy::wire::InBuf;
+    use crate::proxy::Proxy;
+    use crate::record::RecordSender;
+
+    fn proxy() -> Proxy {
+        let upstream = RuntimeApiEndpoint::parse("127.0.0.1:9").expect("valid endpoint");
+        Proxy::new(upstream, 0, RecordSender::channel().0)
+    }
+
+    /// The proxy's end of a connection on which the upstream has sent `sent`.
+    async fn upstream_sent(sent: &[u8]) -> (Conn, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let ours = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (mut theirs, _) = listener.accept().await.expect("accept");
+        theirs.write_all(sent).await.expect("write");
+        let conn = Conn {
+            stream: ours,
+            buf: InBuf::default(),
+        };
+        (conn, theirs)
+    }
+
+    fn head(id: &str, length: usize) -> ResponseHead {
+        let raw = format!(
+            "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nContent-Length: {length}\r\n\r\n"
+        );
+        parse_response(&mut BytesMut::from(raw.as_str()), usize::MAX)
+            .expect("valid head")
+            .expect("complete head")
+    }
+
+    fn claimed(proxy: &Proxy) -> Fetched {
+        match lock(&proxy.shared.broker).claim() {
+            Claim::Ready(fetched) => fetched,
+            _ => panic!("an event is kept"),
+        }
+    }
+
+    fn id(fetched: &Fetched) -> String {
+        fetched
+            .head
+            .fields
+            .string("lambda-runtime-aws-request-id")
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn an_orphaned_call_is_read_whole_and_its_event_kept_after_those_already_kept() {
+        let proxy = proxy();
+        lock(&proxy.shared.broker).offer(
+            Ok(Fetched {
+                head: head("first", 0),
+                body: bytes::Bytes::new(),
+                received_at: SystemTime::UNIX_EPOCH,
+            }),
+            false,
+        );
+        let answer = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: late\r\nContent-Length: 5\r\n\r\nhello";
+        let (conn, _upstream) = upstream_sent(answer).await;
+        proxy
+            .shared
+            .orphan(conn, Unread::Answer)
+            .finish(&proxy.shared)
+            .await;
+        assert_eq!(id(&claimed(&proxy)), "first");
+        let late = claimed(&proxy);
+        assert_eq!(
+            (id(&late), &late.body[..]),
+            ("late".to_owned(), &b"hello"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_read_in_part_is_finished_and_kept_before_those_already_kept() {
+        let proxy = proxy();
+        lock(&proxy.shared.broker).offer(
+            Ok(Fetched {
+                head: head("later", 0),
+                body: bytes::Bytes::new(),
+                received_at: SystemTime::UNIX_EPOCH,
+            }),
+            false,
+        );
+        let (conn, _upstream) = upstream_sent(b"llo").await;
+        let mut got = Bounded::new(MAX_KEPT_EVENT_BYTES);
+        got.bytes.extend_from_slice(b"he");
+        let unread = Unread::Body(UnreadBody {
+            head: head("due", 5),
+            received_at: SystemTime::UNIX_EPOCH,
+            framing: Framing::Length(3),
+            got,
+        });
+        proxy
+            .shared
+            .orphan(conn, unread)
+            .finish(&proxy.shared)
+            .await;
+        let due = claimed(&proxy);
+        assert_eq!((id(&due), &due.body[..]), ("due".to_owned(), &b"hello"[..]));
+        assert_eq!(id(&claimed(&proxy)), "later");
+    }
 }

@@ -15,6 +15,7 @@ pub(super) type KeepAlive = bool;
 
 /// A runtime connection and the upstream connection it keeps between exchanges.
 pub(super) struct Session {
+    /// What all runtime connections share.
     pub(super) shared: Arc<Shared>,
     /// The runtime's connection.
     pub(super) rt: Conn,

@@ -68,7 +68,9 @@ impl InBuf {
 /// A TCP connection and the bytes read from it but not yet relayed.
 #[derive(Debug)]
 pub(crate) struct Conn {
+    /// The connection.
     pub(crate) stream: TcpStream,
+    /// What was read from it and not yet relayed.
     pub(crate) buf: InBuf,
 }
 
@@ -404,6 +406,7 @@ fn scan_chunks(
 
 /// An `AsyncWrite` into memory that refuses to grow past a limit (to buffer a body whole).
 pub(crate) struct Bounded {
+    /// What was written so far.
     pub(crate) bytes: Vec<u8>,
     limit: usize,
 }
