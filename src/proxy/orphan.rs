@@ -111,21 +111,23 @@ async fn read_rest(conn: &mut Conn, unread: Unread) -> Result<(Fetched, bool), S
 
 #[cfg(test)]
 mod tests {
-    use bytes::BytesMut;
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
     use crate::config::RuntimeApiEndpoint;
+    use crate::proxy::broker::tests::{fetched, id};
     use crate::proxy::broker::Claim;
-    use crate::proxy::head::parse_response;
     use crate::proxy::wire::InBuf;
     use crate::proxy::Proxy;
     use crate::record::RecordSender;
 
-    fn proxy() -> Proxy {
+    /// A proxy whose broker already keeps an event for request id `kept`.
+    fn proxy_keeping(kept: &str) -> Proxy {
         let upstream = RuntimeApiEndpoint::parse("127.0.0.1:9").expect("valid endpoint");
-        Proxy::new(upstream, 0, RecordSender::channel().0)
+        let proxy = Proxy::new(upstream, 0, RecordSender::channel().0);
+        lock(&proxy.shared.broker).offer(Ok(fetched(kept)), false);
+        proxy
     }
 
     /// The proxy's end of a connection on which the upstream has sent `sent`.
@@ -143,15 +145,6 @@ mod tests {
         (conn, theirs)
     }
 
-    fn head(id: &str, length: usize) -> ResponseHead {
-        let raw = format!(
-            "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nContent-Length: {length}\r\n\r\n"
-        );
-        parse_response(&mut BytesMut::from(raw.as_str()), usize::MAX)
-            .expect("valid head")
-            .expect("complete head")
-    }
-
     fn claimed(proxy: &Proxy) -> Fetched {
         match lock(&proxy.shared.broker).claim() {
             Claim::Ready(fetched) => fetched,
@@ -159,25 +152,9 @@ mod tests {
         }
     }
 
-    fn id(fetched: &Fetched) -> String {
-        fetched
-            .head
-            .fields
-            .string("lambda-runtime-aws-request-id")
-            .unwrap_or_default()
-    }
-
     #[tokio::test]
     async fn an_orphaned_call_is_read_whole_and_its_event_kept_after_those_already_kept() {
-        let proxy = proxy();
-        lock(&proxy.shared.broker).offer(
-            Ok(Fetched {
-                head: head("first", 0),
-                body: bytes::Bytes::new(),
-                received_at: SystemTime::UNIX_EPOCH,
-            }),
-            false,
-        );
+        let proxy = proxy_keeping("first");
         let answer = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: late\r\nContent-Length: 5\r\n\r\nhello";
         let (conn, _upstream) = upstream_sent(answer).await;
         proxy
@@ -195,20 +172,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_event_read_in_part_is_finished_and_kept_before_those_already_kept() {
-        let proxy = proxy();
-        lock(&proxy.shared.broker).offer(
-            Ok(Fetched {
-                head: head("later", 0),
-                body: bytes::Bytes::new(),
-                received_at: SystemTime::UNIX_EPOCH,
-            }),
-            false,
-        );
+        let proxy = proxy_keeping("later");
         let (conn, _upstream) = upstream_sent(b"llo").await;
         let mut got = Bounded::new(MAX_KEPT_EVENT_BYTES);
         got.bytes.extend_from_slice(b"he");
         let unread = Unread::Body(UnreadBody {
-            head: head("due", 5),
+            head: fetched("due").head,
             received_at: SystemTime::UNIX_EPOCH,
             framing: Framing::Length(3),
             got,
