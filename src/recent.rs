@@ -1,6 +1,7 @@
 //! A bounded memory of recent keys: the owner task remembers closed and unsampled invocations for
-//! the reports that may still follow them, and must never grow with the number of invocations a
-//! long-lived environment serves. When full, the oldest entry is forgotten.
+//! the reports that may still follow them, the proxy the span identities its response transforms
+//! need; neither may grow with the number of invocations a long-lived environment serves. When
+//! full, the oldest entry is forgotten.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;

@@ -1,8 +1,6 @@
 //! The `lambda-lens` binary as a child process against the in-test Extensions + Runtime API:
 //! start-up order, registration headers, SHUTDOWN, configuration errors, and the wrapper script.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -11,7 +9,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use support::{spawn_python_function, FakeInvocation, FakeLambda};
+use lambda_lens_test_support::fake_lambda::{
+    FakeInvocation, FakeLambda, FUNCTION_ARN, TRACE_HEADER,
+};
+use lambda_lens_test_support::repo::repo_root;
+use lambda_lens_test_support::runtimes::spawn_python_function;
 
 struct Extension {
     child: Child,
@@ -150,8 +152,8 @@ async fn binds_before_registering_proxies_an_invocation_and_exits_on_shutdown() 
     let runtime = spawn_python_function(&proxy_addr);
     fake.push_extension_event(serde_json::json!({
         "eventType": "INVOKE", "deadlineMs": epoch_ms_in(30_000), "requestId": "bin-1",
-        "invokedFunctionArn": support::FUNCTION_ARN,
-        "tracing": {"type": "X-Amzn-Trace-Id", "value": support::TRACE_HEADER}
+        "invokedFunctionArn": FUNCTION_ARN,
+        "tracing": {"type": "X-Amzn-Trace-Id", "value": TRACE_HEADER}
     }));
     fake.push_invocation(FakeInvocation::new("bin-1", r#"{"name":"binary"}"#));
     let result = fake.wait_for_result("bin-1").await;
@@ -385,7 +387,7 @@ async fn a_failed_registration_withdraws_the_handoff_file() {
 
 #[tokio::test]
 async fn the_wrapper_points_the_runtime_at_the_proxy_only_when_it_runs() {
-    let wrapper = support::repo_root().join("layer/lambda-lens-wrapper");
+    let wrapper = repo_root().join("layer/lambda-lens-wrapper");
     let handoff = temp_handoff("wrapper");
     std::fs::create_dir_all(handoff.parent().expect("parent")).expect("temp dir");
     let run = |handoff: &Path| {
@@ -548,7 +550,7 @@ async fn without_proxy_or_telemetry_event_next_is_not_held_until_the_deadline() 
     let invoked = Instant::now();
     fake.push_extension_event(serde_json::json!({
         "eventType": "INVOKE", "deadlineMs": epoch_ms_in(10_000), "requestId": "blind-1",
-        "invokedFunctionArn": support::FUNCTION_ARN
+        "invokedFunctionArn": FUNCTION_ARN
     }));
     let count_next = || {
         fake.calls()

@@ -5,8 +5,6 @@
 //! The zips are build products of `make zip` (which `make test` runs first); these tests fail, rather
 //! than skip, when they are missing.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +13,8 @@ use std::time::Duration;
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
 use serde_json::json;
 
-use support::{python_sandbox_config, records_for, repo_root};
+use lambda_lens_test_support::repo::repo_root;
+use lambda_lens_test_support::sandbox::{python_sandbox_config, records_for};
 
 const DIR: u32 = 0o040755;
 const EXE: u32 = 0o100755;

@@ -2,8 +2,6 @@
 //! freezes the processes between invocations), the Python example function, and an OTLP receiver that
 //! decodes what was really exported.
 
-mod support;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,7 +12,12 @@ use trace_view::{
     Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind, StatusCode, Transport,
 };
 
-use support::{build_layer, python_sandbox_config, repo_root, venv_python};
+use lambda_lens_test_support::layer::build_layer;
+use lambda_lens_test_support::repo::{repo_root, venv_python};
+use lambda_lens_test_support::sandbox::python_sandbox_config;
+
+/// This build's extension binary, installed in each test's layer.
+const LAMBDA_LENS: &str = env!("CARGO_BIN_EXE_lambda-lens");
 
 const ACTIVE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
@@ -80,7 +83,7 @@ fn watch_next_calls(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze() {
     let receiver = Arc::new(receiver());
-    let opt = build_layer("main");
+    let opt = build_layer(LAMBDA_LENS, "main");
     let sandbox = Sandbox::start(config(
         &opt,
         &receiver.http_endpoint(),
@@ -239,7 +242,7 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_header_shapes_crash_and_out_of_memory_over_grpc() {
     let receiver = receiver();
-    let opt = build_layer("shapes");
+    let opt = build_layer(LAMBDA_LENS, "shapes");
     let sandbox = Sandbox::start(config(
         &opt,
         &receiver.grpc_endpoint(),
@@ -315,7 +318,7 @@ async fn trace_header_shapes_crash_and_out_of_memory_over_grpc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_down_or_hanging_collector_never_changes_or_delays_the_invocation() {
     let receiver = receiver();
-    let opt = build_layer("down");
+    let opt = build_layer(LAMBDA_LENS, "down");
     let sandbox = Sandbox::start(config(
         &opt,
         &receiver.http_endpoint(),
@@ -397,7 +400,7 @@ async fn a_down_or_hanging_collector_never_changes_or_delays_the_invocation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_based_sampler_honours_the_xray_sampled_flag() {
     let receiver = receiver();
-    let opt = build_layer("sampler");
+    let opt = build_layer(LAMBDA_LENS, "sampler");
     let sandbox = Sandbox::start(config(
         &opt,
         &receiver.http_endpoint(),
@@ -461,7 +464,7 @@ fn rss_kib_of(needle: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_bounded_while_the_collector_is_down() {
     let receiver = receiver();
-    let opt = build_layer("bounded");
+    let opt = build_layer(LAMBDA_LENS, "bounded");
     let sandbox = Sandbox::start(config(
         &opt,
         &receiver.http_endpoint(),
@@ -539,7 +542,7 @@ async fn the_opentelemetry_projects_own_protobuf_bindings_decode_the_export() {
         .expect("read")
         .expect("a first line");
     let port = first.strip_prefix("listening ").expect("listening line");
-    let opt = build_layer("third-party");
+    let opt = build_layer(LAMBDA_LENS, "third-party");
     let sandbox = Sandbox::start(config(
         &opt,
         &format!("http://127.0.0.1:{port}"),
@@ -583,7 +586,7 @@ async fn the_opentelemetry_projects_own_protobuf_bindings_decode_the_export() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_runtime_done_wait_spans_close_on_the_proxys_view() {
     let receiver = receiver();
-    let opt = build_layer("no-wait");
+    let opt = build_layer(LAMBDA_LENS, "no-wait");
     let sandbox = Sandbox::start(config(
         &opt,
         &receiver.http_endpoint(),
@@ -611,7 +614,7 @@ async fn without_the_runtime_done_wait_spans_close_on_the_proxys_view() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transforms_reach_the_function_and_the_caller() {
     let receiver = receiver();
-    let opt = build_layer("transforms");
+    let opt = build_layer(LAMBDA_LENS, "transforms");
     let sandbox = Sandbox::start(config(
         &opt,
         &receiver.http_endpoint(),

@@ -3,19 +3,49 @@
 //! against the in-test Runtime API and once through the proxy, and what reached the Runtime API must
 //! be identical.
 
-mod support;
-
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderMap;
 
 use lambda_lens::record::{ProxyRecord, ResultKind, ResultRecord};
-use support::{
-    spawn_python_function, spawn_stream_function, Call, ChildGuard, FakeInvocation, FakeLambda,
-    ProxyUnderTest,
-};
+use lambda_lens_test_support::fake_lambda::{Call, FakeInvocation, FakeLambda};
+use lambda_lens_test_support::proxy::ProxyUnderTest;
+use lambda_lens_test_support::repo::repo_root;
+use lambda_lens_test_support::runtimes::{spawn_python_function, ChildGuard};
+
+/// Starts the streaming Rust example function, talking to `runtime_api`. (Here rather than in the
+/// test support: it finds the example beside this package's binary.)
+fn spawn_stream_function(runtime_api: &str) -> ChildGuard {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_lambda-lens"))
+        .parent()
+        .expect("binary directory")
+        .join("examples/stream_function");
+    if !exe.exists() {
+        // `cargo test` builds examples, `cargo test --test runtimes` does not.
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--example", "stream_function"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building the stream_function example failed"
+        );
+    }
+    let child = tokio::process::Command::new(exe)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "stream")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("stream function starts");
+    ChildGuard(Some(child))
+}
 
 /// What reached the Runtime API for one request id, minus what legitimately differs per hop.
 #[derive(Debug, PartialEq)]

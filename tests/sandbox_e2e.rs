@@ -2,16 +2,15 @@
 //! wrapper (via `AWS_LAMBDA_EXEC_WRAPPER`) and the Python example function under `awslambdaric`, with
 //! the sandbox freezing processes between invocations.
 
-mod support;
-
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
 use serde_json::json;
 
-use support::{build_layer, python_sandbox_config, records_for};
+use lambda_lens_test_support::layer::build_layer;
+use lambda_lens_test_support::sandbox::{python_sandbox_config, records_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {
-    let opt = build_layer("e2e");
+    let opt = build_layer(env!("CARGO_BIN_EXE_lambda-lens"), "e2e");
     let sandbox = Sandbox::start(
         python_sandbox_config(&opt).with_env("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug"),
     )

@@ -14,6 +14,9 @@ use tokio::sync::oneshot;
 
 use super::head::ResponseHead;
 
+/// Largest event kept in memory for a runtime that left (Lambda's invoke payload limit is 6 MB).
+pub(crate) const MAX_KEPT_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
 /// An upstream `/next` answer read whole: its head, its body as received, and when the head arrived.
 #[derive(Debug)]
 pub(crate) struct Fetched {
@@ -90,13 +93,14 @@ impl Broker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use bytes::BytesMut;
 
     use super::*;
     use crate::proxy::head::parse_response;
 
-    fn fetched(id: &str) -> Fetched {
+    /// A kept event for request id `id`, with an empty body.
+    pub(in crate::proxy) fn fetched(id: &str) -> Fetched {
         let mut raw = BytesMut::from(
             format!("HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\r\n").as_str(),
         );
@@ -109,7 +113,8 @@ mod tests {
         }
     }
 
-    fn id(f: &Fetched) -> String {
+    /// The request id of a kept event.
+    pub(in crate::proxy) fn id(f: &Fetched) -> String {
         f.head
             .fields
             .string("lambda-runtime-aws-request-id")

@@ -1,15 +1,18 @@
 //! Upstream connections: keep-alive TCP connections to the Runtime API, Nagle off and no timeouts (a
 //! long poll sits idle across freezes). A runtime connection keeps the upstream connection it used for
 //! as long as it lives, as a plain relay would; when it ends, the upstream connection goes back to a
-//! small pool for the next runtime connection.
+//! small pool for the next runtime connection. Also the head a runtime request is sent upstream with.
 
 use std::io;
 use std::sync::Mutex;
 
 use tokio::net::TcpStream;
 
-use super::wire::InBuf;
-use super::{lock, Conn};
+use super::head::RequestHead;
+use super::lock;
+use super::names;
+use super::wire::{Conn, InBuf};
+use crate::settings::RuntimeApiEndpoint;
 
 /// Idle upstream connections kept. Lambda Managed Instances may run several invocations at once;
 /// beyond this, connections are closed when their runtime connection ends.
@@ -82,4 +85,25 @@ impl Pool {
             idle.push(conn);
         }
     }
+}
+
+/// The upstream head for a runtime request, with `Host` (and, when a transform replaced the body, a
+/// new `Content-Length`) set.
+pub(super) fn request_head(
+    upstream: &RuntimeApiEndpoint,
+    req: &RequestHead,
+    content_length: Option<usize>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let host = upstream.authority().as_str().as_bytes();
+    let length = content_length.map(|n| n.to_string());
+    match &length {
+        Some(n) => req.write_upstream(
+            &mut out,
+            upstream.base_path(),
+            &[(names::HOST, host), (names::CONTENT_LENGTH, n.as_bytes())],
+        ),
+        None => req.write_upstream(&mut out, upstream.base_path(), &[(names::HOST, host)]),
+    }
+    out
 }

@@ -1,13 +1,16 @@
-//! Moving bytes: read buffers, reading heads, and relaying a body from one connection to the other by
-//! its framing (a length, chunks and trailers, or until close). Bodies are forwarded as they arrive,
-//! exactly as received, chunk framing included; a [`Tap`] sees the decoded data on the way.
+//! Moving bytes: connections and their read buffers, reading heads, and relaying a body from one
+//! connection to the other by its framing (a length, chunks and trailers, or until close). Bodies are
+//! forwarded as they arrive, exactly as received, chunk framing included; a [`Tap`] sees the decoded
+//! data on the way.
 
 use std::io;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use super::head::{self, Framing, HeadError};
+use super::head::{self, Framing, HeadError, ResponseHead};
+use super::MAX_HEAD_BYTES;
 use crate::capture::Tap;
 
 /// First read size of a connection; it doubles while reads fill the buffer.
@@ -62,6 +65,39 @@ impl InBuf {
     }
 }
 
+/// A TCP connection and the bytes read from it but not yet relayed.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    /// The connection.
+    pub(crate) stream: TcpStream,
+    /// What was read from it and not yet relayed.
+    pub(crate) buf: InBuf,
+}
+
+impl Conn {
+    /// Reads the final answer head of a `/next`; interim answers are dropped (a GET sends no body, so
+    /// there is nothing for them to announce).
+    pub(crate) async fn final_head(&mut self) -> Result<ResponseHead, String> {
+        read_answer_head(&mut self.stream, &mut self.buf, &mut tokio::io::sink()).await
+    }
+
+    /// Reads a body whole (raw, as framed) into `sink`, after what it already holds; fails when the
+    /// body would grow `sink` past its limit.
+    pub(crate) async fn read_body(
+        &mut self,
+        framing: Framing,
+        mut sink: Bounded,
+    ) -> Result<Bytes, RelayError> {
+        let message = Message {
+            framing,
+            head: &[],
+            tap: &mut Tap::new(0),
+        };
+        relay_body(&mut self.stream, &mut self.buf, &mut sink, message).await?;
+        Ok(Bytes::from(sink.bytes))
+    }
+}
+
 /// Why a head could not be read.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadHeadError {
@@ -106,6 +142,30 @@ where
                 Err(ReadHeadError::Truncated)
             };
         }
+    }
+}
+
+/// Reads an upstream's final answer head, relaying interim (1xx) answers to `rt` as they come.
+pub(crate) async fn read_answer_head<R, W>(
+    up: &mut R,
+    buf: &mut InBuf,
+    rt: &mut W,
+) -> Result<ResponseHead, String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let head = read_head(up, buf, MAX_HEAD_BYTES, head::parse_response)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the upstream closed the connection without answering".to_owned())?;
+        if !head.is_interim() {
+            return Ok(head);
+        }
+        let mut out = Vec::with_capacity(64);
+        head.write_downstream(&mut out, &[]);
+        rt.write_all(&out).await.map_err(|e| e.to_string())?;
     }
 }
 
@@ -173,22 +233,34 @@ enum Chunk {
     Trailers,
 }
 
-/// Relays one body from `src` (whose unread bytes are in `buf`) to `dst` by `framing`. `prefix` (the
-/// message head for `dst`) goes out with the first body bytes, in one write. The tap sees the data
-/// (chunk framing removed) and the trailers. `head_limit` bounds a trailer section.
+/// What goes out to the receiving side: a message head and a body by its framing.
+pub(crate) struct Message<'a> {
+    /// How the body is delimited.
+    pub(crate) framing: Framing,
+    /// The message head for the receiver, sent with the first body bytes in one write (empty when
+    /// only a body is relayed).
+    pub(crate) head: &'a [u8],
+    /// Sees the body's data (chunk framing removed) and its trailers.
+    pub(crate) tap: &'a mut Tap,
+}
+
+/// Relays one message from `src` (whose unread bytes are in `buf`) to `dst`: its head, then its body
+/// by its framing. A trailer section is bounded like a head, by [`MAX_HEAD_BYTES`].
 pub(crate) async fn relay_body<R, W>(
     src: &mut R,
     buf: &mut InBuf,
     dst: &mut W,
-    framing: Framing,
-    mut prefix: &[u8],
-    tap: &mut Tap,
-    head_limit: usize,
+    message: Message<'_>,
 ) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let Message {
+        framing,
+        head: mut prefix,
+        tap,
+    } = message;
     // Whether anything went out yet (a receiver gone before that has lost nothing).
     let mut sent = false;
     match framing {
@@ -231,7 +303,7 @@ where
             let mut state = Chunk::Size;
             loop {
                 // Scan what is buffered; `done` marks how far the bytes are validated.
-                let (done, finished) = scan_chunks(&buf.bytes, &mut state, tap, head_limit)?;
+                let (done, finished) = scan_chunks(&buf.bytes, &mut state, tap)?;
                 if done > 0 || !prefix.is_empty() {
                     write_two(dst, prefix, &buf.bytes[..done])
                         .await
@@ -269,7 +341,6 @@ fn scan_chunks(
     bytes: &[u8],
     state: &mut Chunk,
     tap: &mut Tap,
-    head_limit: usize,
 ) -> Result<(usize, bool), RelayError> {
     let mut pos = 0;
     loop {
@@ -323,7 +394,7 @@ fn scan_chunks(
                     }
                     return Ok((pos + len, true));
                 }
-                Ok(None) if rest.len() > head_limit => {
+                Ok(None) if rest.len() > MAX_HEAD_BYTES => {
                     return Err(RelayError::Chunked("trailer section too large"))
                 }
                 Ok(None) => return Ok((pos, false)),
@@ -335,11 +406,13 @@ fn scan_chunks(
 
 /// An `AsyncWrite` into memory that refuses to grow past a limit (to buffer a body whole).
 pub(crate) struct Bounded {
+    /// What was written so far.
     pub(crate) bytes: Vec<u8>,
     limit: usize,
 }
 
 impl Bounded {
+    /// An empty sink that takes at most `limit` bytes.
     pub(crate) fn new(limit: usize) -> Self {
         Self {
             bytes: Vec::new(),
@@ -394,16 +467,12 @@ mod tests {
         let mut buf = InBuf::default();
         let mut out = Bounded::new(usize::MAX);
         let mut tap = Tap::new(1024);
-        let result = relay_body(
-            &mut reader,
-            &mut buf,
-            &mut out,
+        let message = Message {
             framing,
-            b"HEAD|",
-            &mut tap,
-            1024,
-        )
-        .await;
+            head: b"HEAD|",
+            tap: &mut tap,
+        };
+        let result = relay_body(&mut reader, &mut buf, &mut out, message).await;
         (out.bytes, result, tap, buf.bytes.to_vec())
     }
 

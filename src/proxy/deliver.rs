@@ -1,0 +1,138 @@
+//! Handing an event to the runtime: relayed as it arrives from upstream, or from memory when it was
+//! kept or read whole for an event transform. Its invocation record goes to the owner task once the
+//! event went out; an event the runtime was gone for goes back to the broker.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+use super::broker::Fetched;
+use super::head::{Framing, ResponseHead};
+use super::lock;
+use super::names;
+use super::records::invocation_record;
+use super::reply::Reply;
+use super::session::{KeepAlive, Session};
+use super::transformable::transformable;
+use super::wire::{relay_body, InBuf, Message, RelayError};
+use crate::capture::Tap;
+use crate::record::InvocationRecord;
+use crate::transform::{Direction, TransformContext};
+
+/// An event on its way to the runtime: its head and where its body comes from.
+pub(super) struct Event<'a, R> {
+    /// The upstream's answer head, written to the runtime as received.
+    pub(super) head: &'a ResponseHead,
+    /// How the body is delimited (a new length when a transform changed it).
+    pub(super) framing: Framing,
+    /// Where the body is read from.
+    pub(super) src: &'a mut R,
+    /// The bytes already read from `src` and not yet relayed.
+    pub(super) buf: &'a mut InBuf,
+    /// The new `Content-Length` when a transform changed the body.
+    pub(super) content_length: Option<usize>,
+}
+
+impl Session {
+    /// Hands an event read whole (kept, or read for transforms) to the runtime; if the runtime is gone
+    /// before any byte went out, the event goes back to the front of the queue.
+    pub(super) async fn hand_over(&mut self, fetched: Fetched) -> KeepAlive {
+        let original = match fetched.head.framing(false) {
+            Ok(framing) => framing,
+            Err(e) => {
+                let error = e.to_string();
+                return self.bad_gateway(&error, Reply::default()).await;
+            }
+        };
+        let record = invocation_record(&fetched.head, fetched.received_at);
+        let mut body = fetched.body.clone();
+        let mut content_length = None;
+        if let Some(record) = &record {
+            let transforms = &self.shared.transforms;
+            if transforms.any(Direction::Event) && transformable(&fetched.head.fields, original) {
+                let ctx = TransformContext {
+                    span: record.span,
+                    received_at: fetched.received_at,
+                    now: SystemTime::now(),
+                };
+                if let Some(changed) = transforms.apply(Direction::Event, &body, &ctx) {
+                    body = Bytes::from(changed);
+                    content_length = Some(body.len());
+                }
+            }
+        }
+        let framing = content_length.map_or(original, |n| Framing::Length(n as u64));
+        let event = Event {
+            head: &fetched.head,
+            framing,
+            src: &mut &body[..],
+            buf: &mut InBuf::default(),
+            content_length,
+        };
+        match self.relay_event(event, record).await {
+            Ok(()) => framing != Framing::UntilClose,
+            Err(RelayError::NotSent(_)) => {
+                lock(&self.shared.broker).offer(Ok(fetched), true);
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a kept event could not be relayed whole");
+                false
+            }
+        }
+    }
+
+    /// Relays an event to the runtime and sends its record. Fails with [`RelayError::NotSent`] (and
+    /// sends no record) when the runtime was gone before any byte went out.
+    pub(super) async fn relay_event<R: AsyncRead + Unpin>(
+        &mut self,
+        event: Event<'_, R>,
+        record: Option<InvocationRecord>,
+    ) -> Result<(), RelayError> {
+        let shared = &self.shared;
+        let mut out = Vec::with_capacity(512);
+        match event.content_length.map(|n| n.to_string()) {
+            Some(n) => event
+                .head
+                .write_downstream(&mut out, &[(names::CONTENT_LENGTH, n.as_bytes())]),
+            None => event.head.write_downstream(&mut out, &[]),
+        }
+        if let Some(record) = &record {
+            if shared.transforms.any(Direction::Response) {
+                shared.transform_spans.remember(
+                    record.request_id.clone(),
+                    record.span,
+                    record.received_at,
+                );
+            }
+        }
+        let mut tap = Tap::new(if record.is_some() {
+            shared.capture_bytes
+        } else {
+            0
+        });
+        // A runtime already seen gone gets nothing: the kernel would accept the write anyway.
+        let result = if self.rt.has_left() {
+            Err(RelayError::NotSent(
+                std::io::ErrorKind::ConnectionAborted.into(),
+            ))
+        } else {
+            let message = Message {
+                framing: event.framing,
+                head: &out,
+                tap: &mut tap,
+            };
+            relay_body(event.src, event.buf, &mut self.rt.stream, message).await
+        };
+        if let Some(mut record) = record {
+            if matches!(result, Err(RelayError::NotSent(_))) {
+                shared.transform_spans.take(&record.request_id);
+            } else {
+                record.event = tap.finish(result.is_ok()).0;
+                shared.records.send(record.into());
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,80 @@
+//! Routing: which Runtime API call a runtime request is, from its method and path.
+
+use crate::record::{RequestId, ResultKind};
+
+/// The path prefix of every Runtime API call.
+const RUNTIME_PREFIX: &str = "/2018-06-01/runtime/";
+
+/// What the proxy does with a runtime request.
+#[derive(Debug)]
+pub(super) enum Route {
+    /// `GET /runtime/invocation/next`: the long poll for the next event.
+    Next,
+    /// A result (`/response`, `/error` or `/init/error`) and the request id in its path.
+    Result(ResultKind, Option<RequestId>),
+    /// Anything else: relayed without a record.
+    Other,
+}
+
+/// The route of a request for `method` and `path`.
+pub(super) fn route(method: &str, path: &str) -> Route {
+    let Some(rest) = path.strip_prefix(RUNTIME_PREFIX) else {
+        return Route::Other;
+    };
+    if method == "GET" && rest == "invocation/next" {
+        return Route::Next;
+    }
+    if method != "POST" {
+        return Route::Other;
+    }
+    if rest == "init/error" {
+        return Route::Result(ResultKind::InitError, None);
+    }
+    let Some(rest) = rest.strip_prefix("invocation/") else {
+        return Route::Other;
+    };
+    match rest.rsplit_once('/') {
+        Some((id, "response")) if !id.is_empty() && !id.contains('/') => {
+            Route::Result(ResultKind::Response, Some(RequestId::new(id)))
+        }
+        Some((id, "error")) if !id.is_empty() && !id.contains('/') => {
+            Route::Result(ResultKind::Error, Some(RequestId::new(id)))
+        }
+        _ => Route::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_runtime_paths() {
+        assert!(matches!(
+            route("GET", "/2018-06-01/runtime/invocation/next"),
+            Route::Next
+        ));
+        assert!(matches!(
+            route("POST", "/2018-06-01/runtime/invocation/abc-1/response"),
+            Route::Result(ResultKind::Response, Some(id)) if id.as_str() == "abc-1"
+        ));
+        assert!(matches!(
+            route("POST", "/2018-06-01/runtime/invocation/abc-1/error"),
+            Route::Result(ResultKind::Error, Some(id)) if id.as_str() == "abc-1"
+        ));
+        assert!(matches!(
+            route("POST", "/2018-06-01/runtime/init/error"),
+            Route::Result(ResultKind::InitError, None)
+        ));
+        for (m, p) in [
+            ("POST", "/2018-06-01/runtime/invocation/next"),
+            ("GET", "/2018-06-01/runtime/invocation/a/response"),
+            ("POST", "/2018-06-01/runtime/invocation//response"),
+            ("POST", "/2018-06-01/runtime/invocation/a/b/response"),
+            ("GET", "/2020-01-01/extension/event/next"),
+            ("GET", "/"),
+        ] {
+            assert!(matches!(route(m, p), Route::Other), "{m} {p}");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The runtime's connection: noticing that the runtime left (without losing a request it sent ahead)
+//! and closing a connection lambda-lens gives up on without losing the answer just written.
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::wire::Conn;
+use super::MAX_HEAD_BYTES;
+
+/// A runtime connection given up on is drained for at most this long and this many bytes before it
+/// closes (see [`Conn::linger_close`]); Lambda's largest payload fits.
+const LINGER_MAX_TIME: Duration = Duration::from_secs(2);
+const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+impl Conn {
+    /// Completes when the runtime closes its connection (or it fails). Bytes it sends meanwhile (a
+    /// pipelined request) are kept for the next exchange.
+    pub(super) async fn left(&mut self) {
+        loop {
+            if self.buf.bytes.len() > MAX_HEAD_BYTES {
+                // Too much sent ahead to keep watching; the exchange goes on regardless.
+                std::future::pending::<()>().await;
+            }
+            match self.buf.fill(&mut self.stream, 0).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Whether the runtime has closed its connection, as far as is known without waiting. Bytes it
+    /// sent meanwhile are kept for the next exchange. Costs no system call unless the socket was
+    /// reported readable.
+    pub(super) fn has_left(&mut self) -> bool {
+        loop {
+            if self.buf.bytes.len() > MAX_HEAD_BYTES {
+                return false;
+            }
+            // Room to read into: an empty buffer would read as the end of the stream.
+            self.buf.bytes.reserve(4096);
+            match self.stream.try_read_buf(&mut self.buf.bytes) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Closes a runtime connection lambda-lens gives up on without losing the answer just written: a
+    /// close with unread input sends a reset, which can discard that answer at the runtime. So the
+    /// write side is shut first and input read and dropped for a moment.
+    pub(super) async fn linger_close(&mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut drained = 0;
+        let drain = async {
+            loop {
+                self.buf.bytes.clear();
+                match self.buf.fill(&mut self.stream, 0).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        drained += n;
+                        if drained > LINGER_MAX_BYTES {
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_MAX_TIME, drain).await;
+    }
+}

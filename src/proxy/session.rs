@@ -1,0 +1,86 @@
+//! One runtime connection, served by one task: its requests read one after the other, each routed
+//! and answered on the upstream connection the session keeps, as a plain TCP relay would.
+
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+
+use super::head::{self, Framing, RequestHead};
+use super::route::{route, Route};
+use super::wire::{read_head, Conn, InBuf, ReadHeadError};
+use super::{Shared, MAX_HEAD_BYTES};
+
+/// Whether a runtime connection can carry another request after an exchange.
+pub(super) type KeepAlive = bool;
+
+/// A runtime connection and the upstream connection it keeps between exchanges.
+pub(super) struct Session {
+    /// What all runtime connections share.
+    pub(super) shared: Arc<Shared>,
+    /// The runtime's connection.
+    pub(super) rt: Conn,
+    /// The upstream connection kept between exchanges; empty when it cannot be used again.
+    pub(super) up: Option<Conn>,
+}
+
+impl Session {
+    /// Serves one runtime connection until it ends.
+    pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
+        let mut session = Self {
+            shared,
+            rt: Conn {
+                stream,
+                buf: InBuf::default(),
+            },
+            up: None,
+        };
+        // Whether the connection ends by lambda-lens's choice rather than the runtime's.
+        let given_up = loop {
+            let read = read_head(
+                &mut session.rt.stream,
+                &mut session.rt.buf,
+                MAX_HEAD_BYTES,
+                head::parse_request,
+            )
+            .await;
+            let req = match read {
+                Ok(Some(req)) => req,
+                Ok(None) => break false,
+                Err(e) => {
+                    session.reject(&e, false).await;
+                    break true;
+                }
+            };
+            if !session.exchange(req).await {
+                break true;
+            }
+        };
+        if let Some(conn) = session.up.take() {
+            session.shared.pool.put(conn);
+        }
+        if given_up {
+            session.rt.linger_close().await;
+        }
+    }
+
+    /// One request and its answer.
+    async fn exchange(&mut self, req: RequestHead) -> KeepAlive {
+        let framing = match req.framing() {
+            Ok(framing) => framing,
+            Err(e) => {
+                self.reject(&ReadHeadError::Head(e), req.is_head()).await;
+                return false;
+            }
+        };
+        let keep = !req.closes();
+        match route(req.method(), req.path()) {
+            Route::Next if matches!(framing, Framing::Empty | Framing::Length(0)) => {
+                self.next(&req).await && keep
+            }
+            Route::Result(kind, request_id) => {
+                self.result(&req, framing, kind, request_id).await && keep
+            }
+            _ => self.relay(&req, framing, None, None).await && keep,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! What lambda-lens's integration tests share, one room per kind of peer or setup:
+//! - [`fake_lambda`]: an in-test Runtime + Extensions API that answers like the real one and records
+//!   every call byte for byte;
+//! - [`proxy`]: the proxy under test, in-process, in front of the fake or of a raw upstream;
+//! - [`client`]: calls to the proxy as a runtime's HTTP client makes them;
+//! - [`wire`] and [`raw_upstream`]: raw sockets, for tests that need exact bytes on both sides;
+//! - [`runtimes`]: real runtime clients (the Python example function) as child processes;
+//! - [`layer`] and [`sandbox`]: lambda-lens installed as a layer in the local Lambda sandbox;
+//! - [`repo`]: the repository's files the tests use.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod fake_lambda;
+pub mod layer;
+pub mod proxy;
+pub mod raw_upstream;
+pub mod repo;
+pub mod runtimes;
+pub mod sandbox;
+pub mod wire;

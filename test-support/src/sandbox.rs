@@ -1,0 +1,55 @@
+//! The local Lambda sandbox set up for lambda-lens: the example Python function with the layer
+//! installed through its wrapper, and the records lambda-lens logged there.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lambda_sandbox::{FreezeMode, Sandbox, SandboxConfig};
+
+use crate::repo::{repo_root, venv_python};
+
+/// The example Python function in the sandbox with the layer at `opt` installed through the
+/// wrapper, lambda-lens on free ports, a 2 s timeout and real freezing between invocations.
+pub fn python_sandbox_config(opt: &Path) -> SandboxConfig {
+    SandboxConfig::new(
+        repo_root().join("examples/python-function"),
+        vec![
+            venv_python().to_string_lossy().into_owned(),
+            "-m".into(),
+            "awslambdaric".into(),
+            "app.handler".into(),
+        ],
+    )
+    .with_opt_dir(opt)
+    .with_env(
+        "AWS_LAMBDA_EXEC_WRAPPER",
+        opt.join("lambda-lens-wrapper").to_string_lossy(),
+    )
+    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
+    .with_env("LAMBDA_LENS_TELEMETRY_PORT", "0")
+    .with_env(
+        "LAMBDA_LENS_HANDOFF_FILE",
+        opt.join("handoff/runtime-api").to_string_lossy(),
+    )
+    .with_timeout(Duration::from_secs(2))
+    .with_freeze(FreezeMode::Signals)
+    .quiet()
+}
+
+/// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
+pub fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
+    sandbox
+        .telemetry_emitted()
+        .into_iter()
+        .filter(|e| e["type"] == "extension")
+        .filter_map(|e| {
+            let line = match &e["record"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other["message"].as_str().unwrap_or_default().to_owned(),
+            };
+            let json = &line[line.find("{\"record\"")?..];
+            serde_json::from_str::<serde_json::Value>(json.trim()).ok()
+        })
+        .filter(|r| r["request_id"] == request_id)
+        .collect()
+}
