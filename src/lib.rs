@@ -4,16 +4,16 @@
 //! Runtime API calls and taps their bodies through [`capture`], producing [`record`]s; [`telemetry`]
 //! receives the platform's events; [`lifecycle`] drives the Extensions API. The [`pipeline`] task owns
 //! all per-invocation state: [`correlate`] joins the views, [`spans`] builds OpenTelemetry spans
-//! (using [`trace_context`] and [`trigger`]) and [`export`] sends them over OTLP before the sandbox
+//! (using [`trace_context`] and [`event`]) and [`export`] sends them over OTLP before the sandbox
 //! freezes. [`app`] wires it together.
 
 pub mod app;
 pub mod capture;
 pub mod config;
 pub mod correlate;
+pub mod event;
 pub mod export;
 pub mod handoff;
-pub mod http_attrs;
 pub mod http_client;
 pub mod json;
 pub mod lifecycle;
@@ -27,4 +27,3 @@ pub mod spans;
 pub mod telemetry;
 pub mod trace_context;
 pub mod transform;
-pub mod trigger;
