@@ -1011,10 +1011,7 @@ mod tests {
         );
         // Not HTTP-shaped: the same fields are ordinary data.
         let other = r#"{"headers":{"Authorization":"x"},"cookies":["c"]}"#;
-        assert_eq!(
-            captured(other.as_bytes(), true, &rules, 4096).text,
-            other
-        );
+        assert_eq!(captured(other.as_bytes(), true, &rules, 4096).text, other);
     }
 
     #[test]

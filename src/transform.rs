@@ -465,6 +465,62 @@ mod tests {
     }
 
     #[test]
+    fn traceparent_goes_into_the_events_the_family_calls_http() {
+        let t = transforms(&[("LAMBDA_LENS_INJECT_TRACEPARENT", "true")]);
+        for (name, event, http) in [
+            (
+                "apigw-rest",
+                &include_bytes!("../tests/fixtures/events/apigw-rest.json")[..],
+                true,
+            ),
+            (
+                "apigw-http-v2",
+                include_bytes!("../tests/fixtures/events/apigw-http-v2.json"),
+                true,
+            ),
+            (
+                "function-url",
+                include_bytes!("../tests/fixtures/events/function-url.json"),
+                true,
+            ),
+            (
+                "alb",
+                include_bytes!("../tests/fixtures/events/alb.json"),
+                true,
+            ),
+            (
+                "sqs",
+                include_bytes!("../tests/fixtures/events/sqs.json"),
+                false,
+            ),
+            (
+                "sns",
+                include_bytes!("../tests/fixtures/events/sns.json"),
+                false,
+            ),
+            (
+                "eventbridge",
+                include_bytes!("../tests/fixtures/events/eventbridge.json"),
+                false,
+            ),
+            (
+                "scheduled",
+                include_bytes!("../tests/fixtures/events/scheduled.json"),
+                false,
+            ),
+        ] {
+            let out = t.apply(Direction::Event, event, &ctx());
+            assert_eq!(out.is_some(), http, "{name}");
+            if let Some(out) = out {
+                let headers = serde_json::from_slice::<Value>(&out).expect("valid JSON")["headers"]
+                    ["traceparent"]
+                    .clone();
+                assert_eq!(headers, TP, "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn responses_get_traceparent_and_server_timing() {
         let t = transforms(&[("LAMBDA_LENS_RESPONSE_HEADERS", "true")]);
         let body =

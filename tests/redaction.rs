@@ -85,7 +85,11 @@ fn http_fixtures_redact_exactly_the_credentials() {
         ("alb", &["/headers/authorization", "/headers/cookie"]),
     ];
     for (name, pointers) in cases {
-        let body = captured_body(&ParsedBody::new(&fixture(name), true), &RedactionRules::default(), NO_LIMIT);
+        let body = captured_body(
+            &ParsedBody::new(&fixture(name), true),
+            &RedactionRules::default(),
+            NO_LIMIT,
+        );
         assert_eq!(body.encoding, BodyEncoding::Json, "{name}");
         assert!(!body.truncated, "{name}");
         assert_eq!(body.redactions as usize, pointers.len(), "{name}");
@@ -108,7 +112,11 @@ fn non_http_fixtures_pass_through_unchanged() {
         "dynamodb",
     ] {
         let raw = fixture(name);
-        let body = captured_body(&ParsedBody::new(&raw, true), &RedactionRules::default(), NO_LIMIT);
+        let body = captured_body(
+            &ParsedBody::new(&raw, true),
+            &RedactionRules::default(),
+            NO_LIMIT,
+        );
         assert_eq!(
             (body.encoding, body.redactions, body.truncated),
             (BodyEncoding::Json, 0, false),
@@ -172,7 +180,11 @@ fn non_utf8_bodies_are_redacted_or_base64() {
     // carry the secrets out.
     let mut raw = fixture("apigw-rest");
     raw[10] = 0xff;
-    let body = captured_body(&ParsedBody::new(&raw, true), &RedactionRules::default(), 4096);
+    let body = captured_body(
+        &ParsedBody::new(&raw, true),
+        &RedactionRules::default(),
+        4096,
+    );
     assert_ne!(body.encoding, BodyEncoding::Base64);
     assert!(body.redactions >= 2, "{}", body.text);
     assert!(!body.text.contains("eyJ") && !body.text.contains("Bearer"));
@@ -180,7 +192,11 @@ fn non_utf8_bodies_are_redacted_or_base64() {
 
     // Binary with nothing to redact: base64 of the first bytes.
     let binary: Vec<u8> = (0..200u32).map(|i| (i * 7 % 256) as u8).collect();
-    let body = captured_body(&ParsedBody::new(&binary, true), &RedactionRules::default(), 64);
+    let body = captured_body(
+        &ParsedBody::new(&binary, true),
+        &RedactionRules::default(),
+        64,
+    );
     assert_eq!(body.encoding, BodyEncoding::Base64);
     assert_eq!(body.redactions, 0);
     assert!(body.truncated);
@@ -419,7 +435,10 @@ fn truncated_event_attributes_report_only_what_is_certain() {
 #[test]
 fn response_statuses() {
     assert_eq!(
-        response_status(&ParsedBody::new(br#"{"statusCode": 302, "headers": {"Location": "/x"}}"#, true)),
+        response_status(&ParsedBody::new(
+            br#"{"statusCode": 302, "headers": {"Location": "/x"}}"#,
+            true
+        )),
         Some(302)
     );
     assert_eq!(response_status(&ParsedBody::new(br#""plain""#, true)), None);

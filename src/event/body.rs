@@ -57,11 +57,8 @@ impl<'a> ParsedBody<'a> {
     /// The parsed head: the whole document, or the longest complete prefix of a cut or damaged
     /// one; `None` when nothing of it parses.
     pub fn value(&self) -> Option<&Value> {
-        self.whole().or_else(|| {
-            self.prefix
-                .get_or_init(|| parse_prefix(self.head))
-                .as_ref()
-        })
+        self.whole()
+            .or_else(|| self.prefix.get_or_init(|| parse_prefix(self.head)).as_ref())
     }
 
     /// The event source: judged on the document when the whole body was captured and parses,

@@ -28,7 +28,7 @@ impl EventSource for DynamoDb {
     }
 
     fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
-        let Some(batch) = event.value().and_then(|v| Batch::named(v, NAME)) else {
+        let Some(batch) = Batch::of(event, NAME) else {
             return;
         };
         let table = arn_resource(batch.source_arn())
@@ -40,7 +40,7 @@ impl EventSource for DynamoDb {
                 AttrValue::StrArray(vec![table.to_owned()]),
             ));
         }
-        if let Some(count) = batch.count(event.complete()) {
+        if let Some(count) = batch.count() {
             out.int("lambda_lens.event.record_count", count);
         }
     }

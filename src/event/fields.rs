@@ -11,7 +11,10 @@ pub(super) fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 
 /// The first member of `object` whose key equals `name` ignoring ASCII case (header and message
 /// attribute names are case-insensitive in practice).
-pub(super) fn member_ignore_case<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(super) fn member_ignore_case<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+) -> Option<&'a Value> {
     object
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))

@@ -30,7 +30,7 @@ impl EventSource for Kinesis {
     }
 
     fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
-        let Some(batch) = event.value().and_then(|v| Batch::named(v, NAME)) else {
+        let Some(batch) = Batch::of(event, NAME) else {
             return;
         };
         let stream = arn_resource(batch.source_arn())
@@ -40,7 +40,7 @@ impl EventSource for Kinesis {
         if let Some(stream) = stream {
             out.str("aws.kinesis.stream_name", stream);
         }
-        if let Some(count) = batch.count(event.complete()) {
+        if let Some(count) = batch.count() {
             out.int("messaging.batch.message_count", count);
         }
     }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::fields::text;
+use super::ParsedBody;
 
 /// A record's `eventSource` (SNS spells the key `EventSource`).
 pub(super) fn record_source_name(record: &Value) -> Option<&str> {
@@ -23,22 +24,24 @@ pub(super) struct Batch<'a> {
     /// The first record.
     pub(super) first: &'a Value,
     len: usize,
+    complete: bool,
 }
 
 impl<'a> Batch<'a> {
     /// The batch of `event` when its first record names `source` (`aws:sqs`, …).
-    pub(super) fn named(event: &'a Value, source: &str) -> Option<Self> {
-        let records = records(event);
+    pub(super) fn of(event: &'a ParsedBody<'_>, source: &str) -> Option<Self> {
+        let records = records(event.value()?);
         let first = records.first()?;
         (record_source_name(first) == Some(source)).then_some(Self {
             first,
             len: records.len(),
+            complete: event.complete(),
         })
     }
 
-    /// The number of records; only known when the whole array was captured (`complete`).
-    pub(super) fn count(&self, complete: bool) -> Option<i64> {
-        i64::try_from(self.len).ok().filter(|_| complete)
+    /// The number of records; only known when the whole array was captured.
+    pub(super) fn count(&self) -> Option<i64> {
+        i64::try_from(self.len).ok().filter(|_| self.complete)
     }
 
     /// The first record's `eventSourceARN` (empty when it has none).
@@ -55,15 +58,15 @@ mod tests {
 
     #[test]
     fn batches_are_judged_by_their_first_record() {
-        let event = json!({"Records": [
-            {"eventSource": "aws:sqs", "eventSourceARN": "arn:q"},
-            {"eventSource": "aws:sns"}
-        ]});
-        let batch = Batch::named(&event, "aws:sqs").expect("named by the first record");
-        assert_eq!((batch.source_arn(), batch.count(true)), ("arn:q", Some(2)));
-        assert_eq!(batch.count(false), None);
-        assert!(Batch::named(&event, "aws:sns").is_none());
-        assert!(Batch::named(&json!({"Records": []}), "aws:sqs").is_none());
+        let event =
+            br#"{"Records":[{"eventSource":"aws:sqs","eventSourceARN":"arn:q"},{"eventSource":"aws:sns"}]}"#;
+        let whole = ParsedBody::new(event, true);
+        let batch = Batch::of(&whole, "aws:sqs").expect("named by the first record");
+        assert_eq!((batch.source_arn(), batch.count()), ("arn:q", Some(2)));
+        assert!(Batch::of(&whole, "aws:sns").is_none());
+        let cut = ParsedBody::new(event, false);
+        assert_eq!(Batch::of(&cut, "aws:sqs").and_then(|b| b.count()), None);
+        assert!(Batch::of(&ParsedBody::new(br#"{"Records":[]}"#, true), "aws:sqs").is_none());
         assert_eq!(
             record_source_name(&json!({"EventSource": "aws:sns"})),
             Some("aws:sns")

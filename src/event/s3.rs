@@ -28,7 +28,7 @@ impl EventSource for S3 {
     }
 
     fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
-        let Some(batch) = event.value().and_then(|v| Batch::named(v, NAME)) else {
+        let Some(batch) = Batch::of(event, NAME) else {
             return;
         };
         let s3 = batch.first.get("s3");
@@ -38,7 +38,7 @@ impl EventSource for S3 {
         if let Some(key) = s3.and_then(|s| s.pointer("/object/key")?.as_str()) {
             out.str("aws.s3.key", decode_key(key));
         }
-        if let Some(count) = batch.count(event.complete()) {
+        if let Some(count) = batch.count() {
             out.int("lambda_lens.event.record_count", count);
         }
     }

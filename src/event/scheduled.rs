@@ -29,7 +29,8 @@ impl EventSource for Scheduled {
 
     fn detect(&self, event: &Value) -> bool {
         text(event, "detail-type") == Some(DETAIL_TYPE)
-            && text(event, "source").is_some_and(|source| is_schedule_source(Some(source.as_bytes())))
+            && text(event, "source")
+                .is_some_and(|source| is_schedule_source(Some(source.as_bytes())))
     }
 
     fn detect_head(&self, head: &HeadSniff<'_>) -> bool {

@@ -32,7 +32,7 @@ impl EventSource for Sns {
     }
 
     fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
-        let Some(batch) = event.value().and_then(|v| Batch::named(v, NAME)) else {
+        let Some(batch) = Batch::of(event, NAME) else {
             return;
         };
         let sns = batch.first.get("Sns");

@@ -33,11 +33,11 @@ impl EventSource for Sqs {
     }
 
     fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
-        let Some(batch) = event.value().and_then(|v| Batch::named(v, NAME)) else {
+        let Some(batch) = Batch::of(event, NAME) else {
             return;
         };
         out.messaging("aws_sqs", arn_resource(batch.source_arn()));
-        if let Some(count) = batch.count(event.complete()) {
+        if let Some(count) = batch.count() {
             out.int("messaging.batch.message_count", count);
         }
     }

@@ -64,7 +64,12 @@ impl EventSource for Http {
             || (has(b"\"rawPath\"") && (has(b"\"routeKey\"") || has(b"\"rawQueryString\"")))
     }
 
-    fn attributes(&self, event: &ParsedBody<'_>, rules: &RedactionRules, out: &mut EventAttributes) {
+    fn attributes(
+        &self,
+        event: &ParsedBody<'_>,
+        rules: &RedactionRules,
+        out: &mut EventAttributes,
+    ) {
         if let Some(event) = event.value() {
             request_attributes(event, rules, out);
         }
