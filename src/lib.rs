@@ -10,14 +10,15 @@
 //!    views by request id and decides when an invocation is complete, remembering closed ones in a
 //!    [`recent`] map; the task answers the lifecycle loop only once the spans are out.
 //! 3. **Signal building.** [`spans`] turns a closed invocation into OpenTelemetry spans, with
-//!    [`trace_context`] (X-Ray ↔ W3C, sampling), [`trigger`] and [`http_attrs`] (what started the
-//!    invocation) and [`redact`] (nothing secret leaves the process); [`json`] is the path grammar
-//!    redaction and transforms share.
+//!    [`trace_context`] (X-Ray ↔ W3C, sampling), [`event`] (what started the invocation: one
+//!    module per event source, the event head parsed once) and [`redact`] (nothing secret leaves
+//!    the process); [`json`] is the path grammar and the scanner redaction and transforms share.
 //! 4. **Export.** [`export`] sends the spans over OTLP (or to X-Ray) before the sandbox freezes.
 //!
-//! Around them: [`settings`] are read once at start-up, from the environment only there; [`app`] wires the stages together in start-up
-//! order; [`handoff`] tells the wrapper where the proxy listens; [`net`] binds listeners;
-//! [`platform_http`] is lambda-lens's own HTTP with the platform; [`logging`] is its own log.
+//! Around them: [`settings`] are read once at start-up (the only reader of the environment);
+//! [`app`] wires the stages together in start-up order; [`handoff`] tells the wrapper where the
+//! proxy listens; [`net`] binds listeners; [`platform_http`] is lambda-lens's own HTTP with the
+//! platform; [`logging`] is its own log.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
@@ -25,9 +26,9 @@
 pub mod app;
 pub mod capture;
 pub mod correlate;
+pub mod event;
 pub mod export;
 pub mod handoff;
-pub mod http_attrs;
 pub mod json;
 pub mod lifecycle;
 pub mod logging;
@@ -43,4 +44,3 @@ pub mod spans;
 pub mod telemetry;
 pub mod trace_context;
 pub mod transform;
-pub mod trigger;

@@ -14,7 +14,7 @@
 //! - **Paths**: exact JSON paths such as `$.body.card.number` or `Records[*].dynamodb.NewImage`
 //!   (the grammar of [`crate::json::path`]).
 //! - **Headers** of HTTP-shaped events (API Gateway REST and HTTP APIs, function URLs, ALB, as
-//!   recognised by [`crate::trigger`]): `headers`/`multiValueHeaders` entries named
+//!   recognised by [`crate::event`]): `headers`/`multiValueHeaders` entries named
 //!   `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
 //!   `X-Amz-Security-Token`, `X-Auth-Token`, `X-CSRF-Token`, `X-XSRF-Token`, and every element of
 //!   `cookies`. This list is a floor: it applies even when `LAMBDA_LENS_REDACT_KEYS` replaces the
@@ -45,11 +45,14 @@
 //! The text is at most `limit` bytes (cut on a character boundary) followed, when anything was
 //! left out (by the limit or by the capture), by [`TRUNCATION_MARKER`].
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 
+use crate::event::{ParsedBody, Source};
+use crate::json::scan::{string_content, string_end, Container, Token, Tokens};
 use crate::json::{JsonPath, PathStep};
 use crate::settings::RedactionSettings;
-use crate::trigger::{self, Trigger};
 
 /// What replaces a redacted value or substring.
 pub const REDACTED: &str = "[REDACTED]";
@@ -170,14 +173,10 @@ pub struct CapturedBody {
 
 /// The captured form of a body: redacted, then cut to `limit` bytes.
 ///
-/// `complete` says that `head` is the whole body (for a `BodyCapture`: `complete && !truncated()`);
-/// when it is not, the result is marked truncated even if nothing more is cut here.
-pub fn captured_body(
-    head: &[u8],
-    complete: bool,
-    rules: &RedactionRules,
-    limit: usize,
-) -> CapturedBody {
+/// When the body's head is not the whole body ([`ParsedBody::complete`]; for a `BodyCapture`:
+/// `complete && !truncated()`), the result is marked truncated even if nothing more is cut here.
+pub fn captured_body(body: &ParsedBody<'_>, rules: &RedactionRules, limit: usize) -> CapturedBody {
+    let (head, complete) = (body.head(), body.complete());
     let lossy;
     let text = match std::str::from_utf8(head) {
         Ok(text) => text,
@@ -189,11 +188,7 @@ pub fn captured_body(
             // Not UTF-8. If the readable parts hold anything to redact (JSON with one Latin-1
             // byte, say), export them redacted, invalid bytes as U+FFFD; otherwise base64.
             lossy = String::from_utf8_lossy(head).into_owned();
-            let mut probe = Redactor {
-                rules,
-                count: 0,
-                depth: 0,
-            };
+            let mut probe = Redactor::new(rules);
             let walked = probe.json(&lossy, false, false);
             probe.rescan(walked);
             if probe.count == 0 {
@@ -202,13 +197,12 @@ pub fn captured_body(
             &lossy
         }
     };
-    let is_json = complete && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-    let http = trigger::infer(head, complete) == Trigger::Http;
-    let mut redactor = Redactor {
-        rules,
-        count: 0,
-        depth: 0,
-    };
+    // A head serde_json parsed whole is valid; only one it did not (not JSON, a lossy reading, or
+    // a document it will not build, such as nesting past its limit) needs the validity check.
+    let is_json = complete
+        && (body.is_whole_json() || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+    let http = body.source() == Source::Http;
+    let mut redactor = Redactor::new(rules);
     let redacted = if is_json {
         redactor.json(text, true, http)
     } else if looks_like_json(text) {
@@ -239,11 +233,7 @@ pub fn captured_body(
 /// Redacts free text (a query string, a path): the pair scan and the value detectors.
 /// Returns the text and the number of replacements.
 pub fn redact_text(text: &str, rules: &RedactionRules) -> (String, u32) {
-    let mut redactor = Redactor {
-        rules,
-        count: 0,
-        depth: 0,
-    };
+    let mut redactor = Redactor::new(rules);
     let out = redactor.text(text);
     (out, redactor.count)
 }
@@ -290,31 +280,13 @@ pub(crate) fn floor_char_boundary(text: &str, index: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// Where a JSON string that opens at `open` (the index of its `"`) closes: the index of the
-/// closing quote, or `None` when the text ends first.
-pub(crate) fn json_string_end(bytes: &[u8], open: usize) -> Option<usize> {
-    let mut escaped = false;
-    bytes
-        .iter()
-        .enumerate()
-        .skip(open + 1)
-        .find(|&(_, &b)| {
-            let closes = b == b'"' && !escaped;
-            escaped = b == b'\\' && !escaped;
-            closes
-        })
-        .map(|(i, _)| i)
-}
-
 /// An open container while walking JSON text.
 struct Frame<'a> {
     /// Object: the key of the current member (`None` until read); array: unused.
-    key: Option<std::borrow::Cow<'a, str>>,
+    key: Option<Cow<'a, str>>,
     /// Array: index of the current element.
     index: usize,
     is_object: bool,
-    /// An object that still expects a key (start, or after a `,`).
-    expecting_key: bool,
     /// Everything inside is redacted (the container itself was a secret value).
     secret: bool,
 }
@@ -326,7 +298,15 @@ struct Redactor<'r> {
     depth: u8,
 }
 
-impl Redactor<'_> {
+impl<'r> Redactor<'r> {
+    fn new(rules: &'r RedactionRules) -> Self {
+        Self {
+            rules,
+            count: 0,
+            depth: 0,
+        }
+    }
+
     fn redacted(&mut self) -> &'static str {
         self.count = self.count.saturating_add(1);
         REDACTED
@@ -336,72 +316,48 @@ impl Redactor<'_> {
     /// secret values replaced. `compact` drops the whitespace between tokens (valid JSON only:
     /// in a damaged head, whitespace may be part of something that is not JSON).
     fn json(&mut self, text: &str, compact: bool, http: bool) -> String {
-        let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
         let mut stack: Vec<Frame<'_>> = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b if b.is_ascii_whitespace() => {
+        for (token, range) in Tokens::new(text.as_bytes()) {
+            let raw = &text[range];
+            match token {
+                Token::Whitespace => {
                     if !compact {
-                        out.push(b as char);
+                        out.push_str(raw);
                     }
-                    i += 1;
                 }
-                open @ (b'{' | b'[') => {
+                Token::Open(container) => {
                     let secret = self.value_is_secret(&stack, http);
                     stack.push(Frame {
                         key: None,
                         index: 0,
-                        is_object: open == b'{',
-                        expecting_key: open == b'{',
+                        is_object: container == Container::Object,
                         secret,
                     });
-                    out.push(open as char);
-                    i += 1;
+                    out.push_str(raw);
                 }
-                close @ (b'}' | b']') => {
+                Token::Close => {
                     stack.pop();
-                    out.push(close as char);
-                    i += 1;
+                    out.push_str(raw);
                 }
-                b',' => {
+                Token::Comma => {
                     if let Some(frame) = stack.last_mut() {
                         frame.index += 1;
-                        frame.expecting_key = frame.is_object;
                         frame.key = None;
                     }
-                    out.push(',');
-                    i += 1;
+                    out.push_str(raw);
                 }
-                b':' => {
+                Token::Colon => out.push_str(raw),
+                Token::Key { terminated } => {
                     if let Some(frame) = stack.last_mut() {
-                        frame.expecting_key = false;
+                        frame.key = Some(string_content(raw, terminated));
                     }
-                    out.push(':');
-                    i += 1;
+                    out.push_str(raw);
                 }
-                b'"' => {
-                    let end = json_string_end(bytes, i);
-                    let raw = &text[i..end.map_or(bytes.len(), |e| e + 1)];
-                    i += raw.len();
-                    match stack.last_mut() {
-                        Some(frame) if frame.expecting_key => {
-                            frame.key = Some(decode_json_string(raw, end.is_some()));
-                            out.push_str(raw);
-                        }
-                        _ => self.string_value(&stack, http, raw, end.is_some(), &mut out),
-                    }
+                Token::String { terminated } => {
+                    self.string_value(&stack, http, raw, terminated, &mut out);
                 }
-                _ => {
-                    let len = bytes[i..]
-                        .iter()
-                        .position(|b| b.is_ascii_whitespace() || b",:{}[]\"".contains(b))
-                        .unwrap_or(bytes.len() - i);
-                    let token = &text[i..i + len];
-                    i += len;
-                    self.scalar_value(&stack, http, token, &mut out);
-                }
+                Token::Scalar => self.scalar_value(&stack, http, raw, &mut out),
             }
         }
         out
@@ -422,7 +378,7 @@ impl Redactor<'_> {
             return;
         }
         let before = self.count;
-        let decoded = decode_json_string(raw, terminated);
+        let decoded = string_content(raw, terminated);
         let redacted = self.embedded(&decoded);
         if self.count == before {
             out.push_str(raw);
@@ -544,35 +500,6 @@ impl Redactor<'_> {
     }
 }
 
-/// The content of a JSON string token (with its quotes); a token cut by the capture is decoded as
-/// far as it goes. Undecodable content is returned raw.
-fn decode_json_string(raw: &str, terminated: bool) -> std::borrow::Cow<'_, str> {
-    if terminated {
-        if !raw.contains('\\') {
-            return raw[1..raw.len() - 1].into();
-        }
-        if let Ok(s) = serde_json::from_str::<String>(raw) {
-            return s.into();
-        }
-    } else {
-        // The cut may fall inside an escape (`\`, `\u12`): drop up to its six characters.
-        let mut end = raw.len();
-        for _ in 0..=6 {
-            if let Ok(s) = serde_json::from_str::<String>(&format!("{}\"", &raw[..end])) {
-                return s.into();
-            }
-            if end <= 1 {
-                break;
-            }
-            end -= 1;
-            while !raw.is_char_boundary(end) {
-                end -= 1;
-            }
-        }
-    }
-    raw.trim_start_matches('"').trim_end_matches('"').into()
-}
-
 /// Byte ranges of the values of `key=value` / `key: value` / `"key": "value"` pairs whose key
 /// matches the rules.
 fn pair_values(text: &str, rules: &RedactionRules) -> Vec<std::ops::Range<usize>> {
@@ -605,7 +532,7 @@ fn pair_values(text: &str, rules: &RedactionRules) -> Vec<std::ops::Range<usize>
         let end = match bytes.get(start) {
             Some(b'"') => {
                 start += 1;
-                json_string_end(bytes, start - 1).unwrap_or(bytes.len())
+                string_end(bytes, start - 1).map_or(bytes.len(), |end| end - 1)
             }
             Some(b'\'') => {
                 start += 1;
@@ -772,12 +699,16 @@ mod tests {
         RedactionRules::default()
     }
 
+    fn captured(head: &[u8], complete: bool, rules: &RedactionRules, limit: usize) -> CapturedBody {
+        captured_body(&ParsedBody::new(head, complete), rules, limit)
+    }
+
     fn text(s: &str) -> String {
         redact_text(s, &rules()).0
     }
 
     fn json(s: &str) -> String {
-        captured_body(s.as_bytes(), true, &rules(), 1 << 20).text
+        captured(s.as_bytes(), true, &rules(), 1 << 20).text
     }
 
     fn with_env(pairs: &[(&str, &str)]) -> (RedactionRules, Vec<SettingWarning>) {
@@ -928,7 +859,7 @@ mod tests {
     #[test]
     fn non_utf8_bodies_with_secrets_are_redacted_not_base64() {
         let rules = RedactionRules::default();
-        let out = captured_body(
+        let out = captured(
             b"{\"password\":\"hunter2\",\"name\":\"Jos\xe9\"}",
             true,
             &rules,
@@ -937,7 +868,7 @@ mod tests {
         assert!(!out.text.contains("hunter2"), "{}", out.text);
         assert_ne!(out.encoding, BodyEncoding::Base64);
         assert!(out.text.contains('\u{fffd}'));
-        let binary = captured_body(b"\xff\xfe\x00binary", true, &rules, 4096);
+        let binary = captured(b"\xff\xfe\x00binary", true, &rules, 4096);
         assert_eq!(binary.encoding, BodyEncoding::Base64);
     }
 
@@ -952,7 +883,7 @@ mod tests {
             ),
             (r#"{"a":"b","password":"hunter2","c":"#, "hunter2"),
         ] {
-            let out = captured_body(input.as_bytes(), false, &rules, 4096);
+            let out = captured(input.as_bytes(), false, &rules, 4096);
             assert!(!out.text.contains(secret), "{input} -> {}", out.text);
         }
     }
@@ -975,7 +906,7 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
         let event = r#"{"body":{"card":{"number":"n","brand":"v"}},"detail":{"user":{"ssn":"1","name":"a"}},"items":[{"pin":1},{"pin":2,"q":3}],"list":[0,1,2],"o":{"x":{"deep":1}}}"#;
         assert_eq!(
-            captured_body(event.as_bytes(), true, &rules, 4096).text,
+            captured(event.as_bytes(), true, &rules, 4096).text,
             r#"{"body":{"card":{"number":"[REDACTED]","brand":"v"}},"detail":{"user":{"ssn":"[REDACTED]","name":"a"}},"items":[{"pin":"[REDACTED]"},{"pin":"[REDACTED]","q":3}],"list":[0,"[REDACTED]",2],"o":{"x":{"deep":"[REDACTED]"}}}"#
         );
     }
@@ -985,21 +916,18 @@ mod tests {
         let (rules, _) = with_env(&[("LAMBDA_LENS_REDACT_KEYS", "ssn")]);
         let event = r#"{"httpMethod":"GET","resource":"/","headers":{"Authorization":"Basic x","Accept":"a"},"multiValueHeaders":{"Cookie":["a=1","b=2"]},"cookies":["c=3"]}"#;
         assert_eq!(
-            captured_body(event.as_bytes(), true, &rules, 4096).text,
+            captured(event.as_bytes(), true, &rules, 4096).text,
             r#"{"httpMethod":"GET","resource":"/","headers":{"Authorization":"[REDACTED]","Accept":"a"},"multiValueHeaders":{"Cookie":["[REDACTED]","[REDACTED]"]},"cookies":["[REDACTED]"]}"#
         );
         // Not HTTP-shaped: the same fields are ordinary data.
         let other = r#"{"headers":{"Authorization":"x"},"cookies":["c"]}"#;
-        assert_eq!(
-            captured_body(other.as_bytes(), true, &rules, 4096).text,
-            other
-        );
+        assert_eq!(captured(other.as_bytes(), true, &rules, 4096).text, other);
     }
 
     #[test]
     fn truncated_heads_stay_redacted() {
         let head = "{\n  \"user\": \"bob\",\n  \"password\": \"hunter2hunter2\",\n  \"token\": \"abc\\\"de";
-        let body = captured_body(head.as_bytes(), false, &rules(), 4096);
+        let body = captured(head.as_bytes(), false, &rules(), 4096);
         assert_eq!(
             body.text,
             "{\n  \"user\": \"bob\",\n  \"password\": \"[REDACTED]\",\n  \"token\": \"[REDACTED]\"…[truncated]"
@@ -1010,36 +938,36 @@ mod tests {
         );
         // A string cut inside an escape, with a card number before the cut.
         let head = r#"{"note":"4111111111111111 \u00"#;
-        let body = captured_body(head.as_bytes(), false, &rules(), 4096);
+        let body = captured(head.as_bytes(), false, &rules(), 4096);
         assert_eq!(body.text, r#"{"note":"[REDACTED] …[truncated]"#);
     }
 
     #[test]
     fn limit_and_marker() {
-        let body = captured_body(br#"{"a":"xxxxxxxxxx"}"#, true, &rules(), 8);
+        let body = captured(br#"{"a":"xxxxxxxxxx"}"#, true, &rules(), 8);
         assert_eq!(body.text, r#"{"a":"xx…[truncated]"#);
         assert!(body.truncated);
         assert_eq!(body.encoding, BodyEncoding::Json);
-        let whole = captured_body(b"hello", true, &rules(), 5);
+        let whole = captured(b"hello", true, &rules(), 5);
         assert_eq!((whole.text.as_str(), whole.truncated), ("hello", false));
         // Cut on a character boundary.
-        let body = captured_body("ééé".as_bytes(), true, &rules(), 3);
+        let body = captured("ééé".as_bytes(), true, &rules(), 3);
         assert_eq!(body.text, "é…[truncated]");
     }
 
     #[test]
     fn non_utf8_is_base64() {
-        let body = captured_body(b"\xff\xfe\x00abc", true, &rules(), 4096);
+        let body = captured(b"\xff\xfe\x00abc", true, &rules(), 4096);
         assert_eq!(body.text, "base64://4AYWJj");
         assert_eq!(
             (body.encoding, body.truncated, body.redactions),
             (BodyEncoding::Base64, false, 0)
         );
-        let body = captured_body(&[0xff; 10], true, &rules(), 15);
+        let body = captured(&[0xff; 10], true, &rules(), 15);
         assert_eq!(body.text, "base64:////////…[truncated]");
         assert!(body.truncated);
         // Only the last character cut by the capture: still text.
-        let body = captured_body(
+        let body = captured(
             "ab é".as_bytes().split_last().unwrap().1,
             false,
             &rules(),

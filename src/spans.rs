@@ -25,12 +25,11 @@ use opentelemetry_sdk::Resource;
 use serde_json::Value as Json;
 
 use crate::correlate::{CloseReason, InitSummary, InvocationSummary, LateReport};
-use crate::http_attrs;
+use crate::event::{response_status, ParsedBody, Trigger};
 use crate::record::{BodyCapture, ResultKind};
 use crate::redact::{self, BodyEncoding, RedactionRules};
 use crate::settings::{BodySettings, FunctionSettings, RedactionSettings};
 use crate::telemetry::{PlatformSpan, PlatformStatus, Report, TelemetryEvent};
-use crate::trigger;
 
 /// Name of the instrumentation scope on every span.
 pub const SCOPE_NAME: &str = "lambda-lens";
@@ -509,15 +508,19 @@ const ERROR_KEYS: BodyKeys = BodyKeys {
     redactions: "lambda_lens.error.redactions",
 };
 
+/// A captured body, parsed at most once for everything that reads it.
+fn parsed(body: &BodyCapture) -> ParsedBody<'_> {
+    ParsedBody::new(&body.head, body.complete && !body.truncated())
+}
+
 /// A body as attributes: redacted first, then cut to the limit (see [`redact::captured_body`]).
 fn push_body(
     attributes: &mut Vec<KeyValue>,
     keys: &BodyKeys,
-    body: &BodyCapture,
+    body: &ParsedBody<'_>,
     settings: &CaptureSettings,
 ) {
-    let complete = body.complete && !body.truncated();
-    let captured = redact::captured_body(&body.head, complete, &settings.rules, settings.limit);
+    let captured = redact::captured_body(body, &settings.rules, settings.limit);
     let encoding = match captured.encoding {
         BodyEncoding::Json => "json",
         BodyEncoding::Text => "text",
@@ -595,11 +598,11 @@ pub fn invocation_spans(
             .filter(|a| !a.is_empty())
             .map(str::to_owned)
     });
-    let trigger = inv
-        .event
-        .as_ref()
-        .map(|e| trigger::infer(&e.event.head, !e.event.truncated() && e.event.complete))
-        .unwrap_or(trigger::Trigger::Other);
+    // The event and the result are each parsed once, on first use, for trigger inference, the
+    // attributes, the response status and redaction.
+    let event = inv.event.as_ref().map(|e| parsed(&e.event));
+    let result = inv.result.as_ref().map(|r| (r, parsed(&r.body)));
+    let trigger = event.as_ref().map_or(Trigger::Other, ParsedBody::trigger);
 
     let mut attributes = vec![
         KeyValue::new("faas.invocation_id", request_id.to_owned()),
@@ -637,16 +640,14 @@ pub fn invocation_spans(
     }
     let mut name = Cow::Owned(function.name.clone());
     let mut http_status = None;
-    if let Some(event) = &inv.event {
-        let complete = event.event.complete && !event.event.truncated();
-        let shaped = http_attrs::event_attributes(&event.event.head, complete, &capture.rules);
+    if let Some(event) = &event {
+        let shaped = event.attributes(&capture.rules);
         if let Some(span_name) = shaped.span_name {
             name = Cow::Owned(span_name);
-            http_status = inv
-                .result
+            http_status = result
                 .as_ref()
-                .filter(|r| r.kind == ResultKind::Response)
-                .and_then(|r| http_attrs::response_status(&r.body.head));
+                .filter(|(r, _)| r.kind == ResultKind::Response)
+                .and_then(|(_, body)| response_status(body));
         }
         attributes.extend(
             shaped
@@ -655,18 +656,18 @@ pub fn invocation_spans(
                 .map(|(k, v)| KeyValue::new(k, Value::from(v))),
         );
         if capture.enabled {
-            push_body(&mut attributes, &EVENT_KEYS, &event.event, capture);
+            push_body(&mut attributes, &EVENT_KEYS, event, capture);
         }
     }
     if let Some(code) = http_status {
         attributes.push(KeyValue::new("http.response.status_code", code));
     }
-    if let (Some(result), true) = (&inv.result, capture.enabled) {
+    if let (Some((result, body)), true) = (&result, capture.enabled) {
         let keys = match result.kind {
             ResultKind::Response => &RESPONSE_KEYS,
             ResultKind::Error | ResultKind::InitError => &ERROR_KEYS,
         };
-        push_body(&mut attributes, keys, &result.body, capture);
+        push_body(&mut attributes, keys, body, capture);
     }
     let (status_word, mut failure) = outcome(inv);
     // HTTP server spans are errors for 5xx answers (OpenTelemetry HTTP conventions), even when the

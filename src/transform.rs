@@ -1,16 +1,16 @@
 //! Transforms: deliberate changes to an invocation's event or response, each opt-in by an environment
 //! variable, behind one small trait so more can be added.
 //!
-//! Edits are surgical: a small scanner finds the byte range to change in the original JSON and only
-//! those bytes are replaced or inserted, so formatting, key order and number spelling elsewhere stay
-//! exactly as the function or the caller wrote them. Every result is checked before use: it must parse
-//! as JSON, and with the edit undone it must equal the original. Anything else — non-JSON bodies,
-//! streams, shapes the transform does not know, scanner surprises — means the original bytes are
-//! forwarded unchanged.
+//! Edits are surgical: the value locator ([`crate::json::locate`]) finds the byte range to change in
+//! the original JSON and only those bytes are replaced or inserted, so formatting, key order and
+//! number spelling elsewhere stay exactly as the function or the caller wrote them. Every result is
+//! checked before use: it must parse as JSON, and with the edit undone it must equal the original.
+//! Anything else — non-JSON bodies, streams, shapes the transform does not know, scanner surprises —
+//! means the original bytes are forwarded unchanged.
 //!
 //! | variable | direction | effect |
 //! |---|---|---|
-//! | `LAMBDA_LENS_INJECT_TRACEPARENT=true` | event | HTTP-shaped events (API Gateway, ALB, Function URL) get a `traceparent` header naming the invocation span, so an OpenTelemetry SDK in the function continues the trace under it |
+//! | `LAMBDA_LENS_INJECT_TRACEPARENT=true` | event | HTTP-shaped events (API Gateway, ALB, Function URL, as recognised by [`crate::event`]) get a `traceparent` header naming the invocation span, so an OpenTelemetry SDK in the function continues the trace under it |
 //! | `LAMBDA_LENS_RESPONSE_HEADERS=true` | response | proxy-integration responses (`{"statusCode":…}`) get `traceparent` and `Server-Timing: lambda;dur=<ms>` headers |
 //! | `LAMBDA_LENS_MASK_RESPONSE_PATHS=a.b,c[*].d` | response | the values at these JSON paths become `"[REDACTED]"` |
 
@@ -18,7 +18,8 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::json::{JsonPath, Segment};
+use crate::event;
+use crate::json::{locate, JsonPath, Segment};
 use crate::record::SpanIdentity;
 use crate::redact::REDACTED;
 use crate::settings::TransformSettings;
@@ -147,16 +148,13 @@ impl Transform for InjectTraceparent {
         ctx: &TransformContext,
     ) -> Result<Option<Vec<u8>>, TransformError> {
         let original: Value = serde_json::from_slice(body).map_err(|_| TransformError::NotJson)?;
-        if !is_http_event(&original) {
+        let source = event::detect(&original);
+        let Some(headers) = source.behaviour().headers(&original) else {
             return Ok(None);
-        }
+        };
         let traceparent = ctx.span.traceparent();
         let mut edits = vec![("headers", Value::String(traceparent.clone()))];
-        // REST APIs and ALBs with multi-value headers enabled read `multiValueHeaders`.
-        if original
-            .get("multiValueHeaders")
-            .is_some_and(Value::is_object)
-        {
+        if headers.has_multi_value() {
             edits.push((
                 "multiValueHeaders",
                 Value::Array(vec![Value::String(traceparent)]),
@@ -234,7 +232,7 @@ impl Transform for MaskFields {
             serde_json::from_slice(body).map_err(|_| TransformError::NotJson)?;
         let mut ranges = Vec::new();
         for path in &self.paths {
-            ranges.extend(scan::values_at(body, path.segments()));
+            ranges.extend(locate::values_at(body, path.segments()));
         }
         if ranges.is_empty() {
             return Ok(None);
@@ -274,9 +272,9 @@ fn set_members(
             serde_json::to_string(name).expect("a string serializes"),
             value
         );
-        match scan::member_value(body, member) {
+        match locate::member_value(body, member) {
             Some(range) if body[range.start] == b'{' => {
-                let empty = scan::is_empty_object(&body[range.clone()]);
+                let empty = locate::is_empty_object(&body[range.clone()]);
                 let at = range.start + 1;
                 inserts.push((at, if empty { entry } else { format!("{entry},") }));
                 // Replace an existing header of the same name (any case) in the expected value.
@@ -291,7 +289,7 @@ fn set_members(
             }
             Some(_) => return Err(TransformError::Unsupported),
             None => {
-                let start = scan::top_level_object_start(body).ok_or(TransformError::NotJson)?;
+                let start = locate::top_level_object_start(body).ok_or(TransformError::NotJson)?;
                 let empty = original.as_object().is_some_and(|o| o.is_empty());
                 let member_json = format!(
                     "{}:{{{entry}}}",
@@ -331,15 +329,6 @@ fn set_members(
     Ok(out)
 }
 
-/// API Gateway (REST and HTTP APIs), ALB and Function URL events: `requestContext` plus headers.
-fn is_http_event(event: &Value) -> bool {
-    let ctx = event.get("requestContext");
-    let rest = event.get("httpMethod").is_some() && ctx.is_some();
-    let v2 = ctx.and_then(|c| c.get("http")).is_some();
-    let alb = ctx.and_then(|c| c.get("elb")).is_some();
-    rest || v2 || alb
-}
-
 /// Masks every value `path` names in `value` (the expected result of [`MaskFields`]).
 fn mask(path: &JsonPath, value: &mut Value) {
     fn walk(v: &mut Value, path: &[Segment]) {
@@ -372,180 +361,6 @@ fn mask(path: &JsonPath, value: &mut Value) {
         }
     }
     walk(value, path.segments());
-}
-
-/// A byte-level JSON scanner: finds where values are without building them. Inputs are already
-/// known to parse (serde_json checked them), so the scanner only needs to be right on valid JSON;
-/// callers verify its edits anyway.
-mod scan {
-    use std::ops::Range;
-
-    use crate::json::Segment;
-
-    fn skip_ws(b: &[u8], mut i: usize) -> usize {
-        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
-        }
-        i
-    }
-
-    /// End (exclusive) of the string starting at `i` (which holds `"`).
-    fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
-        i += 1;
-        while i < b.len() {
-            match b[i] {
-                b'\\' => i += 2,
-                b'"' => return Some(i + 1),
-                _ => i += 1,
-            }
-        }
-        None
-    }
-
-    /// End (exclusive) of the value starting at `i`.
-    fn value_end(b: &[u8], i: usize) -> Option<usize> {
-        match *b.get(i)? {
-            b'"' => string_end(b, i),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                let mut j = i;
-                while j < b.len() {
-                    match b[j] {
-                        b'"' => {
-                            j = string_end(b, j)?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Some(j + 1);
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                None
-            }
-            _ => {
-                let mut j = i;
-                while j < b.len()
-                    && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-                {
-                    j += 1;
-                }
-                Some(j)
-            }
-        }
-    }
-
-    /// Members of the object at `range` as (decoded key, value range).
-    fn members(b: &[u8], range: Range<usize>) -> Option<Vec<(String, Range<usize>)>> {
-        let mut out = Vec::new();
-        let mut i = skip_ws(b, range.start + 1);
-        if b.get(i) == Some(&b'}') {
-            return Some(out);
-        }
-        loop {
-            let key_end = string_end(b, i)?;
-            let key: String = serde_json::from_slice(&b[i..key_end]).ok()?;
-            i = skip_ws(b, key_end);
-            if b.get(i) != Some(&b':') {
-                return None;
-            }
-            let start = skip_ws(b, i + 1);
-            let end = value_end(b, start)?;
-            out.push((key, start..end));
-            i = skip_ws(b, end);
-            match b.get(i)? {
-                b',' => i = skip_ws(b, i + 1),
-                b'}' => return Some(out),
-                _ => return None,
-            }
-        }
-    }
-
-    /// Element ranges of the array at `range`.
-    fn elements(b: &[u8], range: Range<usize>) -> Option<Vec<Range<usize>>> {
-        let mut out = Vec::new();
-        let mut i = skip_ws(b, range.start + 1);
-        if b.get(i) == Some(&b']') {
-            return Some(out);
-        }
-        loop {
-            let end = value_end(b, i)?;
-            out.push(i..end);
-            i = skip_ws(b, end);
-            match b.get(i)? {
-                b',' => i = skip_ws(b, i + 1),
-                b']' => return Some(out),
-                _ => return None,
-            }
-        }
-    }
-
-    /// Position of the top-level object's `{`.
-    pub fn top_level_object_start(b: &[u8]) -> Option<usize> {
-        let i = skip_ws(b, 0);
-        (b.get(i) == Some(&b'{')).then_some(i)
-    }
-
-    /// Value range of the top-level object's member `key` (the last one, as parsers keep).
-    pub fn member_value(b: &[u8], key: &str) -> Option<Range<usize>> {
-        let start = top_level_object_start(b)?;
-        let end = value_end(b, start)?;
-        members(b, start..end)?
-            .into_iter()
-            .rfind(|(k, _)| k == key)
-            .map(|(_, r)| r)
-    }
-
-    /// Whether the object text `{ ... }` has no members.
-    pub fn is_empty_object(object: &[u8]) -> bool {
-        skip_ws(object, 1) == object.len() - 1
-    }
-
-    /// Value ranges at `path` from the top-level value.
-    pub fn values_at(b: &[u8], path: &[Segment]) -> Vec<Range<usize>> {
-        fn walk(b: &[u8], at: Range<usize>, path: &[Segment], out: &mut Vec<Range<usize>>) {
-            let Some((first, rest)) = path.split_first() else {
-                out.push(at);
-                return;
-            };
-            match (first, b[at.start]) {
-                (Segment::Key(k), b'{') => {
-                    if let Some(members) = members(b, at) {
-                        if let Some((_, r)) = members.into_iter().rfind(|(key, _)| key == k) {
-                            walk(b, r, rest, out);
-                        }
-                    }
-                }
-                (Segment::Index(i), b'[') => {
-                    if let Some(r) = elements(b, at).and_then(|e| e.into_iter().nth(*i)) {
-                        walk(b, r, rest, out);
-                    }
-                }
-                (Segment::AnyKey, b'{') => {
-                    for (_, r) in members(b, at).unwrap_or_default() {
-                        walk(b, r, rest, out);
-                    }
-                }
-                (Segment::AnyIndex, b'[') => {
-                    for r in elements(b, at).unwrap_or_default() {
-                        walk(b, r, rest, out);
-                    }
-                }
-                _ => {}
-            }
-        }
-        let start = skip_ws(b, 0);
-        let mut out = Vec::new();
-        if let Some(end) = value_end(b, start) {
-            walk(b, start..end, path, &mut out);
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -633,6 +448,62 @@ mod tests {
     }
 
     #[test]
+    fn traceparent_goes_into_the_events_the_family_calls_http() {
+        let t = transforms(&[("LAMBDA_LENS_INJECT_TRACEPARENT", "true")]);
+        for (name, event, http) in [
+            (
+                "apigw-rest",
+                &include_bytes!("../tests/fixtures/events/apigw-rest.json")[..],
+                true,
+            ),
+            (
+                "apigw-http-v2",
+                include_bytes!("../tests/fixtures/events/apigw-http-v2.json"),
+                true,
+            ),
+            (
+                "function-url",
+                include_bytes!("../tests/fixtures/events/function-url.json"),
+                true,
+            ),
+            (
+                "alb",
+                include_bytes!("../tests/fixtures/events/alb.json"),
+                true,
+            ),
+            (
+                "sqs",
+                include_bytes!("../tests/fixtures/events/sqs.json"),
+                false,
+            ),
+            (
+                "sns",
+                include_bytes!("../tests/fixtures/events/sns.json"),
+                false,
+            ),
+            (
+                "eventbridge",
+                include_bytes!("../tests/fixtures/events/eventbridge.json"),
+                false,
+            ),
+            (
+                "scheduled",
+                include_bytes!("../tests/fixtures/events/scheduled.json"),
+                false,
+            ),
+        ] {
+            let out = t.apply(Direction::Event, event, &ctx());
+            assert_eq!(out.is_some(), http, "{name}");
+            if let Some(out) = out {
+                let headers = serde_json::from_slice::<Value>(&out).expect("valid JSON")["headers"]
+                    ["traceparent"]
+                    .clone();
+                assert_eq!(headers, TP, "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn responses_get_traceparent_and_server_timing() {
         let t = transforms(&[("LAMBDA_LENS_RESPONSE_HEADERS", "true")]);
         let body =
@@ -667,15 +538,5 @@ mod tests {
             String::from_utf8(out).expect("utf-8"),
             r#"{"user":{"name":"Ann","ssn":"[REDACTED]"},"items":[{"card":"[REDACTED]","n":1},{"card":"[REDACTED]","n":2}]}"#
         );
-    }
-
-    #[test]
-    fn scanner_ranges_survive_escapes_and_nesting() {
-        let body = br#" {"a\"b":"x}\"{","headers" : { "k" : [1,{"z":"]"}] } , "t":true}"#;
-        let r = scan::member_value(body, "headers").expect("found");
-        assert_eq!(&body[r], br#"{ "k" : [1,{"z":"]"}] }"#);
-        let r = scan::member_value(body, "a\"b").expect("escaped key found");
-        assert_eq!(&body[r], br#""x}\"{""#);
-        assert_eq!(scan::member_value(body, "nope"), None);
     }
 }

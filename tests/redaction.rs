@@ -1,7 +1,7 @@
 //! Redaction and event attributes on the golden event fixtures (tests/fixtures/events), plus a
 //! property: whatever the JSON, nothing stored under a secret key survives.
 
-use lambda_lens::http_attrs::{event_attributes, response_status, AttrValue, EventAttributes};
+use lambda_lens::event::{response_status, AttrValue, EventAttributes, ParsedBody};
 use lambda_lens::redact::{
     captured_body, BodyEncoding, RedactionRules, REDACTED, TRUNCATION_MARKER,
 };
@@ -85,7 +85,11 @@ fn http_fixtures_redact_exactly_the_credentials() {
         ("alb", &["/headers/authorization", "/headers/cookie"]),
     ];
     for (name, pointers) in cases {
-        let body = captured_body(&fixture(name), true, &RedactionRules::default(), NO_LIMIT);
+        let body = captured_body(
+            &ParsedBody::new(&fixture(name), true),
+            &RedactionRules::default(),
+            NO_LIMIT,
+        );
         assert_eq!(body.encoding, BodyEncoding::Json, "{name}");
         assert!(!body.truncated, "{name}");
         assert_eq!(body.redactions as usize, pointers.len(), "{name}");
@@ -108,7 +112,11 @@ fn non_http_fixtures_pass_through_unchanged() {
         "dynamodb",
     ] {
         let raw = fixture(name);
-        let body = captured_body(&raw, true, &RedactionRules::default(), NO_LIMIT);
+        let body = captured_body(
+            &ParsedBody::new(&raw, true),
+            &RedactionRules::default(),
+            NO_LIMIT,
+        );
         assert_eq!(
             (body.encoding, body.redactions, body.truncated),
             (BodyEncoding::Json, 0, false),
@@ -128,7 +136,7 @@ fn every_truncated_head_is_still_redacted() {
     let rules = RedactionRules::default();
     for name in FIXTURES {
         let raw = fixture(name);
-        let head = captured_body(&raw[..300], false, &rules, NO_LIMIT);
+        let head = captured_body(&ParsedBody::new(&raw[..300], false), &rules, NO_LIMIT);
         assert!(
             head.truncated && head.text.ends_with(TRUNCATION_MARKER),
             "{name}"
@@ -137,7 +145,7 @@ fn every_truncated_head_is_still_redacted() {
         assert_no_secret(name, &head.text);
         // Every cut, including those inside a key, a header value or an escape.
         for cut in 0..raw.len() {
-            let body = captured_body(&raw[..cut], false, &rules, NO_LIMIT);
+            let body = captured_body(&ParsedBody::new(&raw[..cut], false), &rules, NO_LIMIT);
             assert_no_secret(&format!("{name}[..{cut}]"), &body.text);
         }
     }
@@ -148,19 +156,19 @@ fn redaction_comes_before_the_limit() {
     let rules = RedactionRules::default();
     for name in ["apigw-rest", "apigw-http-v2", "function-url", "alb"] {
         let raw = fixture(name);
-        let whole = captured_body(&raw, true, &rules, NO_LIMIT).text;
+        let whole = captured_body(&ParsedBody::new(&raw, true), &rules, NO_LIMIT).text;
         for limit in [0, 1, 100, 300, 1000, whole.len() - 1]
             .into_iter()
             .filter(|&limit| limit < whole.len())
         {
-            let body = captured_body(&raw, true, &rules, limit);
+            let body = captured_body(&ParsedBody::new(&raw, true), &rules, limit);
             assert!(body.truncated, "{name} {limit}");
             let kept = body.text.strip_suffix(TRUNCATION_MARKER).unwrap();
             assert!(kept.len() <= limit, "{name} {limit}");
             assert!(whole.starts_with(kept), "{name} {limit}");
             assert_no_secret(name, &body.text);
         }
-        let exact = captured_body(&raw, true, &rules, whole.len());
+        let exact = captured_body(&ParsedBody::new(&raw, true), &rules, whole.len());
         assert_eq!((exact.text, exact.truncated), (whole, false), "{name}");
     }
 }
@@ -172,7 +180,11 @@ fn non_utf8_bodies_are_redacted_or_base64() {
     // carry the secrets out.
     let mut raw = fixture("apigw-rest");
     raw[10] = 0xff;
-    let body = captured_body(&raw, true, &RedactionRules::default(), 4096);
+    let body = captured_body(
+        &ParsedBody::new(&raw, true),
+        &RedactionRules::default(),
+        4096,
+    );
     assert_ne!(body.encoding, BodyEncoding::Base64);
     assert!(body.redactions >= 2, "{}", body.text);
     assert!(!body.text.contains("eyJ") && !body.text.contains("Bearer"));
@@ -180,7 +192,11 @@ fn non_utf8_bodies_are_redacted_or_base64() {
 
     // Binary with nothing to redact: base64 of the first bytes.
     let binary: Vec<u8> = (0..200u32).map(|i| (i * 7 % 256) as u8).collect();
-    let body = captured_body(&binary, true, &RedactionRules::default(), 64);
+    let body = captured_body(
+        &ParsedBody::new(&binary, true),
+        &RedactionRules::default(),
+        64,
+    );
     assert_eq!(body.encoding, BodyEncoding::Base64);
     assert_eq!(body.redactions, 0);
     assert!(body.truncated);
@@ -203,7 +219,7 @@ fn s(value: &str) -> AttrValue {
 fn attributes(name: &str, cut: Option<usize>) -> EventAttributes {
     let raw = fixture(name);
     let head = &raw[..cut.unwrap_or(raw.len())];
-    event_attributes(head, cut.is_none(), &RedactionRules::default())
+    ParsedBody::new(head, cut.is_none()).attributes(&RedactionRules::default())
 }
 
 #[test]
@@ -410,8 +426,8 @@ fn truncated_event_attributes_report_only_what_is_certain() {
     for name in FIXTURES {
         let raw = fixture(name);
         for cut in 0..raw.len() {
-            event_attributes(&raw[..cut], false, &RedactionRules::default());
-            response_status(&raw[..cut]);
+            ParsedBody::new(&raw[..cut], false).attributes(&RedactionRules::default());
+            response_status(&ParsedBody::new(&raw[..cut], false));
         }
     }
 }
@@ -419,10 +435,13 @@ fn truncated_event_attributes_report_only_what_is_certain() {
 #[test]
 fn response_statuses() {
     assert_eq!(
-        response_status(br#"{"statusCode": 302, "headers": {"Location": "/x"}}"#),
+        response_status(&ParsedBody::new(
+            br#"{"statusCode": 302, "headers": {"Location": "/x"}}"#,
+            true
+        )),
         Some(302)
     );
-    assert_eq!(response_status(br#""plain""#), None);
+    assert_eq!(response_status(&ParsedBody::new(br#""plain""#, true)), None);
 }
 
 /// Keys the generated documents use: secret ones (several spellings) and ordinary ones.
@@ -486,7 +505,7 @@ proptest! {
     fn nothing_under_a_secret_key_survives(value in json_value()) {
         let rules = RedactionRules::default();
         let input = value.to_string();
-        let body = captured_body(input.as_bytes(), true, &rules, input.len() * 2 + 64);
+        let body = captured_body(&ParsedBody::new(input.as_bytes(), true), &rules, input.len() * 2 + 64);
         prop_assert!(!body.truncated);
         prop_assert_eq!(body.encoding, BodyEncoding::Json);
         let redacted: Value = serde_json::from_str(&body.text)

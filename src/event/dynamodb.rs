@@ -1,0 +1,47 @@
+//! Amazon DynamoDB Streams: `Records[]` whose `eventSource` is `aws:dynamodb`; a cut head is
+//! recognised by its records' `dynamodb` key.
+//!
+//! Attributes: `aws.dynamodb.table_names` (from `eventSourceARN`),
+//! `lambda_lens.event.record_count` (no convention counts the records of a data-source event).
+
+use super::fields::arn_resource;
+use super::records::Batch;
+use super::{AttrValue, EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::redact::RedactionRules;
+
+const NAME: &str = "aws:dynamodb";
+
+/// Amazon DynamoDB Streams.
+pub(super) struct DynamoDb;
+
+impl EventSource for DynamoDb {
+    fn trigger(&self) -> Trigger {
+        Trigger::Datasource
+    }
+
+    fn names(&self) -> &'static [&'static str] {
+        &[NAME]
+    }
+
+    fn detect_head(&self, head: &HeadSniff<'_>) -> bool {
+        head.has_records() && head.has(b"\"dynamodb\"")
+    }
+
+    fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
+        let Some(batch) = Batch::of(event, NAME) else {
+            return;
+        };
+        let table = arn_resource(batch.source_arn())
+            .and_then(|r| r.strip_prefix("table/"))
+            .and_then(|r| r.split('/').next());
+        if let Some(table) = table {
+            out.attributes.push((
+                "aws.dynamodb.table_names",
+                AttrValue::StrArray(vec![table.to_owned()]),
+            ));
+        }
+        if let Some(count) = batch.count() {
+            out.int("lambda_lens.event.record_count", count);
+        }
+    }
+}

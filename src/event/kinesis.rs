@@ -1,0 +1,47 @@
+//! Amazon Kinesis Data Streams: `Records[]` whose `eventSource` is `aws:kinesis`; a cut head is
+//! recognised by its records' `kinesis` key.
+//!
+//! Attributes: `messaging.system`=`aws.kinesis` (a custom value in the style of `aws.sns`: the
+//! registry has none), `messaging.destination.name` and `aws.kinesis.stream_name` (from
+//! `eventSourceARN`), `messaging.operation.type`=`process`, `messaging.batch.message_count`.
+//! Records carry no trace context (the payload is opaque data).
+
+use super::fields::arn_resource;
+use super::records::Batch;
+use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::redact::RedactionRules;
+
+const NAME: &str = "aws:kinesis";
+
+/// Amazon Kinesis Data Streams.
+pub(super) struct Kinesis;
+
+impl EventSource for Kinesis {
+    fn trigger(&self) -> Trigger {
+        Trigger::PubSub
+    }
+
+    fn names(&self) -> &'static [&'static str] {
+        &[NAME]
+    }
+
+    fn detect_head(&self, head: &HeadSniff<'_>) -> bool {
+        head.has_records() && head.has(b"\"kinesis\"")
+    }
+
+    fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
+        let Some(batch) = Batch::of(event, NAME) else {
+            return;
+        };
+        let stream = arn_resource(batch.source_arn())
+            .and_then(|r| r.strip_prefix("stream/"))
+            .and_then(|r| r.split('/').next());
+        out.messaging("aws.kinesis", stream);
+        if let Some(stream) = stream {
+            out.str("aws.kinesis.stream_name", stream);
+        }
+        if let Some(count) = batch.count() {
+            out.int("messaging.batch.message_count", count);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Amazon SNS: `Records[]` whose `EventSource` (so spelt) is `aws:sns`; a cut head is recognised by
+//! its records' `Sns` key.
+//!
+//! Attributes: `messaging.system`=`aws.sns` (the registered value), `messaging.destination.name`
+//! (the topic), `aws.sns.topic.arn`, `messaging.message.id`, `messaging.operation.type`=`process`.
+//! Record contexts: the `traceparent`/`tracestate` message attributes (`Sns.MessageAttributes`).
+
+use serde_json::Value;
+
+use super::context::{Carrier, RecordContext};
+use super::fields::{arn_resource, member_ignore_case, text};
+use super::records::{records, Batch};
+use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::redact::RedactionRules;
+
+const NAME: &str = "aws:sns";
+
+/// Amazon SNS.
+pub(super) struct Sns;
+
+impl EventSource for Sns {
+    fn trigger(&self) -> Trigger {
+        Trigger::PubSub
+    }
+
+    fn names(&self) -> &'static [&'static str] {
+        &[NAME]
+    }
+
+    fn detect_head(&self, head: &HeadSniff<'_>) -> bool {
+        head.has_records() && head.has(b"\"Sns\"")
+    }
+
+    fn attributes(&self, event: &ParsedBody<'_>, _: &RedactionRules, out: &mut EventAttributes) {
+        let Some(batch) = Batch::of(event, NAME) else {
+            return;
+        };
+        let sns = batch.first.get("Sns");
+        let topic_arn = sns.and_then(|s| text(s, "TopicArn"));
+        out.messaging("aws.sns", topic_arn.and_then(arn_resource));
+        if let Some(arn) = topic_arn {
+            out.str("aws.sns.topic.arn", arn);
+        }
+        if let Some(id) = sns.and_then(|s| text(s, "MessageId")) {
+            out.str("messaging.message.id", id);
+        }
+    }
+
+    fn record_contexts<'a>(&self, event: &'a Value) -> Vec<RecordContext<'a>> {
+        records(event)
+            .iter()
+            .enumerate()
+            .filter_map(|(record, notification)| {
+                let attributes = notification
+                    .get("Sns")?
+                    .get("MessageAttributes")?
+                    .as_object()?;
+                let carrier = Carrier::w3c(|name| {
+                    text(member_ignore_case(attributes, name)?, "Value").map(Into::into)
+                })?;
+                Some(RecordContext { record, carrier })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Source;
+
+    #[test]
+    fn record_contexts_from_message_attributes() {
+        let event = br#"{"Records":[
+            {"EventSource":"aws:sns","Sns":{"MessageAttributes":{"Test":{"Type":"String","Value":"x"}}}},
+            {"EventSource":"aws:sns","Sns":{"MessageAttributes":{"traceparent":{"Type":"String","Value":"00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00"}}}}
+        ]}"#;
+        let parsed = ParsedBody::new(event, true);
+        assert_eq!(parsed.source(), Source::Sns);
+        assert_eq!(
+            parsed.record_contexts(),
+            vec![RecordContext {
+                record: 1,
+                carrier: Carrier::W3c {
+                    traceparent: "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00".into(),
+                    tracestate: None,
+                },
+            }]
+        );
+        let fixture = ParsedBody::new(include_bytes!("../../tests/fixtures/events/sns.json"), true);
+        assert!(fixture.record_contexts().is_empty());
+    }
+}
