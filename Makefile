@@ -29,7 +29,7 @@ PUBLISH := $(if $(DRY_RUN),echo) aws lambda publish-layer-version --compatible-r
 # Root installs Debian packages directly (CI); anyone else through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build test doc clean demo venv musl zip deploy qemu
+.PHONY: all build test lint doc clean demo venv musl zip deploy qemu
 
 all: zip
 
@@ -44,8 +44,15 @@ venv: $(PYTHON)
 build:
 	cargo build --release --bin lambda-lens
 
-test: venv zip qemu
+# Style first (it fails fastest), then the whole suite.
+test: lint venv zip qemu
 	cargo test --workspace
+
+lint:
+	cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(TOOLS)
