@@ -15,8 +15,6 @@
 //! span fits. A span that still does not fit (a huge name, thousands of attributes, array
 //! values) is dropped and counted with the queue's drops, with a warning.
 
-use std::collections::VecDeque;
-
 use opentelemetry::{KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -72,13 +70,13 @@ impl XrayLimits {
         }
     }
 
-    /// How many spans from the front of `queue` go into the next request: at least one (a span
-    /// over the request limit cannot be split; [`XrayLimits::fit`] keeps spans far below it), at
-    /// most [`XRAY_MAX_BATCH_SPANS`], and no more than fit in [`XRAY_MAX_REQUEST_BYTES`].
-    pub(crate) fn batch_len(&self, queue: &VecDeque<SpanData>) -> usize {
+    /// How many of `queued` (oldest first) go into the next request: at least one (a span over
+    /// the request limit cannot be split; [`XrayLimits::fit`] keeps spans far below it), at most
+    /// [`XRAY_MAX_BATCH_SPANS`], and no more than fit in [`XRAY_MAX_REQUEST_BYTES`].
+    pub(crate) fn batch_len<'a>(&self, queued: impl IntoIterator<Item = &'a SpanData>) -> usize {
         let mut size = self.resource_overhead;
         let mut count = 0;
-        for span in queue.iter().take(XRAY_MAX_BATCH_SPANS) {
+        for span in queued.into_iter().take(XRAY_MAX_BATCH_SPANS) {
             size += request_share(span);
             if count > 0 && size > XRAY_MAX_REQUEST_BYTES {
                 break;
@@ -165,6 +163,7 @@ fn longest_string_value(span: &mut SpanData) -> Option<&mut StringValue> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
     use std::time::{Duration, UNIX_EPOCH};
 
     use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};

@@ -1,25 +1,9 @@
-//! Direct export to AWS X-Ray's OTLP endpoint (`LAMBDA_LENS_EXPORT_TARGET=xray`).
-//!
-//! X-Ray takes OTLP/HTTP with a protobuf body (gzip or not) at
-//! `https://xray.{region}.amazonaws.com/v1/traces`, and every request must be signed with SigV4
-//! for service `xray` in the endpoint's region. The signing happens in [`SigningHttpClient`], a
-//! wrapper around our HTTP client: opentelemetry-otlp still builds (and compresses) the protobuf
-//! body, and the signature covers those exact bytes, `content-encoding` included, at the moment
-//! the request is sent (so a request re-sent by a later flush carries a fresh date).
-//!
-//! The endpoint, region and credentials come from [`XraySettings`]; this module turns them into
-//! the endpoint requests go to and the signer, or says what is missing.
+//! Where X-Ray export goes and how it is signed: the endpoint (`LAMBDA_LENS_XRAY_ENDPOINT`, or
+//! the regional one), the region the signatures are scoped to, and the credentials, from
+//! [`XraySettings`]; or what is missing.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::SystemTime;
+use http::Uri;
 
-use bytes::Bytes;
-use http::{Request, Response, Uri};
-use opentelemetry_http::{HttpClient, HttpError};
-
-use super::http_client::OtlpHttpClient;
 use super::sigv4::Signer;
 use crate::settings::{OtlpSettings, Transport, XraySettings};
 
@@ -87,39 +71,6 @@ fn region_from_host(host: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     looks_like_region.then(|| region.to_owned())
-}
-
-/// Our [`OtlpHttpClient`] with every request SigV4-signed just before it is sent.
-#[derive(Debug, Clone)]
-pub(crate) struct SigningHttpClient {
-    inner: OtlpHttpClient,
-    signer: Arc<Signer>,
-}
-
-impl SigningHttpClient {
-    pub(crate) fn new(inner: OtlpHttpClient, signer: Signer) -> Self {
-        Self {
-            inner,
-            signer: Arc::new(signer),
-        }
-    }
-}
-
-// Written out instead of `#[async_trait]`, as for `OtlpHttpClient`.
-impl HttpClient for SigningHttpClient {
-    fn send_bytes<'client, 'async_trait>(
-        &'client self,
-        request: Request<Bytes>,
-    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'async_trait>>
-    where
-        'client: 'async_trait,
-        Self: 'async_trait,
-    {
-        let (mut parts, body) = request.into_parts();
-        // The body is final here: opentelemetry-otlp has already compressed it.
-        self.signer.sign(&mut parts, &body, SystemTime::now());
-        Box::pin(self.inner.send(Request::from_parts(parts, body)))
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,101 @@
+//! The HTTP client OTLP/HTTP exports go through to the collector (or X-Ray): hyper 1 over
+//! hyper-rustls, HTTP/1.1, Nagle off, the trust store of `tls`, and a per-request timeout.
+//!
+//! Only HTTP/1.1 is offered: OTLP/HTTP needs no multiplexing, and AWS's OTLP endpoints speak
+//! HTTP/1.1. One client serves every request of an exporter, so connections are kept alive
+//! between flushes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry_http::{HttpClient, HttpError};
+use rustls::ClientConfig;
+
+use super::tls::{root_store, CaCertificates};
+
+/// Responses are a (possibly empty) `ExportTraceServiceResponse`; anything larger is not OTLP.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Idle connections are closed after this long. Collectors and load balancers close idle
+/// keep-alive connections after about a minute; reusing one they already closed would fail a
+/// flush (the spans are retried, but a flush is lost).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The error of a request that did not finish within the per-request timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("OTLP/HTTP request timed out after {0:?}")]
+struct RequestTimedOut(Duration);
+
+/// An [`HttpClient`] for opentelemetry-otlp that needs no blocking thread and no reqwest.
+#[derive(Debug, Clone)]
+pub(crate) struct CollectorHttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl CollectorHttpClient {
+    /// Builds the client; `timeout` bounds each request including reading the response, and
+    /// `extra_roots` are trusted besides the bundled roots.
+    pub(crate) fn new(timeout: Duration, extra_roots: Option<&CaCertificates>) -> Self {
+        let mut http = HttpConnector::new();
+        // Export bodies are written in several small writes; they must not wait for delayed ACKs.
+        http.set_nodelay(true);
+        // The TLS layer below handles `https` URLs; the TCP connector must let them through.
+        http.enforce_http(false);
+        // `ClientConfig::builder` uses rustls' process-default crypto provider, which is ring: it
+        // is the only provider this crate's dependency tree compiles in (hyper-rustls and tonic
+        // are both built with `ring` only).
+        let tls = ClientConfig::builder()
+            .with_root_certificates(root_store(extra_roots))
+            .with_no_client_auth();
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(connector);
+        Self { client, timeout }
+    }
+
+    /// Sends `request` and reads the whole response, within the per-request timeout.
+    pub(crate) async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, Full::new(body));
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await?
+                .to_bytes();
+            Ok::<_, HttpError>(Response::from_parts(parts, body))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| Box::new(RequestTimedOut(self.timeout)) as HttpError)?
+    }
+}
+
+// Written out instead of `#[async_trait]` (the trait is declared with it): the crate does not
+// depend on async-trait, and this is exactly the signature the macro generates.
+impl HttpClient for CollectorHttpClient {
+    fn send_bytes<'client, 'async_trait>(
+        &'client self,
+        request: Request<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'async_trait>>
+    where
+        'client: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(self.send(request))
+    }
+}
