@@ -30,6 +30,16 @@ fn usage(msg: impl Into<String>) -> UsageError {
     UsageError(msg.into())
 }
 
+/// The value that follows `flag` on the command line.
+fn flag_value<'a>(
+    rest: &mut impl Iterator<Item = &'a String>,
+    flag: &str,
+) -> Result<String, UsageError> {
+    rest.next()
+        .cloned()
+        .ok_or_else(|| usage(format!("{flag} expects a value")))
+}
+
 /// Parsed `run` options.
 struct RunArgs {
     config: SandboxConfig,
@@ -70,11 +80,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, UsageError> {
         (Vec::new(), false, TraceMode::None, None);
     let mut it = args[..split].iter();
     while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| usage(format!("{flag} expects a value")))
-        };
+        let mut value = || flag_value(&mut it, flag);
         match flag.as_str() {
             "--opt" => config.opt_dir = Some(PathBuf::from(value()?)),
             "--task-root" => task_root = Some(PathBuf::from(value()?)),
@@ -142,11 +148,7 @@ fn parse_invoke(args: &[String]) -> Result<InvokeArgs, UsageError> {
     let (mut url, mut event, mut count, mut trace) = (None, None, 1, TraceMode::None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| usage(format!("{flag} expects a value")))
-        };
+        let mut value = || flag_value(&mut it, flag);
         match flag.as_str() {
             "--url" => url = Some(value()?),
             "--event" => event = Some(PathBuf::from(value()?)),
