@@ -29,7 +29,7 @@ PUBLISH := $(if $(DRY_RUN),echo) aws lambda publish-layer-version --compatible-r
 # Root installs Debian packages directly (CI); anyone else through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build test lint doc clean demo venv musl zip deploy qemu
+.PHONY: all build test lint doc clean demo venv node musl zip deploy qemu
 
 all: zip
 
@@ -41,11 +41,30 @@ $(PYTHON): examples/python-function/requirements.txt tests/requirements.txt
 
 venv: $(PYTHON)
 
+# The example Node.js function's runtime client, aws-lambda-ric from npm. Its install builds curl and
+# aws-lambda-cpp from source and then a native addon, so the Debian tools for that are installed
+# first where a command is missing (command:package). The build runs once per package-lock.json;
+# rapid-client.node is the last thing it makes.
+NODE_FUNCTION := examples/node-function
+NODE_RIC := $(NODE_FUNCTION)/node_modules/aws-lambda-ric/rapid-client.node
+NODE_BUILD_TOOLS := cmake:cmake autoreconf:autoconf automake:automake libtoolize:libtool \
+  g++:g++ make:make python3:python3
+
+$(NODE_RIC): $(NODE_FUNCTION)/package.json $(NODE_FUNCTION)/package-lock.json
+	missing="$$(for tool in $(NODE_BUILD_TOOLS); do \
+	  command -v $${tool%%:*} >/dev/null || echo $${tool#*:}; done)"; \
+	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; }
+	cd $(NODE_FUNCTION) && npm ci --no-audit --no-fund
+	touch $@
+
+node: $(NODE_RIC)
+
 build:
 	cargo build --release --bin lambda-lens
 
 # Style first (it fails fastest), then the whole suite.
-test: lint venv zip qemu
+test: lint venv node zip qemu
 	cargo test --workspace
 
 lint:
@@ -114,4 +133,4 @@ demo: venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(NODE_FUNCTION)/node_modules

@@ -3,18 +3,17 @@
 //! against the in-test Runtime API and once through the proxy, and what reached the Runtime API must
 //! be identical.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderMap;
 
-use lambda_lens::record::{ProxyRecord, ResultKind, ResultRecord};
-use lambda_lens_test_support::fake_lambda::{Call, FakeInvocation, FakeLambda};
+use lambda_lens::record::ResultKind;
+use lambda_lens_test_support::fake_lambda::{FakeInvocation, FakeLambda};
 use lambda_lens_test_support::proxy::ProxyUnderTest;
 use lambda_lens_test_support::repo::repo_root;
 use lambda_lens_test_support::runtimes::{spawn_python_function, ChildGuard};
+use lambda_lens_test_support::scenario::run_scenario;
 
 /// Starts the streaming Rust example function, talking to `runtime_api`. (Here rather than in the
 /// test support: it finds the example beside this package's binary.)
@@ -45,70 +44,6 @@ fn spawn_stream_function(runtime_api: &str) -> ChildGuard {
         .spawn()
         .expect("stream function starts");
     ChildGuard(Some(child))
-}
-
-/// What reached the Runtime API for one request id, minus what legitimately differs per hop.
-#[derive(Debug, PartialEq)]
-struct Seen {
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: Bytes,
-    trailers: Option<BTreeMap<String, String>>,
-}
-
-/// Headers by name, repeated values joined in order, `Host` left out (it names each hop).
-fn comparable(headers: &HeaderMap) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
-    for name in headers.keys().filter(|k| *k != "host") {
-        let values: Vec<_> = headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        map.insert(name.to_string(), values.join(", "));
-    }
-    map
-}
-
-fn seen(call: &Call) -> Seen {
-    Seen {
-        path: call.path.clone(),
-        headers: comparable(&call.headers),
-        body: call.body.clone(),
-        trailers: call.trailers.as_ref().map(comparable),
-    }
-}
-
-/// Runs `invocations` against a fresh Runtime API, through the proxy or not, and returns what the
-/// runtime sent back for each, plus the proxy's result records when proxied.
-async fn run_scenario(
-    invocations: &[FakeInvocation],
-    proxied: bool,
-    spawn: fn(&str) -> ChildGuard,
-) -> (Vec<Seen>, Vec<ResultRecord>) {
-    let fake = FakeLambda::start().await;
-    let mut proxy = ProxyUnderTest::start(fake.endpoint(), 4096).await;
-    let api = if proxied {
-        proxy.runtime_api()
-    } else {
-        fake.runtime_api()
-    };
-    let _runtime = spawn(&api);
-    let mut seen_calls = Vec::new();
-    for inv in invocations {
-        fake.push_invocation(inv.clone());
-        let call = fake.wait_for_result(&inv.request_id).await;
-        seen_calls.push(seen(&call));
-    }
-    let mut results = Vec::new();
-    if proxied {
-        while results.len() < invocations.len() {
-            if let ProxyRecord::Result(r) = proxy.record().await {
-                results.push(r);
-            }
-        }
-    }
-    (seen_calls, results)
 }
 
 fn python_invocations() -> Vec<FakeInvocation> {

@@ -4,7 +4,8 @@
 //! - [`proxy`]: the proxy under test, in-process, in front of the fake or of a raw upstream;
 //! - [`client`]: calls to the proxy as a runtime's HTTP client makes them;
 //! - [`wire`] and [`raw_upstream`]: raw sockets, for tests that need exact bytes on both sides;
-//! - [`runtimes`]: real runtime clients (the Python example function) as child processes;
+//! - [`runtimes`]: real runtime clients (the Python and Node.js example functions) as child
+//!   processes, and [`scenario`]: one of them run straight or through the proxy, compared;
 //! - [`layer`] and [`sandbox`]: lambda-lens installed as a layer in the local Lambda sandbox;
 //! - [`repo`]: the repository's files the tests use.
 #![forbid(unsafe_code)]
@@ -18,4 +19,5 @@ pub mod raw_upstream;
 pub mod repo;
 pub mod runtimes;
 pub mod sandbox;
+pub mod scenario;
 pub mod wire;
