@@ -15,7 +15,7 @@ use opentelemetry::trace::SpanId;
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
-use crate::trace_context::{new_span_id, TraceContext};
+use crate::trace_context::{new_span_id, TraceContext, Traceparent};
 
 /// How many observations may wait for the owner task before new ones are dropped. The proxy never
 /// waits for room: observing must not slow the function down.
@@ -122,16 +122,12 @@ impl SpanIdentity {
 
     /// The W3C `traceparent` naming the invocation span as parent.
     pub fn traceparent(&self) -> String {
-        format!(
-            "00-{}-{}-{}",
-            self.trace.trace_id,
-            self.span_id,
-            if self.trace.sampled == Some(false) {
-                "00"
-            } else {
-                "01"
-            }
-        )
+        Traceparent {
+            trace_id: self.trace.trace_id,
+            span_id: self.span_id,
+            sampled: self.trace.sampled != Some(false),
+        }
+        .to_string()
     }
 }
 

@@ -25,12 +25,7 @@ impl EventSource for Kafka {
     }
 
     fn record_contexts<'a>(&self, event: &'a Value) -> Vec<RecordContext<'a>> {
-        let partitions = event.get("records").and_then(Value::as_object);
-        partitions
-            .into_iter()
-            .flat_map(|partitions| partitions.values())
-            .filter_map(Value::as_array)
-            .flatten()
+        messages(event)
             .enumerate()
             .filter_map(|(record, message)| {
                 let headers = message.get("headers")?.as_array()?;
@@ -39,6 +34,20 @@ impl EventSource for Kafka {
             })
             .collect()
     }
+
+    fn record_count(&self, event: &Value) -> usize {
+        messages(event).count()
+    }
+}
+
+/// The records of every partition (`records.<topic-partition>[]`), partition by partition.
+fn messages(event: &Value) -> impl Iterator<Item = &Value> {
+    let partitions = event.get("records").and_then(Value::as_object);
+    partitions
+        .into_iter()
+        .flat_map(|partitions| partitions.values())
+        .filter_map(Value::as_array)
+        .flatten()
 }
 
 /// A record header's value by case-insensitive name, decoded from its bytes; `None` when absent or

@@ -25,7 +25,8 @@
 //! An `eventSource` names its source wherever it appears, in a record or at the top level, and
 //! names come first; shapes are asked in the table's order. Record contexts: SQS
 //! (`attributes.AWSTraceHeader`, `traceparent`/`tracestate` message attributes), SNS (message
-//! attributes), Kafka (record headers). Headers: HTTP events.
+//! attributes), Kafka (record headers). Headers: HTTP events. The carrier a parent is read from
+//! ([`EventCarrier`]): an HTTP event's headers, or the context of an event's single message.
 //!
 //! Attribute names and values are those of the OpenTelemetry semantic conventions registry
 //! (`open-telemetry/semantic-conventions`, `docs/registry/attributes/{http,url,client,server,
@@ -49,6 +50,7 @@ mod kafka;
 mod kinesis;
 mod mq;
 mod other;
+mod propagation;
 mod records;
 mod s3;
 mod scheduled;
@@ -64,6 +66,7 @@ pub use self::body::ParsedBody;
 pub use self::context::{Carrier, RecordContext};
 pub use self::detect::detect;
 pub use self::http::{response_status, Headers};
+pub use self::propagation::EventCarrier;
 pub use self::sniff::HeadSniff;
 pub use self::trigger::Trigger;
 use crate::redact::RedactionRules;
@@ -103,6 +106,12 @@ pub trait EventSource: Sync {
     /// The trace contexts the event's records carry.
     fn record_contexts<'a>(&self, _event: &'a Value) -> Vec<RecordContext<'a>> {
         Vec::new()
+    }
+
+    /// How many records (messages) the event holds: the length of its `Records` array, for the
+    /// sources that list them there.
+    fn record_count(&self, event: &Value) -> usize {
+        records::records(event).len()
     }
 
     /// The event's HTTP headers; `None` when the event is not an HTTP request.

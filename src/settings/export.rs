@@ -49,6 +49,8 @@ pub enum ExportTarget {
     #[default]
     Otlp,
     /// AWS X-Ray's OTLP endpoint, SigV4-signed, within X-Ray's request and span limits (`xray`).
+    /// The Lambda X-Ray context then stays the invocation's parent whatever `OTEL_PROPAGATORS`
+    /// says, so that X-Ray's service map joins (see [`crate::trace_context::ParentChoice`]).
     Xray,
 }
 

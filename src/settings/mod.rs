@@ -19,6 +19,7 @@
 //! | transforms | [`TransformSettings`] | `transforms.rs` |
 //! | export, its OTLP and X-Ray destinations | [`ExportSettings`] | `export.rs`, `otlp.rs`, `xray.rs` |
 //! | head sampling | [`Sampler`] | `sampling.rs` |
+//! | context propagation | [`Propagators`] | `propagation.rs` |
 //! | the function's identity | [`FunctionSettings`] | `function.rs` |
 //!
 //! `parse.rs` holds the reader and the parsers every group shares, `variable.rs` the table's row.
@@ -30,6 +31,7 @@ mod function;
 mod logging;
 mod otlp;
 mod parse;
+mod propagation;
 mod redaction;
 mod runtime;
 mod sampling;
@@ -55,10 +57,10 @@ pub use self::runtime::{
 pub use self::transforms::TransformSettings;
 pub use self::variable::{Fallback, Origin, Variable};
 pub use self::xray::{Credentials, XraySettings};
-use crate::trace_context::Sampler;
+use crate::trace_context::{Propagators, Sampler};
 
 /// The variables of every group.
-static GROUPS: [&[Variable]; 10] = [
+static GROUPS: [&[Variable]; 11] = [
     logging::VARIABLES,
     runtime::VARIABLES,
     bodies::VARIABLES,
@@ -68,6 +70,7 @@ static GROUPS: [&[Variable]; 10] = [
     otlp::VARIABLES,
     xray::VARIABLES,
     sampling::VARIABLES,
+    propagation::VARIABLES,
     function::VARIABLES,
 ];
 
@@ -105,6 +108,8 @@ pub struct Settings {
     pub export: ExportSettings,
     /// Which invocations are recorded.
     pub sampler: Sampler,
+    /// Where the invocation's parent is read from.
+    pub propagators: Propagators,
     /// The function's identity.
     pub function: FunctionSettings,
 }
@@ -139,6 +144,7 @@ impl Settings {
             transforms: TransformSettings::read(&mut env),
             export: ExportSettings::read(&mut env),
             sampler: Sampler::read(&mut env),
+            propagators: Propagators::read(&mut env),
             function: FunctionSettings::read(&mut env),
         });
         Loaded {
@@ -254,6 +260,7 @@ mod tests {
             ("LAMBDA_LENS_LOG", "lambda_lens=loud"),
             ("LAMBDA_LENS_CAPTURE_BYTES", "-1"),
             ("LAMBDA_LENS_PROXY_PORT", "70000"),
+            ("OTEL_PROPAGATORS", "b3"),
             ("OTEL_TRACES_SAMPLER", "sometimes"),
             ("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "0"),
         ]);
@@ -265,7 +272,8 @@ mod tests {
                 "LAMBDA_LENS_PROXY_PORT",
                 "LAMBDA_LENS_CAPTURE_BYTES",
                 "LAMBDA_LENS_FLUSH_TIMEOUT_MS",
-                "OTEL_TRACES_SAMPLER"
+                "OTEL_TRACES_SAMPLER",
+                "OTEL_PROPAGATORS"
             ]
         );
         let settings = loaded.settings.expect("the runtime API is set");
@@ -273,5 +281,6 @@ mod tests {
         assert_eq!(settings.bodies.capture_bytes, DEFAULT_CAPTURE_BYTES);
         assert_eq!(settings.export.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
         assert_eq!(settings.sampler, Sampler::AlwaysOn);
+        assert_eq!(settings.propagators, Propagators::default());
     }
 }
