@@ -1,9 +1,11 @@
-//! The captured form of a body ([`captured_body`]): read as JSON, text or bytes, redacted, then cut
-//! to the limit with [`TRUNCATION_MARKER`]; a non-UTF-8 body in which nothing was found to redact
-//! is exported as `base64:` and the base64 of its first bytes.
+//! The captured form of a body ([`captured_body`]): read as JSON, text or bytes (the reading the
+//! decoded payload of a base64 body gets too), redacted, then cut to the limit with
+//! [`TRUNCATION_MARKER`]; a non-UTF-8 body in which nothing was found to redact is exported as
+//! `base64:` and the base64 of its first bytes.
 
 use base64::Engine as _;
 
+use super::form::form_values;
 use super::walk::looks_like_json;
 use super::{RedactionRules, Redactor};
 use crate::event::{ParsedBody, Source};
@@ -32,7 +34,7 @@ pub struct CapturedBody {
     pub text: String,
     /// Part of the body is missing from `text` (cut here, or never captured).
     pub truncated: bool,
-    /// How many values or substrings were replaced by [`REDACTED`].
+    /// How many values or substrings were replaced by [`REDACTED`](super::REDACTED).
     pub redactions: u32,
     /// How `text` represents the body.
     pub encoding: BodyEncoding,
@@ -44,41 +46,11 @@ pub struct CapturedBody {
 /// `complete && !truncated()`), the result is marked truncated even if nothing more is cut here.
 pub fn captured_body(body: &ParsedBody<'_>, rules: &RedactionRules, limit: usize) -> CapturedBody {
     let (head, complete) = (body.head(), body.complete());
-    let lossy;
-    let text = match std::str::from_utf8(head) {
-        Ok(text) => text,
-        // Only the last character was cut by the capture: the rest is text.
-        Err(e) if e.error_len().is_none() && !complete => {
-            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
-        }
-        Err(_) => {
-            // Not UTF-8. If the readable parts hold anything to redact (JSON with one Latin-1
-            // byte, say), export them redacted, invalid bytes as U+FFFD; otherwise base64.
-            lossy = String::from_utf8_lossy(head).into_owned();
-            let mut probe = Redactor::new(rules);
-            let walked = probe.json(&lossy, false, false);
-            probe.rescan(walked);
-            if probe.count == 0 {
-                return base64_form(head, complete, limit);
-            }
-            &lossy
-        }
-    };
-    // A head serde_json parsed whole is valid; only one it did not (not JSON, a lossy reading, or
-    // a document it will not build, such as nesting past its limit) needs the validity check.
-    let is_json = complete
-        && (body.is_whole_json() || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
-    let http = body.source() == Source::Http;
-    let mut redactor = Redactor::new(rules);
-    let redacted = if is_json {
-        redactor.json(text, true, http)
-    } else if looks_like_json(text) {
-        // A cut JSON head, or text that merely starts like JSON ("[INFO] password=…"): the token walk
-        // handles the JSON-shaped parts, the text scan the rest.
-        let walked = redactor.json(text, false, http);
-        redactor.rescan(walked)
-    } else {
-        redactor.text(text)
+    let mut redactor = Redactor::new(rules, Some(body));
+    let (redacted, encoding) = match redactor.read(head, complete) {
+        Reading::Json(text) => (text, BodyEncoding::Json),
+        Reading::Text(text) => (text, BodyEncoding::Text),
+        Reading::Binary => return base64_form(head, complete, limit),
     };
     let (mut out, cut) = cut_at_char_boundary(redacted, limit);
     let truncated = cut || !complete;
@@ -89,11 +61,67 @@ pub fn captured_body(body: &ParsedBody<'_>, rules: &RedactionRules, limit: usize
         text: out,
         truncated,
         redactions: redactor.count,
-        encoding: if is_json {
-            BodyEncoding::Json
+        encoding,
+    }
+}
+
+/// A body's bytes as read and redacted, before any cut.
+pub(super) enum Reading {
+    /// A whole, valid JSON document, re-serialised compactly.
+    Json(String),
+    /// UTF-8 text (a cut JSON head among it), or the lossy reading of bytes that held a secret.
+    Text(String),
+    /// Bytes that are not UTF-8 and in which nothing was found to redact.
+    Binary,
+}
+
+impl Redactor<'_> {
+    /// Reads `head` as JSON, text or bytes and redacts it; `complete`: the head is the whole body.
+    /// Without an event, `head` is a decoded payload, which may be a form.
+    pub(super) fn read(&mut self, head: &[u8], complete: bool) -> Reading {
+        let lossy;
+        let text = match std::str::from_utf8(head) {
+            Ok(text) => text,
+            // Only the last character was cut by the capture: the rest is text.
+            Err(e) if e.error_len().is_none() && !complete => {
+                std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+            }
+            Err(_) => {
+                // Not UTF-8. If the readable parts hold anything to redact (JSON with one Latin-1
+                // byte, say), export them redacted, invalid bytes as U+FFFD; otherwise base64.
+                lossy = String::from_utf8_lossy(head).into_owned();
+                if !self.finds_secrets(&lossy) {
+                    return Reading::Binary;
+                }
+                &lossy
+            }
+        };
+        // A head serde_json parsed whole is valid; only one it did not (not JSON, a lossy reading,
+        // or a document it will not build, such as nesting past its limit) needs the validity check.
+        let is_json = complete
+            && (self.event.is_some_and(ParsedBody::is_whole_json)
+                || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+        let http = self.event.is_some_and(|body| body.source() == Source::Http);
+        if is_json {
+            Reading::Json(self.json(text, true, http))
+        } else if looks_like_json(text) {
+            // A cut JSON head, or text that merely starts like JSON ("[INFO] password=…"): the token
+            // walk handles the JSON-shaped parts, the text scan the rest.
+            let walked = self.json(text, false, http);
+            Reading::Text(self.rescan(walked))
+        } else if self.event.is_some() {
+            Reading::Text(self.text(text))
         } else {
-            BodyEncoding::Text
-        },
+            Reading::Text(self.payload_text(text))
+        }
+    }
+
+    /// Whether the lossy reading of bytes that are not UTF-8 holds anything to redact.
+    fn finds_secrets(&self, lossy: &str) -> bool {
+        let mut probe = Redactor::new(self.rules, self.event);
+        let walked = probe.json(lossy, false, false);
+        probe.rescan(walked);
+        probe.count > 0 || (self.event.is_none() && !form_values(lossy, self.rules).is_empty())
     }
 }
 

@@ -28,6 +28,14 @@
 //! - **Embedded text**: string values (an SQS `body`, an SNS `Message`, an API Gateway `body`,
 //!   `rawQueryString`) are redacted as JSON when they hold JSON, otherwise scanned for
 //!   `key=value` / `key: value` / `"key": "value"` pairs whose key matches.
+//! - **Base64 bodies**: the root `body` of an event or response that says `"isBase64Encoded": true`
+//!   (API Gateway, ALB and function URL requests with a form or binary body, proxy-integration
+//!   responses) is decoded, bounded by the capture, and redacted as the payload it holds: JSON,
+//!   text, a form (`application/x-www-form-urlencoded` fields and `multipart/form-data` parts whose
+//!   name names a secret), or bytes whose lossy reading shows a secret. When anything was
+//!   redacted, the body is exported as the base64 of the redacted payload, so the event still says
+//!   what it is; otherwise as it came. A head cut before the flag reads a root `body` that decodes
+//!   as base64 as one. Base64 elsewhere (Kinesis and Kafka record data) is not decoded.
 //!
 //! The captured form ([`CapturedBody::encoding`]):
 //! - [`BodyEncoding::Json`]: the head is a whole, valid JSON document; it is re-serialised
@@ -46,9 +54,12 @@
 //! left out (by the limit or by the capture), by [`TRUNCATION_MARKER`].
 //!
 //! Files: `rules` (what is a secret), `captured` (the captured form), `walk` (the JSON walk), `text`
-//! (the text scan), `values` (the value detectors).
+//! (the text scan), `values` (the value detectors), `base64_body` (base64 bodies), `form` (form
+//! posts in a decoded body).
 
+mod base64_body;
 mod captured;
+mod form;
 mod rules;
 mod text;
 mod values;
@@ -61,6 +72,7 @@ pub(crate) use self::captured::{cut_at_char_boundary, floor_char_boundary};
 pub(crate) use self::rules::normalise_key;
 pub use self::rules::{RedactionRules, DEFAULT_KEYS};
 pub use self::text::redact_text;
+use crate::event::ParsedBody;
 
 /// What replaces a redacted value or substring.
 pub const REDACTED: &str = "[REDACTED]";
@@ -68,15 +80,19 @@ pub const REDACTED: &str = "[REDACTED]";
 /// One redaction pass over a body: the rules it applies and how many replacements it made.
 struct Redactor<'r> {
     rules: &'r RedactionRules,
+    /// The captured event or response being redacted, whose root `body` may be base64; `None` for
+    /// free text and for a decoded payload (a base64 body is decoded once, at the root only).
+    event: Option<&'r ParsedBody<'r>>,
     count: u32,
     /// Nesting of JSON found inside string values.
     depth: u8,
 }
 
 impl<'r> Redactor<'r> {
-    fn new(rules: &'r RedactionRules) -> Self {
+    fn new(rules: &'r RedactionRules, event: Option<&'r ParsedBody<'r>>) -> Self {
         Self {
             rules,
+            event,
             count: 0,
             depth: 0,
         }
@@ -103,7 +119,6 @@ impl<'r> Redactor<'r> {
 #[cfg(test)]
 mod testing {
     use super::*;
-    use crate::event::ParsedBody;
 
     pub(super) fn rules() -> RedactionRules {
         RedactionRules::default()

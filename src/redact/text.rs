@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use super::form::form_values;
 use super::values::value_matches;
 use super::{RedactionRules, Redactor};
 use crate::json::scan::string_end;
@@ -11,7 +12,7 @@ use crate::json::scan::string_end;
 /// Redacts free text (a query string, a path): the pair scan and the value detectors.
 /// Returns the text and the number of replacements.
 pub fn redact_text(text: &str, rules: &RedactionRules) -> (String, u32) {
-    let mut redactor = Redactor::new(rules);
+    let mut redactor = Redactor::new(rules, None);
     let out = redactor.text(text);
     (out, redactor.count)
 }
@@ -20,7 +21,19 @@ impl Redactor<'_> {
     /// Free text: `key=value`, `key: value` and `"key": "value"` pairs with a secret key, and the
     /// value detectors.
     pub(super) fn text(&mut self, text: &str) -> String {
-        let mut ranges = pair_values(text, self.rules);
+        self.text_and(text, Vec::new())
+    }
+
+    /// The text of a decoded payload: the text scan, and the form fields with a secret name or a
+    /// secret only their decoding shows.
+    pub(super) fn payload_text(&mut self, text: &str) -> String {
+        let fields = form_values(text, self.rules);
+        self.text_and(text, fields)
+    }
+
+    /// The text scan with `ranges` (found by the caller) replaced too.
+    fn text_and(&mut self, text: &str, mut ranges: Vec<Range<usize>>) -> String {
+        ranges.extend(pair_values(text, self.rules));
         if self.rules.values {
             ranges.extend(value_matches(text));
         }

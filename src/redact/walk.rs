@@ -90,6 +90,12 @@ impl Redactor<'_> {
             out.push('"');
             return;
         }
+        // The root `body` of an event or a response may be base64 (`isBase64Encoded`).
+        let root_body = self.depth == 0
+            && matches!(stack, [root] if root.is_object && root.key.as_deref() == Some("body"));
+        if root_body && self.base64_body(raw, terminated, out) {
+            return;
+        }
         let before = self.count;
         let decoded = string_content(raw, terminated);
         let redacted = self.embedded(&decoded);
