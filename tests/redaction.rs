@@ -1,5 +1,7 @@
-//! Redaction and event attributes on the golden event fixtures (tests/fixtures/events), plus a
-//! property: whatever the JSON, nothing stored under a secret key survives.
+//! Redaction and event attributes on the golden event fixtures (tests/fixtures/events), the same
+//! HTTP events with base64 bodies (form posts, JSON, multipart, binary; whole and cut) and a base64
+//! response, plus properties: whatever the JSON, nothing stored under a secret key survives;
+//! whatever the form post, no field under a secret name does.
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
