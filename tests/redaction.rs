@@ -1,6 +1,12 @@
-//! Redaction and event attributes on the golden event fixtures (tests/fixtures/events), plus a
-//! property: whatever the JSON, nothing stored under a secret key survives.
+//! Redaction and event attributes on the golden event fixtures (tests/fixtures/events), the same
+//! HTTP events with base64 bodies (form posts, JSON, multipart, binary; whole and cut) and a base64
+//! response, plus properties: whatever the JSON, nothing stored under a secret key survives;
+//! whatever the form post, no field under a secret name does.
 
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
 use lambda_lens::event::{response_status, AttrValue, EventAttributes, ParsedBody};
 use lambda_lens::redact::{
     captured_body, BodyEncoding, RedactionRules, REDACTED, TRUNCATION_MARKER,
@@ -47,7 +53,15 @@ fn assert_no_secret(name: &str, text: &str) {
 
 /// The fixture with the values at `pointers` replaced by [`REDACTED`].
 fn expected(name: &str, pointers: &[&str]) -> Value {
-    let mut value: Value = serde_json::from_slice(&fixture(name)).unwrap();
+    redacted_at(
+        serde_json::from_slice(&fixture(name)).unwrap(),
+        name,
+        pointers,
+    )
+}
+
+/// `value` with the values at `pointers` replaced by [`REDACTED`].
+fn redacted_at(mut value: Value, name: &str, pointers: &[&str]) -> Value {
     for pointer in pointers {
         let slot = value
             .pointer_mut(pointer)
@@ -57,34 +71,36 @@ fn expected(name: &str, pointers: &[&str]) -> Value {
     value
 }
 
+/// The HTTP fixtures and where their credentials are.
+const HTTP_CREDENTIALS: [(&str, &[&str]); 4] = [
+    (
+        "apigw-rest",
+        &[
+            "/headers/Authorization",
+            "/headers/Cookie",
+            "/multiValueHeaders/Authorization/0",
+            "/multiValueHeaders/Cookie/0",
+        ],
+    ),
+    (
+        "apigw-http-v2",
+        &["/headers/authorization", "/cookies/0", "/cookies/1"],
+    ),
+    (
+        "function-url",
+        &[
+            "/headers/authorization",
+            "/cookies/0",
+            "/cookies/1",
+            "/requestContext/authorizer/iam/accessKey",
+        ],
+    ),
+    ("alb", &["/headers/authorization", "/headers/cookie"]),
+];
+
 #[test]
 fn http_fixtures_redact_exactly_the_credentials() {
-    let cases: [(&str, &[&str]); 4] = [
-        (
-            "apigw-rest",
-            &[
-                "/headers/Authorization",
-                "/headers/Cookie",
-                "/multiValueHeaders/Authorization/0",
-                "/multiValueHeaders/Cookie/0",
-            ],
-        ),
-        (
-            "apigw-http-v2",
-            &["/headers/authorization", "/cookies/0", "/cookies/1"],
-        ),
-        (
-            "function-url",
-            &[
-                "/headers/authorization",
-                "/cookies/0",
-                "/cookies/1",
-                "/requestContext/authorizer/iam/accessKey",
-            ],
-        ),
-        ("alb", &["/headers/authorization", "/headers/cookie"]),
-    ];
-    for (name, pointers) in cases {
+    for (name, pointers) in HTTP_CREDENTIALS {
         let body = captured_body(
             &ParsedBody::new(&fixture(name), true),
             &RedactionRules::default(),
@@ -175,7 +191,6 @@ fn redaction_comes_before_the_limit() {
 
 #[test]
 fn non_utf8_bodies_are_redacted_or_base64() {
-    use base64::Engine as _;
     // Readable parts with secrets: redacted text (invalid bytes as U+FFFD), never base64 that would
     // carry the secrets out.
     let mut raw = fixture("apigw-rest");
@@ -205,11 +220,173 @@ fn non_utf8_bodies_are_redacted_or_base64() {
         .strip_prefix("base64:")
         .and_then(|t| t.strip_suffix(TRUNCATION_MARKER))
         .unwrap();
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .unwrap();
+    let decoded = STANDARD.decode(encoded).unwrap();
     assert_eq!(decoded.len(), 42, "(64 - 7) / 4 * 3 bytes fit");
     assert_eq!(decoded, binary[..42]);
+}
+
+/// A login form post, as API Gateway, ALB and function URLs deliver a body they base64-encode.
+const FORM_POST: &[u8] = b"user=bob&password=hunter2&remember=1";
+
+/// A multipart form post with a password part.
+const MULTIPART: &[u8] = b"--b0undary\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nbob\r\n--b0undary\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nhunter2\r\n--b0undary--\r\n";
+
+/// A JSON answer with a token, as a function returns it base64-encoded.
+const TOKEN_JSON: &[u8] = br#"{"user": "bob", "access_token": "tok-5e3ret"}"#;
+
+/// The fixture `name` with `payload` as its base64 body: the fixture's own text with the `body`
+/// line replaced and the flag set, so the fields keep the service's order (the flag after the body).
+fn with_base64_body(name: &str, payload: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8(fixture(name)).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| match line.strip_prefix("  \"body\": ") {
+            Some(_) => format!("  \"body\": \"{}\",", STANDARD.encode(payload)),
+            None => line.replace("\"isBase64Encoded\": false", "\"isBase64Encoded\": true"),
+        })
+        .collect();
+    lines.join("\n").into_bytes()
+}
+
+/// The bytes the root `body` string of a captured form holds, a partial last quantum included
+/// (none of it may leave either); `None` before the body's value starts.
+fn decoded_body(text: &str) -> Option<Vec<u8>> {
+    let lenient = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let after_key = &text[text.find("\"body\"")? + 6..];
+    let value = after_key
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let mut b64: String = value
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+        .collect();
+    if b64.len() % 4 == 1 {
+        b64.pop();
+    }
+    Some(
+        lenient
+            .decode(b64)
+            .unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+#[test]
+fn base64_bodies_are_decoded_and_redacted() {
+    let multipart_redacted = String::from_utf8(MULTIPART.to_vec())
+        .unwrap()
+        .replace("hunter2", REDACTED);
+    let payloads: [(&[u8], &[u8]); 3] = [
+        (FORM_POST, b"user=bob&password=[REDACTED]&remember=1"),
+        (TOKEN_JSON, br#"{"user":"bob","access_token":"[REDACTED]"}"#),
+        (MULTIPART, multipart_redacted.as_bytes()),
+    ];
+    for (name, pointers) in HTTP_CREDENTIALS {
+        for (payload, redacted_payload) in payloads {
+            let event = with_base64_body(name, payload);
+            let body = captured_body(
+                &ParsedBody::new(&event, true),
+                &RedactionRules::default(),
+                NO_LIMIT,
+            );
+            assert_eq!(
+                (body.encoding, body.truncated, body.redactions as usize),
+                (BodyEncoding::Json, false, pointers.len() + 1),
+                "{name}"
+            );
+            let mut redacted: Value = serde_json::from_str(&body.text).unwrap();
+            let decoded = STANDARD.decode(redacted["body"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&decoded),
+                String::from_utf8_lossy(redacted_payload),
+                "{name}"
+            );
+            // Everything else as for the plain fixture; the flag still says base64.
+            let mut original: Value = serde_json::from_slice(&event).unwrap();
+            assert_eq!(original["isBase64Encoded"], Value::Bool(true));
+            original["body"] = Value::Null;
+            redacted["body"] = Value::Null;
+            assert_eq!(redacted, redacted_at(original, name, pointers), "{name}");
+            assert_no_secret(name, &body.text);
+        }
+    }
+}
+
+#[test]
+fn binary_base64_bodies_pass_through() {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend((0..=255u8).rev());
+    for (name, pointers) in HTTP_CREDENTIALS {
+        let event = with_base64_body(name, &png);
+        let body = captured_body(
+            &ParsedBody::new(&event, true),
+            &RedactionRules::default(),
+            NO_LIMIT,
+        );
+        assert_eq!(body.redactions as usize, pointers.len(), "{name}");
+        let redacted: Value = serde_json::from_str(&body.text).unwrap();
+        let original: Value = serde_json::from_slice(&event).unwrap();
+        assert_eq!(redacted, redacted_at(original, name, pointers), "{name}");
+    }
+}
+
+#[test]
+fn every_cut_of_a_base64_body_is_redacted() {
+    let rules = RedactionRules::default();
+    for (name, _) in HTTP_CREDENTIALS {
+        for (payload, secret) in [(FORM_POST, "password=h"), (TOKEN_JSON, "tok-")] {
+            let event = with_base64_body(name, payload);
+            // Cuts before the body are `every_truncated_head_is_still_redacted`'s.
+            let body_at = body_key_at(&event);
+            for cut in body_at..event.len() {
+                let body = captured_body(&ParsedBody::new(&event[..cut], false), &rules, NO_LIMIT);
+                assert_no_secret(&format!("{name}[..{cut}]"), &body.text);
+                let decoded = decoded_body(&body.text).unwrap_or_default();
+                let decoded = String::from_utf8_lossy(&decoded);
+                assert!(!decoded.contains(secret), "{name}[..{cut}]: {decoded}");
+            }
+        }
+    }
+}
+
+/// Where the `body` key starts.
+fn body_key_at(event: &[u8]) -> usize {
+    event
+        .windows(6)
+        .position(|w| w == b"\"body\"")
+        .expect("a body")
+}
+
+#[test]
+fn base64_responses_are_redacted() {
+    let rules = RedactionRules::default();
+    let response = format!(
+        r#"{{"statusCode": 200, "headers": {{"Content-Type": "application/json"}}, "body": "{}", "isBase64Encoded": true}}"#,
+        STANDARD.encode(TOKEN_JSON)
+    );
+    let body = captured_body(
+        &ParsedBody::new(response.as_bytes(), true),
+        &rules,
+        NO_LIMIT,
+    );
+    assert_eq!((body.encoding, body.redactions), (BodyEncoding::Json, 1));
+    assert_eq!(
+        decoded_body(&body.text).unwrap(),
+        br#"{"user":"bob","access_token":"[REDACTED]"}"#
+    );
+    for cut in 0..response.len() {
+        let head = &response.as_bytes()[..cut];
+        let body = captured_body(&ParsedBody::new(head, false), &rules, NO_LIMIT);
+        let decoded = decoded_body(&body.text).unwrap_or_default();
+        let decoded = String::from_utf8_lossy(&decoded);
+        assert!(!decoded.contains("tok-"), "[..{cut}]: {decoded}");
+    }
 }
 
 fn s(value: &str) -> AttrValue {
@@ -500,6 +677,11 @@ fn check(original: &Value, redacted: &Value, secret: bool, rules: &RedactionRule
     }
 }
 
+/// Form fields: names as [`key`] makes them, values without separators.
+fn form_fields() -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec((key(), "[a-zA-Z0-9._~-]{1,12}"), 1..6)
+}
+
 proptest! {
     #[test]
     fn nothing_under_a_secret_key_survives(value in json_value()) {
@@ -511,5 +693,32 @@ proptest! {
         let redacted: Value = serde_json::from_str(&body.text)
             .map_err(|e| TestCaseError::fail(format!("{e}: {}", body.text)))?;
         check(&value, &redacted, false, &rules);
+    }
+
+    #[test]
+    fn no_form_field_under_a_secret_name_survives(fields in form_fields()) {
+        let rules = RedactionRules::default();
+        let form = fields
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let event = with_base64_body("apigw-http-v2", form.as_bytes());
+        let body = captured_body(&ParsedBody::new(&event, true), &rules, NO_LIMIT);
+        let redacted: Value = serde_json::from_str(&body.text)
+            .map_err(|e| TestCaseError::fail(format!("{e}: {}", body.text)))?;
+        let decoded = STANDARD.decode(redacted["body"].as_str().unwrap_or_default())
+            .map_err(|e| TestCaseError::fail(format!("{e}: {}", body.text)))?;
+        let decoded = String::from_utf8(decoded).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let out: Vec<(&str, &str)> = decoded.split('&').filter_map(|f| f.split_once('=')).collect();
+        prop_assert_eq!(out.len(), fields.len(), "{}", decoded);
+        for ((name, value), (out_name, out_value)) in fields.iter().zip(out) {
+            prop_assert_eq!(name.as_str(), out_name);
+            if rules.key_matches(name) {
+                prop_assert_eq!(out_value, REDACTED);
+            } else {
+                prop_assert_eq!(out_value, value.as_str());
+            }
+        }
     }
 }

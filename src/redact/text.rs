@@ -1,0 +1,150 @@
+//! The text scan: free text (a query string, a log line, a string value that is not JSON) loses
+//! the values of `key=value`, `key: value` and `"key": "value"` pairs whose key names a secret, and
+//! whatever the value detectors find.
+
+use std::ops::Range;
+
+use super::form::form_values;
+use super::values::value_matches;
+use super::{RedactionRules, Redactor};
+use crate::json::scan::string_end;
+
+/// Redacts free text (a query string, a path): the pair scan and the value detectors.
+/// Returns the text and the number of replacements.
+pub fn redact_text(text: &str, rules: &RedactionRules) -> (String, u32) {
+    let mut redactor = Redactor::new(rules, None);
+    let out = redactor.text(text);
+    (out, redactor.count)
+}
+
+impl Redactor<'_> {
+    /// Free text: `key=value`, `key: value` and `"key": "value"` pairs with a secret key, and the
+    /// value detectors.
+    pub(super) fn text(&mut self, text: &str) -> String {
+        self.text_and(text, Vec::new())
+    }
+
+    /// The text of a decoded payload: the text scan, and the form fields with a secret name or a
+    /// secret only their decoding shows.
+    pub(super) fn payload_text(&mut self, text: &str) -> String {
+        let fields = form_values(text, self.rules);
+        self.text_and(text, fields)
+    }
+
+    /// The text scan with `ranges` (found by the caller) replaced too.
+    fn text_and(&mut self, text: &str, mut ranges: Vec<Range<usize>>) -> String {
+        ranges.extend(pair_values(text, self.rules));
+        if self.rules.values {
+            ranges.extend(value_matches(text));
+        }
+        if ranges.is_empty() {
+            return text.to_owned();
+        }
+        ranges.sort_unstable_by_key(|r| r.start);
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for range in ranges {
+            if range.end <= at {
+                continue;
+            }
+            // Overlapping matches merge into one replacement.
+            if range.start < at {
+                at = range.end;
+                continue;
+            }
+            out.push_str(&text[at..range.start]);
+            out.push_str(self.redacted());
+            at = range.end;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+}
+
+/// Byte ranges of the values of `key=value` / `key: value` / `"key": "value"` pairs whose key
+/// matches the rules.
+fn pair_values(text: &str, rules: &RedactionRules) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let mut ranges = Vec::new();
+    for (sep_at, &sep) in bytes.iter().enumerate() {
+        if sep != b'=' && sep != b':' {
+            continue;
+        }
+        // The key: identifier characters before the separator, optionally quoted and spaced.
+        let mut key_end = sep_at;
+        while key_end > 0 && bytes[key_end - 1] == b' ' {
+            key_end -= 1;
+        }
+        if key_end > 0 && matches!(bytes[key_end - 1], b'"' | b'\'') {
+            key_end -= 1;
+        }
+        let key_start = bytes[..key_end]
+            .iter()
+            .rposition(|&b| !is_key_byte(b))
+            .map_or(0, |p| p + 1);
+        if key_start == key_end || !rules.key_matches(&text[key_start..key_end]) {
+            continue;
+        }
+        let mut start = sep_at + 1;
+        while start < bytes.len() && matches!(bytes[start], b' ' | b'\t') {
+            start += 1;
+        }
+        let end = match bytes.get(start) {
+            Some(b'"') => {
+                start += 1;
+                string_end(bytes, start - 1).map_or(bytes.len(), |end| end - 1)
+            }
+            Some(b'\'') => {
+                start += 1;
+                bytes[start..]
+                    .iter()
+                    .position(|&b| b == b'\'')
+                    .map_or(bytes.len(), |p| start + p)
+            }
+            // A nested structure is left to the JSON walk (or to the value detectors).
+            Some(b'{' | b'[') | None => continue,
+            Some(_) => {
+                // `key=value` ends at the next separator of a query string or cookie list;
+                // `key: value` (a header line) runs to the end of the line.
+                let stops: &[u8] = if sep == b'=' {
+                    b"&;, \t\r\n\"'}]"
+                } else {
+                    b";,\r\n\"'}]"
+                };
+                let end = bytes[start..]
+                    .iter()
+                    .position(|b| stops.contains(b))
+                    .map_or(bytes.len(), |p| start + p);
+                text[..end].trim_end().len().max(start)
+            }
+        };
+        if end > start {
+            ranges.push(start..end);
+        }
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::redact::testing::text;
+
+    #[test]
+    fn pairs_in_text() {
+        assert_eq!(
+            text("user=bob&password=hunter2&x=1"),
+            "user=bob&password=[REDACTED]&x=1"
+        );
+        assert_eq!(
+            text("Authorization: Basic dXNlcjpwYXNz\nHost: x"),
+            "Authorization: [REDACTED]\nHost: x"
+        );
+        assert_eq!(
+            text(r#"{"api_key": "k1", "token":'t2'"#),
+            r#"{"api_key": "[REDACTED]", "token":'[REDACTED]'"#
+        );
+        assert_eq!(text("session=; next"), "session=; next");
+        assert_eq!(text("https://example.com"), "https://example.com");
+    }
+}
