@@ -1,16 +1,13 @@
 //! Apache Kafka: Amazon MSK (top-level `eventSource` `aws:kafka`) and self-managed clusters
 //! (`SelfManagedKafka`).
 //!
-//! No attributes yet. Record contexts: the `traceparent`/`tracestate` record headers, which the
-//! event carries as arrays of bytes (`"headers":[{"traceparent":[48,48,…]}]`) under
-//! `records.<topic-partition>[]`; records are counted partition by partition.
+//! No attributes yet. Records: `records.<topic-partition>[]`, counted partition by partition; their
+//! context is in the `traceparent`/`tracestate` record headers, which the event carries as arrays
+//! of byte values (`"headers":[{"traceparent":[48,48,…]}]`). Kafka messages have no id.
 
-use std::borrow::Cow;
-
-use serde_json::Value;
-
-use super::context::{Carrier, RecordContext};
+use super::context::{RecordField, W3cField};
 use super::{EventSource, Trigger};
+use crate::json::PathStep;
 
 /// Apache Kafka (Amazon MSK and self-managed).
 pub(super) struct Kafka;
@@ -24,43 +21,30 @@ impl EventSource for Kafka {
         &["aws:kafka", "SelfManagedKafka"]
     }
 
-    fn record_contexts<'a>(&self, event: &'a Value) -> Vec<RecordContext<'a>> {
-        let partitions = event.get("records").and_then(Value::as_object);
-        partitions
-            .into_iter()
-            .flat_map(|partitions| partitions.values())
-            .filter_map(Value::as_array)
-            .flatten()
-            .enumerate()
-            .filter_map(|(record, message)| {
-                let headers = message.get("headers")?.as_array()?;
-                let carrier = Carrier::w3c(|name| header(headers, name))?;
-                Some(RecordContext { record, carrier })
-            })
-            .collect()
+    fn is_record(&self, path: &[PathStep<'_>]) -> bool {
+        matches!(
+            path,
+            [
+                PathStep::Key("records"),
+                PathStep::Key(_),
+                PathStep::Index(_)
+            ]
+        )
     }
-}
 
-/// A record header's value by case-insensitive name, decoded from its bytes; `None` when absent or
-/// not UTF-8.
-fn header<'a>(headers: &[Value], name: &str) -> Option<Cow<'a, str>> {
-    let bytes = headers
-        .iter()
-        .filter_map(Value::as_object)
-        .flatten()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))?
-        .1
-        .as_array()?
-        .iter()
-        .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok().map(Cow::Owned)
+    fn record_field(&self, path: &[PathStep<'_>]) -> Option<RecordField> {
+        match path {
+            [PathStep::Key("headers"), PathStep::Index(_), PathStep::Key(name)] => {
+                W3cField::named(name).map(RecordField::W3cBytes)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::event::{ParsedBody, Source};
+    use crate::event::{Carrier, ParsedBody, RecordContext, Source};
 
     fn bytes(text: &str) -> String {
         let list: Vec<String> = text.bytes().map(|b| b.to_string()).collect();
@@ -86,6 +70,7 @@ mod tests {
         assert_eq!(parsed.source(), Source::Kafka);
         let w3c = |record, tracestate: Option<&'static str>| RecordContext {
             record,
+            message_id: None,
             carrier: Carrier::W3c {
                 traceparent: traceparent.into(),
                 tracestate: tracestate.map(Into::into),
