@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::context::RecordContext;
 use super::detect::{detect, detect_head};
 use super::http::Headers;
+use super::stream::RecordScanner;
 use super::{EventAttributes, Source, Trigger};
 use crate::json::prefix::{parse_prefix, parse_whole};
 use crate::redact::RedactionRules;
@@ -97,11 +98,10 @@ impl<'a> ParsedBody<'a> {
         out
     }
 
-    /// The trace contexts the event's records carry, for span links.
-    pub fn record_contexts(&self) -> Vec<RecordContext<'_>> {
-        self.value()
-            .map(|event| self.source().behaviour().record_contexts(event))
-            .unwrap_or_default()
+    /// The trace contexts the records in the head carry (read as [`RecordScanner`] reads a whole
+    /// event; a record the head ends inside gives what was read of it).
+    pub fn record_contexts(&self) -> Vec<RecordContext> {
+        RecordScanner::scan(self.head).contexts
     }
 
     /// The HTTP headers of an HTTP-shaped event, for context extraction.

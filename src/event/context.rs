@@ -1,41 +1,71 @@
 //! Trace contexts that the records of a batch event carry, one per record that has one, for span
-//! links from the invocation to each message's producer ([`super::EventSource::record_contexts`]).
+//! links from the invocation to each message's producer; and the words sources use to say where in
+//! a record they are ([`RecordField`], read by [`super::RecordScanner`]).
 //!
 //! Contexts are handed over as the record carries them (not validated: parsing and checking belong
-//! to whoever links them), borrowed from the parsed event where the record holds them as text.
-
-use std::borrow::Cow;
+//! to whoever links them).
 
 /// A trace context as a record carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Carrier<'a> {
+pub enum Carrier {
     /// An X-Ray tracing header (`Root=1-…;Parent=…;Sampled=…`).
-    XRay(&'a str),
+    XRay(String),
     /// W3C Trace Context.
     W3c {
         /// `traceparent`.
-        traceparent: Cow<'a, str>,
+        traceparent: String,
         /// `tracestate`, when the record has one.
-        tracestate: Option<Cow<'a, str>>,
+        tracestate: Option<String>,
     },
-}
-
-impl<'a> Carrier<'a> {
-    /// The W3C context found by `lookup` (a case-insensitive read of the record's attributes or
-    /// headers), when it has a `traceparent`.
-    pub(super) fn w3c(lookup: impl Fn(&str) -> Option<Cow<'a, str>>) -> Option<Self> {
-        Some(Self::W3c {
-            traceparent: lookup("traceparent")?,
-            tracestate: lookup("tracestate"),
-        })
-    }
 }
 
 /// One record's trace context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordContext<'a> {
-    /// The record's position in the batch, counted in the order the source lists its records.
+pub struct RecordContext {
+    /// The record's position in the batch, counted in the order the event lists its records.
     pub record: usize,
+    /// The record's message id (`messaging.message.id` on its link), when it has one.
+    pub message_id: Option<String>,
     /// The context as the record carries it.
-    pub carrier: Carrier<'a>,
+    pub carrier: Carrier,
+}
+
+/// A W3C Trace Context field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum W3cField {
+    /// `traceparent`.
+    TraceParent,
+    /// `tracestate`.
+    TraceState,
+}
+
+impl W3cField {
+    /// The field an attribute or header name names, ignoring ASCII case (message attribute and
+    /// header names are case-insensitive in practice).
+    pub fn named(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("traceparent") {
+            Some(Self::TraceParent)
+        } else if name.eq_ignore_ascii_case("tracestate") {
+            Some(Self::TraceState)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a value inside a record holds for the record's link
+/// ([`super::EventSource::record_field`]). A value of another type than the field's (a number
+/// where a string belongs) reads as absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordField {
+    /// The message id, a string.
+    MessageId,
+    /// The ARN of where the record was sent (queue, topic, stream, table), a string.
+    Destination,
+    /// An X-Ray tracing header, a string.
+    XRay,
+    /// A W3C field, a string.
+    W3c(W3cField),
+    /// A W3C field as an array of byte values, UTF-8 once decoded (Kafka record headers).
+    W3cBytes(W3cField),
 }

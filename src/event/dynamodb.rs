@@ -3,10 +3,13 @@
 //!
 //! Attributes: `aws.dynamodb.table_names` (from `eventSourceARN`),
 //! `lambda_lens.event.record_count` (no convention counts the records of a data-source event).
+//! Records: `eventID`, `eventSourceARN` (the table's stream); no trace context.
 
+use super::context::RecordField;
 use super::fields::arn_resource;
-use super::records::Batch;
+use super::records::{is_record, stream_record_field, Batch};
 use super::{AttrValue, EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::json::PathStep;
 use crate::redact::RedactionRules;
 
 const NAME: &str = "aws:dynamodb";
@@ -43,5 +46,13 @@ impl EventSource for DynamoDb {
         if let Some(count) = batch.count() {
             out.int("lambda_lens.event.record_count", count);
         }
+    }
+
+    fn is_record(&self, path: &[PathStep<'_>]) -> bool {
+        is_record(path)
+    }
+
+    fn record_field(&self, path: &[PathStep<'_>]) -> Option<RecordField> {
+        stream_record_field(path)
     }
 }

@@ -1,16 +1,15 @@
 //! Apache Kafka: Amazon MSK (top-level `eventSource` `aws:kafka`) and self-managed clusters
 //! (`SelfManagedKafka`).
 //!
-//! No attributes yet. Record contexts: the `traceparent`/`tracestate` record headers, which the
-//! event carries as arrays of bytes (`"headers":[{"traceparent":[48,48,…]}]`) under
-//! `records.<topic-partition>[]`; records are counted partition by partition.
-
-use std::borrow::Cow;
+//! No attributes yet. Records: `records.<topic-partition>[]`, counted partition by partition; their
+//! context is in the `traceparent`/`tracestate` record headers, which the event carries as arrays
+//! of byte values (`"headers":[{"traceparent":[48,48,…]}]`). Kafka messages have no id.
 
 use serde_json::Value;
 
-use super::context::{Carrier, RecordContext};
+use super::context::{RecordField, W3cField};
 use super::{EventSource, Trigger};
+use crate::json::PathStep;
 
 /// Apache Kafka (Amazon MSK and self-managed).
 pub(super) struct Kafka;
@@ -24,15 +23,24 @@ impl EventSource for Kafka {
         &["aws:kafka", "SelfManagedKafka"]
     }
 
-    fn record_contexts<'a>(&self, event: &'a Value) -> Vec<RecordContext<'a>> {
-        messages(event)
-            .enumerate()
-            .filter_map(|(record, message)| {
-                let headers = message.get("headers")?.as_array()?;
-                let carrier = Carrier::w3c(|name| header(headers, name))?;
-                Some(RecordContext { record, carrier })
-            })
-            .collect()
+    fn is_record(&self, path: &[PathStep<'_>]) -> bool {
+        matches!(
+            path,
+            [
+                PathStep::Key("records"),
+                PathStep::Key(_),
+                PathStep::Index(_)
+            ]
+        )
+    }
+
+    fn record_field(&self, path: &[PathStep<'_>]) -> Option<RecordField> {
+        match path {
+            [PathStep::Key("headers"), PathStep::Index(_), PathStep::Key(name)] => {
+                W3cField::named(name).map(RecordField::W3cBytes)
+            }
+            _ => None,
+        }
     }
 
     fn record_count(&self, event: &Value) -> usize {
@@ -50,26 +58,9 @@ fn messages(event: &Value) -> impl Iterator<Item = &Value> {
         .flatten()
 }
 
-/// A record header's value by case-insensitive name, decoded from its bytes; `None` when absent or
-/// not UTF-8.
-fn header<'a>(headers: &[Value], name: &str) -> Option<Cow<'a, str>> {
-    let bytes = headers
-        .iter()
-        .filter_map(Value::as_object)
-        .flatten()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))?
-        .1
-        .as_array()?
-        .iter()
-        .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok().map(Cow::Owned)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::event::{ParsedBody, Source};
+    use crate::event::{Carrier, ParsedBody, RecordContext, Source};
 
     fn bytes(text: &str) -> String {
         let list: Vec<String> = text.bytes().map(|b| b.to_string()).collect();
@@ -95,6 +86,7 @@ mod tests {
         assert_eq!(parsed.source(), Source::Kafka);
         let w3c = |record, tracestate: Option<&'static str>| RecordContext {
             record,
+            message_id: None,
             carrier: Carrier::W3c {
                 traceparent: traceparent.into(),
                 tracestate: tracestate.map(Into::into),

@@ -4,11 +4,15 @@
 //! Attributes: `messaging.system`=`aws.kinesis` (a custom value in the style of `aws.sns`: the
 //! registry has none), `messaging.destination.name` and `aws.kinesis.stream_name` (from
 //! `eventSourceARN`), `messaging.operation.type`=`process`, `messaging.batch.message_count`.
-//! Records carry no trace context (the payload is opaque data).
+//! Records: `eventID` (the shard and sequence number: unique in the stream, where a sequence number
+//! alone is unique in its shard) and `eventSourceARN`; they carry no trace context (a producer's
+//! could only be inside the opaque `kinesis.data`).
 
+use super::context::RecordField;
 use super::fields::arn_resource;
-use super::records::Batch;
+use super::records::{is_record, stream_record_field, Batch};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::json::PathStep;
 use crate::redact::RedactionRules;
 
 const NAME: &str = "aws:kinesis";
@@ -43,5 +47,13 @@ impl EventSource for Kinesis {
         if let Some(count) = batch.count() {
             out.int("messaging.batch.message_count", count);
         }
+    }
+
+    fn is_record(&self, path: &[PathStep<'_>]) -> bool {
+        is_record(path)
+    }
+
+    fn record_field(&self, path: &[PathStep<'_>]) -> Option<RecordField> {
+        stream_record_field(path)
     }
 }

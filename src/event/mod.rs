@@ -5,7 +5,8 @@
 //! Each source is one module behind one small trait, [`EventSource`]; [`Source`] names them and
 //! fixes the order detection asks them in ([`detect`]). A captured body is parsed once per
 //! invocation into a [`ParsedBody`], which span building hands to trigger inference, the attributes
-//! and redaction.
+//! and redaction. The records of a batch are read from the whole event as it streams past, in
+//! bounded memory, by a [`RecordScanner`] (whose module has the table of what it finds).
 //!
 //! | Module | Events | Recognised by | `faas.trigger` | Attributes |
 //! |---|---|---|---|---|
@@ -23,10 +24,11 @@
 //! | `other` | anything else: direct invoke, async destination records, WebSocket APIs, non-JSON, empty | | `other` | |
 //!
 //! An `eventSource` names its source wherever it appears, in a record or at the top level, and
-//! names come first; shapes are asked in the table's order. Record contexts: SQS
-//! (`attributes.AWSTraceHeader`, `traceparent`/`tracestate` message attributes), SNS (message
-//! attributes), Kafka (record headers). Headers: HTTP events. The carrier a parent is read from
-//! ([`EventCarrier`]): an HTTP event's headers, or the context of an event's single message.
+//! names come first; shapes are asked in the table's order. Records (for span links): SQS, SNS,
+//! Kinesis, DynamoDB Streams, S3 and Kafka say where their records are and which values in them
+//! are message ids, destinations and trace contexts ([`EventSource::record_field`]). Headers: HTTP
+//! events. The carrier a parent is read from ([`EventCarrier`]): an HTTP event's headers, or the
+//! context of an event's single message.
 //!
 //! Attribute names and values are those of the OpenTelemetry semantic conventions registry
 //! (`open-telemetry/semantic-conventions`, `docs/registry/attributes/{http,url,client,server,
@@ -57,18 +59,21 @@ mod scheduled;
 mod sniff;
 mod sns;
 mod sqs;
+mod stream;
 mod trigger;
 
 use serde_json::Value;
 
 pub use self::attributes::{AttrValue, EventAttributes};
 pub use self::body::ParsedBody;
-pub use self::context::{Carrier, RecordContext};
+pub use self::context::{Carrier, RecordContext, RecordField, W3cField};
 pub use self::detect::detect;
 pub use self::http::{response_status, Headers};
 pub use self::propagation::EventCarrier;
 pub use self::sniff::HeadSniff;
+pub use self::stream::{RecordScan, RecordScanner, LINK_LIMIT};
 pub use self::trigger::Trigger;
+use crate::json::PathStep;
 use crate::redact::RedactionRules;
 
 /// One event source: how its events are recognised and what they tell. Everything but the trigger
@@ -103,9 +108,15 @@ pub trait EventSource: Sync {
     ) {
     }
 
-    /// The trace contexts the event's records carry.
-    fn record_contexts<'a>(&self, _event: &'a Value) -> Vec<RecordContext<'a>> {
-        Vec::new()
+    /// Whether the value at `path` (from the event's root) is one of this source's records.
+    fn is_record(&self, _path: &[PathStep<'_>]) -> bool {
+        false
+    }
+
+    /// What the value at `path` (from one of this source's records) holds for the record's span
+    /// link, if anything.
+    fn record_field(&self, _path: &[PathStep<'_>]) -> Option<RecordField> {
+        None
     }
 
     /// How many records (messages) the event holds: the length of its `Records` array, for the

@@ -3,7 +3,7 @@
 //!
 //! An HTTP-shaped event carries its request's headers `traceparent`, `tracestate` and
 //! `X-Amzn-Trace-Id` (names in any case). A message source's event carries its message's context
-//! ([`super::EventSource::record_contexts`]) only when it holds exactly one message and was
+//! ([`ParsedBody::record_contexts`]) only when it holds exactly one message and was
 //! captured whole: the messages of a batch have a producer each, so their contexts are links, not
 //! a parent, and a cut head cannot tell one message from the first of many.
 
@@ -21,7 +21,7 @@ pub struct EventCarrier<'a> {
     pub tracestate: Option<Cow<'a, str>>,
     /// The event's own X-Ray header (`X-Amzn-Trace-Id`, an SQS message's `AWSTraceHeader`), as
     /// carried.
-    pub xray: Option<&'a str>,
+    pub xray: Option<Cow<'a, str>>,
 }
 
 impl<'a> EventCarrier<'a> {
@@ -31,7 +31,7 @@ impl<'a> EventCarrier<'a> {
             return Self {
                 traceparent: headers.get("traceparent").map(Cow::Borrowed),
                 tracestate: headers.get("tracestate").map(Cow::Borrowed),
-                xray: headers.get("x-amzn-trace-id"),
+                xray: headers.get("x-amzn-trace-id").map(Cow::Borrowed),
             };
         }
         let single_message = event.complete()
@@ -44,13 +44,13 @@ impl<'a> EventCarrier<'a> {
         }
         for context in event.record_contexts() {
             match context.carrier {
-                Carrier::XRay(header) => carrier.xray = Some(header),
+                Carrier::XRay(header) => carrier.xray = Some(Cow::Owned(header)),
                 Carrier::W3c {
                     traceparent,
                     tracestate,
                 } => {
-                    carrier.traceparent = Some(traceparent);
-                    carrier.tracestate = tracestate;
+                    carrier.traceparent = Some(Cow::Owned(traceparent));
+                    carrier.tracestate = tracestate.map(Cow::Owned);
                 }
             }
         }
@@ -75,7 +75,7 @@ mod tests {
         EventCarrier {
             traceparent: Some(TRACEPARENT.into()),
             tracestate: tracestate.map(Into::into),
-            xray: Some(XRAY),
+            xray: Some(XRAY.into()),
         }
     }
 

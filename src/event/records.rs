@@ -1,10 +1,34 @@
-//! What the `Records[]` sources share (SQS, SNS, Kinesis, S3, DynamoDB Streams): the name a record
-//! gives its source, and the batch as its attributes see it, judged by its first record.
+//! What the `Records[]` sources share (SQS, SNS, Kinesis, S3, DynamoDB Streams): where the records
+//! are, the name a record gives its source, what a stream's record holds for its link, and the
+//! batch as its attributes see it, judged by its first record.
 
 use serde_json::Value;
 
+use super::context::RecordField;
 use super::fields::text;
 use super::ParsedBody;
+use crate::json::PathStep;
+
+/// The key of the records array.
+const RECORDS: &str = "Records";
+
+/// The key of a record's source ARN (SQS, Kinesis, DynamoDB Streams).
+pub(super) const SOURCE_ARN: &str = "eventSourceARN";
+
+/// Whether `path` (from the event's root) is an element of the `Records` array.
+pub(super) fn is_record(path: &[PathStep<'_>]) -> bool {
+    matches!(path, [PathStep::Key(RECORDS), PathStep::Index(_)])
+}
+
+/// What a Kinesis or DynamoDB Streams record holds for its link: its id (`eventID`) and its
+/// stream (`eventSourceARN`).
+pub(super) fn stream_record_field(path: &[PathStep<'_>]) -> Option<RecordField> {
+    match path {
+        [PathStep::Key("eventID")] => Some(RecordField::MessageId),
+        [PathStep::Key(SOURCE_ARN)] => Some(RecordField::Destination),
+        _ => None,
+    }
+}
 
 /// A record's `eventSource` (SNS spells the key `EventSource`).
 pub(super) fn record_source_name(record: &Value) -> Option<&str> {
@@ -14,7 +38,7 @@ pub(super) fn record_source_name(record: &Value) -> Option<&str> {
 /// The `Records` array of an event (empty when there is none).
 pub(super) fn records(event: &Value) -> &[Value] {
     event
-        .get("Records")
+        .get(RECORDS)
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
 }
@@ -46,7 +70,7 @@ impl<'a> Batch<'a> {
 
     /// The first record's `eventSourceARN` (empty when it has none).
     pub(super) fn source_arn(&self) -> &'a str {
-        text(self.first, "eventSourceARN").unwrap_or_default()
+        text(self.first, SOURCE_ARN).unwrap_or_default()
     }
 }
 

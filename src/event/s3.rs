@@ -3,10 +3,11 @@
 //!
 //! Attributes: `aws.s3.bucket`, `aws.s3.key` (first record; URL-decoded, as S3 notifications encode
 //! keys), `lambda_lens.event.record_count` (no convention counts the records of a data-source
-//! event).
+//! event). Records are counted; they carry no id or trace context.
 
-use super::records::Batch;
+use super::records::{is_record, Batch};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::json::PathStep;
 use crate::redact::RedactionRules;
 
 const NAME: &str = "aws:s3";
@@ -41,6 +42,10 @@ impl EventSource for S3 {
         if let Some(count) = batch.count() {
             out.int("lambda_lens.event.record_count", count);
         }
+    }
+
+    fn is_record(&self, path: &[PathStep<'_>]) -> bool {
+        is_record(path)
     }
 }
 

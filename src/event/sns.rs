@@ -3,14 +3,14 @@
 //!
 //! Attributes: `messaging.system`=`aws.sns` (the registered value), `messaging.destination.name`
 //! (the topic), `aws.sns.topic.arn`, `messaging.message.id`, `messaging.operation.type`=`process`.
-//! Record contexts: the `traceparent`/`tracestate` message attributes (`Sns.MessageAttributes`).
+//! Records: `Sns.MessageId`, `Sns.TopicArn`, and the context in the `traceparent`/`tracestate`
+//! message attributes (`Sns.MessageAttributes.<name>.Value`).
 
-use serde_json::Value;
-
-use super::context::{Carrier, RecordContext};
-use super::fields::{arn_resource, member_ignore_case, text};
-use super::records::{records, Batch};
+use super::context::{RecordField, W3cField};
+use super::fields::{arn_resource, text};
+use super::records::{is_record, Batch};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::json::PathStep;
 use crate::redact::RedactionRules;
 
 const NAME: &str = "aws:sns";
@@ -46,28 +46,27 @@ impl EventSource for Sns {
         }
     }
 
-    fn record_contexts<'a>(&self, event: &'a Value) -> Vec<RecordContext<'a>> {
-        records(event)
-            .iter()
-            .enumerate()
-            .filter_map(|(record, notification)| {
-                let attributes = notification
-                    .get("Sns")?
-                    .get("MessageAttributes")?
-                    .as_object()?;
-                let carrier = Carrier::w3c(|name| {
-                    text(member_ignore_case(attributes, name)?, "Value").map(Into::into)
-                })?;
-                Some(RecordContext { record, carrier })
-            })
-            .collect()
+    fn is_record(&self, path: &[PathStep<'_>]) -> bool {
+        is_record(path)
+    }
+
+    fn record_field(&self, path: &[PathStep<'_>]) -> Option<RecordField> {
+        use PathStep::Key;
+        match path {
+            [Key("Sns"), Key("MessageId")] => Some(RecordField::MessageId),
+            [Key("Sns"), Key("TopicArn")] => Some(RecordField::Destination),
+            [Key("Sns"), Key("MessageAttributes"), Key(name), Key("Value")] => {
+                W3cField::named(name).map(RecordField::W3c)
+            }
+            _ => None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Source;
+    use crate::event::{Carrier, RecordContext, Source};
 
     #[test]
     fn record_contexts_from_message_attributes() {
@@ -81,6 +80,7 @@ mod tests {
             parsed.record_contexts(),
             vec![RecordContext {
                 record: 1,
+                message_id: None,
                 carrier: Carrier::W3c {
                     traceparent: "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00".into(),
                     tracestate: None,

@@ -3,15 +3,15 @@
 //!
 //! Attributes: `messaging.system`=`aws_sqs` (the registered value), `messaging.destination.name`
 //! (the queue, from `eventSourceARN`), `messaging.operation.type`=`process`,
-//! `messaging.batch.message_count`. Record contexts: `attributes.AWSTraceHeader` (X-Ray) and the
-//! `traceparent`/`tracestate` message attributes (W3C).
+//! `messaging.batch.message_count`. Records: `messageId`, `eventSourceARN` (the queue), and the
+//! contexts `attributes.AWSTraceHeader` (X-Ray) and the `traceparent`/`tracestate` message
+//! attributes (W3C, `messageAttributes.<name>.stringValue`).
 
-use serde_json::Value;
-
-use super::context::{Carrier, RecordContext};
-use super::fields::{arn_resource, member_ignore_case, text};
-use super::records::{records, Batch};
+use super::context::{RecordField, W3cField};
+use super::fields::arn_resource;
+use super::records::{is_record, Batch, SOURCE_ARN};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
+use crate::json::PathStep;
 use crate::redact::RedactionRules;
 
 const NAME: &str = "aws:sqs";
@@ -42,34 +42,28 @@ impl EventSource for Sqs {
         }
     }
 
-    fn record_contexts<'a>(&self, event: &'a Value) -> Vec<RecordContext<'a>> {
-        let mut out = Vec::new();
-        for (record, message) in records(event).iter().enumerate() {
-            let xray = message
-                .get("attributes")
-                .and_then(|a| text(a, "AWSTraceHeader"))
-                .map(Carrier::XRay);
-            let attributes = message.get("messageAttributes").and_then(Value::as_object);
-            let w3c = attributes.and_then(|attributes| {
-                Carrier::w3c(|name| {
-                    let attribute = member_ignore_case(attributes, name)?;
-                    text(attribute, "stringValue").map(Into::into)
-                })
-            });
-            out.extend(
-                xray.into_iter()
-                    .chain(w3c)
-                    .map(|carrier| RecordContext { record, carrier }),
-            );
+    fn is_record(&self, path: &[PathStep<'_>]) -> bool {
+        is_record(path)
+    }
+
+    fn record_field(&self, path: &[PathStep<'_>]) -> Option<RecordField> {
+        use PathStep::Key;
+        match path {
+            [Key("messageId")] => Some(RecordField::MessageId),
+            [Key(SOURCE_ARN)] => Some(RecordField::Destination),
+            [Key("attributes"), Key("AWSTraceHeader")] => Some(RecordField::XRay),
+            [Key("messageAttributes"), Key(name), Key("stringValue")] => {
+                W3cField::named(name).map(RecordField::W3c)
+            }
+            _ => None,
         }
-        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Source;
+    use crate::event::{Carrier, RecordContext, Source};
 
     #[test]
     fn record_contexts_from_trace_header_and_message_attributes() {
@@ -85,12 +79,15 @@ mod tests {
             vec![
                 RecordContext {
                     record: 0,
+                    message_id: None,
                     carrier: Carrier::XRay(
                         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+                            .into()
                     ),
                 },
                 RecordContext {
                     record: 1,
+                    message_id: None,
                     carrier: Carrier::W3c {
                         traceparent: "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
                             .into(),

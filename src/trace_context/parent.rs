@@ -132,7 +132,7 @@ fn read(
             carrier.traceparent.as_deref()?,
             carrier.tracestate.as_deref(),
         ),
-        ContextSource::EventXRay => XRayHeader::parse(carrier.xray?).remote(),
+        ContextSource::EventXRay => XRayHeader::parse(carrier.xray.as_deref()?).remote(),
         ContextSource::LambdaXRay => lambda.remote(),
     }
 }
@@ -203,7 +203,7 @@ mod tests {
             tracestate: event
                 .contains(&Ctx::W3c)
                 .then_some(Cow::Borrowed(TRACESTATE)),
-            xray: event.contains(&Ctx::EventXRay).then_some(EVENT_XRAY),
+            xray: event.contains(&Ctx::EventXRay).then_some(EVENT_XRAY.into()),
         }
     }
 
@@ -460,7 +460,8 @@ mod tests {
         // ALB: `Self=…;Root=…`, no Parent.
         let carrier = EventCarrier {
             xray: Some(
-                "Self=1-67891234-12456789abcdef012345678;Root=1-67891233-abcdef012345678912345678",
+                "Self=1-67891234-12456789abcdef012345678;Root=1-67891233-abcdef012345678912345678"
+                    .into(),
             ),
             ..EventCarrier::default()
         };
@@ -502,7 +503,7 @@ mod tests {
         }
         let deferred_event = EventCarrier {
             xray: Some(
-                "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=?",
+                "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=?".into(),
             ),
             ..EventCarrier::default()
         };
@@ -566,7 +567,7 @@ mod tests {
     fn a_link_never_repeats_the_parent() {
         // The event's X-Ray header names the very context Lambda hands over.
         let same = EventCarrier {
-            xray: Some(LAMBDA),
+            xray: Some(LAMBDA.into()),
             ..EventCarrier::default()
         };
         for target in [ExportTarget::Otlp, ExportTarget::Xray] {
