@@ -8,6 +8,7 @@
 use super::records::Batch;
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::redact::RedactionRules;
+use crate::spans::names::lens;
 
 const NAME: &str = "aws:s3";
 
@@ -39,7 +40,7 @@ impl EventSource for S3 {
             out.str("aws.s3.key", decode_key(key));
         }
         if let Some(count) = batch.count() {
-            out.int("lambda_lens.event.record_count", count);
+            out.int(lens::EVENT_RECORD_COUNT, count);
         }
     }
 }
