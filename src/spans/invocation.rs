@@ -265,10 +265,13 @@ mod tests {
     use opentelemetry::trace::TraceId;
 
     use super::*;
-    use crate::correlate::CloseReason;
+    use crate::correlate::{CloseReason, InitSummary, LogLine};
     use crate::record::{InvocationRecord, RequestId, SpanIdentity};
     use crate::settings::{BodySettings, FunctionSettings, RedactionSettings, SettingsGroup};
-    use crate::telemetry::{PlatformSpan, PlatformStatus, RuntimeDone, Start, TelemetryEvent};
+    use crate::spans::names;
+    use crate::telemetry::{
+        PlatformSpan, PlatformStatus, Report, ReportMetrics, RuntimeDone, Start, TelemetryEvent,
+    };
     use crate::trace_context::TraceContext;
 
     fn t(ms: u64) -> SystemTime {
@@ -564,7 +567,7 @@ mod tests {
             ))
         );
 
-        inv.logs.push(crate::correlate::LogLine {
+        inv.logs.push(LogLine {
             time: t(20),
             message: "login password=hunter2 with card 4111 1111 1111 1111".into(),
             level: None,
@@ -591,6 +594,129 @@ mod tests {
             attr(&spans[0], "http.route"),
             Some(&Value::from("/orders/{id}"))
         );
+    }
+
+    #[test]
+    fn every_name_emitted_is_in_the_name_lists() {
+        let events: [&'static [u8]; 8] = [
+            br#"{"password":"x","httpMethod":"GET","resource":"/a","path":"/a","requestContext":{"identity":{"sourceIp":"1.2.3.4","userAgent":"ua"},"domainName":"x.example","protocol":"HTTP/1.1"},"headers":{"X-Forwarded-Port":"443"},"queryStringParameters":{"q":"1"}}"#,
+            br#"{"routeKey":"GET /b","rawPath":"/b","requestContext":{"http":{"method":"PURGE","protocol":"HTTP/2.0"}}}"#,
+            br#"{"Records":[{"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:eu-west-1:1:q"}]}"#,
+            br#"{"Records":[{"EventSource":"aws:sns","Sns":{"TopicArn":"arn:aws:sns:eu-west-1:1:t","MessageId":"m"}}]}"#,
+            br#"{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#,
+            br#"{"Records":[{"eventSource":"aws:dynamodb","eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/T/stream/s"}]}"#,
+            br#"{"Records":[{"eventSource":"aws:kinesis","eventSourceARN":"arn:aws:kinesis:eu-west-1:1:stream/s"}]}"#,
+            br#"{"id":"e","detail-type":"Order Placed","source":"com.example","detail":{}}"#,
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (event, kind) in events.into_iter().zip(
+            [ResultKind::Response, ResultKind::Error]
+                .into_iter()
+                .cycle(),
+        ) {
+            let done = TelemetryEvent {
+                time: t(50),
+                body: RuntimeDone {
+                    request_id: RequestId::new("r-1"),
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                    duration_ms: Some(40.0),
+                    produced_bytes: Some(5),
+                    spans: vec![PlatformSpan {
+                        name: "responseLatency".into(),
+                        start: t(20),
+                        duration_ms: 2.0,
+                    }],
+                    tracing: None,
+                },
+            };
+            let body: &'static [u8] = match kind {
+                ResultKind::Response => br#"{"statusCode":503,"token":"abc"}"#,
+                _ => {
+                    br#"{"errorType":"E","errorMessage":"m","stackTrace":["at x\n"],"token":"abc"}"#
+                }
+            };
+            let mut inv = summary(Some(result(kind, body)), Some(done));
+            if let Some(record) = inv.event.as_mut() {
+                record.event = capture(event, 10);
+            }
+            inv.init = Some(InitSummary {
+                start: Some(t(1)),
+                runtime_done: Some(t(5)),
+                initialization_type: Some("on-demand".into()),
+                phase: Some("init".into()),
+                status: Some(PlatformStatus::Error),
+                error_type: None,
+                duration_ms: Some(4.0),
+            });
+            inv.report = Some(TelemetryEvent {
+                time: t(60),
+                body: Report {
+                    request_id: RequestId::new("r-1"),
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                    metrics: ReportMetrics {
+                        duration_ms: Some(1.0),
+                        billed_duration_ms: Some(1),
+                        memory_size_mb: Some(128),
+                        max_memory_used_mb: Some(64),
+                        init_duration_ms: Some(4.0),
+                        restore_duration_ms: Some(2.0),
+                    },
+                    spans: vec![PlatformSpan {
+                        name: "extensionOverhead".into(),
+                        start: t(55),
+                        duration_ms: 1.0,
+                    }],
+                    tracing: None,
+                },
+            });
+            inv.logs.push(LogLine {
+                time: t(20),
+                message: "hello".into(),
+                level: Some("INFO".into()),
+            });
+            for span in invocation_spans(&inv, &function(), &settings(), &mut ids()) {
+                // The runtimeDone phases are named as the platform names them.
+                let phase = span.attributes.first().map(|kv| kv.key.as_str())
+                    == Some(names::lens::PLATFORM_DURATION_MS);
+                if span.span_kind == SpanKind::Internal && !phase {
+                    assert!(
+                        names::SPAN_NAMES.contains(&span.name.as_ref()),
+                        "{}",
+                        span.name
+                    );
+                }
+                for kv in &span.attributes {
+                    assert!(
+                        names::SPAN_ATTRIBUTES.contains(&kv.key.as_str()),
+                        "{}",
+                        kv.key
+                    );
+                    seen.insert(kv.key.to_string());
+                }
+                for event in span.events.iter() {
+                    assert!(names::SPAN_EVENT_NAMES.contains(&event.name.as_ref()));
+                    seen.insert(event.name.to_string());
+                    for kv in &event.attributes {
+                        assert!(
+                            names::SPAN_EVENT_ATTRIBUTES.contains(&kv.key.as_str()),
+                            "{}",
+                            kv.key
+                        );
+                        seen.insert(kv.key.to_string());
+                    }
+                }
+            }
+        }
+        // And no listed name is stale: each of these spans' lists was emitted whole.
+        for name in names::SPAN_ATTRIBUTES
+            .iter()
+            .chain(names::SPAN_EVENT_ATTRIBUTES)
+            .chain(names::SPAN_EVENT_NAMES)
+        {
+            assert!(seen.contains(*name), "{name} is never emitted");
+        }
     }
 
     #[test]
