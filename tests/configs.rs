@@ -4,12 +4,14 @@
 //! - every collector YAML parses, every key path under a component is one the component documents (the
 //!   tables below), every pipeline names defined components, every defined component is used, and the
 //!   Lambda-layer files only use components their layer ships, with `decouple` last;
-//! - every span name and attribute a dashboard (or the X-Ray `indexed_attributes`) names is one that
-//!   `src/spans.rs` emits, read from the source text so the check follows the code.
+//! - every span name, attribute and `lambda_lens.status` value a dashboard (or the X-Ray
+//!   `indexed_attributes`) names is one that lambda-lens emits: the span model's name constants
+//!   (`lambda_lens::spans::names`) and outcome words, which every emitted name comes from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use lambda_lens::spans::{names, InvocationStatus};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn root() -> PathBuf {
@@ -713,156 +715,31 @@ fn collector_readme_documents_every_config() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Names emitted by src/spans.rs, read from the source text.
+// Names emitted by lambda-lens, from the span model's constants.
 // ---------------------------------------------------------------------------------------------
-
-/// String literals (with their byte offsets) of Rust source, skipping comments, raw strings and
-/// character literals.
-fn string_literals(src: &str) -> Vec<(usize, String)> {
-    let b = src.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'r' if b.get(i + 1) == Some(&b'#') || b.get(i + 1) == Some(&b'"') => {
-                let start = i + 1;
-                let mut j = start;
-                while b.get(j) == Some(&b'#') {
-                    j += 1;
-                }
-                if b.get(j) != Some(&b'"') {
-                    i += 1;
-                    continue;
-                }
-                let hashes = j - start;
-                let close = format!("\"{}", "#".repeat(hashes));
-                let end = src[j + 1..].find(&close).map_or(b.len(), |e| j + 1 + e);
-                i = end + close.len();
-            }
-            b'\'' => {
-                // '"' or '\"' character literals; lifetimes and other chars pass through.
-                if src[i..].starts_with("'\"'") {
-                    i += 3;
-                } else if src[i..].starts_with("'\\\"'") {
-                    i += 4;
-                } else {
-                    i += 1;
-                }
-            }
-            b'"' => {
-                let start = i;
-                let mut s = String::new();
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    s.push(b[i] as char);
-                    i += 1;
-                }
-                out.push((start, s));
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    out
-}
-
-fn is_attribute_key(s: &str) -> bool {
-    let mut parts = s.split('.');
-    let first_ok = parts.next().is_some_and(|p| {
-        p.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    });
-    let mut rest = 0;
-    let rest_ok = parts.all(|p| {
-        rest += 1;
-        !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    });
-    first_ok && rest_ok && rest > 0
-}
 
 struct Emitted {
     span_attributes: BTreeSet<String>,
     resource_attributes: BTreeSet<String>,
     span_names: BTreeSet<String>,
-    literals: BTreeSet<String>,
+    statuses: BTreeSet<String>,
 }
 
 fn emitted() -> Emitted {
-    let full = read("src/spans.rs");
-    let src = full.split("#[cfg(test)]").next().unwrap();
-    let lits = string_literals(src);
-    let resource_fn = src
-        .find("pub fn resource(")
-        .expect("fn resource in spans.rs");
-    let resource_end = resource_fn
-        + src[resource_fn..]
-            .find("\n}\n")
-            .expect("end of fn resource");
-
-    let mut span_attributes = BTreeSet::new();
-    let mut resource_attributes = BTreeSet::new();
-    for (at, s) in &lits {
-        if !is_attribute_key(s) {
-            continue;
-        }
-        if (resource_fn..resource_end).contains(at) {
-            resource_attributes.insert(s.clone());
-        } else {
-            span_attributes.insert(s.clone());
-        }
-    }
-    // `with_service_name` sets `service.name` on the resource; the literal is the override parser's.
-    assert!(
-        src[resource_fn..resource_end].contains(".with_service_name("),
-        "the resource carries service.name"
-    );
-    resource_attributes.insert("service.name".to_owned());
-    span_attributes.remove("service.name");
-
-    // Sanity of the extraction: every `KeyValue::new("...")` key was collected.
-    let mut keyvalue_keys = BTreeSet::new();
-    for (at, s) in &lits {
-        let before = src[..*at].trim_end();
-        if before.ends_with("KeyValue::new(") {
-            keyvalue_keys.insert(s.clone());
-        }
-    }
-    assert!(
-        keyvalue_keys.len() >= 20,
-        "KeyValue::new keys: {keyvalue_keys:?}"
-    );
-    for k in &keyvalue_keys {
-        assert!(
-            span_attributes.contains(k) || resource_attributes.contains(k),
-            "{k} not collected"
-        );
-    }
-
-    let mut span_names = BTreeSet::new();
-    for (at, s) in &lits {
-        if src[..*at].trim_end().ends_with("Cow::Borrowed(") {
-            span_names.insert(s.clone());
-        }
-    }
+    let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
     Emitted {
-        span_attributes,
-        resource_attributes,
-        span_names,
-        literals: lits.into_iter().map(|(_, s)| s).collect(),
+        span_attributes: set(names::SPAN_ATTRIBUTES),
+        resource_attributes: set(names::RESOURCE_ATTRIBUTES),
+        span_names: set(names::SPAN_NAMES),
+        statuses: InvocationStatus::ALL
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
     }
 }
 
 #[test]
-fn spans_rs_extraction_finds_the_documented_names() {
+fn the_emitted_names_include_the_documented_ones() {
     let e = emitted();
     for k in [
         "faas.invocation_id",
@@ -883,6 +760,9 @@ fn spans_rs_extraction_finds_the_documented_names() {
     }
     assert!(e.span_names.contains("platform.report"));
     assert!(e.span_names.contains("init"));
+    for v in ["success", "error", "timeout"] {
+        assert!(e.statuses.contains(v), "status {v}");
+    }
 }
 
 /// The names a query refers to: (`span`, attr), (`resource`, attr), (`name`, span name) and
@@ -973,10 +853,10 @@ fn check_refs(what: &str, refs: &Refs, e: &Emitted) {
             "span" => e.span_attributes.contains(name),
             "resource" => e.resource_attributes.contains(name),
             "name" => e.span_names.contains(name),
-            "status" => e.literals.contains(name),
+            "status" => e.statuses.contains(name),
             _ => unreachable!(),
         };
-        assert!(ok, "{what}: {kind} `{name}` is not emitted by src/spans.rs");
+        assert!(ok, "{what}: {kind} `{name}` is not emitted by lambda-lens");
     }
 }
 

@@ -2,6 +2,8 @@
 //! the span name ([`EventAttributes`]), filled in by each source's
 //! [`super::EventSource::attributes`].
 
+use crate::spans::names::semconv;
+
 /// A span attribute value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttrValue {
@@ -52,11 +54,11 @@ impl EventAttributes {
     /// The attributes every message a function processes gets: `messaging.system`,
     /// `messaging.destination.name` when known, `messaging.operation.type`=`process`.
     pub(super) fn messaging(&mut self, system: &str, destination: Option<&str>) {
-        self.str("messaging.system", system);
+        self.str(semconv::MESSAGING_SYSTEM, system);
         if let Some(destination) = destination {
-            self.str("messaging.destination.name", destination);
+            self.str(semconv::MESSAGING_DESTINATION_NAME, destination);
         }
-        self.str("messaging.operation.type", "process");
+        self.str(semconv::MESSAGING_OPERATION_TYPE, "process");
     }
 }
 

@@ -11,6 +11,7 @@ use super::records::{is_record, stream_record_field, Batch};
 use super::{AttrValue, EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::json::PathStep;
 use crate::redact::RedactionRules;
+use crate::spans::names::{lens, semconv};
 
 const NAME: &str = "aws:dynamodb";
 
@@ -39,12 +40,12 @@ impl EventSource for DynamoDb {
             .and_then(|r| r.split('/').next());
         if let Some(table) = table {
             out.attributes.push((
-                "aws.dynamodb.table_names",
+                semconv::AWS_DYNAMODB_TABLE_NAMES,
                 AttrValue::StrArray(vec![table.to_owned()]),
             ));
         }
         if let Some(count) = batch.count() {
-            out.int("lambda_lens.event.record_count", count);
+            out.int(lens::EVENT_RECORD_COUNT, count);
         }
     }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::fields::text;
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::redact::RedactionRules;
+use crate::spans::names::semconv;
 
 /// Amazon EventBridge.
 pub(super) struct EventBridge;
@@ -37,7 +38,7 @@ impl EventSource for EventBridge {
         }
         out.messaging("aws.eventbridge", None);
         if let Some(id) = text(event, "id") {
-            out.str("messaging.message.id", id);
+            out.str(semconv::MESSAGING_MESSAGE_ID, id);
         }
     }
 }

@@ -14,6 +14,7 @@ use super::records::{is_record, stream_record_field, Batch};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::json::PathStep;
 use crate::redact::RedactionRules;
+use crate::spans::names::semconv;
 
 const NAME: &str = "aws:kinesis";
 
@@ -42,10 +43,10 @@ impl EventSource for Kinesis {
             .and_then(|r| r.split('/').next());
         out.messaging("aws.kinesis", stream);
         if let Some(stream) = stream {
-            out.str("aws.kinesis.stream_name", stream);
+            out.str(semconv::AWS_KINESIS_STREAM_NAME, stream);
         }
         if let Some(count) = batch.count() {
-            out.int("messaging.batch.message_count", count);
+            out.int(semconv::MESSAGING_BATCH_MESSAGE_COUNT, count);
         }
     }
 

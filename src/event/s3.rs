@@ -9,6 +9,7 @@ use super::records::{is_record, Batch};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::json::PathStep;
 use crate::redact::RedactionRules;
+use crate::spans::names::lens;
 
 const NAME: &str = "aws:s3";
 
@@ -40,7 +41,7 @@ impl EventSource for S3 {
             out.str("aws.s3.key", decode_key(key));
         }
         if let Some(count) = batch.count() {
-            out.int("lambda_lens.event.record_count", count);
+            out.int(lens::EVENT_RECORD_COUNT, count);
         }
     }
 

@@ -12,6 +12,7 @@ use super::records::{is_record, Batch};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::json::PathStep;
 use crate::redact::RedactionRules;
+use crate::spans::names::semconv;
 
 const NAME: &str = "aws:sns";
 
@@ -39,10 +40,10 @@ impl EventSource for Sns {
         let topic_arn = sns.and_then(|s| text(s, "TopicArn"));
         out.messaging("aws.sns", topic_arn.and_then(arn_resource));
         if let Some(arn) = topic_arn {
-            out.str("aws.sns.topic.arn", arn);
+            out.str(semconv::AWS_SNS_TOPIC_ARN, arn);
         }
         if let Some(id) = sns.and_then(|s| text(s, "MessageId")) {
-            out.str("messaging.message.id", id);
+            out.str(semconv::MESSAGING_MESSAGE_ID, id);
         }
     }
 

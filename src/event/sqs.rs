@@ -13,6 +13,7 @@ use super::records::{is_record, Batch, SOURCE_ARN};
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::json::PathStep;
 use crate::redact::RedactionRules;
+use crate::spans::names::semconv;
 
 const NAME: &str = "aws:sqs";
 
@@ -38,7 +39,7 @@ impl EventSource for Sqs {
         };
         out.messaging("aws_sqs", arn_resource(batch.source_arn()));
         if let Some(count) = batch.count() {
-            out.int("messaging.batch.message_count", count);
+            out.int(semconv::MESSAGING_BATCH_MESSAGE_COUNT, count);
         }
     }
 

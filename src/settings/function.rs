@@ -1,10 +1,16 @@
 //! The function lambda-lens is attached to, as Lambda describes it (`AWS_LAMBDA_FUNCTION_*`,
-//! `AWS_REGION`), and the service name its spans carry (`OTEL_SERVICE_NAME`, else `service.name`
-//! in `OTEL_RESOURCE_ATTRIBUTES`, else the function name).
+//! `AWS_REGION`), the service name its spans carry (`OTEL_SERVICE_NAME`, else `service.name` in
+//! `OTEL_RESOURCE_ATTRIBUTES`, else the function name) and the user's resource attributes
+//! (`OTEL_RESOURCE_ATTRIBUTES`).
+//!
+//! `OTEL_RESOURCE_ATTRIBUTES` is read as opentelemetry_sdk 0.33's environment detector reads it:
+//! a comma list of `key=value`, keys and values trimmed, entries without `=` skipped, values taken
+//! verbatim (that detector does not percent-decode them).
 
 use super::parse::{key_values, Env};
 use super::variable::{Fallback, Variable};
 use super::SettingsGroup;
+use crate::spans::names::semconv;
 
 /// The function name when Lambda did not say (outside Lambda).
 const UNKNOWN_FUNCTION: &str = "unknown_function";
@@ -29,6 +35,27 @@ pub(super) const VARIABLES: &[Variable] = &[
     RESOURCE_ATTRIBUTES,
 ];
 
+/// The `key=value` pairs of `OTEL_RESOURCE_ATTRIBUTES`, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceAttributes(Vec<(String, String)>);
+
+impl ResourceAttributes {
+    fn parse(value: &str) -> Self {
+        Self(
+            key_values(value)
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The pairs in the order given; on a resource, a later duplicate key wins.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+}
+
 /// The function's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSettings {
@@ -43,6 +70,8 @@ pub struct FunctionSettings {
     /// `service.name`: `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else
     /// the function name.
     pub service_name: String,
+    /// `OTEL_RESOURCE_ATTRIBUTES`: merged into the resource over the detected attributes.
+    pub resource_attributes: ResourceAttributes,
 }
 
 impl SettingsGroup for FunctionSettings {
@@ -50,14 +79,17 @@ impl SettingsGroup for FunctionSettings {
         let name = env
             .get(&FUNCTION_NAME)
             .unwrap_or_else(|| UNKNOWN_FUNCTION.to_owned());
+        let resource_attributes = env
+            .get(&RESOURCE_ATTRIBUTES)
+            .map(|attributes| ResourceAttributes::parse(&attributes))
+            .unwrap_or_default();
         let service_name = env
             .get(&SERVICE_NAME)
             .or_else(|| {
-                env.get(&RESOURCE_ATTRIBUTES).and_then(|attributes| {
-                    key_values(&attributes)
-                        .find(|(key, _)| *key == "service.name")
-                        .map(|(_, value)| value.to_owned())
-                })
+                resource_attributes
+                    .iter()
+                    .find(|(key, _)| *key == semconv::SERVICE_NAME)
+                    .map(|(_, value)| value.to_owned())
             })
             .unwrap_or_else(|| name.clone());
         Self {
@@ -68,6 +100,7 @@ impl SettingsGroup for FunctionSettings {
                 .get(&FUNCTION_MEMORY_SIZE)
                 .and_then(|mb| mb.trim().parse().ok()),
             service_name,
+            resource_attributes,
             name,
         }
     }
@@ -100,6 +133,7 @@ mod tests {
                 region: Some("eu-west-1".to_owned()),
                 memory_mb: Some(256),
                 service_name: "orders".to_owned(),
+                resource_attributes: ResourceAttributes::default(),
             }
         );
         let unknown = function(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots")]);
@@ -126,5 +160,27 @@ mod tests {
         assert_eq!(explicit.service_name, "checkout");
         let neither = function(&[base[0], ("OTEL_RESOURCE_ATTRIBUTES", "team=a")]);
         assert_eq!(neither.service_name, "orders");
+    }
+
+    #[test]
+    fn resource_attributes_are_read_like_the_sdk_detector() {
+        let settings = function(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team = a ,no-equals,,a=x, a=z,path=/a%20b,empty=,base64=SGk=",
+        )]);
+        let pairs: Vec<(&str, &str)> = settings.resource_attributes.iter().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("team", "a"),
+                ("a", "x"),
+                ("a", "z"),
+                ("path", "/a%20b"),
+                ("empty", ""),
+                ("base64", "SGk="),
+            ]
+        );
+        let blank = function(&[("OTEL_RESOURCE_ATTRIBUTES", "  ")]);
+        assert_eq!(blank.resource_attributes, ResourceAttributes::default());
     }
 }

@@ -20,7 +20,7 @@
 //! | export, its OTLP and X-Ray destinations | [`ExportSettings`] | `export.rs`, `otlp.rs`, `xray.rs` |
 //! | head sampling | [`Sampler`] | `sampling.rs` |
 //! | context propagation | [`Propagators`] | `propagation.rs` |
-//! | the function's identity | [`FunctionSettings`] | `function.rs` |
+//! | the function's identity and resource attributes | [`FunctionSettings`] | `function.rs` |
 //!
 //! `parse.rs` holds the reader and the parsers every group shares, `variable.rs` the table's row.
 
@@ -44,7 +44,7 @@ pub use self::endpoint::{EndpointError, RuntimeApiEndpoint};
 pub use self::export::{
     Destination, ExportSettings, ExportTarget, DEFAULT_FLUSH_TIMEOUT, DEFAULT_QUEUE_CAPACITY,
 };
-pub use self::function::FunctionSettings;
+pub use self::function::{FunctionSettings, ResourceAttributes};
 pub use self::logging::LogSettings;
 pub use self::otlp::{OtlpSettings, Transport};
 pub(crate) use self::parse::percent_decode;

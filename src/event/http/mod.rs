@@ -28,6 +28,7 @@ pub use self::status::response_status;
 use super::fields::text;
 use super::{EventAttributes, EventSource, HeadSniff, ParsedBody, Trigger};
 use crate::redact::{self, RedactionRules};
+use crate::spans::names::semconv;
 
 /// The methods OpenTelemetry knows; any other is reported as `_OTHER`.
 const KNOWN_METHODS: [&str; 9] = [
@@ -112,14 +113,14 @@ fn request_attributes(event: &Value, rules: &RedactionRules, out: &mut EventAttr
             None => name_method.to_owned(),
         });
         if known {
-            out.str("http.request.method", upper);
+            out.str(semconv::HTTP_REQUEST_METHOD, upper);
         } else {
-            out.str("http.request.method", "_OTHER");
-            out.str("http.request.method_original", method);
+            out.str(semconv::HTTP_REQUEST_METHOD, "_OTHER");
+            out.str(semconv::HTTP_REQUEST_METHOD_ORIGINAL, method);
         }
     }
     if let Some(route) = route {
-        out.str("http.route", route);
+        out.str(semconv::HTTP_ROUTE, route);
     }
 
     let path = match v2 {
@@ -127,21 +128,21 @@ fn request_attributes(event: &Value, rules: &RedactionRules, out: &mut EventAttr
         None => text(event, "path"),
     };
     if let Some(path) = path {
-        out.str("url.path", redact::redact_text(path, rules).0);
+        out.str(semconv::URL_PATH, redact::redact_text(path, rules).0);
     }
     let query = match v2 {
         Some(_) => text(event, "rawQueryString").map(str::to_owned),
         None => rebuilt_query(event),
     };
     if let Some(query) = query.filter(|q| !q.is_empty()) {
-        out.str("url.query", redact::redact_text(&query, rules).0);
+        out.str(semconv::URL_QUERY, redact::redact_text(&query, rules).0);
     }
     // API Gateway and function URLs serve HTTPS only; ALB always sets X-Forwarded-Proto.
     let scheme = headers
         .get("x-forwarded-proto")
         .or((!alb).then_some("https"));
     if let Some(scheme) = scheme {
-        out.str("url.scheme", scheme);
+        out.str(semconv::URL_SCHEME, scheme);
     }
 
     let user_agent = match v2 {
@@ -152,7 +153,7 @@ fn request_attributes(event: &Value, rules: &RedactionRules, out: &mut EventAttr
     }
     .or_else(|| headers.get("user-agent"));
     if let Some(user_agent) = user_agent {
-        out.str("user_agent.original", user_agent);
+        out.str(semconv::USER_AGENT_ORIGINAL, user_agent);
     }
     let client = match v2 {
         Some(h) => text(h, "sourceIp"),
@@ -165,19 +166,19 @@ fn request_attributes(event: &Value, rules: &RedactionRules, out: &mut EventAttr
             .and_then(|i| text(i, "sourceIp")),
     };
     if let Some(client) = client.filter(|c| !c.is_empty()) {
-        out.str("client.address", client);
+        out.str(semconv::CLIENT_ADDRESS, client);
     }
     let server = context
         .and_then(|c| text(c, "domainName"))
         .or_else(|| headers.get("host"));
     if let Some(server) = server {
-        out.str("server.address", server);
+        out.str(semconv::SERVER_ADDRESS, server);
     }
     if let Some(port) = headers
         .get("x-forwarded-port")
         .and_then(|p| p.trim().parse().ok())
     {
-        out.int("server.port", port);
+        out.int(semconv::SERVER_PORT, port);
     }
     let protocol = match v2 {
         Some(h) => text(h, "protocol"),
@@ -186,7 +187,7 @@ fn request_attributes(event: &Value, rules: &RedactionRules, out: &mut EventAttr
     if let Some(version) = protocol.and_then(|p| p.strip_prefix("HTTP/")) {
         // The registry spells major-only versions without `.0` (`2`, `3`).
         out.str(
-            "network.protocol.version",
+            semconv::NETWORK_PROTOCOL_VERSION,
             version
                 .strip_suffix(".0")
                 .filter(|v| *v != "1")

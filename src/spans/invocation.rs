@@ -1,0 +1,750 @@
+//! The invocation span (SERVER, named after the function or its HTTP route) and its children, from
+//! a closed invocation: the span runs from the moment the runtime received the event to the moment
+//! its response or error was complete, and carries the `faas.*` and `cloud.*` attributes, what the
+//! event tells, the captured bodies, the outcome, and the function's log lines as `log` events.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, SpanId, SpanKind, Status};
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+
+use super::arn;
+use super::body_attributes::{self, CaptureSettings};
+use super::names::{lens, semconv};
+use super::outcome::{outcome, Failure};
+use super::phases::{init_span, runtime_done_spans};
+use super::platform_time::{after, platform_duration};
+use super::report::report_span;
+use super::resource::FunctionInfo;
+use super::span::SpanSpec;
+use crate::correlate::InvocationSummary;
+use crate::event::{response_status, ParsedBody, Trigger};
+use crate::record::{BodyCapture, ResultKind, ResultRecord};
+use crate::redact::{self, RedactionRules};
+
+/// The `runtimeDone` phase that ends with the response.
+const RESPONSE_DURATION: &str = "responseDuration";
+
+/// The spans of a closed invocation: the invocation span first, then its children (the cold start,
+/// the `runtimeDone` phases, the report), each child with a fresh id from `new_span_id`.
+pub fn invocation_spans(
+    inv: &InvocationSummary,
+    function: &FunctionInfo,
+    capture: &CaptureSettings,
+    new_span_id: &mut dyn FnMut() -> SpanId,
+) -> Vec<SpanData> {
+    let trace_id = inv.trace.trace_id;
+    let mut spans = vec![invocation_span(inv, function, capture)];
+    if let Some(init) = &inv.init {
+        spans.extend(init_span(trace_id, inv.span_id, init, new_span_id()));
+    }
+    if let Some(done) = &inv.runtime_done {
+        spans.extend(runtime_done_spans(
+            trace_id,
+            inv.span_id,
+            &done.body.spans,
+            new_span_id,
+        ));
+    }
+    if let Some(report) = &inv.report {
+        spans.push(report_span(
+            trace_id,
+            inv.span_id,
+            inv.request_id.as_str(),
+            report,
+            new_span_id(),
+        ));
+    }
+    spans
+}
+
+/// The invocation span itself.
+fn invocation_span(
+    inv: &InvocationSummary,
+    function: &FunctionInfo,
+    capture: &CaptureSettings,
+) -> SpanData {
+    let (start, end) = (start(inv), end(inv));
+    // The event and the result are each parsed once, on first use, for trigger inference, the
+    // attributes, the response status and redaction.
+    let event = inv.event.as_ref().map(|e| parsed(&e.event));
+    let result = inv.result.as_ref().map(|r| (r, parsed(&r.body)));
+    let trigger = event.as_ref().map_or(Trigger::Other, ParsedBody::trigger);
+
+    let mut attributes = identity_attributes(inv, function, trigger);
+    push_sizes(inv, &mut attributes);
+    let mut name = Cow::Owned(function.settings.name.clone());
+    let mut http_status = None;
+    if let Some(event) = &event {
+        let described = event.attributes(&capture.rules);
+        if let Some(span_name) = described.span_name {
+            name = Cow::Owned(span_name);
+            http_status = result.as_ref().and_then(|(r, body)| proxy_status(r, body));
+        }
+        attributes.extend(
+            described
+                .attributes
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, Value::from(v))),
+        );
+        body_attributes::push_event(&mut attributes, event, capture);
+    }
+    if let Some(code) = http_status {
+        attributes.push(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, code));
+    }
+    if let Some((result, body)) = &result {
+        body_attributes::push_result(&mut attributes, result.kind, body, capture);
+    }
+    let (word, failure) = outcome(inv);
+    let failure = failure.or_else(|| http_status.and_then(Failure::http_server_error));
+    attributes.push(KeyValue::new(lens::STATUS, word.as_str()));
+
+    let mut events = log_events(inv, &capture.rules);
+    let status = match &failure {
+        None => Status::Unset,
+        Some(f) => f.record(end, &capture.rules, &mut attributes, &mut events),
+    };
+    SpanSpec {
+        span_id: inv.span_id,
+        parent: inv.trace.parent_span_id.unwrap_or(SpanId::INVALID),
+        parent_is_remote: inv.trace.parent_span_id.is_some(),
+        kind: SpanKind::Server,
+        name,
+        start,
+        end,
+        attributes,
+        events,
+        status,
+    }
+    .build(inv.trace.trace_id)
+}
+
+/// When the runtime received the event; else when the platform started the invocation; else its
+/// `runtimeDone` less the platform's duration.
+fn start(inv: &InvocationSummary) -> SystemTime {
+    let done = inv.runtime_done.as_ref();
+    inv.event
+        .as_ref()
+        .map(|e| e.received_at)
+        .or_else(|| inv.platform_start.as_ref().map(|s| s.time))
+        .or_else(|| {
+            done.and_then(|d| {
+                d.body
+                    .duration_ms
+                    .and_then(platform_duration)
+                    .and_then(|dur| d.time.checked_sub(dur))
+            })
+        })
+        .unwrap_or_else(SystemTime::now)
+}
+
+/// When the response or error was complete; else the end of the platform's `responseDuration`;
+/// else its `runtimeDone`.
+fn end(inv: &InvocationSummary) -> SystemTime {
+    let done = inv.runtime_done.as_ref();
+    inv.result
+        .as_ref()
+        .map(|r| r.body.ended_at.unwrap_or(r.started_at))
+        .or_else(|| {
+            done.and_then(|d| {
+                d.body
+                    .spans
+                    .iter()
+                    .find(|s| s.name == RESPONSE_DURATION)
+                    .map(|s| after(s.start, s.duration_ms))
+            })
+        })
+        .or_else(|| done.map(|d| d.time))
+        .unwrap_or_else(SystemTime::now)
+}
+
+/// A captured body, parsed at most once for everything that reads it.
+fn parsed(body: &BodyCapture) -> ParsedBody<'_> {
+    ParsedBody::new(&body.head, body.complete && !body.truncated())
+}
+
+/// The status code of a proxy-integration response, for HTTP events.
+fn proxy_status(result: &ResultRecord, body: &ParsedBody<'_>) -> Option<i64> {
+    (result.kind == ResultKind::Response)
+        .then(|| response_status(body))
+        .flatten()
+}
+
+/// Which invocation of which function: `faas.*`, the invoked ARN, `cloud.resource_id` (qualified by
+/// the version that ran) and the account.
+fn identity_attributes(
+    inv: &InvocationSummary,
+    function: &FunctionInfo,
+    trigger: Trigger,
+) -> Vec<KeyValue> {
+    let invoked_arn = inv
+        .event
+        .as_ref()
+        .and_then(|e| e.invoked_function_arn.clone())
+        .or_else(|| {
+            inv.invoke
+                .as_ref()
+                .and_then(|i| i.invoked_function_arn.clone())
+        });
+    let version = inv
+        .platform_start
+        .as_ref()
+        .and_then(|s| s.body.version.clone())
+        .or_else(|| function.settings.version.clone());
+    let account_id = function.account_id.clone().or_else(|| {
+        invoked_arn
+            .as_deref()
+            .and_then(arn::account_id)
+            .map(str::to_owned)
+    });
+    let mut attributes = vec![
+        KeyValue::new(
+            semconv::FAAS_INVOCATION_ID,
+            inv.request_id.as_str().to_owned(),
+        ),
+        KeyValue::new(semconv::FAAS_TRIGGER, trigger.as_str()),
+        KeyValue::new(semconv::FAAS_COLDSTART, inv.coldstart),
+    ];
+    if let Some(invoked) = &invoked_arn {
+        attributes.push(KeyValue::new(
+            semconv::AWS_LAMBDA_INVOKED_ARN,
+            invoked.clone(),
+        ));
+        attributes.push(KeyValue::new(
+            semconv::CLOUD_RESOURCE_ID,
+            arn::resource_id(invoked, version.as_deref()),
+        ));
+    }
+    if let Some(account) = account_id {
+        attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account));
+    }
+    attributes
+}
+
+/// The event's and the result's sizes, streaming, and the bytes the platform says were produced.
+fn push_sizes(inv: &InvocationSummary, attributes: &mut Vec<KeyValue>) {
+    if let Some(event) = &inv.event {
+        attributes.push(KeyValue::new(lens::EVENT_SIZE, event.event.size as i64));
+    }
+    if let Some(result) = &inv.result {
+        attributes.push(KeyValue::new(lens::RESPONSE_SIZE, result.body.size as i64));
+        attributes.push(KeyValue::new(lens::RESPONSE_STREAMING, result.streaming));
+    }
+    let produced = inv
+        .runtime_done
+        .as_ref()
+        .and_then(|d| d.body.produced_bytes);
+    if let Some(bytes) = produced {
+        attributes.push(KeyValue::new(lens::PRODUCED_BYTES, bytes as i64));
+    }
+}
+
+/// The function's log lines as `log` events. Function logs may print secrets too: they are
+/// redacted like bodies.
+fn log_events(inv: &InvocationSummary, rules: &RedactionRules) -> Vec<Event> {
+    inv.logs
+        .iter()
+        .map(|line| {
+            let (message, _) = redact::redact_text(&line.message, rules);
+            let mut attrs = vec![KeyValue::new(lens::LOG_MESSAGE, message)];
+            if let Some(level) = &line.level {
+                attrs.push(KeyValue::new(lens::LOG_LEVEL, level.clone()));
+            }
+            Event::new(lens::LOG_EVENT, line.time, attrs, 0)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use opentelemetry::trace::TraceId;
+
+    use super::*;
+    use crate::correlate::{CloseReason, InitSummary, LogLine};
+    use crate::record::{InvocationRecord, RequestId, SpanIdentity};
+    use crate::settings::{BodySettings, FunctionSettings, RedactionSettings, SettingsGroup};
+    use crate::spans::names;
+    use crate::telemetry::{
+        PlatformSpan, PlatformStatus, Report, ReportMetrics, RuntimeDone, Start, TelemetryEvent,
+    };
+    use crate::trace_context::TraceContext;
+
+    fn t(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    fn function() -> FunctionInfo {
+        let (settings, _) = FunctionSettings::from_lookup(|k| match k {
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("orders".into()),
+            "AWS_LAMBDA_FUNCTION_VERSION" => Some("7".into()),
+            "AWS_REGION" => Some("eu-west-1".into()),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("256".into()),
+            "OTEL_RESOURCE_ATTRIBUTES" => Some("team=a,service.name=shop".into()),
+            _ => None,
+        });
+        FunctionInfo::new(&settings, None)
+    }
+
+    fn capture(body: &'static [u8], at: u64) -> BodyCapture {
+        BodyCapture {
+            size: body.len() as u64,
+            head: Bytes::from_static(body),
+            complete: true,
+            first_byte_at: Some(t(at)),
+            ended_at: Some(t(at)),
+        }
+    }
+
+    fn summary(
+        result: Option<ResultRecord>,
+        done: Option<TelemetryEvent<RuntimeDone>>,
+    ) -> InvocationSummary {
+        InvocationSummary {
+            request_id: RequestId::new("r-1"),
+            reason: CloseReason::RuntimeDone,
+            trace: TraceContext::from_xray_header(
+                Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+                t(0),
+            ),
+            span_id: SpanId::from(7u64),
+            coldstart: false,
+            init: None,
+            invoke: None,
+            event: Some(InvocationRecord {
+                request_id: RequestId::new("r-1"),
+                deadline_ms: None,
+                invoked_function_arn: Some(
+                    "arn:aws:lambda:eu-west-1:123456789012:function:orders:live".into(),
+                ),
+                trace_header: None,
+                client_context: None,
+                cognito_identity: None,
+                tenant_id: None,
+                content_type: None,
+                upstream_status: 200,
+                received_at: t(10),
+                event: capture(br#"{"Records":[{"eventSource":"aws:sqs"}]}"#, 10),
+                span: SpanIdentity::new(None, t(10)),
+            }),
+            result,
+            platform_start: Some(TelemetryEvent {
+                time: t(9),
+                body: Start {
+                    request_id: RequestId::new("r-1"),
+                    version: Some("7".into()),
+                    tracing: None,
+                },
+            }),
+            runtime_done: done,
+            report: None,
+            logs: Vec::new(),
+            dropped_logs: 0,
+        }
+    }
+
+    fn result(kind: ResultKind, body: &'static [u8]) -> ResultRecord {
+        ResultRecord {
+            kind,
+            request_id: Some(RequestId::new("r-1")),
+            started_at: t(40),
+            streaming: false,
+            content_type: None,
+            error_type: None,
+            error_body_trailer: None,
+            xray_error_cause: None,
+            body: capture(body, 50),
+            upstream_status: Some(202),
+            upstream_error: None,
+            upstream_body: BodyCapture::default(),
+        }
+    }
+
+    fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    fn settings() -> CaptureSettings {
+        CaptureSettings::new(&BodySettings::default(), &RedactionSettings::default())
+    }
+
+    fn ids() -> impl FnMut() -> SpanId {
+        let mut n = 100u64;
+        move || {
+            n += 1;
+            SpanId::from(n)
+        }
+    }
+
+    #[test]
+    fn a_successful_invocation_span_carries_the_faas_attributes() {
+        let inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let span = &spans[0];
+        assert_eq!(span.name, "orders");
+        assert_eq!(span.span_kind, SpanKind::Server);
+        assert_eq!(
+            span.span_context.trace_id(),
+            TraceId::from_hex("5759e988bd862e3fe1be46a994272793").expect("hex")
+        );
+        assert_eq!(
+            span.parent_span_id,
+            SpanId::from_hex("53995c3f42cd8ad8").expect("hex")
+        );
+        assert!(span.parent_span_is_remote);
+        assert_eq!((span.start_time, span.end_time), (t(10), t(50)));
+        assert_eq!(span.status, Status::Unset);
+        assert_eq!(attr(span, "faas.trigger"), Some(&Value::from("pubsub")));
+        assert_eq!(attr(span, "faas.coldstart"), Some(&Value::from(false)));
+        assert_eq!(
+            attr(span, "cloud.resource_id"),
+            Some(&Value::from(
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders:7"
+            ))
+        );
+        assert_eq!(
+            attr(span, "cloud.account.id"),
+            Some(&Value::from("123456789012"))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.status"),
+            Some(&Value::from("success"))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.response.size"),
+            Some(&Value::from(4i64))
+        );
+    }
+
+    #[test]
+    fn an_error_body_gives_the_status_error_type_and_exception_event() {
+        let body =
+            br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":["  File x\n"]}"#;
+        let inv = summary(Some(result(ResultKind::Error, body)), None);
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let span = &spans[0];
+        assert_eq!(span.status, Status::error("ValueError: boom"));
+        assert_eq!(attr(span, "error.type"), Some(&Value::from("ValueError")));
+        let exception = span
+            .events
+            .iter()
+            .find(|e| e.name == "exception")
+            .expect("event");
+        assert!(exception
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "exception.stacktrace"
+                && kv.value == Value::from("  File x\n")));
+    }
+
+    #[test]
+    fn error_messages_and_stacks_are_redacted() {
+        let body = br#"{"errorMessage":"bad login password=hunter2","errorType":"AuthError","stackTrace":["token=abc123\n"]}"#;
+        let inv = summary(Some(result(ResultKind::Error, body)), None);
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        assert_eq!(
+            spans[0].status,
+            Status::error("AuthError: bad login password=[REDACTED]")
+        );
+        let exception = spans[0]
+            .events
+            .iter()
+            .find(|e| e.name == "exception")
+            .expect("event");
+        let text: Vec<String> = exception
+            .attributes
+            .iter()
+            .map(|kv| kv.value.to_string())
+            .collect();
+        assert!(
+            text.iter()
+                .all(|t| !t.contains("hunter2") && !t.contains("abc123")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn platform_timeouts_and_stream_errors_are_errors() {
+        let done = TelemetryEvent {
+            time: t(2000),
+            body: RuntimeDone {
+                request_id: RequestId::new("r-1"),
+                status: Some(PlatformStatus::Timeout),
+                error_type: Some("Sandbox.Timeout".into()),
+                duration_ms: Some(2000.0),
+                produced_bytes: None,
+                spans: vec![],
+                tracing: None,
+            },
+        };
+        let spans = invocation_spans(
+            &summary(None, Some(done)),
+            &function(),
+            &settings(),
+            &mut ids(),
+        );
+        assert_eq!(
+            spans[0].status,
+            Status::error("Sandbox.Timeout: the function timed out")
+        );
+        assert_eq!(
+            attr(&spans[0], "lambda_lens.status"),
+            Some(&Value::from("timeout"))
+        );
+        assert_eq!(spans[0].end_time, t(2000));
+
+        let mut streamed = result(ResultKind::Response, b"partial");
+        streamed.streaming = true;
+        streamed.error_type = Some("Runtime.StreamError".into());
+        streamed.error_body_trailer = Some("Ym9vbQ==".into());
+        let spans = invocation_spans(
+            &summary(Some(streamed), None),
+            &function(),
+            &settings(),
+            &mut ids(),
+        );
+        assert_eq!(spans[0].status, Status::error("Runtime.StreamError: boom"));
+    }
+
+    #[test]
+    fn bodies_are_captured_redacted_and_http_events_named_by_route() {
+        let mut inv = summary(
+            Some(result(
+                ResultKind::Response,
+                br#"{"statusCode":503,"body":"down","token":"abc"}"#,
+            )),
+            None,
+        );
+        if let Some(event) = inv.event.as_mut() {
+            event.event = capture(
+                br#"{"httpMethod":"POST","resource":"/orders/{id}","path":"/orders/7","requestContext":{"stage":"prod"},"headers":{"Authorization":"Bearer x"},"password":"hunter2"}"#,
+                10,
+            );
+        }
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let span = &spans[0];
+        assert_eq!(span.name, "POST /orders/{id}");
+        assert_eq!(
+            attr(span, "http.request.method"),
+            Some(&Value::from("POST"))
+        );
+        assert_eq!(attr(span, "http.route"), Some(&Value::from("/orders/{id}")));
+        assert_eq!(
+            attr(span, "http.response.status_code"),
+            Some(&Value::from(503i64))
+        );
+        assert_eq!(span.status, Status::error("503: HTTP 503"));
+        let event_body = attr(span, "lambda_lens.event.body")
+            .expect("event body")
+            .as_str();
+        assert!(
+            !event_body.contains("hunter2") && !event_body.contains("Bearer x"),
+            "{event_body}"
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.event.encoding"),
+            Some(&Value::from("json"))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.event.truncated"),
+            Some(&Value::from(false))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.event.redactions"),
+            Some(&Value::from(2i64))
+        );
+        assert_eq!(
+            attr(span, "lambda_lens.response.body"),
+            Some(&Value::from(
+                r#"{"statusCode":503,"body":"down","token":"[REDACTED]"}"#
+            ))
+        );
+
+        inv.logs.push(LogLine {
+            time: t(20),
+            message: "login password=hunter2 with card 4111 1111 1111 1111".into(),
+            level: None,
+        });
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let log = spans[0]
+            .events
+            .iter()
+            .find(|e| e.name == "log")
+            .expect("log event");
+        assert_eq!(
+            log.attributes[0].value,
+            Value::from("login password=[REDACTED] with card [REDACTED]")
+        );
+
+        let (bodies, warnings) = BodySettings::from_lookup(|k| {
+            (k == "LAMBDA_LENS_CAPTURE_BODIES").then(|| "false".to_owned())
+        });
+        assert!(warnings.is_empty());
+        let off = CaptureSettings::new(&bodies, &RedactionSettings::default());
+        let spans = invocation_spans(&inv, &function(), &off, &mut ids());
+        assert_eq!(attr(&spans[0], "lambda_lens.event.body"), None);
+        assert_eq!(
+            attr(&spans[0], "http.route"),
+            Some(&Value::from("/orders/{id}"))
+        );
+    }
+
+    #[test]
+    fn every_name_emitted_is_in_the_name_lists() {
+        let events: [&'static [u8]; 8] = [
+            br#"{"password":"x","httpMethod":"GET","resource":"/a","path":"/a","requestContext":{"identity":{"sourceIp":"1.2.3.4","userAgent":"ua"},"domainName":"x.example","protocol":"HTTP/1.1"},"headers":{"X-Forwarded-Port":"443"},"queryStringParameters":{"q":"1"}}"#,
+            br#"{"routeKey":"GET /b","rawPath":"/b","requestContext":{"http":{"method":"PURGE","protocol":"HTTP/2.0"}}}"#,
+            br#"{"Records":[{"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:eu-west-1:1:q"}]}"#,
+            br#"{"Records":[{"EventSource":"aws:sns","Sns":{"TopicArn":"arn:aws:sns:eu-west-1:1:t","MessageId":"m"}}]}"#,
+            br#"{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#,
+            br#"{"Records":[{"eventSource":"aws:dynamodb","eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/T/stream/s"}]}"#,
+            br#"{"Records":[{"eventSource":"aws:kinesis","eventSourceARN":"arn:aws:kinesis:eu-west-1:1:stream/s"}]}"#,
+            br#"{"id":"e","detail-type":"Order Placed","source":"com.example","detail":{}}"#,
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (event, kind) in events.into_iter().zip(
+            [ResultKind::Response, ResultKind::Error]
+                .into_iter()
+                .cycle(),
+        ) {
+            let done = TelemetryEvent {
+                time: t(50),
+                body: RuntimeDone {
+                    request_id: RequestId::new("r-1"),
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                    duration_ms: Some(40.0),
+                    produced_bytes: Some(5),
+                    spans: vec![PlatformSpan {
+                        name: "responseLatency".into(),
+                        start: t(20),
+                        duration_ms: 2.0,
+                    }],
+                    tracing: None,
+                },
+            };
+            let body: &'static [u8] = match kind {
+                ResultKind::Response => br#"{"statusCode":503,"token":"abc"}"#,
+                _ => {
+                    br#"{"errorType":"E","errorMessage":"m","stackTrace":["at x\n"],"token":"abc"}"#
+                }
+            };
+            let mut inv = summary(Some(result(kind, body)), Some(done));
+            if let Some(record) = inv.event.as_mut() {
+                record.event = capture(event, 10);
+            }
+            inv.init = Some(InitSummary {
+                start: Some(t(1)),
+                runtime_done: Some(t(5)),
+                initialization_type: Some("on-demand".into()),
+                phase: Some("init".into()),
+                status: Some(PlatformStatus::Error),
+                error_type: None,
+                duration_ms: Some(4.0),
+            });
+            inv.report = Some(TelemetryEvent {
+                time: t(60),
+                body: Report {
+                    request_id: RequestId::new("r-1"),
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                    metrics: ReportMetrics {
+                        duration_ms: Some(1.0),
+                        billed_duration_ms: Some(1),
+                        memory_size_mb: Some(128),
+                        max_memory_used_mb: Some(64),
+                        init_duration_ms: Some(4.0),
+                        restore_duration_ms: Some(2.0),
+                    },
+                    spans: vec![PlatformSpan {
+                        name: "extensionOverhead".into(),
+                        start: t(55),
+                        duration_ms: 1.0,
+                    }],
+                    tracing: None,
+                },
+            });
+            inv.logs.push(LogLine {
+                time: t(20),
+                message: "hello".into(),
+                level: Some("INFO".into()),
+            });
+            for span in invocation_spans(&inv, &function(), &settings(), &mut ids()) {
+                // The runtimeDone phases are named as the platform names them.
+                let phase = span.attributes.first().map(|kv| kv.key.as_str())
+                    == Some(names::lens::PLATFORM_DURATION_MS);
+                if span.span_kind == SpanKind::Internal && !phase {
+                    assert!(
+                        names::SPAN_NAMES.contains(&span.name.as_ref()),
+                        "{}",
+                        span.name
+                    );
+                }
+                for kv in &span.attributes {
+                    assert!(
+                        names::SPAN_ATTRIBUTES.contains(&kv.key.as_str()),
+                        "{}",
+                        kv.key
+                    );
+                    seen.insert(kv.key.to_string());
+                }
+                for event in span.events.iter() {
+                    assert!(names::SPAN_EVENT_NAMES.contains(&event.name.as_ref()));
+                    seen.insert(event.name.to_string());
+                    for kv in &event.attributes {
+                        assert!(
+                            names::SPAN_EVENT_ATTRIBUTES.contains(&kv.key.as_str()),
+                            "{}",
+                            kv.key
+                        );
+                        seen.insert(kv.key.to_string());
+                    }
+                }
+            }
+        }
+        // And no listed name is stale: each of these spans' lists was emitted whole.
+        for name in names::SPAN_ATTRIBUTES
+            .iter()
+            .chain(names::SPAN_EVENT_ATTRIBUTES)
+            .chain(names::SPAN_EVENT_NAMES)
+        {
+            assert!(seen.contains(*name), "{name} is never emitted");
+        }
+    }
+
+    #[test]
+    fn absurd_platform_durations_never_panic() {
+        for ms in [-5.0, f64::NAN, f64::INFINITY, 1e300] {
+            let done = TelemetryEvent {
+                time: t(100),
+                body: RuntimeDone {
+                    request_id: RequestId::new("r-1"),
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                    duration_ms: Some(ms),
+                    produced_bytes: None,
+                    spans: vec![PlatformSpan {
+                        name: "responseLatency".into(),
+                        start: t(90),
+                        duration_ms: ms,
+                    }],
+                    tracing: None,
+                },
+            };
+            let mut inv = summary(None, Some(done));
+            inv.event = None;
+            inv.platform_start = None;
+            let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+            assert_eq!(spans.len(), 2, "{ms}");
+            assert_eq!(spans[1].start_time, t(90));
+            assert_eq!(spans[1].end_time, t(90));
+        }
+    }
+}

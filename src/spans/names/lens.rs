@@ -1,0 +1,104 @@
+//! lambda-lens's own names: its `lambda_lens.*` namespace (what no convention names: sizes,
+//! captured bodies, the platform's report and phases, the invocation's outcome word), and the few
+//! names it chose in the conventions' style that the registry does not define (`aws.lambda.init.*`,
+//! the `log` event and its `log.*` attributes, the `init` and `platform.report` span names). Those
+//! keep their names because dashboards and users query them.
+
+names! {
+    /// Span attribute names in the `lambda_lens.*` namespace.
+    SPAN_ATTRIBUTES {
+        /// The invocation's outcome word ([`crate::spans::InvocationStatus`]); on the
+        /// `platform.report` span, the report's status as the platform spells it.
+        STATUS = "lambda_lens.status",
+        /// Size of the event, in bytes.
+        EVENT_SIZE = "lambda_lens.event.size",
+        /// Size of the response (or error), in bytes.
+        RESPONSE_SIZE = "lambda_lens.response.size",
+        /// The response was streamed.
+        RESPONSE_STREAMING = "lambda_lens.response.streaming",
+        /// Bytes the platform says the function produced (`runtimeDone`).
+        PRODUCED_BYTES = "lambda_lens.produced_bytes",
+        /// How many records a data-source event carries (no convention counts them).
+        EVENT_RECORD_COUNT = "lambda_lens.event.record_count",
+        /// The captured event, redacted then cut.
+        EVENT_BODY = "lambda_lens.event.body",
+        /// The event was longer than what is shown.
+        EVENT_TRUNCATED = "lambda_lens.event.truncated",
+        /// How the event is shown: `json`, `text` or `base64`.
+        EVENT_ENCODING = "lambda_lens.event.encoding",
+        /// How many values of the event were redacted.
+        EVENT_REDACTIONS = "lambda_lens.event.redactions",
+        /// The captured response, redacted then cut.
+        RESPONSE_BODY = "lambda_lens.response.body",
+        /// The response was longer than what is shown.
+        RESPONSE_TRUNCATED = "lambda_lens.response.truncated",
+        /// How the response is shown.
+        RESPONSE_ENCODING = "lambda_lens.response.encoding",
+        /// How many values of the response were redacted.
+        RESPONSE_REDACTIONS = "lambda_lens.response.redactions",
+        /// The captured `/error` body, redacted then cut.
+        ERROR_BODY = "lambda_lens.error.body",
+        /// The error body was longer than what is shown.
+        ERROR_TRUNCATED = "lambda_lens.error.truncated",
+        /// How the error body is shown.
+        ERROR_ENCODING = "lambda_lens.error.encoding",
+        /// How many values of the error body were redacted.
+        ERROR_REDACTIONS = "lambda_lens.error.redactions",
+        /// Duration of a `runtimeDone` phase span, as the platform reported it.
+        PLATFORM_DURATION_MS = "lambda_lens.platform.duration_ms",
+        /// `platform.report`: the invocation's duration.
+        REPORT_DURATION_MS = "lambda_lens.report.duration_ms",
+        /// `platform.report`: the init duration of a cold start.
+        REPORT_INIT_DURATION_MS = "lambda_lens.report.init_duration_ms",
+        /// `platform.report`: the restore duration of a SnapStart start.
+        REPORT_RESTORE_DURATION_MS = "lambda_lens.report.restore_duration_ms",
+        /// `platform.report`: the billed duration.
+        REPORT_BILLED_DURATION_MS = "lambda_lens.report.billed_duration_ms",
+        /// `platform.report`: the configured memory.
+        REPORT_MEMORY_SIZE_MB = "lambda_lens.report.memory_size_mb",
+        /// `platform.report`: the most memory used.
+        REPORT_MAX_MEMORY_USED_MB = "lambda_lens.report.max_memory_used_mb",
+        /// `platform.report`: the time extensions took after the response.
+        REPORT_EXTENSION_OVERHEAD_MS = "lambda_lens.report.extension_overhead_ms",
+    }
+}
+
+names! {
+    /// Attribute names of the `init` span, outside the namespace.
+    INIT_ATTRIBUTES {
+        /// How the environment was initialised (`on-demand`, `provisioned-concurrency`, …).
+        AWS_LAMBDA_INIT_TYPE = "aws.lambda.init.type",
+        /// Which phase initialised it (`init`, `invoke`).
+        AWS_LAMBDA_INIT_PHASE = "aws.lambda.init.phase",
+        /// The init duration, as the platform reported it.
+        AWS_LAMBDA_INIT_DURATION_MS = "aws.lambda.init.duration_ms",
+    }
+}
+
+names! {
+    /// Attribute names of the `log` event, outside the namespace.
+    LOG_ATTRIBUTES {
+        /// The log line, redacted.
+        LOG_MESSAGE = "log.message",
+        /// The line's level, when the function logs JSON.
+        LOG_LEVEL = "log.level",
+    }
+}
+
+names! {
+    /// Names of the spans lambda-lens names itself.
+    SPAN_NAMES {
+        /// The cold start's span.
+        INIT_SPAN = "init",
+        /// The span of the platform's report, after the invocation.
+        REPORT_SPAN = "platform.report",
+    }
+}
+
+names! {
+    /// lambda-lens's span event names.
+    SPAN_EVENT_NAMES {
+        /// One line the function logged.
+        LOG_EVENT = "log",
+    }
+}

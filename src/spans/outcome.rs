@@ -1,0 +1,305 @@
+//! How an invocation ended: its outcome word (`lambda_lens.status`), and if it failed, why — from
+//! the `/error` body, an upstream rejection, a stream's error trailers, the platform's `runtimeDone`
+//! or the way it was closed — recorded as the span's ERROR status, `error.type` and the
+//! `exception` event.
+
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Status};
+use opentelemetry::KeyValue;
+use serde_json::Value as Json;
+
+use super::names::semconv;
+use crate::correlate::{CloseReason, InvocationSummary};
+use crate::record::{ResultKind, ResultRecord};
+use crate::redact::{self, RedactionRules};
+use crate::telemetry::PlatformStatus;
+
+/// The invocation's outcome word, the value of `lambda_lens.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationStatus {
+    /// It returned a response (an HTTP 5xx answer included: see the span's status).
+    Success,
+    /// It returned an error, or the platform reported one.
+    Error,
+    /// It ran out of time.
+    Timeout,
+    /// The platform reported a failure (`Sandbox.*` errors).
+    Failure,
+    /// The environment shut down before it ended.
+    Incomplete,
+}
+
+impl InvocationStatus {
+    /// Every outcome word.
+    pub const ALL: [InvocationStatus; 5] = [
+        Self::Success,
+        Self::Error,
+        Self::Timeout,
+        Self::Failure,
+        Self::Incomplete,
+    ];
+
+    /// The word as emitted.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+            Self::Failure => "failure",
+            Self::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// An error's type and message, from the most specific source available.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failure {
+    error_type: String,
+    message: String,
+    stack: Vec<String>,
+}
+
+impl Failure {
+    fn new(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.into(),
+            message: message.into(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// An HTTP server answer of 5xx: an error per the OpenTelemetry HTTP conventions, even when
+    /// the function itself returned normally.
+    pub(super) fn http_server_error(code: i64) -> Option<Self> {
+        (code >= 500).then(|| Self::new(code.to_string(), format!("HTTP {code}")))
+    }
+
+    /// Records the failure on the span: `error.type` in `attributes`, the `exception` event at `at`
+    /// in `events`, and the ERROR status it returns. Messages and stack traces can quote secrets:
+    /// they are redacted like bodies and logs.
+    pub(super) fn record(
+        &self,
+        at: SystemTime,
+        rules: &RedactionRules,
+        attributes: &mut Vec<KeyValue>,
+        events: &mut Vec<Event>,
+    ) -> Status {
+        let (message, _) = redact::redact_text(&self.message, rules);
+        let (stack, _) = redact::redact_text(&self.stack.join(""), rules);
+        attributes.push(KeyValue::new(semconv::ERROR_TYPE, self.error_type.clone()));
+        let mut attrs = vec![
+            KeyValue::new(semconv::EXCEPTION_TYPE, self.error_type.clone()),
+            KeyValue::new(semconv::EXCEPTION_MESSAGE, message.clone()),
+        ];
+        if !stack.is_empty() {
+            attrs.push(KeyValue::new(semconv::EXCEPTION_STACKTRACE, stack));
+        }
+        events.push(Event::new(semconv::EXCEPTION_EVENT, at, attrs, 0));
+        if message.is_empty() {
+            Status::error(self.error_type.clone())
+        } else {
+            Status::error(format!("{}: {message}", self.error_type))
+        }
+    }
+}
+
+/// Parses `{"errorType","errorMessage","stackTrace"}` from an `/error` body (possibly cut short).
+fn error_body(head: &[u8]) -> Option<Failure> {
+    let json: Json = serde_json::from_slice(head).ok()?;
+    let error_type = json.get("errorType")?.as_str()?.to_owned();
+    let message = json
+        .get("errorMessage")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let stack = json
+        .get("stackTrace")
+        .and_then(Json::as_array)
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Failure {
+        error_type,
+        message,
+        stack,
+    })
+}
+
+/// The invocation's outcome: its word and, if it failed, why.
+pub(super) fn outcome(inv: &InvocationSummary) -> (InvocationStatus, Option<Failure>) {
+    let done = inv.runtime_done.as_ref().map(|d| &d.body);
+    let platform_error = done.and_then(|d| d.error_type.clone());
+    if let Some(failure) = inv
+        .result
+        .as_ref()
+        .and_then(|result| result_failure(result, platform_error.as_deref()))
+    {
+        return (InvocationStatus::Error, Some(failure));
+    }
+    match (done.and_then(|d| d.status.as_ref()), inv.reason) {
+        (Some(PlatformStatus::Success), _) => (InvocationStatus::Success, None),
+        (Some(status), _) => platform_failure(status, platform_error),
+        (None, CloseReason::DeadlinePassed) => (
+            InvocationStatus::Timeout,
+            Some(Failure::new(
+                "Sandbox.Timeout",
+                "the deadline passed without a response",
+            )),
+        ),
+        (None, CloseReason::Incomplete) if inv.result.is_none() => (
+            InvocationStatus::Incomplete,
+            Some(Failure::new(
+                "LambdaLens.Incomplete",
+                "the environment shut down before the invocation ended",
+            )),
+        ),
+        (None, _) => (InvocationStatus::Success, None),
+    }
+}
+
+/// Why a result that passed the proxy is a failure, if it is: an `/error` body, an upstream
+/// rejection or a stream's error trailers.
+fn result_failure(result: &ResultRecord, platform_error: Option<&str>) -> Option<Failure> {
+    if matches!(result.kind, ResultKind::Error | ResultKind::InitError) {
+        return Some(error_body(&result.body.head).unwrap_or_else(|| {
+            let error_type = result
+                .error_type
+                .as_deref()
+                .or(platform_error)
+                .unwrap_or("Unhandled");
+            Failure::new(error_type, "")
+        }));
+    }
+    if let Some(error) = &result.upstream_error {
+        return Some(Failure::new(
+            "LambdaLens.UpstreamUnavailable",
+            error.clone(),
+        ));
+    }
+    if let Some(status) = result.upstream_status.filter(|s| *s >= 400) {
+        return Some(
+            error_body(&result.upstream_body.head)
+                .unwrap_or_else(|| Failure::new(format!("Runtime.HTTP{status}"), "")),
+        );
+    }
+    match (result.streaming, &result.error_type) {
+        (true, Some(error_type)) => {
+            let message = result
+                .error_body_trailer
+                .as_deref()
+                .map(decode_base64_lossy)
+                .unwrap_or_default();
+            Some(Failure::new(error_type.clone(), message))
+        }
+        _ => None,
+    }
+}
+
+/// The platform's `runtimeDone` status other than success, as an outcome.
+fn platform_failure(
+    status: &PlatformStatus,
+    platform_error: Option<String>,
+) -> (InvocationStatus, Option<Failure>) {
+    let word = match status {
+        PlatformStatus::Timeout => InvocationStatus::Timeout,
+        PlatformStatus::Failure => InvocationStatus::Failure,
+        _ => InvocationStatus::Error,
+    };
+    let error_type = platform_error.unwrap_or_else(|| format!("Platform.{}", status.as_str()));
+    let message = match status {
+        PlatformStatus::Timeout => "the function timed out".to_owned(),
+        _ => format!("the platform reported {}", status.as_str()),
+    };
+    (word, Some(Failure::new(error_type, message)))
+}
+
+/// A stream's error body trailer (`Lambda-Runtime-Function-Error-Body`) is base64; the text is
+/// shown when it decodes.
+fn decode_base64_lossy(b64: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_or_else(
+            |_| b64.to_owned(),
+            |bytes| String::from_utf8_lossy(&bytes).into_owned(),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::record::BodyCapture;
+
+    fn response(upstream_status: u16, upstream_body: &'static [u8]) -> ResultRecord {
+        ResultRecord {
+            kind: ResultKind::Response,
+            request_id: None,
+            started_at: UNIX_EPOCH,
+            streaming: false,
+            content_type: None,
+            error_type: None,
+            error_body_trailer: None,
+            xray_error_cause: None,
+            body: BodyCapture::default(),
+            upstream_status: Some(upstream_status),
+            upstream_error: None,
+            upstream_body: BodyCapture {
+                head: Bytes::from_static(upstream_body),
+                ..BodyCapture::default()
+            },
+        }
+    }
+
+    #[test]
+    fn upstream_rejections_are_failures() {
+        assert_eq!(result_failure(&response(202, b""), None), None);
+        let rejected = result_failure(&response(413, b"too big"), None).expect("failure");
+        assert_eq!(rejected.error_type, "Runtime.HTTP413");
+        let described = result_failure(
+            &response(
+                400,
+                br#"{"errorType":"InvalidRequestContent","errorMessage":"no"}"#,
+            ),
+            None,
+        )
+        .expect("failure");
+        assert_eq!(
+            (described.error_type.as_str(), described.message.as_str()),
+            ("InvalidRequestContent", "no")
+        );
+        let mut unavailable = response(202, b"");
+        unavailable.upstream_error = Some("connection refused".into());
+        let failure = result_failure(&unavailable, None).expect("failure");
+        assert_eq!(failure.error_type, "LambdaLens.UpstreamUnavailable");
+    }
+
+    #[test]
+    fn platform_statuses_map_to_outcome_words() {
+        let word = |status| platform_failure(&status, None).0.as_str();
+        assert_eq!(word(PlatformStatus::Timeout), "timeout");
+        assert_eq!(word(PlatformStatus::Failure), "failure");
+        assert_eq!(word(PlatformStatus::Error), "error");
+        assert_eq!(word(PlatformStatus::Other("odd".into())), "error");
+        let (_, failure) = platform_failure(&PlatformStatus::Failure, None);
+        assert_eq!(failure.expect("failure").error_type, "Platform.failure");
+    }
+
+    #[test]
+    fn only_5xx_answers_fail_an_http_span() {
+        assert_eq!(Failure::http_server_error(404), None);
+        let failure = Failure::http_server_error(503).expect("failure");
+        assert_eq!(
+            (failure.error_type.as_str(), failure.message.as_str()),
+            ("503", "HTTP 503")
+        );
+    }
+}
