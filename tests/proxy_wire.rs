@@ -1,33 +1,42 @@
 //! The proxy on the wire, raw sockets on both sides and exact bytes: header lines (case, order,
 //! count, size), `Expect: 100-continue`, pipelining, chunked and close-delimited bodies, requests
 //! framed twice, and lambda-lens's own 400, 431 and 502 answers with the connection closing after
-//! them when it must.
+//! them when it must. Also the strictness that keeps peers from reading one message two ways
+//! (chunk-size lines, transfer codings, `Host`, HTTP/1.0), connections closed when an exchange
+//! leaves them unusable, and heads read in linear time.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use lambda_lens::record::{ProxyRecord, ResultKind};
-use lambda_lens_test_support::proxy::{proxy_to_nowhere, proxy_to_raw_upstream};
+use lambda_lens_test_support::proxy::{proxy_to_nowhere, proxy_to_raw_upstream, ProxyUnderTest};
 use lambda_lens_test_support::raw_upstream::{
-    accept, answer_once, answer_with_body, no_connection_within,
+    accept, answer_once, answer_with_body, event_answer, no_connection_within,
 };
 use lambda_lens_test_support::wire::{
     assert_quiet, content_length, expect_bytes, expect_bytes_after, read_body, read_head,
-    read_request, read_to_close, read_until_closed, split_answer,
+    read_request, read_to_close, read_until_closed, split_answer, NEXT_REQUEST,
 };
 
-/// Asserts `raw` is lambda-lens's 431 answer to a head over its limit, and nothing more.
-fn assert_head_too_large(raw: &[u8]) {
+/// Asserts `raw` is lambda-lens's answer with `status` to a request it refused, and nothing more;
+/// yields its JSON body.
+fn assert_refused(raw: &[u8], status: &str) -> serde_json::Value {
     let (head, json) = split_answer(raw);
     let body_len = raw.len() - head.len();
     assert_eq!(
         head,
-        format!("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: {body_len}\r\nconnection: close\r\n\r\n")
+        format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {body_len}\r\nconnection: close\r\n\r\n")
     );
     assert_eq!(json["errorType"], "LambdaLens.BadRequest");
+    json
+}
+
+/// Asserts `raw` is lambda-lens's 431 answer to a head over its limit, and nothing more.
+fn assert_head_too_large(raw: &[u8]) {
+    let json = assert_refused(raw, "431 Request Header Fields Too Large");
     assert!(
         json["errorMessage"]
             .as_str()
@@ -35,6 +44,47 @@ fn assert_head_too_large(raw: &[u8]) {
             .contains("exceeds"),
         "{json}"
     );
+}
+
+/// Asserts `raw` is lambda-lens's 400 answer to a request it could not read, and nothing more.
+fn assert_bad_request(raw: &[u8]) {
+    assert_refused(raw, "400 Bad Request");
+}
+
+/// A runtime connection to `proxy` that has sent `request`.
+async fn runtime_sent(proxy: &ProxyUnderTest, request: &[u8]) -> TcpStream {
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime.write_all(request).await.expect("write request");
+    runtime
+}
+
+/// What a runtime sending `request` gets until lambda-lens closes its connection, when the
+/// upstream answers `answer` once; and the upstream's end of its connection.
+async fn answered_until_close(request: &[u8], answer: &str) -> (String, TcpStream) {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let raw = answer_once(upstream, answer.to_owned());
+    let mut runtime = runtime_sent(&proxy, request).await;
+    let got = String::from_utf8_lossy(&read_to_close(&mut runtime).await).into_owned();
+    let (_, up) = raw.await.expect("raw upstream");
+    (got, up)
+}
+
+/// A result call from the runtime, with a two-byte body.
+const RESULT_REQUEST: &[u8] = b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+
+/// Asserts that whatever reached `upstream` (if the proxy connected at all) ends with a close and
+/// carries nothing of what follows `marker`.
+async fn assert_nothing_past(upstream: &TcpListener, marker: &str) {
+    if let Ok(Ok((mut up, _))) =
+        tokio::time::timeout(Duration::from_millis(200), upstream.accept()).await
+    {
+        let got = read_until_closed(&mut up).await;
+        assert!(
+            !String::from_utf8_lossy(&got).contains(marker),
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
 }
 
 /// Over 1.1 MiB: past the proxy's head limit (1 MiB + 64 KiB) and Go's net/http default (1 MiB + 4 KiB).
@@ -748,4 +798,247 @@ async fn a_head_request_that_cannot_be_forwarded_gets_a_502_without_a_body() {
     let body = read_body(&mut runtime, &mut pending, content_length(&next)).await;
     let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
     assert_eq!(json["errorType"], "LambdaLens.UpstreamUnavailable");
+}
+
+#[tokio::test]
+async fn a_control_byte_in_a_request_chunk_line_gets_400_and_nothing_is_smuggled() {
+    // To a peer that ends chunk lines at a bare LF, this body is 99 `x` and ends where the second
+    // request begins; to a strict one it is one chunk carrying that request as data.
+    let inner = "0\r\n\r\nPOST /2018-06-01/runtime/invocation/r2/SMUGGLED/response HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    let smuggling = format!(
+        "{:x};\n{}\r\n{inner}\r\n0\r\n\r\n",
+        inner.len(),
+        "x".repeat(inner.len())
+    );
+    for body in [
+        smuggling.as_str(),
+        "3;x\nabc\r\n0\r\n\r\nSMUGGLED",
+        "3;x\x01y\r\nabc\r\n0\r\n\r\nSMUGGLED",
+        "3;x\ry\r\nabc\r\n0\r\n\r\nSMUGGLED",
+        "3;x\x7f\r\nabc\r\n0\r\n\r\nSMUGGLED",
+    ] {
+        let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+        let mut runtime = runtime_sent(&proxy, format!("POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{body}").as_bytes()).await;
+        assert_bad_request(&read_to_close(&mut runtime).await);
+        assert_nothing_past(&upstream, "SMUGGLED").await;
+    }
+}
+
+#[tokio::test]
+async fn a_control_byte_in_an_answer_chunk_line_fails_the_answer_and_closes_both_sides() {
+    let (got, mut up) = answered_until_close(
+        RESULT_REQUEST,
+        "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n3;x\nabc\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(!got.contains("abc"), "{got:?}");
+    assert!(read_until_closed(&mut up).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_http_1_0_exchange_leaves_no_upstream_connection_for_the_next_request() {
+    let (upstream, proxy, authority) = proxy_to_raw_upstream().await;
+    let accepted = "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}";
+    let raw = tokio::spawn(async move {
+        let mut first = accept(&upstream).await;
+        let mut pending = Vec::new();
+        let a = read_request(&mut first, &mut pending).await;
+        first
+            .write_all(accepted.as_bytes())
+            .await
+            .expect("write first answer");
+        // The upstream may close after an HTTP/1.0 exchange; here its close comes late, so a
+        // request sent on this connection meanwhile is lost with it.
+        let mut probe = [0u8; 1];
+        let second = tokio::select! {
+            biased;
+            conn = accept(&upstream) => Some(conn),
+            _ = first.read(&mut probe) => None,
+        };
+        drop(first);
+        let mut second = second?;
+        let mut pending = Vec::new();
+        let b = read_request(&mut second, &mut pending).await;
+        second
+            .write_all(accepted.as_bytes())
+            .await
+            .expect("write second answer");
+        Some((a, b, second))
+    });
+
+    let mut runtime = runtime_sent(&proxy, b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}\
+POST /2018-06-01/runtime/invocation/r2/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}").await;
+    expect_bytes(&mut runtime, format!("{accepted}{accepted}").as_bytes()).await;
+    let (a, b, _second) = raw
+        .await
+        .expect("raw upstream")
+        .expect("the second request came on a new connection");
+    assert_eq!(
+        a.0,
+        format!("POST /2018-06-01/runtime/invocation/r1/response HTTP/1.0\r\nHost: {authority}\r\nContent-Length: 2\r\n\r\n")
+    );
+    assert_eq!(
+        b.0,
+        format!("POST /2018-06-01/runtime/invocation/r2/response HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 2\r\n\r\n")
+    );
+}
+
+#[tokio::test]
+async fn an_answer_stopping_mid_body_is_closed_upstream_once_the_runtime_leaves() {
+    for request in [RESULT_REQUEST, NEXT_REQUEST] {
+        let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+        let answer = "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r1\r\nContent-Length: 100\r\n\r\n{\"part\":";
+        let raw = answer_once(upstream, answer.to_owned());
+        let mut runtime = runtime_sent(&proxy, request).await;
+        expect_bytes(&mut runtime, answer.as_bytes()).await;
+        let (_, mut up) = raw.await.expect("raw upstream");
+        drop(runtime);
+        assert!(
+            read_until_closed(&mut up).await.is_empty(),
+            "{}: the upstream connection closes",
+            String::from_utf8_lossy(request)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_large_head_arriving_in_small_writes_is_read_in_linear_time() {
+    let (upstream, proxy, authority) = proxy_to_raw_upstream().await;
+    let accepted = "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}";
+    let request = format!(
+        "POST /2018-06-01/runtime/invocation/r1/error HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-XRay-Error-Cause: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+        "c".repeat(1024 * 1024 - 256)
+    );
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    runtime.set_nodelay(true).expect("nodelay");
+    let started = Instant::now();
+    for piece in request.as_bytes().chunks(64) {
+        runtime.write_all(piece).await.expect("write a piece");
+        // The proxy (on this test's thread) takes each piece in a read of its own.
+        tokio::task::yield_now().await;
+    }
+    // Accepted only now: the connection waits in the listener's backlog until then.
+    let raw = answer_once(upstream, accepted.to_owned());
+    expect_bytes(&mut runtime, accepted.as_bytes()).await;
+    let elapsed = started.elapsed();
+    let ((head, _), _) = raw.await.expect("raw upstream");
+    assert_eq!(
+        head,
+        request[..request.len() - 2].replace("Host: x\r\n", &format!("Host: {authority}\r\n"))
+    );
+    // Re-parsing the whole head after each 64-byte read takes minutes here; a linear read, seconds.
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn two_host_lines_get_400_and_nothing_goes_upstream() {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let mut runtime = runtime_sent(
+        &proxy,
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    )
+    .await;
+    assert_bad_request(&read_to_close(&mut runtime).await);
+    assert!(no_connection_within(&upstream, Duration::from_millis(200)).await);
+}
+
+#[tokio::test]
+async fn no_interim_answer_reaches_an_http_1_0_runtime() {
+    let (got, _up) = answered_until_close(
+        b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.0\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .await;
+    assert_eq!(
+        got,
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nconnection: close\r\n\r\n{}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_transfer_coding_other_than_one_chunked_gets_400() {
+    for codings in [
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked, chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+        let mut runtime = runtime_sent(&proxy, format!("POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\n{codings}\r\n5\r\nhello\r\n0\r\n\r\n").as_bytes()).await;
+        assert_bad_request(&read_to_close(&mut runtime).await);
+        assert!(
+            no_connection_within(&upstream, Duration::from_millis(200)).await,
+            "{codings:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_with_chunked_twice_is_read_until_the_upstream_closes() {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let answer = "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let raw = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        read_request(&mut s, &mut Vec::new()).await;
+        s.write_all(answer.as_bytes()).await.expect("write answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(b"and more until close")
+            .await
+            .expect("write the rest");
+    });
+    let mut runtime = runtime_sent(&proxy, RESULT_REQUEST).await;
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut runtime).await),
+        format!("{answer}and more until close")
+    );
+    raw.await.expect("raw upstream");
+}
+
+#[tokio::test]
+async fn an_http_1_0_answer_with_transfer_encoding_closes_both_connections() {
+    let (got, mut up) = answered_until_close(
+        RESULT_REQUEST,
+        "HTTP/1.0 202 Accepted\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        got,
+        "HTTP/1.0 202 Accepted\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    );
+    assert!(read_until_closed(&mut up).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_next_asking_to_close_gets_its_event_with_connection_close() {
+    let (got, _up) = answered_until_close(
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        &event_answer("r1"),
+    )
+    .await;
+    let expected = event_answer("r1").replacen("\r\n\r\n", "\r\nconnection: close\r\n\r\n", 1);
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn more_header_lines_than_the_limit_get_431() {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let lines: String = (0..16_400).map(|i| format!("X-{i}: v\r\n")).collect();
+    let mut runtime = runtime_sent(
+        &proxy,
+        format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n{lines}\r\n")
+            .as_bytes(),
+    )
+    .await;
+    let json = assert_refused(
+        &read_until_closed(&mut runtime).await,
+        "431 Request Header Fields Too Large",
+    );
+    assert!(
+        json["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("header lines"),
+        "{json}"
+    );
+    assert!(no_connection_within(&upstream, Duration::from_millis(200)).await);
 }

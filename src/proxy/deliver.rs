@@ -15,7 +15,7 @@ use super::records::invocation_record;
 use super::reply::Reply;
 use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
-use super::wire::{relay_body, InBuf, Message, RelayError};
+use super::wire::{InBuf, Message, RelayError};
 use crate::capture::Tap;
 use crate::record::InvocationRecord;
 use crate::transform::{Direction, TransformContext};
@@ -32,17 +32,20 @@ pub(super) struct Event<'a, R> {
     pub(super) buf: &'a mut InBuf,
     /// The new `Content-Length` when a transform changed the body.
     pub(super) content_length: Option<usize>,
+    /// The runtime asked for its connection to close after this answer: the head says so.
+    pub(super) close: bool,
 }
 
 impl Session {
-    /// Hands an event read whole (kept, or read for transforms) to the runtime; if the runtime is gone
-    /// before any byte went out, the event goes back to the front of the queue.
-    pub(super) async fn hand_over(&mut self, fetched: Fetched) -> KeepAlive {
+    /// Hands an event read whole (kept, or read for transforms) to the runtime, in the shape of
+    /// `reply`; if the runtime is gone before any byte went out, the event goes back to the front of
+    /// the queue.
+    pub(super) async fn hand_over(&mut self, fetched: Fetched, reply: Reply) -> KeepAlive {
         let original = match fetched.head.framing(false) {
             Ok(framing) => framing,
             Err(e) => {
                 let error = e.to_string();
-                return self.bad_gateway(&error, Reply::default()).await;
+                return self.bad_gateway(&error, reply).await;
             }
         };
         let record = invocation_record(&fetched.head, fetched.received_at);
@@ -69,9 +72,10 @@ impl Session {
             src: &mut &body[..],
             buf: &mut InBuf::default(),
             content_length,
+            close: reply.close,
         };
         match self.relay_event(event, record).await {
-            Ok(()) => framing != Framing::UntilClose,
+            Ok(keep_alive) => keep_alive,
             Err(RelayError::NotSent(_)) => {
                 lock(&self.shared.broker).offer(Ok(fetched), true);
                 false
@@ -83,21 +87,31 @@ impl Session {
         }
     }
 
-    /// Relays an event to the runtime and sends its record. Fails with [`RelayError::NotSent`] (and
-    /// sends no record) when the runtime was gone before any byte went out.
+    /// Relays an event to the runtime and sends its record; yields whether the runtime's connection
+    /// can carry another request. Fails with [`RelayError::NotSent`] (and sends no record) when the
+    /// runtime was gone before any byte went out.
     pub(super) async fn relay_event<R: AsyncRead + Unpin>(
         &mut self,
         event: Event<'_, R>,
         record: Option<InvocationRecord>,
-    ) -> Result<(), RelayError> {
+    ) -> Result<KeepAlive, RelayError> {
         let shared = &self.shared;
-        let mut out = Vec::with_capacity(512);
-        match event.content_length.map(|n| n.to_string()) {
-            Some(n) => event
-                .head
-                .write_downstream(&mut out, &[(names::CONTENT_LENGTH, n.as_bytes())]),
-            None => event.head.write_downstream(&mut out, &[]),
+        // The runtime's connection closes after an event when it asked, or when the event's
+        // framing is faulty; the head says so (an event read until close ends the connection anyway).
+        let close = event.close || event.head.framing_is_faulty();
+        let length = event.content_length.map(|n| n.to_string());
+        let mut overrides: [(&str, &[u8]); 2] = [("", b""); 2];
+        let mut count = 0;
+        if let Some(n) = &length {
+            overrides[count] = (names::CONTENT_LENGTH, n.as_bytes());
+            count += 1;
         }
+        if close {
+            overrides[count] = (names::CONNECTION, b"close");
+            count += 1;
+        }
+        let mut out = Vec::with_capacity(512);
+        event.head.write_downstream(&mut out, &overrides[..count]);
         if let Some(record) = &record {
             if shared.transforms.any(Direction::Response) {
                 shared.transform_spans.remember(
@@ -123,7 +137,7 @@ impl Session {
                 head: &out,
                 tap: &mut tap,
             };
-            relay_body(event.src, event.buf, &mut self.rt.stream, message).await
+            self.rt.receive(event.src, event.buf, message).await
         };
         if let Some(mut record) = record {
             if matches!(result, Err(RelayError::NotSent(_))) {
@@ -133,6 +147,6 @@ impl Session {
                 shared.records.send(record.into());
             }
         }
-        result
+        result.map(|()| !close && event.framing != Framing::UntilClose)
     }
 }

@@ -42,6 +42,25 @@ pub(crate) enum HeadError {
     /// A body length that cannot be relied on.
     #[error("unusable message framing: {0}")]
     Framing(&'static str),
+    /// A request naming its host twice, which peers may resolve differently (RFC 9112 §3.2).
+    #[error("more than one Host line")]
+    DuplicateHost,
+}
+
+/// What the `Transfer-Encoding` lines of a head declare, read as one list (RFC 9110 §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codings {
+    /// No `Transfer-Encoding` line.
+    Absent,
+    /// `Transfer-Encoding` lines that name no coding.
+    Empty,
+    /// `chunked` alone: the only request framing by coding that Go's net/http (the Runtime API)
+    /// and the strict parsers accept.
+    Chunked,
+    /// Other codings, then `chunked` once, last: chunked framing for a response (RFC 9112 §6.3).
+    ChunkedLast,
+    /// `chunked` missing, not last, or applied more than once: no chunked framing.
+    NotChunked,
 }
 
 /// How a message's body is delimited (RFC 9112 §6.3).
@@ -113,29 +132,32 @@ impl Fields {
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     }
 
-    /// `Content-Length`, `Transfer-Encoding: chunked`, or neither (`Ok(None)`).
-    fn declared_framing(&self) -> Result<Option<Framing>, HeadError> {
-        if self.get("transfer-encoding").is_some()
-            && self
-                .all("transfer-encoding")
-                .all(|v| v.split(|&b| b == b',').all(|t| t.trim_ascii().is_empty()))
-        {
-            return Err(HeadError::Framing("Transfer-Encoding names no coding"));
+    /// What the `Transfer-Encoding` lines declare.
+    fn codings(&self) -> Codings {
+        if self.get("transfer-encoding").is_none() {
+            return Codings::Absent;
         }
-        let mut codings = self
+        let (mut count, mut chunked, mut last_chunked) = (0, 0, false);
+        for coding in self
             .all("transfer-encoding")
             .flat_map(|v| v.split(|&b| b == b','))
             .map(<[u8]>::trim_ascii)
             .filter(|t| !t.is_empty())
-            .peekable();
-        if codings.peek().is_some() {
-            return match codings.last() {
-                Some(last) if last.eq_ignore_ascii_case(b"chunked") => Ok(Some(Framing::Chunked)),
-                _ => Err(HeadError::Framing(
-                    "a transfer coding other than chunked comes last",
-                )),
-            };
+        {
+            count += 1;
+            last_chunked = coding.eq_ignore_ascii_case(b"chunked");
+            chunked += usize::from(last_chunked);
         }
+        match (count, chunked, last_chunked) {
+            (0, _, _) => Codings::Empty,
+            (1, 1, true) => Codings::Chunked,
+            (_, 1, true) => Codings::ChunkedLast,
+            _ => Codings::NotChunked,
+        }
+    }
+
+    /// The `Content-Length`, if any; values that are not one number are an error.
+    fn content_length(&self) -> Result<Option<u64>, HeadError> {
         let mut length = None;
         for value in self.all("content-length") {
             for part in value.split(|&b| b == b',') {
@@ -150,7 +172,7 @@ impl Fields {
                 length = Some(n);
             }
         }
-        Ok(length.map(Framing::Length))
+        Ok(length)
     }
 
     /// Whether the connection ends after this message (`minor` is the HTTP/1 minor version).
@@ -288,7 +310,34 @@ impl RequestHead {
                 "Transfer-Encoding in an HTTP/1.0 request",
             ));
         }
-        Ok(self.fields.declared_framing()?.unwrap_or(Framing::Empty))
+        match self.fields.codings() {
+            Codings::Absent => Ok(self
+                .fields
+                .content_length()?
+                .map_or(Framing::Empty, Framing::Length)),
+            Codings::Empty => Err(HeadError::Framing("Transfer-Encoding names no coding")),
+            Codings::Chunked => Ok(Framing::Chunked),
+            // RFC 9112 §6.3 frames `gzip, chunked` by its chunks, but the upstream refuses any
+            // coding but one `chunked`: forwarding it would only split the two views apart.
+            Codings::ChunkedLast | Codings::NotChunked => Err(HeadError::Framing(
+                "a transfer coding other than one chunked",
+            )),
+        }
+    }
+
+    /// Fails when the request names its host more than once (answered with 400).
+    pub(crate) fn check_host(&self) -> Result<(), HeadError> {
+        match self.fields.all("host").nth(1) {
+            Some(_) => Err(HeadError::DuplicateHost),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the request is HTTP/1.0: it goes upstream as such, without the `Connection:
+    /// keep-alive` the runtime may have sent (hop-by-hop), so the upstream may close after its
+    /// answer; and no interim (1xx) answer may reach the runtime (RFC 9110 §15.2).
+    pub(crate) fn is_http_1_0(&self) -> bool {
+        self.minor == 0
     }
 
     /// Whether this is a `HEAD` request (whose answer has no body).
@@ -301,11 +350,14 @@ impl RequestHead {
         self.fields.closes(self.minor) || self.fields.has_conflicting_length()
     }
 
-    /// Whether the runtime waits for `100 Continue` before sending the body.
+    /// Whether the runtime waits for `100 Continue` before sending the body (an HTTP/1.0 request's
+    /// expectation is ignored, RFC 9110 §10.1.1).
     pub(crate) fn expects_continue(&self) -> bool {
-        self.fields
-            .get("expect")
-            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+        self.minor > 0
+            && self
+                .fields
+                .get("expect")
+                .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
     }
 
     /// The head for the upstream: the same method and version, `base_path` before the target, and the
@@ -354,20 +406,28 @@ impl ResponseHead {
         if head_request || self.is_interim() || self.status == 204 || self.status == 304 {
             return Ok(Framing::Empty);
         }
-        match self.fields.declared_framing() {
-            Ok(Some(framing)) => Ok(framing),
-            Ok(None) => Ok(Framing::UntilClose),
-            // A response whose last coding is not chunked is read until the connection closes.
-            Err(HeadError::Framing(_)) if self.fields.get("transfer-encoding").is_some() => {
-                Ok(Framing::UntilClose)
-            }
-            Err(e) => Err(e),
+        match self.fields.codings() {
+            Codings::Absent => Ok(self
+                .fields
+                .content_length()?
+                .map_or(Framing::UntilClose, Framing::Length)),
+            Codings::Chunked | Codings::ChunkedLast => Ok(Framing::Chunked),
+            // A response not framed by one last chunked coding is read until the connection closes.
+            Codings::Empty | Codings::NotChunked => Ok(Framing::UntilClose),
         }
     }
 
     /// Whether the upstream's connection ends after this response.
     pub(crate) fn closes(&self) -> bool {
-        self.fields.closes(self.minor) || self.fields.has_conflicting_length()
+        self.fields.closes(self.minor)
+            || self.fields.has_conflicting_length()
+            || self.framing_is_faulty()
+    }
+
+    /// Whether this is an HTTP/1.0 answer carrying `Transfer-Encoding`, which HTTP/1.0 does not
+    /// have: its framing is faulty (RFC 9112 §6.1), so the connections on both sides close after it.
+    pub(crate) fn framing_is_faulty(&self) -> bool {
+        self.minor == 0 && self.fields.get("transfer-encoding").is_some()
     }
 
     /// The head for the runtime: the status line as received and the header lines for the next hop
@@ -592,16 +652,33 @@ mod tests {
             out,
             b"POST / HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n"
         );
-        let mut buf = BytesMut::from("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-        assert!(parse_response(&mut buf, usize::MAX)
+        let mut buf = BytesMut::from(
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        let resp = parse_response(&mut buf, usize::MAX)
             .expect("valid")
-            .is_some());
+            .expect("complete");
+        assert!(
+            resp.framing_is_faulty() && resp.closes(),
+            "HTTP/1.0 has no transfer codings: the connection closes after it"
+        );
         assert!(
             request("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
                 .framing()
                 .is_err(),
             "HTTP/1.0 has no chunked requests"
         );
+    }
+
+    #[test]
+    fn http_1_0_requests_expect_nothing_and_name_one_host() {
+        let head = request(
+            "POST / HTTP/1.0\r\nExpect: 100-continue\r\nHost: a\r\nContent-Length: 2\r\n\r\n",
+        );
+        assert!(head.is_http_1_0() && !head.expects_continue());
+        assert!(head.check_host().is_ok());
+        let head = request("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n");
+        assert!(matches!(head.check_host(), Err(HeadError::DuplicateHost)));
     }
 
     #[test]
@@ -648,11 +725,9 @@ mod tests {
             Some(Framing::Length(5))
         );
         assert_eq!(
-            request(
-                "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n"
-            )
-            .framing()
-            .ok(),
+            request("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked \r\nContent-Length: 5\r\n\r\n")
+                .framing()
+                .ok(),
             Some(Framing::Chunked)
         );
         assert_eq!(
@@ -663,8 +738,36 @@ mod tests {
             "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
             "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            // The upstream refuses any coding but one chunked; the lines are one list.
+            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
         ] {
             assert!(request(bad).framing().is_err(), "{bad:?}");
+        }
+        let response = |raw: &str| {
+            let mut buf = BytesMut::from(raw);
+            parse_response(&mut buf, usize::MAX)
+                .expect("valid")
+                .expect("complete")
+                .framing(false)
+                .ok()
+        };
+        assert_eq!(
+            response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Some(Framing::Chunked),
+            "a response's last coding frames it (RFC 9112 §6.3)"
+        );
+        for until_close in [
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 2\r\n\r\n",
+        ] {
+            assert_eq!(
+                response(until_close),
+                Some(Framing::UntilClose),
+                "{until_close:?}"
+            );
         }
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nX: 1\r\n\r\n");
         let resp = parse_response(&mut buf, usize::MAX)

@@ -11,8 +11,9 @@
 //!
 //! The rooms, in the order a request meets them:
 //! - `session`: one runtime connection, its exchanges one after the other;
-//! - `head` parses and writes HTTP/1 heads, `wire` moves bodies by their framing, `names` lists
-//!   the header names the proxy reads or sets;
+//! - `head` parses and writes HTTP/1 heads, `head_end` tells when a growing head is worth parsing,
+//!   `wire` moves bodies by their framing, `chunked` validates chunked framing as it passes, `names`
+//!   lists the header names the proxy reads or sets;
 //! - `route`: which Runtime API call a request is;
 //! - `/next`: `next` claims an event from the `broker` or calls upstream, `deliver` hands it to
 //!   the runtime, `orphan` finishes a call whose runtime left so that its event is not lost;
@@ -26,8 +27,10 @@
 //! [`Tap`]: crate::capture::Tap
 
 mod broker;
+mod chunked;
 mod deliver;
 mod head;
+mod head_end;
 mod names;
 mod next;
 mod orphan;

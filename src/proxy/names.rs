@@ -28,3 +28,5 @@ pub(super) const CONTENT_TYPE: &str = "content-type";
 pub(super) const CONTENT_LENGTH: &str = "content-length";
 /// The upstream's authority, set on every forwarded request.
 pub(super) const HOST: &str = "host";
+/// Set to `close` on an answer after which the runtime's connection closes.
+pub(super) const CONNECTION: &str = "connection";

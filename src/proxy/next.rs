@@ -27,9 +27,10 @@ use crate::transform::Direction;
 impl Session {
     /// Answers a runtime's `/next`.
     pub(super) async fn next(&mut self, req: &RequestHead) -> KeepAlive {
+        let reply = Reply::to(req);
         let claim = lock(&self.shared.broker).claim();
         match claim {
-            Claim::Ready(fetched) => self.hand_over(fetched).await,
+            Claim::Ready(fetched) => self.hand_over(fetched, reply).await,
             Claim::Wait(rx) => {
                 let mut waiter = Waiter {
                     rx: Some(rx),
@@ -43,23 +44,24 @@ impl Session {
                     result = waiter.recv() => Some(result),
                 };
                 match outcome {
-                    Some(Some(Ok(fetched))) => self.hand_over(fetched).await,
-                    Some(Some(Err(error))) => self.bad_gateway(&error, Reply::default()).await,
+                    Some(Some(Ok(fetched))) => self.hand_over(fetched, reply).await,
+                    Some(Some(Err(error))) => self.bad_gateway(&error, reply).await,
                     Some(None) => {
                         let error = "the upstream /next call was abandoned";
-                        self.bad_gateway(error, Reply::default()).await
+                        self.bad_gateway(error, reply).await
                     }
                     // Dropping the waiter hands an event that arrived meanwhile to the next /next.
                     None => false,
                 }
             }
-            Claim::Fetch => self.fetch(req).await,
+            Claim::Fetch => self.fetch(req, reply).await,
         }
     }
 
-    /// Calls upstream `/next` on this connection's upstream connection and hands the event on.
-    async fn fetch(&mut self, req: &RequestHead) -> KeepAlive {
-        let (conn, head) = match self.call_upstream(req).await {
+    /// Calls upstream `/next` on this connection's upstream connection and hands the event on,
+    /// answering in the shape of `reply`.
+    async fn fetch(&mut self, req: &RequestHead, reply: Reply) -> KeepAlive {
+        let (conn, head) = match self.call_upstream(req, reply).await {
             Ok(answered) => answered,
             Err(keep_alive) => return keep_alive,
         };
@@ -68,7 +70,7 @@ impl Session {
             Ok(framing) => framing,
             Err(e) => {
                 let error = e.to_string();
-                return self.bad_gateway(&error, Reply::default()).await;
+                return self.bad_gateway(&error, reply).await;
             }
         };
         let transform = self.shared.transforms.any(Direction::Event)
@@ -81,9 +83,9 @@ impl Session {
             got: Bounded::new(MAX_KEPT_EVENT_BYTES),
         };
         if transform {
-            self.read_then_hand_over(conn, event).await
+            self.read_then_hand_over(conn, event, reply).await
         } else {
-            self.stream_event(conn, event).await
+            self.stream_event(conn, event, reply).await
         }
     }
 
@@ -94,6 +96,7 @@ impl Session {
     async fn call_upstream(
         &mut self,
         req: &RequestHead,
+        reply: Reply,
     ) -> Result<(Conn, ResponseHead), KeepAlive> {
         let out = request_head(&self.shared.upstream, req, None);
         let mut current = self.up.take();
@@ -103,9 +106,11 @@ impl Session {
                 Ok(got) => got,
                 Err(e) => {
                     let error = e.to_string();
-                    return Err(self.bad_gateway(&error, Reply::default()).await);
+                    return Err(self.bad_gateway(&error, reply).await);
                 }
             };
+            // The upstream may close after answering an HTTP/1.0 request (see `relay`).
+            conn.single_use = req.is_http_1_0();
             let received_before = conn.buf.received();
             let sent = conn.stream.write_all(&out).await.map_err(|e| e.to_string());
             let waited = match sent {
@@ -133,7 +138,7 @@ impl Session {
                     retried = true;
                     self.shared.pool.discard_idle();
                 }
-                Some(Err(error)) => return Err(self.bad_gateway(&error, Reply::default()).await),
+                Some(Err(error)) => return Err(self.bad_gateway(&error, reply).await),
             }
         }
     }
@@ -141,7 +146,12 @@ impl Session {
     /// Reads an event whole for the event transforms (a stated length: `transformable`), watching
     /// the runtime, then hands it over. If the runtime leaves meanwhile, the event is kept, and a
     /// `/next` meanwhile waits for it.
-    async fn read_then_hand_over(&mut self, mut conn: Conn, mut event: UnreadBody) -> KeepAlive {
+    async fn read_then_hand_over(
+        &mut self,
+        mut conn: Conn,
+        mut event: UnreadBody,
+        reply: Reply,
+    ) -> KeepAlive {
         let reusable = event.leaves_reusable();
         let message = Message {
             framing: event.framing,
@@ -157,7 +167,7 @@ impl Session {
             Some(Ok(())) => {}
             Some(Err(e)) => {
                 let error = e.to_string();
-                return self.bad_gateway(&error, Reply::default()).await;
+                return self.bad_gateway(&error, reply).await;
             }
             None => {
                 // Writes to memory never wait, so the read stopped between reads: what is in
@@ -179,26 +189,27 @@ impl Session {
             body: Bytes::from(event.got.bytes),
             received_at: event.received_at,
         };
-        self.hand_over(fetched).await
+        self.hand_over(fetched, reply).await
     }
 
     /// Streams an event to the runtime as it arrives.
-    async fn stream_event(&mut self, mut conn: Conn, event: UnreadBody) -> KeepAlive {
+    async fn stream_event(&mut self, mut conn: Conn, event: UnreadBody, reply: Reply) -> KeepAlive {
         let record = invocation_record(&event.head, event.received_at);
-        let Conn { stream, buf } = &mut conn;
+        let Conn { stream, buf, .. } = &mut conn;
         let relayed = Event {
             head: &event.head,
             framing: event.framing,
             src: stream,
             buf,
             content_length: None,
+            close: reply.close,
         };
         match self.relay_event(relayed, record).await {
-            Ok(()) => {
+            Ok(keep_alive) => {
                 if event.leaves_reusable() {
                     self.up = Some(conn);
                 }
-                event.framing != Framing::UntilClose
+                keep_alive
             }
             Err(RelayError::NotSent(_)) => {
                 // The runtime left as its event arrived: keep the event for the next /next, which

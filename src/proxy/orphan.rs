@@ -117,7 +117,6 @@ mod tests {
     use super::*;
     use crate::proxy::broker::tests::{fetched, id};
     use crate::proxy::broker::Claim;
-    use crate::proxy::wire::InBuf;
     use crate::proxy::Proxy;
     use crate::record::RecordSender;
     use crate::settings::RuntimeApiEndpoint;
@@ -138,10 +137,7 @@ mod tests {
             .expect("connect");
         let (mut theirs, _) = listener.accept().await.expect("accept");
         theirs.write_all(sent).await.expect("write");
-        let conn = Conn {
-            stream: ours,
-            buf: InBuf::default(),
-        };
+        let conn = Conn::new(ours);
         (conn, theirs)
     }
 

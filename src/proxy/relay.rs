@@ -5,8 +5,9 @@
 use bytes::Bytes;
 
 use super::head::{Framing, RequestHead, ResponseHead};
+use super::names;
 use super::records::finish_request_capture;
-use super::reply::Reply;
+use super::reply::{Reply, Unreadable};
 use super::session::{KeepAlive, Session};
 use super::upstream::request_head;
 use super::wire::{self, read_answer_head, relay_body, Conn, Message, RelayError};
@@ -45,6 +46,9 @@ impl Session {
                 return self.bad_gateway(&error, reply).await;
             }
         };
+        // The upstream may close after answering an HTTP/1.0 request (it went without keep-alive):
+        // a request sent on that connection meanwhile would be lost with it.
+        conn.single_use = req.is_http_1_0();
         let out = request_head(
             &self.shared.upstream,
             req,
@@ -76,6 +80,7 @@ impl Session {
                 Some(Ok(())) => request_read = true,
                 Some(Err(e)) if !e.is_write() => {
                     finish_request_capture(record.as_deref_mut(), tap, false);
+                    self.reject(&Unreadable::Body(e), req.is_head()).await;
                     return false;
                 }
                 Some(Err(e)) => upstream_failed = Some(e.to_string()),
@@ -93,8 +98,10 @@ impl Session {
             match relay_body(&mut rt.stream, &mut rt.buf, &mut conn.stream, message).await {
                 Ok(()) => request_read = true,
                 Err(e) if !e.is_write() => {
-                    // The runtime left mid-body: the upstream holds a partial request.
+                    // The runtime left mid-body, or its chunked framing is invalid: the upstream
+                    // holds a partial request, and the connection to it closes.
                     finish_request_capture(record.as_deref_mut(), tap, false);
+                    self.reject(&Unreadable::Body(e), req.is_head()).await;
                     return false;
                 }
                 Err(e) => upstream_failed = Some(e.to_string()),
@@ -112,7 +119,11 @@ impl Session {
         // The answer (an upstream that failed mid-request may still have answered, e.g. 413).
         let head = match final_head {
             Some(head) => head,
-            None => read_answer_head(&mut conn.stream, &mut conn.buf, &mut self.rt.stream).await,
+            None => {
+                // An HTTP/1.0 runtime knows no interim answers.
+                let interim = (!req.is_http_1_0()).then_some(&mut self.rt.stream);
+                read_answer_head(&mut conn.stream, &mut conn.buf, interim).await
+            }
         };
         let reply = Reply {
             head_request: req.is_head(),
@@ -140,12 +151,14 @@ impl Session {
                 return false;
             }
         };
+        // The runtime's connection closes after this answer when it asked, when its request was not
+        // read whole, or when the answer's framing is faulty: say so.
+        let close = !request_read || must_close || head.framing_is_faulty();
         let mut out = Vec::with_capacity(256);
-        if request_read && !must_close {
-            head.write_downstream(&mut out, &[]);
+        if close {
+            head.write_downstream(&mut out, &[(names::CONNECTION, b"close")]);
         } else {
-            // The runtime's connection closes after this answer: say so.
-            head.write_downstream(&mut out, &[("connection", b"close")]);
+            head.write_downstream(&mut out, &[]);
         }
         let mut answer_tap = Tap::new(if record.is_some() {
             UPSTREAM_ANSWER_CAPTURE_BYTES
@@ -157,8 +170,8 @@ impl Session {
             head: &out,
             tap: &mut answer_tap,
         };
-        let Conn { stream, buf } = &mut conn;
-        let relayed = relay_body(stream, buf, &mut self.rt.stream, message).await;
+        let Conn { stream, buf, .. } = &mut conn;
+        let relayed = self.rt.receive(stream, buf, message).await;
         if let Some(record) = record {
             record.upstream_status = Some(head.status());
             record.upstream_body = answer_tap.finish(relayed.is_ok()).0;
@@ -170,7 +183,7 @@ impl Session {
         if whole && request_read && upstream_failed.is_none() && !head.closes() {
             self.up = Some(conn);
         }
-        whole && request_read
+        whole && !close
     }
 }
 
@@ -189,7 +202,7 @@ async fn send_after_continue(
     let (mut rt_r, mut rt_w) = rt.stream.split();
     let (mut up_r, mut up_w) = up.stream.split();
     let body = relay_body(&mut rt_r, &mut rt.buf, &mut up_w, message);
-    let answer = read_answer_head(&mut up_r, &mut up.buf, &mut rt_w);
+    let answer = read_answer_head(&mut up_r, &mut up.buf, Some(&mut rt_w));
     tokio::pin!(body, answer);
     let mut sent = None;
     let head = loop {

@@ -3,11 +3,12 @@
 
 use tokio::net::TcpStream;
 
+use super::head::{HeadError, RequestHead};
 use super::session::{KeepAlive, Session};
-use super::wire::{self, ReadHeadError};
+use super::wire::{self, ReadHeadError, RelayError};
 
-/// How an answer of lambda-lens's own is shaped.
-#[derive(Debug, Clone, Copy, Default)]
+/// How an answer to a runtime request is shaped.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Reply {
     /// The request was `HEAD`: no body.
     pub(super) head_request: bool,
@@ -15,14 +16,41 @@ pub(super) struct Reply {
     pub(super) close: bool,
 }
 
+impl Reply {
+    /// The shape `req` asks for: no body for `HEAD`, a close when it asked for one.
+    pub(super) fn to(req: &RequestHead) -> Self {
+        Self {
+            head_request: req.is_head(),
+            close: req.closes(),
+        }
+    }
+}
+
+/// Why a runtime request cannot be read: its head, or its body's framing.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Unreadable {
+    /// The head could not be read.
+    #[error(transparent)]
+    Head(#[from] ReadHeadError),
+    /// Relaying the body stopped: the runtime left, or its chunked framing is invalid.
+    #[error(transparent)]
+    Body(RelayError),
+}
+
 impl Session {
     /// Answers a request lambda-lens could not read (then the connection closes); `head_request` when
-    /// it was a `HEAD` (no body in the answer).
-    pub(super) async fn reject(&mut self, error: &ReadHeadError, head_request: bool) {
+    /// it was a `HEAD` (no body in the answer). A runtime that left gets nothing.
+    pub(super) async fn reject(&mut self, error: &Unreadable, head_request: bool) {
         let (status, reason) = match error {
-            ReadHeadError::TooLarge(_) => (431, "Request Header Fields Too Large"),
-            ReadHeadError::Head(_) => (400, "Bad Request"),
-            ReadHeadError::Io(_) | ReadHeadError::Truncated => return,
+            Unreadable::Head(ReadHeadError::TooLarge(_))
+            | Unreadable::Head(ReadHeadError::Head(HeadError::TooManyHeaders)) => {
+                (431, "Request Header Fields Too Large")
+            }
+            Unreadable::Head(ReadHeadError::Head(_)) | Unreadable::Body(RelayError::Chunked(_)) => {
+                (400, "Bad Request")
+            }
+            Unreadable::Head(ReadHeadError::Io(_) | ReadHeadError::Truncated)
+            | Unreadable::Body(_) => return,
         };
         tracing::warn!(%error, status, "rejected a runtime request");
         let body = serde_json::json!({

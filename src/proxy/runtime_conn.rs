@@ -1,11 +1,12 @@
-//! The runtime's connection: noticing that the runtime left (without losing a request it sent ahead)
-//! and closing a connection lambda-lens gives up on without losing the answer just written.
+//! The runtime's connection: noticing that the runtime left (without losing a request it sent ahead),
+//! also while an answer is relayed to it, and closing a connection lambda-lens gives up on without
+//! losing the answer just written.
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
-use super::wire::Conn;
+use super::wire::{relay_body, Conn, InBuf, Message, RelayError};
 use super::MAX_HEAD_BYTES;
 
 /// A runtime connection given up on is drained for at most this long and this many bytes before it
@@ -13,19 +14,43 @@ use super::MAX_HEAD_BYTES;
 const LINGER_MAX_TIME: Duration = Duration::from_secs(2);
 const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
 
+/// Completes when the peer behind `io` closes its connection (or it fails). Bytes it sends meanwhile
+/// (a pipelined request) are kept in `buf` for the next exchange.
+async fn closed<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) {
+    loop {
+        if buf.bytes.len() > MAX_HEAD_BYTES {
+            // Too much sent ahead to keep watching; the exchange goes on regardless.
+            std::future::pending::<()>().await;
+        }
+        match buf.fill(io, 0).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
 impl Conn {
     /// Completes when the runtime closes its connection (or it fails). Bytes it sends meanwhile (a
     /// pipelined request) are kept for the next exchange.
     pub(super) async fn left(&mut self) {
-        loop {
-            if self.buf.bytes.len() > MAX_HEAD_BYTES {
-                // Too much sent ahead to keep watching; the exchange goes on regardless.
-                std::future::pending::<()>().await;
-            }
-            match self.buf.fill(&mut self.stream, 0).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
+        closed(&mut self.stream, &mut self.buf).await;
+    }
+
+    /// Relays an answer from `src` (its unread bytes in `src_buf`) to the runtime, watching the
+    /// runtime meanwhile: an answer that stalls mid-body must not hold both connections open after
+    /// the runtime has gone ([`RelayError::ReceiverLeft`]). The runtime is only looked at while the
+    /// relay waits for `src`, at no cost until its socket turns readable.
+    pub(super) async fn receive<R: AsyncRead + Unpin>(
+        &mut self,
+        src: &mut R,
+        src_buf: &mut InBuf,
+        message: Message<'_>,
+    ) -> Result<(), RelayError> {
+        let (mut reader, mut writer) = self.stream.split();
+        tokio::select! {
+            biased;
+            relayed = relay_body(src, src_buf, &mut writer, message) => relayed,
+            () = closed(&mut reader, &mut self.buf) => Err(RelayError::ReceiverLeft),
         }
     }
 

@@ -7,7 +7,7 @@ use tokio::net::TcpStream;
 
 use super::head::{self, Framing, RequestHead};
 use super::route::{route, Route};
-use super::wire::{read_head, Conn, InBuf, ReadHeadError};
+use super::wire::{read_head, Conn, ReadHeadError};
 use super::{Shared, MAX_HEAD_BYTES};
 
 /// Whether a runtime connection can carry another request after an exchange.
@@ -28,10 +28,7 @@ impl Session {
     pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
         let mut session = Self {
             shared,
-            rt: Conn {
-                stream,
-                buf: InBuf::default(),
-            },
+            rt: Conn::new(stream),
             up: None,
         };
         // Whether the connection ends by lambda-lens's choice rather than the runtime's.
@@ -47,7 +44,7 @@ impl Session {
                 Ok(Some(req)) => req,
                 Ok(None) => break false,
                 Err(e) => {
-                    session.reject(&e, false).await;
+                    session.reject(&e.into(), false).await;
                     break true;
                 }
             };
@@ -65,10 +62,11 @@ impl Session {
 
     /// One request and its answer.
     async fn exchange(&mut self, req: RequestHead) -> KeepAlive {
-        let framing = match req.framing() {
+        let framing = match req.check_host().and_then(|()| req.framing()) {
             Ok(framing) => framing,
             Err(e) => {
-                self.reject(&ReadHeadError::Head(e), req.is_head()).await;
+                self.reject(&ReadHeadError::Head(e).into(), req.is_head())
+                    .await;
                 return false;
             }
         };

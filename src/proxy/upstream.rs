@@ -1,7 +1,9 @@
 //! Upstream connections: keep-alive TCP connections to the Runtime API, Nagle off and no timeouts (a
 //! long poll sits idle across freezes). A runtime connection keeps the upstream connection it used for
 //! as long as it lives, as a plain relay would; when it ends, the upstream connection goes back to a
-//! small pool for the next runtime connection. Also the head a runtime request is sent upstream with.
+//! small pool for the next runtime connection. A connection the upstream may close after its answer
+//! (one that carried an HTTP/1.0 request) is used once. Also the head a runtime request is sent
+//! upstream with.
 
 use std::io;
 use std::sync::Mutex;
@@ -11,17 +13,18 @@ use tokio::net::TcpStream;
 use super::head::RequestHead;
 use super::lock;
 use super::names;
-use super::wire::{Conn, InBuf};
+use super::wire::Conn;
 use crate::settings::RuntimeApiEndpoint;
 
 /// Idle upstream connections kept. Lambda Managed Instances may run several invocations at once;
 /// beyond this, connections are closed when their runtime connection ends.
 const MAX_IDLE: usize = 32;
 
-/// Whether a kept connection can carry another request: nothing unexpected was sent on it and it has
-/// not been closed. Only costs a system call when the socket was reported readable.
+/// Whether a kept connection can carry another request: it was not for a single use, nothing
+/// unexpected was sent on it and it has not been closed. Only costs a system call when the socket
+/// was reported readable.
 fn is_idle_and_open(conn: &Conn) -> bool {
-    if !conn.buf.bytes.is_empty() {
+    if conn.single_use || !conn.buf.bytes.is_empty() {
         return false;
     }
     let mut probe = [0u8; 1];
@@ -64,13 +67,7 @@ impl Pool {
         let stream = TcpStream::connect(&self.address).await?;
         // Small writes (heads, short bodies) must not wait for delayed ACKs.
         stream.set_nodelay(true)?;
-        Ok((
-            Conn {
-                stream,
-                buf: InBuf::default(),
-            },
-            false,
-        ))
+        Ok((Conn::new(stream), false))
     }
 
     /// Drops the idle connections (after one turned out closed, the others likely are too).
@@ -80,6 +77,9 @@ impl Pool {
 
     /// Keeps a connection that finished its exchanges cleanly, up to [`MAX_IDLE`].
     pub(crate) fn put(&self, conn: Conn) {
+        if conn.single_use {
+            return;
+        }
         let mut idle = lock(&self.idle);
         if idle.len() < MAX_IDLE {
             idle.push(conn);

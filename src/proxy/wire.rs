@@ -9,7 +9,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::chunked::Chunked;
 use super::head::{self, Framing, HeadError, ResponseHead};
+use super::head_end::HeadEnd;
 use super::MAX_HEAD_BYTES;
 use crate::capture::Tap;
 
@@ -18,8 +20,6 @@ const INITIAL_READ: usize = 8 * 1024;
 /// Largest single read (and so the read buffer's usual size): a 1 MiB body passes in four reads and
 /// four writes, as through a plain TCP relay with the same buffer.
 const MAX_READ: usize = 256 * 1024;
-/// Longest chunk-size line (size plus extensions) the relay accepts.
-const MAX_CHUNK_LINE: usize = 4 * 1024;
 
 /// The bytes read from a connection and not yet relayed.
 #[derive(Debug)]
@@ -72,13 +72,25 @@ pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     /// What was read from it and not yet relayed.
     pub(crate) buf: InBuf,
+    /// An upstream connection whose request went out as HTTP/1.0, after which the upstream may
+    /// close it: it carries no further request.
+    pub(crate) single_use: bool,
 }
 
 impl Conn {
+    /// A new connection, nothing read from it yet.
+    pub(crate) fn new(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            buf: InBuf::default(),
+            single_use: false,
+        }
+    }
+
     /// Reads the final answer head of a `/next`; interim answers are dropped (a GET sends no body, so
     /// there is nothing for them to announce).
     pub(crate) async fn final_head(&mut self) -> Result<ResponseHead, String> {
-        read_answer_head(&mut self.stream, &mut self.buf, &mut tokio::io::sink()).await
+        read_answer_head(&mut self.stream, &mut self.buf, None::<&mut TcpStream>).await
     }
 
     /// Reads a body whole (raw, as framed) into `sink`, after what it already holds; fails when the
@@ -116,7 +128,8 @@ pub(crate) enum ReadHeadError {
 }
 
 /// Reads until `parse` finds a complete head of at most `limit` bytes at the start of `buf`;
-/// `Ok(None)` when the connection ended cleanly before a new message began.
+/// `Ok(None)` when the connection ended cleanly before a new message began. `parse` runs only when
+/// the bytes read since could have completed the head (see [`HeadEnd`]).
 pub(crate) async fn read_head<R, H>(
     io: &mut R,
     buf: &mut InBuf,
@@ -126,10 +139,13 @@ pub(crate) async fn read_head<R, H>(
 where
     R: AsyncRead + Unpin,
 {
+    let mut end = HeadEnd::head();
     loop {
         if !buf.bytes.is_empty() {
-            if let Some(head) = parse(&mut buf.bytes, limit)? {
-                return Ok(Some(head));
+            if end.worth_parsing(&buf.bytes) {
+                if let Some(head) = parse(&mut buf.bytes, limit)? {
+                    return Ok(Some(head));
+                }
             }
             if buf.bytes.len() >= limit {
                 return Err(ReadHeadError::TooLarge(limit));
@@ -145,11 +161,12 @@ where
     }
 }
 
-/// Reads an upstream's final answer head, relaying interim (1xx) answers to `rt` as they come.
+/// Reads an upstream's final answer head, relaying interim (1xx) answers to `rt` as they come
+/// (dropping them without one).
 pub(crate) async fn read_answer_head<R, W>(
     up: &mut R,
     buf: &mut InBuf,
-    rt: &mut W,
+    mut rt: Option<&mut W>,
 ) -> Result<ResponseHead, String>
 where
     R: AsyncRead + Unpin,
@@ -163,6 +180,9 @@ where
         if !head.is_interim() {
             return Ok(head);
         }
+        let Some(rt) = rt.as_deref_mut() else {
+            continue;
+        };
         let mut out = Vec::with_capacity(64);
         head.write_downstream(&mut out, &[]);
         rt.write_all(&out).await.map_err(|e| e.to_string())?;
@@ -187,12 +207,15 @@ pub(crate) enum RelayError {
     /// Writing to the receiving side failed before any of the message went out.
     #[error("the receiver is gone: {0}")]
     NotSent(io::Error),
+    /// The receiving side closed its connection while the sender had more to come.
+    #[error("the receiver closed its connection before the body was complete")]
+    ReceiverLeft,
 }
 
 impl RelayError {
     /// Whether the receiving side is at fault rather than the sender.
     pub(crate) fn is_write(&self) -> bool {
-        matches!(self, Self::Write(_) | Self::NotSent(_))
+        matches!(self, Self::Write(_) | Self::NotSent(_) | Self::ReceiverLeft)
     }
 }
 
@@ -218,19 +241,6 @@ pub(crate) async fn write_two<W: AsyncWrite + Unpin>(
     }
     dst.write_all(first).await?;
     dst.write_all(second).await
-}
-
-/// Chunked-body progress.
-#[derive(Debug, Clone, Copy)]
-enum Chunk {
-    /// Expecting a chunk-size line.
-    Size,
-    /// Inside chunk data, this many bytes left.
-    Data(u64),
-    /// Expecting the CRLF after chunk data.
-    DataEnd,
-    /// Expecting the trailer section after the last chunk.
-    Trailers,
 }
 
 /// What goes out to the receiving side: a message head and a body by its framing.
@@ -300,10 +310,10 @@ where
             }
         },
         Framing::Chunked => {
-            let mut state = Chunk::Size;
+            let mut chunked = Chunked::new();
             loop {
                 // Scan what is buffered; `done` marks how far the bytes are validated.
-                let (done, finished) = scan_chunks(&buf.bytes, &mut state, tap)?;
+                let (done, finished) = chunked.scan(&buf.bytes, tap)?;
                 if done > 0 || !prefix.is_empty() {
                     write_two(dst, prefix, &buf.bytes[..done])
                         .await
@@ -315,11 +325,12 @@ where
                 if finished {
                     return Ok(());
                 }
-                let want = match state {
-                    Chunk::Data(left) => usize::try_from(left).unwrap_or(usize::MAX),
-                    _ => 0,
-                };
-                if buf.fill(src, want).await.map_err(RelayError::Read)? == 0 {
+                if buf
+                    .fill(src, chunked.wanted())
+                    .await
+                    .map_err(RelayError::Read)?
+                    == 0
+                {
                     return Err(RelayError::Truncated);
                 }
             }
@@ -332,75 +343,6 @@ fn write_error(error: io::Error, sent: bool) -> RelayError {
         RelayError::Write(error)
     } else {
         RelayError::NotSent(error)
-    }
-}
-
-/// Validates chunked framing in `bytes` from `state` on; returns how many bytes are complete units
-/// (whole size lines, data, CRLFs, the trailer section) and whether the body ended.
-fn scan_chunks(
-    bytes: &[u8],
-    state: &mut Chunk,
-    tap: &mut Tap,
-) -> Result<(usize, bool), RelayError> {
-    let mut pos = 0;
-    loop {
-        let rest = &bytes[pos..];
-        match *state {
-            // httparse takes an empty line for a last chunk of size 0; a size must have digits.
-            Chunk::Size if rest.first().is_some_and(|b| !b.is_ascii_hexdigit()) => {
-                return Err(RelayError::Chunked("chunk-size line without a size"))
-            }
-            Chunk::Size => match httparse::parse_chunk_size(rest) {
-                Ok(httparse::Status::Complete((len, size))) => {
-                    pos += len;
-                    *state = if size == 0 {
-                        Chunk::Trailers
-                    } else {
-                        Chunk::Data(size)
-                    };
-                }
-                Ok(httparse::Status::Partial) if rest.len() > MAX_CHUNK_LINE => {
-                    return Err(RelayError::Chunked("chunk-size line too long"))
-                }
-                Ok(httparse::Status::Partial) => return Ok((pos, false)),
-                Err(_) => return Err(RelayError::Chunked("bad chunk-size line")),
-            },
-            Chunk::Data(left) => {
-                if rest.is_empty() {
-                    return Ok((pos, false));
-                }
-                let take = (rest.len() as u64).min(left) as usize;
-                tap.observe(&rest[..take]);
-                pos += take;
-                *state = match left - take as u64 {
-                    0 => Chunk::DataEnd,
-                    more => Chunk::Data(more),
-                };
-            }
-            Chunk::DataEnd => {
-                if rest.len() < 2 {
-                    return Ok((pos, false));
-                }
-                if &rest[..2] != b"\r\n" {
-                    return Err(RelayError::Chunked("chunk data not followed by CRLF"));
-                }
-                pos += 2;
-                *state = Chunk::Size;
-            }
-            Chunk::Trailers => match head::parse_trailers(rest) {
-                Ok(Some((len, trailers))) => {
-                    if !trailers.is_empty() {
-                        tap.set_trailers(trailers.to_header_map());
-                    }
-                    return Ok((pos + len, true));
-                }
-                Ok(None) if rest.len() > MAX_HEAD_BYTES => {
-                    return Err(RelayError::Chunked("trailer section too large"))
-                }
-                Ok(None) => return Ok((pos, false)),
-                Err(_) => return Err(RelayError::Chunked("malformed trailer section")),
-            },
-        }
     }
 }
 
