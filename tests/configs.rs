@@ -813,38 +813,51 @@ fn compared_values(q: &str, field: &str) -> Vec<String> {
     out
 }
 
-fn traceql_refs(q: &str) -> Refs {
+/// How one query language spells span attributes, resource attributes and the status attribute.
+struct Dialect {
+    span: &'static str,
+    resource: &'static str,
+    status: &'static str,
+}
+
+/// Tempo's TraceQL: `span.x`, `resource.x`.
+const TRACEQL: Dialect = Dialect {
+    span: "span.",
+    resource: "resource.",
+    status: "span.lambda_lens.status",
+};
+
+/// CloudWatch Logs Insights over `aws/spans`: `attributes.x`, `resource.attributes.x`.
+const INSIGHTS: Dialect = Dialect {
+    span: "attributes.",
+    resource: "resource.attributes.",
+    status: "attributes.lambda_lens.status",
+};
+
+/// What query `q`, written in `dialect`, refers to.
+fn query_refs(q: &str, dialect: &Dialect) -> Refs {
     let mut r = Refs::new();
-    for a in prefixed(q, "span.") {
+    for a in prefixed(q, dialect.span) {
         r.insert(("span", a));
     }
-    for a in prefixed(q, "resource.") {
+    for a in prefixed(q, dialect.resource) {
         r.insert(("resource", a));
     }
     for n in compared_values(q, "name") {
         r.insert(("name", n));
     }
-    for v in compared_values(q, "span.lambda_lens.status") {
+    for v in compared_values(q, dialect.status) {
         r.insert(("status", v));
     }
     r
 }
 
+fn traceql_refs(q: &str) -> Refs {
+    query_refs(q, &TRACEQL)
+}
+
 fn insights_refs(q: &str) -> Refs {
-    let mut r = Refs::new();
-    for a in prefixed(q, "resource.attributes.") {
-        r.insert(("resource", a));
-    }
-    for a in prefixed(q, "attributes.") {
-        r.insert(("span", a));
-    }
-    for n in compared_values(q, "name") {
-        r.insert(("name", n));
-    }
-    for v in compared_values(q, "attributes.lambda_lens.status") {
-        r.insert(("status", v));
-    }
-    r
+    query_refs(q, &INSIGHTS)
 }
 
 fn check_refs(what: &str, refs: &Refs, e: &Emitted) {
