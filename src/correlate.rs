@@ -494,7 +494,7 @@ impl Correlator {
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
         let (parent, span_id) = match open.event.as_ref().map(|e| &e.span) {
-            Some(identity) => (identity.choice.clone(), identity.span_id),
+            Some(identity) => (*identity.choice.clone(), identity.span_id),
             None => (
                 ParentChoice::lambda(open.trace_header(), SystemTime::now()),
                 (self.new_span_id)(),
@@ -611,7 +611,7 @@ mod tests {
                 ended_at: Some(t(at)),
             },
             span: SpanIdentity {
-                choice: ParentChoice::lambda(Some(TRACE), t(at)),
+                choice: Box::new(ParentChoice::lambda(Some(TRACE), t(at))),
                 span_id: EVENT_SPAN,
             },
             event_parse: None,

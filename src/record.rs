@@ -119,14 +119,15 @@ pub struct InvocationRecord {
     /// span building does not parse the head again; `None` when the head it parsed is not the one
     /// captured (an event transform changed the body).
     #[serde(skip)]
-    pub event_parse: Option<BodyParse>,
+    pub event_parse: Option<Box<BodyParse>>,
 }
 
 /// Trace context and span id of an invocation span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanIdentity {
-    /// The trace, the remote parent, its `tracestate` and the context linked instead.
-    pub choice: ParentChoice,
+    /// The trace, the remote parent, its `tracestate` and the context linked instead (boxed:
+    /// records queue by the thousand, most of them results).
+    pub choice: Box<ParentChoice>,
     /// The invocation span's id.
     pub span_id: SpanId,
 }
@@ -136,7 +137,7 @@ impl SpanIdentity {
     /// context is the parent, as for a runtime that bypasses the proxy.
     pub fn from_lambda_header(trace_header: Option<&str>, now: SystemTime) -> Self {
         Self {
-            choice: ParentChoice::lambda(trace_header, now),
+            choice: Box::new(ParentChoice::lambda(trace_header, now)),
             span_id: new_span_id(),
         }
     }
@@ -150,7 +151,7 @@ impl SpanIdentity {
         trace_header: Option<&str>,
         now: SystemTime,
     ) {
-        self.choice = ParentChoice::choose(
+        *self.choice = ParentChoice::choose(
             &rules.propagators,
             &EventCarrier::of(event),
             trace_header,

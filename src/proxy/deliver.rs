@@ -160,7 +160,7 @@ impl Session {
                     record
                         .span
                         .choose(rules, &parsed, header, record.received_at);
-                    record.event_parse = Some(parsed.into_parse());
+                    record.event_parse = Some(Box::new(parsed.into_parse()));
                 }
                 // Kept once the parent is known: the runtime answers only after it had the
                 // whole event, and the answer's transforms stamp this identity.
