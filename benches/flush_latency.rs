@@ -131,7 +131,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
         new_span_id()
     );
     // Chosen by the proxy as the event passes; the correlator gives the summary the same ids.
-    let identity = SpanIdentity::new(Some(&header), start);
+    let identity = SpanIdentity::from_lambda_header(Some(&header), start);
     let request_id = RequestId::new(format!("c6af9ac6-7b61-11e6-9a41-{n:012}"));
     let phase = |name: &str, at: u64, duration_ms: f64| PlatformSpan {
         name: name.to_owned(),
@@ -146,7 +146,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
     let summary = InvocationSummary {
         request_id: request_id.clone(),
         reason: CloseReason::RuntimeDone,
-        trace: identity.trace,
+        parent: *identity.choice.clone(),
         span_id: identity.span_id,
         coldstart: false,
         init: None,
@@ -164,6 +164,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
             received_at: start,
             event: capture(EVENT, start),
             span: identity,
+            event_parse: None,
         }),
         result: Some(ResultRecord {
             kind: ResultKind::Response,

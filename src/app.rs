@@ -27,6 +27,7 @@ use crate::record::RecordSender;
 use crate::settings::{RuntimeSettings, Settings, StartupErrorPolicy};
 use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
+use crate::trace_context::TraceRules;
 use crate::transform::Transforms;
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
@@ -63,7 +64,12 @@ async fn start_proxy(settings: &Settings, records: RecordSender) -> Result<Socke
         settings.bodies.capture_bytes,
         records,
     )
-    .with_transforms(Transforms::new(&settings.transforms));
+    .with_transforms(Transforms::new(&settings.transforms))
+    .with_trace_rules(TraceRules {
+        propagators: settings.propagators.clone(),
+        target: settings.export.destination.target,
+        sampler: settings.sampler.clone(),
+    });
     tokio::spawn(proxy.serve(listener));
     Ok(addr)
 }

@@ -22,7 +22,7 @@ use crate::record::{InvocationRecord, ProxyRecord, RequestId, ResultRecord};
 use crate::telemetry::{
     LogSource, PlatformStatus, Report, RuntimeDone, Start, TelemetryBody, TelemetryEvent,
 };
-use crate::trace_context::TraceContext;
+use crate::trace_context::ParentChoice;
 
 /// How long after a successful `runtimeDone` to wait for the proxy's result record, which travels on
 /// another queue and may be handled second.
@@ -99,8 +99,9 @@ pub struct InvocationSummary {
     pub request_id: RequestId,
     /// Why it was closed.
     pub reason: CloseReason,
-    /// Trace context (from the X-Ray header, or generated).
-    pub trace: TraceContext,
+    /// The trace, the remote parent and the linked context: the proxy's choice, else the Lambda
+    /// X-Ray context's.
+    pub parent: ParentChoice,
     /// Id of the invocation span.
     pub span_id: SpanId,
     /// First invocation after an init.
@@ -492,17 +493,17 @@ impl Correlator {
         let open = self.open.remove(id)?;
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
-        let (trace, span_id) = match open.event.as_ref().map(|e| e.span) {
-            Some(identity) => (identity.trace, identity.span_id),
+        let (parent, span_id) = match open.event.as_ref().map(|e| &e.span) {
+            Some(identity) => (*identity.choice.clone(), identity.span_id),
             None => (
-                TraceContext::from_xray_header(open.trace_header(), SystemTime::now()),
+                ParentChoice::lambda(open.trace_header(), SystemTime::now()),
                 (self.new_span_id)(),
             ),
         };
         self.closed.insert(
             id.clone(),
             Closed {
-                trace_id: trace.trace_id,
+                trace_id: parent.trace.trace_id,
                 span_id,
                 reported: false,
             },
@@ -511,7 +512,7 @@ impl Correlator {
         Some(Output::Invocation(Box::new(InvocationSummary {
             request_id: id.clone(),
             reason,
-            trace,
+            parent,
             span_id,
             coldstart: open.coldstart,
             init,
@@ -610,9 +611,10 @@ mod tests {
                 ended_at: Some(t(at)),
             },
             span: SpanIdentity {
-                trace: TraceContext::from_xray_header(Some(TRACE), t(at)),
+                choice: Box::new(ParentChoice::lambda(Some(TRACE), t(at))),
                 span_id: EVENT_SPAN,
             },
+            event_parse: None,
         }))
     }
 
@@ -764,11 +766,11 @@ mod tests {
         assert_eq!(init.runtime_done, Some(t(80)));
         assert_eq!(init.initialization_type.as_deref(), Some("on-demand"));
         assert_eq!(
-            inv.trace.trace_id,
+            inv.parent.trace.trace_id,
             TraceId::from_hex("5759e988bd862e3fe1be46a994272793").expect("hex")
         );
         assert_eq!(
-            inv.trace.parent_span_id,
+            inv.parent.trace.parent_span_id,
             Some(SpanId::from_hex("53995c3f42cd8ad8").expect("hex"))
         );
         assert_eq!(inv.span_id, EVENT_SPAN, "the proxy's choice");
@@ -786,7 +788,7 @@ mod tests {
             [Output::LateReport(late)] => {
                 assert_eq!(late.report.body.request_id, id("a"));
                 assert_eq!(late.invocation_span_id, EVENT_SPAN);
-                assert_eq!(late.trace_id, inv.trace.trace_id);
+                assert_eq!(late.trace_id, inv.parent.trace.trace_id);
                 assert_eq!(late.report.body.metrics.billed_duration_ms, Some(16));
             }
             other => panic!("expected a late report, got {other:?}"),
@@ -993,10 +995,10 @@ mod tests {
         let out = c.push(runtime_done("a", 5, PlatformStatus::Success, None), t(5));
         let inv = invocation(&out);
         assert_eq!(
-            inv.trace.trace_id,
+            inv.parent.trace.trace_id,
             TraceId::from_hex("65f2a0e26ac9f94e5c1e0e8b4bf0e1c7").expect("hex")
         );
-        assert_eq!(inv.trace.parent_span_id, None);
+        assert_eq!(inv.parent.trace.parent_span_id, None);
 
         c.push(
             Input::Invoke(InvokeEvent {
@@ -1008,7 +1010,7 @@ mod tests {
             t(10),
         );
         let out = c.push(runtime_done("b", 15, PlatformStatus::Success, None), t(15));
-        let generated = invocation(&out).trace.trace_id;
+        let generated = invocation(&out).parent.trace.trace_id;
         assert_ne!(generated, TraceId::INVALID);
     }
 

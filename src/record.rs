@@ -15,7 +15,8 @@ use opentelemetry::trace::SpanId;
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
-use crate::trace_context::{new_span_id, TraceContext, Traceparent};
+use crate::event::{BodyParse, EventCarrier, ParsedBody};
+use crate::trace_context::{new_span_id, ParentChoice, TraceRules, Traceparent};
 
 /// How many observations may wait for the owner task before new ones are dropped. The proxy never
 /// waits for room: observing must not slow the function down.
@@ -67,6 +68,20 @@ impl BodyCapture {
     pub fn truncated(&self) -> bool {
         (self.head.len() as u64) < self.size
     }
+
+    /// The captured head, to be parsed: whole when the body ended normally and all of it was kept.
+    pub fn parsed(&self) -> ParsedBody<'_> {
+        ParsedBody::new(&self.head, self.is_whole())
+    }
+
+    /// The captured head with what `parse` already holds of it (see [`BodyCapture::parsed`]).
+    pub fn resumed<'a>(&'a self, parse: &'a BodyParse) -> ParsedBody<'a> {
+        ParsedBody::resume(&self.head, self.is_whole(), parse)
+    }
+
+    fn is_whole(&self) -> bool {
+        self.complete && !self.truncated()
+    }
 }
 
 /// An invocation event the runtime received from `/next`.
@@ -100,32 +115,58 @@ pub struct InvocationRecord {
     /// the function (`traceparent`) and the span is built with the same ids.
     #[serde(skip)]
     pub span: SpanIdentity,
+    /// What the proxy parsed of the captured event head to choose the parent, handed on so that
+    /// span building does not parse the head again; `None` when the head it parsed is not the one
+    /// captured (an event transform changed the body).
+    #[serde(skip)]
+    pub event_parse: Option<Box<BodyParse>>,
 }
 
 /// Trace context and span id of an invocation span.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanIdentity {
-    /// From the X-Ray header, or generated.
-    pub trace: TraceContext,
+    /// The trace, the remote parent, its `tracestate` and the context linked instead (boxed:
+    /// records queue by the thousand, most of them results).
+    pub choice: Box<ParentChoice>,
     /// The invocation span's id.
     pub span_id: SpanId,
 }
 
 impl SpanIdentity {
-    /// The identity of an invocation whose X-Ray header is `trace_header`.
-    pub fn new(trace_header: Option<&str>, now: SystemTime) -> Self {
+    /// The identity of an invocation known only by its Lambda X-Ray header `trace_header`: its
+    /// context is the parent, as for a runtime that bypasses the proxy.
+    pub fn from_lambda_header(trace_header: Option<&str>, now: SystemTime) -> Self {
         Self {
-            trace: TraceContext::from_xray_header(trace_header, now),
+            choice: Box::new(ParentChoice::lambda(trace_header, now)),
             span_id: new_span_id(),
         }
     }
 
-    /// The W3C `traceparent` naming the invocation span as parent.
-    pub fn traceparent(&self) -> String {
+    /// Chooses the parent of the invocation whose event is `event` and whose Lambda X-Ray header
+    /// is `trace_header`, under `rules`; the span id stays.
+    pub fn choose(
+        &mut self,
+        rules: &TraceRules,
+        event: &ParsedBody<'_>,
+        trace_header: Option<&str>,
+        now: SystemTime,
+    ) {
+        *self.choice = ParentChoice::choose(
+            &rules.propagators,
+            &EventCarrier::of(event),
+            trace_header,
+            rules.target,
+            now,
+        );
+    }
+
+    /// The W3C `traceparent` naming the invocation span as parent, stating the invocation's
+    /// sampling decision `sampled`.
+    pub fn traceparent(&self, sampled: bool) -> String {
         Traceparent {
-            trace_id: self.trace.trace_id,
+            trace_id: self.choice.trace.trace_id,
             span_id: self.span_id,
-            sampled: self.trace.sampled != Some(false),
+            sampled,
         }
         .to_string()
     }
@@ -312,7 +353,8 @@ mod tests {
             upstream_status: 200,
             received_at: UNIX_EPOCH,
             event: BodyCapture::default(),
-            span: SpanIdentity::new(None, UNIX_EPOCH),
+            span: SpanIdentity::from_lambda_header(None, UNIX_EPOCH),
+            event_parse: None,
         })
     }
 

@@ -39,10 +39,12 @@ pub enum Direction {
 }
 
 /// What a transform may know about the invocation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TransformContext {
     /// The invocation span's identity.
     pub span: SpanIdentity,
+    /// The invocation's sampling decision, stated by a `traceparent` handed on.
+    pub sampled: bool,
     /// When the runtime received the event.
     pub received_at: SystemTime,
     /// Now.
@@ -152,7 +154,7 @@ impl Transform for InjectTraceparent {
         let Some(headers) = source.behaviour().headers(&original) else {
             return Ok(None);
         };
-        let traceparent = ctx.span.traceparent();
+        let traceparent = ctx.span.traceparent(ctx.sampled);
         let mut edits = vec![("headers", Value::String(traceparent.clone()))];
         if headers.has_multi_value() {
             edits.push((
@@ -194,7 +196,7 @@ impl Transform for ResponseHeaders {
         let with_traceparent = set_members(
             body,
             &original,
-            &[("headers", Value::String(ctx.span.traceparent()))],
+            &[("headers", Value::String(ctx.span.traceparent(ctx.sampled)))],
             "traceparent",
         )?;
         let edited: Value =
@@ -371,18 +373,19 @@ mod tests {
 
     use super::*;
     use crate::settings::SettingsGroup;
-    use crate::trace_context::TraceContext;
+    use crate::trace_context::ParentChoice;
 
     fn ctx() -> TransformContext {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         TransformContext {
             span: SpanIdentity {
-                trace: TraceContext::from_xray_header(
+                choice: Box::new(ParentChoice::lambda(
                     Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
                     at,
-                ),
+                )),
                 span_id: SpanId::from_bytes([0xab; 8]),
             },
+            sampled: true,
             received_at: at,
             now: at + Duration::from_micros(12_345),
         }

@@ -684,3 +684,91 @@ async fn transforms_reach_the_function_and_the_caller() {
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
+
+/// The W3C context an API Gateway caller propagated.
+const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// The API Gateway fixture with the caller's `traceparent` among its headers.
+fn apigw_with_traceparent() -> Vec<u8> {
+    let fixture = std::fs::read(repo_root().join("tests/fixtures/events/apigw-rest.json"))
+        .expect("API Gateway fixture");
+    let mut event: serde_json::Value = serde_json::from_slice(&fixture).expect("JSON fixture");
+    event["headers"]["traceparent"] = json!(CALLER);
+    serde_json::to_vec(&event).expect("event serializes")
+}
+
+/// Invokes the API Gateway event with a `traceparent` under `env` and returns its invocation span.
+async fn parent_of_apigw_event(name: &str, env: &[(&str, &str)]) -> ReceivedSpan {
+    let receiver = receiver();
+    let opt = build_layer(LAMBDA_LENS, name);
+    let sandbox = Sandbox::start(config(&opt, &receiver.http_endpoint(), env))
+        .await
+        .expect("sandbox starts");
+    let out = sandbox
+        .invoke(Invocation::new(apigw_with_traceparent()).with_trace_header(ACTIVE))
+        .await;
+    assert_eq!(out.status, Status::Success, "{}", out.body_text());
+    let spans = receiver.spans();
+    let inv = invocation_span(&spans, &out.request_id.to_string()).clone();
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+    inv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_traceparent_is_the_parent_and_xray_a_link() {
+    let inv = parent_of_apigw_event("w3c-parent", &[]).await;
+    assert_eq!(inv.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(inv.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+    assert_eq!(inv.links.len(), 1, "{:?}", inv.links);
+    let link = &inv.links[0];
+    assert_eq!(link.trace_id, "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(link.span_id, "53995c3f42cd8ad8");
+    assert_eq!(
+        link.attributes["lambda_lens.link.source"],
+        json!("xray-lambda")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_lambda_first_keeps_the_lambda_parent() {
+    let inv = parent_of_apigw_event(
+        "xray-first",
+        &[("OTEL_PROPAGATORS", "xray-lambda,tracecontext")],
+    )
+    .await;
+    assert_eq!(inv.trace_id, "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(inv.parent_span_id.as_deref(), Some("53995c3f42cd8ad8"));
+    assert!(inv.links.is_empty(), "{:?}", inv.links);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_injected_traceparent_states_the_samplers_decision() {
+    let receiver = receiver();
+    let opt = build_layer(LAMBDA_LENS, "inject-sampled");
+    let env = [("LAMBDA_LENS_INJECT_TRACEPARENT", "true")];
+    let sandbox = Sandbox::start(config(&opt, &receiver.http_endpoint(), &env))
+        .await
+        .expect("sandbox starts");
+    let event = std::fs::read(repo_root().join("tests/fixtures/events/apigw-rest.json"))
+        .expect("API Gateway fixture");
+    // X-Ray did not sample, but the default sampler records every invocation: the function is
+    // told "sampled" so that its spans join the exported ones.
+    let unsampled = ACTIVE.replace("Sampled=1", "Sampled=0");
+    let out = sandbox
+        .invoke(Invocation::new(event).with_trace_header(&unsampled))
+        .await;
+    assert_eq!(out.status, Status::Success, "{}", out.body_text());
+    let response = out.body_json();
+    let seen: serde_json::Value =
+        serde_json::from_str(response["body"].as_str().expect("body string")).expect("JSON body");
+    let spans = receiver.spans();
+    let inv = invocation_span(&spans, &out.request_id.to_string());
+    assert_eq!(inv.trace_id, "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(
+        seen["headers"]["traceparent"],
+        format!("00-{}-{}-01", inv.trace_id, inv.span_id)
+    );
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use lambda_lens::record::SpanIdentity;
 use lambda_lens::settings::{SettingsGroup, TransformSettings};
-use lambda_lens::trace_context::TraceContext;
+use lambda_lens::trace_context::ParentChoice;
 use lambda_lens::transform::{Direction, TransformContext, Transforms};
 
 const KEYS: &[&str] = &[
@@ -109,9 +109,10 @@ fn ctx() -> TransformContext {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     TransformContext {
         span: SpanIdentity {
-            trace: TraceContext::from_xray_header(None, at),
+            choice: Box::new(ParentChoice::lambda(None, at)),
             span_id: SpanId::from_bytes([7; 8]),
         },
+        sampled: true,
         received_at: at,
         now: at + Duration::from_millis(3),
     }

@@ -7,6 +7,7 @@
 //! ([`super::sniff`]) and is parsed as its longest complete prefix ([`crate::json::prefix`]) only
 //! when something asks for its value.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use serde_json::Value;
@@ -23,6 +24,14 @@ use crate::redact::RedactionRules;
 pub struct ParsedBody<'a> {
     head: &'a [u8],
     complete: bool,
+    parse: Cow<'a, BodyParse>,
+}
+
+/// What has been parsed of a body so far, kept apart from the body so that it can travel with it:
+/// the proxy parses an event's head to choose the invocation's parent, and span building
+/// continues from there instead of parsing the head again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyParse {
     whole: OnceCell<Option<Value>>,
     prefix: OnceCell<Option<Value>>,
     source: OnceCell<Source>,
@@ -34,10 +43,23 @@ impl<'a> ParsedBody<'a> {
         Self {
             head,
             complete,
-            whole: OnceCell::new(),
-            prefix: OnceCell::new(),
-            source: OnceCell::new(),
+            parse: Cow::Owned(BodyParse::default()),
         }
+    }
+
+    /// The body `head` (`complete` as in [`ParsedBody::new`]) with what `parse` already holds of
+    /// it; `parse` must come from [`ParsedBody::into_parse`] of the same head and completeness.
+    pub fn resume(head: &'a [u8], complete: bool, parse: &'a BodyParse) -> Self {
+        Self {
+            head,
+            complete,
+            parse: Cow::Borrowed(parse),
+        }
+    }
+
+    /// What has been parsed of the body, to resume from later.
+    pub fn into_parse(self) -> BodyParse {
+        self.parse.into_owned()
     }
 
     /// The captured bytes.
@@ -58,14 +80,18 @@ impl<'a> ParsedBody<'a> {
     /// The parsed head: the whole document, or the longest complete prefix of a cut or damaged
     /// one; `None` when nothing of it parses.
     pub fn value(&self) -> Option<&Value> {
-        self.whole()
-            .or_else(|| self.prefix.get_or_init(|| parse_prefix(self.head)).as_ref())
+        self.whole().or_else(|| {
+            self.parse
+                .prefix
+                .get_or_init(|| parse_prefix(self.head))
+                .as_ref()
+        })
     }
 
     /// The event source: judged on the document when the whole body was captured and parses,
     /// otherwise on the head's bytes.
     pub fn source(&self) -> Source {
-        *self.source.get_or_init(|| {
+        *self.parse.source.get_or_init(|| {
             // A cut head is never parsed just for this: its bytes decide.
             let whole = if self.complete { self.whole() } else { None };
             match whole {
@@ -110,6 +136,9 @@ impl<'a> ParsedBody<'a> {
     }
 
     fn whole(&self) -> Option<&Value> {
-        self.whole.get_or_init(|| parse_whole(self.head)).as_ref()
+        self.parse
+            .whole
+            .get_or_init(|| parse_whole(self.head))
+            .as_ref()
     }
 }

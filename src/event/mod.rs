@@ -65,7 +65,7 @@ mod trigger;
 use serde_json::Value;
 
 pub use self::attributes::{AttrValue, EventAttributes};
-pub use self::body::ParsedBody;
+pub use self::body::{BodyParse, ParsedBody};
 pub use self::context::{Carrier, RecordContext, RecordField, W3cField};
 pub use self::detect::detect;
 pub use self::http::{response_status, Headers};

@@ -139,7 +139,7 @@ impl Owner {
                     tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
                     if !self
                         .sampling
-                        .records_invocation(&inv.request_id, &inv.trace)
+                        .records_invocation(&inv.request_id, &inv.parent)
                     {
                         continue;
                     }

@@ -4,7 +4,7 @@
 
 use crate::recent::RecentMap;
 use crate::record::RequestId;
-use crate::trace_context::{Sampler, TraceContext};
+use crate::trace_context::{ParentChoice, Sampler};
 
 /// Unsampled invocations remembered, so their late reports are dropped too.
 const MAX_REMEMBERED_UNSAMPLED: usize = 256;
@@ -25,13 +25,14 @@ impl Sampling {
         }
     }
 
-    /// Whether the closed invocation `request_id` of trace `trace` is recorded.
+    /// Whether the closed invocation `request_id` with parent `parent` is recorded: the same
+    /// decision the proxy stated in a `traceparent` it handed to the function.
     pub(super) fn records_invocation(
         &mut self,
         request_id: &RequestId,
-        trace: &TraceContext,
+        parent: &ParentChoice,
     ) -> bool {
-        let sampled = self.sampler.should_sample(trace);
+        let sampled = parent.sampled(&self.sampler);
         if !sampled {
             self.unsampled.insert(request_id.clone(), ());
         }
@@ -56,8 +57,8 @@ mod tests {
     const NOT_SAMPLED: &str =
         "Root=1-5759e988-bd862e3fe1be46a994272794;Parent=53995c3f42cd8ad8;Sampled=0";
 
-    fn trace(header: &str) -> TraceContext {
-        TraceContext::from_xray_header(Some(header), SystemTime::UNIX_EPOCH)
+    fn trace(header: &str) -> ParentChoice {
+        ParentChoice::lambda(Some(header), SystemTime::UNIX_EPOCH)
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
 use super::wire::{InBuf, Message, RelayError};
 use crate::capture::Tap;
+use crate::event::ParsedBody;
 use crate::record::InvocationRecord;
 use crate::transform::{Direction, TransformContext};
 
@@ -34,6 +35,9 @@ pub(super) struct Event<'a, R> {
     pub(super) content_length: Option<usize>,
     /// The runtime asked for its connection to close after this answer: the head says so.
     pub(super) close: bool,
+    /// The invocation's parent was chosen before the event went out (for an event transform);
+    /// otherwise it is chosen from the captured head once the event passed.
+    pub(super) parent_chosen: bool,
 }
 
 impl Session {
@@ -48,14 +52,29 @@ impl Session {
                 return self.bad_gateway(&error, reply).await;
             }
         };
-        let record = invocation_record(&fetched.head, fetched.received_at);
+        let mut record = invocation_record(&fetched.head, fetched.received_at);
         let mut body = fetched.body.clone();
         let mut content_length = None;
-        if let Some(record) = &record {
-            let transforms = &self.shared.transforms;
+        let mut parent_chosen = false;
+        if let Some(record) = &mut record {
+            let shared = &self.shared;
+            let transforms = &shared.transforms;
             if transforms.any(Direction::Event) && transformable(&fetched.head.fields, original) {
+                // The transform needs the identity before the event goes out: the parent is read
+                // from the event as the runtime would have been handed it untransformed, cut as a
+                // capture would cut it. Span building parses what is captured (the transformed
+                // body) itself, so this parse is not handed on.
+                let kept = body.len().min(shared.capture_bytes);
+                let event = ParsedBody::new(&body[..kept], kept == body.len());
+                let header = record.trace_header.as_deref();
+                let rules = &shared.trace_rules;
+                record
+                    .span
+                    .choose(rules, &event, header, record.received_at);
+                parent_chosen = true;
                 let ctx = TransformContext {
-                    span: record.span,
+                    span: record.span.clone(),
+                    sampled: record.span.choice.sampled(&shared.trace_rules.sampler),
                     received_at: fetched.received_at,
                     now: SystemTime::now(),
                 };
@@ -73,6 +92,7 @@ impl Session {
             buf: &mut InBuf::default(),
             content_length,
             close: reply.close,
+            parent_chosen,
         };
         match self.relay_event(event, record).await {
             Ok(keep_alive) => keep_alive,
@@ -112,15 +132,6 @@ impl Session {
         }
         let mut out = Vec::with_capacity(512);
         event.head.write_downstream(&mut out, &overrides[..count]);
-        if let Some(record) = &record {
-            if shared.transforms.any(Direction::Response) {
-                shared.transform_spans.remember(
-                    record.request_id.clone(),
-                    record.span,
-                    record.received_at,
-                );
-            }
-        }
         let mut tap = Tap::new(if record.is_some() {
             shared.capture_bytes
         } else {
@@ -140,10 +151,26 @@ impl Session {
             self.rt.receive(event.src, event.buf, message).await
         };
         if let Some(mut record) = record {
-            if matches!(result, Err(RelayError::NotSent(_))) {
-                shared.transform_spans.take(&record.request_id);
-            } else {
+            if !matches!(result, Err(RelayError::NotSent(_))) {
                 record.event = tap.finish(result.is_ok()).0;
+                if !event.parent_chosen {
+                    let parsed = record.event.parsed();
+                    let header = record.trace_header.as_deref();
+                    let rules = &shared.trace_rules;
+                    record
+                        .span
+                        .choose(rules, &parsed, header, record.received_at);
+                    record.event_parse = Some(Box::new(parsed.into_parse()));
+                }
+                // Kept once the parent is known: the runtime answers only after it had the
+                // whole event, and the answer's transforms stamp this identity.
+                if shared.transforms.any(Direction::Response) {
+                    shared.transform_spans.remember(
+                        record.request_id.clone(),
+                        record.span.clone(),
+                        record.received_at,
+                    );
+                }
                 shared.records.send(record.into());
             }
         }

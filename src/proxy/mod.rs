@@ -57,6 +57,7 @@ use self::transform_spans::TransformSpans;
 use self::upstream::Pool;
 use crate::record::RecordSender;
 use crate::settings::RuntimeApiEndpoint;
+use crate::trace_context::TraceRules;
 use crate::transform::Transforms;
 
 /// Head limit: the real Runtime API (Go's net/http) accepts 1 MiB of headers, and runtimes send X-Ray
@@ -81,6 +82,8 @@ struct Shared {
     transforms: Transforms,
     /// Span identities kept from `/next` to `/response` for response transforms.
     transform_spans: TransformSpans,
+    /// What each invocation's parent and sampling decision are made with.
+    trace_rules: TraceRules,
 }
 
 impl Proxy {
@@ -95,6 +98,7 @@ impl Proxy {
                 broker: Mutex::new(Broker::default()),
                 transforms: Transforms::none(),
                 transform_spans: TransformSpans::default(),
+                trace_rules: TraceRules::default(),
             }),
         }
     }
@@ -103,6 +107,15 @@ impl Proxy {
     pub fn with_transforms(mut self, transforms: Transforms) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.transforms = transforms;
+        }
+        self
+    }
+
+    /// Chooses invocations' parents and sampling decisions by `rules`; call before
+    /// [`Proxy::serve`].
+    pub fn with_trace_rules(mut self, rules: TraceRules) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.trace_rules = rules;
         }
         self
     }

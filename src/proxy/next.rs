@@ -203,6 +203,7 @@ impl Session {
             buf,
             content_length: None,
             close: reply.close,
+            parent_chosen: false,
         };
         match self.relay_event(relayed, record).await {
             Ok(keep_alive) => {

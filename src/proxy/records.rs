@@ -25,7 +25,9 @@ pub(super) fn invocation_record(
         return None;
     };
     let trace_header = f.string(names::TRACE_ID);
-    let span = SpanIdentity::new(trace_header.as_deref(), received_at);
+    // The span id is fixed now; the parent is chosen once the event's head is known
+    // (`SpanIdentity::choose`).
+    let span = SpanIdentity::from_lambda_header(trace_header.as_deref(), received_at);
     Some(InvocationRecord {
         request_id: RequestId::new(request_id),
         deadline_ms: f
@@ -41,6 +43,7 @@ pub(super) fn invocation_record(
         received_at,
         event: Default::default(),
         span,
+        event_parse: None,
     })
 }
 

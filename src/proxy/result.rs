@@ -50,6 +50,7 @@ impl Session {
                     }
                 };
                 let ctx = TransformContext {
+                    sampled: span.choice.sampled(&shared.trace_rules.sampler),
                     span,
                     received_at,
                     now: SystemTime::now(),

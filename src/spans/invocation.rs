@@ -12,6 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use super::arn;
 use super::body_attributes::{self, CaptureSettings};
+use super::links::context_links;
 use super::names::{lens, semconv};
 use super::outcome::{outcome, Failure};
 use super::phases::{init_span, runtime_done_spans};
@@ -21,7 +22,7 @@ use super::resource::FunctionInfo;
 use super::span::SpanSpec;
 use crate::correlate::InvocationSummary;
 use crate::event::{response_status, ParsedBody, Trigger};
-use crate::record::{BodyCapture, ResultKind, ResultRecord};
+use crate::record::{ResultKind, ResultRecord};
 use crate::redact::{self, RedactionRules};
 
 /// The `runtimeDone` phase that ends with the response.
@@ -35,7 +36,7 @@ pub fn invocation_spans(
     capture: &CaptureSettings,
     new_span_id: &mut dyn FnMut() -> SpanId,
 ) -> Vec<SpanData> {
-    let trace_id = inv.trace.trace_id;
+    let trace_id = inv.parent.trace.trace_id;
     let mut spans = vec![invocation_span(inv, function, capture)];
     if let Some(init) = &inv.init {
         spans.extend(init_span(trace_id, inv.span_id, init, new_span_id()));
@@ -69,8 +70,12 @@ fn invocation_span(
     let (start, end) = (start(inv), end(inv));
     // The event and the result are each parsed once, on first use, for trigger inference, the
     // attributes, the response status and redaction.
-    let event = inv.event.as_ref().map(|e| parsed(&e.event));
-    let result = inv.result.as_ref().map(|r| (r, parsed(&r.body)));
+    let event = inv.event.as_ref().map(|e| match &e.event_parse {
+        // The proxy parsed the head to choose the parent: continue from there.
+        Some(parse) => e.event.resumed(parse),
+        None => e.event.parsed(),
+    });
+    let result = inv.result.as_ref().map(|r| (r, r.body.parsed()));
     let trigger = event.as_ref().map_or(Trigger::Other, ParsedBody::trigger);
 
     let mut attributes = identity_attributes(inv, function, trigger);
@@ -106,10 +111,12 @@ fn invocation_span(
         None => Status::Unset,
         Some(f) => f.record(end, &capture.rules, &mut attributes, &mut events),
     };
-    SpanSpec {
+    let trace = &inv.parent.trace;
+    let mut span = SpanSpec {
+        trace_state: inv.parent.trace_state.clone(),
         span_id: inv.span_id,
-        parent: inv.trace.parent_span_id.unwrap_or(SpanId::INVALID),
-        parent_is_remote: inv.trace.parent_span_id.is_some(),
+        parent: trace.parent_span_id.unwrap_or(SpanId::INVALID),
+        parent_is_remote: trace.parent_span_id.is_some(),
         kind: SpanKind::Server,
         name,
         start,
@@ -118,7 +125,9 @@ fn invocation_span(
         events,
         status,
     }
-    .build(inv.trace.trace_id)
+    .build(trace.trace_id);
+    span.links = context_links(inv);
+    span
 }
 
 /// When the runtime received the event; else when the platform started the invocation; else its
@@ -158,11 +167,6 @@ fn end(inv: &InvocationSummary) -> SystemTime {
         })
         .or_else(|| done.map(|d| d.time))
         .unwrap_or_else(SystemTime::now)
-}
-
-/// A captured body, parsed at most once for everything that reads it.
-fn parsed(body: &BodyCapture) -> ParsedBody<'_> {
-    ParsedBody::new(&body.head, body.complete && !body.truncated())
 }
 
 /// The status code of a proxy-integration response, for HTTP events.
@@ -266,13 +270,13 @@ mod tests {
 
     use super::*;
     use crate::correlate::{CloseReason, InitSummary, LogLine};
-    use crate::record::{InvocationRecord, RequestId, SpanIdentity};
+    use crate::record::{BodyCapture, InvocationRecord, RequestId, SpanIdentity};
     use crate::settings::{BodySettings, FunctionSettings, RedactionSettings, SettingsGroup};
     use crate::spans::names;
     use crate::telemetry::{
         PlatformSpan, PlatformStatus, Report, ReportMetrics, RuntimeDone, Start, TelemetryEvent,
     };
-    use crate::trace_context::TraceContext;
+    use crate::trace_context::ParentChoice;
 
     fn t(ms: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
@@ -307,7 +311,7 @@ mod tests {
         InvocationSummary {
             request_id: RequestId::new("r-1"),
             reason: CloseReason::RuntimeDone,
-            trace: TraceContext::from_xray_header(
+            parent: ParentChoice::lambda(
                 Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
                 t(0),
             ),
@@ -329,7 +333,8 @@ mod tests {
                 upstream_status: 200,
                 received_at: t(10),
                 event: capture(br#"{"Records":[{"eventSource":"aws:sqs"}]}"#, 10),
-                span: SpanIdentity::new(None, t(10)),
+                span: SpanIdentity::from_lambda_header(None, t(10)),
+                event_parse: None,
             }),
             result,
             platform_start: Some(TelemetryEvent {

@@ -10,12 +10,14 @@
 //! - its children: the cold start (`init`) and the `runtimeDone` phases in `phases`, the
 //!   `platform.report` span in `report`;
 //! - the function, the resource and the scope: `resource`; what the invoked ARN tells: `arn`;
+//! - its links (the context the parent choice did not take): `links`;
 //! - every name emitted: [`names`]; how a span is put together: `span`; platform durations as
 //!   time: `platform_time`.
 
 mod arn;
 mod body_attributes;
 mod invocation;
+mod links;
 pub mod names;
 mod outcome;
 mod phases;

@@ -14,6 +14,8 @@ use super::resource::scope;
 
 /// One span, before it joins its trace.
 pub(super) struct SpanSpec {
+    /// The `tracestate` the span carries on (the remote parent's, for the invocation span).
+    pub(super) trace_state: TraceState,
     pub(super) span_id: SpanId,
     pub(super) parent: SpanId,
     pub(super) parent_is_remote: bool,
@@ -37,6 +39,7 @@ impl SpanSpec {
         attributes: Vec<KeyValue>,
     ) -> Self {
         Self {
+            trace_state: TraceState::NONE,
             span_id,
             parent,
             parent_is_remote: false,
@@ -50,7 +53,7 @@ impl SpanSpec {
         }
     }
 
-    /// The span in `trace_id`.
+    /// The span in `trace_id`, sampled: only the invocations the sampler records are built.
     pub(super) fn build(self, trace_id: TraceId) -> SpanData {
         let mut events = SpanEvents::default();
         events.events = self.events;
@@ -60,7 +63,7 @@ impl SpanSpec {
                 self.span_id,
                 TraceFlags::SAMPLED,
                 false,
-                TraceState::default(),
+                self.trace_state,
             ),
             parent_span_id: self.parent,
             parent_span_is_remote: self.parent_is_remote,

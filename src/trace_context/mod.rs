@@ -10,6 +10,7 @@
 //! | `propagator.rs` | the `OTEL_PROPAGATORS` names and which carrier each reads |
 //! | `parent.rs` | the choice of the invocation's parent and link ([`ParentChoice`]) |
 //! | `sampler.rs` | the `OTEL_TRACES_SAMPLER` decision |
+//! | `rules.rs` | the settings both are made with ([`TraceRules`]) |
 //! | `testing.rs` | the tests' shared example ids (tests only) |
 //!
 //! The types every file shares are here: [`TraceContext`] (what the invocation span is built
@@ -19,6 +20,7 @@
 mod ids;
 mod parent;
 mod propagator;
+mod rules;
 mod sampler;
 #[cfg(test)]
 mod testing;
@@ -30,6 +32,7 @@ use opentelemetry::trace::{SpanId, TraceId, TraceState};
 pub use self::ids::{new_span_id, new_xray_trace_id};
 pub use self::parent::{ContextLink, ParentChoice};
 pub use self::propagator::{Propagator, Propagators};
+pub use self::rules::TraceRules;
 pub use self::sampler::Sampler;
 pub use self::w3c::Traceparent;
 pub use self::xray::{xray_root, XRayHeader, XRaySampled};
@@ -46,6 +49,17 @@ pub enum ContextSource {
     /// The event's own X-Ray header (an HTTP-shaped event's `X-Amzn-Trace-Id`, a single SQS
     /// message's `AWSTraceHeader`); read by `xray`.
     EventXRay,
+}
+
+impl ContextSource {
+    /// The `OTEL_PROPAGATORS` name of the propagator that reads this source.
+    pub fn propagator_name(self) -> &'static str {
+        match self {
+            Self::LambdaXRay => "xray-lambda",
+            Self::EventTraceContext => "tracecontext",
+            Self::EventXRay => "xray",
+        }
+    }
 }
 
 /// Where an invocation's trace context came from.

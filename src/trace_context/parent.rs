@@ -106,6 +106,16 @@ impl ParentChoice {
         }
     }
 
+    /// The choice made from the Lambda X-Ray header alone, as for an invocation whose event was not
+    /// seen: its context is the parent (or its `Root` the trace), nothing is linked.
+    pub fn lambda(lambda_header: Option<&str>, now: SystemTime) -> Self {
+        Self {
+            trace: TraceContext::from_xray_header(lambda_header, now),
+            trace_state: TraceState::NONE,
+            link: None,
+        }
+    }
+
     /// The invocation's one sampling decision under `sampler`.
     ///
     /// `parentbased_*` samplers follow the parent's flag (`trace.sampled`: W3C flags, X-Ray

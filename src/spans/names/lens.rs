@@ -86,6 +86,17 @@ names! {
 }
 
 names! {
+    /// Attribute names of span links in the `lambda_lens.*` namespace (no convention says where a
+    /// linked context was read).
+    LINK_ATTRIBUTES {
+        /// Which carrier the linked context was read from, by the `OTEL_PROPAGATORS` name that
+        /// reads it: `xray-lambda` for the Lambda X-Ray context, `tracecontext` or `xray` for the
+        /// event's own.
+        LINK_SOURCE = "lambda_lens.link.source",
+    }
+}
+
+names! {
     /// Names of the spans lambda-lens names itself.
     SPAN_NAMES {
         /// The cold start's span.

@@ -55,6 +55,9 @@ pub const SPAN_ATTRIBUTES: &[&str] = union!(
 pub const SPAN_EVENT_ATTRIBUTES: &[&str] =
     union!(semconv::EXCEPTION_ATTRIBUTES, lens::LOG_ATTRIBUTES);
 
+/// Attribute names of span links.
+pub const SPAN_LINK_ATTRIBUTES: &[&str] = lens::LINK_ATTRIBUTES;
+
 /// Span names given by lambda-lens. The invocation span is named after the function (or its HTTP
 /// route), the `runtimeDone` phase spans as the platform names them.
 pub const SPAN_NAMES: &[&str] = lens::SPAN_NAMES;
@@ -67,6 +70,7 @@ pub const ALL: &[&str] = union!(
     RESOURCE_ATTRIBUTES,
     SPAN_ATTRIBUTES,
     SPAN_EVENT_ATTRIBUTES,
+    SPAN_LINK_ATTRIBUTES,
     SPAN_NAMES,
     SPAN_EVENT_NAMES,
 );
@@ -123,6 +127,7 @@ mod tests {
             RESOURCE_ATTRIBUTES,
             SPAN_ATTRIBUTES,
             SPAN_EVENT_ATTRIBUTES,
+            SPAN_LINK_ATTRIBUTES,
             SPAN_NAMES,
             SPAN_EVENT_NAMES,
         ];
@@ -136,6 +141,7 @@ mod tests {
             .iter()
             .chain(SPAN_ATTRIBUTES)
             .chain(SPAN_EVENT_ATTRIBUTES)
+            .chain(SPAN_LINK_ATTRIBUTES)
         {
             assert!(is_dotted_key(name), "{name}");
         }
