@@ -130,7 +130,19 @@ pub struct ReceivedSpan {
     pub flags: u32,
 }
 
+/// OTLP `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`: the sender said whether the parent is remote.
+const FLAGS_HAS_IS_REMOTE: u32 = 0x100;
+/// OTLP `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`: the parent is remote (another process's span).
+const FLAGS_IS_REMOTE: u32 = 0x200;
+
 impl ReceivedSpan {
+    /// Whether the sender marked the span's parent as remote: a span of another service, which a
+    /// receiver of this service's spans is not expected to hold.
+    pub fn parent_is_remote(&self) -> bool {
+        self.flags & (FLAGS_HAS_IS_REMOTE | FLAGS_IS_REMOTE)
+            == FLAGS_HAS_IS_REMOTE | FLAGS_IS_REMOTE
+    }
+
     /// The span's duration in nanoseconds (zero if the end precedes the start).
     pub fn duration_nanos(&self) -> u64 {
         self.end_unix_nanos.saturating_sub(self.start_unix_nanos)

@@ -63,8 +63,10 @@ pub fn render_waterfall(spans: &[ReceivedSpan], width: usize) -> String {
 ///       · exception +5.000 ms exception.message=boom
 /// ```
 ///
-/// Spans whose parent was not received are shown at the root, marked `(orphan)`. Event
-/// times are relative to the start of their span.
+/// Spans whose parent was not received are shown at the root, marked `(remote parent)` when the
+/// sender said the parent is another service's span (expected: it is not in this receiver), else
+/// `(orphan)` (a parent of the same service that never arrived). Event times are relative to the
+/// start of their span.
 pub fn render_waterfall_with(spans: &[ReceivedSpan], options: &WaterfallOptions) -> String {
     let mut traces: BTreeMap<&str, Vec<&ReceivedSpan>> = BTreeMap::new();
     for span in spans {
@@ -96,6 +98,17 @@ struct Row<'a> {
     span: &'a ReceivedSpan,
     depth: usize,
     orphan: bool,
+}
+
+impl Row<'_> {
+    /// What the label says of a parent that is not in the tree.
+    fn missing_parent(&self) -> &'static str {
+        match (self.orphan, self.span.parent_is_remote()) {
+            (false, _) => "",
+            (true, true) => " (remote parent)",
+            (true, false) => " (orphan)",
+        }
+    }
 }
 
 /// Renders one trace whose spans are sorted by [`span_order`].
@@ -131,8 +144,12 @@ fn render_trace(out: &mut String, spans: &[&ReceivedSpan], options: &WaterfallOp
     let labels: Vec<String> = rows
         .iter()
         .map(|row| {
-            let orphan = if row.orphan { " (orphan)" } else { "" };
-            format!("{}{}{orphan}", "  ".repeat(row.depth + 1), row.span.name)
+            format!(
+                "{}{}{}",
+                "  ".repeat(row.depth + 1),
+                row.span.name,
+                row.missing_parent()
+            )
         })
         .collect();
     let longest = labels
@@ -359,6 +376,17 @@ mod tests {
         for name in ["span-a", "span-b", "span-c (orphan)"] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn a_missing_remote_parent_is_not_an_orphan() {
+        let mut remote = span("r", Some("caller"), 0, 10);
+        remote.flags = 0x301;
+        let mut local = span("l", Some("lost"), 0, 10);
+        local.flags = 0x101;
+        let text = render_waterfall(&[remote, local], 80);
+        assert!(text.contains("span-r (remote parent)"), "{text}");
+        assert!(text.contains("span-l (orphan)"), "{text}");
     }
 
     #[test]
