@@ -540,7 +540,10 @@ mod tests {
             attr(span, "http.response.status_code"),
             Some(&Value::from(503i64))
         );
-        assert_eq!(span.status, Status::error("503: HTTP 503"));
+        // A 5xx answer fails the span without an exception: the status code says why.
+        assert_eq!(span.status, Status::error(""));
+        assert_eq!(attr(span, "error.type"), Some(&Value::from("503")));
+        assert!(span.events.iter().all(|e| e.name != "exception"));
         let event_body = attr(span, "lambda_lens.event.body")
             .expect("event body")
             .as_str();
