@@ -513,6 +513,67 @@ mod tests {
         assert_eq!(spans[0].status, Status::error("Runtime.StreamError: boom"));
     }
 
+    /// The record the proxy keeps of a Node.js stream the timeout cut off (`tests/runtimes_node.rs`):
+    /// 16 bytes streamed, never ended, abandoned when the runtime was ended past the deadline.
+    fn cut_off_stream() -> InvocationSummary {
+        let mut streamed = result(ResultKind::Response, b"partial answer, ");
+        streamed.streaming = true;
+        streamed.body.complete = false;
+        streamed.body.ended_at = Some(t(3500));
+        streamed.upstream_status = None;
+        let mut inv = summary(Some(streamed), None);
+        if let Some(event) = inv.event.as_mut() {
+            event.deadline_ms = Some(1_700_000_003_000);
+        }
+        inv
+    }
+
+    #[test]
+    fn a_stream_cut_off_by_the_timeout_is_on_the_span_as_far_as_it_got() {
+        let done = TelemetryEvent {
+            time: t(3100),
+            body: RuntimeDone {
+                request_id: RequestId::new("r-1"),
+                status: Some(PlatformStatus::Timeout),
+                error_type: Some("Sandbox.Timeout".into()),
+                duration_ms: Some(3090.0),
+                produced_bytes: Some(16),
+                spans: vec![],
+                tracing: None,
+            },
+        };
+        let reported = InvocationSummary {
+            runtime_done: Some(done),
+            ..cut_off_stream()
+        };
+        for inv in [reported, cut_off_stream()] {
+            let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+            let span = &spans[0];
+            assert_eq!(
+                attr(span, "lambda_lens.status"),
+                Some(&Value::from("timeout"))
+            );
+            assert_eq!(attr(span, "error.type"), Some(&Value::from("Sandbox.Timeout")));
+            assert_eq!(
+                attr(span, "lambda_lens.response.size"),
+                Some(&Value::from(16i64))
+            );
+            assert_eq!(
+                attr(span, "lambda_lens.response.streaming"),
+                Some(&Value::from(true))
+            );
+            assert_eq!(
+                attr(span, "lambda_lens.response.body"),
+                Some(&Value::from("partial answer, …[truncated]"))
+            );
+            assert_eq!(
+                attr(span, "lambda_lens.response.truncated"),
+                Some(&Value::from(true))
+            );
+            assert_eq!(span.end_time, t(3500));
+        }
+    }
+
     #[test]
     fn bodies_are_captured_redacted_and_http_events_named_by_route() {
         let mut inv = summary(

@@ -3,7 +3,7 @@
 //! or the way it was closed — recorded as the span's ERROR status, `error.type` and the
 //! `exception` event.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{Event, Status};
 use opentelemetry::KeyValue;
@@ -181,6 +181,13 @@ pub(super) fn outcome(inv: &InvocationSummary) -> (InvocationStatus, Option<Fail
                 "the deadline passed without a response",
             )),
         ),
+        (None, _) if cut_off_by_the_deadline(inv) => (
+            InvocationStatus::Timeout,
+            Some(Failure::new(
+                "Sandbox.Timeout",
+                "the deadline passed before the response was complete",
+            )),
+        ),
         (None, CloseReason::Incomplete) if inv.result.is_none() => (
             InvocationStatus::Incomplete,
             Some(Failure::new(
@@ -189,6 +196,23 @@ pub(super) fn outcome(inv: &InvocationSummary) -> (InvocationStatus, Option<Fail
             )),
         ),
         (None, _) => (InvocationStatus::Success, None),
+    }
+}
+
+/// Whether the result's body stopped short of its end at or after the deadline: a response the
+/// timeout cut off (a stream stalls; the platform ends the runtime), when the platform did not say.
+fn cut_off_by_the_deadline(inv: &InvocationSummary) -> bool {
+    let deadline = inv
+        .event
+        .as_ref()
+        .and_then(|e| e.deadline_ms)
+        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let body = inv.result.as_ref().map(|r| &r.body);
+    match (deadline, body) {
+        (Some(deadline), Some(body)) if !body.complete => {
+            body.ended_at.is_some_and(|ended| ended >= deadline)
+        }
+        _ => false,
     }
 }
 
@@ -261,8 +285,6 @@ fn platform_failure(
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use bytes::Bytes;
 
     use super::*;
