@@ -553,7 +553,10 @@ mod tests {
                 attr(span, "lambda_lens.status"),
                 Some(&Value::from("timeout"))
             );
-            assert_eq!(attr(span, "error.type"), Some(&Value::from("Sandbox.Timeout")));
+            assert_eq!(
+                attr(span, "error.type"),
+                Some(&Value::from("Sandbox.Timeout"))
+            );
             assert_eq!(
                 attr(span, "lambda_lens.response.size"),
                 Some(&Value::from(16i64))
@@ -662,15 +665,16 @@ mod tests {
 
     #[test]
     fn every_name_emitted_is_in_the_name_lists() {
-        let events: [&'static [u8]; 8] = [
+        let events: [&'static [u8]; 9] = [
             br#"{"password":"x","httpMethod":"GET","resource":"/a","path":"/a","requestContext":{"identity":{"sourceIp":"1.2.3.4","userAgent":"ua"},"domainName":"x.example","protocol":"HTTP/1.1"},"headers":{"X-Forwarded-Port":"443"},"queryStringParameters":{"q":"1"}}"#,
             br#"{"routeKey":"GET /b","rawPath":"/b","requestContext":{"http":{"method":"PURGE","protocol":"HTTP/2.0"}}}"#,
             br#"{"Records":[{"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:eu-west-1:1:q"}]}"#,
             br#"{"Records":[{"EventSource":"aws:sns","Sns":{"TopicArn":"arn:aws:sns:eu-west-1:1:t","MessageId":"m"}}]}"#,
-            br#"{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#,
-            br#"{"Records":[{"eventSource":"aws:dynamodb","eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/T/stream/s"}]}"#,
+            br#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"1970-01-01T00:00:00.000Z","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#,
+            br#"{"Records":[{"eventSource":"aws:dynamodb","eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/T/stream/s","dynamodb":{"ApproximateCreationDateTime":1}}]}"#,
             br#"{"Records":[{"eventSource":"aws:kinesis","eventSourceARN":"arn:aws:kinesis:eu-west-1:1:stream/s"}]}"#,
             br#"{"id":"e","detail-type":"Order Placed","source":"com.example","detail":{}}"#,
+            br#"{"detail-type":"Scheduled Event","source":"aws.events","time":"2019-03-01T01:23:45Z","detail":{}}"#,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for (event, kind) in events.into_iter().zip(

@@ -41,6 +41,16 @@ names! {
         CLOUD_RESOURCE_ID = "cloud.resource_id",
         /// `cloud.account.id`.
         CLOUD_ACCOUNT_ID = "cloud.account.id",
+        /// `faas.document.collection`: the S3 bucket, the DynamoDB table.
+        FAAS_DOCUMENT_COLLECTION = "faas.document.collection",
+        /// `faas.document.operation`: `insert`, `edit` or `delete`.
+        FAAS_DOCUMENT_OPERATION = "faas.document.operation",
+        /// `faas.document.time`: when the data changed (ISO 8601, UTC).
+        FAAS_DOCUMENT_TIME = "faas.document.time",
+        /// `faas.document.name`: the S3 object's key.
+        FAAS_DOCUMENT_NAME = "faas.document.name",
+        /// `faas.time`: when a schedule fired (ISO 8601, UTC).
+        FAAS_TIME = "faas.time",
         /// `error.type`: why the invocation (or the init phase) failed.
         ERROR_TYPE = "error.type",
         /// `http.request.method`.
