@@ -89,6 +89,9 @@ fn invocation_span(
                 .into_iter()
                 .map(|(k, v)| KeyValue::new(k, Value::from(v))),
         );
+        if let Some(arn) = event.value().and_then(durable_execution_arn) {
+            attributes.push(KeyValue::new(lens::DURABLE_EXECUTION_ARN, arn.to_owned()));
+        }
         body_attributes::push_event(&mut attributes, event, capture);
     }
     if let Some(code) = http_status {
@@ -220,7 +223,15 @@ fn identity_attributes(
     if let Some(account) = account_id {
         attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account));
     }
+    if let Some(tenant) = inv.event.as_ref().and_then(|e| e.tenant_id.clone()) {
+        attributes.push(KeyValue::new(lens::TENANT_ID, tenant));
+    }
     attributes
+}
+
+/// A durable function's execution: each replay is an invocation whose event names it.
+fn durable_execution_arn(event: &serde_json::Value) -> Option<&str> {
+    event.get("DurableExecutionArn")?.as_str()
 }
 
 /// The event's and the result's sizes, streaming, and the bytes the platform says were produced.
@@ -578,6 +589,33 @@ mod tests {
     }
 
     #[test]
+    fn the_tenant_and_the_durable_execution_are_attributes() {
+        let mut inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+        if let Some(record) = inv.event.as_mut() {
+            record.tenant_id = Some("blue".into());
+            record.event = capture(
+                br#"{"DurableExecutionArn":"arn:aws:lambda:eu-west-1:123456789012:function:orders:7/durable-execution/checkout/e-1","CheckpointToken":"c","InitialExecutionState":{}}"#,
+                10,
+            );
+        }
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        assert_eq!(
+            attr(&spans[0], "lambda_lens.tenant.id"),
+            Some(&Value::from("blue"))
+        );
+        assert_eq!(
+            attr(&spans[0], "lambda_lens.durable_execution.arn"),
+            Some(&Value::from(
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders:7/durable-execution/checkout/e-1"
+            ))
+        );
+        let plain = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+        let spans = invocation_spans(&plain, &function(), &settings(), &mut ids());
+        assert_eq!(attr(&spans[0], "lambda_lens.tenant.id"), None);
+        assert_eq!(attr(&spans[0], "lambda_lens.durable_execution.arn"), None);
+    }
+
+    #[test]
     fn bodies_are_captured_redacted_and_http_events_named_by_route() {
         let mut inv = summary(
             Some(result(
@@ -665,7 +703,7 @@ mod tests {
 
     #[test]
     fn every_name_emitted_is_in_the_name_lists() {
-        let events: [&'static [u8]; 9] = [
+        let events: [&'static [u8]; 10] = [
             br#"{"password":"x","httpMethod":"GET","resource":"/a","path":"/a","requestContext":{"identity":{"sourceIp":"1.2.3.4","userAgent":"ua"},"domainName":"x.example","protocol":"HTTP/1.1"},"headers":{"X-Forwarded-Port":"443"},"queryStringParameters":{"q":"1"}}"#,
             br#"{"routeKey":"GET /b","rawPath":"/b","requestContext":{"http":{"method":"PURGE","protocol":"HTTP/2.0"}}}"#,
             br#"{"Records":[{"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:eu-west-1:1:q"}]}"#,
@@ -675,6 +713,7 @@ mod tests {
             br#"{"Records":[{"eventSource":"aws:kinesis","eventSourceARN":"arn:aws:kinesis:eu-west-1:1:stream/s"}]}"#,
             br#"{"id":"e","detail-type":"Order Placed","source":"com.example","detail":{}}"#,
             br#"{"detail-type":"Scheduled Event","source":"aws.events","time":"2019-03-01T01:23:45Z","detail":{}}"#,
+            br#"{"DurableExecutionArn":"arn:aws:lambda:eu-west-1:1:function:f:1/durable-execution/n/e","CheckpointToken":"t"}"#,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for (event, kind) in events.into_iter().zip(
@@ -707,6 +746,7 @@ mod tests {
             let mut inv = summary(Some(result(kind, body)), Some(done));
             if let Some(record) = inv.event.as_mut() {
                 record.event = capture(event, 10);
+                record.tenant_id = Some("blue".into());
             }
             inv.init = Some(InitSummary {
                 start: Some(t(1)),

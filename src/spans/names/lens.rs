@@ -61,6 +61,12 @@ names! {
         REPORT_MAX_MEMORY_USED_MB = "lambda_lens.report.max_memory_used_mb",
         /// `platform.report`: the time extensions took after the response.
         REPORT_EXTENSION_OVERHEAD_MS = "lambda_lens.report.extension_overhead_ms",
+        /// The tenant of a tenant-isolated function (`Lambda-Runtime-Aws-Tenant-Id`); no
+        /// convention names tenants.
+        TENANT_ID = "lambda_lens.tenant.id",
+        /// A durable function's execution (the event's `DurableExecutionArn`); no convention
+        /// names durable executions.
+        DURABLE_EXECUTION_ARN = "lambda_lens.durable_execution.arn",
         /// `init` span: how the environment was initialised (`on-demand`,
         /// `provisioned-concurrency`, …).
         INIT_TYPE = "lambda_lens.init.type",

@@ -39,7 +39,8 @@ names! {
         AWS_LAMBDA_INVOKED_ARN = "aws.lambda.invoked_arn",
         /// `cloud.resource_id`: the function's ARN, qualified by the version that ran.
         CLOUD_RESOURCE_ID = "cloud.resource_id",
-        /// `cloud.account.id`.
+        /// `cloud.account.id`: on the span always, and on the resource too when registration
+        /// told it (the resource is built before any invocation; one name, listed here once).
         CLOUD_ACCOUNT_ID = "cloud.account.id",
         /// `faas.document.collection`: the S3 bucket, the DynamoDB table.
         FAAS_DOCUMENT_COLLECTION = "faas.document.collection",
