@@ -557,33 +557,23 @@ mod tests {
             runtime_done: Some(done),
             ..cut_off_stream()
         };
+        let expected = [
+            ("lambda_lens.status", Value::from("timeout")),
+            ("error.type", Value::from("Sandbox.Timeout")),
+            ("lambda_lens.response.size", Value::from(16i64)),
+            ("lambda_lens.response.streaming", Value::from(true)),
+            (
+                "lambda_lens.response.body",
+                Value::from("partial answer, …[truncated]"),
+            ),
+            ("lambda_lens.response.truncated", Value::from(true)),
+        ];
         for inv in [reported, cut_off_stream()] {
             let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
             let span = &spans[0];
-            assert_eq!(
-                attr(span, "lambda_lens.status"),
-                Some(&Value::from("timeout"))
-            );
-            assert_eq!(
-                attr(span, "error.type"),
-                Some(&Value::from("Sandbox.Timeout"))
-            );
-            assert_eq!(
-                attr(span, "lambda_lens.response.size"),
-                Some(&Value::from(16i64))
-            );
-            assert_eq!(
-                attr(span, "lambda_lens.response.streaming"),
-                Some(&Value::from(true))
-            );
-            assert_eq!(
-                attr(span, "lambda_lens.response.body"),
-                Some(&Value::from("partial answer, …[truncated]"))
-            );
-            assert_eq!(
-                attr(span, "lambda_lens.response.truncated"),
-                Some(&Value::from(true))
-            );
+            for (key, value) in &expected {
+                assert_eq!(attr(span, key), Some(value), "{key}");
+            }
             assert_eq!(span.end_time, t(3500));
         }
     }
