@@ -141,7 +141,7 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
         ]
     );
     let init = kids[0];
-    assert_eq!(init.attributes["aws.lambda.init.type"], json!("on-demand"));
+    assert_eq!(init.attributes["lambda_lens.init.type"], json!("on-demand"));
     assert!(inv.events.iter().any(|e| e.name == "log"
         && e.attributes["log.message"]
             .as_str()
@@ -229,7 +229,7 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
         .into_iter()
         .find(|s| s.name == "init")
         .expect("init span");
-    assert_eq!(init.attributes["aws.lambda.init.phase"], json!("invoke"));
+    assert_eq!(init.attributes["lambda_lens.init.phase"], json!("invoke"));
 
     let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await;
     assert_eq!(

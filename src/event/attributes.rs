@@ -31,6 +31,41 @@ impl From<AttrValue> for opentelemetry::Value {
     }
 }
 
+/// What was done to the data a data-source event reports (`faas.document.operation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DocumentOperation {
+    /// A new object or item.
+    Insert,
+    /// A changed object or item.
+    Edit,
+    /// A removed object or item.
+    Delete,
+}
+
+impl DocumentOperation {
+    /// The value as the conventions spell it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Insert => "insert",
+            Self::Edit => "edit",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// The `faas.document.*` attributes of a data-source event (S3, DynamoDB Streams), each when known.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Document<'a> {
+    /// The bucket or table.
+    pub(super) collection: Option<&'a str>,
+    /// What was done.
+    pub(super) operation: Option<DocumentOperation>,
+    /// When, in ISO 8601 (UTC).
+    pub(super) time: Option<&'a str>,
+    /// The object's name.
+    pub(super) name: Option<&'a str>,
+}
+
 /// What an event tells about the invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventAttributes {
@@ -49,6 +84,24 @@ impl EventAttributes {
     /// Adds an integer attribute.
     pub(super) fn int(&mut self, key: &'static str, value: i64) {
         self.attributes.push((key, AttrValue::Int(value)));
+    }
+
+    /// The `faas.document.*` attributes of a data-source event, those that are known.
+    pub(super) fn document(&mut self, document: Document<'_>) {
+        let fields = [
+            (semconv::FAAS_DOCUMENT_COLLECTION, document.collection),
+            (
+                semconv::FAAS_DOCUMENT_OPERATION,
+                document.operation.map(DocumentOperation::as_str),
+            ),
+            (semconv::FAAS_DOCUMENT_TIME, document.time),
+            (semconv::FAAS_DOCUMENT_NAME, document.name),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                self.str(key, value);
+            }
+        }
     }
 
     /// The attributes every message a function processes gets: `messaging.system`,

@@ -14,12 +14,12 @@
 //! | `sqs` | SQS | `Records[].eventSource` `aws:sqs`; cut head: `Records` + `receiptHandle` | `pubsub` | `messaging.system`=`aws_sqs`, `messaging.destination.name` (queue), `messaging.operation.type`=`process`, `messaging.batch.message_count` |
 //! | `sns` | SNS | `Records[].EventSource` `aws:sns`; cut head: `Records` + `Sns` | `pubsub` | `messaging.system`=`aws.sns`, `messaging.destination.name` (topic), `aws.sns.topic.arn`, `messaging.message.id`, `messaging.operation.type`=`process` |
 //! | `kinesis` | Kinesis Data Streams | `Records[].eventSource` `aws:kinesis`; cut head: `Records` + `kinesis` | `pubsub` | `messaging.system`=`aws.kinesis`, `messaging.destination.name` and `aws.kinesis.stream_name`, `messaging.operation.type`=`process`, `messaging.batch.message_count` |
-//! | `dynamodb` | DynamoDB Streams | `Records[].eventSource` `aws:dynamodb`; cut head: `Records` + `dynamodb` | `datasource` | `aws.dynamodb.table_names`, `lambda_lens.event.record_count` |
-//! | `s3` | S3 event notifications | `Records[].eventSource` `aws:s3`; cut head: `Records` + `s3` | `datasource` | `aws.s3.bucket`, `aws.s3.key`, `lambda_lens.event.record_count` |
+//! | `dynamodb` | DynamoDB Streams | `Records[].eventSource` `aws:dynamodb`; cut head: `Records` + `dynamodb` | `datasource` | `aws.dynamodb.table_names`, `faas.document.collection` (table), `faas.document.operation`, `faas.document.time`, `lambda_lens.event.record_count` |
+//! | `s3` | S3 event notifications | `Records[].eventSource` `aws:s3`; cut head: `Records` + `s3` | `datasource` | `aws.s3.bucket`, `aws.s3.key`, `faas.document.collection` (bucket), `faas.document.name` (key), `faas.document.operation`, `faas.document.time`, `lambda_lens.event.record_count` |
 //! | `kafka` | Amazon MSK, self-managed Kafka | `eventSource` `aws:kafka` / `SelfManagedKafka` | `pubsub` | |
 //! | `mq` | Amazon MQ (ActiveMQ, RabbitMQ) | `eventSource` `aws:mq` / `aws:rmq` | `pubsub` | |
 //! | `documentdb` | DocumentDB change streams | `eventSource` `aws:docdb` | `datasource` | |
-//! | `scheduled` | EventBridge schedule rule, EventBridge Scheduler | `detail-type` `Scheduled Event` + `source` `aws.events` / `aws.scheduler` | `timer` | |
+//! | `scheduled` | EventBridge schedule rule, EventBridge Scheduler | `detail-type` `Scheduled Event` + `source` `aws.events` / `aws.scheduler` | `timer` | `faas.time` |
 //! | `eventbridge` | EventBridge (other than schedules) | `detail-type` + `source` | `pubsub` | `messaging.system`=`aws.eventbridge`, `messaging.message.id`, `messaging.operation.type`=`process` |
 //! | `other` | anything else: direct invoke, async destination records, WebSocket APIs, non-JSON, empty | | `other` | |
 //!
@@ -32,7 +32,8 @@
 //!
 //! Attribute names and values are those of the OpenTelemetry semantic conventions registry
 //! (`open-telemetry/semantic-conventions`, `docs/registry/attributes/{http,url,client,server,
-//! network,user-agent,messaging,aws}.md`). `messaging.system` has registered values only for SQS
+//! network,user-agent,messaging,aws,faas}.md`). The `faas.document.*` attributes describe a
+//! data-source batch by its first record (one span per invocation). `messaging.system` has registered values only for SQS
 //! (`aws_sqs`) and SNS (`aws.sns`); the registry allows custom values otherwise, hence
 //! `aws.kinesis` and `aws.eventbridge` in the style of `aws.sns`. No convention counts the records
 //! of a data-source event, hence the `lambda_lens.` name. Counts are only set when the whole event

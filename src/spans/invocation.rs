@@ -94,6 +94,9 @@ fn invocation_span(
                 .into_iter()
                 .map(|(k, v)| KeyValue::new(k, Value::from(v))),
         );
+        if let Some(arn) = event.value().and_then(durable_execution_arn) {
+            attributes.push(KeyValue::new(lens::DURABLE_EXECUTION_ARN, arn.to_owned()));
+        }
         body_attributes::push_event(&mut attributes, event, capture);
     }
     if let Some(code) = http_status {
@@ -224,7 +227,15 @@ fn identity_attributes(
     if let Some(account) = account_id {
         attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account));
     }
+    if let Some(tenant) = inv.event.as_ref().and_then(|e| e.tenant_id.clone()) {
+        attributes.push(KeyValue::new(lens::TENANT_ID, tenant));
+    }
     attributes
+}
+
+/// A durable function's execution: each replay is an invocation whose event names it.
+fn durable_execution_arn(event: &serde_json::Value) -> Option<&str> {
+    event.get("DurableExecutionArn")?.as_str()
 }
 
 /// The event's and the result's sizes, streaming, and the bytes the platform says were produced.
@@ -518,6 +529,87 @@ mod tests {
         assert_eq!(spans[0].status, Status::error("Runtime.StreamError: boom"));
     }
 
+    /// The record the proxy keeps of a Node.js stream the timeout cut off (`tests/runtimes_node.rs`):
+    /// 16 bytes streamed, never ended, abandoned when the runtime was ended past the deadline.
+    fn cut_off_stream() -> InvocationSummary {
+        let mut streamed = result(ResultKind::Response, b"partial answer, ");
+        streamed.streaming = true;
+        streamed.body.complete = false;
+        streamed.body.ended_at = Some(t(3500));
+        streamed.upstream_status = None;
+        let mut inv = summary(Some(streamed), None);
+        if let Some(event) = inv.event.as_mut() {
+            event.deadline_ms = Some(1_700_000_003_000);
+        }
+        inv
+    }
+
+    #[test]
+    fn a_stream_cut_off_by_the_timeout_is_on_the_span_as_far_as_it_got() {
+        let done = TelemetryEvent {
+            time: t(3100),
+            body: RuntimeDone {
+                request_id: RequestId::new("r-1"),
+                status: Some(PlatformStatus::Timeout),
+                error_type: Some("Sandbox.Timeout".into()),
+                duration_ms: Some(3090.0),
+                produced_bytes: Some(16),
+                spans: vec![],
+                tracing: None,
+            },
+        };
+        let reported = InvocationSummary {
+            runtime_done: Some(done),
+            ..cut_off_stream()
+        };
+        let expected = [
+            ("lambda_lens.status", Value::from("timeout")),
+            ("error.type", Value::from("Sandbox.Timeout")),
+            ("lambda_lens.response.size", Value::from(16i64)),
+            ("lambda_lens.response.streaming", Value::from(true)),
+            (
+                "lambda_lens.response.body",
+                Value::from("partial answer, …[truncated]"),
+            ),
+            ("lambda_lens.response.truncated", Value::from(true)),
+        ];
+        for inv in [reported, cut_off_stream()] {
+            let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+            let span = &spans[0];
+            for (key, value) in &expected {
+                assert_eq!(attr(span, key), Some(value), "{key}");
+            }
+            assert_eq!(span.end_time, t(3500));
+        }
+    }
+
+    #[test]
+    fn the_tenant_and_the_durable_execution_are_attributes() {
+        let mut inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+        if let Some(record) = inv.event.as_mut() {
+            record.tenant_id = Some("blue".into());
+            record.event = capture(
+                br#"{"DurableExecutionArn":"arn:aws:lambda:eu-west-1:123456789012:function:orders:7/durable-execution/checkout/e-1","CheckpointToken":"c","InitialExecutionState":{}}"#,
+                10,
+            );
+        }
+        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        assert_eq!(
+            attr(&spans[0], "lambda_lens.tenant.id"),
+            Some(&Value::from("blue"))
+        );
+        assert_eq!(
+            attr(&spans[0], "lambda_lens.durable_execution.arn"),
+            Some(&Value::from(
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders:7/durable-execution/checkout/e-1"
+            ))
+        );
+        let plain = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+        let spans = invocation_spans(&plain, &function(), &settings(), &mut ids());
+        assert_eq!(attr(&spans[0], "lambda_lens.tenant.id"), None);
+        assert_eq!(attr(&spans[0], "lambda_lens.durable_execution.arn"), None);
+    }
+
     #[test]
     fn bodies_are_captured_redacted_and_http_events_named_by_route() {
         let mut inv = summary(
@@ -545,7 +637,10 @@ mod tests {
             attr(span, "http.response.status_code"),
             Some(&Value::from(503i64))
         );
-        assert_eq!(span.status, Status::error("503: HTTP 503"));
+        // A 5xx answer fails the span without an exception: the status code says why.
+        assert_eq!(span.status, Status::error(""));
+        assert_eq!(attr(span, "error.type"), Some(&Value::from("503")));
+        assert!(span.events.iter().all(|e| e.name != "exception"));
         let event_body = attr(span, "lambda_lens.event.body")
             .expect("event body")
             .as_str();
@@ -603,15 +698,17 @@ mod tests {
 
     #[test]
     fn every_name_emitted_is_in_the_name_lists() {
-        let events: [&'static [u8]; 8] = [
+        let events: [&'static [u8]; 10] = [
             br#"{"password":"x","httpMethod":"GET","resource":"/a","path":"/a","requestContext":{"identity":{"sourceIp":"1.2.3.4","userAgent":"ua"},"domainName":"x.example","protocol":"HTTP/1.1"},"headers":{"X-Forwarded-Port":"443"},"queryStringParameters":{"q":"1"}}"#,
             br#"{"routeKey":"GET /b","rawPath":"/b","requestContext":{"http":{"method":"PURGE","protocol":"HTTP/2.0"}}}"#,
             br#"{"Records":[{"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:eu-west-1:1:q"}]}"#,
             br#"{"Records":[{"EventSource":"aws:sns","Sns":{"TopicArn":"arn:aws:sns:eu-west-1:1:t","MessageId":"m"}}]}"#,
-            br#"{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#,
-            br#"{"Records":[{"eventSource":"aws:dynamodb","eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/T/stream/s"}]}"#,
+            br#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"1970-01-01T00:00:00.000Z","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#,
+            br#"{"Records":[{"eventSource":"aws:dynamodb","eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/T/stream/s","dynamodb":{"ApproximateCreationDateTime":1}}]}"#,
             br#"{"Records":[{"eventSource":"aws:kinesis","eventSourceARN":"arn:aws:kinesis:eu-west-1:1:stream/s"}]}"#,
             br#"{"id":"e","detail-type":"Order Placed","source":"com.example","detail":{}}"#,
+            br#"{"detail-type":"Scheduled Event","source":"aws.events","time":"2019-03-01T01:23:45Z","detail":{}}"#,
+            br#"{"DurableExecutionArn":"arn:aws:lambda:eu-west-1:1:function:f:1/durable-execution/n/e","CheckpointToken":"t"}"#,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for (event, kind) in events.into_iter().zip(
@@ -644,6 +741,7 @@ mod tests {
             let mut inv = summary(Some(result(kind, body)), Some(done));
             if let Some(record) = inv.event.as_mut() {
                 record.event = capture(event, 10);
+                record.tenant_id = Some("blue".into());
             }
             inv.init = Some(InitSummary {
                 start: Some(t(1)),

@@ -3,7 +3,7 @@
 //! or the way it was closed — recorded as the span's ERROR status, `error.type` and the
 //! `exception` event.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{Event, Status};
 use opentelemetry::KeyValue;
@@ -52,10 +52,17 @@ impl InvocationStatus {
     }
 }
 
-/// An error's type and message, from the most specific source available.
+/// Why an invocation failed: its `error.type` and, unless an HTTP status says it all, the
+/// exception it raised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Failure {
     error_type: String,
+    exception: Option<Exception>,
+}
+
+/// An error's message and stack, from the most specific source available.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Exception {
     message: String,
     stack: Vec<String>,
 }
@@ -64,15 +71,22 @@ impl Failure {
     fn new(error_type: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             error_type: error_type.into(),
-            message: message.into(),
-            stack: Vec::new(),
+            exception: Some(Exception {
+                message: message.into(),
+                stack: Vec::new(),
+            }),
         }
     }
 
     /// An HTTP server answer of 5xx: an error per the OpenTelemetry HTTP conventions, even when
-    /// the function itself returned normally.
+    /// the function itself returned normally. `error.type` is the status code; nothing was raised,
+    /// so there is no exception, and no status description (the conventions leave it unset when
+    /// `http.response.status_code` tells the reason).
     pub(super) fn http_server_error(code: i64) -> Option<Self> {
-        (code >= 500).then(|| Self::new(code.to_string(), format!("HTTP {code}")))
+        (code >= 500).then(|| Self {
+            error_type: code.to_string(),
+            exception: None,
+        })
     }
 
     /// Records the failure on the span: `error.type` in `attributes`, the `exception` event at `at`
@@ -85,9 +99,12 @@ impl Failure {
         attributes: &mut Vec<KeyValue>,
         events: &mut Vec<Event>,
     ) -> Status {
-        let (message, _) = redact::redact_text(&self.message, rules);
-        let (stack, _) = redact::redact_text(&self.stack.join(""), rules);
         attributes.push(KeyValue::new(semconv::ERROR_TYPE, self.error_type.clone()));
+        let Some(exception) = &self.exception else {
+            return Status::error("");
+        };
+        let (message, _) = redact::redact_text(&exception.message, rules);
+        let (stack, _) = redact::redact_text(&stack_text(&exception.stack), rules);
         let mut attrs = vec![
             KeyValue::new(semconv::EXCEPTION_TYPE, self.error_type.clone()),
             KeyValue::new(semconv::EXCEPTION_MESSAGE, message.clone()),
@@ -104,7 +121,21 @@ impl Failure {
     }
 }
 
-/// Parses `{"errorType","errorMessage","stackTrace"}` from an `/error` body (possibly cut short).
+/// A stack's lines as one text. Python's runtime client ends each line with a newline, Node.js's
+/// does not: lines are joined so that each ends with exactly one.
+fn stack_text(lines: &[String]) -> String {
+    lines.iter().fold(String::new(), |mut text, line| {
+        text.push_str(line);
+        if !line.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    })
+}
+
+/// Parses an error body (possibly cut short): `{"errorType","errorMessage"}` with the stack as
+/// `stackTrace` (the Python runtime client, the Runtime API's documentation) or `trace` (the
+/// Node.js runtime client).
 fn error_body(head: &[u8]) -> Option<Failure> {
     let json: Json = serde_json::from_slice(head).ok()?;
     let error_type = json.get("errorType")?.as_str()?.to_owned();
@@ -113,9 +144,9 @@ fn error_body(head: &[u8]) -> Option<Failure> {
         .and_then(Json::as_str)
         .unwrap_or_default()
         .to_owned();
-    let stack = json
-        .get("stackTrace")
-        .and_then(Json::as_array)
+    let stack = ["stackTrace", "trace"]
+        .into_iter()
+        .find_map(|key| json.get(key).and_then(Json::as_array))
         .map(|lines| {
             lines
                 .iter()
@@ -125,8 +156,7 @@ fn error_body(head: &[u8]) -> Option<Failure> {
         .unwrap_or_default();
     Some(Failure {
         error_type,
-        message,
-        stack,
+        exception: Some(Exception { message, stack }),
     })
 }
 
@@ -151,6 +181,13 @@ pub(super) fn outcome(inv: &InvocationSummary) -> (InvocationStatus, Option<Fail
                 "the deadline passed without a response",
             )),
         ),
+        (None, _) if cut_off_by_the_deadline(inv) => (
+            InvocationStatus::Timeout,
+            Some(Failure::new(
+                "Sandbox.Timeout",
+                "the deadline passed before the response was complete",
+            )),
+        ),
         (None, CloseReason::Incomplete) if inv.result.is_none() => (
             InvocationStatus::Incomplete,
             Some(Failure::new(
@@ -159,6 +196,23 @@ pub(super) fn outcome(inv: &InvocationSummary) -> (InvocationStatus, Option<Fail
             )),
         ),
         (None, _) => (InvocationStatus::Success, None),
+    }
+}
+
+/// Whether the result's body stopped short of its end at or after the deadline: a response the
+/// timeout cut off (a stream stalls; the platform ends the runtime), when the platform did not say.
+fn cut_off_by_the_deadline(inv: &InvocationSummary) -> bool {
+    let deadline = inv
+        .event
+        .as_ref()
+        .and_then(|e| e.deadline_ms)
+        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let body = inv.result.as_ref().map(|r| &r.body);
+    match (deadline, body) {
+        (Some(deadline), Some(body)) if !body.complete => {
+            body.ended_at.is_some_and(|ended| ended >= deadline)
+        }
+        _ => false,
     }
 }
 
@@ -188,15 +242,26 @@ fn result_failure(result: &ResultRecord, platform_error: Option<&str>) -> Option
         );
     }
     match (result.streaming, &result.error_type) {
-        (true, Some(error_type)) => {
-            let message = result
-                .error_body_trailer
-                .as_deref()
-                .map(decode_base64_lossy)
-                .unwrap_or_default();
-            Some(Failure::new(error_type.clone(), message))
-        }
+        (true, Some(error_type)) => Some(stream_error(
+            error_type,
+            result.error_body_trailer.as_deref().unwrap_or_default(),
+        )),
         _ => None,
+    }
+}
+
+/// A stream's error trailers: `Lambda-Runtime-Function-Error-Type`, and
+/// `Lambda-Runtime-Function-Error-Body`, the base64 of an error body. The body's type, message and
+/// stack are the failure's; a trailer that is not an error body is shown as the message (decoded
+/// when it is base64).
+fn stream_error(error_type: &str, body_trailer: &str) -> Failure {
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(body_trailer.trim());
+    match decoded {
+        Ok(bytes) => error_body(&bytes).unwrap_or_else(|| {
+            Failure::new(error_type, String::from_utf8_lossy(&bytes).into_owned())
+        }),
+        Err(_) => Failure::new(error_type, body_trailer),
     }
 }
 
@@ -218,22 +283,8 @@ fn platform_failure(
     (word, Some(Failure::new(error_type, message)))
 }
 
-/// A stream's error body trailer (`Lambda-Runtime-Function-Error-Body`) is base64; the text is
-/// shown when it decodes.
-fn decode_base64_lossy(b64: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_or_else(
-            |_| b64.to_owned(),
-            |bytes| String::from_utf8_lossy(&bytes).into_owned(),
-        )
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use bytes::Bytes;
 
     use super::*;
@@ -273,7 +324,7 @@ mod tests {
         )
         .expect("failure");
         assert_eq!(
-            (described.error_type.as_str(), described.message.as_str()),
+            (described.error_type.as_str(), message(&described)),
             ("InvalidRequestContent", "no")
         );
         let mut unavailable = response(202, b"");
@@ -294,12 +345,68 @@ mod tests {
     }
 
     #[test]
-    fn only_5xx_answers_fail_an_http_span() {
+    fn only_5xx_answers_fail_an_http_span_and_raise_nothing() {
         assert_eq!(Failure::http_server_error(404), None);
         let failure = Failure::http_server_error(503).expect("failure");
-        assert_eq!(
-            (failure.error_type.as_str(), failure.message.as_str()),
-            ("503", "HTTP 503")
+        assert_eq!(failure.error_type, "503");
+        assert_eq!(failure.exception, None);
+        let (mut attributes, mut events) = (Vec::new(), Vec::new());
+        let status = failure.record(
+            UNIX_EPOCH,
+            &RedactionRules::default(),
+            &mut attributes,
+            &mut events,
         );
+        assert_eq!(status, Status::error(""));
+        assert_eq!(attributes, [KeyValue::new("error.type", "503")]);
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn stacks_are_read_from_stack_trace_or_trace() {
+        let python = error_body(
+            br#"{"errorMessage":"m","errorType":"ValueError","stackTrace":["  File a\n","  File b\n"]}"#,
+        )
+        .expect("failure");
+        assert_eq!(stack(&python), "  File a\n  File b\n");
+        let node = error_body(
+            br#"{"errorType":"TypeError","errorMessage":"m","trace":["TypeError: m","    at f (/x.mjs:1:2)"]}"#,
+        )
+        .expect("failure");
+        assert_eq!(node.error_type, "TypeError");
+        assert_eq!(message(&node), "m");
+        assert_eq!(stack(&node), "TypeError: m\n    at f (/x.mjs:1:2)\n");
+    }
+
+    #[test]
+    fn a_stream_error_body_trailer_is_decoded_as_an_error_body() {
+        use base64::Engine as _;
+        let body = br#"{"errorType":"RangeError","errorMessage":"the stream broke","trace":["RangeError: the stream broke","    at h (/i.mjs:3:9)"]}"#;
+        let trailer = base64::engine::general_purpose::STANDARD.encode(body);
+        let failure = stream_error("RangeError", &trailer);
+        assert_eq!(failure.error_type, "RangeError");
+        assert_eq!(message(&failure), "the stream broke");
+        assert_eq!(
+            stack(&failure),
+            "RangeError: the stream broke\n    at h (/i.mjs:3:9)\n"
+        );
+        // Not an error body: the decoded text, or the trailer itself when it is not base64.
+        assert_eq!(message(&stream_error("E", "Ym9vbQ==")), "boom");
+        assert_eq!(message(&stream_error("E", "not base64!")), "not base64!");
+        assert_eq!(stream_error("E", "").error_type, "E");
+    }
+
+    fn message(failure: &Failure) -> &str {
+        failure
+            .exception
+            .as_ref()
+            .map_or("", |e| e.message.as_str())
+    }
+
+    fn stack(failure: &Failure) -> String {
+        failure
+            .exception
+            .as_ref()
+            .map_or_else(String::new, |e| stack_text(&e.stack))
     }
 }

@@ -50,13 +50,13 @@ pub(super) fn init_span(
         .unwrap_or(start);
     let mut attributes = Vec::new();
     if let Some(t) = &init.initialization_type {
-        attributes.push(KeyValue::new(lens::AWS_LAMBDA_INIT_TYPE, t.clone()));
+        attributes.push(KeyValue::new(lens::INIT_TYPE, t.clone()));
     }
     if let Some(p) = &init.phase {
-        attributes.push(KeyValue::new(lens::AWS_LAMBDA_INIT_PHASE, p.clone()));
+        attributes.push(KeyValue::new(lens::INIT_PHASE, p.clone()));
     }
     if let Some(ms) = init.duration_ms {
-        attributes.push(KeyValue::new(lens::AWS_LAMBDA_INIT_DURATION_MS, ms));
+        attributes.push(KeyValue::new(lens::INIT_DURATION_MS, ms));
     }
     let status = match &init.status {
         Some(PlatformStatus::Success) | None => Status::Unset,

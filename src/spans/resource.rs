@@ -1,5 +1,6 @@
 //! Who the spans come from: the function lambda-lens is attached to ([`FunctionInfo`]), the
-//! resource every span carries and the instrumentation scope.
+//! resource every span carries (`cloud.account.id` among it when registration told the account)
+//! and the instrumentation scope.
 
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
@@ -49,6 +50,11 @@ pub fn resource(function: &FunctionInfo, instance_id: Option<&str>) -> Resource 
             semconv::FAAS_MAX_MEMORY,
             (mb * 1024 * 1024) as i64,
         ));
+    }
+    // Known before any invocation only from registration; an account learnt from the first
+    // invoked ARN comes too late for the resource and stays on the spans.
+    if let Some(account) = &function.account_id {
+        attrs.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account.clone()));
     }
     if let Some(instance) = instance_id {
         attrs.push(KeyValue::new(semconv::FAAS_INSTANCE, instance.to_owned()));
@@ -123,6 +129,12 @@ mod tests {
         assert_eq!(get(&r, "cloud.region"), Some(Value::from("eu-west-1")));
         assert_eq!(get(&r, "service.name"), Some(Value::from("shop")));
         assert_eq!(get(&r, "team"), Some(Value::from("a")));
+        assert_eq!(get(&r, "cloud.account.id"), None, "not told");
+        let registered = FunctionInfo::new(&f.settings, Some("123456789012".into()));
+        assert_eq!(
+            get(&resource(&registered, None), "cloud.account.id"),
+            Some(Value::from("123456789012"))
+        );
     }
 
     #[test]

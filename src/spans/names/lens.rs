@@ -1,8 +1,9 @@
 //! lambda-lens's own names: its `lambda_lens.*` namespace (what no convention names: sizes,
-//! captured bodies, the platform's report and phases, the invocation's outcome word), and the few
-//! names it chose in the conventions' style that the registry does not define (`aws.lambda.init.*`,
-//! the `log` event and its `log.*` attributes, the `init` and `platform.report` span names). Those
-//! keep their names because dashboards and users query them.
+//! captured bodies, the platform's report, init and phases, the invocation's outcome word), and the
+//! few names it chose in the conventions' style that the registry does not define (the `log` event
+//! and its `log.*` attributes, the `init` and `platform.report` span names). Those keep their names
+//! because dashboards and users query them. Nothing invented goes under a registered namespace
+//! such as `aws.lambda.*`: a later convention could give the same key another meaning.
 
 names! {
     /// Span attribute names in the `lambda_lens.*` namespace.
@@ -60,18 +61,19 @@ names! {
         REPORT_MAX_MEMORY_USED_MB = "lambda_lens.report.max_memory_used_mb",
         /// `platform.report`: the time extensions took after the response.
         REPORT_EXTENSION_OVERHEAD_MS = "lambda_lens.report.extension_overhead_ms",
-    }
-}
-
-names! {
-    /// Attribute names of the `init` span, outside the namespace.
-    INIT_ATTRIBUTES {
-        /// How the environment was initialised (`on-demand`, `provisioned-concurrency`, …).
-        AWS_LAMBDA_INIT_TYPE = "aws.lambda.init.type",
-        /// Which phase initialised it (`init`, `invoke`).
-        AWS_LAMBDA_INIT_PHASE = "aws.lambda.init.phase",
-        /// The init duration, as the platform reported it.
-        AWS_LAMBDA_INIT_DURATION_MS = "aws.lambda.init.duration_ms",
+        /// The tenant of a tenant-isolated function (`Lambda-Runtime-Aws-Tenant-Id`); no
+        /// convention names tenants.
+        TENANT_ID = "lambda_lens.tenant.id",
+        /// A durable function's execution (the event's `DurableExecutionArn`); no convention
+        /// names durable executions.
+        DURABLE_EXECUTION_ARN = "lambda_lens.durable_execution.arn",
+        /// `init` span: how the environment was initialised (`on-demand`,
+        /// `provisioned-concurrency`, …).
+        INIT_TYPE = "lambda_lens.init.type",
+        /// `init` span: which phase initialised it (`init`, `invoke`).
+        INIT_PHASE = "lambda_lens.init.phase",
+        /// `init` span: the init duration, as the platform reported it.
+        INIT_DURATION_MS = "lambda_lens.init.duration_ms",
     }
 }
 

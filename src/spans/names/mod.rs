@@ -45,11 +45,7 @@ macro_rules! union {
 pub const RESOURCE_ATTRIBUTES: &[&str] = semconv::RESOURCE_ATTRIBUTES;
 
 /// Span attribute names.
-pub const SPAN_ATTRIBUTES: &[&str] = union!(
-    semconv::SPAN_ATTRIBUTES,
-    lens::SPAN_ATTRIBUTES,
-    lens::INIT_ATTRIBUTES,
-);
+pub const SPAN_ATTRIBUTES: &[&str] = union!(semconv::SPAN_ATTRIBUTES, lens::SPAN_ATTRIBUTES);
 
 /// Attribute names of span events.
 pub const SPAN_EVENT_ATTRIBUTES: &[&str] =
@@ -159,7 +155,6 @@ mod tests {
             semconv::SPAN_EVENT_NAMES,
         ];
         let outside = [
-            lens::INIT_ATTRIBUTES,
             lens::LOG_ATTRIBUTES,
             lens::SPAN_NAMES,
             lens::SPAN_EVENT_NAMES,

@@ -39,8 +39,19 @@ names! {
         AWS_LAMBDA_INVOKED_ARN = "aws.lambda.invoked_arn",
         /// `cloud.resource_id`: the function's ARN, qualified by the version that ran.
         CLOUD_RESOURCE_ID = "cloud.resource_id",
-        /// `cloud.account.id`.
+        /// `cloud.account.id`: on the span always, and on the resource too when registration
+        /// told it (the resource is built before any invocation; one name, listed here once).
         CLOUD_ACCOUNT_ID = "cloud.account.id",
+        /// `faas.document.collection`: the S3 bucket, the DynamoDB table.
+        FAAS_DOCUMENT_COLLECTION = "faas.document.collection",
+        /// `faas.document.operation`: `insert`, `edit` or `delete`.
+        FAAS_DOCUMENT_OPERATION = "faas.document.operation",
+        /// `faas.document.time`: when the data changed (ISO 8601, UTC).
+        FAAS_DOCUMENT_TIME = "faas.document.time",
+        /// `faas.document.name`: the S3 object's key.
+        FAAS_DOCUMENT_NAME = "faas.document.name",
+        /// `faas.time`: when a schedule fired (ISO 8601, UTC).
+        FAAS_TIME = "faas.time",
         /// `error.type`: why the invocation (or the init phase) failed.
         ERROR_TYPE = "error.type",
         /// `http.request.method`.
