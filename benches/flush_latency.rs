@@ -163,6 +163,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
             upstream_status: 200,
             received_at: start,
             event: capture(EVENT, start),
+            records: None,
             span: identity,
         }),
         result: Some(ResultRecord {

@@ -609,6 +609,7 @@ mod tests {
                 first_byte_at: Some(t(at)),
                 ended_at: Some(t(at)),
             },
+            records: None,
             span: SpanIdentity {
                 trace: TraceContext::from_xray_header(Some(TRACE), t(at)),
                 span_id: EVENT_SPAN,

@@ -15,6 +15,7 @@ use opentelemetry::trace::SpanId;
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
+use crate::event::RecordScan;
 use crate::trace_context::{new_span_id, TraceContext, Traceparent};
 
 /// How many observations may wait for the owner task before new ones are dropped. The proxy never
@@ -96,6 +97,10 @@ pub struct InvocationRecord {
     pub received_at: SystemTime,
     /// The event body (its `ended_at` is when the runtime had all of it).
     pub event: BodyCapture,
+    /// What the records of a batch event held, read as the whole body passed; `None` for other
+    /// events.
+    #[serde(skip)]
+    pub records: Option<RecordScan>,
     /// The invocation span's identity, chosen as the event passed so that transforms can hand it to
     /// the function (`traceparent`) and the span is built with the same ids.
     #[serde(skip)]
@@ -312,6 +317,7 @@ mod tests {
             upstream_status: 200,
             received_at: UNIX_EPOCH,
             event: BodyCapture::default(),
+            records: None,
             span: SpanIdentity::new(None, UNIX_EPOCH),
         })
     }

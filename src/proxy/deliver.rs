@@ -121,11 +121,10 @@ impl Session {
                 );
             }
         }
-        let mut tap = Tap::new(if record.is_some() {
-            shared.capture_bytes
-        } else {
-            0
-        });
+        let mut tap = match record {
+            Some(_) => Tap::watching_batches(shared.capture_bytes),
+            None => Tap::new(0),
+        };
         // A runtime already seen gone gets nothing: the kernel would accept the write anyway.
         let result = if self.rt.has_left() {
             Err(RelayError::NotSent(
@@ -143,6 +142,7 @@ impl Session {
             if matches!(result, Err(RelayError::NotSent(_))) {
                 shared.transform_spans.take(&record.request_id);
             } else {
+                record.records = tap.take_records();
                 record.event = tap.finish(result.is_ok()).0;
                 shared.records.send(record.into());
             }

@@ -40,6 +40,7 @@ pub(super) fn invocation_record(
         upstream_status: head.status(),
         received_at,
         event: Default::default(),
+        records: None,
         span,
     })
 }

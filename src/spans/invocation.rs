@@ -329,6 +329,7 @@ mod tests {
                 upstream_status: 200,
                 received_at: t(10),
                 event: capture(br#"{"Records":[{"eventSource":"aws:sqs"}]}"#, 10),
+                records: None,
                 span: SpanIdentity::new(None, t(10)),
             }),
             result,
