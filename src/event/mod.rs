@@ -70,6 +70,7 @@ pub use self::attributes::{AttrValue, EventAttributes};
 pub use self::body::ParsedBody;
 pub use self::context::{Carrier, RecordContext, RecordField, W3cField};
 pub use self::detect::detect;
+pub use self::fields::destination_name;
 pub use self::http::{response_status, Headers};
 pub use self::propagation::EventCarrier;
 pub use self::sniff::HeadSniff;

@@ -24,6 +24,7 @@ pub(super) struct SpanSpec {
     pub(super) attributes: Vec<KeyValue>,
     pub(super) events: Vec<Event>,
     pub(super) status: Status,
+    pub(super) links: SpanLinks,
 }
 
 impl SpanSpec {
@@ -47,6 +48,7 @@ impl SpanSpec {
             attributes,
             events: Vec::new(),
             status: Status::Unset,
+            links: SpanLinks::default(),
         }
     }
 
@@ -71,7 +73,7 @@ impl SpanSpec {
             attributes: self.attributes,
             dropped_attributes_count: 0,
             events,
-            links: SpanLinks::default(),
+            links: self.links,
             status: self.status,
             instrumentation_scope: scope(),
         }
