@@ -29,7 +29,7 @@ use lambda_lens::settings::{
 };
 use lambda_lens::spans::{self, FunctionInfo};
 use lambda_lens::telemetry::{PlatformSpan, PlatformStatus, RuntimeDone, Start, TelemetryEvent};
-use lambda_lens::trace_context::{new_span_id, new_xray_trace_id};
+use lambda_lens::trace_context::{new_span_id, new_xray_trace_id, Propagators};
 use opentelemetry_sdk::trace::SpanData;
 use trace_view::{ReceiverHandle, RequestOutcome, Transport};
 
@@ -163,6 +163,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
             upstream_status: 200,
             received_at: start,
             event: capture(EVENT, start),
+            records: None,
             span: identity,
             event_parse: None,
         }),
@@ -214,7 +215,13 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
     // Default capture (bodies redacted and recorded), as a function gets without settings.
     let capture =
         spans::CaptureSettings::new(&BodySettings::default(), &RedactionSettings::default());
-    spans::invocation_spans(&summary, function, &capture, &mut new_span_id)
+    spans::invocation_spans(
+        &summary,
+        function,
+        &capture,
+        &Propagators::default(),
+        &mut new_span_id,
+    )
 }
 
 /// The flush times of one protocol.

@@ -152,6 +152,7 @@ pub async fn run(settings: Settings) -> ExitStatus {
             sampler: settings.sampler.clone(),
             runtime_done_wait: runtime.runtime_done_wait,
             capture: CaptureSettings::new(&settings.bodies, &settings.redaction),
+            propagators: settings.propagators.clone(),
         },
     );
     let telemetry_expected = match telemetry_listener {

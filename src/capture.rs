@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
+use crate::event::{BatchWatch, RecordScan};
 use crate::record::BodyCapture;
 
 /// Observes one body as it streams through the proxy.
@@ -17,6 +18,7 @@ pub struct Tap {
     size: u64,
     first_byte_at: Option<SystemTime>,
     trailers: Option<HeaderMap>,
+    batch: Option<BatchWatch>,
 }
 
 impl Tap {
@@ -28,6 +30,15 @@ impl Tap {
             size: 0,
             first_byte_at: None,
             trailers: None,
+            batch: None,
+        }
+    }
+
+    /// A tap for an event body that also reads its records when it is a batch.
+    pub fn watching_batches(limit: usize) -> Self {
+        Self {
+            batch: Some(BatchWatch::new()),
+            ..Self::new(limit)
         }
     }
 
@@ -44,11 +55,19 @@ impl Tap {
         if room > 0 {
             self.head.extend_from_slice(&data[..room.min(data.len())]);
         }
+        if let Some(batch) = &mut self.batch {
+            batch.observe(data);
+        }
     }
 
     /// Notes the trailers that ended a chunked body.
     pub fn set_trailers(&mut self, trailers: HeaderMap) {
         self.trailers = Some(trailers);
+    }
+
+    /// What the records of a batch held, for a tap [watching batches](Self::watching_batches).
+    pub fn take_records(&mut self) -> Option<RecordScan> {
+        self.batch.take().and_then(BatchWatch::finish)
     }
 
     /// What was seen, `complete` when the body ended normally; and the trailers.

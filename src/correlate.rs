@@ -610,6 +610,7 @@ mod tests {
                 first_byte_at: Some(t(at)),
                 ended_at: Some(t(at)),
             },
+            records: None,
             span: SpanIdentity {
                 choice: Box::new(ParentChoice::lambda(Some(TRACE), t(at))),
                 span_id: EVENT_SPAN,

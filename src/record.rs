@@ -15,7 +15,7 @@ use opentelemetry::trace::SpanId;
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
-use crate::event::{BodyParse, EventCarrier, ParsedBody};
+use crate::event::{BodyParse, EventCarrier, ParsedBody, RecordScan};
 use crate::trace_context::{new_span_id, ParentChoice, TraceRules, Traceparent};
 
 /// How many observations may wait for the owner task before new ones are dropped. The proxy never
@@ -111,6 +111,10 @@ pub struct InvocationRecord {
     pub received_at: SystemTime,
     /// The event body (its `ended_at` is when the runtime had all of it).
     pub event: BodyCapture,
+    /// What the records of a batch event held, read as the whole body passed; `None` for other
+    /// events.
+    #[serde(skip)]
+    pub records: Option<RecordScan>,
     /// The invocation span's identity, chosen as the event passed so that transforms can hand it to
     /// the function (`traceparent`) and the span is built with the same ids.
     #[serde(skip)]
@@ -355,6 +359,7 @@ mod tests {
             event: BodyCapture::default(),
             span: SpanIdentity::from_lambda_header(None, UNIX_EPOCH),
             event_parse: None,
+            records: None,
         })
     }
 

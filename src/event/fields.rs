@@ -27,6 +27,16 @@ pub(super) fn arn_resource(arn: &str) -> Option<&str> {
     arn.splitn(6, ':').nth(5).filter(|r| !r.is_empty())
 }
 
+/// The name of the queue, topic, stream or table a batch's `eventSourceARN` names: an SQS or SNS
+/// ARN's resource, a Kinesis `stream/<name>`'s or a DynamoDB `table/<name>/stream/<label>`'s name.
+pub fn destination_name(arn: &str) -> Option<&str> {
+    let resource = arn_resource(arn)?;
+    match resource.split_once('/') {
+        Some(("stream" | "table", rest)) => rest.split('/').next().filter(|n| !n.is_empty()),
+        _ => Some(resource),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -56,5 +66,22 @@ mod tests {
         );
         assert_eq!(arn_resource("arn:aws:sqs:us-east-2:1:"), None);
         assert_eq!(arn_resource("not an arn"), None);
+    }
+
+    #[test]
+    fn destination_names_of_batch_sources() {
+        for (arn, name) in [
+            ("arn:aws:sqs:us-east-2:123456789012:my-queue", Some("my-queue")),
+            ("arn:aws:sns:us-east-2:123456789012:topic", Some("topic")),
+            ("arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream", Some("lambda-stream")),
+            (
+                "arn:aws:dynamodb:us-east-2:123456789012:table/my-table/stream/2024-06-10T19:26:16.525",
+                Some("my-table"),
+            ),
+            ("arn:aws:kinesis:us-east-2:123456789012:stream/", None),
+            ("not an arn", None),
+        ] {
+            assert_eq!(destination_name(arn), name, "{arn}");
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! fixes the order detection asks them in ([`detect`]). A captured body is parsed once per
 //! invocation into a [`ParsedBody`], which span building hands to trigger inference, the attributes
 //! and redaction. The records of a batch are read from the whole event as it streams past, in
-//! bounded memory, by a [`RecordScanner`] (whose module has the table of what it finds).
+//! bounded memory, by a [`RecordScanner`] (whose module has the table of what it finds), which a
+//! [`BatchWatch`] runs on a relayed event only when its head shows a batch source.
 //!
 //! | Module | Events | Recognised by | `faas.trigger` | Attributes |
 //! |---|---|---|---|---|
@@ -62,6 +63,7 @@ mod sns;
 mod sqs;
 mod stream;
 mod trigger;
+mod watch;
 
 use serde_json::Value;
 
@@ -69,11 +71,13 @@ pub use self::attributes::{AttrValue, EventAttributes};
 pub use self::body::{BodyParse, ParsedBody};
 pub use self::context::{Carrier, RecordContext, RecordField, W3cField};
 pub use self::detect::detect;
+pub use self::fields::destination_name;
 pub use self::http::{response_status, Headers};
 pub use self::propagation::EventCarrier;
 pub use self::sniff::HeadSniff;
 pub use self::stream::{RecordScan, RecordScanner, LINK_LIMIT};
 pub use self::trigger::Trigger;
+pub use self::watch::BatchWatch;
 use crate::json::PathStep;
 use crate::redact::RedactionRules;
 
@@ -178,6 +182,17 @@ impl Source {
         Source::Scheduled,
         Source::EventBridge,
     ];
+
+    /// Whether the source's events are batches of messages a function processes, for which the
+    /// invocation span is a messaging CONSUMER span linked to each message's producer: SQS, SNS,
+    /// Kinesis, DynamoDB Streams and Kafka. (EventBridge hands over no record context; S3 events
+    /// are notifications about objects, not messages.)
+    pub fn is_batch(self) -> bool {
+        matches!(
+            self,
+            Source::Sqs | Source::Sns | Source::Kinesis | Source::DynamoDb | Source::Kafka
+        )
+    }
 
     /// The source's implementation.
     pub fn behaviour(self) -> &'static dyn EventSource {

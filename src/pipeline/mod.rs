@@ -23,7 +23,7 @@ use crate::lifecycle::InvokeEvent;
 use crate::record::{ProxyRecord, RequestId};
 use crate::spans::{CaptureSettings, FunctionInfo};
 use crate::telemetry::TelemetryEvent;
-use crate::trace_context::Sampler;
+use crate::trace_context::{Propagators, Sampler};
 
 /// Commands are few at a time (one per lifecycle event), so a small bound suffices.
 const COMMAND_QUEUE_CAPACITY: usize = 64;
@@ -63,6 +63,8 @@ pub struct PipelineSetup {
     pub runtime_done_wait: Duration,
     /// Body capture and redaction.
     pub capture: CaptureSettings,
+    /// `OTEL_PROPAGATORS`: which context of a batch record its link follows.
+    pub propagators: Propagators,
 }
 
 impl Pipeline {

@@ -16,7 +16,7 @@ use crate::logging::{self, RECORD_TARGET};
 use crate::record::ProxyRecord;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{TelemetryBody, TelemetryEvent};
-use crate::trace_context::new_span_id;
+use crate::trace_context::{new_span_id, Propagators};
 
 /// The state of the owner task.
 pub(super) struct Owner {
@@ -25,6 +25,7 @@ pub(super) struct Owner {
     exporter: Option<Exporter>,
     sampling: Sampling,
     capture: CaptureSettings,
+    propagators: Propagators,
     releases: Releases,
 }
 
@@ -38,6 +39,7 @@ impl Owner {
             exporter: setup.exporter,
             sampling: Sampling::new(setup.sampler),
             capture: setup.capture,
+            propagators: setup.propagators,
         }
     }
 
@@ -146,7 +148,13 @@ impl Owner {
                     // Span building runs on observed, external data; should it ever panic, this
                     // invocation's spans are lost, never the owner task (and every later invocation).
                     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        spans::invocation_spans(&inv, &self.function, &self.capture, &mut next_id)
+                        spans::invocation_spans(
+                            &inv,
+                            &self.function,
+                            &self.capture,
+                            &self.propagators,
+                            &mut next_id,
+                        )
                     })) {
                         Ok(spans) => spans,
                         Err(_) => {

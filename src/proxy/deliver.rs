@@ -132,11 +132,10 @@ impl Session {
         }
         let mut out = Vec::with_capacity(512);
         event.head.write_downstream(&mut out, &overrides[..count]);
-        let mut tap = Tap::new(if record.is_some() {
-            shared.capture_bytes
-        } else {
-            0
-        });
+        let mut tap = match record {
+            Some(_) => Tap::watching_batches(shared.capture_bytes),
+            None => Tap::new(0),
+        };
         // A runtime already seen gone gets nothing: the kernel would accept the write anyway.
         let result = if self.rt.has_left() {
             Err(RelayError::NotSent(
@@ -152,6 +151,7 @@ impl Session {
         };
         if let Some(mut record) = record {
             if !matches!(result, Err(RelayError::NotSent(_))) {
+                record.records = tap.take_records();
                 record.event = tap.finish(result.is_ok()).0;
                 if !event.parent_chosen {
                     let parsed = record.event.parsed();

@@ -42,6 +42,7 @@ pub(super) fn invocation_record(
         upstream_status: head.status(),
         received_at,
         event: Default::default(),
+        records: None,
         span,
         event_parse: None,
     })

@@ -8,11 +8,12 @@ use std::time::SystemTime;
 
 use opentelemetry::trace::{Event, SpanId, SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::trace::{SpanData, SpanLinks};
 
 use super::arn;
+use super::batch::consumer;
 use super::body_attributes::{self, CaptureSettings};
-use super::links::context_links;
+use super::links::invocation_links;
 use super::names::{lens, semconv};
 use super::outcome::{outcome, Failure};
 use super::phases::{init_span, runtime_done_spans};
@@ -24,20 +25,23 @@ use crate::correlate::InvocationSummary;
 use crate::event::{response_status, ParsedBody, Trigger};
 use crate::record::{ResultKind, ResultRecord};
 use crate::redact::{self, RedactionRules};
+use crate::trace_context::Propagators;
 
 /// The `runtimeDone` phase that ends with the response.
 const RESPONSE_DURATION: &str = "responseDuration";
 
 /// The spans of a closed invocation: the invocation span first, then its children (the cold start,
-/// the `runtimeDone` phases, the report), each child with a fresh id from `new_span_id`.
+/// the `runtimeDone` phases, the report), each child with a fresh id from `new_span_id`; a batch's
+/// links are ordered per `propagators`.
 pub fn invocation_spans(
     inv: &InvocationSummary,
     function: &FunctionInfo,
     capture: &CaptureSettings,
+    propagators: &Propagators,
     new_span_id: &mut dyn FnMut() -> SpanId,
 ) -> Vec<SpanData> {
     let trace_id = inv.parent.trace.trace_id;
-    let mut spans = vec![invocation_span(inv, function, capture)];
+    let mut spans = vec![invocation_span(inv, function, capture, propagators)];
     if let Some(init) = &inv.init {
         spans.extend(init_span(trace_id, inv.span_id, init, new_span_id()));
     }
@@ -66,6 +70,7 @@ fn invocation_span(
     inv: &InvocationSummary,
     function: &FunctionInfo,
     capture: &CaptureSettings,
+    propagators: &Propagators,
 ) -> SpanData {
     let (start, end) = (start(inv), end(inv));
     // The event and the result are each parsed once, on first use, for trigger inference, the
@@ -99,6 +104,16 @@ fn invocation_span(
         }
         body_attributes::push_event(&mut attributes, event, capture);
     }
+    let scan = inv.event.as_ref().and_then(|e| e.records.as_ref());
+    let source = event.as_ref().map(ParsedBody::source);
+    let batch = source.and_then(|source| consumer(source, scan, propagators, &mut attributes));
+    let (kind, links) = match batch {
+        Some(batch) => {
+            name = batch.name;
+            (SpanKind::Consumer, batch.links)
+        }
+        None => (SpanKind::Server, SpanLinks::default()),
+    };
     if let Some(code) = http_status {
         attributes.push(KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, code));
     }
@@ -115,22 +130,21 @@ fn invocation_span(
         Some(f) => f.record(end, &capture.rules, &mut attributes, &mut events),
     };
     let trace = &inv.parent.trace;
-    let mut span = SpanSpec {
+    SpanSpec {
         trace_state: inv.parent.trace_state.clone(),
         span_id: inv.span_id,
         parent: trace.parent_span_id.unwrap_or(SpanId::INVALID),
         parent_is_remote: trace.parent_span_id.is_some(),
-        kind: SpanKind::Server,
+        kind,
         name,
         start,
         end,
         attributes,
         events,
         status,
+        links: invocation_links(inv, links),
     }
-    .build(trace.trace_id);
-    span.links = context_links(inv);
-    span
+    .build(trace.trace_id)
 }
 
 /// When the runtime received the event; else when the platform started the invocation; else its
@@ -346,6 +360,7 @@ mod tests {
                 event: capture(br#"{"Records":[{"eventSource":"aws:sqs"}]}"#, 10),
                 span: SpanIdentity::from_lambda_header(None, t(10)),
                 event_parse: None,
+                records: None,
             }),
             result,
             platform_start: Some(TelemetryEvent {
@@ -402,10 +417,17 @@ mod tests {
     #[test]
     fn a_successful_invocation_span_carries_the_faas_attributes() {
         let inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
-        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let spans = invocation_spans(
+            &inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
         let span = &spans[0];
-        assert_eq!(span.name, "orders");
-        assert_eq!(span.span_kind, SpanKind::Server);
+        // The summary's event is an SQS batch (with no queue ARN): a CONSUMER span.
+        assert_eq!(span.name, "process");
+        assert_eq!(span.span_kind, SpanKind::Consumer);
         assert_eq!(
             span.span_context.trace_id(),
             TraceId::from_hex("5759e988bd862e3fe1be46a994272793").expect("hex")
@@ -444,7 +466,13 @@ mod tests {
         let body =
             br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":["  File x\n"]}"#;
         let inv = summary(Some(result(ResultKind::Error, body)), None);
-        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let spans = invocation_spans(
+            &inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
         let span = &spans[0];
         assert_eq!(span.status, Status::error("ValueError: boom"));
         assert_eq!(attr(span, "error.type"), Some(&Value::from("ValueError")));
@@ -464,7 +492,13 @@ mod tests {
     fn error_messages_and_stacks_are_redacted() {
         let body = br#"{"errorMessage":"bad login password=hunter2","errorType":"AuthError","stackTrace":["token=abc123\n"]}"#;
         let inv = summary(Some(result(ResultKind::Error, body)), None);
-        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let spans = invocation_spans(
+            &inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
         assert_eq!(
             spans[0].status,
             Status::error("AuthError: bad login password=[REDACTED]")
@@ -504,6 +538,7 @@ mod tests {
             &summary(None, Some(done)),
             &function(),
             &settings(),
+            &Propagators::default(),
             &mut ids(),
         );
         assert_eq!(
@@ -524,6 +559,7 @@ mod tests {
             &summary(Some(streamed), None),
             &function(),
             &settings(),
+            &Propagators::default(),
             &mut ids(),
         );
         assert_eq!(spans[0].status, Status::error("Runtime.StreamError: boom"));
@@ -574,7 +610,13 @@ mod tests {
             ("lambda_lens.response.truncated", Value::from(true)),
         ];
         for inv in [reported, cut_off_stream()] {
-            let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+            let spans = invocation_spans(
+                &inv,
+                &function(),
+                &settings(),
+                &Propagators::default(),
+                &mut ids(),
+            );
             let span = &spans[0];
             for (key, value) in &expected {
                 assert_eq!(attr(span, key), Some(value), "{key}");
@@ -593,7 +635,13 @@ mod tests {
                 10,
             );
         }
-        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let spans = invocation_spans(
+            &inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
         assert_eq!(
             attr(&spans[0], "lambda_lens.tenant.id"),
             Some(&Value::from("blue"))
@@ -605,9 +653,64 @@ mod tests {
             ))
         );
         let plain = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
-        let spans = invocation_spans(&plain, &function(), &settings(), &mut ids());
+        let spans = invocation_spans(
+            &plain,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
         assert_eq!(attr(&spans[0], "lambda_lens.tenant.id"), None);
         assert_eq!(attr(&spans[0], "lambda_lens.durable_execution.arn"), None);
+    }
+
+    #[test]
+    fn a_batch_links_to_the_records_the_proxy_read() {
+        use crate::event::{Carrier, RecordContext, RecordScan};
+
+        let mut inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+        if let Some(event) = &mut inv.event {
+            event.records = Some(RecordScan {
+                contexts: vec![RecordContext {
+                    record: 1,
+                    message_id: Some("m-1".into()),
+                    carrier: Carrier::XRay(
+                        "Root=1-6759e988-bd862e3fe1be46a994272794;Parent=63995c3f42cd8ad9;Sampled=1"
+                            .into(),
+                    ),
+                }],
+                records: 2,
+                dropped: 1,
+                destination: Some("arn:aws:sqs:eu-west-1:123456789012:jobs".into()),
+                complete: true,
+            });
+        }
+        let spans = invocation_spans(
+            &inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
+        let span = &spans[0];
+        assert_eq!(
+            (span.name.as_ref(), span.span_kind.clone()),
+            ("process jobs", SpanKind::Consumer)
+        );
+        assert_eq!(span.links.len(), 1);
+        assert_eq!(span.links.dropped_count, 1);
+        assert_eq!(
+            span.links.links[0].span_context.span_id(),
+            SpanId::from_hex("63995c3f42cd8ad9").expect("hex")
+        );
+        assert_eq!(
+            attr(span, "messaging.batch.message_count"),
+            Some(&Value::from(2i64))
+        );
+        assert_eq!(
+            attr(span, "messaging.operation.name"),
+            Some(&Value::from("process"))
+        );
     }
 
     #[test]
@@ -625,9 +728,17 @@ mod tests {
                 10,
             );
         }
-        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let spans = invocation_spans(
+            &inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
         let span = &spans[0];
         assert_eq!(span.name, "POST /orders/{id}");
+        assert_eq!(span.span_kind, SpanKind::Server);
+        assert!(span.links.is_empty());
         assert_eq!(
             attr(span, "http.request.method"),
             Some(&Value::from("POST"))
@@ -672,7 +783,13 @@ mod tests {
             message: "login password=hunter2 with card 4111 1111 1111 1111".into(),
             level: None,
         });
-        let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+        let spans = invocation_spans(
+            &inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        );
         let log = spans[0]
             .events
             .iter()
@@ -688,7 +805,7 @@ mod tests {
         });
         assert!(warnings.is_empty());
         let off = CaptureSettings::new(&bodies, &RedactionSettings::default());
-        let spans = invocation_spans(&inv, &function(), &off, &mut ids());
+        let spans = invocation_spans(&inv, &function(), &off, &Propagators::default(), &mut ids());
         assert_eq!(attr(&spans[0], "lambda_lens.event.body"), None);
         assert_eq!(
             attr(&spans[0], "http.route"),
@@ -779,7 +896,13 @@ mod tests {
                 message: "hello".into(),
                 level: Some("INFO".into()),
             });
-            for span in invocation_spans(&inv, &function(), &settings(), &mut ids()) {
+            for span in invocation_spans(
+                &inv,
+                &function(),
+                &settings(),
+                &Propagators::default(),
+                &mut ids(),
+            ) {
                 // The runtimeDone phases are named as the platform names them.
                 let phase = span.attributes.first().map(|kv| kv.key.as_str())
                     == Some(names::lens::PLATFORM_DURATION_MS);
@@ -844,7 +967,13 @@ mod tests {
             let mut inv = summary(None, Some(done));
             inv.event = None;
             inv.platform_start = None;
-            let spans = invocation_spans(&inv, &function(), &settings(), &mut ids());
+            let spans = invocation_spans(
+                &inv,
+                &function(),
+                &settings(),
+                &Propagators::default(),
+                &mut ids(),
+            );
             assert_eq!(spans.len(), 2, "{ms}");
             assert_eq!(spans[1].start_time, t(90));
             assert_eq!(spans[1].end_time, t(90));

@@ -3,7 +3,8 @@
 //! OpenTelemetry FaaS conventions. The README's span-model section is the long form.
 //!
 //! - the **invocation span** (SERVER, named after the function or its HTTP route) with the `log`
-//!   events of the function's lines: `invocation`, which also puts the trace together;
+//!   events of the function's lines: `invocation`, which also puts the trace together; a batch's
+//!   is a CONSUMER span (`batch`) with a link per record (`links`);
 //! - how it ended (`lambda_lens.status`, ERROR status, `error.type`, the `exception` event):
 //!   `outcome`;
 //! - the captured bodies as attributes: `body_attributes`;
@@ -15,6 +16,7 @@
 //!   time: `platform_time`.
 
 mod arn;
+mod batch;
 mod body_attributes;
 mod invocation;
 mod links;

@@ -26,6 +26,7 @@ pub(super) struct SpanSpec {
     pub(super) attributes: Vec<KeyValue>,
     pub(super) events: Vec<Event>,
     pub(super) status: Status,
+    pub(super) links: SpanLinks,
 }
 
 impl SpanSpec {
@@ -50,6 +51,7 @@ impl SpanSpec {
             attributes,
             events: Vec::new(),
             status: Status::Unset,
+            links: SpanLinks::default(),
         }
     }
 
@@ -74,7 +76,7 @@ impl SpanSpec {
             attributes: self.attributes,
             dropped_attributes_count: 0,
             events,
-            links: SpanLinks::default(),
+            links: self.links,
             status: self.status,
             instrumentation_scope: scope(),
         }

@@ -34,7 +34,7 @@ pub use self::parent::{ContextLink, ParentChoice};
 pub use self::propagator::{Propagator, Propagators};
 pub use self::rules::TraceRules;
 pub use self::sampler::Sampler;
-pub use self::w3c::Traceparent;
+pub use self::w3c::{remote_context, Traceparent};
 pub use self::xray::{xray_root, XRayHeader, XRaySampled};
 
 /// Where a remote span context was read from.

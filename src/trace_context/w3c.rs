@@ -65,7 +65,7 @@ impl fmt::Display for Traceparent {
 
 /// The context a `traceparent` and its `tracestate` name. A `tracestate` that is not valid is
 /// dropped (the recommendation lets a receiver discard it); the `traceparent` still counts.
-pub(super) fn remote_context(traceparent: &str, tracestate: Option<&str>) -> Option<RemoteContext> {
+pub fn remote_context(traceparent: &str, tracestate: Option<&str>) -> Option<RemoteContext> {
     let parsed = Traceparent::parse(traceparent)?;
     Some(RemoteContext {
         trace_id: parsed.trace_id,

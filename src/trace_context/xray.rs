@@ -98,7 +98,7 @@ impl XRayHeader {
     /// The span context the header names: only with both a valid `Root` and a valid `Parent`, as
     /// the OpenTelemetry X-Ray propagators require (a `Parent` without a valid `Root` would point
     /// into an unknown trace).
-    pub(super) fn remote(&self) -> Option<RemoteContext> {
+    pub fn remote(&self) -> Option<RemoteContext> {
         Some(RemoteContext {
             trace_id: self.trace_id()?,
             span_id: self.parent.as_deref().and_then(parse_span_id)?,

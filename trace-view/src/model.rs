@@ -93,6 +93,10 @@ pub struct SpanLink {
     pub span_id: String,
     /// The link's attributes.
     pub attributes: BTreeMap<String, Value>,
+    /// The linked span's W3C trace flags (bit 0: sampled) and OTLP flag bits, as sent.
+    pub flags: u32,
+    /// The linked span's W3C `tracestate`, as sent (empty when none).
+    pub trace_state: String,
 }
 
 /// One span as received, flattened together with its resource and instrumentation scope.
@@ -208,6 +212,8 @@ fn convert_span(span: &Span, resource: &BTreeMap<String, Value>, scope_name: &st
                 trace_id: hex(&link.trace_id),
                 span_id: hex(&link.span_id),
                 attributes: attributes_to_json(&link.attributes),
+                flags: link.flags,
+                trace_state: link.trace_state.clone(),
             })
             .collect(),
         flags: span.flags,

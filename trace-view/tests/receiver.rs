@@ -207,6 +207,9 @@ fn expected_spans() -> Vec<ReceivedSpan> {
             trace_id: LINKED_TRACE_ID.to_owned(),
             span_id: LINKED_SPAN_ID.to_owned(),
             attributes: attributes(&[("link.kind", json!("follows"))]),
+            // Sampled, and the context is known to be remote (OTLP's `SpanFlags` bits 8 and 9).
+            flags: 0x301,
+            trace_state: String::new(),
         }],
         ..base.clone()
     };

@@ -82,6 +82,8 @@ names! {
         MESSAGING_SYSTEM = "messaging.system",
         /// `messaging.destination.name`: the queue, topic or stream.
         MESSAGING_DESTINATION_NAME = "messaging.destination.name",
+        /// `messaging.operation.name` (`process`): a batch invocation's operation.
+        MESSAGING_OPERATION_NAME = "messaging.operation.name",
         /// `messaging.operation.type` (`process`).
         MESSAGING_OPERATION_TYPE = "messaging.operation.type",
         /// `messaging.message.id`.
