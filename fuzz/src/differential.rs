@@ -49,7 +49,11 @@ pub fn body_framing(data: &[u8]) {
     }
     let splits = fuzzing::split_points(message, 6);
     let in_pieces = fuzzing::relay_view(kind, message, &splits);
-    assert_eq!(in_pieces, Some(view), "reads cut at {splits:?} change the proxy's view");
+    assert_eq!(
+        in_pieces,
+        Some(view),
+        "reads cut at {splits:?} change the proxy's view"
+    );
 }
 
 /// Fails unless the reference accepts the head the proxy accepted, with the same length and

@@ -107,7 +107,10 @@ pub fn parse(kind: Kind, bytes: &[u8]) -> Result<Message, Refusal> {
     };
     let end = match framing {
         Framing::Empty => End::At(head_len),
-        Framing::Length(n) => match usize::try_from(n).ok().and_then(|n| n.checked_add(head_len)) {
+        Framing::Length(n) => match usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_add(head_len))
+        {
             Some(end) if end <= bytes.len() => End::At(end),
             _ => End::Waiting,
         },
@@ -164,7 +167,9 @@ fn request_line(line: &[u8]) -> Result<u8, Refusal> {
     let (Some(method), Some(target), Some(v), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(Refusal::Invalid("a request line is three parts, single spaces"));
+        return Err(Refusal::Invalid(
+            "a request line is three parts, single spaces",
+        ));
     };
     if !is_token(method) {
         return Err(Refusal::Invalid("the method is not a token"));
@@ -208,7 +213,9 @@ pub fn fields(bytes: &[u8], mut at: usize) -> Result<(Vec<(&[u8], &[u8])>, usize
             .ok_or(Refusal::Invalid("a field line without a colon"))?;
         let (name, value) = (&line[..colon], &line[colon + 1..]);
         if !is_token(name) {
-            return Err(Refusal::Invalid("the field name is not a token (or obs-fold)"));
+            return Err(Refusal::Invalid(
+                "the field name is not a token (or obs-fold)",
+            ));
         }
         if !value.iter().all(|&b| is_field_byte(b)) {
             return Err(Refusal::Invalid("a control byte in a field value"));
@@ -218,7 +225,10 @@ pub fn fields(bytes: &[u8], mut at: usize) -> Result<(Vec<(&[u8], &[u8])>, usize
     }
 }
 
-fn values<'a>(fields: &'a [(&'a [u8], &'a [u8])], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+fn values<'a>(
+    fields: &'a [(&'a [u8], &'a [u8])],
+    name: &'a str,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     fields
         .iter()
         .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
@@ -276,8 +286,13 @@ fn response_framing(fields: &[(&[u8], &[u8])], status: u16) -> Result<Framing, R
     }
     match codings(fields) {
         Some(list) => {
-            let chunked = list.iter().filter(|c| c.eq_ignore_ascii_case(b"chunked")).count();
-            let last = list.last().is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+            let chunked = list
+                .iter()
+                .filter(|c| c.eq_ignore_ascii_case(b"chunked"))
+                .count();
+            let last = list
+                .last()
+                .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
             Ok(if chunked == 1 && last {
                 Framing::Chunked
             } else {
@@ -295,12 +310,16 @@ fn chunked(bytes: &[u8], mut at: usize) -> End {
         let rest = &bytes[at..];
         let digits = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
         if digits == 0 {
-            return if rest.is_empty() { End::Waiting } else { End::Invalid("no chunk size") };
+            return if rest.is_empty() {
+                End::Waiting
+            } else {
+                End::Invalid("no chunk size")
+            };
         }
-        let Some(size) = rest[..digits]
-            .iter()
-            .try_fold(0u64, |n, &d| n.checked_mul(16)?.checked_add(u64::from((d as char).to_digit(16)?)))
-        else {
+        let Some(size) = rest[..digits].iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(16)?
+                .checked_add(u64::from((d as char).to_digit(16)?))
+        }) else {
             return End::Invalid("chunk size overflows");
         };
         let mut i = digits;

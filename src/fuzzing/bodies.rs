@@ -19,7 +19,10 @@ use crate::transform::{Direction, TransformContext, Transforms};
 /// none may appear in the output more often than the fuzzer's own bytes already hold it.
 pub const SEEDED_SECRETS: [(&str, &str); 4] = [
     ("password", "hunter2-f7c1"),
-    ("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"),
+    (
+        "Authorization",
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    ),
     ("apiKey", "ak-93d0e1b2"),
     ("sessionToken", "s3ss10n-77aa"),
 ];
@@ -122,7 +125,10 @@ pub fn transforms(data: &[u8]) {
                 *masked = Value::String(REDACTED.to_owned());
             }
         }
-        assert_eq!(edited, expected, "{direction:?}: more than the transform's edits");
+        assert_eq!(
+            edited, expected,
+            "{direction:?}: more than the transform's edits"
+        );
     }
 }
 
@@ -144,5 +150,8 @@ fn take_out(edited: &mut Value, original: &Value, member: &str, names: &[&str]) 
 
 /// How many times `needle` occurs in `haystack` (overlaps counted).
 fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }

@@ -15,7 +15,10 @@ pub fn telemetry_batch(data: &[u8]) {
     let elements = match serde_json::from_slice::<serde_json::Value>(data) {
         Ok(serde_json::Value::Array(elements)) => elements.len(),
         _ => {
-            assert!(events.is_empty() && skipped == 1, "not an array: {skipped} skipped");
+            assert!(
+                events.is_empty() && skipped == 1,
+                "not an array: {skipped} skipped"
+            );
             return;
         }
     };
@@ -30,7 +33,10 @@ pub fn xray_header(data: &[u8]) {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     TraceContext::from_xray_header(Some(&text), now);
     if let Some(root) = &header.root {
-        assert!(text.contains(root.as_str()), "root {root:?} not in the header");
+        assert!(
+            text.contains(root.as_str()),
+            "root {root:?} not in the header"
+        );
     }
     if let Some(traceparent) = Traceparent::parse(&text) {
         let written = traceparent.to_string();

@@ -65,7 +65,10 @@ pub fn relay_view(kind: MessageKind, message: &[u8], splits: &[usize]) -> Option
             .filter(|&n| n <= body.len())
             .map_or(BodyEnd::Waiting, BodyEnd::At),
         Framing::UntilClose => BodyEnd::At(body.len()),
-        Framing::Chunked => chunked_end(body, splits.iter().filter_map(|&at| at.checked_sub(head_len))),
+        Framing::Chunked => chunked_end(
+            body,
+            splits.iter().filter_map(|&at| at.checked_sub(head_len)),
+        ),
     };
     Some(RelayView {
         head_len,
@@ -105,7 +108,10 @@ fn chunked_end(body: &[u8], cuts: impl Iterator<Item = usize>) -> BodyEnd {
     let mut scan = Chunked::new();
     let mut tap = Tap::new(0);
     let mut done = 0;
-    for read_end in cuts.filter(|&at| at > 0 && at < body.len()).chain([body.len()]) {
+    for read_end in cuts
+        .filter(|&at| at > 0 && at < body.len())
+        .chain([body.len()])
+    {
         if read_end < done {
             continue;
         }
