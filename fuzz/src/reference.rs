@@ -24,6 +24,9 @@
 //!   and any bytes but controls other than HTAB), then CRLF; the data; CRLF. The last chunk (size
 //!   0) is followed by a trailer section of header fields as above, ended by an empty line.
 
+/// A header field: its name and its value without surrounding whitespace.
+type Field<'a> = (&'a [u8], &'a [u8]);
+
 /// Which side sent the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -200,7 +203,7 @@ fn status_line(line: &[u8]) -> Result<(u8, u16), Refusal> {
 }
 
 /// Header fields from `at` through the empty line: (name, value) pairs and where they end.
-pub fn fields(bytes: &[u8], mut at: usize) -> Result<(Vec<(&[u8], &[u8])>, usize), Refusal> {
+fn fields(bytes: &[u8], mut at: usize) -> Result<(Vec<Field<'_>>, usize), Refusal> {
     let mut list = Vec::new();
     loop {
         let (line, next) = head_line(bytes, at)?;
@@ -225,10 +228,7 @@ pub fn fields(bytes: &[u8], mut at: usize) -> Result<(Vec<(&[u8], &[u8])>, usize
     }
 }
 
-fn values<'a>(
-    fields: &'a [(&'a [u8], &'a [u8])],
-    name: &'a str,
-) -> impl Iterator<Item = &'a [u8]> + 'a {
+fn values<'a>(fields: &'a [Field<'a>], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
     fields
         .iter()
         .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
@@ -236,7 +236,7 @@ fn values<'a>(
 }
 
 /// The transfer codings, in order (empty list elements dropped), `None` without the field.
-fn codings<'a>(fields: &'a [(&'a [u8], &'a [u8])]) -> Option<Vec<&'a [u8]>> {
+fn codings<'a>(fields: &'a [Field<'a>]) -> Option<Vec<&'a [u8]>> {
     values(fields, "transfer-encoding").next()?;
     Some(
         values(fields, "transfer-encoding")
@@ -247,7 +247,7 @@ fn codings<'a>(fields: &'a [(&'a [u8], &'a [u8])]) -> Option<Vec<&'a [u8]>> {
     )
 }
 
-fn content_length(fields: &[(&[u8], &[u8])]) -> Result<Option<u64>, Refusal> {
+fn content_length(fields: &[Field<'_>]) -> Result<Option<u64>, Refusal> {
     let mut length = None;
     for part in values(fields, "content-length").flat_map(|v| v.split(|&b| b == b',')) {
         let part = part.trim_ascii();
@@ -266,7 +266,7 @@ fn content_length(fields: &[(&[u8], &[u8])]) -> Result<Option<u64>, Refusal> {
     Ok(length)
 }
 
-fn request_framing(fields: &[(&[u8], &[u8])], minor: u8) -> Result<Framing, Refusal> {
+fn request_framing(fields: &[Field<'_>], minor: u8) -> Result<Framing, Refusal> {
     if values(fields, "host").nth(1).is_some() {
         return Err(Refusal::Invalid("two Host lines"));
     }
@@ -280,7 +280,7 @@ fn request_framing(fields: &[(&[u8], &[u8])], minor: u8) -> Result<Framing, Refu
     }
 }
 
-fn response_framing(fields: &[(&[u8], &[u8])], status: u16) -> Result<Framing, Refusal> {
+fn response_framing(fields: &[Field<'_>], status: u16) -> Result<Framing, Refusal> {
     if (100..200).contains(&status) && status != 101 || status == 204 || status == 304 {
         return Ok(Framing::Empty);
     }
