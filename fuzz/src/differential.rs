@@ -41,7 +41,9 @@ pub fn body_framing(data: &[u8]) {
     match (view.body, expected.end) {
         (BodyEnd::Refused, _) => {}
         (BodyEnd::At(a), End::At(b)) if a == b => {}
-        (BodyEnd::Waiting, End::Waiting) => {}
+        // Waiting on a line the reference already refuses is no divergence: the proxy has passed
+        // on only the units before it and refuses the line once it ends.
+        (BodyEnd::Waiting, End::Waiting | End::Invalid(_)) => {}
         (proxy, reference) => panic!(
             "the body's end differs: proxy {proxy:?}, reference {reference:?} ({:?})",
             String::from_utf8_lossy(message)
