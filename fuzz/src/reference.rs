@@ -56,8 +56,8 @@ pub enum End {
     At(usize),
     /// Beyond the bytes given.
     Waiting,
-    /// The body's framing is invalid (the reason).
-    Invalid(&'static str),
+    /// The body's framing is invalid from this offset (the start of the unit that breaks it).
+    Invalid(usize, &'static str),
 }
 
 /// A message whose head is valid.
@@ -313,14 +313,14 @@ fn chunked(bytes: &[u8], mut at: usize) -> End {
             return if rest.is_empty() {
                 End::Waiting
             } else {
-                End::Invalid("no chunk size")
+                End::Invalid(at, "no chunk size")
             };
         }
         let Some(size) = rest[..digits].iter().try_fold(0u64, |n, &d| {
             n.checked_mul(16)?
                 .checked_add(u64::from((d as char).to_digit(16)?))
         }) else {
-            return End::Invalid("chunk size overflows");
+            return End::Invalid(at, "chunk size overflows");
         };
         let mut i = digits;
         while matches!(rest.get(i), Some(b' ' | b'\t')) {
@@ -341,14 +341,14 @@ fn chunked(bytes: &[u8], mut at: usize) -> End {
         match (rest.get(i), rest.get(i + 1)) {
             (None, _) | (Some(b'\r'), None) => return End::Waiting,
             (Some(b'\r'), Some(b'\n')) => {}
-            _ => return End::Invalid("a chunk-size line not ended by CRLF"),
+            _ => return End::Invalid(at, "a chunk-size line not ended by CRLF"),
         }
         at += i + 2;
         if size == 0 {
             return match fields(bytes, at) {
                 Ok((_, end)) => End::At(end),
                 Err(Refusal::Incomplete) => End::Waiting,
-                Err(Refusal::Invalid(why)) => End::Invalid(why),
+                Err(Refusal::Invalid(why)) => End::Invalid(at, why),
             };
         }
         // The data and its CRLF.
@@ -359,7 +359,7 @@ fn chunked(bytes: &[u8], mut at: usize) -> End {
             _ if data_end >= bytes.len() => return End::Waiting,
             None if bytes[data_end] == b'\r' => return End::Waiting,
             Some(b"\r\n") => at = data_end + 2,
-            _ => return End::Invalid("chunk data not followed by CRLF"),
+            _ => return End::Invalid(data_end, "chunk data not followed by CRLF"),
         }
     }
 }

@@ -35,8 +35,9 @@ pub enum BodyFraming {
 pub enum BodyEnd {
     /// At this offset from the start of the message.
     At(usize),
-    /// Not within the bytes given: more are needed.
-    Waiting,
+    /// Not within the bytes given: more are needed; the bytes validated (and so relayed) end at
+    /// this offset from the start of the message.
+    Waiting(usize),
     /// The body's framing was refused.
     Refused,
 }
@@ -63,7 +64,7 @@ pub fn relay_view(kind: MessageKind, message: &[u8], splits: &[usize]) -> Option
         Framing::Length(n) => usize::try_from(n)
             .ok()
             .filter(|&n| n <= body.len())
-            .map_or(BodyEnd::Waiting, BodyEnd::At),
+            .map_or(BodyEnd::Waiting(body.len()), BodyEnd::At),
         Framing::UntilClose => BodyEnd::At(body.len()),
         Framing::Chunked => chunked_end(
             body,
@@ -80,6 +81,7 @@ pub fn relay_view(kind: MessageKind, message: &[u8], splits: &[usize]) -> Option
         },
         body: match end {
             BodyEnd::At(n) => BodyEnd::At(head_len + n),
+            BodyEnd::Waiting(n) => BodyEnd::Waiting(head_len + n),
             other => other,
         },
     })
@@ -121,5 +123,5 @@ fn chunked_end(body: &[u8], cuts: impl Iterator<Item = usize>) -> BodyEnd {
             Ok((n, false)) => done += n,
         }
     }
-    BodyEnd::Waiting
+    BodyEnd::Waiting(done)
 }
