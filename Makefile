@@ -29,7 +29,7 @@ PUBLISH := $(if $(DRY_RUN),echo) aws lambda publish-layer-version --compatible-r
 # Root installs Debian packages directly (CI); anyone else through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build test lint doc clean demo venv node musl zip deploy qemu
+.PHONY: all build test lint doc clean demo venv node musl zip deploy qemu fuzz
 
 all: zip
 
@@ -130,6 +130,22 @@ demo: venv
 	  --invoke examples/events/hello.json --invoke examples/events/fail.json \
 	  --invoke examples/events/timeout.json --invoke examples/events/hello.json --exit-after --otlp-view \
 	  -- $(CURDIR)/$(PYTHON) -m awslambdaric app.handler
+
+# Fuzzing (fuzz/, its own workspace): each target runs FUZZ_SECONDS under libFuzzer, one after the
+# other, starting from its committed seeds (fuzz/corpus/<target>); inputs it finds go to
+# fuzz/generated/<target>, crashes to fuzz/artifacts/<target>. cargo-fuzz needs nightly flags:
+# RUSTC_BOOTSTRAP lets the stable toolchain take them. `make test` replays the seeds (tests/fuzz_corpus.rs).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := http_head body_framing telemetry_batch xray_header runtime_api_endpoint redaction \
+  transforms record_scanner
+
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+	  mkdir -p generated/$$target && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target generated/$$target corpus/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 clean:
 	cargo clean

@@ -18,7 +18,7 @@
 //! Around them: [`settings`] are read once at start-up (the only reader of the environment);
 //! [`app`] wires the stages together in start-up order; [`handoff`] tells the wrapper where the
 //! proxy listens; [`net`] binds listeners; [`platform_http`] is lambda-lens's own HTTP with the
-//! platform; [`logging`] is its own log.
+//! platform; [`logging`] is its own log; [`fuzzing`] holds the fuzz targets' entry points.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
@@ -28,6 +28,8 @@ pub mod capture;
 pub mod correlate;
 pub mod event;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handoff;
 pub mod json;
 pub mod lifecycle;

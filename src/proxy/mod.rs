@@ -27,9 +27,9 @@
 //! [`Tap`]: crate::capture::Tap
 
 mod broker;
-mod chunked;
+pub(crate) mod chunked;
 mod deliver;
-mod head;
+pub(crate) mod head;
 mod head_end;
 mod names;
 mod next;

@@ -1,0 +1,4 @@
+//! Fuzz target `redaction`: see the function it calls.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lambda_lens::fuzzing::redaction(data));

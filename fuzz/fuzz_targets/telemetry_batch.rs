@@ -1,0 +1,4 @@
+//! Fuzz target `telemetry_batch`: see the function it calls.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lambda_lens::fuzzing::telemetry_batch(data));
