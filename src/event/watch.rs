@@ -86,8 +86,9 @@ impl BatchWatch {
 
     /// Judges the source on the event's first bytes, and starts the scan with them for a batch.
     fn judge(&mut self, head: &[u8]) {
-        self.state = if detect_head(head).is_batch() {
-            let mut scanner = Box::new(RecordScanner::new());
+        let source = detect_head(head);
+        self.state = if source.is_batch() {
+            let mut scanner = Box::new(RecordScanner::for_source(source));
             scanner.feed(head);
             State::Scanning(scanner)
         } else {

@@ -12,7 +12,7 @@ use crate::json::JsonPath;
 use crate::record::SpanIdentity;
 use crate::redact::{captured_body, redact_text, BodyEncoding, RedactionRules, REDACTED};
 use crate::settings::TransformSettings;
-use crate::trace_context::TraceContext;
+use crate::trace_context::ParentChoice;
 use crate::transform::{Direction, TransformContext, Transforms};
 
 /// Secrets the redaction target plants in every input, under a key the default rules redact:
@@ -91,12 +91,13 @@ pub fn transforms(data: &[u8]) {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let ctx = TransformContext {
         span: SpanIdentity {
-            trace: TraceContext::from_xray_header(
+            choice: Box::new(ParentChoice::lambda(
                 Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
                 at,
-            ),
+            )),
             span_id: SpanId::from_bytes([0xab; 8]),
         },
+        sampled: true,
         received_at: at,
         now: at + Duration::from_millis(12),
     };
