@@ -303,6 +303,17 @@ mod tests {
     };
     use crate::trace_context::ParentChoice;
 
+    /// The spans of `inv` with the tests' function, settings and default propagators.
+    fn spans_of(inv: &InvocationSummary) -> Vec<SpanData> {
+        invocation_spans(
+            inv,
+            &function(),
+            &settings(),
+            &Propagators::default(),
+            &mut ids(),
+        )
+    }
+
     fn t(ms: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
     }
@@ -417,13 +428,7 @@ mod tests {
     #[test]
     fn a_successful_invocation_span_carries_the_faas_attributes() {
         let inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
-        let spans = invocation_spans(
-            &inv,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&inv);
         let span = &spans[0];
         // The summary's event is an SQS batch (with no queue ARN): a CONSUMER span.
         assert_eq!(span.name, "process");
@@ -466,13 +471,7 @@ mod tests {
         let body =
             br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":["  File x\n"]}"#;
         let inv = summary(Some(result(ResultKind::Error, body)), None);
-        let spans = invocation_spans(
-            &inv,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&inv);
         let span = &spans[0];
         assert_eq!(span.status, Status::error("ValueError: boom"));
         assert_eq!(attr(span, "error.type"), Some(&Value::from("ValueError")));
@@ -492,13 +491,7 @@ mod tests {
     fn error_messages_and_stacks_are_redacted() {
         let body = br#"{"errorMessage":"bad login password=hunter2","errorType":"AuthError","stackTrace":["token=abc123\n"]}"#;
         let inv = summary(Some(result(ResultKind::Error, body)), None);
-        let spans = invocation_spans(
-            &inv,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&inv);
         assert_eq!(
             spans[0].status,
             Status::error("AuthError: bad login password=[REDACTED]")
@@ -610,13 +603,7 @@ mod tests {
             ("lambda_lens.response.truncated", Value::from(true)),
         ];
         for inv in [reported, cut_off_stream()] {
-            let spans = invocation_spans(
-                &inv,
-                &function(),
-                &settings(),
-                &Propagators::default(),
-                &mut ids(),
-            );
+            let spans = spans_of(&inv);
             let span = &spans[0];
             for (key, value) in &expected {
                 assert_eq!(attr(span, key), Some(value), "{key}");
@@ -635,13 +622,7 @@ mod tests {
                 10,
             );
         }
-        let spans = invocation_spans(
-            &inv,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&inv);
         assert_eq!(
             attr(&spans[0], "lambda_lens.tenant.id"),
             Some(&Value::from("blue"))
@@ -653,13 +634,7 @@ mod tests {
             ))
         );
         let plain = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
-        let spans = invocation_spans(
-            &plain,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&plain);
         assert_eq!(attr(&spans[0], "lambda_lens.tenant.id"), None);
         assert_eq!(attr(&spans[0], "lambda_lens.durable_execution.arn"), None);
     }
@@ -685,13 +660,7 @@ mod tests {
                 complete: true,
             });
         }
-        let spans = invocation_spans(
-            &inv,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&inv);
         let span = &spans[0];
         assert_eq!(
             (span.name.as_ref(), span.span_kind.clone()),
@@ -728,13 +697,7 @@ mod tests {
                 10,
             );
         }
-        let spans = invocation_spans(
-            &inv,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&inv);
         let span = &spans[0];
         assert_eq!(span.name, "POST /orders/{id}");
         assert_eq!(span.span_kind, SpanKind::Server);
@@ -783,13 +746,7 @@ mod tests {
             message: "login password=hunter2 with card 4111 1111 1111 1111".into(),
             level: None,
         });
-        let spans = invocation_spans(
-            &inv,
-            &function(),
-            &settings(),
-            &Propagators::default(),
-            &mut ids(),
-        );
+        let spans = spans_of(&inv);
         let log = spans[0]
             .events
             .iter()
@@ -896,13 +853,7 @@ mod tests {
                 message: "hello".into(),
                 level: Some("INFO".into()),
             });
-            for span in invocation_spans(
-                &inv,
-                &function(),
-                &settings(),
-                &Propagators::default(),
-                &mut ids(),
-            ) {
+            for span in spans_of(&inv) {
                 // The runtimeDone phases are named as the platform names them.
                 let phase = span.attributes.first().map(|kv| kv.key.as_str())
                     == Some(names::lens::PLATFORM_DURATION_MS);
@@ -967,13 +918,7 @@ mod tests {
             let mut inv = summary(None, Some(done));
             inv.event = None;
             inv.platform_start = None;
-            let spans = invocation_spans(
-                &inv,
-                &function(),
-                &settings(),
-                &Propagators::default(),
-                &mut ids(),
-            );
+            let spans = spans_of(&inv);
             assert_eq!(spans.len(), 2, "{ms}");
             assert_eq!(spans[1].start_time, t(90));
             assert_eq!(spans[1].end_time, t(90));
