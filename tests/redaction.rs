@@ -536,6 +536,10 @@ fn messaging_and_datasource_event_attributes() {
             vec![
                 ("aws.s3.bucket", s("example-bucket")),
                 ("aws.s3.key", s("test/key")),
+                ("faas.document.collection", s("example-bucket")),
+                ("faas.document.operation", s("insert")),
+                ("faas.document.time", s("1970-01-01T00:00:00.000Z")),
+                ("faas.document.name", s("test/key")),
                 ("lambda_lens.event.record_count", AttrValue::Int(1)),
             ],
         ),
@@ -546,10 +550,12 @@ fn messaging_and_datasource_event_attributes() {
                     "aws.dynamodb.table_names",
                     AttrValue::StrArray(vec!["ExampleTableWithStream".to_owned()]),
                 ),
+                ("faas.document.collection", s("ExampleTableWithStream")),
+                ("faas.document.operation", s("insert")),
                 ("lambda_lens.event.record_count", AttrValue::Int(1)),
             ],
         ),
-        ("scheduled", vec![]),
+        ("scheduled", vec![("faas.time", s("2019-03-01T01:23:45Z"))]),
     ];
     for (name, expected) in cases {
         let attrs = attributes(name, None);
