@@ -367,28 +367,11 @@ fn mask(path: &JsonPath, value: &mut Value) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use opentelemetry::trace::SpanId;
-
     use super::*;
     use crate::settings::SettingsGroup;
-    use crate::trace_context::ParentChoice;
 
     fn ctx() -> TransformContext {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        TransformContext {
-            span: SpanIdentity {
-                choice: Box::new(ParentChoice::lambda(
-                    Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
-                    at,
-                )),
-                span_id: SpanId::from_bytes([0xab; 8]),
-            },
-            sampled: true,
-            received_at: at,
-            now: at + Duration::from_micros(12_345),
-        }
+        crate::fuzzing::example_context()
     }
 
     const TP: &str = "00-5759e988bd862e3fe1be46a994272793-abababababababab-01";

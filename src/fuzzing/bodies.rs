@@ -88,19 +88,7 @@ pub fn transforms(data: &[u8]) {
         mask_response_paths: JsonPath::parse(MASKED).into_iter().collect(),
     };
     let transforms = Transforms::new(&settings);
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let ctx = TransformContext {
-        span: SpanIdentity {
-            choice: Box::new(ParentChoice::lambda(
-                Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
-                at,
-            )),
-            span_id: SpanId::from_bytes([0xab; 8]),
-        },
-        sampled: true,
-        received_at: at,
-        now: at + Duration::from_millis(12),
-    };
+    let ctx = example_context();
     for direction in [Direction::Event, Direction::Response] {
         let Some(out) = transforms.apply(direction, data, &ctx) else {
             continue;
@@ -155,4 +143,22 @@ fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
         .windows(needle.len())
         .filter(|w| *w == needle)
         .count()
+}
+
+/// The invocation the transforms target runs with (and the transform unit tests): the X-Ray
+/// documentation's example trace, a fixed span id, sampled, 12.345 ms after the event arrived.
+pub fn example_context() -> TransformContext {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    TransformContext {
+        span: SpanIdentity {
+            choice: Box::new(ParentChoice::lambda(
+                Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+                at,
+            )),
+            span_id: SpanId::from_bytes([0xab; 8]),
+        },
+        sampled: true,
+        received_at: at,
+        now: at + Duration::from_micros(12_345),
+    }
 }

@@ -7,7 +7,7 @@ mod bodies;
 mod documents;
 mod relay;
 
-pub use self::bodies::{redaction, transforms, SEEDED_SECRETS};
+pub use self::bodies::{example_context, redaction, transforms, SEEDED_SECRETS};
 pub use self::documents::{record_scanner, runtime_api_endpoint, telemetry_batch, xray_header};
 pub use self::relay::{relay_view, BodyEnd, BodyFraming, MessageKind, RelayView};
 
