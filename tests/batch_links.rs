@@ -9,6 +9,7 @@ use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, Status}
 use serde_json::{json, Value};
 use trace_view::{ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind};
 
+use lambda_lens_test_support::events;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 
@@ -49,27 +50,9 @@ fn receiver() -> ReceiverHandle {
     Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts")
 }
 
-/// An SQS record as Lambda delivers it, keys in Lambda's order (`receiptHandle` before `body`, so
-/// a head cut inside a long body still shows the source).
+/// An SQS record from [`QUEUE_ARN`].
 fn sqs_record(id: &str, body: &str, xray: Option<&str>, traceparent: Option<&str>) -> String {
-    let xray = xray
-        .map(|header| format!(r#","AWSTraceHeader":"{header}""#))
-        .unwrap_or_default();
-    let attributes = traceparent
-        .map(|tp| {
-            format!(
-                r#""traceparent":{{"stringValue":"{tp}","stringListValues":[],"binaryListValues":[],"dataType":"String"}}"#
-            )
-        })
-        .unwrap_or_default();
-    format!(
-        r#"{{"messageId":"{id}","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a","body":"{body}","attributes":{{"ApproximateReceiveCount":"1","SentTimestamp":"1545082649183"{xray}}},"messageAttributes":{{{attributes}}},"md5OfBody":"e4e68fb7bd0e697a0ae8f1bb342846b3","eventSource":"aws:sqs","eventSourceARN":"{QUEUE_ARN}","awsRegion":"us-east-1"}}"#
-    )
-}
-
-/// An SQS event of `records`.
-fn sqs_event(records: &[String]) -> Vec<u8> {
-    format!(r#"{{"Records":[{}]}}"#, records.join(",")).into_bytes()
+    events::sqs_record(QUEUE_ARN, id, body, xray, traceparent)
 }
 
 /// A Kinesis record with `data` (base64) and no context.
@@ -113,7 +96,7 @@ async fn batches_are_consumer_spans_linked_to_each_record_and_other_events_are_n
 
     // Three records with distinct X-Ray headers; the second also carries a traceparent, which
     // the default OTEL_PROPAGATORS order prefers.
-    let sqs = sqs_event(&[
+    let sqs = events::sqs_event(&[
         sqs_record("m-0", "a", Some(XRAY[0].0), None),
         sqs_record("m-1", "b", Some(XRAY[1].0), Some(TRACEPARENT)),
         sqs_record("m-2", "c", Some(XRAY[2].0), None),
@@ -174,7 +157,7 @@ async fn batches_are_consumer_spans_linked_to_each_record_and_other_events_are_n
         .collect();
     records.push(sqs_record("last-0", "a", Some(XRAY[0].0), None));
     records.push(sqs_record("last-1", "b", Some(XRAY[2].0), None));
-    let big = sqs_event(&records);
+    let big = events::sqs_event(&records);
     assert!(big.len() > 5_900_000, "{}", big.len());
     let out = sandbox.invoke(Invocation::new(big)).await;
     assert_eq!(out.status, Status::Success);

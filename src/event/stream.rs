@@ -403,6 +403,8 @@ fn is_container(kind: ValueKind) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use lambda_lens_test_support::events;
+
     use super::*;
 
     const XRAY: [&str; 3] = [
@@ -413,25 +415,9 @@ mod tests {
     const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const QUEUE: &str = "arn:aws:sqs:us-east-2:123456789012:my-queue";
 
-    /// An SQS record as Lambda delivers it, with `body` as given and optional contexts.
+    /// An SQS record from [`QUEUE`] (see the test support's `events::sqs_record`).
     fn sqs_record(id: &str, body: &str, xray: Option<&str>, traceparent: Option<&str>) -> String {
-        let xray = xray
-            .map(|header| format!(r#","AWSTraceHeader":"{header}""#))
-            .unwrap_or_default();
-        let attributes = traceparent
-            .map(|tp| {
-                format!(
-                    r#""traceparent":{{"stringValue":"{tp}","stringListValues":[],"binaryListValues":[],"dataType":"String"}}"#
-                )
-            })
-            .unwrap_or_default();
-        format!(
-            r#"{{"messageId":"{id}","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a","body":"{body}","attributes":{{"ApproximateReceiveCount":"1","SentTimestamp":"1545082649183"{xray}}},"messageAttributes":{{{attributes}}},"md5OfBody":"e4e68fb7bd0e697a0ae8f1bb342846b3","eventSource":"aws:sqs","eventSourceARN":"{QUEUE}","awsRegion":"us-east-2"}}"#
-        )
-    }
-
-    fn batch(records: &[String]) -> Vec<u8> {
-        format!(r#"{{"Records":[{}]}}"#, records.join(",")).into_bytes()
+        events::sqs_record(QUEUE, id, body, xray, traceparent)
     }
 
     fn xray(record: usize, id: &str, header: &str) -> RecordContext {
@@ -469,7 +455,7 @@ mod tests {
 
     #[test]
     fn three_sqs_records_with_their_own_headers_and_one_traceparent() {
-        let body = batch(&[
+        let body = events::sqs_event(&[
             sqs_record("id-0", "a", Some(XRAY[0]), None),
             sqs_record("id-1", "b", Some(XRAY[1]), Some(TRACEPARENT)),
             sqs_record("id-2", "c", Some(XRAY[2]), None),
@@ -499,7 +485,7 @@ mod tests {
             kafka_bytes(TRACEPARENT),
             kafka_bytes("k=v"),
         );
-        let sqs = batch(&[
+        let sqs = events::sqs_event(&[
             sqs_record("id-0", r#"{\"a\":\"\\u00e9]}\"}"#, Some(XRAY[0]), None),
             sqs_record("id-1", "b", None, Some(TRACEPARENT)),
         ]);
@@ -590,7 +576,7 @@ mod tests {
         records.push(sqs_record("id-9997", "a", Some(XRAY[0]), None));
         records.push(sqs_record("id-9998", "b", None, Some(TRACEPARENT)));
         records.push(sqs_record("id-9999", "c", Some(XRAY[2]), Some(TRACEPARENT)));
-        let body = batch(&records);
+        let body = events::sqs_event(&records);
         assert!(body.len() > 6_000_000, "{}", body.len());
         // Odd chunk sizes cut every kind of token somewhere.
         for size in [65_536, 8_191] {
@@ -622,7 +608,7 @@ mod tests {
                 )
             })
             .collect();
-        let body = batch(&records);
+        let body = events::sqs_event(&records);
         assert!(body.len() > 6_000_000, "{}", body.len());
         let scan = scan_in_chunks(&body, 65_536);
         assert_eq!(scan.records, 100);
@@ -635,7 +621,7 @@ mod tests {
         let records: Vec<String> = (0..LINK_LIMIT + 72)
             .map(|i| sqs_record(&format!("id-{i}"), "m", Some(XRAY[i % 3]), None))
             .collect();
-        let scan = RecordScanner::scan(&batch(&records));
+        let scan = RecordScanner::scan(&events::sqs_event(&records));
         assert_eq!(scan.contexts.len(), LINK_LIMIT);
         assert_eq!(
             scan.contexts.last(),
@@ -658,7 +644,8 @@ mod tests {
         );
         assert_eq!((scan.records, scan.complete), (2, false));
 
-        let whole = batch(&[good.clone(), sqs_record("id-1", "b", Some(XRAY[1]), None)]);
+        let whole =
+            events::sqs_event(&[good.clone(), sqs_record("id-1", "b", Some(XRAY[1]), None)]);
         let cut = &whole[..whole.len() - 150];
         let scan = RecordScanner::scan(cut);
         assert_eq!(

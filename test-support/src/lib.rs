@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod events;
 pub mod fake_lambda;
 pub mod layer;
 pub mod proxy;
