@@ -1,6 +1,7 @@
 //! The sandbox's single loopback listener: Runtime API (2018-06-01), Extensions API (2020-01-01),
 //! Telemetry API (2022-07-01) and the Logs API (2020-08-15) stub, with rapid's status codes and errors.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,7 +21,7 @@ use crate::core::{
 };
 use crate::ids::{is_uuid, ExtensionId, RequestId};
 use crate::model::{EventKind, Status};
-use crate::telemetry::parse_subscription;
+use crate::telemetry::{parse_subscription, SchemaVersion};
 
 /// Most extensions one function may have.
 const MAX_EXTENSIONS: usize = 10;
@@ -100,11 +101,15 @@ fn invalid_transition(from: RuntimePhase, to: &str) -> ApiError {
 // Runtime API
 
 async fn runtime_next(core: &Core) -> ApiResult {
+    let managed = core.config.initialization.max_concurrency();
     let rx = core.update(|st| {
+        if let Some(max) = managed {
+            return managed_next(st, usize::from(max));
+        }
         match st.runtime {
             RuntimePhase::Started | RuntimePhase::Responded => {}
             // A runtime whose earlier /next connection went away may ask again.
-            RuntimePhase::Ready if st.runtime_waiter.as_ref().is_none_or(|w| w.is_closed()) => {}
+            RuntimePhase::Ready if !st.runtime_waiting() => {}
             other => return Err(invalid_transition(other, "Ready")),
         }
         if st.runtime == RuntimePhase::Started {
@@ -112,13 +117,13 @@ async fn runtime_next(core: &Core) -> ApiResult {
             st.registration_open = false;
         }
         if st.runtime == RuntimePhase::Responded {
-            if let Some(inv) = st.invoke.as_mut() {
+            if let Some(inv) = st.invokes.first_mut() {
                 inv.runtime_done = Some(Stamp::now());
             }
         }
         st.runtime = RuntimePhase::Ready;
         let (tx, rx) = oneshot::channel();
-        st.runtime_waiter = Some(tx);
+        st.runtime_waiters = VecDeque::from([tx]);
         Ok(rx)
     })?;
     let event = rx.await.map_err(|_| {
@@ -129,6 +134,26 @@ async fn runtime_next(core: &Core) -> ApiResult {
         )
     })?;
     Ok(render_next(event))
+}
+
+/// `/next` on Managed Instances: one more waiting call, up to `AWS_LAMBDA_MAX_CONCURRENCY` of them;
+/// there is no per-runtime state to check, each invocation carries its own.
+fn managed_next(st: &mut State, max: usize) -> Result<oneshot::Receiver<NextEvent>, ApiError> {
+    st.runtime_waiters.retain(|w| !w.is_closed());
+    if st.runtime_waiters.len() + st.invokes.len() >= max {
+        return Err(forbidden(
+            "InvalidStateTransition",
+            &format!("More than AWS_LAMBDA_MAX_CONCURRENCY={max} concurrent invocations requested"),
+        ));
+    }
+    if st.runtime == RuntimePhase::Started {
+        // Registration closes at the runtime's first /next.
+        st.registration_open = false;
+        st.runtime = RuntimePhase::Ready;
+    }
+    let (tx, rx) = oneshot::channel();
+    st.runtime_waiters.push_back(tx);
+    Ok(rx)
 }
 
 fn render_next(ev: NextEvent) -> Response<HttpBody> {
@@ -153,39 +178,54 @@ fn render_next(ev: NextEvent) -> Response<HttpBody> {
         .expect("next response headers are valid")
 }
 
-/// Checks that `id` is the invocation the runtime may answer now and moves it to `to`.
+/// Checks that `id` is an invocation the runtime may answer now and moves it to `to`.
 fn begin_answer(
     st: &mut State,
     id: &RequestId,
     to: RuntimePhase,
+    managed: bool,
 ) -> Result<Option<oneshot::Sender<FunctionResponse>>, ApiError> {
     let runtime = st.runtime;
-    let Some(inv) = st.invoke.as_mut() else {
+    if st.invokes.is_empty() && !managed {
         return Err(invalid_transition(runtime, "InvocationResponse"));
+    }
+    // Disjoint field borrows: the slot is held while the runtime phase moves.
+    let Some(inv) = st.invokes.iter_mut().find(|i| i.request_id == *id) else {
+        return Err(invalid_request_id());
     };
-    if inv.request_id != *id {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "Invalid request ID",
-        ));
-    }
-    if runtime != RuntimePhase::Invoked {
+    if managed {
+        // An answer already under way for this invocation: rapid's "response in progress".
+        if inv.first_byte.is_some() {
+            return Err(invalid_request_id());
+        }
+    } else if runtime != RuntimePhase::Invoked {
         return Err(invalid_transition(runtime, "InvocationResponse"));
+    } else {
+        st.runtime = to;
     }
-    st.runtime = to;
     inv.first_byte = Some(Stamp::now());
     Ok(inv.response_tx.take())
 }
 
-/// Records the end of the runtime's answer, if `id` is still the current invocation.
+fn invalid_request_id() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestID",
+        "Invalid request ID",
+    )
+}
+
+/// Records the end of the runtime's answer, if `id` is still in progress.
 fn finish_answer(core: &Core, id: &RequestId, produced_bytes: u64, function_error: Option<String>) {
+    let managed = core.config.initialization.is_managed();
     core.update(|st| {
-        if let Some(inv) = st.invoke.as_mut().filter(|i| i.request_id == *id) {
+        if let Some(inv) = st.invoke_mut(id) {
             inv.response_end = Some(Stamp::now());
             inv.produced_bytes = produced_bytes;
             inv.function_error = function_error;
-            st.runtime = RuntimePhase::Responded;
+            if !managed {
+                st.runtime = RuntimePhase::Responded;
+            }
         }
     });
 }
@@ -221,7 +261,8 @@ async fn runtime_response(core: &Core, id: RequestId, req: Request<Incoming>) ->
     } else {
         RuntimePhase::Responded
     };
-    let response_tx = core.update(|st| begin_answer(st, &id, target))?;
+    let managed = core.config.initialization.is_managed();
+    let response_tx = core.update(|st| begin_answer(st, &id, target, managed))?;
     if !streaming {
         return match read_limited(req.into_body(), MAX_PAYLOAD).await {
             Ok(body) => {
@@ -332,7 +373,8 @@ async fn runtime_error(core: &Core, id: RequestId, req: Request<Incoming>) -> Ap
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let response_tx = core.update(|st| begin_answer(st, &id, RuntimePhase::Responded))?;
+    let managed = core.config.initialization.is_managed();
+    let response_tx = core.update(|st| begin_answer(st, &id, RuntimePhase::Responded, managed))?;
     let body = read_limited(req.into_body(), MAX_PAYLOAD)
         .await
         .unwrap_or_default();
@@ -464,6 +506,7 @@ async fn extension_register(core: &Arc<Core>, req: Request<Incoming>) -> ApiResu
         }
     }
     let id = ExtensionId::random();
+    let managed = core.config.initialization.is_managed();
     core.update(|st| {
         if !st.registration_open {
             return Err(forbidden(
@@ -484,6 +527,21 @@ async fn extension_register(core: &Arc<Core>, req: Request<Incoming>) -> ApiResu
             ));
         }
         let internal = !st.extension_files.contains(&name);
+        if managed && !internal {
+            if let Some(refused) = events.iter().find(|e| **e != EventKind::Shutdown) {
+                // Managed Instances deliver no INVOKE: extensions may ask for SHUTDOWN only.
+                return Err(forbidden(
+                    "Extension.InvalidEventType",
+                    &format!("{}: ErrorInvalidEventType", refused.as_str()),
+                ));
+            }
+        }
+        if managed && internal && !events.is_empty() {
+            return Err(forbidden(
+                "Extension.InvalidEventType",
+                "No events allowed for internal extensions",
+            ));
+        }
         if internal && events.contains(&EventKind::Shutdown) {
             return Err(forbidden(
                 "Extension.InvalidEventType",
@@ -665,6 +723,13 @@ async fn telemetry_subscribe(core: &Core, req: Request<Incoming>) -> ApiResult {
         .unwrap_or_default();
     let sub = parse_subscription(&body)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "ValidationError", &m))?;
+    if core.config.initialization.is_managed() && sub.schema != SchemaVersion::V2025_01_29 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            "schema validation error: schemaVersion must be 2025-01-29 on Lambda Managed Instances",
+        ));
+    }
     let name = core
         .read(|st| {
             st.extensions

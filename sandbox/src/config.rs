@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::{FreezeMode, LogFormat};
+use crate::model::{FreezeMode, InitializationType, LogFormat, MAX_MANAGED_CONCURRENCY};
+
+/// Smallest memory size Lambda accepts for a Managed Instances function (one runtime worker per
+/// concurrent request shares it).
+pub const MIN_MANAGED_MEMORY_MB: u32 = 2048;
 
 /// AWS credentials handed to the runtime and extensions as `AWS_ACCESS_KEY_ID` & co.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +57,10 @@ pub struct SandboxConfig {
     pub execution_env: Option<String>,
     /// `runtimeVersion` in `platform.initStart`.
     pub runtime_version: String,
-    /// How the freeze between invocations is modelled.
+    /// How the freeze between invocations is modelled (never frozen on Managed Instances).
     pub freeze: FreezeMode,
+    /// On-demand or Lambda Managed Instances, with the platform rules of each.
+    pub initialization: InitializationType,
     /// The function's log format; `AWS_LAMBDA_LOG_FORMAT=JSON` in `function_env` also selects JSON.
     pub log_format: LogFormat,
     /// Do not echo process output to the console.
@@ -86,6 +92,7 @@ impl SandboxConfig {
             execution_env: Some("AWS_Lambda_python3.12".to_owned()),
             runtime_version: "python:3.12.v40".to_owned(),
             freeze: FreezeMode::Telemetry,
+            initialization: InitializationType::OnDemand,
             log_format: LogFormat::Text,
             quiet: false,
             api_listen: loopback,
@@ -120,6 +127,17 @@ impl SandboxConfig {
     /// Sets the freeze mode.
     pub fn with_freeze(mut self, freeze: FreezeMode) -> Self {
         self.freeze = freeze;
+        self
+    }
+
+    /// Runs the environment as Lambda Managed Instances with `max_concurrency` concurrent
+    /// invocations, capped at [`MAX_MANAGED_CONCURRENCY`] (and at least 1), and at least
+    /// [`MIN_MANAGED_MEMORY_MB`] of memory.
+    pub fn with_managed_instances(mut self, max_concurrency: u16) -> Self {
+        self.initialization = InitializationType::ManagedInstances {
+            max_concurrency: max_concurrency.clamp(1, MAX_MANAGED_CONCURRENCY),
+        };
+        self.memory_mb = self.memory_mb.max(MIN_MANAGED_MEMORY_MB);
         self
     }
 

@@ -1,6 +1,7 @@
 //! Shared sandbox state: the runtime and extension state machines, the current invocation, the
 //! processes, and the change notifications the lifecycle waits on.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -223,7 +224,7 @@ impl FunctionResponse {
     }
 }
 
-/// The invocation in progress.
+/// An invocation in progress (one at a time on-demand, several on Managed Instances).
 pub(crate) struct InvokeSlot {
     pub request_id: RequestId,
     pub response_tx: Option<oneshot::Sender<FunctionResponse>>,
@@ -292,9 +293,13 @@ pub(crate) struct State {
     /// File names launched from `<opt>/extensions` in this instance.
     pub extension_files: Vec<String>,
     pub extensions: Vec<ExtensionSlot>,
+    /// The runtime's position; on Managed Instances only `Started` or `Ready`, since state is kept
+    /// per invocation there.
     pub runtime: RuntimePhase,
-    pub runtime_waiter: Option<oneshot::Sender<NextEvent>>,
-    pub invoke: Option<InvokeSlot>,
+    /// Runtime `/next` calls waiting for an event, oldest first (at most one on-demand).
+    pub runtime_waiters: VecDeque<oneshot::Sender<NextEvent>>,
+    /// Invocations in progress (at most one on-demand).
+    pub invokes: Vec<InvokeSlot>,
     /// `/runtime/init/error` or `/extension/init/error` received during init.
     pub init_error: Option<PlatformError>,
     /// A crash (runtime exit, OOM kill, extension crash or exit error) not yet handled.
@@ -316,8 +321,8 @@ impl State {
             extension_files: Vec::new(),
             extensions: Vec::new(),
             runtime: RuntimePhase::Absent,
-            runtime_waiter: None,
-            invoke: None,
+            runtime_waiters: VecDeque::new(),
+            invokes: Vec::new(),
             init_error: None,
             failure: None,
             stopping: None,
@@ -325,6 +330,28 @@ impl State {
             exits: Vec::new(),
             instance_id: String::new(),
         }
+    }
+
+    /// The invocation `id`, if it is in progress.
+    pub fn invoke_mut(&mut self, id: &RequestId) -> Option<&mut InvokeSlot> {
+        self.invokes.iter_mut().find(|i| i.request_id == *id)
+    }
+
+    /// Hands `next` to the oldest `/next` call still connected; gives it back when none waits.
+    pub fn hand_next(&mut self, mut next: NextEvent) -> Option<NextEvent> {
+        while let Some(waiter) = self.runtime_waiters.pop_front() {
+            match waiter.send(next) {
+                Ok(()) => return None,
+                // That runtime connection went away; try the next one.
+                Err(back) => next = back,
+            }
+        }
+        Some(next)
+    }
+
+    /// Some `/next` call is still connected and waiting.
+    pub fn runtime_waiting(&self) -> bool {
+        self.runtime_waiters.iter().any(|w| !w.is_closed())
     }
 
     pub fn extension_mut(&mut self, id: &str) -> Option<&mut ExtensionSlot> {

@@ -19,20 +19,24 @@ mod error;
 mod ids;
 mod invoke_http;
 mod lifecycle;
+mod managed;
 mod model;
 mod process;
 mod sandbox;
 mod telemetry;
 mod trace;
 
-pub use crate::config::{Credentials, SandboxConfig};
+pub use crate::config::{Credentials, SandboxConfig, MIN_MANAGED_MEMORY_MB};
 pub use crate::core::{
     ExtensionNextCall, ExtensionNextHook, LifecycleEvent, ProcessExit, ProcessRole,
 };
 pub use crate::error::SandboxError;
 pub use crate::ids::{ExtensionId, RequestId};
 pub use crate::invoke_http::{invoke_over_http, HttpInvokeResult};
-pub use crate::model::{EventKind, FreezeMode, InitPhase, LogFormat, ShutdownReason, Status};
+pub use crate::model::{
+    EventKind, FreezeMode, InitPhase, InitializationType, LogFormat, ShutdownReason, Status,
+    MAX_MANAGED_CONCURRENCY,
+};
 pub use crate::sandbox::{
     Invocation, InvokeOutcome, RegisteredExtension, Sandbox, ShutdownOutcome,
 };

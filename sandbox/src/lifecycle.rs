@@ -56,11 +56,13 @@ pub(crate) struct EnvState {
     pub frozen: bool,
 }
 
-fn tracing_json(trace: Option<&str>, span_id: &str) -> Option<Value> {
+/// The `tracing` object of `platform.*` records for an invocation with an X-Ray header.
+pub(crate) fn tracing_json(trace: Option<&str>, span_id: &str) -> Option<Value> {
     trace.map(|t| json!({"spanId": span_id, "type": "X-Amzn-Trace-Id", "value": t}))
 }
 
-fn span(name: &str, from: &Stamp, to: &Stamp) -> Value {
+/// One `{name, start, durationMs}` entry of a `platform.*` record's `spans`.
+pub(crate) fn span(name: &str, from: &Stamp, to: &Stamp) -> Value {
     json!({"name": name, "start": iso8601_ms(from.wall), "durationMs": from.ms_until(to)})
 }
 
@@ -72,7 +74,10 @@ impl Core {
         status: Option<(Status, Option<&str>)>,
         duration_ms: Option<f64>,
     ) {
-        let mut record = json!({"initializationType": "on-demand", "phase": phase.as_str()});
+        let mut record = json!({
+            "initializationType": self.config.initialization.as_str(),
+            "phase": phase.as_str(),
+        });
         if let Some((status, error_type)) = status {
             record["status"] = json!(status.as_str());
             if let Some(t) = error_type {
@@ -99,8 +104,8 @@ impl Core {
             st.extension_files = names.clone();
             st.extensions.clear();
             st.runtime = RuntimePhase::Absent;
-            st.runtime_waiter = None;
-            st.invoke = None;
+            st.runtime_waiters.clear();
+            st.invokes.clear();
             st.init_error = None;
             st.failure = None;
             st.stopping = None;
@@ -114,7 +119,7 @@ impl Core {
         self.hub.emit_platform(
             "platform.initStart",
             json!({
-                "initializationType": "on-demand",
+                "initializationType": cfg.initialization.as_str(),
                 "phase": phase.as_str(),
                 "functionName": cfg.function_name,
                 "functionVersion": cfg.function_version,
@@ -367,7 +372,7 @@ impl Core {
                 ext.pending_invoke = Some(request_id.clone());
                 ext.deliver(invoke_event.clone());
             }
-            st.invoke = Some(InvokeSlot {
+            st.invokes = vec![InvokeSlot {
                 request_id: request_id.clone(),
                 response_tx: Some(response_tx),
                 first_byte: None,
@@ -375,25 +380,20 @@ impl Core {
                 runtime_done: None,
                 produced_bytes: 0,
                 function_error: None,
-            });
+            }];
         });
         tokio::task::yield_now().await;
         self.update(|st| {
-            let waiter = st
-                .runtime_waiter
-                .take()
-                .filter(|_| st.runtime == RuntimePhase::Ready);
-            match waiter.map(|w| w.send(next).is_ok()) {
-                Some(true) => st.runtime = RuntimePhase::Invoked,
-                _ => {
-                    st.failure.get_or_insert_with(|| {
-                        PlatformError::new(
-                            "Runtime.ExitError",
-                            Status::Error,
-                            "The runtime is not waiting for an invocation",
-                        )
-                    });
-                }
+            if st.runtime == RuntimePhase::Ready && st.hand_next(next).is_none() {
+                st.runtime = RuntimePhase::Invoked;
+            } else {
+                st.failure.get_or_insert_with(|| {
+                    PlatformError::new(
+                        "Runtime.ExitError",
+                        Status::Error,
+                        "The runtime is not waiting for an invocation",
+                    )
+                });
             }
         });
 
@@ -408,7 +408,7 @@ impl Core {
                 if let Some(f) = st.failure.clone() {
                     return Some(Err(f));
                 }
-                let inv = st.invoke.as_ref()?;
+                let inv = st.invokes.first()?;
                 inv.runtime_done
                     .map(|done| Ok((done, inv.function_error.clone())))
             })
@@ -467,7 +467,7 @@ impl Core {
             &end,
             Some(span("extensionOverhead", &done, &end)),
         );
-        self.update(|st| st.invoke = None);
+        self.update(|st| st.invokes.clear());
         if self.config.freeze == FreezeMode::Signals {
             stop_all(self, true);
         }
@@ -479,7 +479,7 @@ impl Core {
         }
     }
 
-    fn timeout_error(&self, request_id: &RequestId) -> PlatformError {
+    pub(crate) fn timeout_error(&self, request_id: &RequestId) -> PlatformError {
         let secs = self.config.timeout.as_secs_f64();
         PlatformError::new(
             "Sandbox.Timeout",
@@ -500,7 +500,7 @@ impl Core {
     ) {
         let done = done.unwrap_or_else(Stamp::now);
         let (first_byte, response_end, produced) = self.read(|st| {
-            st.invoke.as_ref().map_or((None, None, 0), |i| {
+            st.invokes.first().map_or((None, None, 0), |i| {
                 (i.first_byte, i.response_end, i.produced_bytes)
             })
         });
@@ -567,7 +567,7 @@ impl Core {
         if !runtime_done_emitted {
             self.emit_runtime_done(ctx, err.status, Some(&err.error_type), None);
         }
-        let caller = self.update(|st| st.invoke.as_mut().and_then(|i| i.response_tx.take()));
+        let caller = self.update(|st| st.invokes.first_mut().and_then(|i| i.response_tx.take()));
         if let Some(tx) = caller {
             let mut shown = err.clone();
             if err.status != Status::Timeout {
@@ -688,9 +688,9 @@ impl Core {
         self.hub.close_all();
         let exits = self.update(|st| {
             st.extensions.clear();
-            st.runtime_waiter = None;
+            st.runtime_waiters.clear();
             st.runtime = RuntimePhase::Absent;
-            st.invoke = None;
+            st.invokes.clear();
             st.failure = None;
             st.exits
                 .iter()

@@ -17,7 +17,7 @@ usage:
   lambda-sandbox run --task-root DIR [--opt DIR] [--env K=V]... [--timeout-ms N] [--memory-mb N]
                      [--init-timeout-ms N] [--handler NAME] [--function-name NAME]
                      [--freeze signals|telemetry] [--log-format text|json] [--listen ADDR]
-                     [--api-listen ADDR] [--quiet] [--trace MODE]
+                     [--api-listen ADDR] [--quiet] [--trace MODE] [--managed-instances N]
                      [--invoke FILE]... [--exit-after] [--otlp-view] -- CMD ARGS...
   lambda-sandbox invoke --url URL [--event FILE] [--count N] [--trace active|unsampled|lineage|none]";
 
@@ -121,6 +121,9 @@ fn parse_run(args: &[String]) -> Result<RunArgs, UsageError> {
                 config.api_listen = value()?
                     .parse()
                     .map_err(|_| usage("--api-listen expects HOST:PORT"))?
+            }
+            "--managed-instances" => {
+                config = config.with_managed_instances(parse_number(flag, &value()?)?)
             }
             "--quiet" => config.quiet = true,
             "--trace" => {

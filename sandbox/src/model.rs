@@ -109,6 +109,48 @@ impl EventKind {
     }
 }
 
+/// Most concurrent invocations one Lambda Managed Instances environment is given here: AWS's default
+/// per vCPU (`AWS_LAMBDA_MAX_CONCURRENCY` is set from it), kept as the sandbox's ceiling.
+pub const MAX_MANAGED_CONCURRENCY: u16 = 16;
+
+/// How Lambda runs the environment: `AWS_LAMBDA_INITIALIZATION_TYPE` and the rules that come with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitializationType {
+    /// Default functions: one invocation at a time, INVOKE events, `platform.runtimeDone`, frozen
+    /// between invocations.
+    #[default]
+    OnDemand,
+    /// Lambda Managed Instances: up to `max_concurrency` invocations at once, extensions register for
+    /// SHUTDOWN only, Telemetry API schema `2025-01-29` only, no `platform.runtimeDone`, never frozen.
+    ManagedInstances {
+        /// `AWS_LAMBDA_MAX_CONCURRENCY`: concurrent `/next` calls the runtime may hold.
+        max_concurrency: u16,
+    },
+}
+
+impl InitializationType {
+    /// The wire spelling (`initializationType`, `AWS_LAMBDA_INITIALIZATION_TYPE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitializationType::OnDemand => "on-demand",
+            InitializationType::ManagedInstances { .. } => "lambda-managed-instances",
+        }
+    }
+
+    /// `AWS_LAMBDA_MAX_CONCURRENCY`, set on Managed Instances only.
+    pub fn max_concurrency(self) -> Option<u16> {
+        match self {
+            InitializationType::OnDemand => None,
+            InitializationType::ManagedInstances { max_concurrency } => Some(max_concurrency),
+        }
+    }
+
+    /// Lambda Managed Instances rules apply.
+    pub fn is_managed(self) -> bool {
+        self.max_concurrency().is_some()
+    }
+}
+
 /// How the sandbox models Lambda's freeze between invocations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FreezeMode {

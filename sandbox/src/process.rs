@@ -64,7 +64,13 @@ pub(crate) fn runtime_env(core: &Core, instance_id: &str) -> BTreeMap<String, St
     set("AWS_LAMBDA_FUNCTION_NAME", cfg.function_name.clone());
     set("AWS_LAMBDA_FUNCTION_VERSION", cfg.function_version.clone());
     set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cfg.memory_mb.to_string());
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+    set(
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        cfg.initialization.as_str().into(),
+    );
+    if let Some(n) = cfg.initialization.max_concurrency() {
+        set("AWS_LAMBDA_MAX_CONCURRENCY", n.to_string());
+    }
     set("AWS_REGION", cfg.region.clone());
     set("AWS_DEFAULT_REGION", cfg.region.clone());
     set(
@@ -262,7 +268,11 @@ async fn pump_lines(
             eprintln!("[{prefix}] {line}");
         }
         let object = json_logs.then(|| {
-            let request_id = core.read(|st| st.invoke.as_ref().map(|i| i.request_id.to_string()));
+            // With several invocations in flight (Managed Instances) a line's owner is unknown.
+            let request_id = core.read(|st| match st.invokes.as_slice() {
+                [only] => Some(only.request_id.to_string()),
+                _ => None,
+            });
             json_record(&line, request_id)
         });
         core.hub.emit_line(category, line, object);

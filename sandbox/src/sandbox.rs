@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, oneshot, Mutex as AsyncMutex};
+use tokio::sync::{broadcast, oneshot, RwLock};
 use tokio::task::JoinHandle;
 
 use crate::config::SandboxConfig;
@@ -154,8 +154,9 @@ pub(crate) struct Pending {
 /// State shared by the library API and the HTTP invoke endpoint.
 pub(crate) struct Inner {
     pub core: Arc<Core>,
-    /// The invoke lock: one invocation (or shutdown) at a time, like one Lambda environment.
-    env: Arc<AsyncMutex<EnvState>>,
+    /// The invoke lock: on-demand, one invocation (or shutdown) at a time, like one Lambda
+    /// environment; on Managed Instances invocations share it and shutdown or re-init take it whole.
+    env: Arc<RwLock<EnvState>>,
 }
 
 impl Inner {
@@ -173,13 +174,43 @@ impl Inner {
         };
         let (core, env) = (self.core.clone(), self.env.clone());
         let done = tokio::spawn(async move {
-            let mut env = env.lock_owned().await;
+            if core.config.initialization.is_managed() {
+                return run_managed(core, env, req, tx).await;
+            }
+            let mut env = env.write_owned().await;
             core.invoke_cycle(&mut env, req, tx).await
         });
         Pending {
             request_id,
             response: rx,
             done,
+        }
+    }
+}
+
+/// One Managed Instances invocation: alongside the others under the shared lock, after preparing the
+/// environment under the exclusive one when it needs it.
+async fn run_managed(
+    core: Arc<Core>,
+    env: Arc<RwLock<EnvState>>,
+    req: InvokeRequest,
+    tx: oneshot::Sender<FunctionResponse>,
+) -> CycleSummary {
+    loop {
+        let shared = env.clone().read_owned().await;
+        if !core.managed_needs_preparing(&shared) {
+            let summary = core.managed_invoke(req, tx).await;
+            drop(shared);
+            return summary;
+        }
+        drop(shared);
+        let mut exclusive = env.write().await;
+        if let Some(err) = core.prepare_managed(&mut exclusive).await {
+            let _ = tx.send(FunctionResponse::platform_error(&err));
+            return CycleSummary {
+                status: err.status,
+                error_type: Some(err.error_type),
+            };
         }
     }
 }
@@ -260,7 +291,7 @@ impl Sandbox {
         let core = Core::new(config, api_addr);
         let inner = Arc::new(Inner {
             core: core.clone(),
-            env: Arc::new(AsyncMutex::new(EnvState::default())),
+            env: Arc::new(RwLock::new(EnvState::default())),
         });
         let mut servers = vec![tokio::spawn(crate::body::serve(api, move |req| {
             crate::api::handle(core.clone(), req)
@@ -274,7 +305,7 @@ impl Sandbox {
             })));
         }
         {
-            let mut env = inner.env.lock().await;
+            let mut env = inner.env.write().await;
             match inner.core.init(InitPhase::Init).await {
                 Ok(ms) => env.cold_init_ms = Some(ms),
                 Err(err) => {
@@ -363,7 +394,7 @@ impl Sandbox {
     /// Shuts the environment down: SIGTERM/SIGKILL the runtime, SHUTDOWN to extensions with a 2 s
     /// budget, flush telemetry, SIGKILL leftovers. A later invocation starts a fresh environment.
     pub async fn shutdown(&self, reason: ShutdownReason) -> ShutdownOutcome {
-        let mut env = self.inner.env.lock().await;
+        let mut env = self.inner.env.write().await;
         let processes = self.inner.core.stop(&mut env, reason).await;
         env.pending_init_error = None;
         env.needs_init = Some(InitPhase::Init);

@@ -5,7 +5,8 @@ argv[1] is the extension name. Behaviour comes from environment variables set by
   FAKE_EVENTS         comma-separated events to register for (default INVOKE,SHUTDOWN)
   FAKE_ACCOUNT        "1" to send Lambda-Extension-Accept-Feature: accountId
   FAKE_SUBSCRIBE      JSON body for PUT /2022-07-01/telemetry
-  FAKE_PROBES         "1" to exercise invalid register/subscribe requests first
+  FAKE_PROBES         "1" to exercise invalid register/subscribe requests first; "managed" to try
+                      what Lambda Managed Instances refuse (INVOKE, an older telemetry schema)
   FAKE_HANDOFF_FILE   write AWS_LAMBDA_RUNTIME_API there before registering (like lambda-lens)
   FAKE_CRASH          "init" or "invoke": exit 3 at that point
   FAKE_WORK_MS        sleep this long after each INVOKE
@@ -41,6 +42,10 @@ if os.environ.get("FAKE_PROBES") == "1":
     }
     record("register_probes", probes=probes)
 
+if os.environ.get("FAKE_PROBES") == "managed":
+    probes = {"invoke": call("POST", "/2020-01-01/extension/register", json.dumps({"events": ["INVOKE", "SHUTDOWN"]}), register_headers)}
+    record("register_probes", probes=probes)
+
 status, headers, body = call("POST", "/2020-01-01/extension/register", json.dumps({"events": events}), register_headers)
 record("register", status=status, headers=headers, body=body)
 ext_id = headers.get("lambda-extension-identifier")
@@ -56,6 +61,12 @@ if os.environ.get("FAKE_PROBES") == "1":
     }
     for key, sub in bad.items():
         probes["subscribe_" + key] = call("PUT", "/2022-07-01/telemetry", json.dumps(sub), {"Lambda-Extension-Identifier": ext_id})
+    record("probes", probes=probes)
+
+if os.environ.get("FAKE_PROBES") == "managed":
+    dest = {"protocol": "HTTP", "URI": "http://sandbox.localdomain:1234/x"}
+    older = {"schemaVersion": "2022-12-13", "types": ["platform"], "destination": dest}
+    probes = {"subscribe_schema": call("PUT", "/2022-07-01/telemetry", json.dumps(older), {"Lambda-Extension-Identifier": ext_id})}
     record("probes", probes=probes)
 
 if os.environ.get("FAKE_SUBSCRIBE"):
