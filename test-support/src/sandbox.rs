@@ -8,9 +8,8 @@ use lambda_sandbox::{FreezeMode, Sandbox, SandboxConfig};
 
 use crate::repo::{repo_root, venv_python};
 
-/// The example Python function in the sandbox with the layer at `opt` installed through the
-/// wrapper, lambda-lens on free ports, a 2 s timeout and real freezing between invocations.
-pub fn python_sandbox_config(opt: &Path) -> SandboxConfig {
+/// The example Python function under `awslambdaric` in the sandbox, without any layer, quiet.
+pub fn python_function_config() -> SandboxConfig {
     SandboxConfig::new(
         repo_root().join("examples/python-function"),
         vec![
@@ -20,20 +19,26 @@ pub fn python_sandbox_config(opt: &Path) -> SandboxConfig {
             "app.handler".into(),
         ],
     )
-    .with_opt_dir(opt)
-    .with_env(
-        "AWS_LAMBDA_EXEC_WRAPPER",
-        opt.join("lambda-lens-wrapper").to_string_lossy(),
-    )
-    .with_env("LAMBDA_LENS_PROXY_PORT", "0")
-    .with_env("LAMBDA_LENS_TELEMETRY_PORT", "0")
-    .with_env(
-        "LAMBDA_LENS_HANDOFF_FILE",
-        opt.join("handoff/runtime-api").to_string_lossy(),
-    )
-    .with_timeout(Duration::from_secs(2))
-    .with_freeze(FreezeMode::Signals)
     .quiet()
+}
+
+/// The example Python function in the sandbox with the layer at `opt` installed through the
+/// wrapper, lambda-lens on free ports, a 2 s timeout and real freezing between invocations.
+pub fn python_sandbox_config(opt: &Path) -> SandboxConfig {
+    python_function_config()
+        .with_opt_dir(opt)
+        .with_env(
+            "AWS_LAMBDA_EXEC_WRAPPER",
+            opt.join("lambda-lens-wrapper").to_string_lossy(),
+        )
+        .with_env("LAMBDA_LENS_PROXY_PORT", "0")
+        .with_env("LAMBDA_LENS_TELEMETRY_PORT", "0")
+        .with_env(
+            "LAMBDA_LENS_HANDOFF_FILE",
+            opt.join("handoff/runtime-api").to_string_lossy(),
+        )
+        .with_timeout(Duration::from_secs(2))
+        .with_freeze(FreezeMode::Signals)
 }
 
 /// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
