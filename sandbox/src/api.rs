@@ -101,10 +101,10 @@ fn invalid_transition(from: RuntimePhase, to: &str) -> ApiError {
 // Runtime API
 
 async fn runtime_next(core: &Core) -> ApiResult {
-    let managed = core.config.initialization.max_concurrency();
+    let managed = core.config.initialization.is_managed();
     let rx = core.update(|st| {
-        if let Some(max) = managed {
-            return managed_next(st, usize::from(max));
+        if managed {
+            return Ok(managed_next(st));
         }
         match st.runtime {
             RuntimePhase::Started | RuntimePhase::Responded => {}
@@ -136,16 +136,10 @@ async fn runtime_next(core: &Core) -> ApiResult {
     Ok(render_next(event))
 }
 
-/// `/next` on Managed Instances: one more waiting call, up to `AWS_LAMBDA_MAX_CONCURRENCY` of them;
-/// there is no per-runtime state to check, each invocation carries its own.
-fn managed_next(st: &mut State, max: usize) -> Result<oneshot::Receiver<NextEvent>, ApiError> {
+/// `/next` on Managed Instances: one more waiting call. There is no per-runtime state to check, each
+/// invocation carries its own; how many run at once is bounded where they are handed out.
+fn managed_next(st: &mut State) -> oneshot::Receiver<NextEvent> {
     st.runtime_waiters.retain(|w| !w.is_closed());
-    if st.runtime_waiters.len() + st.invokes.len() >= max {
-        return Err(forbidden(
-            "InvalidStateTransition",
-            &format!("More than AWS_LAMBDA_MAX_CONCURRENCY={max} concurrent invocations requested"),
-        ));
-    }
     if st.runtime == RuntimePhase::Started {
         // Registration closes at the runtime's first /next.
         st.registration_open = false;
@@ -153,7 +147,7 @@ fn managed_next(st: &mut State, max: usize) -> Result<oneshot::Receiver<NextEven
     }
     let (tx, rx) = oneshot::channel();
     st.runtime_waiters.push_back(tx);
-    Ok(rx)
+    rx
 }
 
 fn render_next(ev: NextEvent) -> Response<HttpBody> {

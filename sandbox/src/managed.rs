@@ -57,6 +57,7 @@ impl Core {
         response_tx: oneshot::Sender<FunctionResponse>,
     ) -> CycleSummary {
         let cfg = &self.config;
+        let max_concurrency = cfg.initialization.max_concurrency().map_or(1, usize::from);
         let submitted = Instant::now();
         let request_id = req.request_id.clone();
         let span_id = random_hex(8);
@@ -72,11 +73,17 @@ impl Core {
             payload: req.payload,
         });
         let mut response_tx = Some(response_tx);
-        // Every runtime worker may be busy: the invocation waits for a free `/next`, within its timeout.
+        // Every runtime worker may be busy: the invocation waits for a free `/next` and a free
+        // concurrency slot, within its timeout.
         let handed = self
             .wait_for(Some(submitted + cfg.timeout), |st| {
                 if let Some(f) = st.failure.clone() {
                     return Some(Err(f));
+                }
+                // At most AWS_LAMBDA_MAX_CONCURRENCY invocations are with the runtime at once.
+                let busy = st.invokes.iter().filter(|i| i.response_end.is_none()).count();
+                if busy >= max_concurrency {
+                    return None;
                 }
                 let started = Stamp::now();
                 let mut event = next.take()?;
