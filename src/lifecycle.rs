@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::platform_http::{error_chain, ApiBody, PlatformClient};
 use crate::record::RequestId;
-use crate::settings::RuntimeApiEndpoint;
+use crate::settings::{is_managed_instances, RuntimeApiEndpoint};
 
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
 const NEXT_PATH: &str = "/2020-01-01/extension/event/next";
@@ -60,9 +60,10 @@ pub enum Subscription {
 impl Subscription {
     /// The one to use for an `AWS_LAMBDA_INITIALIZATION_TYPE` value.
     pub fn for_initialization_type(init_type: Option<&str>) -> Self {
-        match init_type {
-            Some(t) if t.eq_ignore_ascii_case("lambda-managed-instances") => Self::ShutdownOnly,
-            _ => Self::InvokeAndShutdown,
+        if is_managed_instances(init_type) {
+            Self::ShutdownOnly
+        } else {
+            Self::InvokeAndShutdown
         }
     }
 
@@ -344,11 +345,12 @@ fn status_error(call: &'static str, status: StatusCode, body: &[u8]) -> Lifecycl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::MANAGED_INSTANCES;
 
     #[test]
     fn managed_instances_register_for_shutdown_only() {
         assert_eq!(
-            Subscription::for_initialization_type(Some("lambda-managed-instances")),
+            Subscription::for_initialization_type(Some(MANAGED_INSTANCES)),
             Subscription::ShutdownOnly
         );
         for other in [Some("on-demand"), Some("provisioned-concurrency"), None] {

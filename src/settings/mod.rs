@@ -51,8 +51,9 @@ pub(crate) use self::parse::percent_decode;
 pub use self::parse::{Env, SettingWarning};
 pub use self::redaction::RedactionSettings;
 pub use self::runtime::{
-    RuntimeSettings, SettingsError, StartupErrorPolicy, DEFAULT_EXTENSION_NAME,
-    DEFAULT_HANDOFF_FILE, DEFAULT_PROXY_PORT, DEFAULT_TELEMETRY_PORT, MAX_RUNTIME_DONE_WAIT_MS,
+    is_managed_instances, RuntimeSettings, SettingsError, StartupErrorPolicy,
+    DEFAULT_EXTENSION_NAME, DEFAULT_HANDOFF_FILE, DEFAULT_PROXY_PORT, DEFAULT_TELEMETRY_PORT,
+    MANAGED_INSTANCES, MAX_RUNTIME_DONE_WAIT_MS,
 };
 pub use self::transforms::TransformSettings;
 pub use self::variable::{Fallback, Origin, Variable};

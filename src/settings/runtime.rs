@@ -1,6 +1,7 @@
 //! Where lambda-lens sits: the Runtime API it registers with and forwards to, the extension's
 //! name, the proxy and telemetry ports, the hand-off file, what happens when observation cannot
-//! start, and how long an invocation waits for the platform's `runtimeDone`.
+//! start, how long an invocation waits for the platform's `runtimeDone`, and whether the environment
+//! is Lambda Managed Instances.
 //!
 //! The only setting lambda-lens cannot run without is `AWS_LAMBDA_RUNTIME_API`: without it there is
 //! nothing to register with, so a missing or unusable value is a [`SettingsError`].
@@ -18,7 +19,9 @@ pub const DEFAULT_EXTENSION_NAME: &str = "lambda-lens";
 pub const DEFAULT_PROXY_PORT: u16 = 9009;
 /// Default Telemetry API listener port.
 pub const DEFAULT_TELEMETRY_PORT: u16 = 9010;
-/// Default `LAMBDA_LENS_RUNTIME_DONE_WAIT_MS`.
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` of Lambda Managed Instances.
+pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+/// Default `LAMBDA_LENS_RUNTIME_DONE_WAIT_MS` (zero on Lambda Managed Instances).
 pub const DEFAULT_RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
 /// Upper bound for `LAMBDA_LENS_RUNTIME_DONE_WAIT_MS`: the wait adds to the billed duration.
 pub const MAX_RUNTIME_DONE_WAIT_MS: u64 = 2000;
@@ -48,8 +51,10 @@ pub(super) const ON_STARTUP_ERROR: Variable = Variable::user(
     "LAMBDA_LENS_ON_STARTUP_ERROR",
     Fallback::Value("passthrough"),
 );
-pub(super) const RUNTIME_DONE_WAIT_MS: Variable =
-    Variable::user("LAMBDA_LENS_RUNTIME_DONE_WAIT_MS", Fallback::Value("250"));
+pub(super) const RUNTIME_DONE_WAIT_MS: Variable = Variable::user(
+    "LAMBDA_LENS_RUNTIME_DONE_WAIT_MS",
+    Fallback::Described("`250`; `0` on Lambda Managed Instances"),
+);
 pub(super) const DISABLED: Variable =
     Variable::user("LAMBDA_LENS_DISABLED", Fallback::Value("false"));
 
@@ -66,6 +71,11 @@ pub(super) const VARIABLES: &[Variable] = &[
     RUNTIME_DONE_WAIT_MS,
     DISABLED,
 ];
+
+/// Whether an `AWS_LAMBDA_INITIALIZATION_TYPE` value names Lambda Managed Instances.
+pub fn is_managed_instances(initialization_type: Option<&str>) -> bool {
+    initialization_type.is_some_and(|t| t.eq_ignore_ascii_case(MANAGED_INSTANCES))
+}
 
 /// What lambda-lens does when it cannot start observing (for example the proxy cannot listen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,9 +176,16 @@ impl RuntimeSettings {
                 )
             },
         );
+        let initialization_type = env.get(&INITIALIZATION_TYPE);
+        // Managed Instances emit no `runtimeDone`: waiting for it would only hold every span back.
+        let runtime_done_default = if is_managed_instances(initialization_type.as_deref()) {
+            Duration::ZERO
+        } else {
+            DEFAULT_RUNTIME_DONE_WAIT
+        };
         let runtime_done_wait = env.millis(
             &RUNTIME_DONE_WAIT_MS,
-            DEFAULT_RUNTIME_DONE_WAIT,
+            runtime_done_default,
             Bounds::between(0, MAX_RUNTIME_DONE_WAIT_MS),
         );
         let disabled = env.flag(&DISABLED, false);
@@ -187,7 +204,7 @@ impl RuntimeSettings {
             on_startup_error,
             runtime_done_wait,
             disabled,
-            initialization_type: env.get(&INITIALIZATION_TYPE),
+            initialization_type,
         })
     }
 }
@@ -220,6 +237,20 @@ mod tests {
         assert_eq!(cfg.handoff_file, PathBuf::from(DEFAULT_HANDOFF_FILE));
         assert_eq!(cfg.on_startup_error, StartupErrorPolicy::PassThrough);
         assert!(!cfg.disabled);
+    }
+
+    #[test]
+    fn managed_instances_do_not_wait_for_runtime_done_unless_told() {
+        let managed = ("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances");
+        let api = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+        let (cfg, _) = runtime(&[api, managed]).expect("valid");
+        assert_eq!(cfg.runtime_done_wait, Duration::ZERO);
+        let (cfg, _) =
+            runtime(&[api, managed, ("LAMBDA_LENS_RUNTIME_DONE_WAIT_MS", "100")]).expect("valid");
+        assert_eq!(cfg.runtime_done_wait, Duration::from_millis(100));
+        assert!(is_managed_instances(Some("LAMBDA-MANAGED-INSTANCES")));
+        assert!(!is_managed_instances(Some("on-demand")));
+        assert!(!is_managed_instances(None));
     }
 
     #[test]
