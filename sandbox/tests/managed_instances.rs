@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, Status};
@@ -172,4 +173,66 @@ async fn sixteen_invocations_run_at_once_on_awslambdaric_workers() {
         .filter(|e| e["type"] == "platform.report")
         .count();
     assert_eq!(reports, usize::from(CONCURRENCY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_and_timeouts_stay_with_their_invocation_and_the_environment_carries_on() {
+    let env = Env::new("lmi-failures");
+    let sandbox = Arc::new(
+        Sandbox::start(python_function(&env).with_timeout(Duration::from_millis(1000)))
+            .await
+            .expect("sandbox starts"),
+    );
+    let events = [
+        json!({"echo": true, "caller": "ok"}),
+        json!({"fail": "asked to fail"}),
+        json!({"sleep_ms": 2500, "caller": "slow"}),
+        json!({"echo": true, "sleep_ms": 200, "caller": "ok-too"}),
+    ];
+    let mut calls = JoinSet::new();
+    for event in events.clone() {
+        let sandbox = sandbox.clone();
+        calls.spawn(async move {
+            (
+                event.clone(),
+                sandbox.invoke(Invocation::json(&event)).await,
+            )
+        });
+    }
+    let outcomes: BTreeMap<String, _> = calls
+        .join_all()
+        .await
+        .into_iter()
+        .map(|(event, outcome)| (event.to_string(), outcome))
+        .collect();
+    let of = |i: usize| &outcomes[&events[i].to_string()];
+    assert_eq!(of(0).status, Status::Success);
+    assert_eq!(of(0).body_json(), events[0]);
+    assert_eq!(of(1).status, Status::Error);
+    assert_eq!(of(1).function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(of(1).body_json()["errorMessage"], "asked to fail");
+    assert_eq!(of(2).status, Status::Timeout);
+    assert_eq!(of(2).error_type.as_deref(), Some("Sandbox.Timeout"));
+    assert_eq!(of(3).status, Status::Success);
+    assert_eq!(of(3).body_json(), events[3]);
+
+    // A timeout ends that invocation only: no reset, the next one runs in the same environment.
+    let after = sandbox
+        .invoke(Invocation::json(&json!({"echo": true, "caller": "after"})))
+        .await;
+    assert_eq!(after.status, Status::Success, "{}", after.body_text());
+    let emitted = sandbox.telemetry_emitted();
+    assert_eq!(find_event(&emitted, "platform.initStart").len(), 1);
+    let statuses: BTreeMap<String, String> = find_event(&emitted, "platform.report")
+        .iter()
+        .map(|r| {
+            (
+                r["record"]["requestId"].as_str().expect("id").to_owned(),
+                r["record"]["status"].as_str().expect("status").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses[&of(1).request_id.to_string()], "error");
+    assert_eq!(statuses[&of(2).request_id.to_string()], "timeout");
+    assert_eq!(statuses.len(), 5);
 }
