@@ -5,26 +5,9 @@ mod common;
 
 use common::*;
 use lambda_sandbox::{
-    invoke_over_http, Invocation, LogFormat, Sandbox, SandboxConfig, ShutdownReason, Status,
-    TraceMode,
+    invoke_over_http, Invocation, LogFormat, Sandbox, ShutdownReason, Status, TraceMode,
 };
 use serde_json::json;
-
-fn python_function(env: &Env) -> SandboxConfig {
-    let mut cfg = SandboxConfig::new(
-        workspace().join("examples/python-function"),
-        vec![
-            venv_python().display().to_string(),
-            "-m".into(),
-            "awslambdaric".into(),
-            "app.handler".into(),
-        ],
-    )
-    .with_opt_dir(env.opt())
-    .quiet();
-    cfg.invoke_listen = Some("127.0.0.1:0".parse().expect("addr"));
-    cfg
-}
 
 #[tokio::test]
 async fn python_awslambdaric_success_and_error() {
@@ -37,7 +20,7 @@ async fn python_awslambdaric_success_and_error() {
             &listener.subscription("2022-07-01", &["platform", "function"], 25),
         )],
     );
-    let sandbox = Sandbox::start(python_function(&env))
+    let sandbox = Sandbox::start(env.python_function_config())
         .await
         .expect("sandbox starts");
     let ok = sandbox
@@ -109,7 +92,7 @@ async fn json_log_format_yields_object_records_for_new_schemas() {
             &old_schema.subscription("2022-07-01", &["function"], 25),
         )],
     );
-    let mut cfg = python_function(&env);
+    let mut cfg = env.python_function_config();
     cfg.log_format = LogFormat::Json;
     let sandbox = Sandbox::start(cfg).await.expect("sandbox starts");
     let ok = sandbox

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, Status};
+use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
@@ -17,23 +17,6 @@ use tokio::task::JoinSet;
 const CONCURRENCY: u16 = lambda_sandbox::MAX_MANAGED_CONCURRENCY;
 /// How long each invocation sleeps, so that all of them are in flight together.
 const SLEEP_MS: u64 = 400;
-
-fn python_function(env: &Env) -> SandboxConfig {
-    let mut cfg = SandboxConfig::new(
-        workspace().join("examples/python-function"),
-        vec![
-            venv_python().display().to_string(),
-            "-m".into(),
-            "awslambdaric".into(),
-            "app.handler".into(),
-        ],
-    )
-    .with_opt_dir(env.opt())
-    .with_managed_instances(CONCURRENCY)
-    .quiet();
-    cfg.invoke_listen = None;
-    cfg
-}
 
 /// Epoch ms of a telemetry `time` (`2024-01-01T00:00:00.123Z`).
 fn epoch_ms(time: &Value) -> i64 {
@@ -68,9 +51,12 @@ async fn sixteen_invocations_run_at_once_on_awslambdaric_workers() {
         ],
     );
     let sandbox = Arc::new(
-        Sandbox::start(python_function(&env))
-            .await
-            .expect("sandbox starts"),
+        Sandbox::start(
+            env.python_function_config()
+                .with_managed_instances(CONCURRENCY),
+        )
+        .await
+        .expect("sandbox starts"),
     );
 
     let mut calls = JoinSet::new();
@@ -179,9 +165,13 @@ async fn sixteen_invocations_run_at_once_on_awslambdaric_workers() {
 async fn errors_and_timeouts_stay_with_their_invocation_and_the_environment_carries_on() {
     let env = Env::new("lmi-failures");
     let sandbox = Arc::new(
-        Sandbox::start(python_function(&env).with_timeout(Duration::from_millis(1000)))
-            .await
-            .expect("sandbox starts"),
+        Sandbox::start(
+            env.python_function_config()
+                .with_managed_instances(CONCURRENCY)
+                .with_timeout(Duration::from_millis(1000)),
+        )
+        .await
+        .expect("sandbox starts"),
     );
     let events = [
         json!({"echo": true, "caller": "ok"}),

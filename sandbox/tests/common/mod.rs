@@ -126,6 +126,23 @@ impl Env {
         cfg
     }
 
+    /// A config running the example Python function under `awslambdaric`, quiet.
+    pub fn python_function_config(&self) -> SandboxConfig {
+        let mut cfg = SandboxConfig::new(
+            workspace().join("examples/python-function"),
+            vec![
+                venv_python().display().to_string(),
+                "-m".into(),
+                "awslambdaric".into(),
+                "app.handler".into(),
+            ],
+        )
+        .with_opt_dir(self.opt())
+        .quiet();
+        cfg.invoke_listen = Some("127.0.0.1:0".parse().expect("addr"));
+        cfg
+    }
+
     pub fn runtime_log(&self) -> PathBuf {
         self.dir.join("runtime.log")
     }
