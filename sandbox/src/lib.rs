@@ -6,7 +6,9 @@
 //! and the runtime command with Lambda's environments, follows the platform's init/invoke/shutdown
 //! ordering, emits and delivers `platform.*`, `function` and `extension` telemetry with per-subscriber
 //! batching, holds delivery while "frozen" between invocations (optionally SIGSTOPping the
-//! processes), and enforces timeouts, memory limits, crashes and resets like rapid does.
+//! processes), and enforces timeouts, memory limits, crashes and resets like rapid does. A Lambda
+//! Managed Instances mode ([`SandboxConfig::with_managed_instances`]) runs invocations concurrently
+//! with that platform's rules instead.
 //!
 //! Start with [`Sandbox::start`] and a [`SandboxConfig`].
 

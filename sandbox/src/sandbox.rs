@@ -344,7 +344,9 @@ impl Sandbox {
     }
 
     /// Invokes the function and waits until the invocation is complete: response received, runtime
-    /// and INVOKE-subscribed extensions back in `/next`, `platform.report` emitted, sandbox frozen.
+    /// and INVOKE-subscribed extensions back in `/next`, `platform.report` emitted, sandbox frozen
+    /// (on Managed Instances: response received and `platform.report` emitted, other invocations
+    /// running on).
     pub async fn invoke(&self, invocation: Invocation) -> InvokeOutcome {
         let submitted = Instant::now();
         let pending = self.inner.submit(invocation);
