@@ -47,7 +47,9 @@ async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {
         [json!("invocation"), json!("result"), json!("next")],
         "{ok_records:#?}"
     );
-    let result_end = ok_records[1]["body"]["ended_at"].as_f64().expect("result end");
+    let result_end = ok_records[1]["body"]["ended_at"]
+        .as_f64()
+        .expect("result end");
     let next_at = ok_records[2]["at"].as_f64().expect("next time");
     assert!(next_at >= result_end, "{ok_records:#?}");
     assert_eq!(ok_records[0]["event"]["head"], r#"{"name":"sandbox"}"#);
