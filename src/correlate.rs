@@ -826,43 +826,30 @@ mod tests {
         }))
     }
 
-    fn init_start(at: u64, kind: &str) -> Input {
-        tel(
-            at,
-            TelemetryBody::InitStart {
-                initialization_type: Some(kind.into()),
-                phase: Some("init".into()),
-                function_name: None,
-                function_version: None,
-                instance_id: None,
-                instance_max_memory: None,
-                runtime_version: None,
-            },
-        )
+    /// A correlator that saw a `kind` init from `t(0)` to `t(init_done)`.
+    fn initialised(kind: &str, init_done: u64) -> Correlator {
+        let mut c = correlator();
+        c.push(Input::Telemetry(startup::tests::init_start(0, kind)), t(0));
+        c.push(
+            Input::Telemetry(startup::tests::init_done(init_done)),
+            t(init_done),
+        );
+        c
     }
 
-    fn init_done(at: u64) -> Input {
-        tel(
-            at,
-            TelemetryBody::InitRuntimeDone {
-                initialization_type: None,
-                phase: None,
-                status: Some(PlatformStatus::Success),
-                error_type: None,
-                spans: vec![],
-            },
-        )
+    /// The proxy's view of a whole invocation `rid` from `t(at)`: event, result 10 ms later, the
+    /// runtime's next `/next` 1 ms after that; what the last one closed.
+    fn seen_through(c: &mut Correlator, rid: &str, at: u64) -> Vec<Output> {
+        c.push(event(rid, at), t(at));
+        assert!(c.push(result(rid, at + 10), t(at + 10)).is_empty());
+        c.push(next(rid, at + 11), t(at + 11))
     }
 
     #[test]
     fn an_accepted_result_and_the_runtimes_next_close_without_the_platform() {
-        let mut c = correlator();
-        c.push(init_start(0, "on-demand"), t(0));
-        c.push(init_done(80), t(80));
+        let mut c = initialised("on-demand", 80);
         c.push(invoke("a", 3000), t(100));
-        c.push(event("a", 101), t(101));
-        assert!(c.push(result("a", 110), t(110)).is_empty());
-        let out = c.push(next("a", 111), t(111));
+        let out = seen_through(&mut c, "a", 100);
         let inv = invocation(&out);
         assert_eq!(inv.reason, CloseReason::RuntimeNext);
         assert_eq!(inv.runtime_next, Some(t(111)));
@@ -880,9 +867,7 @@ mod tests {
 
         // Warm: the same, with nothing to wait for.
         c.push(invoke("b", 3000), t(200));
-        c.push(event("b", 201), t(201));
-        c.push(result("b", 205), t(205));
-        let out = c.push(next("b", 206), t(206));
+        let out = seen_through(&mut c, "b", 200);
         let warm = invocation(&out);
         assert_eq!(warm.reason, CloseReason::RuntimeNext);
         assert!(!warm.coldstart && warm.init.is_none());
@@ -897,15 +882,16 @@ mod tests {
     fn the_cold_start_waits_a_bounded_time_for_the_init_events() {
         let mut c = correlator();
         c.push(invoke("a", 3000), t(0));
-        c.push(event("a", 1), t(1));
-        c.push(result("a", 10), t(10));
         assert!(
-            c.push(next("a", 11), t(11)).is_empty(),
+            seen_through(&mut c, "a", 0).is_empty(),
             "the first invocation waits for its cold start"
         );
         assert_eq!(c.next_check(), Some(t(10) + RUNTIME_DONE_WAIT));
-        c.push(init_start(0, "on-demand"), t(30));
-        let out = c.push(init_done(0), t(31));
+        c.push(
+            Input::Telemetry(startup::tests::init_start(0, "on-demand")),
+            t(30),
+        );
+        let out = c.push(Input::Telemetry(startup::tests::init_done(0)), t(31));
         let inv = invocation(&out);
         assert_eq!(inv.reason, CloseReason::RuntimeNext);
         assert!(inv.coldstart);
@@ -914,9 +900,7 @@ mod tests {
         // Init events that never come: closed once the wait is over, still a cold start.
         let mut c = correlator();
         c.push(invoke("b", 3000), t(0));
-        c.push(event("b", 1), t(1));
-        c.push(result("b", 10), t(10));
-        c.push(next("b", 11), t(11));
+        seen_through(&mut c, "b", 0);
         assert!(c
             .close_due(t(10) + RUNTIME_DONE_WAIT - Duration::from_millis(1))
             .is_empty());
@@ -929,34 +913,22 @@ mod tests {
 
     #[test]
     fn provisioned_concurrency_and_old_inits_are_no_cold_start() {
-        let mut c = correlator();
-        c.push(init_start(0, "provisioned-concurrency"), t(0));
-        c.push(init_done(500), t(500));
-        c.push(event("a", 60_000), t(60_000));
-        c.push(result("a", 60_010), t(60_010));
-        let inv = c.push(next("a", 60_011), t(60_011));
-        let inv = invocation(&inv);
+        let mut c = initialised("provisioned-concurrency", 500);
+        let out = seen_through(&mut c, "a", 60_000);
+        let inv = invocation(&out);
         assert!(!inv.coldstart);
         assert!(inv.init.is_none());
 
-        let mut c = correlator();
-        c.push(init_start(0, "on-demand"), t(0));
-        c.push(init_done(500), t(500));
-        c.push(event("a", 11_000), t(11_000));
-        c.push(result("a", 11_010), t(11_010));
-        let inv = c.push(next("a", 11_011), t(11_011));
-        assert!(!invocation(&inv).coldstart, "more than 10 s after the init");
+        let mut c = initialised("on-demand", 500);
+        let out = seen_through(&mut c, "a", 11_000);
+        assert!(!invocation(&out).coldstart, "more than 10 s after the init");
     }
 
     #[test]
     fn a_snapstart_restore_is_the_cold_start() {
-        let mut c = correlator();
-        c.push(init_start(0, "snap-start"), t(0));
-        c.push(init_done(500), t(500));
-        c.push(event("a", 3_600_000), t(3_600_000));
-        c.push(result("a", 3_600_010), t(3_600_010));
+        let mut c = initialised("snap-start", 500);
         assert!(
-            c.push(next("a", 3_600_011), t(3_600_011)).is_empty(),
+            seen_through(&mut c, "a", 3_600_000).is_empty(),
             "waits for the restore's events"
         );
         c.push(tel(3_599_700, TelemetryBody::RestoreStart), t(3_600_020));
@@ -982,9 +954,7 @@ mod tests {
 
     #[test]
     fn a_rejected_result_waits_for_the_platform_despite_the_next() {
-        let mut c = correlator();
-        c.push(init_start(0, "on-demand"), t(0));
-        c.push(init_done(5), t(5));
+        let mut c = initialised("on-demand", 5);
         c.push(event("a", 10), t(10));
         let Input::Proxy(ProxyRecord::Result(mut rejected)) = result("a", 20) else {
             unreachable!("result() builds a result record")

@@ -190,14 +190,15 @@ impl Startup {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn t(ms: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
     }
 
-    fn init_start(at: u64, kind: &str) -> TelemetryEvent {
+    /// `platform.initStart` of an `kind` init at the tests' `t(at)`.
+    pub(in crate::correlate) fn init_start(at: u64, kind: &str) -> TelemetryEvent {
         TelemetryEvent {
             time: t(at),
             body: TelemetryBody::InitStart {
@@ -212,7 +213,8 @@ mod tests {
         }
     }
 
-    fn init_done(at: u64) -> TelemetryEvent {
+    /// A successful `platform.initRuntimeDone` at the tests' `t(at)`.
+    pub(in crate::correlate) fn init_done(at: u64) -> TelemetryEvent {
         TelemetryEvent {
             time: t(at),
             body: TelemetryBody::InitRuntimeDone {
