@@ -41,7 +41,7 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 pub const MAX_OPEN_INVOCATIONS: usize = 256;
 /// Closed invocations remembered for late reports and duplicates.
 pub const MAX_REMEMBERED_CLOSED: usize = 256;
-/// Function log lines kept per invocation (each becomes a span event).
+/// Function log lines kept per invocation.
 pub const MAX_LOG_LINES: usize = 32;
 /// Characters kept of each log line.
 pub const MAX_LOG_LINE_CHARS: usize = 1024;
