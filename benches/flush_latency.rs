@@ -150,6 +150,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
         span_id: identity.span_id,
         coldstart: false,
         init: None,
+        restore: None,
         invoke: None,
         event: Some(InvocationRecord {
             request_id: request_id.clone(),
@@ -181,6 +182,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
             upstream_error: None,
             upstream_body: BodyCapture::default(),
         }),
+        runtime_next: Some(start + ms(42)),
         platform_start: Some(TelemetryEvent {
             time: start,
             body: Start {

@@ -4,21 +4,29 @@
 //!
 //! The logic is pure: time is passed in, span ids come from an injected source, nothing here does I/O.
 //! Events may arrive in any order, twice, or never:
-//! - an invocation is *done* when `platform.runtimeDone` arrived; or the runtime's result passed through
-//!   the proxy and `runtimeDone` did not follow within the configured wait (or no telemetry is
-//!   coming at all); or its deadline passed by [`DEADLINE_GRACE`] (a timeout the platform did not report);
+//! - an invocation is *done* when the proxy saw its result accepted and its runtime ask for the next
+//!   event (the outcome is known; nothing is waited for from the platform), except that the first
+//!   invocation also waits for the events that end the environment's start (`startup`), so that
+//!   its trace shows its cold start; or when `platform.runtimeDone` arrived; or the runtime's result
+//!   passed through the proxy and neither followed within the configured wait (or no telemetry is
+//!   coming at all); or its deadline passed by [`DEADLINE_GRACE`] (a timeout the platform did not
+//!   report);
 //! - a closed invocation is never closed again; its ids are kept (bounded) so that a late
 //!   `platform.report` becomes a follow-up to the right span, and duplicates are ignored;
 //! - open state is bounded ([`MAX_OPEN_INVOCATIONS`]); the oldest is closed as incomplete when full.
+
+mod startup;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{SpanId, TraceId};
 
+use self::startup::Startup;
+pub use self::startup::{ColdStart, InitSummary, RestoreSummary, MAX_COLD_START_GAP};
 use crate::lifecycle::{deadline_at, InvokeEvent};
 use crate::recent::RecentMap;
-use crate::record::{InvocationRecord, ProxyRecord, RequestId, ResultRecord};
+use crate::record::{InvocationRecord, NextRecord, ProxyRecord, RequestId, ResultRecord};
 use crate::telemetry::{
     LogSource, PlatformStatus, Report, RuntimeDone, Start, TelemetryBody, TelemetryEvent,
 };
@@ -33,7 +41,7 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 pub const MAX_OPEN_INVOCATIONS: usize = 256;
 /// Closed invocations remembered for late reports and duplicates.
 pub const MAX_REMEMBERED_CLOSED: usize = 256;
-/// Function log lines kept per invocation (each becomes a span event).
+/// Function log lines kept per invocation.
 pub const MAX_LOG_LINES: usize = 32;
 /// Characters kept of each log line.
 pub const MAX_LOG_LINE_CHARS: usize = 1024;
@@ -52,6 +60,8 @@ pub enum Input {
 /// Why an invocation was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
+    /// The proxy saw the result accepted and the runtime ask for its next event.
+    RuntimeNext,
     /// `platform.runtimeDone` arrived.
     RuntimeDone,
     /// The result passed the proxy; `runtimeDone` did not follow in time (or is not coming).
@@ -73,25 +83,6 @@ pub struct LogLine {
     pub level: Option<String>,
 }
 
-/// What is known about the cold start that preceded an invocation.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InitSummary {
-    /// `platform.initStart` time.
-    pub start: Option<SystemTime>,
-    /// `platform.initRuntimeDone` time.
-    pub runtime_done: Option<SystemTime>,
-    /// `initializationType` (`on-demand`, `provisioned-concurrency`, ...).
-    pub initialization_type: Option<String>,
-    /// `phase` (`init`, or `invoke` for a suppressed init).
-    pub phase: Option<String>,
-    /// Init status.
-    pub status: Option<PlatformStatus>,
-    /// Init error type.
-    pub error_type: Option<String>,
-    /// `platform.initReport` duration.
-    pub duration_ms: Option<f64>,
-}
-
 /// A closed invocation, everything the span builder needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvocationSummary {
@@ -104,16 +95,20 @@ pub struct InvocationSummary {
     pub parent: ParentChoice,
     /// Id of the invocation span.
     pub span_id: SpanId,
-    /// First invocation after an init.
+    /// An init or a restore happened just before this invocation (see [`ColdStart`]).
     pub coldstart: bool,
-    /// The cold start, when this is the first invocation after init.
+    /// The init that was this invocation's cold start.
     pub init: Option<InitSummary>,
+    /// The SnapStart restore that was this invocation's cold start.
+    pub restore: Option<RestoreSummary>,
     /// The INVOKE event.
     pub invoke: Option<InvokeEvent>,
     /// The event as handed to the runtime.
     pub event: Option<InvocationRecord>,
     /// The runtime's result.
     pub result: Option<ResultRecord>,
+    /// When the runtime asked for its next event after its accepted result.
+    pub runtime_next: Option<SystemTime>,
     /// `platform.start`.
     pub platform_start: Option<TelemetryEvent<Start>>,
     /// `platform.runtimeDone`.
@@ -149,10 +144,12 @@ pub enum Output {
 #[derive(Debug, Default)]
 struct Open {
     seq: u64,
-    coldstart: bool,
+    /// This process's first invocation: the one a cold start may have preceded.
+    first: bool,
     invoke: Option<InvokeEvent>,
     event: Option<InvocationRecord>,
     result: Option<ResultRecord>,
+    runtime_next: Option<SystemTime>,
     platform_start: Option<TelemetryEvent<Start>>,
     runtime_done: Option<TelemetryEvent<RuntimeDone>>,
     report: Option<TelemetryEvent<Report>>,
@@ -171,8 +168,21 @@ impl Open {
     }
 
     fn result_end(&self) -> Option<SystemTime> {
-        let result = self.result.as_ref()?;
-        Some(result.body.ended_at.unwrap_or(result.started_at))
+        self.result.as_ref().map(ResultRecord::ended_at)
+    }
+
+    /// When the invocation began, as far as known: the event passed the proxy, else the platform
+    /// started it.
+    fn started_at(&self) -> Option<SystemTime> {
+        self.event
+            .as_ref()
+            .map(|e| e.received_at)
+            .or_else(|| self.platform_start.as_ref().map(|s| s.time))
+    }
+
+    /// The proxy saw everything: the result accepted and the runtime's next `/next`.
+    fn seen_through(&self) -> bool {
+        self.runtime_next.is_some() && self.result.as_ref().is_some_and(ResultRecord::accepted)
     }
 
     /// The X-Ray header, from whichever source carried it.
@@ -197,8 +207,17 @@ impl Open {
             })
     }
 
-    /// Whether the invocation is complete at `now`, and why.
-    fn done(&self, now: SystemTime, runtime_done_wait: Duration) -> Option<CloseReason> {
+    /// Whether the invocation is complete at `now`, and why; `startup_pending` when the
+    /// environment's start is not known yet (only the first invocation waits for it).
+    fn done(
+        &self,
+        now: SystemTime,
+        runtime_done_wait: Duration,
+        startup_pending: bool,
+    ) -> Option<CloseReason> {
+        if self.seen_through() && !(self.first && startup_pending) {
+            return Some(CloseReason::RuntimeNext);
+        }
         if let Some(wait_until) = self.result_wait_until() {
             return (wait_until <= now).then_some(CloseReason::RuntimeDone);
         }
@@ -229,6 +248,10 @@ impl Open {
 
     /// When `done` may change without new input.
     fn next_check(&self, runtime_done_wait: Duration) -> Option<SystemTime> {
+        if self.seen_through() {
+            // Waiting only for the environment's start: bounded like the wait for runtimeDone.
+            return self.result_end().map(|end| end + runtime_done_wait);
+        }
         if let Some(wait_until) = self.result_wait_until() {
             return Some(wait_until);
         }
@@ -253,7 +276,7 @@ struct Closed {
 pub struct Correlator {
     open: HashMap<RequestId, Open>,
     closed: RecentMap<RequestId, Closed>,
-    init: InitSummary,
+    startup: Startup,
     /// No invocation seen yet: the next one is this process's cold start.
     cold: bool,
     telemetry_expected: bool,
@@ -273,7 +296,7 @@ impl Correlator {
         Self {
             open: HashMap::new(),
             closed: RecentMap::new(MAX_REMEMBERED_CLOSED),
-            init: InitSummary::default(),
+            startup: Startup::default(),
             cold: true,
             telemetry_expected: true,
             runtime_done_wait,
@@ -307,6 +330,12 @@ impl Correlator {
                     }
                 }
             }
+            Input::Proxy(ProxyRecord::Next(NextRecord { request_id, at })) => {
+                // Only an invocation still open: its result was just seen.
+                if let Some(open) = self.open.get_mut(&request_id) {
+                    open.runtime_next.get_or_insert(at);
+                }
+            }
             Input::Invoke(invoke) => {
                 let id = invoke.request_id.clone();
                 if let Some(open) = self.open_mut(&id, &mut out) {
@@ -320,42 +349,14 @@ impl Correlator {
     }
 
     fn telemetry(&mut self, event: TelemetryEvent, out: &mut Vec<Output>) {
+        // Every init, re-inits after a reset included, starts new extension processes, so the
+        // cold start is always this process's first invocation; the start's events (replayed at the
+        // first thaw, possibly after that invocation opened) only describe it.
+        if self.startup.observe(&event) {
+            return;
+        }
         let time = event.time;
         match event.body {
-            TelemetryBody::InitStart {
-                initialization_type,
-                phase,
-                ..
-            } => {
-                // Every init, re-inits after a reset included, starts new extension processes, so
-                // the cold start is always this process's first invocation; initStart (replayed at
-                // the first thaw, possibly after that invocation opened) only describes it.
-                self.init = InitSummary {
-                    start: Some(time),
-                    initialization_type,
-                    phase,
-                    ..InitSummary::default()
-                };
-            }
-            TelemetryBody::InitRuntimeDone {
-                status, error_type, ..
-            } => {
-                self.init.runtime_done = Some(time);
-                self.init.status = status;
-                self.init.error_type = error_type;
-            }
-            TelemetryBody::InitReport {
-                status,
-                error_type,
-                duration_ms,
-                ..
-            } => {
-                self.init.duration_ms = duration_ms;
-                if self.init.status.is_none() {
-                    self.init.status = status;
-                    self.init.error_type = error_type;
-                }
-            }
             TelemetryBody::Start(start) => {
                 let request_id = start.request_id.clone();
                 if let Some(open) = self.open_mut(&request_id, out) {
@@ -416,7 +417,13 @@ impl Correlator {
             }
             TelemetryBody::Log { .. }
             | TelemetryBody::LogsDropped { .. }
-            | TelemetryBody::Other { .. } => {}
+            | TelemetryBody::Other { .. }
+            | TelemetryBody::InitStart { .. }
+            | TelemetryBody::InitRuntimeDone { .. }
+            | TelemetryBody::InitReport { .. }
+            | TelemetryBody::RestoreStart
+            | TelemetryBody::RestoreRuntimeDone { .. }
+            | TelemetryBody::RestoreReport { .. } => {}
         }
     }
 
@@ -439,7 +446,7 @@ impl Correlator {
             self.seq += 1;
             let open = Open {
                 seq: self.seq,
-                coldstart: std::mem::replace(&mut self.cold, false),
+                first: std::mem::replace(&mut self.cold, false),
                 ..Open::default()
             };
             self.open.insert(id.clone(), open);
@@ -449,14 +456,20 @@ impl Correlator {
 
     /// Closes every invocation that is complete at `now`.
     pub fn close_due(&mut self, now: SystemTime) -> Vec<Output> {
+        let (wait, startup_pending) = (self.effective_wait(), self.startup_pending());
         let due: Vec<(RequestId, CloseReason)> = self
             .open
             .iter()
-            .filter_map(|(id, o)| o.done(now, self.effective_wait()).map(|r| (id.clone(), r)))
+            .filter_map(|(id, o)| o.done(now, wait, startup_pending).map(|r| (id.clone(), r)))
             .collect();
         due.into_iter()
             .filter_map(|(id, reason)| self.close(&id, reason))
             .collect()
+    }
+
+    /// The first invocation would close before the environment's start is known.
+    fn startup_pending(&self) -> bool {
+        self.telemetry_expected && !self.startup.known()
     }
 
     fn effective_wait(&self) -> Duration {
@@ -508,17 +521,23 @@ impl Correlator {
                 reported: false,
             },
         );
-        let init = open.coldstart.then(|| self.init.clone());
+        let cold_start = if open.first {
+            self.startup.cold_start(open.started_at())
+        } else {
+            ColdStart::default()
+        };
         Some(Output::Invocation(Box::new(InvocationSummary {
             request_id: id.clone(),
             reason,
             parent,
             span_id,
-            coldstart: open.coldstart,
-            init,
+            coldstart: cold_start.cold,
+            init: cold_start.init,
+            restore: cold_start.restore,
             invoke: open.invoke,
             event: open.event,
             result: open.result,
+            runtime_next: open.runtime_next,
             platform_start: open.platform_start,
             runtime_done: open.runtime_done,
             report: open.report,
@@ -798,6 +817,161 @@ mod tests {
             c.push(report("a", 5001), t(5001)).is_empty(),
             "duplicate report ignored"
         );
+    }
+
+    fn next(rid: &str, at: u64) -> Input {
+        Input::Proxy(ProxyRecord::Next(NextRecord {
+            request_id: id(rid),
+            at: t(at),
+        }))
+    }
+
+    /// A correlator that saw a `kind` init from `t(0)` to `t(init_done)`.
+    fn initialised(kind: &str, init_done: u64) -> Correlator {
+        let mut c = correlator();
+        c.push(Input::Telemetry(startup::tests::init_start(0, kind)), t(0));
+        c.push(
+            Input::Telemetry(startup::tests::init_done(init_done)),
+            t(init_done),
+        );
+        c
+    }
+
+    /// The proxy's view of a whole invocation `rid` from `t(at)`: event, result 10 ms later, the
+    /// runtime's next `/next` 1 ms after that; what the last one closed.
+    fn seen_through(c: &mut Correlator, rid: &str, at: u64) -> Vec<Output> {
+        c.push(event(rid, at), t(at));
+        assert!(c.push(result(rid, at + 10), t(at + 10)).is_empty());
+        c.push(next(rid, at + 11), t(at + 11))
+    }
+
+    #[test]
+    fn an_accepted_result_and_the_runtimes_next_close_without_the_platform() {
+        let mut c = initialised("on-demand", 80);
+        c.push(invoke("a", 3000), t(100));
+        let out = seen_through(&mut c, "a", 100);
+        let inv = invocation(&out);
+        assert_eq!(inv.reason, CloseReason::RuntimeNext);
+        assert_eq!(inv.runtime_next, Some(t(111)));
+        assert!(inv.coldstart);
+        assert_eq!(inv.init.as_ref().and_then(|i| i.start), Some(t(0)));
+        assert!(inv.runtime_done.is_none(), "nothing waited for");
+        assert!(
+            c.push(
+                runtime_done("a", 112, PlatformStatus::Success, None),
+                t(140)
+            )
+            .is_empty(),
+            "the platform's word comes too late and changes nothing"
+        );
+
+        // Warm: the same, with nothing to wait for.
+        c.push(invoke("b", 3000), t(200));
+        let out = seen_through(&mut c, "b", 200);
+        let warm = invocation(&out);
+        assert_eq!(warm.reason, CloseReason::RuntimeNext);
+        assert!(!warm.coldstart && warm.init.is_none());
+        assert!(
+            c.push(next("zz", 207), t(207)).is_empty(),
+            "a /next for an unknown invocation opens nothing"
+        );
+        assert!(!c.is_open(&id("zz")));
+    }
+
+    #[test]
+    fn the_cold_start_waits_a_bounded_time_for_the_init_events() {
+        let mut c = correlator();
+        c.push(invoke("a", 3000), t(0));
+        assert!(
+            seen_through(&mut c, "a", 0).is_empty(),
+            "the first invocation waits for its cold start"
+        );
+        assert_eq!(c.next_check(), Some(t(10) + RUNTIME_DONE_WAIT));
+        c.push(
+            Input::Telemetry(startup::tests::init_start(0, "on-demand")),
+            t(30),
+        );
+        let out = c.push(Input::Telemetry(startup::tests::init_done(0)), t(31));
+        let inv = invocation(&out);
+        assert_eq!(inv.reason, CloseReason::RuntimeNext);
+        assert!(inv.coldstart);
+        assert_eq!(inv.init.as_ref().and_then(|i| i.runtime_done), Some(t(0)));
+
+        // Init events that never come: closed once the wait is over, still a cold start.
+        let mut c = correlator();
+        c.push(invoke("b", 3000), t(0));
+        seen_through(&mut c, "b", 0);
+        assert!(c
+            .close_due(t(10) + RUNTIME_DONE_WAIT - Duration::from_millis(1))
+            .is_empty());
+        let out = c.close_due(t(10) + RUNTIME_DONE_WAIT);
+        let inv = invocation(&out);
+        assert_eq!(inv.reason, CloseReason::ResultSeen);
+        assert_eq!(inv.runtime_next, Some(t(11)));
+        assert!(inv.coldstart && inv.init.is_none());
+    }
+
+    #[test]
+    fn provisioned_concurrency_and_old_inits_are_no_cold_start() {
+        let mut c = initialised("provisioned-concurrency", 500);
+        let out = seen_through(&mut c, "a", 60_000);
+        let inv = invocation(&out);
+        assert!(!inv.coldstart);
+        assert!(inv.init.is_none());
+
+        let mut c = initialised("on-demand", 500);
+        let out = seen_through(&mut c, "a", 11_000);
+        assert!(!invocation(&out).coldstart, "more than 10 s after the init");
+    }
+
+    #[test]
+    fn a_snapstart_restore_is_the_cold_start() {
+        let mut c = initialised("snap-start", 500);
+        assert!(
+            seen_through(&mut c, "a", 3_600_000).is_empty(),
+            "waits for the restore's events"
+        );
+        c.push(tel(3_599_700, TelemetryBody::RestoreStart), t(3_600_020));
+        let out = c.push(
+            tel(
+                3_599_990,
+                TelemetryBody::RestoreRuntimeDone {
+                    status: Some(PlatformStatus::Success),
+                    error_type: None,
+                },
+            ),
+            t(3_600_021),
+        );
+        let inv = invocation(&out);
+        assert!(inv.coldstart);
+        assert!(inv.init.is_none());
+        let restore = inv.restore.as_ref().expect("restore");
+        assert_eq!(
+            (restore.start, restore.runtime_done),
+            (Some(t(3_599_700)), Some(t(3_599_990)))
+        );
+    }
+
+    #[test]
+    fn a_rejected_result_waits_for_the_platform_despite_the_next() {
+        let mut c = initialised("on-demand", 5);
+        c.push(event("a", 10), t(10));
+        let Input::Proxy(ProxyRecord::Result(mut rejected)) = result("a", 20) else {
+            unreachable!("result() builds a result record")
+        };
+        rejected.upstream_status = Some(413);
+        c.push(Input::Proxy(ProxyRecord::Result(rejected)), t(20));
+        assert!(c.push(next("a", 21), t(21)).is_empty());
+        let out = c.push(
+            runtime_done(
+                "a",
+                30,
+                PlatformStatus::Error,
+                Some("Function.ResponseSizeTooLarge"),
+            ),
+            t(30),
+        );
+        assert_eq!(invocation(&out).reason, CloseReason::RuntimeDone);
     }
 
     #[test]

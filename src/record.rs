@@ -1,6 +1,7 @@
-//! The proxy's observations: one record per invocation event handed to the runtime and one per
-//! result (`/response`, `/error`, `/init/error`) the runtime sends, delivered over a bounded channel to
-//! the single task that owns all per-invocation state.
+//! The proxy's observations: one record per invocation event handed to the runtime, one per result
+//! (`/response`, `/error`, `/init/error`) the runtime sends, and one when a runtime whose result was
+//! accepted asks for its next event — the moment the platform considers it done — delivered over a
+//! bounded channel to the single task that owns all per-invocation state.
 //!
 //! A record is filled in while its bodies pass and sent when dropped (`PendingRecord`), so it is sent
 //! exactly once even when a runtime disconnects mid-stream.
@@ -218,6 +219,17 @@ pub struct ResultRecord {
     pub upstream_body: BodyCapture,
 }
 
+/// The runtime that handled an invocation asked for its next event: the invocation's work is over,
+/// as the platform counts it (`runtimeDone`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextRecord {
+    /// The invocation whose accepted result preceded this `/next`.
+    pub request_id: RequestId,
+    /// When the `/next` request's head arrived.
+    #[serde(serialize_with = "epoch_ms")]
+    pub at: SystemTime,
+}
+
 /// One observation made by the proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -226,6 +238,8 @@ pub enum ProxyRecord {
     Invocation(InvocationRecord),
     /// A result the runtime sent.
     Result(ResultRecord),
+    /// The runtime asked for its next event after an accepted result.
+    Next(NextRecord),
 }
 
 /// Sending side of the observation queue; never blocks, counts what it had to drop.
@@ -315,6 +329,28 @@ impl From<InvocationRecord> for ProxyRecord {
 impl From<ResultRecord> for ProxyRecord {
     fn from(record: ResultRecord) -> Self {
         Self::Result(record)
+    }
+}
+
+impl From<NextRecord> for ProxyRecord {
+    fn from(record: NextRecord) -> Self {
+        Self::Next(record)
+    }
+}
+
+impl ResultRecord {
+    /// The runtime sent the whole result and the Runtime API accepted it: the invocation's outcome
+    /// is known without the platform's word.
+    pub fn accepted(&self) -> bool {
+        self.body.complete
+            && self
+                .upstream_status
+                .is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// When the result was complete (or abandoned).
+    pub fn ended_at(&self) -> SystemTime {
+        self.body.ended_at.unwrap_or(self.started_at)
     }
 }
 

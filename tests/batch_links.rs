@@ -9,6 +9,7 @@ use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, Status}
 use serde_json::{json, Value};
 use trace_view::{ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind};
 
+use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::events;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
@@ -80,6 +81,7 @@ async fn span_of(receiver: &ReceiverHandle, request_id: &str) -> ReceivedSpan {
         )
         .await
         .expect("the invocation span arrives");
+    assert_contained(&spans);
     spans
         .into_iter()
         .find(|s| s.attributes.get("faas.invocation_id") == Some(&json!(request_id)))

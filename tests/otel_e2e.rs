@@ -12,6 +12,7 @@ use trace_view::{
     Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind, StatusCode, Transport,
 };
 
+use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::repo::{repo_root, venv_python};
 use lambda_lens_test_support::sandbox::python_sandbox_config;
@@ -50,6 +51,16 @@ fn children<'a>(spans: &'a [ReceivedSpan], parent: &ReceivedSpan) -> Vec<&'a Rec
         .collect();
     kids.sort_by(|a, b| a.name.cmp(&b.name));
     kids
+}
+
+/// The `init` span of `inv`'s trace: its sibling, under the same parent.
+fn cold_start_of<'a>(spans: &'a [ReceivedSpan], inv: &ReceivedSpan) -> &'a ReceivedSpan {
+    let init = spans
+        .iter()
+        .find(|s| s.trace_id == inv.trace_id && s.name == "init")
+        .unwrap_or_else(|| panic!("no init span in {}: {spans:#?}", inv.trace_id));
+    assert_eq!(init.parent_span_id, inv.parent_span_id);
+    init
 }
 
 fn names(spans: &[&ReceivedSpan]) -> Vec<String> {
@@ -109,6 +120,7 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
     assert_eq!(seen, vec![(ok_id.clone(), true), (failed_id.clone(), true)]);
 
     let spans = receiver.spans();
+    assert_contained(&spans);
     let inv = invocation_span(&spans, &ok_id);
     assert_eq!(inv.name, "test-function");
     assert_eq!(inv.trace_id, "5759e988bd862e3fe1be46a994272793");
@@ -129,23 +141,21 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
     assert_eq!(inv.resource["cloud.region"], json!("us-east-1"));
     assert_eq!(inv.resource["faas.max_memory"], json!(128 * 1024 * 1024));
     assert!(inv.end_unix_nanos >= inv.start_unix_nanos);
+    assert_contained(&spans);
     let kids = children(&spans, inv);
     assert_eq!(
         names(&kids),
-        [
-            "init",
-            "platform.report",
-            "responseDuration",
-            "responseLatency",
-            "runtimeOverhead"
-        ]
+        ["responseDuration", "responseLatency", "runtimeOverhead"]
     );
-    let init = kids[0];
+    // The phases split the invocation, on the proxy's clock.
+    assert_eq!(kids[1].start_unix_nanos, inv.start_unix_nanos);
+    assert_eq!(kids[1].end_unix_nanos, kids[0].start_unix_nanos);
+    assert_eq!(kids[0].end_unix_nanos, kids[2].start_unix_nanos);
+    assert_eq!(kids[2].end_unix_nanos, inv.end_unix_nanos);
+    // The cold start is the invocation's sibling, under the same caller.
+    let init = cold_start_of(&spans, inv);
     assert_eq!(init.attributes["lambda_lens.init.type"], json!("on-demand"));
-    assert!(inv.events.iter().any(|e| e.name == "log"
-        && e.attributes["log.message"]
-            .as_str()
-            .is_some_and(|m| m.contains("example-function: event"))));
+    assert!(init.end_unix_nanos <= inv.start_unix_nanos);
 
     let err = invocation_span(&spans, &failed_id);
     assert_eq!(err.status_code, StatusCode::Error);
@@ -160,29 +170,12 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
         .expect("exception event");
     assert_eq!(exception.attributes["exception.type"], json!("ValueError"));
     assert!(
-        children(&spans, err).iter().all(|s| s.name != "init"),
+        spans
+            .iter()
+            .all(|s| s.trace_id != err.trace_id || s.name != "init"),
         "warm: no init span"
     );
-
-    // The first invocation's report arrived after its freeze: exported as a follow-up at the next thaw.
-    let report = spans
-        .iter()
-        .find(|s| {
-            s.name == "platform.report" && s.parent_span_id.as_deref() == Some(inv.span_id.as_str())
-        })
-        .expect("report span of the first invocation");
-    assert_eq!(report.trace_id, inv.trace_id);
-    assert_eq!(report.attributes["faas.invocation_id"], json!(ok_id));
-    assert_eq!(
-        report.attributes["lambda_lens.report.memory_size_mb"],
-        json!(128)
-    );
-    assert!(
-        report.attributes["lambda_lens.report.billed_duration_ms"]
-            .as_i64()
-            .expect("billed")
-            >= 1
-    );
+    assert!(spans.iter().all(|s| s.name != "platform.report"));
 
     // A timeout: the sandbox resets; the span is exported during the SHUTDOWN that follows.
     let timed_out = sandbox
@@ -202,6 +195,7 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
         )
         .await
         .expect("timeout span exported");
+    assert_contained(&spans);
     let t = invocation_span(&spans, &timed_out.request_id.to_string());
     assert_eq!(t.status_code, StatusCode::Error);
     assert_eq!(t.attributes["error.type"], json!("Sandbox.Timeout"));
@@ -223,12 +217,10 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
         )
         .await
         .expect("post-reset span");
+    assert_contained(&spans);
     let again = invocation_span(&spans, &after_id);
     assert_eq!(again.attributes["faas.coldstart"], json!(true));
-    let init = children(&spans, again)
-        .into_iter()
-        .find(|s| s.name == "init")
-        .expect("init span");
+    let init = cold_start_of(&spans, again);
     assert_eq!(init.attributes["lambda_lens.init.phase"], json!("invoke"));
 
     let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await;
@@ -282,6 +274,7 @@ async fn trace_header_shapes_crash_and_out_of_memory_over_grpc() {
         )
         .await
         .expect("crash and out-of-memory spans exported");
+    assert_contained(&spans);
 
     // Sampled=0 is recorded anyway by default (every invocation is seen).
     let s = invocation_span(&spans, &unsampled.request_id.to_string());
@@ -383,6 +376,7 @@ async fn a_down_or_hanging_collector_never_changes_or_delays_the_invocation() {
         )
         .await
         .expect("queued spans delivered once the collector is back");
+    assert_contained(&spans);
     for id in &ids {
         let count = spans
             .iter()
@@ -420,21 +414,22 @@ async fn a_parent_based_sampler_honours_the_xray_sampled_flag() {
         .wait_for_spans(
             |s: &[ReceivedSpan]| {
                 s.iter().any(|x| {
-                    x.name == "platform.report"
+                    x.kind == SpanKind::Server
                         && x.attributes.get("faas.invocation_id") == Some(&json!(kept_id))
                 })
             },
             Duration::from_secs(10),
         )
         .await
-        .expect("the sampled invocation and its report are exported");
+        .expect("the sampled invocation is exported");
+    assert_contained(&spans);
     invocation_span(&spans, &kept_id);
     let dropped_id = json!(dropped.request_id.to_string());
     assert!(
         spans
             .iter()
             .all(|s| s.attributes.get("faas.invocation_id") != Some(&dropped_id)),
-        "nothing of the Sampled=0 invocation, not even its late report"
+        "nothing of the Sampled=0 invocation"
     );
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
@@ -516,6 +511,7 @@ async fn memory_stays_bounded_while_the_collector_is_down() {
         )
         .await
         .expect("export resumes");
+    assert_contained(&spans);
     assert!(
         spans.len() <= 16,
         "the queue kept at most 16 spans: {} arrived",
@@ -597,16 +593,19 @@ async fn without_the_runtime_done_wait_spans_close_on_the_proxys_view() {
     let out = sandbox.invoke(Invocation::json(&json!({"n": 1}))).await;
     let id = out.request_id.to_string();
     let spans = receiver.spans();
+    assert_contained(&spans);
     let inv = invocation_span(&spans, &id);
     assert_eq!(inv.status_code, StatusCode::Unset);
     assert_eq!(inv.attributes["lambda_lens.status"], json!("success"));
-    // Closed on the result: no runtimeDone phases (and the init span only if the platform's init
-    // events happened to arrive first).
+    // The cold start does not wait for the init events: closed on the result, so the phase after
+    // it only if the runtime's /next happened to come first.
     let kids = names(&children(&spans, inv));
-    assert!(
-        kids.iter().all(|n| n == "init" || n == "platform.report"),
+    assert_eq!(
+        kids[..2],
+        ["responseDuration", "responseLatency"],
         "{kids:?}"
     );
+    assert!(kids.len() == 2 || kids[2] == "runtimeOverhead", "{kids:?}");
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
@@ -636,6 +635,7 @@ async fn transforms_reach_the_function_and_the_caller() {
     let seen: serde_json::Value =
         serde_json::from_str(response["body"].as_str().expect("body string")).expect("JSON body");
     let spans = receiver.spans();
+    assert_contained(&spans);
     let inv = invocation_span(&spans, &http.request_id.to_string());
     let traceparent = format!("00-{}-{}-01", inv.trace_id, inv.span_id);
     assert_eq!(
@@ -709,6 +709,7 @@ async fn parent_of_apigw_event(name: &str, env: &[(&str, &str)]) -> ReceivedSpan
         .await;
     assert_eq!(out.status, Status::Success, "{}", out.body_text());
     let spans = receiver.spans();
+    assert_contained(&spans);
     let inv = invocation_span(&spans, &out.request_id.to_string()).clone();
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
@@ -763,12 +764,76 @@ async fn an_injected_traceparent_states_the_samplers_decision() {
     let seen: serde_json::Value =
         serde_json::from_str(response["body"].as_str().expect("body string")).expect("JSON body");
     let spans = receiver.spans();
+    assert_contained(&spans);
     let inv = invocation_span(&spans, &out.request_id.to_string());
     assert_eq!(inv.trace_id, "5759e988bd862e3fe1be46a994272793");
     assert_eq!(
         seen["headers"]["traceparent"],
         format!("00-{}-{}-01", inv.trace_id, inv.span_id)
     );
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
+
+/// The hold the issue measured at ~25 ms (waiting for `platform.runtimeDone` through the Telemetry
+/// API's buffering) is gone on warm successes: lambda-lens calls `/extension/event/next` as soon as
+/// the response passed and the runtime asked for its next event. Loose bound; the benchmark
+/// (`benches/hold.rs`) measures it precisely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_successes_release_the_environment_without_waiting_for_the_platform() {
+    /// Far below the ~25 ms of a wait for `runtimeDone`, far above the sub-millisecond target.
+    const LOOSE_HOLD_P50: Duration = Duration::from_millis(15);
+    const WARM_INVOCATIONS: usize = 9;
+
+    let receiver = receiver();
+    let opt = build_layer(LAMBDA_LENS, "hold");
+    let sandbox = Sandbox::start(config(&opt, &receiver.http_endpoint(), &[]))
+        .await
+        .expect("sandbox starts");
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&calls);
+    sandbox.set_extension_next_hook(move |call| {
+        let log = Arc::clone(&log);
+        async move {
+            let at = SystemTime::now();
+            log.lock()
+                .expect("hook log")
+                .push((call.request_id.to_string(), at));
+        }
+    });
+    let cold = sandbox
+        .invoke(Invocation::json(&json!({"n": "cold"})))
+        .await;
+    assert_eq!(cold.status, Status::Success);
+    let mut ids = Vec::new();
+    for n in 0..WARM_INVOCATIONS {
+        let out = sandbox.invoke(Invocation::json(&json!({ "n": n }))).await;
+        assert_eq!(out.status, Status::Success);
+        ids.push(out.request_id.to_string());
+    }
+    let spans = receiver.spans();
+    assert_contained(&spans);
+    let calls = calls.lock().expect("hook log").clone();
+    let mut holds: Vec<Duration> = ids
+        .iter()
+        .map(|id| {
+            let inv = invocation_span(&spans, id);
+            assert_eq!(inv.attributes["faas.coldstart"], json!(false));
+            let response = children(&spans, inv)
+                .into_iter()
+                .find(|s| s.name == "responseDuration")
+                .expect("responseDuration span");
+            let response_end = UNIX_EPOCH + Duration::from_nanos(response.end_unix_nanos);
+            let (_, released) = calls
+                .iter()
+                .find(|(request_id, _)| request_id == id)
+                .expect("lambda-lens called /event/next after the invocation");
+            released.duration_since(response_end).unwrap_or_default()
+        })
+        .collect();
+    holds.sort();
+    let p50 = holds[holds.len() / 2];
+    assert!(p50 < LOOSE_HOLD_P50, "holds {holds:?}");
     sandbox.shutdown(ShutdownReason::Spindown).await;
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }

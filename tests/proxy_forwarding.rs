@@ -430,6 +430,7 @@ async fn sixteen_concurrent_invocations_keep_their_own_ids() {
                 assert_eq!(r.body.head, Bytes::from(format!("{{\"i\":{i}}}")));
                 results += 1;
             }
+            ProxyRecord::Next(n) => panic!("no runtime asked for a second event: {n:?}"),
         }
     }
     assert_eq!((invocations, results), (16, 16));

@@ -38,14 +38,20 @@ async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {
         .expect("lambda-lens ran as an extension");
     assert_eq!(lens.code, Some(0), "{lens:?}");
 
-    // The runtime went through the proxy: lambda-lens recorded both invocations, with their bodies.
+    // The runtime went through the proxy: lambda-lens recorded both invocations, with their bodies,
+    // and the runtime's next /next that ended each.
     let ok_records = records_for(&sandbox, &ok.request_id.to_string());
     let kinds: Vec<_> = ok_records.iter().map(|r| r["record"].clone()).collect();
     assert_eq!(
         kinds,
-        [json!("invocation"), json!("result")],
+        [json!("invocation"), json!("result"), json!("next")],
         "{ok_records:#?}"
     );
+    let result_end = ok_records[1]["body"]["ended_at"]
+        .as_f64()
+        .expect("result end");
+    let next_at = ok_records[2]["at"].as_f64().expect("next time");
+    assert!(next_at >= result_end, "{ok_records:#?}");
     assert_eq!(ok_records[0]["event"]["head"], r#"{"name":"sandbox"}"#);
     assert_eq!(ok_records[1]["kind"], "response");
     assert_eq!(ok_records[1]["upstream_status"], 202);

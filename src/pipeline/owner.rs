@@ -163,14 +163,14 @@ impl Owner {
                         }
                     }
                 }
+                // A report makes no span (its figures are not part of the trace); the sampler's
+                // decision still applies to whatever is made of it.
                 Output::LateReport(late) => {
-                    if !self
-                        .sampling
-                        .records_late_report(&late.report.body.request_id)
-                    {
-                        continue;
+                    let request_id = &late.report.body.request_id;
+                    if self.sampling.records_late_report(request_id) {
+                        tracing::debug!(%request_id, "late report: no span");
                     }
-                    vec![spans::late_report_span(&late, new_span_id())]
+                    continue;
                 }
             };
             if let Some(exporter) = self.exporter.as_mut() {

@@ -2,7 +2,9 @@
 //! flushes spans nobody waits for. Pure: time is passed in, the export is handed in.
 //!
 //! The rules:
-//! - a waiter is answered once its invocation is closed, or at its release time: just before its
+//! - a waiter is answered once its invocation is closed — on the success path as soon as the proxy
+//!   saw the accepted result and the runtime's next `/next` (see `correlate`), so nothing waits for
+//!   the platform's `runtimeDone` — or at its release time: just before its
 //!   deadline (extension work counts against the function timeout); at once when nothing could
 //!   complete the invocation (no exporter); shortly after INVOKE while no telemetry is coming and the
 //!   runtime has not used the proxy yet (it may not use it at all);

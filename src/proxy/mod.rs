@@ -18,7 +18,7 @@
 //! - `/next`: `next` claims an event from the `broker` or calls upstream, `deliver` hands it to
 //!   the runtime, `orphan` finishes a call whose runtime left so that its event is not lost;
 //! - results: `result` records them (and applies response transforms), `relay` forwards them and
-//!   every other call;
+//!   every other call; `awaiting_next` tells which invocation a runtime's next `/next` ends;
 //! - `records` builds what the owner task is told, `transformable` and `transform_spans` serve
 //!   transforms, `reply` writes lambda-lens's own answers, `runtime_conn` watches and closes the
 //!   runtime's connection, `upstream` keeps upstream connections.
@@ -26,6 +26,7 @@
 //! [`ProxyRecord`]: crate::record::ProxyRecord
 //! [`Tap`]: crate::capture::Tap
 
+mod awaiting_next;
 mod broker;
 pub(crate) mod chunked;
 mod deliver;
@@ -46,11 +47,13 @@ mod transformable;
 mod upstream;
 mod wire;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use self::awaiting_next::AwaitingNext;
 use self::broker::Broker;
 use self::session::Session;
 use self::transform_spans::TransformSpans;
@@ -79,6 +82,10 @@ struct Shared {
     capture_bytes: usize,
     records: RecordSender,
     broker: Mutex<Broker>,
+    /// Accepted results whose runtime has not asked for its next event yet.
+    awaiting_next: Mutex<AwaitingNext>,
+    /// The id of the next runtime connection.
+    connections: AtomicU64,
     transforms: Transforms,
     /// Span identities kept from `/next` to `/response` for response transforms.
     transform_spans: TransformSpans,
@@ -96,6 +103,8 @@ impl Proxy {
                 capture_bytes,
                 records,
                 broker: Mutex::new(Broker::default()),
+                awaiting_next: Mutex::new(AwaitingNext::default()),
+                connections: AtomicU64::new(0),
                 transforms: Transforms::none(),
                 transform_spans: TransformSpans::default(),
                 trace_rules: TraceRules::default(),

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::head::{Framing, RequestHead};
+use super::lock;
 use super::records::result_record;
 use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
@@ -64,7 +65,12 @@ impl Session {
             }
             None => None,
         };
-        self.relay(req, framing, Some(&mut record), replacement)
-            .await
+        let keep_alive = self
+            .relay(req, framing, Some(&mut record), replacement)
+            .await;
+        if let (true, Some(id)) = (record.accepted(), &record.request_id) {
+            lock(&self.shared.awaiting_next).accepted(self.id, id.clone());
+        }
+        keep_alive
     }
 }

@@ -1,14 +1,17 @@
 //! One runtime connection, served by one task: its requests read one after the other, each routed
 //! and answered on the upstream connection the session keeps, as a plain TCP relay would.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::net::TcpStream;
 
+use super::awaiting_next::ConnectionId;
 use super::head::{self, Framing, RequestHead};
 use super::route::{route, Route};
 use super::wire::{read_head, Conn, ReadHeadError};
-use super::{Shared, MAX_HEAD_BYTES};
+use super::{lock, Shared, MAX_HEAD_BYTES};
 
 /// Whether a runtime connection can carry another request after an exchange.
 pub(super) type KeepAlive = bool;
@@ -21,15 +24,19 @@ pub(super) struct Session {
     pub(super) rt: Conn,
     /// The upstream connection kept between exchanges; empty when it cannot be used again.
     pub(super) up: Option<Conn>,
+    /// Which runtime connection this is.
+    pub(super) id: ConnectionId,
 }
 
 impl Session {
     /// Serves one runtime connection until it ends.
     pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
+        let id = ConnectionId(shared.connections.fetch_add(1, Ordering::Relaxed));
         let mut session = Self {
             shared,
             rt: Conn::new(stream),
             up: None,
+            id,
         };
         // Whether the connection ends by lambda-lens's choice rather than the runtime's.
         let given_up = loop {
@@ -73,12 +80,22 @@ impl Session {
         let keep = !req.closes();
         match route(req.method(), req.path()) {
             Route::Next if matches!(framing, Framing::Empty | Framing::Length(0)) => {
+                self.runtime_done(SystemTime::now());
                 self.next(&req).await && keep
             }
             Route::Result(kind, request_id) => {
                 self.result(&req, framing, kind, request_id).await && keep
             }
             _ => self.relay(&req, framing, None, None).await && keep,
+        }
+    }
+
+    /// Tells the owner task which invocations this runtime finished, now that it asked for its
+    /// next event at `at`.
+    fn runtime_done(&self, at: SystemTime) {
+        let ended = lock(&self.shared.awaiting_next).next(self.id, at);
+        for record in ended {
+            self.shared.records.send(record.into());
         }
     }
 }

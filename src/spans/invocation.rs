@@ -1,38 +1,33 @@
 //! The invocation span (SERVER, named after the function or its HTTP route) and its children, from
 //! a closed invocation: the span runs from the moment the runtime received the event to the moment
-//! its response or error was complete, and carries the `faas.*` and `cloud.*` attributes, what the
-//! event tells, the captured bodies, the outcome, and the function's log lines as `log` events.
+//! it asked for the next one ([`Timeline`]), and carries the `faas.*` and `cloud.*` attributes, what
+//! the event tells, the captured bodies and the outcome.
 
 use std::borrow::Cow;
-use std::time::SystemTime;
 
-use opentelemetry::trace::{Event, SpanId, SpanKind, Status};
+use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanLinks};
 
 use super::arn;
 use super::batch::consumer;
 use super::body_attributes::{self, CaptureSettings};
+use super::cold_start::cold_start_span;
 use super::links::invocation_links;
 use super::names::{lens, semconv};
 use super::outcome::{outcome, Failure};
-use super::phases::{init_span, runtime_done_spans};
-use super::platform_time::{after, platform_duration};
-use super::report::report_span;
+use super::phases::phase_spans;
 use super::resource::FunctionInfo;
 use super::span::SpanSpec;
+use super::timeline::Timeline;
 use crate::correlate::InvocationSummary;
 use crate::event::{response_status, ParsedBody, Trigger};
 use crate::record::{ResultKind, ResultRecord};
-use crate::redact::{self, RedactionRules};
 use crate::trace_context::Propagators;
 
-/// The `runtimeDone` phase that ends with the response.
-const RESPONSE_DURATION: &str = "responseDuration";
-
-/// The spans of a closed invocation: the invocation span first, then its children (the cold start,
-/// the `runtimeDone` phases, the report), each child with a fresh id from `new_span_id`; a batch's
-/// links are ordered per `propagators`.
+/// The spans of a closed invocation: the invocation span first, then its phases and the cold start
+/// that preceded it, each with a fresh id from `new_span_id`; a batch's links are ordered per
+/// `propagators`.
 pub fn invocation_spans(
     inv: &InvocationSummary,
     function: &FunctionInfo,
@@ -40,27 +35,27 @@ pub fn invocation_spans(
     propagators: &Propagators,
     new_span_id: &mut dyn FnMut() -> SpanId,
 ) -> Vec<SpanData> {
-    let trace_id = inv.parent.trace.trace_id;
-    let mut spans = vec![invocation_span(inv, function, capture, propagators)];
-    if let Some(init) = &inv.init {
-        spans.extend(init_span(trace_id, inv.span_id, init, new_span_id()));
-    }
-    if let Some(done) = &inv.runtime_done {
-        spans.extend(runtime_done_spans(
-            trace_id,
-            inv.span_id,
-            &done.body.spans,
-            new_span_id,
-        ));
-    }
-    if let Some(report) = &inv.report {
-        spans.push(report_span(
-            trace_id,
-            inv.span_id,
-            inv.request_id.as_str(),
-            report,
-            new_span_id(),
-        ));
+    let timeline = Timeline::of(inv);
+    let mut spans = vec![invocation_span(
+        inv,
+        &timeline,
+        function,
+        capture,
+        propagators,
+    )];
+    let platform_phases = inv
+        .runtime_done
+        .as_ref()
+        .map_or(&[][..], |d| &d.body.spans[..]);
+    spans.extend(phase_spans(
+        inv.parent.trace.trace_id,
+        inv.span_id,
+        &timeline,
+        platform_phases,
+        new_span_id,
+    ));
+    if inv.init.is_some() || inv.restore.is_some() {
+        spans.extend(cold_start_span(inv, new_span_id()));
     }
     spans
 }
@@ -68,11 +63,12 @@ pub fn invocation_spans(
 /// The invocation span itself.
 fn invocation_span(
     inv: &InvocationSummary,
+    timeline: &Timeline,
     function: &FunctionInfo,
     capture: &CaptureSettings,
     propagators: &Propagators,
 ) -> SpanData {
-    let (start, end) = (start(inv), end(inv));
+    let (start, end) = (timeline.start, timeline.end);
     // The event and the result are each parsed once, on first use, for trigger inference, the
     // attributes, the response status and redaction.
     let event = inv.event.as_ref().map(|e| match &e.event_parse {
@@ -124,7 +120,7 @@ fn invocation_span(
     let failure = failure.or_else(|| http_status.and_then(Failure::http_server_error));
     attributes.push(KeyValue::new(lens::STATUS, word.as_str()));
 
-    let mut events = log_events(inv, &capture.rules);
+    let mut events = Vec::new();
     let status = match &failure {
         None => Status::Unset,
         Some(f) => f.record(end, &capture.rules, &mut attributes, &mut events),
@@ -145,45 +141,6 @@ fn invocation_span(
         links: invocation_links(inv, links),
     }
     .build(trace.trace_id)
-}
-
-/// When the runtime received the event; else when the platform started the invocation; else its
-/// `runtimeDone` less the platform's duration.
-fn start(inv: &InvocationSummary) -> SystemTime {
-    let done = inv.runtime_done.as_ref();
-    inv.event
-        .as_ref()
-        .map(|e| e.received_at)
-        .or_else(|| inv.platform_start.as_ref().map(|s| s.time))
-        .or_else(|| {
-            done.and_then(|d| {
-                d.body
-                    .duration_ms
-                    .and_then(platform_duration)
-                    .and_then(|dur| d.time.checked_sub(dur))
-            })
-        })
-        .unwrap_or_else(SystemTime::now)
-}
-
-/// When the response or error was complete; else the end of the platform's `responseDuration`;
-/// else its `runtimeDone`.
-fn end(inv: &InvocationSummary) -> SystemTime {
-    let done = inv.runtime_done.as_ref();
-    inv.result
-        .as_ref()
-        .map(|r| r.body.ended_at.unwrap_or(r.started_at))
-        .or_else(|| {
-            done.and_then(|d| {
-                d.body
-                    .spans
-                    .iter()
-                    .find(|s| s.name == RESPONSE_DURATION)
-                    .map(|s| after(s.start, s.duration_ms))
-            })
-        })
-        .or_else(|| done.map(|d| d.time))
-        .unwrap_or_else(SystemTime::now)
 }
 
 /// The status code of a proxy-integration response, for HTTP events.
@@ -261,46 +218,28 @@ fn push_sizes(inv: &InvocationSummary, attributes: &mut Vec<KeyValue>) {
         attributes.push(KeyValue::new(lens::RESPONSE_SIZE, result.body.size as i64));
         attributes.push(KeyValue::new(lens::RESPONSE_STREAMING, result.streaming));
     }
-    let produced = inv
-        .runtime_done
-        .as_ref()
-        .and_then(|d| d.body.produced_bytes);
-    if let Some(bytes) = produced {
+    let done = inv.runtime_done.as_ref().map(|d| &d.body);
+    if let Some(bytes) = done.and_then(|d| d.produced_bytes) {
         attributes.push(KeyValue::new(lens::PRODUCED_BYTES, bytes as i64));
     }
-}
-
-/// The function's log lines as `log` events. Function logs may print secrets too: they are
-/// redacted like bodies.
-fn log_events(inv: &InvocationSummary, rules: &RedactionRules) -> Vec<Event> {
-    inv.logs
-        .iter()
-        .map(|line| {
-            let (message, _) = redact::redact_text(&line.message, rules);
-            let mut attrs = vec![KeyValue::new(lens::LOG_MESSAGE, message)];
-            if let Some(level) = &line.level {
-                attrs.push(KeyValue::new(lens::LOG_LEVEL, level.clone()));
-            }
-            Event::new(lens::LOG_EVENT, line.time, attrs, 0)
-        })
-        .collect()
+    if let Some(ms) = done.and_then(|d| d.duration_ms) {
+        attributes.push(KeyValue::new(lens::PLATFORM_DURATION_MS, ms));
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use bytes::Bytes;
     use opentelemetry::trace::TraceId;
 
     use super::*;
-    use crate::correlate::{CloseReason, InitSummary, LogLine};
+    use crate::correlate::{CloseReason, InitSummary, RestoreSummary};
     use crate::record::{BodyCapture, InvocationRecord, RequestId, SpanIdentity};
     use crate::settings::{BodySettings, FunctionSettings, RedactionSettings, SettingsGroup};
     use crate::spans::names;
-    use crate::telemetry::{
-        PlatformSpan, PlatformStatus, Report, ReportMetrics, RuntimeDone, Start, TelemetryEvent,
-    };
+    use crate::telemetry::{PlatformSpan, PlatformStatus, RuntimeDone, Start, TelemetryEvent};
     use crate::trace_context::ParentChoice;
 
     /// The spans of `inv` with the tests' function, settings and default propagators.
@@ -354,6 +293,7 @@ mod tests {
             span_id: SpanId::from(7u64),
             coldstart: false,
             init: None,
+            restore: None,
             invoke: None,
             event: Some(InvocationRecord {
                 request_id: RequestId::new("r-1"),
@@ -374,6 +314,7 @@ mod tests {
                 records: None,
             }),
             result,
+            runtime_next: None,
             platform_start: Some(TelemetryEvent {
                 time: t(9),
                 body: Start {
@@ -741,22 +682,6 @@ mod tests {
             ))
         );
 
-        inv.logs.push(LogLine {
-            time: t(20),
-            message: "login password=hunter2 with card 4111 1111 1111 1111".into(),
-            level: None,
-        });
-        let spans = spans_of(&inv);
-        let log = spans[0]
-            .events
-            .iter()
-            .find(|e| e.name == "log")
-            .expect("log event");
-        assert_eq!(
-            log.attributes[0].value,
-            Value::from("login password=[REDACTED] with card [REDACTED]")
-        );
-
         let (bodies, warnings) = BodySettings::from_lookup(|k| {
             (k == "LAMBDA_LENS_CAPTURE_BODIES").then(|| "false".to_owned())
         });
@@ -817,47 +742,28 @@ mod tests {
                 record.event = capture(event, 10);
                 record.tenant_id = Some("blue".into());
             }
-            inv.init = Some(InitSummary {
-                start: Some(t(1)),
-                runtime_done: Some(t(5)),
-                initialization_type: Some("on-demand".into()),
-                phase: Some("init".into()),
-                status: Some(PlatformStatus::Error),
-                error_type: None,
-                duration_ms: Some(4.0),
-            });
-            inv.report = Some(TelemetryEvent {
-                time: t(60),
-                body: Report {
-                    request_id: RequestId::new("r-1"),
+            inv.runtime_next = Some(t(55));
+            if kind == ResultKind::Response {
+                inv.init = Some(InitSummary {
+                    start: Some(t(1)),
+                    runtime_done: Some(t(5)),
+                    initialization_type: Some("on-demand".into()),
+                    phase: Some("init".into()),
+                    status: Some(PlatformStatus::Error),
+                    error_type: None,
+                    duration_ms: Some(4.0),
+                });
+            } else {
+                inv.restore = Some(RestoreSummary {
+                    start: Some(t(1)),
+                    runtime_done: Some(t(5)),
                     status: Some(PlatformStatus::Success),
                     error_type: None,
-                    metrics: ReportMetrics {
-                        duration_ms: Some(1.0),
-                        billed_duration_ms: Some(1),
-                        memory_size_mb: Some(128),
-                        max_memory_used_mb: Some(64),
-                        init_duration_ms: Some(4.0),
-                        restore_duration_ms: Some(2.0),
-                    },
-                    spans: vec![PlatformSpan {
-                        name: "extensionOverhead".into(),
-                        start: t(55),
-                        duration_ms: 1.0,
-                    }],
-                    tracing: None,
-                },
-            });
-            inv.logs.push(LogLine {
-                time: t(20),
-                message: "hello".into(),
-                level: Some("INFO".into()),
-            });
+                    duration_ms: Some(4.0),
+                });
+            }
             for span in spans_of(&inv) {
-                // The runtimeDone phases are named as the platform names them.
-                let phase = span.attributes.first().map(|kv| kv.key.as_str())
-                    == Some(names::lens::PLATFORM_DURATION_MS);
-                if span.span_kind == SpanKind::Internal && !phase {
+                if span.span_kind == SpanKind::Internal {
                     assert!(
                         names::SPAN_NAMES.contains(&span.name.as_ref()),
                         "{}",
@@ -896,6 +802,147 @@ mod tests {
         }
     }
 
+    /// `(name, parent, start, end)` of each span, in order.
+    fn tree(spans: &[SpanData]) -> Vec<(String, SpanId, SystemTime, SystemTime)> {
+        spans
+            .iter()
+            .map(|s| {
+                (
+                    s.name.to_string(),
+                    s.parent_span_id,
+                    s.start_time,
+                    s.end_time,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_invocation_runs_to_the_runtimes_next_and_its_phases_split_it() {
+        let done = TelemetryEvent {
+            time: t(60),
+            body: RuntimeDone {
+                request_id: RequestId::new("r-1"),
+                status: Some(PlatformStatus::Success),
+                error_type: None,
+                duration_ms: Some(43.5),
+                produced_bytes: None,
+                // The platform's phases, on its own clock: they only lend their figures.
+                spans: vec![PlatformSpan {
+                    name: "responseLatency".into(),
+                    start: t(5),
+                    duration_ms: 31.25,
+                }],
+                tracing: None,
+            },
+        };
+        let mut inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), Some(done));
+        inv.runtime_next = Some(t(52));
+        let spans = spans_of(&inv);
+        let me = inv.span_id;
+        assert_eq!(
+            tree(&spans),
+            [
+                ("process".into(), spans[0].parent_span_id, t(10), t(52)),
+                ("responseLatency".into(), me, t(10), t(40)),
+                ("responseDuration".into(), me, t(40), t(50)),
+                ("runtimeOverhead".into(), me, t(50), t(52)),
+            ]
+        );
+        assert_eq!(
+            attr(&spans[0], "lambda_lens.platform.duration_ms"),
+            Some(&Value::from(43.5))
+        );
+        assert_eq!(
+            attr(&spans[1], "lambda_lens.platform.duration_ms"),
+            Some(&Value::from(31.25))
+        );
+        assert_eq!(attr(&spans[2], "lambda_lens.platform.duration_ms"), None);
+    }
+
+    #[test]
+    fn phases_stay_inside_the_invocation_whatever_the_times_say() {
+        // A result that claims to start before the event and a /next before the result's end.
+        let mut early = result(ResultKind::Response, b"\"ok\"");
+        early.started_at = t(5);
+        let mut inv = summary(Some(early), None);
+        inv.runtime_next = Some(t(45));
+        let spans = spans_of(&inv);
+        let (start, end) = (spans[0].start_time, spans[0].end_time);
+        assert_eq!(
+            (start, end),
+            (t(10), t(50)),
+            "the /next before the end is ignored"
+        );
+        assert_eq!(spans.len(), 3, "no runtimeOverhead without a later /next");
+        for child in &spans[1..] {
+            assert!(
+                child.start_time >= start && child.end_time <= end,
+                "{}",
+                child.name
+            );
+            assert!(child.end_time >= child.start_time);
+        }
+    }
+
+    #[test]
+    fn the_cold_start_is_the_invocations_sibling_under_the_same_parent() {
+        let mut inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+        inv.coldstart = true;
+        inv.init = Some(InitSummary {
+            start: Some(t(0)),
+            runtime_done: Some(t(8)),
+            initialization_type: Some("on-demand".into()),
+            phase: Some("init".into()),
+            status: Some(PlatformStatus::Success),
+            error_type: None,
+            duration_ms: Some(8.5),
+        });
+        let spans = spans_of(&inv);
+        let init = spans.last().expect("init span");
+        assert_eq!(init.name, "init");
+        assert_eq!(init.parent_span_id, spans[0].parent_span_id);
+        assert_eq!(
+            init.parent_span_id,
+            SpanId::from_hex("53995c3f42cd8ad8").expect("hex")
+        );
+        assert!(init.parent_span_is_remote);
+        assert_eq!((init.start_time, init.end_time), (t(0), t(8)));
+        assert_eq!(
+            attr(init, "lambda_lens.init.type"),
+            Some(&Value::from("on-demand"))
+        );
+        assert_eq!(attr(&spans[0], "faas.coldstart"), Some(&Value::from(true)));
+
+        // A restore, with a local root: the restore is a root of the same trace.
+        inv.init = None;
+        inv.restore = Some(RestoreSummary {
+            start: Some(t(1)),
+            runtime_done: Some(t(7)),
+            status: Some(PlatformStatus::Error),
+            error_type: Some("Runtime.AfterRestoreError".into()),
+            duration_ms: Some(6.0),
+        });
+        inv.parent = ParentChoice::lambda(Some("Root=1-5759e988-bd862e3fe1be46a994272793"), t(0));
+        let spans = spans_of(&inv);
+        let restore = spans.last().expect("restore span");
+        assert_eq!(restore.name, "restore");
+        assert_eq!(restore.parent_span_id, SpanId::INVALID);
+        assert!(!restore.parent_span_is_remote);
+        assert_eq!(
+            restore.span_context.trace_id(),
+            spans[0].span_context.trace_id()
+        );
+        assert_eq!(
+            restore.status,
+            Status::error("restore error: Runtime.AfterRestoreError")
+        );
+        assert_eq!(
+            attr(restore, "lambda_lens.restore.duration_ms"),
+            Some(&Value::from(6.0))
+        );
+    }
+
     #[test]
     fn absurd_platform_durations_never_panic() {
         for ms in [-5.0, f64::NAN, f64::INFINITY, 1e300] {
@@ -919,9 +966,8 @@ mod tests {
             inv.event = None;
             inv.platform_start = None;
             let spans = spans_of(&inv);
-            assert_eq!(spans.len(), 2, "{ms}");
-            assert_eq!(spans[1].start_time, t(90));
-            assert_eq!(spans[1].end_time, t(90));
+            assert_eq!(spans.len(), 1, "{ms}: no phases without the proxy's times");
+            assert!(spans[0].end_time >= spans[0].start_time);
         }
     }
 }

@@ -68,6 +68,24 @@ pub enum TelemetryBody {
         /// `spans`.
         spans: Vec<PlatformSpan>,
     },
+    /// `platform.restoreStart`: a SnapStart snapshot began to be restored.
+    RestoreStart,
+    /// `platform.restoreRuntimeDone`: the runtime's after-restore hooks finished.
+    RestoreRuntimeDone {
+        /// `status`.
+        status: Option<PlatformStatus>,
+        /// `errorType`, for failures.
+        error_type: Option<String>,
+    },
+    /// `platform.restoreReport`: the restore phase's summary.
+    RestoreReport {
+        /// `status`.
+        status: Option<PlatformStatus>,
+        /// `errorType`, for failures.
+        error_type: Option<String>,
+        /// `metrics.durationMs`.
+        duration_ms: Option<f64>,
+    },
     /// `platform.start`: an invocation began.
     Start(Start),
     /// `platform.runtimeDone`: the runtime called `/next` after an invocation (not emitted on LMI).
@@ -94,7 +112,7 @@ pub enum TelemetryBody {
         /// `reason`.
         reason: Option<String>,
     },
-    /// Any other type (platform.extension, platform.telemetrySubscription, restore*, future types).
+    /// Any other type (platform.extension, platform.telemetrySubscription, future types).
     Other {
         /// The `type` as delivered.
         kind: String,
@@ -299,6 +317,22 @@ fn parse_event(element: &Value) -> Option<TelemetryEvent> {
                 error_type: string(r, "errorType"),
                 duration_ms: metrics(r).and_then(|m| float(m, "durationMs")),
                 spans: spans(r, time),
+            }
+        }
+        "platform.restoreStart" => TelemetryBody::RestoreStart,
+        "platform.restoreRuntimeDone" => {
+            let r = record.as_object()?;
+            TelemetryBody::RestoreRuntimeDone {
+                status: status(r),
+                error_type: string(r, "errorType"),
+            }
+        }
+        "platform.restoreReport" => {
+            let r = record.as_object()?;
+            TelemetryBody::RestoreReport {
+                status: status(r),
+                error_type: string(r, "errorType"),
+                duration_ms: metrics(r).and_then(|m| float(m, "durationMs")),
             }
         }
         "platform.start" => {
@@ -531,6 +565,32 @@ mod tests {
                 duration_ms: 1.5
             }]
         );
+    }
+
+    #[test]
+    fn snapstart_restore_events_are_read() {
+        let body = br#"[{"time":"2022-10-12T00:00:15.000Z","type":"platform.restoreStart","record":{"functionName":"f","functionVersion":"3"}},
+            {"time":"2022-10-12T00:00:15.300Z","type":"platform.restoreRuntimeDone","record":{"status":"success"}},
+            {"time":"2022-10-12T00:00:15.310Z","type":"platform.restoreReport","record":{"status":"failure","errorType":"Runtime.Unknown","metrics":{"durationMs":310.5}}}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        let bodies: Vec<&TelemetryBody> = events.iter().map(|e| &e.body).collect();
+        assert_eq!(
+            bodies,
+            [
+                &TelemetryBody::RestoreStart,
+                &TelemetryBody::RestoreRuntimeDone {
+                    status: Some(PlatformStatus::Success),
+                    error_type: None
+                },
+                &TelemetryBody::RestoreReport {
+                    status: Some(PlatformStatus::Failure),
+                    error_type: Some("Runtime.Unknown".into()),
+                    duration_ms: Some(310.5)
+                }
+            ]
+        );
+        assert_eq!(events[1].time, at_ms(1_665_532_815_300));
     }
 
     #[test]

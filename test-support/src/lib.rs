@@ -7,11 +7,13 @@
 //! - [`runtimes`]: real runtime clients (the Python and Node.js example functions) as child
 //!   processes, and [`scenario`]: one of them run straight or through the proxy, compared;
 //! - [`layer`] and [`sandbox`]: lambda-lens installed as a layer in the local Lambda sandbox;
-//! - [`repo`]: the repository's files the tests use.
+//! - [`repo`]: the repository's files the tests use;
+//! - [`containment`]: the shape every exported trace must have (children inside their parents).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod containment;
 pub mod events;
 pub mod fake_lambda;
 pub mod layer;
