@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinSet;
 use trace_view::{ReceivedSpan, Receiver, ReceiverConfig, SpanKind};
 
+use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::repo::repo_root;
 use lambda_lens_test_support::sandbox::{python_function_config, python_sandbox_config};
@@ -140,6 +141,7 @@ async fn concurrent_invocations_each_yield_their_own_spans_exported_in_batches()
 
     // Each invocation has exactly its own spans: its span, its parent, its event and its response.
     let spans = receiver.spans();
+    assert_contained(&spans);
     let by_request: BTreeMap<String, &ReceivedSpan> = spans
         .iter()
         .filter(|s| s.kind == SpanKind::Server)
@@ -179,8 +181,8 @@ async fn concurrent_invocations_each_yield_their_own_spans_exported_in_batches()
         assert_eq!(span.attributes["lambda_lens.status"], json!("success"));
         trace_ids.insert(span.trace_id.clone());
     }
-    // No span strays into another invocation's trace: each trace holds its invocation span and the
-    // platform's report, and the first invocation also the environment's init.
+    // No span strays into another invocation's trace: each trace holds its invocation span and its
+    // response phases (on the proxy's clock), and the first invocation also the environment's init.
     let mut shapes: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
     for trace_id in &trace_ids {
         let mut names: Vec<&str> = spans
@@ -194,11 +196,17 @@ async fn concurrent_invocations_each_yield_their_own_spans_exported_in_batches()
     assert_eq!(
         shapes,
         BTreeMap::from([
-            (vec!["GET /", "init", "platform.report"], 1),
-            (vec!["GET /", "platform.report"], total - 1),
+            (
+                vec!["GET /", "init", "responseDuration", "responseLatency"],
+                1
+            ),
+            (
+                vec!["GET /", "responseDuration", "responseLatency"],
+                total - 1
+            ),
         ])
     );
-    assert_eq!(spans.len(), 2 * total + 1, "SHUTDOWN drained every span");
+    assert_eq!(spans.len(), 3 * total + 1, "SHUTDOWN drained every span");
 
     // Exported in the background, batched: far fewer export requests than invocations.
     let requests = receiver.requests();
