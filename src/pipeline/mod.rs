@@ -21,6 +21,7 @@ use self::owner::Owner;
 use crate::export::Exporter;
 use crate::lifecycle::InvokeEvent;
 use crate::record::{ProxyRecord, RequestId};
+use crate::settings::SignalSettings;
 use crate::spans::{CaptureSettings, FunctionInfo};
 use crate::telemetry::TelemetryEvent;
 use crate::trace_context::{Propagators, Sampler};
@@ -65,6 +66,8 @@ pub struct PipelineSetup {
     pub capture: CaptureSettings,
     /// `OTEL_PROPAGATORS`: which context of a batch record its link follows.
     pub propagators: Propagators,
+    /// Metrics' temporality and interval, log records' bounds.
+    pub signals: SignalSettings,
 }
 
 impl Pipeline {

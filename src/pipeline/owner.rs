@@ -33,7 +33,11 @@ impl Owner {
     /// The owner task's state before its first input.
     pub(super) fn new(setup: PipelineSetup) -> Self {
         Self {
-            correlator: Correlator::new(setup.runtime_done_wait, Box::new(new_span_id)),
+            correlator: Correlator::new(
+                setup.runtime_done_wait,
+                Box::new(new_span_id),
+                setup.signals.logs,
+            ),
             function: setup.function,
             releases: Releases::new(setup.exporter.is_some(), setup.flush_timeout),
             exporter: setup.exporter,
@@ -163,15 +167,7 @@ impl Owner {
                         }
                     }
                 }
-                Output::LateReport(late) => {
-                    if !self
-                        .sampling
-                        .records_late_report(&late.report.body.request_id)
-                    {
-                        continue;
-                    }
-                    vec![spans::late_report_span(&late, new_span_id())]
-                }
+                Output::Log(_) | Output::Report(_) => continue,
             };
             if let Some(exporter) = self.exporter.as_mut() {
                 exporter.enqueue(spans);

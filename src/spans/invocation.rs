@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{Event, SpanId, SpanKind, Status};
+use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanLinks};
 
@@ -18,20 +18,18 @@ use super::names::{lens, semconv};
 use super::outcome::{outcome, Failure};
 use super::phases::{init_span, runtime_done_spans};
 use super::platform_time::{after, platform_duration};
-use super::report::report_span;
 use super::resource::FunctionInfo;
 use super::span::SpanSpec;
 use crate::correlate::InvocationSummary;
 use crate::event::{response_status, ParsedBody, Trigger};
 use crate::record::{ResultKind, ResultRecord};
-use crate::redact::{self, RedactionRules};
 use crate::trace_context::Propagators;
 
 /// The `runtimeDone` phase that ends with the response.
 const RESPONSE_DURATION: &str = "responseDuration";
 
 /// The spans of a closed invocation: the invocation span first, then its children (the cold start,
-/// the `runtimeDone` phases, the report), each child with a fresh id from `new_span_id`; a batch's
+/// the `runtimeDone` phases), each child with a fresh id from `new_span_id`; a batch's
 /// links are ordered per `propagators`.
 pub fn invocation_spans(
     inv: &InvocationSummary,
@@ -51,15 +49,6 @@ pub fn invocation_spans(
             inv.span_id,
             &done.body.spans,
             new_span_id,
-        ));
-    }
-    if let Some(report) = &inv.report {
-        spans.push(report_span(
-            trace_id,
-            inv.span_id,
-            inv.request_id.as_str(),
-            report,
-            new_span_id(),
         ));
     }
     spans
@@ -124,7 +113,7 @@ fn invocation_span(
     let failure = failure.or_else(|| http_status.and_then(Failure::http_server_error));
     attributes.push(KeyValue::new(lens::STATUS, word.as_str()));
 
-    let mut events = log_events(inv, &capture.rules);
+    let mut events = Vec::new();
     let status = match &failure {
         None => Status::Unset,
         Some(f) => f.record(end, &capture.rules, &mut attributes, &mut events),
@@ -270,22 +259,6 @@ fn push_sizes(inv: &InvocationSummary, attributes: &mut Vec<KeyValue>) {
     }
 }
 
-/// The function's log lines as `log` events. Function logs may print secrets too: they are
-/// redacted like bodies.
-fn log_events(inv: &InvocationSummary, rules: &RedactionRules) -> Vec<Event> {
-    inv.logs
-        .iter()
-        .map(|line| {
-            let (message, _) = redact::redact_text(&line.message, rules);
-            let mut attrs = vec![KeyValue::new(lens::LOG_MESSAGE, message)];
-            if let Some(level) = &line.level {
-                attrs.push(KeyValue::new(lens::LOG_LEVEL, level.clone()));
-            }
-            Event::new(lens::LOG_EVENT, line.time, attrs, 0)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -294,13 +267,11 @@ mod tests {
     use opentelemetry::trace::TraceId;
 
     use super::*;
-    use crate::correlate::{CloseReason, InitSummary, LogLine};
+    use crate::correlate::{CloseReason, InitSummary};
     use crate::record::{BodyCapture, InvocationRecord, RequestId, SpanIdentity};
     use crate::settings::{BodySettings, FunctionSettings, RedactionSettings, SettingsGroup};
     use crate::spans::names;
-    use crate::telemetry::{
-        PlatformSpan, PlatformStatus, Report, ReportMetrics, RuntimeDone, Start, TelemetryEvent,
-    };
+    use crate::telemetry::{PlatformSpan, PlatformStatus, RuntimeDone, Start, TelemetryEvent};
     use crate::trace_context::ParentChoice;
 
     /// The spans of `inv` with the tests' function, settings and default propagators.
@@ -383,9 +354,6 @@ mod tests {
                 },
             }),
             runtime_done: done,
-            report: None,
-            logs: Vec::new(),
-            dropped_logs: 0,
         }
     }
 
@@ -741,22 +709,6 @@ mod tests {
             ))
         );
 
-        inv.logs.push(LogLine {
-            time: t(20),
-            message: "login password=hunter2 with card 4111 1111 1111 1111".into(),
-            level: None,
-        });
-        let spans = spans_of(&inv);
-        let log = spans[0]
-            .events
-            .iter()
-            .find(|e| e.name == "log")
-            .expect("log event");
-        assert_eq!(
-            log.attributes[0].value,
-            Value::from("login password=[REDACTED] with card [REDACTED]")
-        );
-
         let (bodies, warnings) = BodySettings::from_lookup(|k| {
             (k == "LAMBDA_LENS_CAPTURE_BODIES").then(|| "false".to_owned())
         });
@@ -825,33 +777,6 @@ mod tests {
                 status: Some(PlatformStatus::Error),
                 error_type: None,
                 duration_ms: Some(4.0),
-            });
-            inv.report = Some(TelemetryEvent {
-                time: t(60),
-                body: Report {
-                    request_id: RequestId::new("r-1"),
-                    status: Some(PlatformStatus::Success),
-                    error_type: None,
-                    metrics: ReportMetrics {
-                        duration_ms: Some(1.0),
-                        billed_duration_ms: Some(1),
-                        memory_size_mb: Some(128),
-                        max_memory_used_mb: Some(64),
-                        init_duration_ms: Some(4.0),
-                        restore_duration_ms: Some(2.0),
-                    },
-                    spans: vec![PlatformSpan {
-                        name: "extensionOverhead".into(),
-                        start: t(55),
-                        duration_ms: 1.0,
-                    }],
-                    tracing: None,
-                },
-            });
-            inv.logs.push(LogLine {
-                time: t(20),
-                message: "hello".into(),
-                level: Some("INFO".into()),
             });
             for span in spans_of(&inv) {
                 // The runtimeDone phases are named as the platform names them.

@@ -1,15 +1,13 @@
 //! lambda-lens's own names: its `lambda_lens.*` namespace (what no convention names: sizes,
-//! captured bodies, the platform's report, init and phases, the invocation's outcome word), and the
-//! few names it chose in the conventions' style that the registry does not define (the `log` event
-//! and its `log.*` attributes, the `init` and `platform.report` span names). Those keep their names
+//! captured bodies, init and phases, the invocation's outcome word), and the few names it chose in
+//! the conventions' style that the registry does not define (the `init` span name). Those keep their names
 //! because dashboards and users query them. Nothing invented goes under a registered namespace
 //! such as `aws.lambda.*`: a later convention could give the same key another meaning.
 
 names! {
     /// Span attribute names in the `lambda_lens.*` namespace.
     SPAN_ATTRIBUTES {
-        /// The invocation's outcome word ([`crate::spans::InvocationStatus`]); on the
-        /// `platform.report` span, the report's status as the platform spells it.
+        /// The invocation's outcome word ([`crate::spans::InvocationStatus`]).
         STATUS = "lambda_lens.status",
         /// Size of the event, in bytes.
         EVENT_SIZE = "lambda_lens.event.size",
@@ -47,20 +45,6 @@ names! {
         ERROR_REDACTIONS = "lambda_lens.error.redactions",
         /// Duration of a `runtimeDone` phase span, as the platform reported it.
         PLATFORM_DURATION_MS = "lambda_lens.platform.duration_ms",
-        /// `platform.report`: the invocation's duration.
-        REPORT_DURATION_MS = "lambda_lens.report.duration_ms",
-        /// `platform.report`: the init duration of a cold start.
-        REPORT_INIT_DURATION_MS = "lambda_lens.report.init_duration_ms",
-        /// `platform.report`: the restore duration of a SnapStart start.
-        REPORT_RESTORE_DURATION_MS = "lambda_lens.report.restore_duration_ms",
-        /// `platform.report`: the billed duration.
-        REPORT_BILLED_DURATION_MS = "lambda_lens.report.billed_duration_ms",
-        /// `platform.report`: the configured memory.
-        REPORT_MEMORY_SIZE_MB = "lambda_lens.report.memory_size_mb",
-        /// `platform.report`: the most memory used.
-        REPORT_MAX_MEMORY_USED_MB = "lambda_lens.report.max_memory_used_mb",
-        /// `platform.report`: the time extensions took after the response.
-        REPORT_EXTENSION_OVERHEAD_MS = "lambda_lens.report.extension_overhead_ms",
         /// The tenant of a tenant-isolated function (`Lambda-Runtime-Aws-Tenant-Id`); no
         /// convention names tenants.
         TENANT_ID = "lambda_lens.tenant.id",
@@ -74,16 +58,6 @@ names! {
         INIT_PHASE = "lambda_lens.init.phase",
         /// `init` span: the init duration, as the platform reported it.
         INIT_DURATION_MS = "lambda_lens.init.duration_ms",
-    }
-}
-
-names! {
-    /// Attribute names of the `log` event, outside the namespace.
-    LOG_ATTRIBUTES {
-        /// The log line, redacted.
-        LOG_MESSAGE = "log.message",
-        /// The line's level, when the function logs JSON.
-        LOG_LEVEL = "log.level",
     }
 }
 
@@ -103,15 +77,5 @@ names! {
     SPAN_NAMES {
         /// The cold start's span.
         INIT_SPAN = "init",
-        /// The span of the platform's report, after the invocation.
-        REPORT_SPAN = "platform.report",
-    }
-}
-
-names! {
-    /// lambda-lens's span event names.
-    SPAN_EVENT_NAMES {
-        /// One line the function logged.
-        LOG_EVENT = "log",
     }
 }

@@ -48,8 +48,7 @@ pub const RESOURCE_ATTRIBUTES: &[&str] = semconv::RESOURCE_ATTRIBUTES;
 pub const SPAN_ATTRIBUTES: &[&str] = union!(semconv::SPAN_ATTRIBUTES, lens::SPAN_ATTRIBUTES);
 
 /// Attribute names of span events.
-pub const SPAN_EVENT_ATTRIBUTES: &[&str] =
-    union!(semconv::EXCEPTION_ATTRIBUTES, lens::LOG_ATTRIBUTES);
+pub const SPAN_EVENT_ATTRIBUTES: &[&str] = semconv::EXCEPTION_ATTRIBUTES;
 
 /// Attribute names of span links.
 pub const SPAN_LINK_ATTRIBUTES: &[&str] = lens::LINK_ATTRIBUTES;
@@ -59,7 +58,7 @@ pub const SPAN_LINK_ATTRIBUTES: &[&str] = lens::LINK_ATTRIBUTES;
 pub const SPAN_NAMES: &[&str] = lens::SPAN_NAMES;
 
 /// Span event names.
-pub const SPAN_EVENT_NAMES: &[&str] = union!(semconv::SPAN_EVENT_NAMES, lens::SPAN_EVENT_NAMES);
+pub const SPAN_EVENT_NAMES: &[&str] = semconv::SPAN_EVENT_NAMES;
 
 /// The groups every emitted name belongs to, one group each.
 const GROUPS: &[&[&str]] = &[
@@ -126,7 +125,7 @@ mod tests {
         let unique: BTreeSet<&str> = ALL.iter().copied().collect();
         assert_eq!(unique.len(), ALL.len(), "{ALL:?}");
         assert_eq!(GROUPS.iter().map(|v| v.len()).sum::<usize>(), ALL.len());
-        assert!(ALL.contains(&semconv::FAAS_TRIGGER) && ALL.contains(&lens::REPORT_SPAN));
+        assert!(ALL.contains(&semconv::FAAS_TRIGGER) && ALL.contains(&lens::INIT_SPAN));
     }
 
     #[test]
@@ -152,11 +151,7 @@ mod tests {
             semconv::EXCEPTION_ATTRIBUTES,
             semconv::SPAN_EVENT_NAMES,
         ];
-        let outside = [
-            lens::LOG_ATTRIBUTES,
-            lens::SPAN_NAMES,
-            lens::SPAN_EVENT_NAMES,
-        ];
+        let outside = [lens::SPAN_NAMES];
         for name in registry
             .iter()
             .chain(&outside)
