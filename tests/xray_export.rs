@@ -614,7 +614,7 @@ async fn batches_over_five_megabytes_are_split() {
         assert!(request.spans().len() > 1);
     }
     assert_eq!(span_names(&received).len(), 40);
-    assert_eq!(exporter.dropped(), 0);
+    assert_eq!(exporter.dropped().spans, 0);
 }
 
 #[tokio::test]
@@ -635,7 +635,7 @@ async fn an_oversized_span_has_its_longest_attribute_truncated() {
         0,
     ));
     exporter.enqueue(vec![big]);
-    assert_eq!(exporter.dropped(), 0);
+    assert_eq!(exporter.dropped().spans, 0);
     let outcome = exporter.flush(BUDGET).await;
     assert_eq!(outcome.error, None, "{outcome:?}");
 
@@ -687,7 +687,7 @@ async fn a_span_too_large_to_truncate_is_dropped_and_counted() {
     let mut spans = vec![huge];
     spans.extend(small_spans(2));
     exporter.enqueue(spans);
-    assert_eq!(exporter.dropped(), 1);
+    assert_eq!(exporter.dropped().spans, 1);
     assert_eq!(exporter.queued(), 2);
     let outcome = exporter.flush(BUDGET).await;
     assert_eq!(outcome.error, None, "{outcome:?}");

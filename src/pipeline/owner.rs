@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tracing::Level;
 
-use super::release::Releases;
+use super::release::{Backlog, Releases};
 use super::sampling::Sampling;
 use super::{Command, PipelineSetup};
 use crate::correlate::{Correlator, Input, Output};
@@ -178,18 +178,25 @@ impl Owner {
 
     /// Runs the flush that is due now, if any, and answers the waiters it releases.
     async fn release(&mut self, closed_any: bool) {
-        let queued = self.exporter.as_ref().map_or(0, Exporter::queued);
+        let now = SystemTime::now();
+        let backlog = self
+            .exporter
+            .as_ref()
+            .map_or(Backlog::default(), |exporter| Backlog {
+                queued: exporter.queued(),
+                blocked_until: exporter.blocked_until(now),
+            });
         let correlator = &self.correlator;
         let due = self
             .releases
-            .due(SystemTime::now(), closed_any, queued, |id| {
-                correlator.is_open(id)
-            });
+            .due(now, closed_any, backlog, |id| correlator.is_open(id));
         if let Some(flush) = due {
             flush.run(|budget| self.flush(budget)).await;
         }
     }
 
+    /// Flushes every signal within `budget`. Failures are logged by the exporter, rate-limited;
+    /// what was not sent stays queued.
     async fn flush(&mut self, budget: Duration) {
         let Some(exporter) = self.exporter.as_mut() else {
             return;
@@ -200,19 +207,12 @@ impl Owner {
         if budget.is_zero() {
             tracing::debug!(
                 queued = exporter.queued(),
-                "no time left before the deadline; spans kept for the next flush"
+                "no time left before the deadline; kept for the next flush"
             );
             return;
         }
         let outcome = exporter.flush(budget).await;
-        if let Some(error) = &outcome.error {
-            tracing::warn!(
-                %error,
-                requeued = outcome.requeued,
-                elapsed_ms = outcome.elapsed.as_millis() as u64,
-                "span export failed; spans kept for the next flush"
-            );
-        }
+        tracing::debug!(?outcome, "flushed");
     }
 
     /// SHUTDOWN: takes in what is still queued, closes everything open, answers every waiter and

@@ -48,7 +48,7 @@ pub use self::export::{
 };
 pub use self::function::{FunctionSettings, ResourceAttributes};
 pub use self::logging::LogSettings;
-pub use self::otlp::{OtlpSettings, Transport};
+pub use self::otlp::{OtlpSettings, Signal, Transport};
 pub(crate) use self::parse::percent_decode;
 pub use self::parse::{Env, SettingWarning};
 pub use self::redaction::RedactionSettings;
