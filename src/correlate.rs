@@ -38,7 +38,7 @@ pub const RESULT_WAIT: Duration = Duration::from_millis(50);
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 /// Invocations tracked at once (Lambda Managed Instances run many concurrently).
 pub const MAX_OPEN_INVOCATIONS: usize = 256;
-/// Closed invocations remembered for late reports and duplicates.
+/// Closed invocations remembered for their late log lines and reports, and duplicates.
 pub const MAX_REMEMBERED_CLOSED: usize = 256;
 /// How many times the exported length of a line a waiting line keeps: the record is redacted
 /// before it is cut to its length, so the waiting line keeps room for redactions that shorten it.
@@ -90,6 +90,15 @@ pub struct LogLine {
     pub message: String,
     /// Level, for JSON log records.
     pub level: Option<String>,
+}
+
+/// Log lines dropped since the last [`Correlator::take_dropped_logs`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DroppedLines {
+    /// Over [`LogBounds::records_per_invocation`].
+    pub over_limit: u64,
+    /// By the platform, before they reached lambda-lens (`platform.logsDropped`).
+    pub by_platform: u64,
 }
 
 /// The ids that join a log line or a report to its invocation's trace.
@@ -299,8 +308,8 @@ pub struct Correlator {
     log_bounds: LogBounds,
     /// Lines handed on since the stream left its last invocation (init lines, ambiguous lines).
     unattributed_lines: u32,
-    /// Lines over the bounds since [`Correlator::take_dropped_logs`].
-    dropped_logs: u64,
+    /// Lines dropped since [`Correlator::take_dropped_logs`].
+    dropped_logs: DroppedLines,
 }
 
 impl Correlator {
@@ -316,7 +325,7 @@ impl Correlator {
             stream: StreamPosition::default(),
             log_bounds,
             unattributed_lines: 0,
-            dropped_logs: 0,
+            dropped_logs: DroppedLines::default(),
             open: HashMap::new(),
             closed: RecentMap::new(MAX_REMEMBERED_CLOSED),
             init: InitSummary::default(),
@@ -334,8 +343,8 @@ impl Correlator {
         self.telemetry_expected = expected;
     }
 
-    /// Log lines dropped over the bounds since the last call.
-    pub fn take_dropped_logs(&mut self) -> u64 {
+    /// Log lines dropped since the last call.
+    pub fn take_dropped_logs(&mut self) -> DroppedLines {
         std::mem::take(&mut self.dropped_logs)
     }
 
@@ -464,7 +473,10 @@ impl Correlator {
                     self.join_log(owner, line, out);
                 }
             }
-            TelemetryBody::LogsDropped { .. } | TelemetryBody::Other { .. } => {}
+            TelemetryBody::LogsDropped {
+                dropped_records, ..
+            } => self.dropped_logs.by_platform += dropped_records.unwrap_or(0),
+            TelemetryBody::Other { .. } => {}
         }
     }
 
@@ -474,7 +486,7 @@ impl Correlator {
         let owner = owner.filter(|id| self.open.contains_key(id) || self.closed.contains_key(id));
         let Some(id) = owner else {
             if self.unattributed_lines >= limit {
-                self.dropped_logs += 1;
+                self.dropped_logs.over_limit += 1;
             } else {
                 self.unattributed_lines += 1;
                 out.push(Output::Log(Box::new(JoinedLog {
@@ -486,13 +498,13 @@ impl Correlator {
         };
         if let Some(open) = self.open.get_mut(&id) {
             if open.logs.len() >= limit as usize {
-                self.dropped_logs += 1;
+                self.dropped_logs.over_limit += 1;
             } else {
                 open.logs.push(line);
             }
         } else if let Some(closed) = self.closed.get_mut(&id) {
             if closed.log_lines >= limit {
-                self.dropped_logs += 1;
+                self.dropped_logs.over_limit += 1;
             } else {
                 closed.log_lines += 1;
                 out.push(Output::Log(Box::new(JoinedLog {
@@ -1237,7 +1249,7 @@ mod tests {
         );
         let out = c.push(log(61, LogSource::Function, "reinit", None), t(61));
         assert_eq!(lines(&out), [("reinit".to_owned(), None)]);
-        assert_eq!(c.take_dropped_logs(), 0);
+        assert_eq!(c.take_dropped_logs(), DroppedLines::default());
     }
 
     #[test]
@@ -1258,8 +1270,25 @@ mod tests {
         for _ in 0..3 {
             c.push(log(6, LogSource::Function, "after", None), t(6));
         }
-        assert_eq!(c.take_dropped_logs(), 5 + 3);
-        assert_eq!(c.take_dropped_logs(), 0);
+        c.push(
+            tel(
+                7,
+                TelemetryBody::LogsDropped {
+                    dropped_bytes: Some(900),
+                    dropped_records: Some(2),
+                    reason: None,
+                },
+            ),
+            t(7),
+        );
+        assert_eq!(
+            c.take_dropped_logs(),
+            DroppedLines {
+                over_limit: 5 + 3,
+                by_platform: 2
+            }
+        );
+        assert_eq!(c.take_dropped_logs(), DroppedLines::default());
     }
 
     #[test]

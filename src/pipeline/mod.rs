@@ -7,11 +7,12 @@
 //! [`Pipeline`] is the lifecycle loop's handle; the task itself is in `owner` (I/O: queues, timer,
 //! export). Its decisions are pure, with time passed in: `release` (when a waiting lifecycle loop is
 //! answered, when spans are flushed and within which budget) and `sampling` (which invocations and
-//! late reports become spans).
+//! how their later log records are flagged), `signals` (metrics and log records).
 
 mod owner;
 mod release;
 mod sampling;
+mod signals;
 
 use std::time::Duration;
 

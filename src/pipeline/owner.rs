@@ -1,16 +1,19 @@
 //! The owner task's I/O: it waits on the proxy's records, the telemetry events, the lifecycle
-//! commands and one timer; feeds the correlator; builds and queues the spans of what it closed; and
-//! runs the flushes [`Releases`] decides on.
+//! commands and one timer; feeds the correlator; builds and queues the spans of what it closed,
+//! the log records of the lines and reports it joined and the metrics ([`Signals`]); and runs the
+//! flushes [`Releases`] decides on.
 
 use std::time::{Duration, SystemTime};
 
+use opentelemetry_sdk::trace::SpanData;
 use tokio::sync::mpsc;
 use tracing::Level;
 
 use super::release::{Backlog, Releases};
 use super::sampling::Sampling;
+use super::signals::Signals;
 use super::{Command, PipelineSetup};
-use crate::correlate::{Correlator, Input, Output};
+use crate::correlate::{Correlator, Input, InvocationSummary, Output};
 use crate::export::Exporter;
 use crate::logging::{self, RECORD_TARGET};
 use crate::record::ProxyRecord;
@@ -27,6 +30,7 @@ pub(super) struct Owner {
     capture: CaptureSettings,
     propagators: Propagators,
     releases: Releases,
+    signals: Signals,
 }
 
 impl Owner {
@@ -40,6 +44,7 @@ impl Owner {
             ),
             function: setup.function,
             releases: Releases::new(setup.exporter.is_some(), setup.flush_timeout),
+            signals: Signals::new(&setup.signals, setup.exporter.as_ref(), SystemTime::now()),
             exporter: setup.exporter,
             sampling: Sampling::new(setup.sampler),
             capture: setup.capture,
@@ -130,50 +135,75 @@ impl Owner {
             .push(Input::Telemetry(event), SystemTime::now())
     }
 
-    /// Builds spans for `outputs` and queues them; true when an invocation was closed.
+    /// Builds the spans, log records and metric figures of `outputs` and queues them; true when an
+    /// invocation was closed.
     fn enqueue(&mut self, outputs: Vec<Output>) -> bool {
-        let mut closed_any = false;
+        let closed_any = outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
         if self.exporter.is_none() {
-            // Export disabled: nothing to build spans for.
-            return outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
+            // Export disabled: nothing to build.
+            return closed_any;
         }
-        let mut next_id = new_span_id;
+        let now = SystemTime::now();
+        let mut spans = Vec::new();
+        let mut records = Vec::new();
         for output in outputs {
-            let spans = match output {
+            match output {
                 Output::Invocation(inv) => {
-                    closed_any = true;
                     tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
-                    if !self
-                        .sampling
-                        .records_invocation(&inv.request_id, &inv.parent)
-                    {
-                        continue;
-                    }
-                    // Span building runs on observed, external data; should it ever panic, this
-                    // invocation's spans are lost, never the owner task (and every later invocation).
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        spans::invocation_spans(
-                            &inv,
-                            &self.function,
-                            &self.capture,
-                            &self.propagators,
-                            &mut next_id,
-                        )
-                    })) {
-                        Ok(spans) => spans,
-                        Err(_) => {
-                            tracing::error!(request_id = %inv.request_id, "span building failed; invocation skipped");
-                            continue;
-                        }
-                    }
+                    self.signals.invocation(&inv);
+                    spans.extend(self.invocation_spans(&inv));
                 }
-                Output::Log(_) | Output::Report(_) => continue,
-            };
-            if let Some(exporter) = self.exporter.as_mut() {
+                Output::Log(joined) => {
+                    let sampled = joined
+                        .invocation
+                        .as_ref()
+                        .is_some_and(|ids| self.sampling.was_recorded(&ids.request_id));
+                    records.extend(
+                        self.signals
+                            .line(&joined, sampled, &self.capture.rules, now),
+                    );
+                }
+                Output::Report(joined) => {
+                    let sampled = self.sampling.was_recorded(&joined.invocation.request_id);
+                    records.extend(self.signals.report(&joined, sampled, now));
+                }
+            }
+        }
+        if let Some(exporter) = self.exporter.as_mut() {
+            if !spans.is_empty() {
                 exporter.enqueue(spans);
+            }
+            if !records.is_empty() {
+                exporter.enqueue_logs(records);
             }
         }
         closed_any
+    }
+
+    /// The spans of `inv`, if the sampler records it.
+    fn invocation_spans(&mut self, inv: &InvocationSummary) -> Vec<SpanData> {
+        if !self
+            .sampling
+            .records_invocation(&inv.request_id, &inv.parent)
+        {
+            return Vec::new();
+        }
+        let mut next_id = new_span_id;
+        // Span building runs on observed, external data; should it ever panic, this invocation's
+        // spans are lost, never the owner task (and every later invocation).
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            spans::invocation_spans(
+                inv,
+                &self.function,
+                &self.capture,
+                &self.propagators,
+                &mut next_id,
+            )
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(request_id = %inv.request_id, "span building failed; invocation skipped");
+            Vec::new()
+        })
     }
 
     /// Runs the flush that is due now, if any, and answers the waiters it releases.
@@ -198,9 +228,21 @@ impl Owner {
     /// Flushes every signal within `budget`. Failures are logged by the exporter, rate-limited;
     /// what was not sent stays queued.
     async fn flush(&mut self, budget: Duration) {
+        self.flush_signals(budget, false).await;
+    }
+
+    /// Flushes every signal within `budget`, with a metric collection when one is due (always
+    /// when `last`).
+    async fn flush_signals(&mut self, budget: Duration, last: bool) {
         let Some(exporter) = self.exporter.as_mut() else {
             return;
         };
+        let metrics = self
+            .signals
+            .collect(exporter, &mut self.correlator, SystemTime::now(), last);
+        if !metrics.is_empty() {
+            exporter.enqueue_metrics(metrics);
+        }
         if exporter.queued() == 0 {
             return;
         }
@@ -239,7 +281,7 @@ impl Owner {
         self.enqueue(outputs);
         self.releases.release_all();
         let left = budget.saturating_sub(started.elapsed());
-        self.flush(left).await;
+        self.flush_signals(left, true).await;
     }
 }
 
