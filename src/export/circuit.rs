@@ -18,8 +18,9 @@ use std::time::{Duration, SystemTime};
 pub const FAILURES_TO_OPEN: u32 = 3;
 /// The first backoff step's upper bound after a failed probe.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
-/// The largest backoff step: how long at most a recovered collector waits for the next probe.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// The largest backoff step: how long at most a recovered collector waits for the next probe
+/// (a refused connection costs microseconds, a hanging collector one [`PROBE_TIMEOUT`] per step).
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// The longest a probe may take (less when the flush has less time left).
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 
@@ -200,9 +201,9 @@ mod tests {
             Permit::Probe,
             "the first probe is not delayed"
         );
-        // Failed probes: steps of half of 1, 2, 4, 8, 16, 30, 30 s.
+        // Failed probes: steps of half of 1, 2, 4, 5, 5 s.
         let mut now = t(10);
-        for expected_ms in [500, 1000, 2000, 4000, 8000, 15_000, 15_000] {
+        for expected_ms in [500, 1000, 2000, 2500, 2500] {
             circuit.record(FAILED, now, &mut jitter);
             let next = now + Duration::from_millis(expected_ms);
             assert_eq!(circuit.permit(now), Permit::WaitUntil(next));

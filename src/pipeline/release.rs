@@ -205,8 +205,11 @@ impl Releases {
         if released.is_empty() && !background {
             return None;
         }
-        // One flush sends everything queued, the background batch included.
-        self.background_due = None;
+        // One flush sends everything queued, the background batch included; while the exporter is
+        // held back it sends nothing, so the background attempt stays scheduled.
+        if blocked.is_none() {
+            self.background_due = None;
+        }
         let budget = released
             .iter()
             .map(|w| time_before_deadline(w.deadline_ms, now))
