@@ -11,7 +11,7 @@ use super::release::{Backlog, Releases};
 use super::sampling::Sampling;
 use super::{Command, PipelineSetup};
 use crate::correlate::{Correlator, Input, Output};
-use crate::export::Exporter;
+use crate::export::{Exporter, Occasion};
 use crate::logging::{self, RECORD_TARGET};
 use crate::record::ProxyRecord;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
@@ -195,13 +195,15 @@ impl Owner {
             .releases
             .due(now, closed_any, backlog, |id| correlator.is_open(id));
         if let Some(flush) = due {
-            flush.run(|budget| self.flush(budget)).await;
+            flush
+                .run(|budget, occasion| self.flush(budget, occasion))
+                .await;
         }
     }
 
-    /// Flushes every signal within `budget`. Failures are logged by the exporter, rate-limited;
-    /// what was not sent stays queued.
-    async fn flush(&mut self, budget: Duration) {
+    /// Flushes every signal within `budget` on `occasion`. Failures are logged by the exporter,
+    /// rate-limited; what was not sent stays queued.
+    async fn flush(&mut self, budget: Duration, occasion: Occasion) {
         let Some(exporter) = self.exporter.as_mut() else {
             return;
         };
@@ -215,7 +217,7 @@ impl Owner {
             );
             return;
         }
-        let outcome = exporter.flush(budget).await;
+        let outcome = exporter.flush_on(budget, occasion).await;
         tracing::debug!(?outcome, "flushed");
     }
 
@@ -243,7 +245,7 @@ impl Owner {
         self.enqueue(outputs);
         self.releases.release_all();
         let left = budget.saturating_sub(started.elapsed());
-        self.flush(left).await;
+        self.flush(left, Occasion::BeforeFreeze).await;
     }
 }
 
