@@ -9,17 +9,25 @@
 //!   and never ends before a `Retry-After`. A probe is an ordinary request (the head batch)
 //!   whose time is capped at [`PROBE_TIMEOUT`], so a hanging collector costs one short probe per
 //!   step, not the whole flush budget on every invocation.
+//! - **Nothing listening** (the connection was refused: no request reached a collector, nothing
+//!   went on the wire, the attempt costs one refused connect): a flush that precedes a freeze
+//!   ([`Occasion::BeforeFreeze`]) probes anyway. A frozen sandbox runs no timer, so waiting for
+//!   the step would keep a recovered collector's items until some later invocation; background
+//!   flushes keep to the steps.
 //! - A delivered request (or an answer that refuses a batch for good: the collector is up) closes
 //!   the circuit and resets the backoff.
 
 use std::time::{Duration, SystemTime};
 
+use super::flush::Occasion;
+
 /// Failures in a row (none a timeout) that open the circuit.
 pub const FAILURES_TO_OPEN: u32 = 3;
 /// The first backoff step's upper bound after a failed probe.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
-/// The largest backoff step: how long at most a recovered collector waits for the next probe.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// The largest backoff step: how long at most a recovered collector waits for the next probe
+/// (a refused connection costs microseconds, a hanging collector one [`PROBE_TIMEOUT`] per step).
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// The longest a probe may take (less when the flush has less time left).
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 
@@ -55,6 +63,8 @@ pub(crate) enum Permit {
 pub(crate) enum Outcome {
     /// The endpoint answered and took (or refused for good) the request.
     Answered,
+    /// The connection was refused: nothing listens at the endpoint.
+    NotListening,
     /// It failed: `timed_out` when no answer came in time; `not_before` from `Retry-After`.
     Failed {
         /// No answer came in time.
@@ -78,6 +88,8 @@ enum State {
     Open {
         failed_probes: u32,
         next_probe: SystemTime,
+        /// The last failure was a refused connection.
+        not_listening: bool,
     },
 }
 
@@ -90,11 +102,15 @@ impl Default for Circuit {
 }
 
 impl Circuit {
-    /// Whether a request may go at `now`.
-    pub(crate) fn permit(&self, now: SystemTime) -> Permit {
+    /// Whether a request may go at `now`, in a flush on `occasion`.
+    pub(crate) fn permit(&self, now: SystemTime, occasion: Occasion) -> Permit {
         match self.state {
             State::Closed { .. } => Permit::Send,
             State::Open { next_probe, .. } if now >= next_probe => Permit::Probe,
+            State::Open {
+                not_listening: true,
+                ..
+            } if occasion == Occasion::BeforeFreeze => Permit::Probe,
             State::Open { next_probe, .. } => Permit::WaitUntil(next_probe),
         }
     }
@@ -104,9 +120,9 @@ impl Circuit {
         matches!(self.state, State::Open { .. })
     }
 
-    /// When the next request may go, if not now.
+    /// When a background flush may send again, if not now.
     pub(crate) fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
-        match self.permit(now) {
+        match self.permit(now, Occasion::Background) {
             Permit::WaitUntil(at) => Some(at),
             Permit::Send | Permit::Probe => None,
         }
@@ -125,11 +141,13 @@ impl Circuit {
                 self.state = State::Closed { failures: 0 };
                 return recovered;
             }
+            Outcome::NotListening => (false, None),
             Outcome::Failed {
                 timed_out,
                 not_before,
             } => (timed_out, not_before),
         };
+        let not_listening = outcome == Outcome::NotListening;
         self.state = match self.state {
             State::Closed { failures } => {
                 let failures = failures + 1;
@@ -137,6 +155,7 @@ impl Circuit {
                     State::Open {
                         failed_probes: 0,
                         next_probe: not_before.unwrap_or(now).max(now),
+                        not_listening,
                     }
                 } else {
                     State::Closed { failures }
@@ -148,6 +167,7 @@ impl Circuit {
                 State::Open {
                     failed_probes,
                     next_probe: (now + step).max(not_before.unwrap_or(now)),
+                    not_listening,
                 }
             }
         };
@@ -191,26 +211,33 @@ mod tests {
         let mut jitter = Fraction(0.5);
         for attempt in 0..FAILURES_TO_OPEN - 1 {
             assert!(!circuit.record(FAILED, t(0), &mut jitter));
-            assert_eq!(circuit.permit(t(0)), Permit::Send, "attempt {attempt}");
+            assert_eq!(
+                circuit.permit(t(0), Occasion::Background),
+                Permit::Send,
+                "attempt {attempt}"
+            );
         }
         circuit.record(FAILED, t(10), &mut jitter);
         assert!(circuit.is_open());
         assert_eq!(
-            circuit.permit(t(10)),
+            circuit.permit(t(10), Occasion::Background),
             Permit::Probe,
             "the first probe is not delayed"
         );
-        // Failed probes: steps of half of 1, 2, 4, 8, 16, 30, 30 s.
+        // Failed probes: steps of half of 1, 2, 4, 5, 5 s.
         let mut now = t(10);
-        for expected_ms in [500, 1000, 2000, 4000, 8000, 15_000, 15_000] {
+        for expected_ms in [500, 1000, 2000, 2500, 2500] {
             circuit.record(FAILED, now, &mut jitter);
             let next = now + Duration::from_millis(expected_ms);
-            assert_eq!(circuit.permit(now), Permit::WaitUntil(next));
             assert_eq!(
-                circuit.permit(next - Duration::from_millis(1)),
+                circuit.permit(now, Occasion::Background),
                 Permit::WaitUntil(next)
             );
-            assert_eq!(circuit.permit(next), Permit::Probe);
+            assert_eq!(
+                circuit.permit(next - Duration::from_millis(1), Occasion::Background),
+                Permit::WaitUntil(next)
+            );
+            assert_eq!(circuit.permit(next, Occasion::Background), Permit::Probe);
             now = next;
         }
         assert!(
@@ -232,7 +259,7 @@ mod tests {
             t(0),
             &mut jitter,
         );
-        assert_eq!(circuit.permit(t(0)), Permit::Probe);
+        assert_eq!(circuit.permit(t(0), Occasion::Background), Permit::Probe);
 
         let mut circuit = Circuit::default();
         let retry_at = t(2000);
@@ -244,9 +271,15 @@ mod tests {
             t(0),
             &mut jitter,
         );
-        assert_eq!(circuit.permit(t(1999)), Permit::WaitUntil(retry_at));
+        assert_eq!(
+            circuit.permit(t(1999), Occasion::Background),
+            Permit::WaitUntil(retry_at)
+        );
         assert_eq!(circuit.blocked_until(t(1999)), Some(retry_at));
-        assert_eq!(circuit.permit(retry_at), Permit::Probe);
+        assert_eq!(
+            circuit.permit(retry_at, Occasion::Background),
+            Permit::Probe
+        );
         // A failed probe with zero jitter still waits for its Retry-After.
         let later = t(5000);
         circuit.record(
@@ -257,7 +290,34 @@ mod tests {
             retry_at,
             &mut jitter,
         );
-        assert_eq!(circuit.permit(t(4999)), Permit::WaitUntil(later));
+        assert_eq!(
+            circuit.permit(t(4999), Occasion::Background),
+            Permit::WaitUntil(later)
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_is_probed_before_every_freeze_but_backs_off_in_the_background() {
+        let mut jitter = Fraction(1.0);
+        let mut circuit = Circuit::default();
+        for _ in 0..FAILURES_TO_OPEN {
+            circuit.record(Outcome::NotListening, t(0), &mut jitter);
+        }
+        circuit.record(Outcome::NotListening, t(0), &mut jitter);
+        let step_end = t(0) + BACKOFF_BASE;
+        assert_eq!(
+            circuit.permit(t(10), Occasion::Background),
+            Permit::WaitUntil(step_end)
+        );
+        assert_eq!(circuit.blocked_until(t(10)), Some(step_end));
+        assert_eq!(circuit.permit(t(10), Occasion::BeforeFreeze), Permit::Probe);
+        // Any other failure keeps the step before a freeze too.
+        circuit.record(FAILED, t(10), &mut jitter);
+        assert_eq!(
+            circuit.permit(t(20), Occasion::BeforeFreeze),
+            Permit::WaitUntil(t(10) + BACKOFF_BASE * 2)
+        );
+        assert!(circuit.record(Outcome::Answered, t(3000), &mut jitter));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
 use super::circuit::RandomJitter;
-use super::flush::{Deadline, FlushOutcome, SignalFlush};
+use super::flush::{Deadline, FlushOutcome, Occasion, SignalFlush};
 use super::logs::{Logs, LOG_QUEUE_RECORDS};
 use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
 use super::otlp::{CaCertificates, CollectorHttpClient, Sender};
@@ -231,12 +231,20 @@ impl Exporter {
     /// queue for the next flush, and so they do if this future is dropped. While an endpoint's
     /// circuit is open, its signal makes no request (see the `circuit` module). Never blocks the
     /// thread, and returns within the budget plus scheduling delay.
+    ///
+    /// This is a flush on [`Occasion::Background`]; see [`Exporter::flush_on`].
     pub async fn flush(&mut self, budget: Duration) -> FlushOutcome {
+        self.flush_on(budget, Occasion::Background).await
+    }
+
+    /// [`Exporter::flush`] on `occasion`: before a freeze, an endpoint whose connections were
+    /// refused is probed even within its backoff step (no timer runs while frozen).
+    pub async fn flush_on(&mut self, budget: Duration, occasion: Occasion) -> FlushOutcome {
         let deadline = Deadline::start(budget, self.flush_timeout);
         let (traces, metrics, logs) = tokio::join!(
-            self.traces.flush(deadline),
-            flush_optional(self.metrics.as_mut(), deadline),
-            flush_optional(self.logs.as_mut(), deadline),
+            self.traces.flush(deadline, occasion),
+            flush_optional(self.metrics.as_mut(), deadline, occasion),
+            flush_optional(self.logs.as_mut(), deadline, occasion),
         );
         FlushOutcome {
             exported: traces.exported,
@@ -303,9 +311,10 @@ fn outbox<B: Batcher>(signal: Signal, batcher: B, capacity: usize, sender: Sende
 async fn flush_optional<B: Batcher>(
     outbox: Option<&mut Outbox<B>>,
     deadline: Deadline,
+    occasion: Occasion,
 ) -> SignalFlush {
     match outbox {
-        Some(outbox) => outbox.flush(deadline).await,
+        Some(outbox) => outbox.flush(deadline, occasion).await,
         None => SignalFlush::default(),
     }
 }

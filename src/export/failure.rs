@@ -95,6 +95,26 @@ impl SendError {
         }
     }
 
+    /// Whether the connection was refused: nothing listens at the endpoint, and the attempt cost
+    /// one refused connect (no request reached a collector).
+    pub(crate) fn is_refused_connection(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = match self {
+            Self::Http(HttpError::Unreachable(error)) => Some(error),
+            Self::Grpc(status) => std::error::Error::source(status),
+            Self::Http(_) | Self::Status { .. } | Self::DeadlineCut(_) => None,
+        };
+        while let Some(error) = source {
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+            {
+                return true;
+            }
+            source = error.source();
+        }
+        false
+    }
+
     /// When the collector said to come back (`Retry-After` on 429 and 503), seen at `now`.
     pub(crate) fn not_before(&self, now: SystemTime) -> Option<SystemTime> {
         match self {

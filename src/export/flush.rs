@@ -22,6 +22,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// What follows a flush, which decides whether an endpoint that refused connections is probed
+/// (see the `circuit` module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occasion {
+    /// The process keeps running afterwards: a timer can run the next attempt when its backoff
+    /// step has passed (Lambda Managed Instances, which are never frozen).
+    Background,
+    /// The lifecycle loop calls `/extension/event/next` next (or the environment shuts down):
+    /// the sandbox may freeze, and no timer runs until the next invocation.
+    BeforeFreeze,
+}
+
 /// What one flush did for one signal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignalFlush {

@@ -6,13 +6,12 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_sdk::Resource;
 use prost::Message;
 
 use super::outbox::Batcher;
 use super::queue::Queue;
-use super::request::{proto_resource, scope};
+use super::request::{scope, ResourceHeader};
 
 /// The most log records waiting for export: with records of a few hundred bytes, about a MiB.
 pub const LOG_QUEUE_RECORDS: usize = 4096;
@@ -20,19 +19,12 @@ pub const LOG_QUEUE_RECORDS: usize = 4096;
 pub const MAX_BATCH_LOG_RECORDS: usize = 512;
 
 /// How queued log records are cut into requests and encoded.
-pub(crate) struct Logs {
-    resource: ProtoResource,
-    schema_url: String,
-}
+pub(crate) struct Logs(ResourceHeader);
 
 impl Logs {
-    /// Log records sent with `resource`.
+    /// Sent with `resource`.
     pub(crate) fn new(resource: &Resource) -> Self {
-        let (resource, schema_url) = proto_resource(resource);
-        Self {
-            resource,
-            schema_url,
-        }
+        Self(ResourceHeader::new(resource))
     }
 }
 
@@ -48,13 +40,13 @@ impl Batcher for Logs {
     fn encode(&self, batch: Vec<LogRecord>) -> Vec<u8> {
         ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
-                resource: Some(self.resource.clone()),
+                resource: Some(self.0.resource.clone()),
                 scope_logs: vec![ScopeLogs {
                     scope: Some(scope()),
                     log_records: batch,
                     schema_url: String::new(),
                 }],
-                schema_url: self.schema_url.clone(),
+                schema_url: self.0.schema_url.clone(),
             }],
         }
         .encode_to_vec()

@@ -7,13 +7,12 @@
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_sdk::Resource;
 use prost::Message;
 
 use super::outbox::Batcher;
 use super::queue::Queue;
-use super::request::{proto_resource, scope};
+use super::request::{scope, ResourceHeader};
 
 /// The most metric collections waiting for export (one per flush that had metrics; a few KiB each).
 pub const METRIC_QUEUE_COLLECTIONS: usize = 64;
@@ -21,19 +20,12 @@ pub const METRIC_QUEUE_COLLECTIONS: usize = 64;
 pub const MAX_BATCH_METRIC_COLLECTIONS: usize = 16;
 
 /// How queued metric collections are cut into requests and encoded.
-pub(crate) struct Metrics {
-    resource: ProtoResource,
-    schema_url: String,
-}
+pub(crate) struct Metrics(ResourceHeader);
 
 impl Metrics {
-    /// Metrics sent with `resource`.
+    /// Sent with `resource`.
     pub(crate) fn new(resource: &Resource) -> Self {
-        let (resource, schema_url) = proto_resource(resource);
-        Self {
-            resource,
-            schema_url,
-        }
+        Self(ResourceHeader::new(resource))
     }
 }
 
@@ -49,7 +41,7 @@ impl Batcher for Metrics {
     fn encode(&self, batch: Vec<Vec<Metric>>) -> Vec<u8> {
         ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
-                resource: Some(self.resource.clone()),
+                resource: Some(self.0.resource.clone()),
                 scope_metrics: batch
                     .into_iter()
                     .map(|metrics| ScopeMetrics {
@@ -58,7 +50,7 @@ impl Batcher for Metrics {
                         schema_url: String::new(),
                     })
                     .collect(),
-                schema_url: self.schema_url.clone(),
+                schema_url: self.0.schema_url.clone(),
             }],
         }
         .encode_to_vec()

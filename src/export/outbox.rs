@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::circuit::{Circuit, Jitter, Outcome, Permit, PROBE_TIMEOUT};
 use super::failure::{FailureKind, SendError};
 use super::fault_log::{FaultLog, RecoveryLine};
-use super::flush::{Deadline, SignalFlush};
+use super::flush::{Deadline, Occasion, SignalFlush};
 use super::otlp::Sender;
 use super::queue::Queue;
 use super::request::EncodedRequest;
@@ -137,14 +137,15 @@ impl<B: Batcher> Outbox<B> {
     }
 
     /// Sends the queue, batch by batch, until it is empty, a request fails (other than by a
-    /// refusal for good), the circuit holds it back, or the `deadline` passes.
-    pub(crate) async fn flush(&mut self, deadline: Deadline) -> SignalFlush {
+    /// refusal for good), the circuit holds it back, or the `deadline` passes; `occasion` says
+    /// what follows the flush (the circuit's probe policy).
+    pub(crate) async fn flush(&mut self, deadline: Deadline, occasion: Occasion) -> SignalFlush {
         let mut exported = 0;
         let mut error = None;
         let mut recovery = None;
         while !self.queue.is_empty() {
             let now = SystemTime::now();
-            let probe = match self.circuit.permit(now) {
+            let probe = match self.circuit.permit(now, occasion) {
                 Permit::Send => false,
                 Permit::Probe => true,
                 Permit::WaitUntil(at) => {
@@ -207,9 +208,13 @@ impl<B: Batcher> Outbox<B> {
                         error = Some(send_error.to_string());
                         break;
                     }
-                    let outcome = Outcome::Failed {
-                        timed_out: kind == FailureKind::TimedOut,
-                        not_before: send_error.not_before(now),
+                    let outcome = if send_error.is_refused_connection() {
+                        Outcome::NotListening
+                    } else {
+                        Outcome::Failed {
+                            timed_out: kind == FailureKind::TimedOut,
+                            not_before: send_error.not_before(now),
+                        }
                     };
                     self.circuit.record(outcome, now, self.jitter.as_mut());
                     self.log_failure(kind, now, &send_error, 0);

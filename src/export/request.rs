@@ -20,17 +20,26 @@ pub(crate) struct EncodedRequest {
     pub(crate) items: usize,
 }
 
-/// `resource` as protobuf, with its schema URL.
-pub(crate) fn proto_resource(resource: &Resource) -> (ProtoResource, String) {
-    let resource = ResourceAttributesWithSchema::from(resource);
-    (
-        ProtoResource {
-            attributes: resource.attributes.0,
-            dropped_attributes_count: 0,
-            entity_refs: Vec::new(),
-        },
-        resource.schema_url.unwrap_or_default(),
-    )
+/// The resource as every request carries it: protobuf, with its schema URL.
+#[derive(Debug, Clone)]
+pub(crate) struct ResourceHeader {
+    pub(crate) resource: ProtoResource,
+    pub(crate) schema_url: String,
+}
+
+impl ResourceHeader {
+    /// `resource` as protobuf.
+    pub(crate) fn new(resource: &Resource) -> Self {
+        let resource = ResourceAttributesWithSchema::from(resource);
+        Self {
+            resource: ProtoResource {
+                attributes: resource.attributes.0,
+                dropped_attributes_count: 0,
+                entity_refs: Vec::new(),
+            },
+            schema_url: resource.schema_url.unwrap_or_default(),
+        }
+    }
 }
 
 /// lambda-lens's scope: its name and version.

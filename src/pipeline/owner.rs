@@ -14,7 +14,7 @@ use super::sampling::Sampling;
 use super::signals::Signals;
 use super::{Command, PipelineSetup};
 use crate::correlate::{Correlator, Input, InvocationSummary, Output};
-use crate::export::Exporter;
+use crate::export::{Exporter, Occasion};
 use crate::logging::{self, RECORD_TARGET};
 use crate::record::ProxyRecord;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
@@ -221,19 +221,21 @@ impl Owner {
             .releases
             .due(now, closed_any, backlog, |id| correlator.is_open(id));
         if let Some(flush) = due {
-            flush.run(|budget| self.flush(budget)).await;
+            flush
+                .run(|budget, occasion| self.flush(budget, occasion))
+                .await;
         }
     }
 
-    /// Flushes every signal within `budget`. Failures are logged by the exporter, rate-limited;
-    /// what was not sent stays queued.
-    async fn flush(&mut self, budget: Duration) {
-        self.flush_signals(budget, false).await;
+    /// Flushes every signal within `budget` on `occasion`, with a metric collection when one is
+    /// due (always at SHUTDOWN). Failures are logged by the exporter, rate-limited; what was not
+    /// sent stays queued.
+    async fn flush(&mut self, budget: Duration, occasion: Occasion) {
+        self.flush_signals(budget, occasion, false).await;
     }
 
-    /// Flushes every signal within `budget`, with a metric collection when one is due (always
-    /// when `last`).
-    async fn flush_signals(&mut self, budget: Duration, last: bool) {
+    /// [`Owner::flush`], with a metric collection whatever the interval when `last`.
+    async fn flush_signals(&mut self, budget: Duration, occasion: Occasion, last: bool) {
         let Some(exporter) = self.exporter.as_mut() else {
             return;
         };
@@ -253,7 +255,7 @@ impl Owner {
             );
             return;
         }
-        let outcome = exporter.flush(budget).await;
+        let outcome = exporter.flush_on(budget, occasion).await;
         tracing::debug!(?outcome, "flushed");
     }
 
@@ -281,7 +283,7 @@ impl Owner {
         self.enqueue(outputs);
         self.releases.release_all();
         let left = budget.saturating_sub(started.elapsed());
-        self.flush_signals(left, true).await;
+        self.flush_signals(left, Occasion::BeforeFreeze, true).await;
     }
 }
 

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 
+use crate::export::Occasion;
 use crate::lifecycle::deadline_at;
 use crate::record::RequestId;
 
@@ -74,13 +75,19 @@ pub(super) struct Flush {
 }
 
 impl Flush {
-    /// Runs `export` with the budget, then answers the released waiters.
+    /// Runs `export` with the budget and occasion, then answers the released waiters.
     pub(super) async fn run<F, E>(self, export: E)
     where
-        E: FnOnce(Duration) -> F,
+        E: FnOnce(Duration, Occasion) -> F,
         F: Future<Output = ()>,
     {
-        export(self.budget).await;
+        // Answered waiters go to `/event/next`, after which the sandbox may freeze.
+        let occasion = if self.released.is_empty() {
+            Occasion::Background
+        } else {
+            Occasion::BeforeFreeze
+        };
+        export(self.budget, occasion).await;
         for waiter in self.released {
             waiter.answer();
         }
@@ -205,8 +212,11 @@ impl Releases {
         if released.is_empty() && !background {
             return None;
         }
-        // One flush sends everything queued, the background batch included.
-        self.background_due = None;
+        // One flush sends everything queued, the background batch included; while the exporter is
+        // held back it sends nothing, so the background attempt stays scheduled.
+        if blocked.is_none() {
+            self.background_due = None;
+        }
         let budget = released
             .iter()
             .map(|w| time_before_deadline(w.deadline_ms, now))
@@ -502,8 +512,8 @@ mod tests {
         let exported = Cell::new(None);
         let (exported_in, during_export) = (&exported, &mut answered);
         flush
-            .run(|budget| async move {
-                exported_in.set(Some(budget));
+            .run(|budget, occasion| async move {
+                exported_in.set(Some((budget, occasion)));
                 tokio::task::yield_now().await;
                 assert_eq!(
                     during_export.try_recv(),
@@ -512,7 +522,11 @@ mod tests {
                 );
             })
             .await;
-        assert_eq!(exported.get(), Some(FLUSH_TIMEOUT));
+        assert_eq!(
+            exported.get(),
+            Some((FLUSH_TIMEOUT, Occasion::BeforeFreeze)),
+            "answered waiters may be frozen next"
+        );
         assert_eq!(answered.try_recv(), Ok(()), "answered after the export");
     }
 

@@ -37,8 +37,9 @@ use crate::settings::{OtlpSettings, Transport};
 
 /// Sends one signal's encoded requests to its endpoint.
 pub(crate) enum Sender {
-    /// OTLP/HTTP, signed when there is a signer (AWS).
-    Http(HttpSender),
+    /// OTLP/HTTP, signed when there is a signer (AWS); boxed, as its header map and client are
+    /// several times the size of a gRPC channel handle.
+    Http(Box<HttpSender>),
     /// OTLP/gRPC through a tonic channel.
     Grpc(GrpcSender),
 }
@@ -56,7 +57,9 @@ impl Sender {
         signer: Option<Signer>,
     ) -> Result<Self, ExportError> {
         Ok(match config.transport {
-            Transport::HttpProtobuf => Self::Http(HttpSender::new(config, client.clone(), signer)?),
+            Transport::HttpProtobuf => {
+                Self::Http(Box::new(HttpSender::new(config, client.clone(), signer)?))
+            }
             Transport::Grpc => Self::Grpc(GrpcSender::new(config, ca)?),
         })
     }

@@ -21,7 +21,7 @@ use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use prost::Message;
 
-use crate::export::request::proto_resource;
+use crate::export::request::ResourceHeader;
 use crate::redact::floor_char_boundary;
 
 /// The most spans in one request to X-Ray.
@@ -54,11 +54,11 @@ pub(crate) enum Fit {
 
 impl XrayLimits {
     pub(crate) fn new(resource: &Resource) -> Self {
-        let (resource, schema_url) = proto_resource(resource);
+        let header = ResourceHeader::new(resource);
         let resource_spans = ResourceSpans {
-            resource: Some(resource),
+            resource: Some(header.resource),
             scope_spans: Vec::new(),
-            schema_url,
+            schema_url: header.schema_url,
         };
         Self {
             resource_overhead: framed_len(framed_len(resource_spans.encoded_len())),
