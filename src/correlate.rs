@@ -483,37 +483,35 @@ impl Correlator {
     /// Hands on `line` (now, or at its invocation's close), within the bounds.
     fn join_log(&mut self, owner: Option<RequestId>, line: LogLine, out: &mut Vec<Output>) {
         let limit = self.log_bounds.records_per_invocation;
+        let dropped = &mut self.dropped_logs;
         let owner = owner.filter(|id| self.open.contains_key(id) || self.closed.contains_key(id));
-        let Some(id) = owner else {
-            if self.unattributed_lines >= limit {
-                self.dropped_logs.over_limit += 1;
-            } else {
-                self.unattributed_lines += 1;
-                out.push(Output::Log(Box::new(JoinedLog {
-                    line,
-                    invocation: None,
-                })));
+        match owner {
+            None => {
+                if within_bound(&mut self.unattributed_lines, limit, dropped) {
+                    out.push(Output::Log(Box::new(JoinedLog {
+                        line,
+                        invocation: None,
+                    })));
+                }
             }
-            return;
-        };
-        if let Some(open) = self.open.get_mut(&id) {
-            if open.logs.len() >= limit as usize {
-                self.dropped_logs.over_limit += 1;
-            } else {
-                open.logs.push(line);
-            }
-        } else if let Some(closed) = self.closed.get_mut(&id) {
-            if closed.log_lines >= limit {
-                self.dropped_logs.over_limit += 1;
-            } else {
-                closed.log_lines += 1;
-                out.push(Output::Log(Box::new(JoinedLog {
-                    line,
-                    invocation: Some(closed.ids(id)),
-                })));
+            Some(id) => {
+                if let Some(open) = self.open.get_mut(&id) {
+                    let mut taken = open.logs.len() as u32;
+                    if within_bound(&mut taken, limit, dropped) {
+                        open.logs.push(line);
+                    }
+                } else if let Some(closed) = self.closed.get_mut(&id) {
+                    if within_bound(&mut closed.log_lines, limit, dropped) {
+                        out.push(Output::Log(Box::new(JoinedLog {
+                            line,
+                            invocation: Some(closed.ids(id)),
+                        })));
+                    }
+                }
             }
         }
     }
+
     /// The open entry for `id`, created if new; `None` when the invocation was already closed.
     fn open_mut(&mut self, id: &RequestId, out: &mut Vec<Output>) -> Option<&mut Open> {
         if self.closed.contains_key(id) {
@@ -640,6 +638,18 @@ impl Closed {
             trace_id: self.trace_id,
             span_id: self.span_id,
         }
+    }
+}
+
+/// Takes one of `limit` places, `taken` of them already gone; a line past the limit is counted in
+/// `dropped` instead.
+fn within_bound(taken: &mut u32, limit: u32, dropped: &mut DroppedLines) -> bool {
+    if *taken >= limit {
+        dropped.over_limit += 1;
+        false
+    } else {
+        *taken += 1;
+        true
     }
 }
 

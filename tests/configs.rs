@@ -781,39 +781,54 @@ fn emitted() -> Emitted {
 #[test]
 fn the_emitted_names_include_the_documented_ones() {
     let e = emitted();
-    for k in [
-        "faas.invocation_id",
-        "faas.coldstart",
-        "lambda_lens.status",
-        "lambda_lens.event.size",
-    ] {
-        assert!(e.span_attributes.contains(k), "span attribute {k}");
-    }
-    for k in [
-        "lambda_lens.report.billed_duration_ms",
-        "lambda_lens.report.max_memory_used_mb",
-        "faas.invocation_id",
-    ] {
-        assert!(e.log_attributes.contains(k), "log record attribute {k}");
-    }
-    for k in [
-        "faas_invocations_total",
-        "faas_errors_total",
-        "faas_timeouts_total",
-        "faas_coldstarts_total",
-        "faas_invoke_duration_seconds_bucket",
-        "faas_init_duration_seconds_bucket",
-        "faas_mem_usage_bytes_bucket",
-    ] {
-        assert!(e.prometheus_series.contains(k), "metric {k}");
-    }
-    for k in [
-        "service.name",
-        "faas.name",
-        "cloud.region",
-        "faas.max_memory",
-    ] {
-        assert!(e.resource_attributes.contains(k), "resource attribute {k}");
+    let documented: [(&BTreeSet<String>, &str, &[&str]); 4] = [
+        (
+            &e.span_attributes,
+            "span attribute",
+            &[
+                "faas.invocation_id",
+                "faas.coldstart",
+                "lambda_lens.status",
+                "lambda_lens.event.size",
+            ],
+        ),
+        (
+            &e.log_attributes,
+            "log record attribute",
+            &[
+                "lambda_lens.report.billed_duration_ms",
+                "lambda_lens.report.max_memory_used_mb",
+                "faas.invocation_id",
+            ],
+        ),
+        (
+            &e.prometheus_series,
+            "metric",
+            &[
+                "faas_invocations_total",
+                "faas_errors_total",
+                "faas_timeouts_total",
+                "faas_coldstarts_total",
+                "faas_invoke_duration_seconds_bucket",
+                "faas_init_duration_seconds_bucket",
+                "faas_mem_usage_bytes_bucket",
+            ],
+        ),
+        (
+            &e.resource_attributes,
+            "resource attribute",
+            &[
+                "service.name",
+                "faas.name",
+                "cloud.region",
+                "faas.max_memory",
+            ],
+        ),
+    ];
+    for (emitted, what, names) in documented {
+        for k in names {
+            assert!(emitted.contains(*k), "{what} {k}");
+        }
     }
     assert!(e.span_names.contains("init"));
     for v in ["success", "error", "timeout"] {

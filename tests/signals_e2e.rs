@@ -18,7 +18,7 @@ use trace_view::{
 
 use lambda_lens::metrics::names as metric_names;
 use lambda_lens_test_support::layer::build_layer;
-use lambda_lens_test_support::repo::{repo_root, venv_python};
+use lambda_lens_test_support::python_receiver::PythonReceiver;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 
 /// This build's extension binary, installed in each test's layer.
@@ -268,25 +268,11 @@ async fn none_turns_logs_and_metrics_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_opentelemetry_projects_own_protobuf_bindings_decode_logs_and_metrics() {
-    use tokio::io::AsyncBufReadExt;
-
-    let mut python = tokio::process::Command::new(venv_python())
-        .arg(repo_root().join("tests/otlp_receiver.py"))
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python OTLP receiver starts");
-    let mut lines = tokio::io::BufReader::new(python.stdout.take().expect("stdout piped")).lines();
-    let first = lines
-        .next_line()
-        .await
-        .expect("read")
-        .expect("a first line");
-    let port = first.strip_prefix("listening ").expect("listening line");
+    let mut python = PythonReceiver::start().await;
     let opt = build_layer(LAMBDA_LENS, "signals-third-party");
     let sandbox = Sandbox::start(config(
         &opt,
-        &format!("http://127.0.0.1:{port}"),
+        &python.endpoint,
         &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")],
     ))
     .await
@@ -299,12 +285,7 @@ async fn the_opentelemetry_projects_own_protobuf_bindings_decode_logs_and_metric
     let (mut event_line, mut errors) = (None::<Value>, None::<Value>);
     tokio::time::timeout(WAIT, async {
         while event_line.is_none() || errors.is_none() {
-            let line = lines
-                .next_line()
-                .await
-                .expect("read")
-                .expect("receiver alive");
-            let decoded: Value = serde_json::from_str(&line).expect("JSON line");
+            let decoded = python.next().await;
             let body = decoded["body"].as_str().unwrap_or_default();
             if decoded["signal"] == "log" && body.starts_with(EVENT_LINE) {
                 event_line = Some(decoded);
