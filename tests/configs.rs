@@ -738,6 +738,17 @@ struct Emitted {
     prometheus_labels: BTreeSet<String>,
 }
 
+/// The Prometheus series of the FaaS conventions' metrics that the dashboards and the docs name.
+const FAAS_SERIES: &[&str] = &[
+    "faas_invocations_total",
+    "faas_errors_total",
+    "faas_timeouts_total",
+    "faas_coldstarts_total",
+    "faas_invoke_duration_seconds_bucket",
+    "faas_init_duration_seconds_bucket",
+    "faas_mem_usage_bytes_bucket",
+];
+
 /// The Prometheus series of one metric.
 fn prometheus_series(instrument: &metric_names::Instrument) -> Vec<String> {
     let base = instrument.name.replace('.', "_");
@@ -801,19 +812,7 @@ fn the_emitted_names_include_the_documented_ones() {
                 "faas.invocation_id",
             ],
         ),
-        (
-            &e.prometheus_series,
-            "metric",
-            &[
-                "faas_invocations_total",
-                "faas_errors_total",
-                "faas_timeouts_total",
-                "faas_coldstarts_total",
-                "faas_invoke_duration_seconds_bucket",
-                "faas_init_duration_seconds_bucket",
-                "faas_mem_usage_bytes_bucket",
-            ],
-        ),
+        (&e.prometheus_series, "metric", FAAS_SERIES),
         (
             &e.resource_attributes,
             "resource attribute",
@@ -1054,19 +1053,12 @@ fn grafana_dashboard_names_are_emitted_by_lambda_lens() {
         labels.extend(l);
     }
     // Counts, rates, durations and memory read the metrics.
-    for name in [
-        "faas_invocations_total",
-        "faas_errors_total",
-        "faas_timeouts_total",
-        "faas_coldstarts_total",
-        "faas_invoke_duration_seconds_bucket",
-        "faas_init_duration_seconds_bucket",
-        "faas_mem_usage_bytes_bucket",
+    for name in FAAS_SERIES.iter().chain(&[
         "lambda_lens_billed_duration_seconds_bucket",
         "lambda_lens_event_size_bytes_bucket",
         "lambda_lens_dropped_total",
-    ] {
-        assert!(series.contains(name), "{name}");
+    ]) {
+        assert!(series.contains(*name), "{name}");
     }
     assert!(labels.contains("lambda_lens_drop_reason"));
     let mut all = Refs::new();
