@@ -6,8 +6,9 @@
 //!
 //! [`Pipeline`] is the lifecycle loop's handle; the task itself is in `owner` (I/O: queues, timer,
 //! export). Its decisions are pure, with time passed in: `release` (when a waiting lifecycle loop is
-//! answered, when spans are flushed and within which budget) and `sampling` (which invocations and
-//! how their later log records are flagged), `signals` (metrics and log records).
+//! answered, when spans are flushed and within which budget), `sampling` (which invocations become
+//! spans, and so the sampled flag of their log records) and `signals` (what the metrics and log
+//! records get, and when metrics are collected).
 
 mod owner;
 mod release;
