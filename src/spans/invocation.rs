@@ -324,9 +324,6 @@ mod tests {
                 },
             }),
             runtime_done: done,
-            report: None,
-            logs: Vec::new(),
-            dropped_logs: 0,
         }
     }
 
