@@ -1,6 +1,6 @@
 //! The demo's view of metrics and logs: a table with one row per metric series (delta points
 //! summed over the exports, cumulative ones at their latest), then one line per log record with
-//! its trace id prefix and severity.
+//! its trace id and severity.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::signals::{MetricKind, ReceivedLog, ReceivedMetric};
 
-/// Hex digits of the trace id shown before a log line.
-const TRACE_PREFIX_DIGITS: usize = 8;
+/// Hex digits of a trace id: shown whole before a log line, so that the line matches its trace's
+/// header above (X-Ray-style ids share their first 8 digits, the time, within a second).
+const TRACE_ID_DIGITS: usize = 32;
 /// Characters of a log body shown.
 const MAX_BODY_CHARS: usize = 120;
 
@@ -60,9 +61,9 @@ pub fn render_signals(metrics: &[ReceivedMetric], logs: &[ReceivedLog]) -> Strin
         let _ = writeln!(out, "logs");
         for log in logs {
             let trace = if log.trace_id.is_empty() {
-                "-".repeat(TRACE_PREFIX_DIGITS)
+                "-".repeat(TRACE_ID_DIGITS)
             } else {
-                log.trace_id.chars().take(TRACE_PREFIX_DIGITS).collect()
+                log.trace_id.clone()
             };
             let severity = if log.severity_text.is_empty() {
                 "-"
@@ -198,7 +199,7 @@ mod tests {
                 "  faas.invocations                 3 {invocation}                       faas.trigger=other",
                 "  faas.invoke_duration             count 2 sum 0.25 s                   faas.trigger=other",
                 "logs",
-                "  6b15e947 ERROR [ERROR] boom",
+                "  6b15e947c29b5aed845e83132137ceb7 ERROR [ERROR] boom",
             ]
         );
         assert_eq!(render_signals(&[], &[]), "");
