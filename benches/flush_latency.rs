@@ -5,7 +5,7 @@
 //! the same with gzip, OTLP/gRPC) built with [`Exporter::new`], on a single-threaded tokio
 //! runtime like the extension's. Each flush sends the spans [`spans::invocation_spans`] builds from
 //! a realistic closed invocation (an SQS event, a response, `platform.runtimeDone` with its three
-//! phases, two log lines): one SERVER span with 11 attributes and 2 events, and 3 children. The
+//! phases): one SERVER span with 11 attributes, and 3 children. The
 //! trace-view receiver runs on its own thread and runtime, standing in for a collector.
 //!
 //! Only `flush` is timed; building and queueing the spans is not. Flushes follow each other back
@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use lambda_lens::correlate::{CloseReason, InvocationSummary, LogLine};
+use lambda_lens::correlate::{CloseReason, InvocationSummary};
 use lambda_lens::export::Exporter;
 use lambda_lens::record::{
     BodyCapture, InvocationRecord, RequestId, ResultKind, ResultRecord, SpanIdentity,
@@ -138,11 +138,6 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
         start: start + ms(at),
         duration_ms,
     };
-    let log = |at: u64, message: &str| LogLine {
-        time: start + ms(at),
-        message: message.to_owned(),
-        level: Some("INFO".into()),
-    };
     let summary = InvocationSummary {
         request_id: request_id.clone(),
         reason: CloseReason::RuntimeDone,
@@ -208,12 +203,6 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
                 tracing: None,
             },
         }),
-        report: None,
-        logs: vec![
-            log(3, "processing 1 message from orders"),
-            log(40, "order o-1029 stored"),
-        ],
-        dropped_logs: 0,
     };
     // Default capture (bodies redacted and recorded), as a function gets without settings.
     let capture =

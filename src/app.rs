@@ -153,6 +153,7 @@ pub async fn run(settings: Settings) -> ExitStatus {
             runtime_done_wait: runtime.runtime_done_wait,
             capture: CaptureSettings::new(&settings.bodies, &settings.redaction),
             propagators: settings.propagators.clone(),
+            signals: settings.signals,
         },
     );
     let telemetry_expected = match telemetry_listener {

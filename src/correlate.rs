@@ -11,8 +11,14 @@
 //!   passed through the proxy and neither followed within the configured wait (or no telemetry is
 //!   coming at all); or its deadline passed by [`DEADLINE_GRACE`] (a timeout the platform did not
 //!   report);
-//! - a closed invocation is never closed again; its ids are kept (bounded) so that a late
-//!   `platform.report` becomes a follow-up to the right span, and duplicates are ignored;
+//! - a closed invocation is never closed again; its ids are kept (bounded) so that its log lines
+//!   and its `platform.report`, which the Telemetry API delivers after the close, still join its
+//!   trace, and duplicates are ignored;
+//! - every function log line is handed on once, as [`Output::Log`], with its invocation's ids when
+//!   it has one (a JSON line names it; a text line belongs to the invocation the telemetry stream
+//!   is in, see [`StreamPosition`]); lines of an open invocation wait for its close (its ids may be
+//!   chosen then), at most [`LogBounds::records_per_invocation`] each, the rest counted;
+//! - every `platform.report` is handed on once, as [`Output::Report`], after its invocation;
 //! - open state is bounded ([`MAX_OPEN_INVOCATIONS`]); the oldest is closed as incomplete when full.
 
 mod startup;
@@ -25,6 +31,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 use self::startup::Startup;
 pub use self::startup::{ColdStart, InitSummary, RestoreSummary, MAX_COLD_START_GAP};
 use crate::lifecycle::{deadline_at, InvokeEvent};
+use crate::logs::StreamPosition;
 use crate::recent::RecentMap;
 use crate::record::{InvocationRecord, NextRecord, ProxyRecord, RequestId, ResultRecord};
 use crate::telemetry::{
@@ -39,12 +46,22 @@ pub const RESULT_WAIT: Duration = Duration::from_millis(50);
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 /// Invocations tracked at once (Lambda Managed Instances run many concurrently).
 pub const MAX_OPEN_INVOCATIONS: usize = 256;
-/// Closed invocations remembered for late reports and duplicates.
+/// Closed invocations remembered for their late log lines and reports, and duplicates.
 pub const MAX_REMEMBERED_CLOSED: usize = 256;
-/// Function log lines kept per invocation.
-pub const MAX_LOG_LINES: usize = 32;
-/// Characters kept of each log line.
-pub const MAX_LOG_LINE_CHARS: usize = 1024;
+/// How many times the exported length of a line a waiting line keeps: the record is redacted
+/// before it is cut to its length, so the waiting line keeps room for redactions that shorten it.
+const WAITING_LINE_CHARS_FACTOR: usize = 4;
+
+/// How many log lines are handed on, and how long they may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBounds {
+    /// Lines per invocation (and per stretch of lines that belong to none); the rest are counted.
+    pub records_per_invocation: u32,
+    /// Characters of a line kept for export (the log record cuts it after redaction).
+    pub line_chars: usize,
+    /// Whether extension log lines (other extensions', lambda-lens's own) are handed on too.
+    pub extension_logs: bool,
+}
 
 /// One input to the correlator.
 #[derive(Debug, Clone)]
@@ -72,15 +89,55 @@ pub enum CloseReason {
     Incomplete,
 }
 
-/// A log line the function or extension wrote during an invocation.
+/// A log line the function (or an extension) wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLine {
     /// When the platform captured it.
     pub time: SystemTime,
-    /// The text (cut to [`MAX_LOG_LINE_CHARS`]).
+    /// Who wrote it.
+    pub source: LogSource,
+    /// The text, or a JSON record's `message` (cut to a few times [`LogBounds::line_chars`]).
     pub message: String,
     /// Level, for JSON log records.
     pub level: Option<String>,
+}
+
+/// Log lines dropped since the last [`Correlator::take_dropped_logs`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DroppedLines {
+    /// Over [`LogBounds::records_per_invocation`].
+    pub over_limit: u64,
+    /// By the platform, before they reached lambda-lens (`platform.logsDropped`).
+    pub by_platform: u64,
+}
+
+/// The ids that join a log line or a report to its invocation's trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationIds {
+    /// The invocation.
+    pub request_id: RequestId,
+    /// Its trace.
+    pub trace_id: TraceId,
+    /// Its invocation span.
+    pub span_id: SpanId,
+}
+
+/// A log line, with its invocation when it has one (none: init, or not attributable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinedLog {
+    /// The line.
+    pub line: LogLine,
+    /// Its invocation.
+    pub invocation: Option<InvocationIds>,
+}
+
+/// A `platform.report`, joined to its invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinedReport {
+    /// Its invocation.
+    pub invocation: InvocationIds,
+    /// The report.
+    pub report: TelemetryEvent<Report>,
 }
 
 /// A closed invocation, everything the span builder needs.
@@ -113,23 +170,6 @@ pub struct InvocationSummary {
     pub platform_start: Option<TelemetryEvent<Start>>,
     /// `platform.runtimeDone`.
     pub runtime_done: Option<TelemetryEvent<RuntimeDone>>,
-    /// `platform.report`, when it came before the close.
-    pub report: Option<TelemetryEvent<Report>>,
-    /// Function log lines.
-    pub logs: Vec<LogLine>,
-    /// Log lines beyond [`MAX_LOG_LINES`].
-    pub dropped_logs: u32,
-}
-
-/// A `platform.report` for an invocation that was already closed and exported.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LateReport {
-    /// Its trace.
-    pub trace_id: TraceId,
-    /// Its invocation span, the parent of the report span.
-    pub invocation_span_id: SpanId,
-    /// The report.
-    pub report: TelemetryEvent<Report>,
 }
 
 /// What the correlator hands on.
@@ -137,8 +177,10 @@ pub struct LateReport {
 pub enum Output {
     /// An invocation is complete.
     Invocation(Box<InvocationSummary>),
-    /// A report for an invocation closed earlier.
-    LateReport(Box<LateReport>),
+    /// A log line, after its invocation's close when it has one.
+    Log(Box<JoinedLog>),
+    /// An invocation's report, after its close.
+    Report(Box<JoinedReport>),
 }
 
 #[derive(Debug, Default)]
@@ -153,8 +195,8 @@ struct Open {
     platform_start: Option<TelemetryEvent<Start>>,
     runtime_done: Option<TelemetryEvent<RuntimeDone>>,
     report: Option<TelemetryEvent<Report>>,
+    /// Lines waiting for the close.
     logs: Vec<LogLine>,
-    dropped_logs: u32,
 }
 
 impl Open {
@@ -270,6 +312,8 @@ struct Closed {
     span_id: SpanId,
     /// Its report was handed on (a duplicate is ignored).
     reported: bool,
+    /// Its log lines handed on so far.
+    log_lines: u32,
 }
 
 /// The correlation state; owned by one task.
@@ -283,6 +327,12 @@ pub struct Correlator {
     runtime_done_wait: Duration,
     seq: u64,
     new_span_id: Box<dyn FnMut() -> SpanId + Send>,
+    stream: StreamPosition,
+    log_bounds: LogBounds,
+    /// Lines handed on since the stream left its last invocation (init lines, ambiguous lines).
+    unattributed_lines: u32,
+    /// Lines dropped since [`Correlator::take_dropped_logs`].
+    dropped_logs: DroppedLines,
 }
 
 impl Correlator {
@@ -292,8 +342,13 @@ impl Correlator {
     pub fn new(
         runtime_done_wait: Duration,
         new_span_id: Box<dyn FnMut() -> SpanId + Send>,
+        log_bounds: LogBounds,
     ) -> Self {
         Self {
+            stream: StreamPosition::default(),
+            log_bounds,
+            unattributed_lines: 0,
+            dropped_logs: DroppedLines::default(),
             open: HashMap::new(),
             closed: RecentMap::new(MAX_REMEMBERED_CLOSED),
             startup: Startup::default(),
@@ -311,8 +366,13 @@ impl Correlator {
         self.telemetry_expected = expected;
     }
 
-    /// Feeds one input at `now`; returns what that completed: a late report, an invocation closed
-    /// early to make room, and every invocation complete at `now`.
+    /// Log lines dropped since the last call.
+    pub fn take_dropped_logs(&mut self) -> DroppedLines {
+        std::mem::take(&mut self.dropped_logs)
+    }
+
+    /// Feeds one input at `now`; returns what that completed: a log line or a report of a closed
+    /// invocation, an invocation closed early to make room, and every invocation complete at `now`.
     pub fn push(&mut self, input: Input, now: SystemTime) -> Vec<Output> {
         let mut out = Vec::new();
         match input {
@@ -352,6 +412,11 @@ impl Correlator {
         // Every init, re-inits after a reset included, starts new extension processes, so the
         // cold start is always this process's first invocation; the start's events (replayed at the
         // first thaw, possibly after that invocation opened) only describe it.
+        if matches!(event.body, TelemetryBody::InitStart { .. }) {
+            // A new environment start: the stream is in no invocation.
+            self.stream.init();
+            self.unattributed_lines = 0;
+        }
         if self.startup.observe(&event) {
             return;
         }
@@ -359,6 +424,8 @@ impl Correlator {
         match event.body {
             TelemetryBody::Start(start) => {
                 let request_id = start.request_id.clone();
+                self.stream.start(&request_id, time);
+                self.unattributed_lines = 0;
                 if let Some(open) = self.open_mut(&request_id, out) {
                     open.platform_start
                         .get_or_insert(TelemetryEvent { time, body: start });
@@ -366,6 +433,7 @@ impl Correlator {
             }
             TelemetryBody::RuntimeDone(done) => {
                 let request_id = done.request_id.clone();
+                self.stream.done(&request_id);
                 if let Some(open) = self.open_mut(&request_id, out) {
                     open.runtime_done
                         .get_or_insert(TelemetryEvent { time, body: done });
@@ -378,9 +446,8 @@ impl Correlator {
                     // One report per invocation; the entry stays so later inputs cannot reopen it.
                     if !closed.reported {
                         closed.reported = true;
-                        out.push(Output::LateReport(Box::new(LateReport {
-                            trace_id: closed.trace_id,
-                            invocation_span_id: closed.span_id,
+                        out.push(Output::Report(Box::new(JoinedReport {
+                            invocation: closed.ids(request_id),
                             report,
                         })));
                     }
@@ -389,41 +456,70 @@ impl Correlator {
                 }
                 // A report for an invocation never seen (an earlier extension process) is dropped.
             }
-            // Only the function's own lines: other extensions' (and lambda-lens's own) logs are not
-            // part of the invocation.
             TelemetryBody::Log {
-                source: LogSource::Function,
+                source,
                 message,
                 level,
-                request_id: Some(request_id),
+                request_id,
             } => {
-                if let Some(open) = self.open.get_mut(&request_id) {
-                    push_log(open, time, message, level);
+                // Other extensions' (and lambda-lens's own) lines only when asked for.
+                if source == LogSource::Function || self.log_bounds.extension_logs {
+                    let owner = request_id.or_else(|| self.stream.owner_of(time).cloned());
+                    let line = LogLine {
+                        time,
+                        source,
+                        message: cut_chars(
+                            message,
+                            self.log_bounds.line_chars * WAITING_LINE_CHARS_FACTOR,
+                        ),
+                        level,
+                    };
+                    self.join_log(owner, line, out);
                 }
             }
-            TelemetryBody::Log {
-                source: LogSource::Function,
-                message,
-                level,
-                request_id: None,
-            } => {
-                // Text logs carry no request id: attribute them to the only open invocation, if
-                // exactly one is open (always the case outside Managed Instances).
-                if self.open.len() == 1 {
-                    if let Some(open) = self.open.values_mut().next() {
-                        push_log(open, time, message, level);
-                    }
-                }
-            }
-            TelemetryBody::Log { .. }
-            | TelemetryBody::LogsDropped { .. }
-            | TelemetryBody::Other { .. }
+            TelemetryBody::LogsDropped {
+                dropped_records, ..
+            } => self.dropped_logs.by_platform += dropped_records.unwrap_or(0),
+            // The environment's start was taken by `startup` above.
+            TelemetryBody::Other { .. }
             | TelemetryBody::InitStart { .. }
             | TelemetryBody::InitRuntimeDone { .. }
             | TelemetryBody::InitReport { .. }
             | TelemetryBody::RestoreStart
             | TelemetryBody::RestoreRuntimeDone { .. }
             | TelemetryBody::RestoreReport { .. } => {}
+        }
+    }
+
+    /// Hands on `line` (now, or at its invocation's close), within the bounds.
+    fn join_log(&mut self, owner: Option<RequestId>, line: LogLine, out: &mut Vec<Output>) {
+        let limit = self.log_bounds.records_per_invocation;
+        let dropped = &mut self.dropped_logs;
+        let owner = owner.filter(|id| self.open.contains_key(id) || self.closed.contains_key(id));
+        match owner {
+            None => {
+                if within_bound(&mut self.unattributed_lines, limit, dropped) {
+                    out.push(Output::Log(Box::new(JoinedLog {
+                        line,
+                        invocation: None,
+                    })));
+                }
+            }
+            Some(id) => {
+                if let Some(open) = self.open.get_mut(&id) {
+                    let mut taken = open.logs.len() as u32;
+                    if within_bound(&mut taken, limit, dropped) {
+                        open.logs.push(line);
+                    }
+                } else if let Some(closed) = self.closed.get_mut(&id) {
+                    if within_bound(&mut closed.log_lines, limit, dropped) {
+                        out.push(Output::Log(Box::new(JoinedLog {
+                            line,
+                            invocation: Some(closed.ids(id)),
+                        })));
+                    }
+                }
+            }
         }
     }
 
@@ -463,7 +559,7 @@ impl Correlator {
             .filter_map(|(id, o)| o.done(now, wait, startup_pending).map(|r| (id.clone(), r)))
             .collect();
         due.into_iter()
-            .filter_map(|(id, reason)| self.close(&id, reason))
+            .flat_map(|(id, reason)| self.close(&id, reason))
             .collect()
     }
 
@@ -484,7 +580,7 @@ impl Correlator {
     pub fn close_all(&mut self) -> Vec<Output> {
         let ids: Vec<RequestId> = self.open.keys().cloned().collect();
         ids.into_iter()
-            .filter_map(|id| self.close(&id, CloseReason::Incomplete))
+            .flat_map(|id| self.close(&id, CloseReason::Incomplete))
             .collect()
     }
 
@@ -501,9 +597,11 @@ impl Correlator {
             .min()
     }
 
-    /// Closes `id` now, for `reason`.
-    fn close(&mut self, id: &RequestId, reason: CloseReason) -> Option<Output> {
-        let open = self.open.remove(id)?;
+    /// Closes `id` now, for `reason`: the invocation, then its waiting lines and report.
+    fn close(&mut self, id: &RequestId, reason: CloseReason) -> Vec<Output> {
+        let Some(open) = self.open.remove(id) else {
+            return Vec::new();
+        };
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
         let (parent, span_id) = match open.event.as_ref().map(|e| &e.span) {
@@ -513,20 +611,19 @@ impl Correlator {
                 (self.new_span_id)(),
             ),
         };
-        self.closed.insert(
-            id.clone(),
-            Closed {
-                trace_id: parent.trace.trace_id,
-                span_id,
-                reported: false,
-            },
-        );
+        let closed = Closed {
+            trace_id: parent.trace.trace_id,
+            span_id,
+            reported: open.report.is_some(),
+            log_lines: open.logs.len() as u32,
+        };
+        self.closed.insert(id.clone(), closed);
         let cold_start = if open.first {
             self.startup.cold_start(open.started_at())
         } else {
             ColdStart::default()
         };
-        Some(Output::Invocation(Box::new(InvocationSummary {
+        let mut out = vec![Output::Invocation(Box::new(InvocationSummary {
             request_id: id.clone(),
             reason,
             parent,
@@ -540,26 +637,51 @@ impl Correlator {
             runtime_next: open.runtime_next,
             platform_start: open.platform_start,
             runtime_done: open.runtime_done,
-            report: open.report,
-            logs: open.logs,
-            dropped_logs: open.dropped_logs,
-        })))
+        }))];
+        out.extend(open.logs.into_iter().map(|line| {
+            Output::Log(Box::new(JoinedLog {
+                line,
+                invocation: Some(closed.ids(id.clone())),
+            }))
+        }));
+        out.extend(open.report.map(|report| {
+            Output::Report(Box::new(JoinedReport {
+                invocation: closed.ids(id.clone()),
+                report,
+            }))
+        }));
+        out
     }
 }
 
-fn push_log(open: &mut Open, time: SystemTime, mut message: String, level: Option<String>) {
-    if open.logs.len() >= MAX_LOG_LINES {
-        open.dropped_logs += 1;
-        return;
+impl Closed {
+    fn ids(&self, request_id: RequestId) -> InvocationIds {
+        InvocationIds {
+            request_id,
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+        }
     }
-    if let Some((cut, _)) = message.char_indices().nth(MAX_LOG_LINE_CHARS) {
+}
+
+/// Takes one of `limit` places, `taken` of them already gone; a line past the limit is counted in
+/// `dropped` instead.
+fn within_bound(taken: &mut u32, limit: u32, dropped: &mut DroppedLines) -> bool {
+    if *taken >= limit {
+        dropped.over_limit += 1;
+        false
+    } else {
+        *taken += 1;
+        true
+    }
+}
+
+/// `message` cut to at most `chars` characters.
+fn cut_chars(mut message: String, chars: usize) -> String {
+    if let Some((cut, _)) = message.char_indices().nth(chars) {
         message.truncate(cut);
     }
-    open.logs.push(LogLine {
-        time,
-        message,
-        level,
-    });
+    message
 }
 
 #[cfg(test)]
@@ -583,6 +705,9 @@ mod tests {
     /// The wait for `platform.runtimeDone` these tests configure (the default setting).
     const RUNTIME_DONE_WAIT: Duration = Duration::from_millis(250);
 
+    /// The per-invocation line bound these tests configure.
+    const LINES: u32 = 4;
+
     fn correlator() -> Correlator {
         let mut next = 0u64;
         Correlator::new(
@@ -591,6 +716,11 @@ mod tests {
                 next += 1;
                 SpanId::from(next)
             }),
+            LogBounds {
+                records_per_invocation: LINES,
+                line_chars: 8,
+                extension_logs: false,
+            },
         )
     }
 
@@ -713,6 +843,47 @@ mod tests {
         }
     }
 
+    fn log(at: u64, source: LogSource, message: &str, request_id: Option<&str>) -> Input {
+        tel(
+            at,
+            TelemetryBody::Log {
+                source,
+                message: message.into(),
+                level: None,
+                request_id: request_id.map(id),
+            },
+        )
+    }
+
+    fn start(rid: &str, at: u64) -> Input {
+        tel(
+            at,
+            TelemetryBody::Start(Start {
+                request_id: id(rid),
+                version: None,
+                tracing: None,
+                tenant_id: None,
+            }),
+        )
+    }
+
+    /// The log lines among `outputs`: (message, request id of the invocation it joined).
+    fn lines(outputs: &[Output]) -> Vec<(String, Option<String>)> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Log(joined) => Some((
+                    joined.line.message.clone(),
+                    joined
+                        .invocation
+                        .as_ref()
+                        .map(|i| i.request_id.as_str().to_owned()),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn normal_sequence_closes_on_runtime_done_with_every_view() {
         let mut c = correlator();
@@ -780,7 +951,11 @@ mod tests {
             runtime_done("a", 112, PlatformStatus::Success, None),
             t(112),
         );
-        let inv = invocation(&out);
+        let Some(Output::Invocation(inv)) = out.first() else {
+            panic!("expected the invocation first, got {out:?}");
+        };
+        assert_eq!(lines(&out), [("hello".to_owned(), Some("a".to_owned()))]);
+        assert_eq!(out.len(), 2);
         assert_eq!(inv.reason, CloseReason::RuntimeDone);
         assert!(inv.coldstart);
         let init = inv.init.as_ref().expect("cold start carries init");
@@ -799,21 +974,21 @@ mod tests {
         let start = inv.platform_start.as_ref().expect("platform.start");
         assert_eq!(start.time, t(100));
         assert_eq!(start.body.version.as_deref(), Some("$LATEST"));
-        assert_eq!(inv.logs.len(), 1);
-        assert_eq!(inv.logs[0].message, "hello");
         assert!(inv.event.is_some() && inv.result.is_some() && inv.runtime_done.is_some());
         assert!(!c.is_open(&id("a")));
 
-        // The report comes at the next thaw: a late report for the closed span.
+        // The report comes at the next thaw, joined to the closed invocation.
+        let trace_id = inv.parent.trace.trace_id;
         let out = c.push(report("a", 5000), t(5000));
         match out.as_slice() {
-            [Output::LateReport(late)] => {
-                assert_eq!(late.report.body.request_id, id("a"));
-                assert_eq!(late.invocation_span_id, EVENT_SPAN);
-                assert_eq!(late.trace_id, inv.parent.trace.trace_id);
-                assert_eq!(late.report.body.metrics.billed_duration_ms, Some(16));
+            [Output::Report(joined)] => {
+                assert_eq!(joined.report.body.request_id, id("a"));
+                assert_eq!(joined.invocation.request_id, id("a"));
+                assert_eq!(joined.invocation.span_id, EVENT_SPAN);
+                assert_eq!(joined.invocation.trace_id, trace_id);
+                assert_eq!(joined.report.body.metrics.billed_duration_ms, Some(16));
             }
-            other => panic!("expected a late report, got {other:?}"),
+            other => panic!("expected the report, got {other:?}"),
         }
         assert!(
             c.push(report("a", 5001), t(5001)).is_empty(),
@@ -1193,27 +1368,129 @@ mod tests {
     }
 
     #[test]
-    fn log_lines_are_bounded_and_cut() {
+    fn lines_join_their_invocation_open_or_closed_and_each_once() {
+        let mut c = correlator();
+        // Init lines: no invocation.
+        let out = c.push(log(0, LogSource::Function, "loading", None), t(0));
+        assert_eq!(lines(&out), [("loading".to_owned(), None)]);
+        c.push(invoke("a", 3000), t(1));
+        c.push(start("a", 2), t(2));
+        c.push(event("a", 3), t(3));
+        assert!(c
+            .push(log(4, LogSource::Function, "text", None), t(4))
+            .is_empty());
+        assert!(c
+            .push(log(5, LogSource::Function, "json", Some("a")), t(5))
+            .is_empty());
+        assert!(
+            c.push(log(5, LogSource::Extension, "ext", None), t(5))
+                .is_empty(),
+            "extension lines stay out"
+        );
+        let out = c.push(runtime_done("a", 9, PlatformStatus::Success, None), t(9));
+        let out = [out, c.close_due(t(9) + RESULT_WAIT)].concat();
+        assert_eq!(
+            lines(&out),
+            [
+                ("text".to_owned(), Some("a".to_owned())),
+                ("json".to_owned(), Some("a".to_owned()))
+            ]
+        );
+        assert!(!c.is_open(&id("a")));
+        // Closed: lines still arrive through the telemetry buffer, and join at once.
+        let out = c.push(log(10, LogSource::Function, "late", None), t(40));
+        match out.as_slice() {
+            [Output::Log(joined)] => {
+                let ids = joined.invocation.as_ref().expect("joined");
+                assert_eq!(ids.span_id, EVENT_SPAN);
+                assert_eq!(
+                    ids.trace_id,
+                    TraceId::from_hex("5759e988bd862e3fe1be46a994272793").expect("hex")
+                );
+                assert_eq!(joined.line.time, t(10));
+            }
+            other => panic!("expected one line, got {other:?}"),
+        }
+        // The report before the close waits for it, and comes once.
+        c.push(invoke("b", 3000), t(50));
+        c.push(start("b", 50), t(50));
+        assert!(c.push(report("b", 55), t(55)).is_empty());
+        let out = c.push(log(56, LogSource::Function, "b-line", None), t(56));
+        assert!(out.is_empty());
+        let out = c.push(runtime_done("b", 57, PlatformStatus::Success, None), t(57));
+        assert!(matches!(
+            out.as_slice(),
+            [Output::Invocation(_), Output::Log(_), Output::Report(_)]
+        ));
+        assert!(c.push(report("b", 58), t(58)).is_empty(), "once");
+        // A re-init's lines belong to no invocation.
+        c.push(
+            tel(
+                60,
+                TelemetryBody::InitStart {
+                    initialization_type: None,
+                    phase: Some("invoke".into()),
+                    function_name: None,
+                    function_version: None,
+                    instance_id: None,
+                    instance_max_memory: None,
+                    runtime_version: None,
+                },
+            ),
+            t(60),
+        );
+        let out = c.push(log(61, LogSource::Function, "reinit", None), t(61));
+        assert_eq!(lines(&out), [("reinit".to_owned(), None)]);
+        assert_eq!(c.take_dropped_logs(), DroppedLines::default());
+    }
+
+    #[test]
+    fn lines_are_bounded_per_invocation_and_cut() {
         let mut c = correlator();
         c.push(invoke("a", 3000), t(0));
-        for i in 0..(MAX_LOG_LINES + 5) {
+        c.push(start("a", 0), t(0));
+        for i in 0..(LINES + 5) {
             c.push(
-                tel(
-                    1,
-                    TelemetryBody::Log {
-                        source: LogSource::Function,
-                        message: "é".repeat(MAX_LOG_LINE_CHARS + i),
-                        level: Some("INFO".into()),
-                        request_id: Some(id("a")),
-                    },
-                ),
+                log(1, LogSource::Function, &"é".repeat(100 + i as usize), None),
                 t(1),
             );
         }
         let out = c.push(runtime_done("a", 5, PlatformStatus::Success, None), t(5));
-        let inv = invocation(&out);
-        assert_eq!(inv.logs.len(), MAX_LOG_LINES);
-        assert_eq!(inv.dropped_logs, 5);
-        assert_eq!(inv.logs[0].message.chars().count(), MAX_LOG_LINE_CHARS);
+        let joined = lines(&out);
+        assert_eq!(joined.len(), LINES as usize);
+        assert_eq!(joined[0].0.chars().count(), 8 * WAITING_LINE_CHARS_FACTOR);
+        for _ in 0..3 {
+            c.push(log(6, LogSource::Function, "after", None), t(6));
+        }
+        c.push(
+            tel(
+                7,
+                TelemetryBody::LogsDropped {
+                    dropped_bytes: Some(900),
+                    dropped_records: Some(2),
+                    reason: None,
+                },
+            ),
+            t(7),
+        );
+        assert_eq!(
+            c.take_dropped_logs(),
+            DroppedLines {
+                over_limit: 5 + 3,
+                by_platform: 2
+            }
+        );
+        assert_eq!(c.take_dropped_logs(), DroppedLines::default());
+    }
+
+    #[test]
+    fn extension_lines_when_asked_for() {
+        let mut c = correlator();
+        c.log_bounds.extension_logs = true;
+        let out = c.push(log(0, LogSource::Extension, "ext", None), t(0));
+        match out.as_slice() {
+            [Output::Log(joined)] => assert_eq!(joined.line.source, LogSource::Extension),
+            other => panic!("expected one line, got {other:?}"),
+        }
     }
 }

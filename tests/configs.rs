@@ -6,11 +6,16 @@
 //!   Lambda-layer files only use components their layer ships, with `decouple` last;
 //! - every span name, attribute and `lambda_lens.status` value a dashboard (or the X-Ray
 //!   `indexed_attributes`) names is one that lambda-lens emits: the span model's name constants
-//!   (`lambda_lens::spans::names`) and outcome words, which every emitted name comes from.
+//!   (`lambda_lens::spans::names`) and outcome words, which every emitted name comes from; every
+//!   metric (in its Prometheus spelling) and log record attribute a dashboard names is one of the
+//!   constants the metrics and log records are written with (`lambda_lens::metrics::names`,
+//!   `lambda_lens::logs::names`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use lambda_lens::logs::names as log_names;
+use lambda_lens::metrics::names::{self as metric_names, Kind};
 use lambda_lens::spans::{names, InvocationStatus};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -188,6 +193,7 @@ fn allowed_keys(kind: &str, ty: &str) -> Option<Vec<String>> {
             ],
         ),
         ("processors", "decouple") => add("", &["max_queue_size"]),
+        ("processors", "deltatocumulative") => add("", &["max_stale", "max_streams"]),
         ("exporters", "otlp") => {
             add("", GRPC_CLIENT);
             add("tls.", TLS_CLIENT);
@@ -723,6 +729,41 @@ struct Emitted {
     resource_attributes: BTreeSet<String>,
     span_names: BTreeSet<String>,
     statuses: BTreeSet<String>,
+    log_attributes: BTreeSet<String>,
+    /// The metrics' series names as Prometheus stores OTLP metrics: dots to underscores, the
+    /// unit's suffix (`_seconds`, `_bytes`; none for `{...}` units), `_total` for counters and
+    /// `_bucket`/`_sum`/`_count` for histograms.
+    prometheus_series: BTreeSet<String>,
+    /// The metrics' attribute names as Prometheus labels.
+    prometheus_labels: BTreeSet<String>,
+}
+
+/// The Prometheus series of the FaaS conventions' metrics that the dashboards and the docs name.
+const FAAS_SERIES: &[&str] = &[
+    "faas_invocations_total",
+    "faas_errors_total",
+    "faas_timeouts_total",
+    "faas_coldstarts_total",
+    "faas_invoke_duration_seconds_bucket",
+    "faas_init_duration_seconds_bucket",
+    "faas_mem_usage_bytes_bucket",
+];
+
+/// The Prometheus series of one metric.
+fn prometheus_series(instrument: &metric_names::Instrument) -> Vec<String> {
+    let base = instrument.name.replace('.', "_");
+    let unit = match instrument.unit {
+        "s" => "_seconds",
+        "By" => "_bytes",
+        _ => "",
+    };
+    match instrument.kind {
+        Kind::Counter => vec![format!("{base}{unit}_total")],
+        Kind::Histogram(_) => ["_bucket", "_sum", "_count"]
+            .iter()
+            .map(|suffix| format!("{base}{unit}{suffix}"))
+            .collect(),
+    }
 }
 
 fn emitted() -> Emitted {
@@ -735,30 +776,59 @@ fn emitted() -> Emitted {
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect(),
+        log_attributes: set(log_names::LOG_ATTRIBUTES),
+        prometheus_series: metric_names::INSTRUMENTS
+            .iter()
+            .flat_map(prometheus_series)
+            .collect(),
+        prometheus_labels: metric_names::METRIC_ATTRIBUTES
+            .iter()
+            .map(|a| a.replace('.', "_"))
+            .chain(["job".to_owned(), "le".to_owned()])
+            .collect(),
     }
 }
 
 #[test]
 fn the_emitted_names_include_the_documented_ones() {
     let e = emitted();
-    for k in [
-        "faas.invocation_id",
-        "faas.coldstart",
-        "lambda_lens.status",
-        "lambda_lens.event.size",
-        "lambda_lens.report.billed_duration_ms",
-    ] {
-        assert!(e.span_attributes.contains(k), "span attribute {k}");
+    let documented: [(&BTreeSet<String>, &str, &[&str]); 4] = [
+        (
+            &e.span_attributes,
+            "span attribute",
+            &[
+                "faas.invocation_id",
+                "faas.coldstart",
+                "lambda_lens.status",
+                "lambda_lens.event.size",
+            ],
+        ),
+        (
+            &e.log_attributes,
+            "log record attribute",
+            &[
+                "lambda_lens.report.billed_duration_ms",
+                "lambda_lens.report.max_memory_used_mb",
+                "faas.invocation_id",
+            ],
+        ),
+        (&e.prometheus_series, "metric", FAAS_SERIES),
+        (
+            &e.resource_attributes,
+            "resource attribute",
+            &[
+                "service.name",
+                "faas.name",
+                "cloud.region",
+                "faas.max_memory",
+            ],
+        ),
+    ];
+    for (emitted, what, names) in documented {
+        for k in names {
+            assert!(emitted.contains(*k), "{what} {k}");
+        }
     }
-    for k in [
-        "service.name",
-        "faas.name",
-        "cloud.region",
-        "faas.max_memory",
-    ] {
-        assert!(e.resource_attributes.contains(k), "resource attribute {k}");
-    }
-    assert!(e.span_names.contains("platform.report"));
     assert!(e.span_names.contains("init"));
     for v in ["success", "error", "timeout"] {
         assert!(e.statuses.contains(v), "status {v}");
@@ -877,25 +947,64 @@ fn json(rel: &str) -> serde_json::Value {
     serde_json::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-fn grafana_queries() -> Vec<(String, String)> {
+/// The Grafana dashboard's queries: (TraceQL of the Tempo panels, PromQL of the Prometheus ones),
+/// each with its panel's title.
+type GrafanaQueries = (Vec<(String, String)>, Vec<(String, String)>);
+
+fn grafana_queries() -> GrafanaQueries {
     let dash = json("dashboards/grafana-tempo.json");
     let panels = dash["panels"].as_array().expect("panels");
-    let mut out = Vec::new();
+    let (mut traceql, mut promql) = (Vec::new(), Vec::new());
     for p in panels {
         let title = p["title"].as_str().expect("title").to_owned();
-        assert_eq!(
-            p["datasource"]["type"], "tempo",
-            "{title}: Tempo datasource"
-        );
+        let source = p["datasource"]["type"].as_str().expect("datasource type");
         for t in p["targets"].as_array().expect("targets") {
-            assert_eq!(t["queryType"], "traceql", "{title}");
-            out.push((
-                title.clone(),
-                t["query"].as_str().expect("query").to_owned(),
-            ));
+            match source {
+                "tempo" => {
+                    assert_eq!(t["queryType"], "traceql", "{title}");
+                    traceql.push((
+                        title.clone(),
+                        t["query"].as_str().expect("query").to_owned(),
+                    ));
+                }
+                "prometheus" => {
+                    promql.push((title.clone(), t["expr"].as_str().expect("expr").to_owned()))
+                }
+                other => panic!("{title}: unexpected datasource {other}"),
+            }
         }
     }
-    out
+    (traceql, promql)
+}
+
+/// The series a PromQL expression selects (identifiers followed by `{`) and the labels it groups
+/// or matches by (identifiers in `by (...)` and before `=~`/`=`).
+fn promql_refs(q: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut series, mut labels) = (BTreeSet::new(), BTreeSet::new());
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    for (at, _) in q.match_indices('{') {
+        let name: String = q[..at]
+            .chars()
+            .rev()
+            .take_while(|c| ident(*c))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !name.is_empty() {
+            series.insert(name);
+        }
+        let selector = &q[at + 1..at + q[at..].find('}').expect("closed selector")];
+        for matcher in selector.split(',') {
+            let label: String = matcher.trim().chars().take_while(|c| ident(*c)).collect();
+            labels.insert(label);
+        }
+    }
+    for (at, _) in q.match_indices("by (") {
+        let inside = &q[at + 4..at + q[at..].find(')').expect("closed by")];
+        labels.extend(inside.split(',').map(|l| l.trim().to_owned()));
+    }
+    (series, labels)
 }
 
 fn cloudwatch_queries() -> Vec<(String, String)> {
@@ -909,8 +1018,9 @@ fn cloudwatch_queries() -> Vec<(String, String)> {
         let q = props["query"].as_str().expect("query").to_owned();
         assert!(props["region"].is_string(), "{title}: region");
         assert!(
-            q.starts_with("SOURCE 'aws/spans' | "),
-            "{title}: queries the aws/spans log group"
+            q.starts_with("SOURCE 'aws/spans' | ")
+                || q.starts_with("SOURCE logGroups(namePrefix: ['/aws/lambda/']) | "),
+            "{title}: queries the aws/spans log group or the functions' log groups"
         );
         out.push((title, q));
     }
@@ -920,8 +1030,37 @@ fn cloudwatch_queries() -> Vec<(String, String)> {
 #[test]
 fn grafana_dashboard_names_are_emitted_by_lambda_lens() {
     let e = emitted();
-    let queries = grafana_queries();
-    assert!(queries.len() >= 10);
+    let (queries, metric_queries) = grafana_queries();
+    assert!(queries.len() >= 4);
+    assert!(metric_queries.len() >= 10);
+    let (mut series, mut labels) = (BTreeSet::new(), BTreeSet::new());
+    for (title, q) in &metric_queries {
+        assert_eq!(q.matches('(').count(), q.matches(')').count(), "{title}");
+        let (s, l) = promql_refs(q);
+        for name in &s {
+            assert!(
+                e.prometheus_series.contains(name),
+                "grafana {title}: metric `{name}` is not emitted by lambda-lens"
+            );
+        }
+        for label in &l {
+            assert!(
+                e.prometheus_labels.contains(label),
+                "grafana {title}: label `{label}` is not emitted by lambda-lens"
+            );
+        }
+        series.extend(s);
+        labels.extend(l);
+    }
+    // Counts, rates, durations and memory read the metrics.
+    for name in FAAS_SERIES.iter().chain(&[
+        "lambda_lens_billed_duration_seconds_bucket",
+        "lambda_lens_event_size_bytes_bucket",
+        "lambda_lens_dropped_total",
+    ]) {
+        assert!(series.contains(*name), "{name}");
+    }
+    assert!(labels.contains("lambda_lens_drop_reason"));
     let mut all = Refs::new();
     for (title, q) in &queries {
         assert!(q.trim_start().starts_with('{'), "{title}: TraceQL spanset");
@@ -936,21 +1075,12 @@ fn grafana_dashboard_names_are_emitted_by_lambda_lens() {
         .map(|(_, q)| q.as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    // Invocations, errors, timeouts, cold starts, duration percentiles, payload sizes, billed duration.
+    // The trace panels: outcomes, errors by type, failed invocations.
     assert!(text.contains("kind = server") && text.contains("| rate()"));
     for v in ["error", "timeout"] {
         assert!(all.contains(&("status", v.to_owned())), "status {v}");
     }
-    assert!(text.contains("span.faas.coldstart = true"));
-    assert!(text.contains("quantile_over_time(duration, .5, .9, .99)"));
-    for a in [
-        "lambda_lens.event.size",
-        "lambda_lens.response.size",
-        "lambda_lens.report.billed_duration_ms",
-    ] {
-        assert!(all.contains(&("span", a.to_owned())), "{a}");
-    }
-    assert!(all.contains(&("name", "platform.report".to_owned())));
+    assert!(all.contains(&("span", "error.type".to_owned())));
     assert!(all.contains(&("resource", "service.name".to_owned())));
 }
 
@@ -960,12 +1090,32 @@ fn cloudwatch_dashboard_names_are_emitted_by_lambda_lens() {
     let queries = cloudwatch_queries();
     assert!(queries.len() >= 10);
     let mut all = Refs::new();
+    let mut log_attributes = BTreeSet::new();
     for (title, q) in &queries {
         assert_eq!(q.matches('`').count() % 2, 0, "{title}: balanced backticks");
         assert_eq!(q.matches('(').count(), q.matches(')').count(), "{title}");
         let refs = insights_refs(q);
-        check_refs(&format!("cloudwatch {title}"), &refs, &e);
-        all.extend(refs);
+        if q.starts_with("SOURCE 'aws/spans'") {
+            check_refs(&format!("cloudwatch {title}"), &refs, &e);
+            all.extend(refs);
+        } else {
+            // The report log records in the functions' log groups.
+            for (kind, name) in refs {
+                let known = match kind {
+                    "span" => e.log_attributes.contains(&name),
+                    "resource" => e.resource_attributes.contains(&name),
+                    _ => false,
+                };
+                assert!(known, "cloudwatch {title}: {kind} `{name}` is not emitted");
+                log_attributes.insert(name);
+            }
+        }
+    }
+    for a in [
+        "lambda_lens.report.billed_duration_ms",
+        "lambda_lens.report.max_memory_used_mb",
+    ] {
+        assert!(log_attributes.contains(a), "{a}");
     }
     let text = queries
         .iter()
@@ -982,12 +1132,11 @@ fn cloudwatch_dashboard_names_are_emitted_by_lambda_lens() {
         "faas.coldstart",
         "lambda_lens.event.size",
         "lambda_lens.response.size",
-        "lambda_lens.report.billed_duration_ms",
         "error.type",
     ] {
         assert!(all.contains(&("span", a.to_owned())), "{a}");
     }
-    assert!(all.contains(&("name", "platform.report".to_owned())));
+    assert!(all.contains(&("name", "init".to_owned())));
     assert!(all.contains(&("resource", "service.name".to_owned())));
 }
 

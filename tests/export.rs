@@ -499,7 +499,7 @@ async fn full_queue_drops_the_oldest_and_keeps_the_newest() {
         assert_failing_flush(&mut exporter, CAPACITY).await;
     }
     assert_eq!(exporter.queued(), CAPACITY);
-    assert_eq!(exporter.dropped(), 2 * capacity);
+    assert_eq!(exporter.dropped().spans, 2 * capacity);
 
     set_mode(&receiver, Mode::Normal).await;
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
@@ -528,7 +528,7 @@ async fn one_oversized_enqueue_keeps_only_the_newest() {
     exporter.enqueue(spans(0..3));
     exporter.enqueue(spans(3..10));
     assert_eq!(exporter.queued(), 4);
-    assert_eq!(exporter.dropped(), 6);
+    assert_eq!(exporter.dropped().spans, 6);
 
     exporter.flush(GENEROUS_BUDGET).await;
     receiver

@@ -14,7 +14,8 @@ use trace_view::{
 
 use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
-use lambda_lens_test_support::repo::{repo_root, venv_python};
+use lambda_lens_test_support::python_receiver::PythonReceiver;
+use lambda_lens_test_support::repo::repo_root;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 
 /// This build's extension binary, installed in each test's layer.
@@ -523,25 +524,11 @@ async fn memory_stays_bounded_while_the_collector_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_opentelemetry_projects_own_protobuf_bindings_decode_the_export() {
-    use tokio::io::AsyncBufReadExt;
-
-    let mut python = tokio::process::Command::new(venv_python())
-        .arg(repo_root().join("tests/otlp_receiver.py"))
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python OTLP receiver starts");
-    let mut lines = tokio::io::BufReader::new(python.stdout.take().expect("stdout piped")).lines();
-    let first = lines
-        .next_line()
-        .await
-        .expect("read")
-        .expect("a first line");
-    let port = first.strip_prefix("listening ").expect("listening line");
+    let mut python = PythonReceiver::start().await;
     let opt = build_layer(LAMBDA_LENS, "third-party");
     let sandbox = Sandbox::start(config(
         &opt,
-        &format!("http://127.0.0.1:{port}"),
+        &python.endpoint,
         &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")],
     ))
     .await
@@ -552,12 +539,7 @@ async fn the_opentelemetry_projects_own_protobuf_bindings_decode_the_export() {
     let id = out.request_id.to_string();
     let span = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let line = lines
-                .next_line()
-                .await
-                .expect("read")
-                .expect("receiver alive");
-            let span: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+            let span = python.next().await;
             if span["kind"] == 2 && span["attributes"]["faas.invocation_id"] == json!(id) {
                 return span;
             }

@@ -287,7 +287,7 @@ async fn batches_over_five_megabytes_are_split() {
         assert!(request.spans().len() > 1);
     }
     assert_eq!(span_names(&received).len(), 40);
-    assert_eq!(exporter.dropped(), 0);
+    assert_eq!(exporter.dropped().spans, 0);
 }
 
 #[tokio::test]
@@ -308,7 +308,7 @@ async fn an_oversized_span_has_its_longest_attribute_truncated() {
         0,
     ));
     exporter.enqueue(vec![big]);
-    assert_eq!(exporter.dropped(), 0);
+    assert_eq!(exporter.dropped().spans, 0);
     let outcome = exporter.flush(BUDGET).await;
     assert_eq!(outcome.error, None, "{outcome:?}");
 
@@ -360,9 +360,76 @@ async fn a_span_too_large_to_truncate_is_dropped_and_counted() {
     let mut spans = vec![huge];
     spans.extend(small_spans(2));
     exporter.enqueue(spans);
-    assert_eq!(exporter.dropped(), 1);
+    assert_eq!(exporter.dropped().spans, 1);
     assert_eq!(exporter.queued(), 2);
     let outcome = exporter.flush(BUDGET).await;
     assert_eq!(outcome.error, None, "{outcome:?}");
     assert_eq!(span_names(&receiver.received()), ["invoke-0", "invoke-1"]);
+}
+
+#[tokio::test]
+async fn log_records_go_to_cloudwatch_logs_signed_for_service_logs() {
+    use lambda_lens::export::SCOPE_NAME;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
+
+    let receiver = XrayReceiver::start().await;
+    let mut exporter = xray_exporter(
+        &receiver,
+        &roomy_settings(),
+        &[
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders-fn"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0123"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ],
+    );
+    assert!(exporter.logs_enabled());
+    let record = LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        severity_number: 17,
+        severity_text: "ERROR".to_owned(),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("boom".to_owned())),
+        }),
+        trace_id: vec![7; 16],
+        span_id: vec![9; 8],
+        ..LogRecord::default()
+    };
+    exporter.enqueue_logs(vec![record.clone()]);
+    assert_eq!(exporter.queued(), 1);
+
+    let outcome = exporter.flush(BUDGET).await;
+
+    assert_eq!(outcome.logs.error, None, "{outcome:?}");
+    assert_eq!(outcome.logs.exported, 1);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    assert_eq!(request.path, "/v1/logs");
+    assert_eq!(request.verdict, Ok(()), "signed for service logs");
+    assert!(request
+        .header("authorization")
+        .contains("/logs/aws4_request"));
+    assert_eq!(request.header("x-aws-log-group"), "/aws/lambda/orders-fn");
+    assert_eq!(
+        request.header("x-aws-log-stream"),
+        "2026/01/01/[$LATEST]0123"
+    );
+    let decoded = ExportLogsServiceRequest::decode(request.plain_body().as_slice())
+        .expect("an OTLP logs export request");
+    let resource_logs = &decoded.resource_logs[0];
+    let scope_logs = &resource_logs.scope_logs[0];
+    assert_eq!(
+        scope_logs.scope.as_ref().map(|scope| scope.name.as_str()),
+        Some(SCOPE_NAME)
+    );
+    assert_eq!(scope_logs.log_records, [record]);
+    assert_eq!(
+        resource_logs
+            .resource
+            .as_ref()
+            .map(|resource| resource.attributes[0].key.as_str()),
+        Some("service.name")
+    );
 }

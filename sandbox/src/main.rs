@@ -256,6 +256,10 @@ async fn run(mut args: RunArgs) -> Result<(), String> {
             spans.len()
         );
         print!("{}", trace_view::render_waterfall(&spans, 100));
+        print!(
+            "\n{}",
+            trace_view::render_signals(&receiver.metrics(), &receiver.logs())
+        );
     }
     Ok(())
 }

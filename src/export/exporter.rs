@@ -1,92 +1,153 @@
-//! The exporter the owner task holds: built once from [`ExportSettings`] for the chosen target, it
-//! queues finished spans and flushes them within a time budget.
+//! The exporter the owner task holds: built once from [`ExportSettings`] for the chosen target,
+//! it queues spans, log records and metric collections, and flushes all three within one time
+//! budget.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
-use super::flush::{Deadline, FlushOutcome};
-use super::otlp::{self, CaCertificates, Channel, CollectorHttpClient};
-use super::traces::Traces;
-use super::xray::{self, Signer, SigningHttpClient, XrayConfigError};
-use crate::settings::{ExportSettings, ExportTarget, OtlpSettings, Transport};
+use super::circuit::RandomJitter;
+use super::flush::{Deadline, FlushOutcome, Occasion, SignalFlush};
+use super::logs::{Logs, LOG_QUEUE_RECORDS};
+use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
+use super::otlp::{CaCertificates, CollectorHttpClient, Sender};
+use super::outbox::{Batcher, Outbox};
+use super::traces::Spans;
+use super::xray::{self, XrayConfigError};
+use crate::settings::{ExportSettings, ExportTarget, OtlpSettings, Signal, Transport};
 
 /// Why the exporter could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The OTLP configuration was rejected (e.g. an endpoint that is not a URL).
-    #[error("cannot build the OTLP span exporter: {0}")]
+    #[error("cannot build the OTLP exporter: {0}")]
     Build(String),
-    /// `LAMBDA_LENS_EXPORT_TARGET=xray` without what X-Ray export needs.
+    /// `LAMBDA_LENS_EXPORT_TARGET=xray` without what export to AWS needs.
     #[error(transparent)]
     Xray(#[from] XrayConfigError),
 }
 
-/// The OTLP span exporter with its bounded retry queue.
+/// Items dropped since start-up, per signal: because their queue was full, because the target
+/// refused their batch for good, or because the target could never take them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DroppedCounts {
+    /// Spans.
+    pub spans: u64,
+    /// Log records.
+    pub log_records: u64,
+    /// Metric collections.
+    pub metric_collections: u64,
+}
+
+/// The three signals' queues and endpoints.
 pub struct Exporter {
     target: ExportTarget,
     transport: Transport,
     endpoint: String,
     flush_timeout: Duration,
-    traces: Traces,
+    traces: Outbox<Spans>,
+    metrics: Option<Outbox<Metrics>>,
+    logs: Option<Outbox<Logs>>,
 }
 
 impl fmt::Debug for Exporter {
-    // The queue's spans are left out: thousands of them would drown any log line.
+    // The queues' items are left out: thousands of them would drown any log line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Exporter")
             .field("target", &self.target)
             .field("transport", &self.transport)
             .field("endpoint", &self.endpoint)
-            .field("queued", &self.traces.queued())
-            .field("capacity", &self.traces.capacity())
+            .field("queued", &self.queued())
+            .field("span_capacity", &self.traces.capacity())
             .field("flush_timeout", &self.flush_timeout)
-            .field("dropped", &self.traces.dropped())
+            .field("dropped", &self.dropped())
             .finish()
     }
 }
 
 impl Exporter {
-    /// Builds the exporter for `settings`, sending `resource` with every span; `Ok(None)` when
+    /// Builds the exporter for `settings`, sending `resource` with every request; `Ok(None)` when
     /// export is disabled.
     ///
-    /// Must be called within a Tokio runtime (the gRPC channel spawns its worker task). The
-    /// endpoint is not contacted here: connections are made by the first flush.
+    /// Must be called within a Tokio runtime (gRPC channels spawn their worker task). No endpoint
+    /// is contacted here: connections are made by the first flush.
     ///
-    /// opentelemetry-otlp also reads `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` from the process
-    /// environment and adds those headers; in the extension they are the ones the settings read.
-    ///
-    /// For X-Ray, missing credentials or region are an [`ExportError::Xray`].
+    /// For X-Ray, missing credentials or region are an [`ExportError::Xray`]; log records without
+    /// a log group to go to are turned off with a warning.
     pub fn new(settings: &ExportSettings, resource: Resource) -> Result<Option<Self>, ExportError> {
         if settings.disabled {
             return Ok(None);
         }
         let destination = &settings.destination;
-        let mut config = destination.otlp.clone();
-        let signer = match destination.target {
-            ExportTarget::Otlp => None,
-            ExportTarget::Xray => {
-                let signer = xray::configure(&destination.xray, &mut config)?;
-                tracing::debug!(
-                    endpoint = %config.endpoint,
-                    region = signer.region(),
-                    "exporting straight to X-Ray, SigV4-signed"
-                );
-                Some(signer)
+        let aws = (destination.target == ExportTarget::Xray).then_some(&destination.xray);
+        // One HTTP client (and connection pool) for every signal; CA files are read once each.
+        let ca = CaCertificates::load_or_warn(destination.otlp.certificate.as_deref());
+        let client = CollectorHttpClient::new(ca.as_ref());
+        let build = |config: &OtlpSettings| -> Result<(Sender, String, Transport), ExportError> {
+            let mut config = config.clone();
+            let signer = match aws {
+                Some(aws) => Some(xray::configure(aws, &mut config)?),
+                None => None,
+            };
+            let (client, ca) = if config.certificate == destination.otlp.certificate {
+                (client.clone(), ca.clone())
+            } else {
+                let ca = CaCertificates::load_or_warn(config.certificate.as_deref());
+                (CollectorHttpClient::new(ca.as_ref()), ca)
+            };
+            if let Some(signer) = &signer {
+                tracing::debug!(signal = config.signal.name(), endpoint = %config.endpoint, region = signer.region(), service = signer.service(), "exporting straight to AWS, SigV4-signed");
             }
+            let sender = Sender::new(&config, &client, ca.as_ref(), signer)?;
+            Ok((sender, config.endpoint, config.transport))
         };
-        let channel = channel(&config, signer);
-        let exporter = otlp::span_exporter(&config, &channel)?;
-        let xray = destination.target == ExportTarget::Xray;
+        let (sender, endpoint, transport) = build(&destination.otlp)?;
+        let traces = outbox(
+            Signal::Traces,
+            Spans::new(&resource, aws.is_some()),
+            settings.queue_capacity,
+            sender,
+        );
+        let metrics = match &destination.metrics {
+            Some(config) => {
+                let (sender, ..) = build(config)?;
+                Some(outbox(
+                    Signal::Metrics,
+                    Metrics::new(&resource),
+                    METRIC_QUEUE_COLLECTIONS,
+                    sender,
+                ))
+            }
+            None => None,
+        };
+        let logs = match &destination.logs {
+            Some(config) => match build(config) {
+                Ok((sender, ..)) => Some(outbox(
+                    Signal::Logs,
+                    Logs::new(&resource),
+                    LOG_QUEUE_RECORDS,
+                    sender,
+                )),
+                Err(ExportError::Xray(error @ XrayConfigError::MissingLogGroup)) => {
+                    tracing::warn!(%error, "log records are not exported");
+                    None
+                }
+                Err(error) => return Err(error),
+            },
+            None => None,
+        };
         Ok(Some(Self {
             target: destination.target,
-            transport: config.transport,
-            endpoint: config.endpoint,
+            transport,
+            endpoint,
             flush_timeout: settings.flush_timeout,
-            traces: Traces::new(exporter, &resource, xray, settings.queue_capacity),
+            traces,
+            metrics,
+            logs,
         }))
     }
 
@@ -105,10 +166,27 @@ impl Exporter {
         &self.endpoint
     }
 
-    /// Replaces the resource sent with every span (e.g. once `faas.instance` is known); it
-    /// applies to queued spans too, as the resource is attached when a batch is sent.
+    /// Whether log records are exported (not with `OTEL_LOGS_EXPORTER=none`, nor to AWS without a
+    /// log group).
+    pub fn logs_enabled(&self) -> bool {
+        self.logs.is_some()
+    }
+
+    /// Whether metrics are exported (not with `OTEL_METRICS_EXPORTER=none`).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics.is_some()
+    }
+
+    /// Replaces the resource sent with every request (e.g. once `faas.instance` is known); it
+    /// applies to queued items too, as the resource is attached when a batch is encoded.
     pub fn set_resource(&mut self, resource: Resource) {
         self.traces.set_resource(&resource);
+        if let Some(metrics) = &mut self.metrics {
+            metrics.set_resource(&resource);
+        }
+        if let Some(logs) = &mut self.logs {
+            logs.set_resource(&resource);
+        }
     }
 
     /// Queues finished spans for the next flush. If the queue would exceed its capacity, the
@@ -122,46 +200,121 @@ impl Exporter {
         self.traces.enqueue(spans);
     }
 
-    /// Sends the queued spans, in batches of at most [`MAX_BATCH_SPANS`](super::MAX_BATCH_SPANS)
-    /// (for X-Ray: at most [`XRAY_MAX_BATCH_SPANS`](super::XRAY_MAX_BATCH_SPANS) and
-    /// [`XRAY_MAX_REQUEST_BYTES`](super::XRAY_MAX_REQUEST_BYTES)), within
-    /// `min(budget, flush_timeout)`; callers pass the time they can afford (e.g. what is left
-    /// before a SHUTDOWN deadline) and the configured flush timeout is applied here, in one place.
-    ///
-    /// Spans leave the queue only once the collector acknowledged them: after an error or when
-    /// the budget runs out (the request in flight is cancelled) they stay at the front of the
-    /// queue for the next flush, and so they do if this future is dropped. Never blocks the
-    /// thread, and returns within the budget plus scheduling delay.
-    pub async fn flush(&mut self, budget: Duration) -> FlushOutcome {
-        let deadline = Deadline::start(budget, self.flush_timeout);
-        self.traces.flush(deadline).await
+    /// Queues function log records / the report record (trace_id, span_id set by the caller), at
+    /// most [`LOG_QUEUE_RECORDS`](super::LOG_QUEUE_RECORDS) (the oldest are dropped beyond it).
+    /// Nothing happens when log records are not exported.
+    pub fn enqueue_logs(&mut self, records: Vec<LogRecord>) {
+        if let Some(logs) = &mut self.logs {
+            logs.enqueue(records);
+        }
     }
 
-    /// Spans waiting for export.
+    /// Queues one collection of metrics (data points already aggregated, temporality chosen by
+    /// the caller), at most [`METRIC_QUEUE_COLLECTIONS`](super::METRIC_QUEUE_COLLECTIONS)
+    /// collections (the oldest are dropped beyond it). Nothing happens when metrics are not
+    /// exported, or for an empty collection.
+    pub fn enqueue_metrics(&mut self, metrics: Vec<Metric>) {
+        if let (Some(outbox), false) = (&mut self.metrics, metrics.is_empty()) {
+            outbox.enqueue(vec![metrics]);
+        }
+    }
+
+    /// Sends what is queued, every signal within `min(budget, flush_timeout)`, the three
+    /// concurrently; callers pass the time they can afford (e.g. what is left before a SHUTDOWN
+    /// deadline) and the configured flush timeout is applied here, in one place. Spans go in
+    /// batches of at most [`MAX_BATCH_SPANS`](super::MAX_BATCH_SPANS) (for X-Ray: at most
+    /// [`XRAY_MAX_BATCH_SPANS`](super::XRAY_MAX_BATCH_SPANS) and
+    /// [`XRAY_MAX_REQUEST_BYTES`](super::XRAY_MAX_REQUEST_BYTES)).
+    ///
+    /// Items leave their queue only once the target acknowledged them: after an error or when
+    /// the budget runs out (the request in flight is cancelled) they stay at the front of the
+    /// queue for the next flush, and so they do if this future is dropped. While an endpoint's
+    /// circuit is open, its signal makes no request (see the `circuit` module). Never blocks the
+    /// thread, and returns within the budget plus scheduling delay.
+    ///
+    /// This is a flush on [`Occasion::Background`]; see [`Exporter::flush_on`].
+    pub async fn flush(&mut self, budget: Duration) -> FlushOutcome {
+        self.flush_on(budget, Occasion::Background).await
+    }
+
+    /// [`Exporter::flush`] on `occasion`: before a freeze, an endpoint whose connections were
+    /// refused is probed even within its backoff step (no timer runs while frozen).
+    pub async fn flush_on(&mut self, budget: Duration, occasion: Occasion) -> FlushOutcome {
+        let deadline = Deadline::start(budget, self.flush_timeout);
+        let (traces, metrics, logs) = tokio::join!(
+            self.traces.flush(deadline, occasion),
+            flush_optional(self.metrics.as_mut(), deadline, occasion),
+            flush_optional(self.logs.as_mut(), deadline, occasion),
+        );
+        FlushOutcome {
+            exported: traces.exported,
+            requeued: traces.requeued,
+            error: traces.error,
+            metrics,
+            logs,
+            elapsed: deadline.elapsed(),
+        }
+    }
+
+    /// Items waiting for export, all signals together.
     pub fn queued(&self) -> usize {
         self.traces.queued()
+            + self.metrics.as_ref().map_or(0, Outbox::queued)
+            + self.logs.as_ref().map_or(0, Outbox::queued)
     }
 
-    /// Spans dropped since start-up: because the queue was full, because the collector refused
-    /// their batch for good, or (X-Ray) because a span was over X-Ray's size limit even with its
-    /// string attributes truncated.
-    pub fn dropped(&self) -> u64 {
-        self.traces.dropped()
+    /// When the next flush could send anything, if not now: the earliest moment one of the
+    /// signals with queued items may send again (`None` when one may send now, or nothing
+    /// waits). Background flushes wait for it instead of trying on every invocation.
+    pub fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
+        let mut earliest: Option<SystemTime> = None;
+        let mut any_ready = false;
+        let mut note = |queued: usize, blocked: Option<SystemTime>| {
+            if queued == 0 {
+                return;
+            }
+            match blocked {
+                Some(at) => earliest = Some(earliest.map_or(at, |e| e.min(at))),
+                None => any_ready = true,
+            }
+        };
+        note(self.traces.queued(), self.traces.blocked_until(now));
+        if let Some(metrics) = &self.metrics {
+            note(metrics.queued(), metrics.blocked_until(now));
+        }
+        if let Some(logs) = &self.logs {
+            note(logs.queued(), logs.blocked_until(now));
+        }
+        if any_ready {
+            None
+        } else {
+            earliest
+        }
+    }
+
+    /// Items dropped since start-up, per signal.
+    pub fn dropped(&self) -> DroppedCounts {
+        DroppedCounts {
+            spans: self.traces.dropped(),
+            log_records: self.logs.as_ref().map_or(0, Outbox::dropped),
+            metric_collections: self.metrics.as_ref().map_or(0, Outbox::dropped),
+        }
     }
 }
 
-/// How requests travel for `config`: OTLP/HTTP through our collector client, signed with
-/// `signer` when there is one (X-Ray), or OTLP/gRPC.
-fn channel(config: &OtlpSettings, signer: Option<Signer>) -> Channel {
-    let ca = CaCertificates::load_or_warn(config.certificate.as_deref());
-    match config.transport {
-        Transport::HttpProtobuf => {
-            let client = CollectorHttpClient::new(config.timeout, ca.as_ref());
-            Channel::Http(match signer {
-                Some(signer) => Arc::new(SigningHttpClient::new(client, signer)),
-                None => Arc::new(client),
-            })
-        }
-        Transport::Grpc => Channel::Grpc(ca),
+/// An outbox with this process's random jitter.
+fn outbox<B: Batcher>(signal: Signal, batcher: B, capacity: usize, sender: Sender) -> Outbox<B> {
+    Outbox::new(signal, batcher, capacity, sender, Box::new(RandomJitter))
+}
+
+/// Flushes `outbox` when the signal is exported.
+async fn flush_optional<B: Batcher>(
+    outbox: Option<&mut Outbox<B>>,
+    deadline: Deadline,
+    occasion: Occasion,
+) -> SignalFlush {
+    match outbox {
+        Some(outbox) => outbox.flush(deadline, occasion).await,
+        None => SignalFlush::default(),
     }
 }

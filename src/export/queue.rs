@@ -12,8 +12,8 @@
 //! that a long outage logs a few lines, not one per invocation; the caller words the warning for
 //! its signal.
 //!
-//! The queue is generic over its items so that each signal (spans today; metrics and logs beside
-//! them) gets the same bound and accounting.
+//! The queue is generic over its items so that each signal (spans, log records, metric
+//! collections) gets the same bound and accounting.
 
 use std::collections::VecDeque;
 

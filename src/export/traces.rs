@@ -1,17 +1,18 @@
-//! The trace signal: finished spans ([`SpanData`]) waiting in their queue, cut into requests and
-//! sent through opentelemetry-otlp's span exporter.
+//! The trace signal: finished spans ([`SpanData`]) batched and encoded as an
+//! `ExportTraceServiceRequest` (opentelemetry-proto's transform, grouped by resource and scope).
 //!
 //! Bounds: the queue holds at most `LAMBDA_LENS_EXPORT_QUEUE_SPANS` spans (see `queue`); a
 //! request to an OTLP collector holds at most [`MAX_BATCH_SPANS`] spans; to X-Ray, at most
 //! `XRAY_MAX_BATCH_SPANS` spans and `XRAY_MAX_REQUEST_BYTES`, and a span over
 //! [`XRAY_MAX_SPAN_BYTES`] is cut down (or dropped) before it is queued (see `xray`).
 
-use opentelemetry_otlp::SpanExporter;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
+use prost::Message;
 
-use super::flush::{self, BatchExport, Deadline, FlushOutcome};
+use super::outbox::Batcher;
 use super::queue::Queue;
 use super::xray::{Fit, XrayLimits, XRAY_MAX_SPAN_BYTES};
 
@@ -20,101 +21,27 @@ use super::xray::{Fit, XrayLimits, XRAY_MAX_SPAN_BYTES};
 /// and [`XRAY_MAX_REQUEST_BYTES`](crate::export::XRAY_MAX_REQUEST_BYTES).
 pub const MAX_BATCH_SPANS: usize = 512;
 
-/// Spans on their way out: the queue and how its batches are sent.
-pub(crate) struct Traces {
-    queue: Queue<SpanData>,
-    export: SpanExport,
-}
-
-/// How queued spans are cut into requests and sent.
-struct SpanExport {
-    exporter: SpanExporter,
+/// How queued spans are cut into requests and encoded.
+pub(crate) struct Spans {
+    resource: Resource,
     /// X-Ray's batch and span size limits; `None` for OTLP collectors.
     limits: Option<XrayLimits>,
 }
 
-impl Traces {
-    /// An empty queue of at most `capacity` spans sent through `exporter` with `resource`;
-    /// `xray` applies X-Ray's limits.
-    pub(crate) fn new(
-        mut exporter: SpanExporter,
-        resource: &Resource,
-        xray: bool,
-        capacity: usize,
-    ) -> Self {
-        exporter.set_resource(resource);
+impl Spans {
+    /// Spans sent with `resource`; `xray` applies X-Ray's limits.
+    pub(crate) fn new(resource: &Resource, xray: bool) -> Self {
         Self {
-            queue: Queue::new(capacity),
-            export: SpanExport {
-                exporter,
-                limits: xray.then(|| XrayLimits::new(resource)),
-            },
+            resource: resource.clone(),
+            limits: xray.then(|| XrayLimits::new(resource)),
         }
-    }
-
-    /// Replaces the resource sent with every span, queued ones included (the resource is
-    /// attached when a batch is sent).
-    pub(crate) fn set_resource(&mut self, resource: &Resource) {
-        if let Some(limits) = &mut self.export.limits {
-            *limits = XrayLimits::new(resource);
-        }
-        self.export.exporter.set_resource(resource);
-    }
-
-    /// Queues finished spans, cut down to X-Ray's span limit first when X-Ray is the target.
-    pub(crate) fn enqueue(&mut self, mut spans: Vec<SpanData>) {
-        if self.export.limits.is_some() {
-            spans.retain_mut(|span| match XrayLimits::fit(span) {
-                Fit::Unchanged => true,
-                Fit::Truncated => {
-                    tracing::debug!(span = %span.name, "truncated string attributes to fit X-Ray's span size limit");
-                    true
-                }
-                Fit::TooLarge(bytes) => {
-                    let dropped_total = self.queue.count_dropped(1);
-                    tracing::warn!(
-                        span = %span.name,
-                        bytes,
-                        limit = XRAY_MAX_SPAN_BYTES,
-                        dropped_total,
-                        "dropped a span over X-Ray's size limit even with its string attributes truncated"
-                    );
-                    false
-                }
-            });
-        }
-        if let Some(overflow) = self.queue.push(spans) {
-            tracing::warn!(
-                dropped_total = overflow.dropped_total,
-                capacity = overflow.capacity,
-                "span export queue full (collector unreachable or too slow?): dropped the oldest spans"
-            );
-        }
-    }
-
-    /// Sends the queued spans until `deadline`.
-    pub(crate) async fn flush(&mut self, deadline: Deadline) -> FlushOutcome {
-        flush::drain(&self.export, &mut self.queue, deadline).await
-    }
-
-    /// Spans waiting for export.
-    pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// The most spans the queue holds.
-    pub(crate) fn capacity(&self) -> usize {
-        self.queue.capacity()
-    }
-
-    /// Spans dropped since start-up.
-    pub(crate) fn dropped(&self) -> u64 {
-        self.queue.dropped()
     }
 }
 
-impl BatchExport for SpanExport {
+impl Batcher for Spans {
     type Item = SpanData;
+
+    const ITEMS: &'static str = "spans";
 
     fn batch_len(&self, queued: &Queue<SpanData>) -> usize {
         match &self.limits {
@@ -123,11 +50,42 @@ impl BatchExport for SpanExport {
         }
     }
 
-    async fn send(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.exporter.export(batch).await
+    fn encode(&self, batch: Vec<SpanData>) -> Vec<u8> {
+        ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(batch, &(&self.resource).into()),
+        }
+        .encode_to_vec()
     }
 
-    fn warn_rejected(&self, count: usize, error: &str) {
-        tracing::warn!(spans = count, %error, "collector rejected a batch; dropped");
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Some(limits) = &mut self.limits {
+            *limits = XrayLimits::new(resource);
+        }
+        self.resource = resource.clone();
+    }
+
+    /// For X-Ray: cuts spans down to its span limit; drops (and logs) those that still do not fit.
+    fn refuse(&self, spans: &mut Vec<SpanData>) -> usize {
+        if self.limits.is_none() {
+            return 0;
+        }
+        let before = spans.len();
+        spans.retain_mut(|span| match XrayLimits::fit(span) {
+            Fit::Unchanged => true,
+            Fit::Truncated => {
+                tracing::debug!(span = %span.name, "truncated string attributes to fit X-Ray's span size limit");
+                true
+            }
+            Fit::TooLarge(bytes) => {
+                tracing::warn!(
+                    span = %span.name,
+                    bytes,
+                    limit = XRAY_MAX_SPAN_BYTES,
+                    "dropped a span over X-Ray's size limit even with its string attributes truncated"
+                );
+                false
+            }
+        });
+        before - spans.len()
     }
 }

@@ -6,12 +6,14 @@
 //!
 //! [`Pipeline`] is the lifecycle loop's handle; the task itself is in `owner` (I/O: queues, timer,
 //! export). Its decisions are pure, with time passed in: `release` (when a waiting lifecycle loop is
-//! answered, when spans are flushed and within which budget) and `sampling` (which invocations and
-//! late reports become spans).
+//! answered, when spans are flushed and within which budget), `sampling` (which invocations become
+//! spans, and so the sampled flag of their log records) and `signals` (what the metrics and log
+//! records get, and when metrics are collected).
 
 mod owner;
 mod release;
 mod sampling;
+mod signals;
 
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use self::owner::Owner;
 use crate::export::Exporter;
 use crate::lifecycle::InvokeEvent;
 use crate::record::{ProxyRecord, RequestId};
+use crate::settings::SignalSettings;
 use crate::spans::{CaptureSettings, FunctionInfo};
 use crate::telemetry::TelemetryEvent;
 use crate::trace_context::{Propagators, Sampler};
@@ -65,6 +68,8 @@ pub struct PipelineSetup {
     pub capture: CaptureSettings,
     /// `OTEL_PROPAGATORS`: which context of a batch record its link follows.
     pub propagators: Propagators,
+    /// Metrics' temporality and interval, log records' bounds.
+    pub signals: SignalSettings,
 }
 
 impl Pipeline {

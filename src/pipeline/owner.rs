@@ -1,17 +1,20 @@
 //! The owner task's I/O: it waits on the proxy's records, the telemetry events, the lifecycle
-//! commands and one timer; feeds the correlator; builds and queues the spans of what it closed; and
-//! runs the flushes [`Releases`] decides on.
+//! commands and one timer; feeds the correlator; builds and queues the spans of what it closed,
+//! the log records of the lines and reports it joined and the metrics ([`Signals`]); and runs the
+//! flushes [`Releases`] decides on.
 
 use std::time::{Duration, SystemTime};
 
+use opentelemetry_sdk::trace::SpanData;
 use tokio::sync::mpsc;
 use tracing::Level;
 
-use super::release::Releases;
+use super::release::{Backlog, Releases};
 use super::sampling::Sampling;
+use super::signals::Signals;
 use super::{Command, PipelineSetup};
-use crate::correlate::{Correlator, Input, Output};
-use crate::export::Exporter;
+use crate::correlate::{Correlator, Input, InvocationSummary, Output};
+use crate::export::{Exporter, Occasion};
 use crate::logging::{self, RECORD_TARGET};
 use crate::record::ProxyRecord;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
@@ -27,15 +30,21 @@ pub(super) struct Owner {
     capture: CaptureSettings,
     propagators: Propagators,
     releases: Releases,
+    signals: Signals,
 }
 
 impl Owner {
     /// The owner task's state before its first input.
     pub(super) fn new(setup: PipelineSetup) -> Self {
         Self {
-            correlator: Correlator::new(setup.runtime_done_wait, Box::new(new_span_id)),
+            correlator: Correlator::new(
+                setup.runtime_done_wait,
+                Box::new(new_span_id),
+                setup.signals.logs,
+            ),
             function: setup.function,
             releases: Releases::new(setup.exporter.is_some(), setup.flush_timeout),
+            signals: Signals::new(&setup.signals, setup.exporter.as_ref(), SystemTime::now()),
             exporter: setup.exporter,
             sampling: Sampling::new(setup.sampler),
             capture: setup.capture,
@@ -126,97 +135,128 @@ impl Owner {
             .push(Input::Telemetry(event), SystemTime::now())
     }
 
-    /// Builds spans for `outputs` and queues them; true when an invocation was closed.
+    /// Builds the spans, log records and metric figures of `outputs` and queues them; true when an
+    /// invocation was closed.
     fn enqueue(&mut self, outputs: Vec<Output>) -> bool {
-        let mut closed_any = false;
+        let closed_any = outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
         if self.exporter.is_none() {
-            // Export disabled: nothing to build spans for.
-            return outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
+            // Export disabled: nothing to build.
+            return closed_any;
         }
-        let mut next_id = new_span_id;
+        let now = SystemTime::now();
+        let mut spans = Vec::new();
+        let mut records = Vec::new();
         for output in outputs {
-            let spans = match output {
+            match output {
                 Output::Invocation(inv) => {
-                    closed_any = true;
                     tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
-                    if !self
-                        .sampling
-                        .records_invocation(&inv.request_id, &inv.parent)
-                    {
-                        continue;
-                    }
-                    // Span building runs on observed, external data; should it ever panic, this
-                    // invocation's spans are lost, never the owner task (and every later invocation).
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        spans::invocation_spans(
-                            &inv,
-                            &self.function,
-                            &self.capture,
-                            &self.propagators,
-                            &mut next_id,
-                        )
-                    })) {
-                        Ok(spans) => spans,
-                        Err(_) => {
-                            tracing::error!(request_id = %inv.request_id, "span building failed; invocation skipped");
-                            continue;
-                        }
-                    }
+                    self.signals.invocation(&inv);
+                    spans.extend(self.invocation_spans(&inv));
                 }
-                // A report makes no span (its figures are not part of the trace); the sampler's
-                // decision still applies to whatever is made of it.
-                Output::LateReport(late) => {
-                    let request_id = &late.report.body.request_id;
-                    if self.sampling.records_late_report(request_id) {
-                        tracing::debug!(%request_id, "late report: no span");
-                    }
-                    continue;
+                Output::Log(joined) => {
+                    let sampled = joined
+                        .invocation
+                        .as_ref()
+                        .is_some_and(|ids| self.sampling.was_recorded(&ids.request_id));
+                    records.extend(
+                        self.signals
+                            .line(&joined, sampled, &self.capture.rules, now),
+                    );
                 }
-            };
-            if let Some(exporter) = self.exporter.as_mut() {
+                Output::Report(joined) => {
+                    let sampled = self.sampling.was_recorded(&joined.invocation.request_id);
+                    records.extend(self.signals.report(&joined, sampled, now));
+                }
+            }
+        }
+        if let Some(exporter) = self.exporter.as_mut() {
+            if !spans.is_empty() {
                 exporter.enqueue(spans);
+            }
+            if !records.is_empty() {
+                exporter.enqueue_logs(records);
             }
         }
         closed_any
     }
 
+    /// The spans of `inv`, if the sampler records it.
+    fn invocation_spans(&mut self, inv: &InvocationSummary) -> Vec<SpanData> {
+        if !self
+            .sampling
+            .records_invocation(&inv.request_id, &inv.parent)
+        {
+            return Vec::new();
+        }
+        let mut next_id = new_span_id;
+        // Span building runs on observed, external data; should it ever panic, this invocation's
+        // spans are lost, never the owner task (and every later invocation).
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            spans::invocation_spans(
+                inv,
+                &self.function,
+                &self.capture,
+                &self.propagators,
+                &mut next_id,
+            )
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(request_id = %inv.request_id, "span building failed; invocation skipped");
+            Vec::new()
+        })
+    }
+
     /// Runs the flush that is due now, if any, and answers the waiters it releases.
     async fn release(&mut self, closed_any: bool) {
-        let queued = self.exporter.as_ref().map_or(0, Exporter::queued);
+        let now = SystemTime::now();
+        let backlog = self
+            .exporter
+            .as_ref()
+            .map_or(Backlog::default(), |exporter| Backlog {
+                queued: exporter.queued(),
+                blocked_until: exporter.blocked_until(now),
+            });
         let correlator = &self.correlator;
         let due = self
             .releases
-            .due(SystemTime::now(), closed_any, queued, |id| {
-                correlator.is_open(id)
-            });
+            .due(now, closed_any, backlog, |id| correlator.is_open(id));
         if let Some(flush) = due {
-            flush.run(|budget| self.flush(budget)).await;
+            flush
+                .run(|budget, occasion| self.flush(budget, occasion))
+                .await;
         }
     }
 
-    async fn flush(&mut self, budget: Duration) {
+    /// Flushes every signal within `budget` on `occasion`, with a metric collection when one is
+    /// due (always at SHUTDOWN). Failures are logged by the exporter, rate-limited; what was not
+    /// sent stays queued.
+    async fn flush(&mut self, budget: Duration, occasion: Occasion) {
+        self.flush_signals(budget, occasion, false).await;
+    }
+
+    /// [`Owner::flush`], with a metric collection whatever the interval when `last`.
+    async fn flush_signals(&mut self, budget: Duration, occasion: Occasion, last: bool) {
         let Some(exporter) = self.exporter.as_mut() else {
             return;
         };
+        let metrics = self
+            .signals
+            .collect(exporter, &mut self.correlator, SystemTime::now(), last);
+        if !metrics.is_empty() {
+            exporter.enqueue_metrics(metrics);
+        }
         if exporter.queued() == 0 {
             return;
         }
         if budget.is_zero() {
             tracing::debug!(
                 queued = exporter.queued(),
-                "no time left before the deadline; spans kept for the next flush"
+                "no time left before the deadline; kept for the next flush"
             );
             return;
         }
-        let outcome = exporter.flush(budget).await;
-        if let Some(error) = &outcome.error {
-            tracing::warn!(
-                %error,
-                requeued = outcome.requeued,
-                elapsed_ms = outcome.elapsed.as_millis() as u64,
-                "span export failed; spans kept for the next flush"
-            );
-        }
+        let outcome = exporter.flush_on(budget, occasion).await;
+        tracing::debug!(?outcome, "flushed");
     }
 
     /// SHUTDOWN: takes in what is still queued, closes everything open, answers every waiter and
@@ -243,7 +283,7 @@ impl Owner {
         self.enqueue(outputs);
         self.releases.release_all();
         let left = budget.saturating_sub(started.elapsed());
-        self.flush(left).await;
+        self.flush_signals(left, Occasion::BeforeFreeze, true).await;
     }
 }
 

@@ -11,13 +11,18 @@
 //! - the answer comes only after the flush: it sends the lifecycle loop to `/event/next`, after
 //!   which the sandbox may freeze;
 //! - a flush never runs past the deadline of a waiter it answers;
-//! - spans nobody waits for (Lambda Managed Instances send no INVOKE) are flushed in batches.
+//! - spans nobody waits for (Lambda Managed Instances send no INVOKE) are flushed in batches;
+//! - while the exporter holds its requests back (an endpoint's circuit is open, or `Retry-After`),
+//!   a background flush waits until it may send again: at most one attempt per backoff step,
+//!   never one per invocation. Once it may send, what is still queued is flushed even without new
+//!   invocations, so the queue drains when the collector is back.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 
+use crate::export::Occasion;
 use crate::lifecycle::deadline_at;
 use crate::record::RequestId;
 
@@ -36,6 +41,15 @@ const BACKGROUND_FLUSH_DELAY: Duration = Duration::from_millis(100);
 /// Time kept free before the invocation's deadline: the function timeout also bounds extension work,
 /// so a flush must never push an invocation past it.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(25);
+
+/// What waits for export, as the exporter sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Backlog {
+    /// Items queued, all signals together.
+    pub(super) queued: usize,
+    /// When the exporter may send again, if it holds its requests back now.
+    pub(super) blocked_until: Option<SystemTime>,
+}
 
 /// A lifecycle loop waiting for an invocation's spans.
 #[derive(Debug)]
@@ -63,13 +77,19 @@ pub(super) struct Flush {
 }
 
 impl Flush {
-    /// Runs `export` with the budget, then answers the released waiters.
+    /// Runs `export` with the budget and occasion, then answers the released waiters.
     pub(super) async fn run<F, E>(self, export: E)
     where
-        E: FnOnce(Duration) -> F,
+        E: FnOnce(Duration, Occasion) -> F,
         F: Future<Output = ()>,
     {
-        export(self.budget).await;
+        // Answered waiters go to `/event/next`, after which the sandbox may freeze.
+        let occasion = if self.released.is_empty() {
+            Occasion::Background
+        } else {
+            Occasion::BeforeFreeze
+        };
+        export(self.budget, occasion).await;
         for waiter in self.released {
             waiter.answer();
         }
@@ -160,29 +180,45 @@ impl Releases {
 
     /// The flush to run at `now`, if any: when a waiter is ready (its invocation is no longer open,
     /// or its release time came), or when the background batch is due. `closed_any` says whether the
-    /// last input closed an invocation; `queued` is how many spans wait for export.
+    /// last input closed an invocation; `backlog` is what waits for export.
     pub(super) fn due(
         &mut self,
         now: SystemTime,
         closed_any: bool,
-        queued: usize,
+        backlog: Backlog,
         is_open: impl Fn(&RequestId) -> bool,
     ) -> Option<Flush> {
         let (released, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
             .into_iter()
             .partition(|w| !is_open(&w.request_id) || w.release_at <= now);
         self.waiting = waiting;
-        if closed_any && self.waiting.is_empty() && queued > 0 && self.background_due.is_none() {
-            self.background_due = Some(now + BACKGROUND_FLUSH_DELAY);
+        let queued = backlog.queued;
+        let blocked = backlog.blocked_until.filter(|until| *until > now);
+        if self.waiting.is_empty() && queued > 0 && self.background_due.is_none() {
+            // After a closed invocation: the batch delay; while held back: when the exporter may
+            // send again (the queue then drains without waiting for the next invocation).
+            self.background_due = match (closed_any, blocked) {
+                (true, _) => Some((now + BACKGROUND_FLUSH_DELAY).max(blocked.unwrap_or(now))),
+                (false, Some(until)) => Some(until),
+                (false, None) => None,
+            };
         }
-        let background = self
-            .background_due
-            .is_some_and(|due| due <= now || queued >= BACKGROUND_BATCH_SPANS);
+        if let (Some(due), Some(until)) = (self.background_due, blocked) {
+            // Nothing could be sent before then: one attempt per backoff step.
+            self.background_due = Some(due.max(until));
+        }
+        let background = blocked.is_none()
+            && self
+                .background_due
+                .is_some_and(|due| due <= now || queued >= BACKGROUND_BATCH_SPANS);
         if released.is_empty() && !background {
             return None;
         }
-        // One flush sends everything queued, the background batch included.
-        self.background_due = None;
+        // One flush sends everything queued, the background batch included; while the exporter is
+        // held back it sends nothing, so the background attempt stays scheduled.
+        if blocked.is_none() {
+            self.background_due = None;
+        }
         let budget = released
             .iter()
             .map(|w| time_before_deadline(w.deadline_ms, now))
@@ -268,6 +304,13 @@ mod tests {
             .collect()
     }
 
+    fn queued(count: usize) -> Backlog {
+        Backlog {
+            queued: count,
+            blocked_until: None,
+        }
+    }
+
     fn open(ids: &'static [&'static str]) -> impl Fn(&RequestId) -> bool {
         move |rid| ids.contains(&rid.as_str())
     }
@@ -276,8 +319,13 @@ mod tests {
     fn a_waiter_is_released_when_its_invocation_closes() {
         let mut r = releases();
         let _answered = wait(&mut r, "a", deadline(3000), t(0));
-        assert!(r.due(t(10), false, 0, open(&["a"])).is_none(), "still open");
-        let flush = r.due(t(20), true, 4, open(&[])).expect("closed: released");
+        assert!(
+            r.due(t(10), false, queued(0), open(&["a"])).is_none(),
+            "still open"
+        );
+        let flush = r
+            .due(t(20), true, queued(4), open(&[]))
+            .expect("closed: released");
         assert_eq!(released_ids(&flush), ["a"]);
         assert_eq!(flush.budget, FLUSH_TIMEOUT, "far from the deadline");
         assert!(r.next_wake().is_none(), "nobody waits any more");
@@ -293,12 +341,12 @@ mod tests {
             .due(
                 release_at - Duration::from_millis(1),
                 false,
-                0,
+                queued(0),
                 open(&["a"])
             )
             .is_none());
         let flush = r
-            .due(release_at, false, 0, open(&["a"]))
+            .due(release_at, false, queued(0), open(&["a"]))
             .expect("released at its time, complete or not");
         assert_eq!(released_ids(&flush), ["a"]);
         assert_eq!(
@@ -313,7 +361,9 @@ mod tests {
         let mut r = releases();
         let _a = wait(&mut r, "a", deadline(3000), t(0));
         let _b = wait(&mut r, "b", deadline(2300), t(0));
-        let flush = r.due(t(2000), true, 2, open(&[])).expect("both closed");
+        let flush = r
+            .due(t(2000), true, queued(2), open(&[]))
+            .expect("both closed");
         assert_eq!(released_ids(&flush), ["a", "b"]);
         assert_eq!(
             flush.budget,
@@ -322,7 +372,7 @@ mod tests {
         );
         let mut r = releases();
         let _c = wait(&mut r, "c", deadline(1000), t(0));
-        let flush = r.due(t(2000), true, 1, open(&[])).expect("closed");
+        let flush = r.due(t(2000), true, queued(1), open(&[])).expect("closed");
         assert_eq!(flush.budget, Duration::ZERO, "past its deadline");
     }
 
@@ -331,7 +381,7 @@ mod tests {
         let mut r = releases();
         let _answered = wait(&mut r, "a", 0, t(0));
         assert_eq!(r.next_wake(), Some(t(0) + NO_DEADLINE_LIMIT));
-        let flush = r.due(t(5), true, 1, open(&[])).expect("closed");
+        let flush = r.due(t(5), true, queued(1), open(&[])).expect("closed");
         assert_eq!(flush.budget, FLUSH_TIMEOUT);
     }
 
@@ -340,7 +390,7 @@ mod tests {
         let mut r = Releases::new(false, FLUSH_TIMEOUT);
         let _answered = wait(&mut r, "a", deadline(3000), t(0));
         let flush = r
-            .due(t(0), false, 0, open(&["a"]))
+            .due(t(0), false, queued(0), open(&["a"]))
             .expect("nothing can complete it");
         assert_eq!(released_ids(&flush), ["a"]);
     }
@@ -357,7 +407,7 @@ mod tests {
         );
         r.proxy_record(t(50));
         assert_eq!(r.next_wake(), Some(t(3000) - DEADLINE_MARGIN));
-        assert!(r.due(t(300), false, 0, open(&["a"])).is_none());
+        assert!(r.due(t(300), false, queued(0), open(&["a"])).is_none());
 
         // Once the proxy was seen, later waiters wait for their deadline from the start.
         let _b = wait(&mut r, "b", deadline(2000), t(400));
@@ -370,7 +420,7 @@ mod tests {
         r.set_telemetry_expected(false);
         let _answered = wait(&mut r, "a", deadline(3000), t(0));
         let flush = r
-            .due(t(0) + FIRST_EVENT_WAIT, false, 0, open(&["a"]))
+            .due(t(0) + FIRST_EVENT_WAIT, false, queued(0), open(&["a"]))
             .expect("released: nothing will complete it");
         assert_eq!(released_ids(&flush), ["a"]);
     }
@@ -379,40 +429,80 @@ mod tests {
     fn spans_nobody_waits_for_are_flushed_after_a_delay_or_a_full_batch() {
         let mut r = releases();
         assert!(
-            r.due(t(0), true, 3, open(&[])).is_none(),
+            r.due(t(0), true, queued(3), open(&[])).is_none(),
             "the first closed invocation starts the delay"
         );
         assert_eq!(r.next_wake(), Some(t(0) + BACKGROUND_FLUSH_DELAY));
         assert!(
-            r.due(t(50), true, 6, open(&[])).is_none(),
+            r.due(t(50), true, queued(6), open(&[])).is_none(),
             "within the delay"
         );
         let flush = r
-            .due(t(0) + BACKGROUND_FLUSH_DELAY, false, 6, open(&[]))
+            .due(t(0) + BACKGROUND_FLUSH_DELAY, false, queued(6), open(&[]))
             .expect("the delay is over");
         assert!(flush.released.is_empty());
         assert_eq!(flush.budget, FLUSH_TIMEOUT);
         assert!(r.next_wake().is_none());
 
-        assert!(r.due(t(200), true, 1, open(&[])).is_none());
+        assert!(r.due(t(200), true, queued(1), open(&[])).is_none());
         let flush = r
-            .due(t(201), true, BACKGROUND_BATCH_SPANS, open(&[]))
+            .due(t(201), true, queued(BACKGROUND_BATCH_SPANS), open(&[]))
             .expect("a full batch goes at once");
         assert!(flush.released.is_empty());
+    }
+
+    #[test]
+    fn while_export_is_held_back_background_flushes_wait_for_it_once_per_step() {
+        let mut r = releases();
+        let blocked = |until: SystemTime, count: usize| Backlog {
+            queued: count,
+            blocked_until: Some(until),
+        };
+        assert!(r.due(t(0), true, blocked(t(5000), 3), open(&[])).is_none());
+        assert_eq!(
+            r.next_wake(),
+            Some(t(5000)),
+            "not the batch delay: the probe time"
+        );
+        for ms in [100, 200, 4999] {
+            assert!(
+                r.due(
+                    t(ms),
+                    true,
+                    blocked(t(5000), BACKGROUND_BATCH_SPANS),
+                    open(&[])
+                )
+                .is_none(),
+                "no flush per invocation while held back ({ms} ms)"
+            );
+        }
+        let flush = r
+            .due(t(5000), false, queued(3), open(&[]))
+            .expect("one attempt when the step has passed");
+        assert!(flush.released.is_empty());
+        assert!(r.next_wake().is_none());
+        assert!(r
+            .due(t(5001), false, blocked(t(9000), 3), open(&[]))
+            .is_none());
+        assert_eq!(
+            r.next_wake(),
+            Some(t(9000)),
+            "still queued after a failed attempt: the next step, without a new invocation"
+        );
     }
 
     #[test]
     fn no_background_flush_is_scheduled_while_a_waiter_will_flush() {
         let mut r = releases();
         let _answered = wait(&mut r, "a", deadline(3000), t(0));
-        assert!(r.due(t(10), true, 3, open(&["a"])).is_none());
+        assert!(r.due(t(10), true, queued(3), open(&["a"])).is_none());
         assert_eq!(r.next_wake(), Some(t(3000) - DEADLINE_MARGIN));
     }
 
     #[test]
     fn nothing_queued_schedules_nothing() {
         let mut r = releases();
-        assert!(r.due(t(0), true, 0, open(&[])).is_none());
+        assert!(r.due(t(0), true, queued(0), open(&[])).is_none());
         assert!(r.next_wake().is_none());
     }
 
@@ -420,12 +510,12 @@ mod tests {
     async fn waiters_are_answered_only_after_the_flush() {
         let mut r = releases();
         let mut answered = wait(&mut r, "a", deadline(3000), t(0));
-        let flush = r.due(t(10), true, 1, open(&[])).expect("closed");
+        let flush = r.due(t(10), true, queued(1), open(&[])).expect("closed");
         let exported = Cell::new(None);
         let (exported_in, during_export) = (&exported, &mut answered);
         flush
-            .run(|budget| async move {
-                exported_in.set(Some(budget));
+            .run(|budget, occasion| async move {
+                exported_in.set(Some((budget, occasion)));
                 tokio::task::yield_now().await;
                 assert_eq!(
                     during_export.try_recv(),
@@ -434,7 +524,11 @@ mod tests {
                 );
             })
             .await;
-        assert_eq!(exported.get(), Some(FLUSH_TIMEOUT));
+        assert_eq!(
+            exported.get(),
+            Some((FLUSH_TIMEOUT, Occasion::BeforeFreeze)),
+            "answered waiters may be frozen next"
+        );
         assert_eq!(answered.try_recv(), Ok(()), "answered after the export");
     }
 

@@ -1,12 +1,12 @@
 //! Which closed invocations become spans: the sampler decides per invocation, and the decision is
-//! remembered (bounded) so that a `platform.report` arriving after its invocation was dropped is
-//! dropped too instead of becoming an orphaned span.
+//! remembered (bounded) so that the log records that follow the close state it in their trace
+//! flags.
 
 use crate::recent::RecentMap;
 use crate::record::RequestId;
 use crate::trace_context::{ParentChoice, Sampler};
 
-/// Unsampled invocations remembered, so their late reports are dropped too.
+/// Unsampled invocations remembered, so their later log records say so.
 const MAX_REMEMBERED_UNSAMPLED: usize = 256;
 
 /// The sampler and the invocations it dropped.
@@ -39,9 +39,8 @@ impl Sampling {
         sampled
     }
 
-    /// Whether a report that arrived after `request_id` was closed is recorded: not when the
-    /// invocation itself was dropped.
-    pub(super) fn records_late_report(&self, request_id: &RequestId) -> bool {
+    /// Whether the closed invocation `request_id` was recorded (unknown ones count as recorded).
+    pub(super) fn was_recorded(&self, request_id: &RequestId) -> bool {
         !self.unsampled.contains_key(request_id)
     }
 }
@@ -62,16 +61,16 @@ mod tests {
     }
 
     #[test]
-    fn late_reports_of_dropped_invocations_are_dropped_too() {
+    fn dropped_invocations_are_remembered() {
         let mut sampling = Sampling::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
         let (kept, dropped) = (RequestId::new("kept"), RequestId::new("dropped"));
         assert!(sampling.records_invocation(&kept, &trace(SAMPLED)));
         assert!(!sampling.records_invocation(&dropped, &trace(NOT_SAMPLED)));
-        assert!(sampling.records_late_report(&kept));
-        assert!(!sampling.records_late_report(&dropped));
+        assert!(sampling.was_recorded(&kept));
+        assert!(!sampling.was_recorded(&dropped));
         assert!(
-            sampling.records_late_report(&RequestId::new("never seen")),
-            "a report of an invocation closed before this process started is not judged here"
+            sampling.was_recorded(&RequestId::new("never seen")),
+            "an invocation closed before this process started is not judged here"
         );
     }
 
@@ -82,10 +81,7 @@ mod tests {
         for i in 0..=MAX_REMEMBERED_UNSAMPLED {
             assert!(!sampling.records_invocation(&RequestId::new(i.to_string()), &trace(SAMPLED)));
         }
-        assert!(
-            sampling.records_late_report(&first),
-            "forgotten: the oldest"
-        );
-        assert!(!sampling.records_late_report(&RequestId::new("1")));
+        assert!(sampling.was_recorded(&first), "forgotten: the oldest");
+        assert!(!sampling.was_recorded(&RequestId::new("1")));
     }
 }

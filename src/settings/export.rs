@@ -1,11 +1,17 @@
-//! Span export: whether there is any (`OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER`), the flush
-//! budget and queue bound (`LAMBDA_LENS_FLUSH_TIMEOUT_MS`, `LAMBDA_LENS_EXPORT_QUEUE_SPANS`), and
-//! where spans go (`LAMBDA_LENS_EXPORT_TARGET`: an OTLP collector, see [`super::otlp`], or X-Ray,
-//! see [`super::xray`]). With export disabled, the destination is not read at all.
+//! Export: whether there is any (`OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER`) and which of the
+//! other signals go with the spans (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`), the flush
+//! budget and span queue bound (`LAMBDA_LENS_FLUSH_TIMEOUT_MS`, `LAMBDA_LENS_EXPORT_QUEUE_SPANS`),
+//! and where each signal goes (`LAMBDA_LENS_EXPORT_TARGET`: an OTLP collector, see
+//! [`super::otlp`], or AWS's own endpoints, see [`super::xray`]). With export disabled, the
+//! destination is not read at all.
+//!
+//! Traces are the backbone: metrics and log records are built from the same invocations and
+//! joined to their spans, so `OTEL_TRACES_EXPORTER=none` turns all export off, while
+//! `OTEL_METRICS_EXPORTER=none` and `OTEL_LOGS_EXPORTER=none` turn off only their signal.
 
 use std::time::Duration;
 
-use super::otlp::OtlpSettings;
+use super::otlp::{OtlpSettings, Signal};
 use super::parse::{comma_list, one_of, Bounds, Env};
 use super::variable::{Fallback, Variable};
 use super::xray::XraySettings;
@@ -25,6 +31,8 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 2048;
 
 const SDK_DISABLED: Variable = Variable::user("OTEL_SDK_DISABLED", Fallback::Value("false"));
 const TRACES_EXPORTER: Variable = Variable::user("OTEL_TRACES_EXPORTER", Fallback::Value("otlp"));
+const METRICS_EXPORTER: Variable = Variable::user("OTEL_METRICS_EXPORTER", Fallback::Value("otlp"));
+const LOGS_EXPORTER: Variable = Variable::user("OTEL_LOGS_EXPORTER", Fallback::Value("otlp"));
 const FLUSH_TIMEOUT_MS: Variable =
     Variable::user("LAMBDA_LENS_FLUSH_TIMEOUT_MS", Fallback::Value("500"));
 const EXPORT_QUEUE_SPANS: Variable =
@@ -36,6 +44,8 @@ const EXPORT_TARGET: Variable =
 pub(super) const VARIABLES: &[Variable] = &[
     SDK_DISABLED,
     TRACES_EXPORTER,
+    METRICS_EXPORTER,
+    LOGS_EXPORTER,
     FLUSH_TIMEOUT_MS,
     EXPORT_QUEUE_SPANS,
     EXPORT_TARGET,
@@ -68,16 +78,33 @@ pub struct ExportSettings {
     pub destination: Destination,
 }
 
-/// Where spans go.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where each signal goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     /// `LAMBDA_LENS_EXPORT_TARGET`.
     pub target: ExportTarget,
-    /// The OTLP protocol, endpoint, headers, compression, timeout and CA file (X-Ray export
-    /// uses all but the protocol and the endpoint).
+    /// Spans: the OTLP protocol, endpoint, headers, compression, timeout and CA file (export to
+    /// AWS uses all but the protocol and the endpoint).
     pub otlp: OtlpSettings,
-    /// X-Ray's endpoint, region and credentials; empty unless the target is X-Ray.
+    /// Metrics, the same; `None` with `OTEL_METRICS_EXPORTER=none`.
+    pub metrics: Option<OtlpSettings>,
+    /// Log records, the same; `None` with `OTEL_LOGS_EXPORTER=none`.
+    pub logs: Option<OtlpSettings>,
+    /// AWS's endpoints, log group, region and credentials; empty unless the target is X-Ray.
     pub xray: XraySettings,
+}
+
+impl Default for Destination {
+    /// What an empty environment means: every signal to the default OTLP collector.
+    fn default() -> Self {
+        Self {
+            target: ExportTarget::Otlp,
+            otlp: OtlpSettings::default_for(Signal::Traces),
+            metrics: Some(OtlpSettings::default_for(Signal::Metrics)),
+            logs: Some(OtlpSettings::default_for(Signal::Logs)),
+            xray: XraySettings::default(),
+        }
+    }
 }
 
 impl Default for ExportSettings {
@@ -93,19 +120,8 @@ impl Default for ExportSettings {
 
 impl SettingsGroup for ExportSettings {
     fn read(env: &mut Env<'_>) -> Self {
-        let mut disabled = env.flag(&SDK_DISABLED, false);
-        if let Some(value) = env.get(&TRACES_EXPORTER) {
-            let exporters: Vec<String> = comma_list(&value).map(str::to_ascii_lowercase).collect();
-            if exporters.iter().all(|name| name == "none") {
-                disabled = true;
-            } else if !exporters.iter().any(|name| name == "otlp") {
-                env.warn(
-                    &TRACES_EXPORTER,
-                    &value,
-                    "only otlp (or none) is supported; exporting with OTLP",
-                );
-            }
-        }
+        let sdk_disabled = env.flag(&SDK_DISABLED, false);
+        let disabled = !signal_exporter(env, &TRACES_EXPORTER) || sdk_disabled;
         Self {
             disabled,
             flush_timeout: env.millis(
@@ -132,6 +148,10 @@ impl SettingsGroup for ExportSettings {
 impl SettingsGroup for Destination {
     fn read(env: &mut Env<'_>) -> Self {
         let otlp = OtlpSettings::read(env);
+        let metrics = signal_exporter(env, &METRICS_EXPORTER)
+            .then(|| OtlpSettings::read_signal(env, Signal::Metrics));
+        let logs = signal_exporter(env, &LOGS_EXPORTER)
+            .then(|| OtlpSettings::read_signal(env, Signal::Logs));
         let target = env.parse(
             &EXPORT_TARGET,
             ExportTarget::Otlp,
@@ -145,10 +165,42 @@ impl SettingsGroup for Destination {
         );
         let xray = match target {
             ExportTarget::Otlp => XraySettings::default(),
-            ExportTarget::Xray => XraySettings::read(env, &otlp),
+            ExportTarget::Xray => {
+                let exported: Vec<&OtlpSettings> = [Some(&otlp), metrics.as_ref(), logs.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                XraySettings::read(env, &exported)
+            }
         };
-        Self { target, otlp, xray }
+        Self {
+            target,
+            otlp,
+            metrics,
+            logs,
+            xray,
+        }
     }
+}
+
+/// Whether `variable` (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`) leaves its signal on: `otlp`
+/// (the default) does, `none` does not; anything else is warned about and taken as `otlp`.
+fn signal_exporter(env: &mut Env<'_>, variable: &Variable) -> bool {
+    let Some(value) = env.get(variable) else {
+        return true;
+    };
+    let exporters: Vec<String> = comma_list(&value).map(str::to_ascii_lowercase).collect();
+    if exporters.iter().all(|name| name == "none") {
+        return false;
+    }
+    if !exporters.iter().any(|name| name == "otlp") {
+        env.warn(
+            variable,
+            &value,
+            "only otlp (or none) is supported; exporting with OTLP",
+        );
+    }
+    true
 }
 
 #[cfg(test)]
@@ -192,13 +244,13 @@ mod tests {
         assert_eq!(
             settings.destination.xray,
             XraySettings {
-                endpoint: None,
                 region: Some("eu-central-1".to_owned()),
                 credentials: Some(Credentials {
                     access_key_id: "AKID".to_owned(),
                     secret_access_key: "secret".to_owned(),
                     session_token: Some("token".to_owned()),
                 }),
+                ..XraySettings::default()
             }
         );
         let (settings, _) = export(&[KEYS[0], ("LAMBDA_LENS_EXPORT_TARGET", "xray")]);

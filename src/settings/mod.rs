@@ -19,6 +19,7 @@
 //! | transforms | [`TransformSettings`] | `transforms.rs` |
 //! | export, its OTLP and X-Ray destinations | [`ExportSettings`] | `export.rs`, `otlp.rs`, `xray.rs` |
 //! | head sampling | [`Sampler`] | `sampling.rs` |
+//! | metrics' temporality and interval, log records' bounds | [`SignalSettings`] | `signals.rs` |
 //! | context propagation | [`Propagators`] | `propagation.rs` |
 //! | the function's identity and resource attributes | [`FunctionSettings`] | `function.rs` |
 //!
@@ -35,6 +36,7 @@ mod propagation;
 mod redaction;
 mod runtime;
 mod sampling;
+mod signals;
 mod transforms;
 mod variable;
 mod xray;
@@ -46,7 +48,7 @@ pub use self::export::{
 };
 pub use self::function::{FunctionSettings, ResourceAttributes};
 pub use self::logging::LogSettings;
-pub use self::otlp::{OtlpSettings, Transport};
+pub use self::otlp::{OtlpSettings, Signal, Transport};
 pub(crate) use self::parse::percent_decode;
 pub use self::parse::{Env, SettingWarning};
 pub use self::redaction::RedactionSettings;
@@ -55,13 +57,17 @@ pub use self::runtime::{
     DEFAULT_EXTENSION_NAME, DEFAULT_HANDOFF_FILE, DEFAULT_PROXY_PORT, DEFAULT_TELEMETRY_PORT,
     MANAGED_INSTANCES, MAX_RUNTIME_DONE_WAIT_MS,
 };
+pub use self::signals::{
+    SignalSettings, DEFAULT_LOG_LINE_CHARS, DEFAULT_LOG_RECORDS_PER_INVOCATION,
+    DEFAULT_METRIC_INTERVAL, MAX_LOG_LINE_CHARS, MAX_LOG_RECORDS_PER_INVOCATION,
+};
 pub use self::transforms::TransformSettings;
 pub use self::variable::{Fallback, Origin, Variable};
 pub use self::xray::{Credentials, XraySettings};
 use crate::trace_context::{Propagators, Sampler};
 
 /// The variables of every group.
-static GROUPS: [&[Variable]; 11] = [
+static GROUPS: [&[Variable]; 12] = [
     logging::VARIABLES,
     runtime::VARIABLES,
     bodies::VARIABLES,
@@ -71,6 +77,7 @@ static GROUPS: [&[Variable]; 11] = [
     otlp::VARIABLES,
     xray::VARIABLES,
     sampling::VARIABLES,
+    signals::VARIABLES,
     propagation::VARIABLES,
     function::VARIABLES,
 ];
@@ -109,6 +116,8 @@ pub struct Settings {
     pub export: ExportSettings,
     /// Which invocations are recorded.
     pub sampler: Sampler,
+    /// Metrics' temporality and interval, log records' bounds.
+    pub signals: SignalSettings,
     /// Where the invocation's parent is read from.
     pub propagators: Propagators,
     /// The function's identity.
@@ -145,6 +154,7 @@ impl Settings {
             transforms: TransformSettings::read(&mut env),
             export: ExportSettings::read(&mut env),
             sampler: Sampler::read(&mut env),
+            signals: SignalSettings::read(&mut env),
             propagators: Propagators::read(&mut env),
             function: FunctionSettings::read(&mut env),
         });

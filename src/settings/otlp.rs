@@ -1,12 +1,11 @@
-//! The standard `OTEL_EXPORTER_OTLP_*` variables for traces, resolved as the OTLP exporter
-//! specification and opentelemetry-otlp 0.33 do: the signal-specific variable wins over the generic
-//! one, `OTEL_EXPORTER_OTLP_ENDPOINT` gets `/v1/traces` appended for HTTP while
-//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used as is, header values are percent-decoded, and a bad
-//! value yields a warning and the default.
+//! The standard `OTEL_EXPORTER_OTLP_*` variables, resolved per signal (traces, metrics, logs) as the
+//! OTLP exporter specification says: the signal-specific variable (`OTEL_EXPORTER_OTLP_LOGS_TIMEOUT`)
+//! wins over the generic one (`OTEL_EXPORTER_OTLP_TIMEOUT`), `OTEL_EXPORTER_OTLP_ENDPOINT` gets
+//! `/v1/<signal>` appended for HTTP while the signal's own endpoint is used as is, header values are
+//! percent-decoded, and a bad value yields a warning and the default.
 //!
-//! opentelemetry-otlp would read these variables from the process environment itself; resolving
-//! them here and handing every value to it explicitly keeps export testable without touching the
-//! (process-global) environment.
+//! Resolving them here, from a lookup, keeps export testable without touching the (process-global)
+//! environment.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,67 +18,177 @@ use super::SettingsGroup;
 const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 /// Default OTLP/gRPC collector URL (the specification's default).
 const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
-/// Path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for HTTP trace exports.
-const HTTP_TRACES_PATH: &str = "/v1/traces";
 /// Default per-request timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
 
-pub(super) const ENDPOINT: Variable = Variable::user(
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
+/// One of the three OTLP signals lambda-lens exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Spans.
+    Traces,
+    /// Metric data points.
+    Metrics,
+    /// Log records.
+    Logs,
+}
+
+impl Signal {
+    /// The three signals, in the order they are read and flushed.
+    pub const ALL: [Self; 3] = [Self::Traces, Self::Metrics, Self::Logs];
+
+    /// The signal's name in variable names and URL paths (`traces`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Traces => "traces",
+            Self::Metrics => "metrics",
+            Self::Logs => "logs",
+        }
+    }
+
+    /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for OTLP/HTTP (`/v1/traces`).
+    pub fn http_path(self) -> &'static str {
+        match self {
+            Self::Traces => "/v1/traces",
+            Self::Metrics => "/v1/metrics",
+            Self::Logs => "/v1/logs",
+        }
+    }
+
+    /// The signal's own variables.
+    fn variables(self) -> &'static SignalVariables {
+        match self {
+            Self::Traces => &TRACES,
+            Self::Metrics => &METRICS,
+            Self::Logs => &LOGS,
+        }
+    }
+}
+
+/// The variables of one signal, or the generic ones every signal falls back to.
+struct SignalVariables {
+    endpoint: Variable,
+    protocol: Variable,
+    headers: Variable,
+    compression: Variable,
+    timeout: Variable,
+    insecure: Variable,
+    certificate: Variable,
+}
+
+impl SignalVariables {
+    const fn new(
+        [endpoint, protocol, headers, compression, timeout, insecure, certificate]: [&'static str;
+            7],
+        endpoint_fallback: Fallback,
+    ) -> Self {
+        Self {
+            endpoint: Variable::user(endpoint, endpoint_fallback),
+            protocol: Variable::user(protocol, Fallback::Value("http/protobuf")),
+            headers: Variable::user(headers, Fallback::None),
+            compression: Variable::user(compression, Fallback::Value("none")),
+            timeout: Variable::user(timeout, Fallback::Value("10000")),
+            insecure: Variable::user(insecure, Fallback::Value("false")),
+            certificate: Variable::user(certificate, Fallback::None),
+        }
+    }
+
+    const fn all(&self) -> [Variable; 7] {
+        [
+            self.endpoint,
+            self.protocol,
+            self.headers,
+            self.compression,
+            self.timeout,
+            self.insecure,
+            self.certificate,
+        ]
+    }
+}
+
+const GENERIC: SignalVariables = SignalVariables::new(
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_INSECURE",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    ],
     Fallback::Value(DEFAULT_HTTP_ENDPOINT),
 );
-pub(super) const TRACES_ENDPOINT: Variable =
-    Variable::user("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", Fallback::None);
-pub(super) const PROTOCOL: Variable = Variable::user(
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    Fallback::Value("http/protobuf"),
+const TRACES: SignalVariables = SignalVariables::new(
+    [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    ],
+    Fallback::None,
 );
-pub(super) const TRACES_PROTOCOL: Variable = Variable::user(
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    Fallback::Value("http/protobuf"),
+const METRICS: SignalVariables = SignalVariables::new(
+    [
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    ],
+    Fallback::None,
 );
-const HEADERS: Variable = Variable::user("OTEL_EXPORTER_OTLP_HEADERS", Fallback::None);
-const TRACES_HEADERS: Variable =
-    Variable::user("OTEL_EXPORTER_OTLP_TRACES_HEADERS", Fallback::None);
-const COMPRESSION: Variable =
-    Variable::user("OTEL_EXPORTER_OTLP_COMPRESSION", Fallback::Value("none"));
-const TRACES_COMPRESSION: Variable = Variable::user(
-    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    Fallback::Value("none"),
+const LOGS: SignalVariables = SignalVariables::new(
+    [
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+        "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+    ],
+    Fallback::None,
 );
-const TIMEOUT: Variable = Variable::user("OTEL_EXPORTER_OTLP_TIMEOUT", Fallback::Value("10000"));
-const TRACES_TIMEOUT: Variable = Variable::user(
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    Fallback::Value("10000"),
-);
-const INSECURE: Variable = Variable::user("OTEL_EXPORTER_OTLP_INSECURE", Fallback::Value("false"));
-const TRACES_INSECURE: Variable = Variable::user(
-    "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
-    Fallback::Value("false"),
-);
-const CERTIFICATE: Variable = Variable::user("OTEL_EXPORTER_OTLP_CERTIFICATE", Fallback::None);
-const TRACES_CERTIFICATE: Variable =
-    Variable::user("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", Fallback::None);
+
+/// The generic endpoint (X-Ray export warns that it is not used).
+pub(super) const ENDPOINT: Variable = GENERIC.endpoint;
+/// The generic protocol.
+pub(super) const PROTOCOL: Variable = GENERIC.protocol;
 
 /// The variables of this group.
-pub(super) const VARIABLES: &[Variable] = &[
-    ENDPOINT,
-    TRACES_ENDPOINT,
-    PROTOCOL,
-    TRACES_PROTOCOL,
-    HEADERS,
-    TRACES_HEADERS,
-    COMPRESSION,
-    TRACES_COMPRESSION,
-    TIMEOUT,
-    TRACES_TIMEOUT,
-    INSECURE,
-    TRACES_INSECURE,
-    CERTIFICATE,
-    TRACES_CERTIFICATE,
-];
+pub(super) const VARIABLES: &[Variable] = &concat_variables();
 
-/// The wire protocol spans are exported with.
+const fn concat_variables() -> [Variable; 28] {
+    let groups = [GENERIC.all(), TRACES.all(), METRICS.all(), LOGS.all()];
+    let mut all = [GENERIC.endpoint; 28];
+    let mut group = 0;
+    while group < groups.len() {
+        let mut index = 0;
+        while index < 7 {
+            all[group * 7 + index] = groups[group][index];
+            index += 1;
+        }
+        group += 1;
+    }
+    all
+}
+
+/// `signal`'s endpoint and protocol variables, then the generic ones (X-Ray export warns about
+/// the ones it overrides).
+pub(super) fn endpoint_variables(signal: Signal) -> [Variable; 2] {
+    [signal.variables().endpoint, ENDPOINT]
+}
+
+/// `signal`'s protocol variable and the generic one.
+pub(super) fn protocol_variables(signal: Signal) -> [Variable; 2] {
+    [signal.variables().protocol, PROTOCOL]
+}
+
+/// The wire protocol a signal is exported with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// OTLP/HTTP with a protobuf body (`http/protobuf`, the default; also used for `http/json`).
@@ -88,9 +197,11 @@ pub enum Transport {
     Grpc,
 }
 
-/// Where and how spans are sent to an OTLP collector.
+/// Where and how one signal is sent to an OTLP collector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtlpSettings {
+    /// The signal these settings are for.
+    pub signal: Signal,
     /// The protocol.
     pub transport: Transport,
     /// The full URL requests go to: for HTTP including the path, for gRPC with a scheme.
@@ -106,26 +217,40 @@ pub struct OtlpSettings {
 }
 
 impl Default for OtlpSettings {
-    /// The specification's defaults: OTLP/HTTP to `localhost:4318`, uncompressed, 10 s.
+    /// The specification's defaults for traces: OTLP/HTTP to `localhost:4318`, uncompressed, 10 s.
     fn default() -> Self {
+        Self::default_for(Signal::Traces)
+    }
+}
+
+impl SettingsGroup for OtlpSettings {
+    /// Reads the trace signal's settings.
+    fn read(env: &mut Env<'_>) -> Self {
+        Self::read_signal(env, Signal::Traces)
+    }
+}
+
+impl OtlpSettings {
+    /// The specification's defaults for `signal`.
+    pub fn default_for(signal: Signal) -> Self {
         Self {
+            signal,
             transport: Transport::HttpProtobuf,
-            endpoint: append_traces_path(DEFAULT_HTTP_ENDPOINT),
+            endpoint: append_path(DEFAULT_HTTP_ENDPOINT, signal),
             headers: Vec::new(),
             gzip: false,
             timeout: DEFAULT_TIMEOUT,
             certificate: None,
         }
     }
-}
 
-impl SettingsGroup for OtlpSettings {
-    fn read(env: &mut Env<'_>) -> Self {
-        let transport = match env.find(&[TRACES_PROTOCOL, PROTOCOL]) {
+    /// Reads `signal`'s settings: its own variables, else the generic ones.
+    pub(super) fn read_signal(env: &mut Env<'_>, signal: Signal) -> Self {
+        let own = signal.variables();
+        let transport = match env.find(&[own.protocol, GENERIC.protocol]) {
             None => Transport::HttpProtobuf,
             Some((variable, value)) if value.trim().eq_ignore_ascii_case("http/json") => {
-                // opentelemetry-otlp is built without its http-json feature (smaller binary);
-                // every OTLP/HTTP receiver must accept protobuf, so this still delivers.
+                // Every OTLP/HTTP receiver must accept protobuf, so this still delivers.
                 env.warn(
                     &variable,
                     &value,
@@ -150,42 +275,44 @@ impl SettingsGroup for OtlpSettings {
             ),
         };
 
-        let endpoint = match (transport, env.get(&TRACES_ENDPOINT)) {
+        let endpoint = match (transport, env.get(&own.endpoint)) {
             (Transport::HttpProtobuf, Some(url)) => url.trim().to_owned(),
-            (Transport::HttpProtobuf, None) => append_traces_path(
-                &env.get(&ENDPOINT)
+            (Transport::HttpProtobuf, None) => append_path(
+                &env.get(&GENERIC.endpoint)
                     .unwrap_or_else(|| DEFAULT_HTTP_ENDPOINT.to_owned()),
+                signal,
             ),
             // gRPC has no per-signal path: the service method names the signal.
-            (Transport::Grpc, signal) => {
-                let endpoint = signal
-                    .or_else(|| env.get(&ENDPOINT))
+            (Transport::Grpc, own_endpoint) => {
+                let endpoint = own_endpoint
+                    .or_else(|| env.get(&GENERIC.endpoint))
                     .unwrap_or_else(|| DEFAULT_GRPC_ENDPOINT.to_owned());
-                let insecure = env.flag(&[TRACES_INSECURE, INSECURE], false);
+                let insecure = env.flag(&[own.insecure, GENERIC.insecure], false);
                 with_grpc_scheme(endpoint.trim(), insecure)
             }
         };
 
         let headers = env
-            .find(&[TRACES_HEADERS, HEADERS])
+            .find(&[own.headers, GENERIC.headers])
             .map(|(_, value)| parse_headers(&value))
             .unwrap_or_default();
         let gzip = env.parse(
-            &[TRACES_COMPRESSION, COMPRESSION],
+            &[own.compression, GENERIC.compression],
             false,
             "expected gzip or none",
             |raw| one_of(raw, &[("gzip", true), ("none", false)]),
         );
         let timeout = env.millis(
-            &[TRACES_TIMEOUT, TIMEOUT],
+            &[own.timeout, GENERIC.timeout],
             DEFAULT_TIMEOUT,
             Bounds::at_least(1),
         );
         let certificate = env
-            .find(&[TRACES_CERTIFICATE, CERTIFICATE])
+            .find(&[own.certificate, GENERIC.certificate])
             .map(|(_, path)| PathBuf::from(path.trim()));
 
         Self {
+            signal,
             transport,
             endpoint,
             headers,
@@ -196,16 +323,15 @@ impl SettingsGroup for OtlpSettings {
     }
 }
 
-/// `base` + `/v1/traces` without doubling the slash (as opentelemetry-otlp does).
-fn append_traces_path(base: &str) -> String {
+/// `base` + `/v1/<signal>` without doubling the slash.
+fn append_path(base: &str, signal: Signal) -> String {
     let base = base.trim();
     let base = base.strip_suffix('/').unwrap_or(base);
-    format!("{base}{HTTP_TRACES_PATH}")
+    format!("{base}{}", signal.http_path())
 }
 
 /// Per the OTLP exporter specification a gRPC endpoint without a scheme uses TLS unless
-/// `..._INSECURE=true`; the scheme is added here so opentelemetry-otlp, which would otherwise
-/// consult the process environment for `INSECURE`, uses the endpoint as given.
+/// `..._INSECURE=true`; the scheme is added here, so the transport uses the endpoint as given.
 fn with_grpc_scheme(endpoint: &str, insecure: bool) -> String {
     let has_scheme = endpoint
         .split_once("://")
@@ -217,7 +343,7 @@ fn with_grpc_scheme(endpoint: &str, insecure: bool) -> String {
     }
 }
 
-/// Parses `k=v,k2=v2` as opentelemetry-otlp does: entries and keys trimmed, values trimmed and
+/// Parses `k=v,k2=v2` as the OpenTelemetry SDKs do: entries and keys trimmed, values trimmed and
 /// percent-decoded (kept raw when the escape is invalid), entries with an empty key or value
 /// skipped.
 fn parse_headers(raw: &str) -> Vec<(String, String)> {

@@ -205,8 +205,8 @@ fn identity_attributes(
 }
 
 /// The tenant of a tenant-isolated function: the runtime's `Lambda-Runtime-Aws-Tenant-Id`, else the
-/// `tenantId` of `platform.start` (a runtime that bypasses the proxy) or of a `platform.report`
-/// already in (an invocation closed late).
+/// `tenantId` of `platform.start` (a runtime that bypasses the proxy; `platform.report` comes after
+/// the span is built).
 fn tenant_id(inv: &InvocationSummary) -> Option<&str> {
     inv.event
         .as_ref()
@@ -215,11 +215,6 @@ fn tenant_id(inv: &InvocationSummary) -> Option<&str> {
             inv.platform_start
                 .as_ref()
                 .and_then(|s| s.body.tenant_id.as_deref())
-        })
-        .or_else(|| {
-            inv.report
-                .as_ref()
-                .and_then(|r| r.body.tenant_id.as_deref())
         })
 }
 
@@ -258,9 +253,7 @@ mod tests {
     use crate::record::{BodyCapture, InvocationRecord, RequestId, SpanIdentity};
     use crate::settings::{BodySettings, FunctionSettings, RedactionSettings, SettingsGroup};
     use crate::spans::names;
-    use crate::telemetry::{
-        PlatformSpan, PlatformStatus, Report, ReportMetrics, RuntimeDone, Start, TelemetryEvent,
-    };
+    use crate::telemetry::{PlatformSpan, PlatformStatus, RuntimeDone, Start, TelemetryEvent};
     use crate::trace_context::ParentChoice;
 
     /// The spans of `inv` with the tests' function, settings and default propagators.
@@ -346,9 +339,6 @@ mod tests {
                 },
             }),
             runtime_done: done,
-            report: None,
-            logs: Vec::new(),
-            dropped_logs: 0,
         }
     }
 
@@ -622,22 +612,12 @@ mod tests {
             Some(Value::from("blue"))
         );
 
-        // A runtime that bypasses the proxy, closed once the report was in.
-        let mut bypassed = summary(None, None);
+        // A runtime that bypasses the proxy: only the platform saw the invocation.
+        let mut bypassed = with_start_tenant(None);
         bypassed.event = None;
-        bypassed.platform_start = None;
-        bypassed.report = Some(TelemetryEvent {
-            time: t(60),
-            body: Report {
-                request_id: RequestId::new("r-1"),
-                status: Some(PlatformStatus::Success),
-                error_type: None,
-                metrics: ReportMetrics::default(),
-                spans: Vec::new(),
-                tracing: None,
-                tenant_id: Some("red".into()),
-            },
-        });
+        if let Some(start) = bypassed.platform_start.as_mut() {
+            start.body.tenant_id = Some("red".into());
+        }
         assert_eq!(tenant(&bypassed), Some(Value::from("red")));
     }
 

@@ -32,5 +32,5 @@ mod timeline;
 
 pub use self::body_attributes::CaptureSettings;
 pub use self::invocation::invocation_spans;
-pub use self::outcome::InvocationStatus;
+pub use self::outcome::{invocation_status, InvocationStatus};
 pub use self::resource::{resource, FunctionInfo, SCOPE_NAME};

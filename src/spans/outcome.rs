@@ -160,6 +160,11 @@ fn error_body(head: &[u8]) -> Option<Failure> {
     })
 }
 
+/// The invocation's outcome word alone (the metrics count invocations by it).
+pub fn invocation_status(inv: &InvocationSummary) -> InvocationStatus {
+    outcome(inv).0
+}
+
 /// The invocation's outcome: its word and, if it failed, why.
 pub(super) fn outcome(inv: &InvocationSummary) -> (InvocationStatus, Option<Failure>) {
     let done = inv.runtime_done.as_ref().map(|d| &d.body);

@@ -7,6 +7,7 @@
 //! - [`runtimes`]: real runtime clients (the Python and Node.js example functions) as child
 //!   processes, and [`scenario`]: one of them run straight or through the proxy, compared;
 //! - [`layer`] and [`sandbox`]: lambda-lens installed as a layer in the local Lambda sandbox;
+//! - [`python_receiver`]: the OTLP receiver that decodes with the OpenTelemetry Python bindings;
 //! - [`repo`]: the repository's files the tests use;
 //! - [`containment`]: the shape every exported trace must have (children inside their parents);
 //! - [`xray_receiver`]: X-Ray's OTLP endpoint played locally over HTTPS, checking SigV4.
@@ -19,6 +20,7 @@ pub mod events;
 pub mod fake_lambda;
 pub mod layer;
 pub mod proxy;
+pub mod python_receiver;
 pub mod raw_upstream;
 pub mod repo;
 pub mod runtimes;

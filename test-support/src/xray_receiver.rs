@@ -1,5 +1,5 @@
-//! A local HTTPS receiver that plays X-Ray's OTLP endpoint: it checks every request's SigV4
-//! signature (recomputed from the request as received, with HMAC/SHA-256 from the `hmac`/`sha2`
+//! A local HTTPS receiver that plays X-Ray's OTLP endpoint (and CloudWatch's, for `/v1/logs` and
+//! `/v1/metrics`): it checks every request's SigV4 signature (recomputed from the request as received, with HMAC/SHA-256 from the `hmac`/`sha2`
 //! crates, independently of the exporter's ring-based signer), answers 403 to a bad one, and
 //! decodes the OTLP protobuf (gunzipped when `content-encoding: gzip`).
 //!
@@ -45,6 +45,8 @@ const CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request's path (`/v1/traces`, `/v1/logs`, …).
+    pub path: String,
     /// The request's headers.
     pub headers: HeaderMap,
     /// The body as received (compressed when `content-encoding: gzip`).
@@ -183,17 +185,28 @@ impl XrayReceiver {
         self.addr.port()
     }
 
-    /// The URL to export to (`LAMBDA_LENS_XRAY_ENDPOINT`).
-    pub fn endpoint(&self) -> String {
-        format!("https://localhost:{}/v1/traces", self.addr.port())
+    /// The URL to export `path` to here (`/v1/traces`, `/v1/logs`, `/v1/metrics`).
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
     }
 
-    /// The variables that send an exporter here: the X-Ray target, this endpoint and the test CA.
-    /// The region and credentials are the caller's to set ([`REGION`], [`credentials`]).
-    pub fn exporter_env(&self) -> [(&'static str, String); 3] {
+    /// The URL to export traces to (`LAMBDA_LENS_XRAY_ENDPOINT`).
+    pub fn endpoint(&self) -> String {
+        self.url("/v1/traces")
+    }
+
+    /// The variables that send an exporter's every signal here: the X-Ray target, this receiver
+    /// as the X-Ray, CloudWatch Logs and CloudWatch metrics endpoint, and the test CA. The region
+    /// and credentials are the caller's to set ([`REGION`], [`credentials`]).
+    pub fn exporter_env(&self) -> [(&'static str, String); 5] {
         [
             ("LAMBDA_LENS_EXPORT_TARGET", "xray".to_owned()),
             ("LAMBDA_LENS_XRAY_ENDPOINT", self.endpoint()),
+            ("LAMBDA_LENS_CLOUDWATCH_LOGS_ENDPOINT", self.url("/v1/logs")),
+            (
+                "LAMBDA_LENS_CLOUDWATCH_METRICS_ENDPOINT",
+                self.url("/v1/metrics"),
+            ),
             (
                 "OTEL_EXPORTER_OTLP_CERTIFICATE",
                 self.ca_file.display().to_string(),
@@ -248,6 +261,7 @@ async fn handle(
     log.lock()
         .expect("the receiver's lock is not poisoned")
         .push(Received {
+            path: parts.uri.path().to_owned(),
             headers: parts.headers,
             body,
             verdict,
@@ -267,8 +281,9 @@ fn hmac(key: &[u8], message: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Verifies a SigV4-signed request from the specification, as X-Ray would: the credential scope
-/// (this access key, today's date, [`REGION`], service `xray`), the headers that must be signed,
+/// Verifies a SigV4-signed request from the specification, as AWS would: the credential scope
+/// (this access key, today's date, [`REGION`], the path's service: `logs` for `/v1/logs`,
+/// `monitoring` for `/v1/metrics`, else `xray`), the headers that must be signed,
 /// the date's freshness, and the signature recomputed over the received headers and body bytes.
 fn verify_sigv4(parts: &http::request::Parts, body: &[u8], addr: SocketAddr) -> Result<(), String> {
     let header = |name: &str| {
@@ -311,7 +326,13 @@ fn verify_sigv4(parts: &http::request::Parts, body: &[u8], addr: SocketAddr) -> 
     if skew > CLOCK_SKEW {
         return Err(format!("x-amz-date {amz_date} is {skew:?} off"));
     }
-    let scope = format!("{}/{REGION}/xray/aws4_request", &amz_date[..8]);
+    // Each AWS OTLP endpoint has its own SigV4 service.
+    let service = match parts.uri.path() {
+        "/v1/logs" => "logs",
+        "/v1/metrics" => "monitoring",
+        _ => "xray",
+    };
+    let scope = format!("{}/{REGION}/{service}/aws4_request", &amz_date[..8]);
     if credential != format!("{ACCESS_KEY_ID}/{scope}") {
         return Err(format!(
             "credential {credential} is not {ACCESS_KEY_ID}/{scope}"
@@ -360,7 +381,7 @@ fn verify_sigv4(parts: &http::request::Parts, body: &[u8], addr: SocketAddr) -> 
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         hex(&Sha256::digest(canonical_request.as_bytes()))
     );
-    let key = ["xray", "aws4_request"].iter().fold(
+    let key = [service, "aws4_request"].iter().fold(
         hmac(
             &hmac(
                 format!("AWS4{SECRET_ACCESS_KEY}").as_bytes(),

@@ -1,5 +1,5 @@
-//! OTLP/HTTP: answers `POST` requests to the traces path with protobuf or JSON bodies,
-//! optionally gzip-compressed, and records what they carried.
+//! OTLP/HTTP: answers `POST` requests to the traces, metrics and logs paths with protobuf or JSON
+//! bodies, optionally gzip-compressed, and records what they carried.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -11,16 +11,30 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use prost::Message as _;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use serde::de::DeserializeOwned;
 
 use crate::model::{spans_from_request, RequestInfo, RequestOutcome, Transport};
+use crate::signals::{logs_from_request, metrics_from_request};
 use crate::store::{unix_nanos_now, Admission, Shared, REFUSED_MESSAGE};
 
 /// The OTLP/HTTP path for traces.
 pub(crate) const TRACES_PATH: &str = "/v1/traces";
+/// The OTLP/HTTP path for metrics.
+pub(crate) const METRICS_PATH: &str = "/v1/metrics";
+/// The OTLP/HTTP path for logs.
+pub(crate) const LOGS_PATH: &str = "/v1/logs";
+
+/// Which signal a request carries, by its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -46,11 +60,15 @@ pub(crate) async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let arrival_unix_nanos = unix_nanos_now();
     let path = request.uri().path().to_owned();
-    let accepted_path =
-        path.ends_with(TRACES_PATH) || settings.extra_path.as_deref() == Some(&path);
-    if !accepted_path {
-        return Ok(plain(StatusCode::NOT_FOUND, "not an OTLP traces path"));
-    }
+    let signal = if path.ends_with(TRACES_PATH) || settings.extra_path.as_deref() == Some(&path) {
+        Signal::Traces
+    } else if path.ends_with(METRICS_PATH) {
+        Signal::Metrics
+    } else if path.ends_with(LOGS_PATH) {
+        Signal::Logs
+    } else {
+        return Ok(plain(StatusCode::NOT_FOUND, "not an OTLP path"));
+    };
     if request.method() != Method::POST {
         return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "use POST"));
     }
@@ -89,14 +107,24 @@ pub(crate) async fn handle(
             return Ok(reject(&shared, info, StatusCode::BAD_REQUEST, reason));
         }
     };
-    let decoded = decompress(
+    let raw = match decompress(
         info.content_encoding.as_deref(),
         &body,
         settings.max_body_bytes,
-    )
-    .and_then(|raw| decode(format, &raw));
-    let export = match decoded {
-        Ok(export) => export,
+    ) {
+        Ok(raw) => raw,
+        Err(reason) => return Ok(reject(&shared, info, StatusCode::BAD_REQUEST, reason)),
+    };
+    // Decoded before admission, so a malformed body is rejected whatever the mode.
+    let decoded = match signal {
+        Signal::Traces => decode::<ExportTraceServiceRequest>(format, &raw).map(Decoded::Traces),
+        Signal::Metrics => {
+            decode::<ExportMetricsServiceRequest>(format, &raw).map(Decoded::Metrics)
+        }
+        Signal::Logs => decode::<ExportLogsServiceRequest>(format, &raw).map(Decoded::Logs),
+    };
+    let decoded = match decoded {
+        Ok(decoded) => decoded,
         Err(reason) => return Ok(reject(&shared, info, StatusCode::BAD_REQUEST, reason)),
     };
 
@@ -109,10 +137,23 @@ pub(crate) async fn handle(
         }
         Admission::Drop => return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, REFUSED_MESSAGE)),
     }
-    let spans = spans_from_request(&export);
-    info.span_count = spans.len();
-    shared.record(info, spans);
+    match decoded {
+        Decoded::Traces(export) => {
+            let spans = spans_from_request(&export);
+            info.span_count = spans.len();
+            shared.record(info, spans);
+        }
+        Decoded::Metrics(export) => shared.record_metrics(info, metrics_from_request(&export)),
+        Decoded::Logs(export) => shared.record_logs(info, logs_from_request(&export)),
+    }
     Ok(success(format))
+}
+
+/// A decoded export request.
+enum Decoded {
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
 }
 
 /// The media type of a `Content-Type` value, without parameters such as `charset`.
@@ -140,10 +181,12 @@ fn decompress(encoding: Option<&str>, body: &Bytes, limit: usize) -> Result<Byte
     }
 }
 
-fn decode(format: Format, raw: &[u8]) -> Result<ExportTraceServiceRequest, String> {
+fn decode<R: Message + Default + DeserializeOwned>(
+    format: Format,
+    raw: &[u8],
+) -> Result<R, String> {
     match format {
-        Format::Protobuf => ExportTraceServiceRequest::decode(raw)
-            .map_err(|error| format!("invalid protobuf: {error}")),
+        Format::Protobuf => R::decode(raw).map_err(|error| format!("invalid protobuf: {error}")),
         Format::Json => {
             serde_json::from_slice(raw).map_err(|error| format!("invalid OTLP/JSON: {error}"))
         }
@@ -151,9 +194,9 @@ fn decode(format: Format, raw: &[u8]) -> Result<ExportTraceServiceRequest, Strin
 }
 
 fn success(format: Format) -> Response<Full<Bytes>> {
-    let response = ExportTraceServiceResponse::default();
     let (content_type, body) = match format {
-        Format::Protobuf => (PROTOBUF, response.encode_to_vec()),
+        // An empty export response (no partial success) encodes to no bytes, for every signal.
+        Format::Protobuf => (PROTOBUF, Vec::new()),
         // The JSON form of an empty response; serde would spell out `"partialSuccess":null`.
         Format::Json => (JSON, b"{}".to_vec()),
     };

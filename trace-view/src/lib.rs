@@ -1,10 +1,11 @@
-//! trace-view: a small OTLP trace receiver.
+//! trace-view: a small OTLP receiver of traces, metrics and logs.
 //!
 //! It listens for OTLP/HTTP (protobuf or JSON, optionally gzip) and OTLP/gRPC exports,
-//! decodes them into [`ReceivedSpan`]s, and keeps them with per-request metadata
+//! decodes them into [`ReceivedSpan`]s, [`ReceivedMetric`]s and [`ReceivedLog`]s, and keeps them with per-request metadata
 //! ([`RequestInfo`]). Integration tests use it as a library to check what an exporter really
 //! sent, including under injected faults ([`Mode`]); the `trace-view` binary uses it as a demo
-//! backend that prints a [`render_waterfall`] of each trace.
+//! backend that prints a [`render_waterfall`] of each trace, then [`render_signals`]: a table of
+//! the metrics and the log lines.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), trace_view::ReceiverError> {
@@ -24,6 +25,8 @@ mod http;
 mod jsonl;
 mod model;
 mod receiver;
+mod signals;
+mod signals_view;
 mod store;
 mod waterfall;
 
@@ -33,6 +36,10 @@ pub use model::{
     RequestOutcome, SpanEvent, SpanKind, SpanLink, StatusCode, Transport,
 };
 pub use receiver::{Receiver, ReceiverConfig, ReceiverError, ReceiverHandle, SpanCondition};
+pub use signals::{
+    logs_from_request, metrics_from_request, MetricKind, ReceivedLog, ReceivedMetric, ReceivedPoint,
+};
+pub use signals_view::render_signals;
 pub use store::Mode;
 pub use waterfall::{
     render_waterfall, render_waterfall_with, WaterfallOptions, DEFAULT_KEY_ATTRIBUTES,

@@ -1,6 +1,6 @@
 //! The `trace-view` binary: runs a receiver and prints a waterfall of each trace once it has
-//! gone quiet, and of everything still pending on Ctrl-C / SIGTERM; optionally writes every
-//! span as JSON lines.
+//! gone quiet, and of everything still pending on Ctrl-C / SIGTERM, then the metrics and log
+//! records received; optionally writes every span as JSON lines.
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal as _, Write};
@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use trace_view::{
-    render_waterfall_with, JsonlWriter, ReceivedSpan, Receiver, ReceiverConfig, WaterfallOptions,
+    render_signals, render_waterfall_with, JsonlWriter, ReceivedSpan, Receiver, ReceiverConfig,
+    WaterfallOptions,
 };
 
 const USAGE: &str = "\
@@ -191,6 +192,10 @@ async fn run(args: Args) -> Result<(), String> {
             &format!("{}\n", render_waterfall_with(&rest, &options)),
         );
     }
+    say(
+        &mut report,
+        &render_signals(&receiver.metrics(), &receiver.logs()),
+    );
     receiver.shutdown().await;
     Ok(())
 }

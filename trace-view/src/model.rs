@@ -272,7 +272,7 @@ fn non_finite_name(number: f64) -> &'static str {
 }
 
 /// Lowercase hex encoding of an id.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write as _;
     bytes.iter().fold(String::new(), |mut out, byte| {
         write!(out, "{byte:02x}").expect("writing to a String cannot fail");

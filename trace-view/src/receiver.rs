@@ -11,13 +11,13 @@ use hyper::body::{Body, Incoming};
 use hyper::service::{service_fn, Service};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::http::{HttpSettings, TRACES_PATH};
 use crate::model::{ReceivedSpan, RequestInfo};
+use crate::signals::{ReceivedLog, ReceivedMetric};
 use crate::store::{Mode, Shared};
 
 /// Errors of the receiver.
@@ -148,6 +148,45 @@ impl ReceiverHandle {
     /// Every span accepted so far (since the last [`clear`](Self::clear)), in arrival order.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.shared.spans()
+    }
+
+    /// Every log record accepted so far, in arrival order.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.shared.logs()
+    }
+
+    /// Every metric accepted so far (one entry per metric per export), in arrival order.
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.shared.metrics()
+    }
+
+    /// Waits until the captured log records and metrics satisfy `ready`, and returns them.
+    pub async fn wait_for_signals(
+        &self,
+        ready: impl Fn(&[ReceivedLog], &[ReceivedMetric]) -> bool,
+        timeout: Duration,
+    ) -> Result<(Vec<ReceivedLog>, Vec<ReceivedMetric>), ReceiverError> {
+        let mut changes = self.shared.watch_generation();
+        let waiting = async {
+            loop {
+                changes.borrow_and_update();
+                let (logs, metrics) = (self.shared.logs(), self.shared.metrics());
+                if ready(&logs, &metrics) {
+                    return (logs, metrics);
+                }
+                changes
+                    .changed()
+                    .await
+                    .expect("the change counter outlives the handle");
+            }
+        };
+        tokio::time::timeout(timeout, waiting)
+            .await
+            .map_err(|_| ReceiverError::Timeout {
+                timeout,
+                wanted: "log records and metrics matching the predicate".to_owned(),
+                names: self.shared.spans().into_iter().map(|s| s.name).collect(),
+            })
     }
 
     /// Every request answered so far (accepted, refused or rejected), in answer order.
@@ -318,10 +357,8 @@ fn spawn_listeners(
             request,
         )
     });
-    let grpc_service = TowerToHyperService::new(crate::grpc::service(
-        Arc::clone(shared),
-        settings.max_body_bytes,
-    ));
+    let router = crate::grpc::router(Arc::clone(shared), settings.max_body_bytes);
+    let grpc_service = service_fn(move |request: Request<Incoming>| router.route(request));
     vec![
         tokio::spawn(accept_loop(http_listener, http_service)),
         tokio::spawn(accept_loop(grpc_listener, grpc_service)),

@@ -1,5 +1,5 @@
-//! The state shared by both transports and the handle: the captured spans and request
-//! metadata, the subscribers that want every new span, and the current fault-injection mode.
+//! The state shared by both transports and the handle: the captured spans, log records, metrics and
+//! request metadata, the subscribers that want every new span, and the current fault-injection mode.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use crate::model::{ReceivedSpan, RequestInfo};
+use crate::signals::{ReceivedLog, ReceivedMetric};
 
 /// How the receiver treats incoming export requests; see
 /// [`ReceiverHandle::set_mode`](crate::ReceiverHandle::set_mode).
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
 #[derive(Debug, Default)]
 struct Captured {
     spans: Vec<ReceivedSpan>,
+    logs: Vec<ReceivedLog>,
+    metrics: Vec<ReceivedMetric>,
     requests: Vec<RequestInfo>,
     subscribers: Vec<mpsc::UnboundedSender<ReceivedSpan>>,
 }
@@ -86,8 +89,37 @@ impl Shared {
         self.generation.send_modify(|generation| *generation += 1);
     }
 
+    /// Stores an answered logs request and its records.
+    pub(crate) fn record_logs(&self, request: RequestInfo, logs: Vec<ReceivedLog>) {
+        self.update(|captured| {
+            captured.requests.push(request);
+            captured.logs.extend(logs);
+        });
+    }
+
+    /// Stores an answered metrics request and its metrics.
+    pub(crate) fn record_metrics(&self, request: RequestInfo, metrics: Vec<ReceivedMetric>) {
+        self.update(|captured| {
+            captured.requests.push(request);
+            captured.metrics.extend(metrics);
+        });
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Captured)) {
+        change(&mut self.captured());
+        self.generation.send_modify(|generation| *generation += 1);
+    }
+
     pub(crate) fn spans(&self) -> Vec<ReceivedSpan> {
         self.captured().spans.clone()
+    }
+
+    pub(crate) fn logs(&self) -> Vec<ReceivedLog> {
+        self.captured().logs.clone()
+    }
+
+    pub(crate) fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.captured().metrics.clone()
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestInfo> {
@@ -97,6 +129,8 @@ impl Shared {
     pub(crate) fn clear(&self) {
         let mut captured = self.captured();
         captured.spans.clear();
+        captured.logs.clear();
+        captured.metrics.clear();
         captured.requests.clear();
         drop(captured);
         self.generation.send_modify(|generation| *generation += 1);

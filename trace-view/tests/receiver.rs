@@ -392,7 +392,9 @@ async fn http_paths_and_methods() {
         ("POST", "/v1/traces", "HTTP/1.1 200 OK"),
         ("POST", "/otlp/v1/traces", "HTTP/1.1 200 OK"),
         ("POST", "/custom/ingest", "HTTP/1.1 200 OK"),
-        ("POST", "/v1/metrics", "HTTP/1.1 404 Not Found"),
+        ("POST", "/v1/metrics", "HTTP/1.1 200 OK"),
+        ("POST", "/v1/logs", "HTTP/1.1 200 OK"),
+        ("POST", "/v1/profiles", "HTTP/1.1 404 Not Found"),
         ("GET", "/v1/traces", "HTTP/1.1 405 Method Not Allowed"),
     ];
     for (method, path, expected) in cases {
@@ -402,9 +404,10 @@ async fn http_paths_and_methods() {
             "{method} {path}"
         );
     }
-    // Three accepted empty exports, no spans.
-    assert_eq!(receiver.requests().len(), 3);
+    // Five accepted empty exports, nothing in them.
+    assert_eq!(receiver.requests().len(), 5);
     assert!(receiver.spans().is_empty());
+    assert!(receiver.logs().is_empty() && receiver.metrics().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,10 @@
-//! The HTTP client OTLP/HTTP exports go through to the collector (or X-Ray): hyper 1 over
-//! hyper-rustls, HTTP/1.1, Nagle off, the trust store of `tls`, and a per-request timeout.
+//! The HTTP client OTLP/HTTP exports go through to the collector (or AWS): hyper 1 over
+//! hyper-rustls, HTTP/1.1, Nagle off, the trust store of `tls`, and a timeout per request.
 //!
 //! Only HTTP/1.1 is offered: OTLP/HTTP needs no multiplexing, and AWS's OTLP endpoints speak
 //! HTTP/1.1. One client serves every request of an exporter, so connections are kept alive
 //! between flushes.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +14,6 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_http::{HttpClient, HttpError};
 use rustls::ClientConfig;
 
 use super::tls::{root_store, CaCertificates};
@@ -28,22 +25,29 @@ const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// flush (the spans are retried, but a flush is lost).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The error of a request that did not finish within the per-request timeout.
+/// Why an exchange with the collector produced no response.
 #[derive(Debug, thiserror::Error)]
-#[error("OTLP/HTTP request timed out after {0:?}")]
-struct RequestTimedOut(Duration);
+pub(crate) enum HttpError {
+    /// No connection, or it broke before the answer (refused, reset, TLS handshake failed).
+    #[error("cannot reach the collector: {0}")]
+    Unreachable(#[source] hyper_util::client::legacy::Error),
+    /// The answer's body could not be read (or was over the size bound).
+    #[error("the collector's answer could not be read: {0}")]
+    Body(String),
+    /// No complete answer within the request's timeout.
+    #[error("export did not finish within {0:?}")]
+    TimedOut(Duration),
+}
 
-/// An [`HttpClient`] for opentelemetry-otlp that needs no blocking thread and no reqwest.
+/// A small HTTP client on hyper that needs no blocking thread and no reqwest.
 #[derive(Debug, Clone)]
 pub(crate) struct CollectorHttpClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    timeout: Duration,
 }
 
 impl CollectorHttpClient {
-    /// Builds the client; `timeout` bounds each request including reading the response, and
-    /// `extra_roots` are trusted besides the bundled roots.
-    pub(crate) fn new(timeout: Duration, extra_roots: Option<&CaCertificates>) -> Self {
+    /// Builds the client; `extra_roots` are trusted besides the bundled roots.
+    pub(crate) fn new(extra_roots: Option<&CaCertificates>) -> Self {
         let mut http = HttpConnector::new();
         // Export bodies are written in several small writes; they must not wait for delayed ACKs.
         http.set_nodelay(true);
@@ -63,39 +67,33 @@ impl CollectorHttpClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(connector);
-        Self { client, timeout }
+        Self { client }
     }
 
-    /// Sends `request` and reads the whole response, within the per-request timeout.
-    pub(crate) async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+    /// Sends `request` and reads the whole response, within `timeout`.
+    pub(crate) async fn send(
+        &self,
+        request: Request<Bytes>,
+        timeout: Duration,
+    ) -> Result<Response<Bytes>, HttpError> {
         let (parts, body) = request.into_parts();
         let request = Request::from_parts(parts, Full::new(body));
         let exchange = async {
-            let response = self.client.request(request).await?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(HttpError::Unreachable)?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
-                .await?
+                .await
+                .map_err(|error| HttpError::Body(error.to_string()))?
                 .to_bytes();
-            Ok::<_, HttpError>(Response::from_parts(parts, body))
+            Ok(Response::from_parts(parts, body))
         };
-        tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| Box::new(RequestTimedOut(self.timeout)) as HttpError)?
-    }
-}
-
-// Written out instead of `#[async_trait]` (the trait is declared with it): the crate does not
-// depend on async-trait, and this is exactly the signature the macro generates.
-impl HttpClient for CollectorHttpClient {
-    fn send_bytes<'client, 'async_trait>(
-        &'client self,
-        request: Request<Bytes>,
-    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'async_trait>>
-    where
-        'client: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.send(request))
+            .map_err(|_| HttpError::TimedOut(timeout))?
     }
 }

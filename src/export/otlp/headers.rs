@@ -1,10 +1,10 @@
-//! The headers every OTLP request carries (`OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`), checked once
+//! The headers every OTLP request carries (`OTEL_EXPORTER_OTLP_[<SIGNAL>_]HEADERS`), checked once
 //! for both transports: HTTP headers for OTLP/HTTP, gRPC metadata for OTLP/gRPC.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The configured headers as an HTTP header map; invalid names or values are skipped with a
-/// warning (opentelemetry-otlp would skip them silently).
+/// warning.
 pub(super) fn header_map(headers: &[(String, String)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in headers {

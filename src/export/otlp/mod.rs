@@ -1,23 +1,19 @@
-//! OTLP collectors as the export target (the default; X-Ray export reuses this machinery).
+//! OTLP collectors as the export target (the default; export to AWS reuses this machinery).
 //!
 //! What a collector accepts: for OTLP/HTTP, a protobuf export request POSTed to the signal's full
-//! URL (for traces `…/v1/traces`; the settings resolve it), gzip-compressed or not, with the
-//! configured headers; for OTLP/gRPC, the same message sent to the signal's export service at
-//! the server URL, the headers as metadata. A failed request's HTTP status tells a batch worth
-//! sending again from one refused for good; the flush policy acts on it.
+//! URL (`…/v1/traces`, `…/v1/metrics`, `…/v1/logs`; the settings resolve it), gzip-compressed or
+//! not, with the configured headers; for OTLP/gRPC, the same message sent to the signal's export
+//! service at the server URL, the headers as metadata. Every request is encoded (and, for HTTP,
+//! compressed) once by the signal; a [`Sender`] only carries those bytes, so a retry re-sends them
+//! as they are, and the answer's status (and `Retry-After`) is seen as such.
 //!
 //! TLS: `https` endpoints work out of the box with both transports, verified against the bundled
 //! Mozilla roots plus the CAs of `OTEL_EXPORTER_OTLP_CERTIFICATE` (`tls`), with rustls on ring.
 //!
 //! - `collector_http`: the hyper client OTLP/HTTP requests go through;
-//! - `http` and `grpc`: an opentelemetry-otlp exporter builder set up for each transport;
+//! - `http` and `grpc`: one signal's sender for each transport;
 //! - `headers`: the configured headers, checked once for both;
 //! - `tls`: what is trusted.
-//!
-//! Signals: each signal's exporter is built from its own settings and [`Channel`] (the
-//! `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*` variables may differ per signal). Traces use
-//! [`span_exporter`]; metrics and logs add their own builder function beside it, passing
-//! opentelemetry-otlp's metric or log builder to the same `http` and `grpc` setup.
 
 mod collector_http;
 mod grpc;
@@ -25,40 +21,71 @@ mod headers;
 mod http;
 mod tls;
 
-use std::sync::Arc;
+use std::io;
+use std::time::Duration;
 
-use opentelemetry_http::HttpClient;
-use opentelemetry_otlp::SpanExporter;
+use bytes::Bytes;
 
-pub(crate) use self::collector_http::CollectorHttpClient;
+pub(crate) use self::collector_http::{CollectorHttpClient, HttpError};
+use self::grpc::GrpcSender;
+use self::http::HttpSender;
 pub(crate) use self::tls::CaCertificates;
+use super::failure::SendError;
+use super::xray::Signer;
 use super::ExportError;
-use crate::settings::OtlpSettings;
+use crate::settings::{OtlpSettings, Transport};
 
-/// How one signal's requests travel, with what the transport needs.
-pub(crate) enum Channel {
-    /// OTLP/HTTP through this client: the [`CollectorHttpClient`], or a wrapper around it (X-Ray
-    /// signs every request).
-    Http(Arc<dyn HttpClient>),
-    /// OTLP/gRPC through tonic, trusting these CAs besides the bundled roots.
-    Grpc(Option<CaCertificates>),
+/// Sends one signal's encoded requests to its endpoint.
+pub(crate) enum Sender {
+    /// OTLP/HTTP, signed when there is a signer (AWS); boxed, as its header map and client are
+    /// several times the size of a gRPC channel handle.
+    Http(Box<HttpSender>),
+    /// OTLP/gRPC through a tonic channel.
+    Grpc(GrpcSender),
 }
 
-/// Builds opentelemetry-otlp's span exporter for `config` over `channel`.
-///
-/// Must be called within a Tokio runtime for gRPC (the channel spawns its worker task). The
-/// endpoint is not contacted here: connections are made by the first flush.
-pub(crate) fn span_exporter(
-    config: &OtlpSettings,
-    channel: &Channel,
-) -> Result<SpanExporter, ExportError> {
-    let built = match channel {
-        Channel::Http(client) => {
-            http::configure(SpanExporter::builder().with_http(), config, client).build()
+impl Sender {
+    /// The sender for `config`, over `client` for HTTP (shared by the signals), SigV4-signed
+    /// with `signer` when there is one.
+    ///
+    /// Must be called within a Tokio runtime for gRPC (the channel spawns its worker task). The
+    /// endpoint is not contacted here: connections are made by the first flush.
+    pub(crate) fn new(
+        config: &OtlpSettings,
+        client: &CollectorHttpClient,
+        ca: Option<&CaCertificates>,
+        signer: Option<Signer>,
+    ) -> Result<Self, ExportError> {
+        Ok(match config.transport {
+            Transport::HttpProtobuf => {
+                Self::Http(Box::new(HttpSender::new(config, client.clone(), signer)?))
+            }
+            Transport::Grpc => Self::Grpc(GrpcSender::new(config, ca)?),
+        })
+    }
+
+    /// Turns an encoded protobuf request into the body this sender sends (gzip for OTLP/HTTP
+    /// with compression; gRPC compresses its own frames).
+    pub(crate) fn body(&self, protobuf: Vec<u8>) -> io::Result<Bytes> {
+        match self {
+            Self::Http(http) => http.body(protobuf),
+            Self::Grpc(_) => Ok(Bytes::from(protobuf)),
         }
-        Channel::Grpc(ca) => {
-            grpc::configure(SpanExporter::builder().with_tonic(), config, ca.as_ref())?.build()
+    }
+
+    /// Sends `body`, waiting at most `timeout` for the answer.
+    pub(crate) async fn send(&self, body: &Bytes, timeout: Duration) -> Result<(), SendError> {
+        match self {
+            Self::Http(http) => http.send(body, timeout).await,
+            Self::Grpc(grpc) => grpc.send(body, timeout).await,
         }
-    };
-    built.map_err(|error| ExportError::Build(error.to_string()))
+    }
+
+    /// The per-request timeout of the settings (`OTEL_EXPORTER_OTLP_*TIMEOUT`).
+    pub(crate) fn timeout(&self) -> Duration {
+        match self {
+            Self::Http(http) => http.timeout(),
+            Self::Grpc(grpc) => grpc.timeout(),
+        }
+    }
 }

@@ -1,16 +1,44 @@
-//! Where X-Ray export goes and how it is signed: the endpoint (`LAMBDA_LENS_XRAY_ENDPOINT`, or
-//! the regional one), the region the signatures are scoped to, and the credentials, from
+//! Where export to AWS goes and how it is signed, per signal: traces to X-Ray
+//! (`LAMBDA_LENS_XRAY_ENDPOINT`, or the regional endpoint, service `xray`), log records to
+//! CloudWatch Logs (`LAMBDA_LENS_CLOUDWATCH_LOGS_ENDPOINT`, or `logs.<region>`, service `logs`,
+//! into the log group and stream named by the `x-aws-log-group` and `x-aws-log-stream` headers),
+//! metrics to CloudWatch (`LAMBDA_LENS_CLOUDWATCH_METRICS_ENDPOINT`, or `monitoring.<region>`,
+//! service `monitoring`); the region the signatures are scoped to, and the credentials, from
 //! [`XraySettings`]; or what is missing.
 
 use http::Uri;
 
 use super::sigv4::Signer;
-use crate::settings::{OtlpSettings, Transport, XraySettings};
+use crate::settings::{OtlpSettings, Signal, Transport, XraySettings};
 
-/// The SigV4 service name of X-Ray's OTLP endpoint.
-const SERVICE: &str = "xray";
+/// One AWS OTLP endpoint: its SigV4 service name (also its host's first label), path and the
+/// variable that overrides it.
+struct AwsService {
+    name: &'static str,
+    path: &'static str,
+    variable: &'static str,
+}
 
-/// Why X-Ray export could not be configured.
+/// Traces: X-Ray.
+const XRAY: AwsService = AwsService {
+    name: "xray",
+    path: "/v1/traces",
+    variable: "LAMBDA_LENS_XRAY_ENDPOINT",
+};
+/// Log records: CloudWatch Logs.
+const LOGS: AwsService = AwsService {
+    name: "logs",
+    path: "/v1/logs",
+    variable: "LAMBDA_LENS_CLOUDWATCH_LOGS_ENDPOINT",
+};
+/// Metrics: CloudWatch.
+const MONITORING: AwsService = AwsService {
+    name: "monitoring",
+    path: "/v1/metrics",
+    variable: "LAMBDA_LENS_CLOUDWATCH_METRICS_ENDPOINT",
+};
+
+/// Why export to AWS could not be configured.
 #[derive(Debug, thiserror::Error)]
 pub enum XrayConfigError {
     /// `AWS_ACCESS_KEY_ID` or `AWS_SECRET_ACCESS_KEY` is missing.
@@ -19,50 +47,80 @@ pub enum XrayConfigError {
     /// Neither the endpoint's host nor `AWS_REGION` names a region.
     #[error("X-Ray export needs AWS_REGION (or an endpoint whose host names the region)")]
     MissingRegion,
-    /// `LAMBDA_LENS_XRAY_ENDPOINT` is not an http(s) URL with a host.
-    #[error("LAMBDA_LENS_XRAY_ENDPOINT={0:?} is not an http(s) URL with a host")]
-    BadEndpoint(String),
+    /// An endpoint override is not an http(s) URL with a host.
+    #[error("{variable}={endpoint:?} is not an http(s) URL with a host")]
+    BadEndpoint {
+        /// The variable that set it.
+        variable: &'static str,
+        /// Its value.
+        endpoint: String,
+    },
+    /// Log records need a log group and stream (outside Lambda, neither is set).
+    #[error("log export to CloudWatch Logs needs a log group and stream (AWS_LAMBDA_LOG_GROUP_NAME and AWS_LAMBDA_LOG_STREAM_NAME, or LAMBDA_LENS_CLOUDWATCH_LOG_GROUP and LAMBDA_LENS_CLOUDWATCH_LOG_STREAM)")]
+    MissingLogGroup,
 }
 
-/// Points `config` at X-Ray (endpoint, OTLP/HTTP) and returns the signer for its requests.
+/// Points `config` (of any signal) at its AWS endpoint (OTLP/HTTP; for logs with the log group
+/// and stream headers) and returns the signer for its requests.
 pub(crate) fn configure(
     settings: &XraySettings,
     config: &mut OtlpSettings,
 ) -> Result<Signer, XrayConfigError> {
-    let endpoint = match &settings.endpoint {
+    let (service, endpoint) = match config.signal {
+        Signal::Traces => (&XRAY, &settings.endpoint),
+        Signal::Logs => (&LOGS, &settings.logs_endpoint),
+        Signal::Metrics => (&MONITORING, &settings.metrics_endpoint),
+    };
+    let endpoint = match endpoint {
         Some(endpoint) => endpoint.clone(),
         None => {
             let region = settings
                 .region
                 .as_deref()
                 .ok_or(XrayConfigError::MissingRegion)?;
-            format!("https://xray.{region}.amazonaws.com/v1/traces")
+            format!(
+                "https://{}.{region}.amazonaws.com{}",
+                service.name, service.path
+            )
         }
     };
-    let uri: Uri = endpoint
-        .parse()
-        .map_err(|_| XrayConfigError::BadEndpoint(endpoint.clone()))?;
+    let bad_endpoint = || XrayConfigError::BadEndpoint {
+        variable: service.variable,
+        endpoint: endpoint.clone(),
+    };
+    let uri: Uri = endpoint.parse().map_err(|_| bad_endpoint())?;
     let host = uri
         .host()
         .filter(|_| matches!(uri.scheme_str(), Some("http" | "https")))
-        .ok_or_else(|| XrayConfigError::BadEndpoint(endpoint.clone()))?;
-    let region = region_from_host(host)
+        .ok_or_else(bad_endpoint)?;
+    let region = region_from_host(host, service.name)
         .or_else(|| settings.region.clone())
         .ok_or(XrayConfigError::MissingRegion)?;
-    // X-Ray takes OTLP/HTTP only (the settings warned when gRPC was asked for).
+    if config.signal == Signal::Logs {
+        let (Some(group), Some(stream)) = (&settings.log_group, &settings.log_stream) else {
+            return Err(XrayConfigError::MissingLogGroup);
+        };
+        config
+            .headers
+            .push(("x-aws-log-group".to_owned(), group.clone()));
+        config
+            .headers
+            .push(("x-aws-log-stream".to_owned(), stream.clone()));
+    }
+    // The AWS endpoints take OTLP/HTTP only (the settings warned when gRPC was asked for).
     config.transport = Transport::HttpProtobuf;
     config.endpoint = endpoint;
     let credentials = settings
         .credentials
         .clone()
         .ok_or(XrayConfigError::MissingCredentials)?;
-    Ok(Signer::new(credentials, &region, SERVICE))
+    Ok(Signer::new(credentials, &region, service.name))
 }
 
-/// The region in an X-Ray host name: the label after `xray`, as in
-/// `xray.eu-west-1.amazonaws.com` or a VPC endpoint's `vpce-….xray.eu-west-1.vpce.amazonaws.com`.
-fn region_from_host(host: &str) -> Option<String> {
-    let mut labels = host.split('.').skip_while(|label| *label != SERVICE);
+/// The region in an AWS host name: the label after the service's, as in
+/// `xray.eu-west-1.amazonaws.com` or a VPC endpoint's `vpce-….logs.eu-west-1.vpce.amazonaws.com`.
+fn region_from_host(host: &str, service: &str) -> Option<String> {
+    let mut labels = host.split('.').skip_while(|label| *label != service);
     labels.next()?;
     let region = labels.next()?;
     let looks_like_region = region.contains('-')
@@ -149,16 +207,72 @@ mod tests {
             KEYS[1],
             ("LAMBDA_LENS_XRAY_ENDPOINT", "xray.us-east-1.amazonaws.com"),
         ]);
-        assert!(matches!(signer, Err(XrayConfigError::BadEndpoint(_))));
+        assert!(matches!(signer, Err(XrayConfigError::BadEndpoint { .. })));
     }
 
     #[test]
     fn regions_in_host_names() {
         assert_eq!(
-            region_from_host("xray.us-gov-west-1.amazonaws.com").as_deref(),
+            region_from_host("xray.us-gov-west-1.amazonaws.com", "xray").as_deref(),
             Some("us-gov-west-1")
         );
-        assert_eq!(region_from_host("localhost"), None);
-        assert_eq!(region_from_host("xray.amazonaws.com"), None);
+        assert_eq!(
+            region_from_host("logs.eu-west-1.amazonaws.com", "logs").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(region_from_host("localhost", "xray"), None);
+        assert_eq!(region_from_host("xray.amazonaws.com", "xray"), None);
+    }
+
+    #[test]
+    fn logs_and_metrics_go_to_cloudwatch_with_their_own_services() {
+        let vars: HashMap<String, String> = [
+            ("LAMBDA_LENS_EXPORT_TARGET", "xray"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]abc"),
+            ("LAMBDA_LENS_CLOUDWATCH_LOG_STREAM", "otlp"),
+            KEYS[0],
+            KEYS[1],
+        ]
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+        let (destination, _) = Destination::from_lookup(|name| vars.get(name).cloned());
+        let mut logs = destination.logs.clone().expect("logs are on by default");
+        let signer = configure(&destination.xray, &mut logs).expect("complete");
+        assert_eq!(signer.service(), "logs");
+        assert_eq!(
+            logs.endpoint,
+            "https://logs.eu-west-1.amazonaws.com/v1/logs"
+        );
+        assert_eq!(
+            logs.headers,
+            [
+                (
+                    "x-aws-log-group".to_owned(),
+                    "/aws/lambda/orders".to_owned()
+                ),
+                ("x-aws-log-stream".to_owned(), "otlp".to_owned()),
+            ]
+        );
+        let mut metrics = destination
+            .metrics
+            .clone()
+            .expect("metrics are on by default");
+        let signer = configure(&destination.xray, &mut metrics).expect("complete");
+        assert_eq!(signer.service(), "monitoring");
+        assert_eq!(
+            metrics.endpoint,
+            "https://monitoring.eu-west-1.amazonaws.com/v1/metrics"
+        );
+
+        let mut xray = destination.xray.clone();
+        xray.log_group = None;
+        let mut logs = destination.logs.expect("logs are on by default");
+        assert!(matches!(
+            configure(&xray, &mut logs),
+            Err(XrayConfigError::MissingLogGroup)
+        ));
     }
 }

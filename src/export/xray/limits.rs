@@ -2,8 +2,8 @@
 //! most 200 KB per span.
 //!
 //! Sizes are protobuf sizes, measured with prost's `encoded_len` on each span converted the way
-//! opentelemetry-otlp converts it (opentelemetry-proto's `Span::from(SpanData)`), so they match
-//! the bytes sent to within the grouping overhead. A request's size is bounded from above by
+//! the request is built (opentelemetry-proto's `Span::from(SpanData)`), so they match the bytes
+//! sent to within the grouping overhead. A request's size is bounded from above by
 //! the resource's share (measured once per resource) plus, for every span, its own framed size
 //! and its scope's framed header: the scope header is paid once per scope on the wire but
 //! counted once per span here, which over-estimates by a few tens of bytes per span and never
@@ -16,13 +16,12 @@
 //! values) is dropped and counted with the queue's drops, with a warning.
 
 use opentelemetry::{KeyValue, StringValue, Value};
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use prost::Message;
 
+use crate::export::request::ResourceHeader;
 use crate::redact::floor_char_boundary;
 
 /// The most spans in one request to X-Ray.
@@ -55,15 +54,11 @@ pub(crate) enum Fit {
 
 impl XrayLimits {
     pub(crate) fn new(resource: &Resource) -> Self {
-        let resource = ResourceAttributesWithSchema::from(resource);
+        let header = ResourceHeader::new(resource);
         let resource_spans = ResourceSpans {
-            resource: Some(ProtoResource {
-                attributes: resource.attributes.0,
-                dropped_attributes_count: 0,
-                entity_refs: Vec::new(),
-            }),
+            resource: Some(header.resource),
             scope_spans: Vec::new(),
-            schema_url: resource.schema_url.unwrap_or_default(),
+            schema_url: header.schema_url,
         };
         Self {
             resource_overhead: framed_len(framed_len(resource_spans.encoded_len())),

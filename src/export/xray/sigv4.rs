@@ -1,4 +1,4 @@
-//! AWS Signature Version 4 (header form) for the requests sent to X-Ray's OTLP endpoint.
+//! AWS Signature Version 4 (header form) for the requests sent to AWS's OTLP endpoints.
 //!
 //! Written here on ring (already linked for TLS) instead of pulling in an SDK signer: the
 //! exporter signs one kind of request (a POST with a body, no query, a handful of headers), and
@@ -58,6 +58,11 @@ impl Signer {
     /// The region signatures are scoped to.
     pub(crate) fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The service signatures are scoped to (`xray`, `logs`, `monitoring`).
+    pub(crate) fn service(&self) -> &str {
+        &self.service
     }
 
     /// Signs a request made of `parts` and `body` at `now`: sets `host` (from the URI when

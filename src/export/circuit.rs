@@ -1,0 +1,345 @@
+//! The circuit of one endpoint: whether the next request may go, and how long to back off after
+//! failures. Pure: time is passed in, jitter comes from an injected [`Jitter`].
+//!
+//! - **Closed** (healthy): every flush sends. [`FAILURES_TO_OPEN`] failures in a row, one timeout,
+//!   or one `Retry-After` open it.
+//! - **Open**: no request, except one probe once the current step has passed. The first probe
+//!   may go at the next flush (or when `Retry-After` says); after each failed probe the step is
+//!   drawn with full jitter from `[0, min(BACKOFF_CAP, BACKOFF_BASE × 2^(failed probes − 1))]`,
+//!   and never ends before a `Retry-After`. A probe is an ordinary request (the head batch)
+//!   whose time is capped at [`PROBE_TIMEOUT`], so a hanging collector costs one short probe per
+//!   step, not the whole flush budget on every invocation.
+//! - **Nothing listening** (the connection was refused: no request reached a collector, nothing
+//!   went on the wire, the attempt costs one refused connect): a flush that precedes a freeze
+//!   ([`Occasion::BeforeFreeze`]) probes anyway. A frozen sandbox runs no timer, so waiting for
+//!   the step would keep a recovered collector's items until some later invocation; background
+//!   flushes keep to the steps.
+//! - A delivered request (or an answer that refuses a batch for good: the collector is up) closes
+//!   the circuit and resets the backoff.
+
+use std::time::{Duration, SystemTime};
+
+use super::flush::Occasion;
+
+/// Failures in a row (none a timeout) that open the circuit.
+pub const FAILURES_TO_OPEN: u32 = 3;
+/// The first backoff step's upper bound after a failed probe.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// The largest backoff step: how long at most a recovered collector waits for the next probe
+/// (a refused connection costs microseconds, a hanging collector one [`PROBE_TIMEOUT`] per step).
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// The longest a probe may take (less when the flush has less time left).
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Where backoff steps get their randomness.
+pub(crate) trait Jitter: Send {
+    /// A duration in `[0, ceiling]`.
+    fn pick(&mut self, ceiling: Duration) -> Duration;
+}
+
+/// Uniform jitter from the thread's random generator.
+#[derive(Debug, Default)]
+pub(crate) struct RandomJitter;
+
+impl Jitter for RandomJitter {
+    fn pick(&mut self, ceiling: Duration) -> Duration {
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// What [`Circuit::permit`] allows now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Permit {
+    /// Send as usual.
+    Send,
+    /// Send one probe, within [`PROBE_TIMEOUT`].
+    Probe,
+    /// Send nothing before this moment.
+    WaitUntil(SystemTime),
+}
+
+/// What an attempt's outcome tells the circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The endpoint answered and took (or refused for good) the request.
+    Answered,
+    /// The connection was refused: nothing listens at the endpoint.
+    NotListening,
+    /// It failed: `timed_out` when no answer came in time; `not_before` from `Retry-After`.
+    Failed {
+        /// No answer came in time.
+        timed_out: bool,
+        /// The collector's `Retry-After`, as a moment.
+        not_before: Option<SystemTime>,
+    },
+}
+
+/// One endpoint's circuit; see the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Circuit {
+    state: State,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        failed_probes: u32,
+        next_probe: SystemTime,
+        /// The last failure was a refused connection.
+        not_listening: bool,
+    },
+}
+
+impl Default for Circuit {
+    fn default() -> Self {
+        Self {
+            state: State::Closed { failures: 0 },
+        }
+    }
+}
+
+impl Circuit {
+    /// Whether a request may go at `now`, in a flush on `occasion`.
+    pub(crate) fn permit(&self, now: SystemTime, occasion: Occasion) -> Permit {
+        match self.state {
+            State::Closed { .. } => Permit::Send,
+            State::Open { next_probe, .. } if now >= next_probe => Permit::Probe,
+            State::Open {
+                not_listening: true,
+                ..
+            } if occasion == Occasion::BeforeFreeze => Permit::Probe,
+            State::Open { next_probe, .. } => Permit::WaitUntil(next_probe),
+        }
+    }
+
+    /// Whether the circuit is open.
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self.state, State::Open { .. })
+    }
+
+    /// When a background flush may send again, if not now.
+    pub(crate) fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
+        match self.permit(now, Occasion::Background) {
+            Permit::WaitUntil(at) => Some(at),
+            Permit::Send | Permit::Probe => None,
+        }
+    }
+
+    /// Takes an attempt's `outcome` at `now`; true when it closed an open circuit (recovery).
+    pub(crate) fn record(
+        &mut self,
+        outcome: Outcome,
+        now: SystemTime,
+        jitter: &mut dyn Jitter,
+    ) -> bool {
+        let (timed_out, not_before) = match outcome {
+            Outcome::Answered => {
+                let recovered = self.is_open();
+                self.state = State::Closed { failures: 0 };
+                return recovered;
+            }
+            Outcome::NotListening => (false, None),
+            Outcome::Failed {
+                timed_out,
+                not_before,
+            } => (timed_out, not_before),
+        };
+        let not_listening = outcome == Outcome::NotListening;
+        self.state = match self.state {
+            State::Closed { failures } => {
+                let failures = failures + 1;
+                if timed_out || not_before.is_some() || failures >= FAILURES_TO_OPEN {
+                    State::Open {
+                        failed_probes: 0,
+                        next_probe: not_before.unwrap_or(now).max(now),
+                        not_listening,
+                    }
+                } else {
+                    State::Closed { failures }
+                }
+            }
+            State::Open { failed_probes, .. } => {
+                let failed_probes = failed_probes + 1;
+                let step = jitter.pick(step_ceiling(failed_probes));
+                State::Open {
+                    failed_probes,
+                    next_probe: (now + step).max(not_before.unwrap_or(now)),
+                    not_listening,
+                }
+            }
+        };
+        false
+    }
+}
+
+/// `min(BACKOFF_CAP, BACKOFF_BASE × 2^(failed_probes − 1))`.
+fn step_ceiling(failed_probes: u32) -> Duration {
+    let doublings = failed_probes.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    /// Always the ceiling's given fraction.
+    struct Fraction(f64);
+
+    impl Jitter for Fraction {
+        fn pick(&mut self, ceiling: Duration) -> Duration {
+            ceiling.mul_f64(self.0)
+        }
+    }
+
+    fn t(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    const FAILED: Outcome = Outcome::Failed {
+        timed_out: false,
+        not_before: None,
+    };
+
+    #[test]
+    fn repeated_failures_open_then_probes_back_off_exponentially_up_to_the_cap() {
+        let mut circuit = Circuit::default();
+        let mut jitter = Fraction(0.5);
+        for attempt in 0..FAILURES_TO_OPEN - 1 {
+            assert!(!circuit.record(FAILED, t(0), &mut jitter));
+            assert_eq!(
+                circuit.permit(t(0), Occasion::Background),
+                Permit::Send,
+                "attempt {attempt}"
+            );
+        }
+        circuit.record(FAILED, t(10), &mut jitter);
+        assert!(circuit.is_open());
+        assert_eq!(
+            circuit.permit(t(10), Occasion::Background),
+            Permit::Probe,
+            "the first probe is not delayed"
+        );
+        // Failed probes: steps of half of 1, 2, 4, 5, 5 s.
+        let mut now = t(10);
+        for expected_ms in [500, 1000, 2000, 2500, 2500] {
+            circuit.record(FAILED, now, &mut jitter);
+            let next = now + Duration::from_millis(expected_ms);
+            assert_eq!(
+                circuit.permit(now, Occasion::Background),
+                Permit::WaitUntil(next)
+            );
+            assert_eq!(
+                circuit.permit(next - Duration::from_millis(1), Occasion::Background),
+                Permit::WaitUntil(next)
+            );
+            assert_eq!(circuit.permit(next, Occasion::Background), Permit::Probe);
+            now = next;
+        }
+        assert!(
+            circuit.record(Outcome::Answered, now, &mut jitter),
+            "recovered"
+        );
+        assert_eq!(circuit, Circuit::default(), "the backoff is reset");
+    }
+
+    #[test]
+    fn one_timeout_opens_and_retry_after_is_honoured() {
+        let mut jitter = Fraction(0.0);
+        let mut circuit = Circuit::default();
+        circuit.record(
+            Outcome::Failed {
+                timed_out: true,
+                not_before: None,
+            },
+            t(0),
+            &mut jitter,
+        );
+        assert_eq!(circuit.permit(t(0), Occasion::Background), Permit::Probe);
+
+        let mut circuit = Circuit::default();
+        let retry_at = t(2000);
+        circuit.record(
+            Outcome::Failed {
+                timed_out: false,
+                not_before: Some(retry_at),
+            },
+            t(0),
+            &mut jitter,
+        );
+        assert_eq!(
+            circuit.permit(t(1999), Occasion::Background),
+            Permit::WaitUntil(retry_at)
+        );
+        assert_eq!(circuit.blocked_until(t(1999)), Some(retry_at));
+        assert_eq!(
+            circuit.permit(retry_at, Occasion::Background),
+            Permit::Probe
+        );
+        // A failed probe with zero jitter still waits for its Retry-After.
+        let later = t(5000);
+        circuit.record(
+            Outcome::Failed {
+                timed_out: false,
+                not_before: Some(later),
+            },
+            retry_at,
+            &mut jitter,
+        );
+        assert_eq!(
+            circuit.permit(t(4999), Occasion::Background),
+            Permit::WaitUntil(later)
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_is_probed_before_every_freeze_but_backs_off_in_the_background() {
+        let mut jitter = Fraction(1.0);
+        let mut circuit = Circuit::default();
+        for _ in 0..FAILURES_TO_OPEN {
+            circuit.record(Outcome::NotListening, t(0), &mut jitter);
+        }
+        circuit.record(Outcome::NotListening, t(0), &mut jitter);
+        let step_end = t(0) + BACKOFF_BASE;
+        assert_eq!(
+            circuit.permit(t(10), Occasion::Background),
+            Permit::WaitUntil(step_end)
+        );
+        assert_eq!(circuit.blocked_until(t(10)), Some(step_end));
+        assert_eq!(circuit.permit(t(10), Occasion::BeforeFreeze), Permit::Probe);
+        // Any other failure keeps the step before a freeze too.
+        circuit.record(FAILED, t(10), &mut jitter);
+        assert_eq!(
+            circuit.permit(t(20), Occasion::BeforeFreeze),
+            Permit::WaitUntil(t(10) + BACKOFF_BASE * 2)
+        );
+        assert!(circuit.record(Outcome::Answered, t(3000), &mut jitter));
+    }
+
+    #[test]
+    fn an_answer_before_the_threshold_resets_the_count() {
+        let mut jitter = Fraction(1.0);
+        let mut circuit = Circuit::default();
+        circuit.record(FAILED, t(0), &mut jitter);
+        circuit.record(FAILED, t(0), &mut jitter);
+        assert!(
+            !circuit.record(Outcome::Answered, t(0), &mut jitter),
+            "was not open"
+        );
+        circuit.record(FAILED, t(0), &mut jitter);
+        circuit.record(FAILED, t(0), &mut jitter);
+        assert!(!circuit.is_open());
+    }
+
+    #[test]
+    fn random_jitter_stays_within_its_ceiling() {
+        let mut jitter = RandomJitter;
+        for _ in 0..100 {
+            assert!(jitter.pick(Duration::from_secs(1)) <= Duration::from_secs(1));
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! One signal on its way out: its bounded queue, the encoded request at the head of it, its
+//! endpoint's [`Sender`] and [`Circuit`], and its rate-limited failure lines; and the loop that
+//! sends it within a flush's [`Deadline`].
+//!
+//! What a signal brings is a [`Batcher`]: how many queued items go in one request, how they are
+//! encoded, and which items it refuses before queueing (X-Ray's span size limit).
+//!
+//! Encode once: the head batch is encoded when first needed and kept, with the number of items
+//! it carries, until the target acknowledged it or refused it for good; every retry re-sends the
+//! same bytes. The items stay queued meanwhile (they count towards the bound, and are what is
+//! dropped, oldest first, when the queue overflows: the kept request then no longer matches its
+//! items and is discarded, to be encoded again from what is left).
+
+use std::io;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry_sdk::Resource;
+use tokio::time::Instant;
+
+use super::circuit::{Circuit, Jitter, Outcome, Permit, PROBE_TIMEOUT};
+use super::failure::{FailureKind, SendError};
+use super::fault_log::{FaultLog, RecoveryLine};
+use super::flush::{Deadline, Occasion, SignalFlush};
+use super::otlp::Sender;
+use super::queue::Queue;
+use super::request::EncodedRequest;
+use crate::settings::Signal;
+
+/// How one signal's items are batched and encoded.
+pub(crate) trait Batcher {
+    /// What the signal's queue holds.
+    type Item: Clone;
+
+    /// The items' name in log lines ("spans").
+    const ITEMS: &'static str;
+
+    /// How many items from the front of `queued` the next request takes: at least one, and at
+    /// most what the target accepts in one request.
+    fn batch_len(&self, queued: &Queue<Self::Item>) -> usize;
+
+    /// The protobuf export request carrying `batch`.
+    fn encode(&self, batch: Vec<Self::Item>) -> Vec<u8>;
+
+    /// Replaces the resource attached to every request.
+    fn set_resource(&mut self, resource: &Resource);
+
+    /// Removes from `items` what the target could never take (logged by the batcher); returns
+    /// how many were removed.
+    fn refuse(&self, _items: &mut Vec<Self::Item>) -> usize {
+        0
+    }
+}
+
+/// One signal's queue, kept request and endpoint state.
+pub(crate) struct Outbox<B: Batcher> {
+    signal: Signal,
+    batcher: B,
+    queue: Queue<B::Item>,
+    pending: Option<EncodedRequest>,
+    sender: Sender,
+    circuit: Circuit,
+    jitter: Box<dyn Jitter>,
+    faults: FaultLog,
+}
+
+impl<B: Batcher> Outbox<B> {
+    /// An empty outbox of at most `capacity` items sent through `sender`.
+    pub(crate) fn new(
+        signal: Signal,
+        batcher: B,
+        capacity: usize,
+        sender: Sender,
+        jitter: Box<dyn Jitter>,
+    ) -> Self {
+        Self {
+            signal,
+            batcher,
+            queue: Queue::new(capacity),
+            pending: None,
+            sender,
+            circuit: Circuit::default(),
+            jitter,
+            faults: FaultLog::default(),
+        }
+    }
+
+    /// Queues `items`, dropping the oldest beyond the bound.
+    pub(crate) fn enqueue(&mut self, mut items: Vec<B::Item>) {
+        let refused = self.batcher.refuse(&mut items);
+        if refused > 0 {
+            self.queue.count_dropped(refused);
+        }
+        let before = self.queue.dropped();
+        let overflow = self.queue.push(items);
+        if self.queue.dropped() != before {
+            // The kept request's first items are gone: it no longer matches the queue.
+            self.pending = None;
+        }
+        if let Some(overflow) = overflow {
+            tracing::warn!(
+                signal = self.signal.name(),
+                dropped_total = overflow.dropped_total,
+                capacity = overflow.capacity,
+                "export queue full (collector unreachable or too slow?): dropped the oldest {}",
+                B::ITEMS
+            );
+        }
+    }
+
+    /// Replaces the resource of every request, the kept one included (it is encoded again).
+    pub(crate) fn set_resource(&mut self, resource: &Resource) {
+        self.batcher.set_resource(resource);
+        self.pending = None;
+    }
+
+    /// Items waiting.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The queue's bound.
+    pub(crate) fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+
+    /// Items dropped since start-up.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.queue.dropped()
+    }
+
+    /// When the next request may go, if items wait and the circuit holds them back.
+    pub(crate) fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
+        if self.queue.is_empty() {
+            return None;
+        }
+        self.circuit.blocked_until(now)
+    }
+
+    /// Sends the queue, batch by batch, until it is empty, a request fails (other than by a
+    /// refusal for good), the circuit holds it back, or the `deadline` passes; `occasion` says
+    /// what follows the flush (the circuit's probe policy).
+    pub(crate) async fn flush(&mut self, deadline: Deadline, occasion: Occasion) -> SignalFlush {
+        let mut exported = 0;
+        let mut error = None;
+        let mut recovery = None;
+        while !self.queue.is_empty() {
+            let now = SystemTime::now();
+            let probe = match self.circuit.permit(now, occasion) {
+                Permit::Send => false,
+                Permit::Probe => true,
+                Permit::WaitUntil(at) => {
+                    error = Some(format!(
+                        "{} export paused after failures; next attempt in {:?}",
+                        self.signal.name(),
+                        at.duration_since(now).unwrap_or_default()
+                    ));
+                    break;
+                }
+            };
+            let Some(left) = deadline.at().checked_duration_since(Instant::now()) else {
+                error = Some(format!(
+                    "export did not finish within {:?}",
+                    deadline.budget()
+                ));
+                break;
+            };
+            let request = match self.head_request() {
+                Ok(request) => request,
+                Err(encode_error) => {
+                    let count = self.batcher.batch_len(&self.queue);
+                    self.queue.drop_rejected(count);
+                    tracing::error!(signal = self.signal.name(), count, %encode_error, "could not compress a batch; dropped");
+                    continue;
+                }
+            };
+            let timeout = if probe {
+                self.sender.timeout().min(PROBE_TIMEOUT)
+            } else {
+                self.sender.timeout()
+            };
+            let started = Instant::now();
+            let sent =
+                match tokio::time::timeout(left, self.sender.send(&request.body, timeout)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(SendError::DeadlineCut(deadline.budget())),
+                };
+            let now = SystemTime::now();
+            match sent {
+                Ok(()) => {
+                    self.acknowledged(request.items);
+                    exported += request.items;
+                    recovery = recovery.or(self.answered(now));
+                }
+                Err(send_error) => {
+                    let kind = send_error.kind();
+                    if kind == FailureKind::Rejected {
+                        self.pending = None;
+                        self.queue.drop_rejected(request.items);
+                        self.log_failure(kind, now, &send_error, request.items);
+                        recovery = recovery.or(self.answered(now));
+                        error = Some(send_error.to_string());
+                        continue;
+                    }
+                    if matches!(send_error, SendError::DeadlineCut(_))
+                        && started.elapsed() < PROBE_TIMEOUT
+                    {
+                        // The flush had too little time left to tell anything about the collector.
+                        error = Some(send_error.to_string());
+                        break;
+                    }
+                    let outcome = if send_error.is_refused_connection() {
+                        Outcome::NotListening
+                    } else {
+                        Outcome::Failed {
+                            timed_out: kind == FailureKind::TimedOut,
+                            not_before: send_error.not_before(now),
+                        }
+                    };
+                    self.circuit.record(outcome, now, self.jitter.as_mut());
+                    self.log_failure(kind, now, &send_error, 0);
+                    error = Some(send_error.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some(recovery) = recovery {
+            tracing::info!(
+                signal = self.signal.name(),
+                failed_attempts = recovery.failed_attempts,
+                outage_s = recovery.outage.as_secs(),
+                delivered = exported,
+                queued = self.queue.len(),
+                dropped_total = self.queue.dropped(),
+                "export recovered: the collector answers again; {exported} {} delivered by this flush",
+                B::ITEMS
+            );
+        }
+        SignalFlush {
+            exported,
+            requeued: self.queue.len(),
+            error,
+        }
+    }
+
+    /// The kept request, or the head batch encoded now (and kept).
+    fn head_request(&mut self) -> io::Result<EncodedRequest> {
+        if let Some(pending) = &self.pending {
+            return Ok(pending.clone());
+        }
+        let count = self.batcher.batch_len(&self.queue);
+        let body = self
+            .sender
+            .body(self.batcher.encode(self.queue.front(count)))?;
+        let request = EncodedRequest { body, items: count };
+        self.pending = Some(request.clone());
+        Ok(request)
+    }
+
+    /// The target took the kept request.
+    fn acknowledged(&mut self, items: usize) {
+        self.pending = None;
+        self.queue.remove_sent(items);
+    }
+
+    /// The endpoint answered: the circuit closes; after an outage, what the recovery line says.
+    fn answered(&mut self, now: SystemTime) -> Option<RecoveryLine> {
+        self.circuit
+            .record(Outcome::Answered, now, self.jitter.as_mut());
+        self.faults.delivered(now)
+    }
+
+    /// One rate-limited line about a failed attempt; `dropped` items of it were dropped for good.
+    fn log_failure(
+        &mut self,
+        kind: FailureKind,
+        now: SystemTime,
+        error: &SendError,
+        dropped: usize,
+    ) {
+        let Some(line) = self.faults.failed(kind, now) else {
+            return;
+        };
+        let next_attempt_s = self
+            .circuit
+            .blocked_until(now)
+            .and_then(|at| at.duration_since(now).ok())
+            .map_or(0, |wait: Duration| wait.as_secs());
+        if dropped > 0 {
+            tracing::warn!(
+                signal = self.signal.name(),
+                %error,
+                dropped,
+                dropped_total = self.queue.dropped(),
+                queued = self.queue.len(),
+                similar_since_last_line = line.unlogged,
+                "{}: dropped {dropped} {} for good (further lines of this kind at most once a minute)",
+                kind.describe(),
+                B::ITEMS
+            );
+        } else {
+            tracing::warn!(
+                signal = self.signal.name(),
+                %error,
+                attempts = line.attempts,
+                queued = self.queue.len(),
+                dropped_total = self.queue.dropped(),
+                next_attempt_s,
+                similar_since_last_line = line.unlogged,
+                "{}: {} kept for the next attempt (further lines of this kind at most once a minute)",
+                kind.describe(),
+                B::ITEMS
+            );
+        }
+    }
+}

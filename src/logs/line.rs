@@ -1,0 +1,190 @@
+//! One log line as an OTLP log record: body = the line (a JSON record's `message`), redacted like
+//! bodies and then cut to its length bound; severity from the JSON level or the text; the time the
+//! platform captured it and the time lambda-lens observed it; the invocation's ids.
+//!
+//! A JSON record's other fields are not kept as attributes: the Telemetry API hands them over as
+//! free-form JSON whose keys and sizes the function decides, and the ones that matter (level,
+//! request id, message) are already the record's own fields.
+
+use std::time::SystemTime;
+
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+
+use super::{join, names, Severity};
+use crate::correlate::JoinedLog;
+use crate::proto_values;
+use crate::redact::{self, RedactionRules};
+use crate::telemetry::LogSource;
+
+/// `line` as a log record: redacted with `rules`, cut to `line_chars` characters, observed at
+/// `observed`; `sampled` is its invocation's sampling decision.
+pub fn line_record(
+    line: &JoinedLog,
+    rules: &RedactionRules,
+    line_chars: usize,
+    sampled: bool,
+    observed: SystemTime,
+) -> LogRecord {
+    let (mut text, redactions) = redact::redact_text(&line.line.message, rules);
+    let truncated = match text.char_indices().nth(line_chars) {
+        Some((cut, _)) => {
+            text.truncate(cut);
+            true
+        }
+        None => false,
+    };
+    let (severity, severity_text) = match &line.line.level {
+        Some(level) => (Severity::from_level(level), level.clone()),
+        None => match Severity::from_text(&text) {
+            Some((severity, word)) => (Some(severity), word.to_owned()),
+            None => (None, String::new()),
+        },
+    };
+    let source = match line.line.source {
+        LogSource::Function => "function",
+        LogSource::Extension => "extension",
+    };
+    let mut attributes = vec![proto_values::string(names::LOG_SOURCE, source)];
+    if redactions > 0 {
+        attributes.push(proto_values::int(
+            names::LOG_REDACTIONS,
+            i64::from(redactions),
+        ));
+    }
+    if truncated {
+        attributes.push(proto_values::string(names::LOG_TRUNCATED, "true"));
+    }
+    let mut record = LogRecord {
+        time_unix_nano: proto_values::unix_nanos(line.line.time),
+        observed_time_unix_nano: proto_values::unix_nanos(observed),
+        severity_number: severity.map_or(0, |s| s.number() as i32),
+        severity_text,
+        body: Some(proto_values::string_value(text)),
+        attributes,
+        ..LogRecord::default()
+    };
+    if let Some(invocation) = &line.invocation {
+        join(&mut record, invocation, sampled);
+    }
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use opentelemetry::trace::{SpanId, TraceId};
+    use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
+
+    use super::*;
+    use crate::correlate::{InvocationIds, LogLine};
+    use crate::record::RequestId;
+    use crate::settings::RedactionSettings;
+
+    fn t(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    fn joined(message: &str, level: Option<&str>, invocation: bool) -> JoinedLog {
+        JoinedLog {
+            line: LogLine {
+                time: t(5),
+                source: LogSource::Function,
+                message: message.to_owned(),
+                level: level.map(str::to_owned),
+            },
+            invocation: invocation.then(|| InvocationIds {
+                request_id: RequestId::new("req-1"),
+                trace_id: TraceId::from_bytes([7; 16]),
+                span_id: SpanId::from_bytes([9; 8]),
+            }),
+        }
+    }
+
+    fn rules() -> RedactionRules {
+        RedactionRules::new(&RedactionSettings::default())
+    }
+
+    fn body(record: &LogRecord) -> &str {
+        match record.body.as_ref().and_then(|b| b.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => s,
+            other => panic!("not a string body: {other:?}"),
+        }
+    }
+
+    fn attribute<'a>(record: &'a LogRecord, key: &str) -> Option<&'a any_value::Value> {
+        record
+            .attributes
+            .iter()
+            .find(|kv: &&KeyValue| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| v.value.as_ref())
+    }
+
+    #[test]
+    fn a_text_line_of_an_invocation() {
+        let record = line_record(
+            &joined("[ERROR]\tboom", None, true),
+            &rules(),
+            100,
+            true,
+            t(30),
+        );
+        assert_eq!(body(&record), "[ERROR]\tboom");
+        assert_eq!(record.severity_number, SeverityNumber::Error as i32);
+        assert_eq!(record.severity_text, "ERROR");
+        assert_eq!(record.time_unix_nano, 1_700_000_000_005_000_000);
+        assert_eq!(record.observed_time_unix_nano, 1_700_000_000_030_000_000);
+        assert_eq!(record.trace_id, vec![7; 16]);
+        assert_eq!(record.span_id, vec![9; 8]);
+        assert_eq!(record.flags, 1);
+        assert_eq!(
+            attribute(&record, "faas.invocation_id"),
+            Some(&any_value::Value::StringValue("req-1".into()))
+        );
+        assert_eq!(
+            attribute(&record, "lambda_lens.log.source"),
+            Some(&any_value::Value::StringValue("function".into()))
+        );
+        assert_eq!(record.attributes.len(), 2);
+    }
+
+    #[test]
+    fn a_json_line_takes_its_level_and_an_init_line_has_no_ids() {
+        let record = line_record(
+            &joined("ready", Some("WARN"), false),
+            &rules(),
+            100,
+            false,
+            t(6),
+        );
+        assert_eq!(body(&record), "ready");
+        assert_eq!(record.severity_number, SeverityNumber::Warn as i32);
+        assert_eq!(record.severity_text, "WARN");
+        assert!(record.trace_id.is_empty() && record.span_id.is_empty());
+        assert_eq!(record.flags, 0);
+        assert_eq!(attribute(&record, "faas.invocation_id"), None);
+    }
+
+    #[test]
+    fn redacted_first_then_cut() {
+        let record = line_record(
+            &joined("password=hunter2 and more text", None, true),
+            &rules(),
+            20,
+            true,
+            t(6),
+        );
+        assert_eq!(body(&record), "password=[REDACTED] ");
+        assert_eq!(
+            attribute(&record, "lambda_lens.log.redactions"),
+            Some(&any_value::Value::IntValue(1))
+        );
+        assert_eq!(
+            attribute(&record, "lambda_lens.log.truncated"),
+            Some(&any_value::Value::StringValue("true".into()))
+        );
+        assert_eq!(record.severity_number, 0);
+    }
+}

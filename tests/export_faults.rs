@@ -1,0 +1,263 @@
+//! The exporter against a collector that fails: a real HTTP server on an ephemeral port answering
+//! from a script (429 with `Retry-After`, 400, or no answer at all), counting every request it
+//! sees and keeping its body. What is checked: exact request counts, that `Retry-After` holds
+//! requests back and a retry re-sends the same bytes, that a refused batch is dropped for good
+//! while the next goes, and that a hanging collector costs one short probe after its first
+//! timeout.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry_sdk::Resource;
+use prost::Message;
+use tokio::net::TcpListener;
+
+use lambda_lens::export::{Exporter, PROBE_TIMEOUT};
+use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
+
+const BUDGET: Duration = Duration::from_secs(2);
+
+/// How the collector answers one request.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Ok,
+    Status(u16, Option<&'static str>),
+    /// Never answers.
+    Hang,
+}
+
+/// A collector answering requests in order from `script`, then `Ok`.
+struct Collector {
+    addr: SocketAddr,
+    bodies: Arc<Mutex<Vec<Bytes>>>,
+}
+
+impl Collector {
+    async fn start(script: Vec<Answer>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds loopback port 0");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let seen = Arc::clone(&bodies);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
+                        async move {
+                            let body = request
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|body| body.to_bytes())
+                                .unwrap_or_default();
+                            seen.lock().expect("not poisoned").push(body);
+                            let answer = script
+                                .lock()
+                                .expect("not poisoned")
+                                .next()
+                                .unwrap_or(Answer::Ok);
+                            let response = match answer {
+                                Answer::Ok => Response::new(Full::new(Bytes::new())),
+                                Answer::Status(code, retry_after) => {
+                                    let mut response = Response::new(Full::new(Bytes::new()));
+                                    *response.status_mut() =
+                                        StatusCode::from_u16(code).expect("a valid status");
+                                    if let Some(value) = retry_after {
+                                        response.headers_mut().insert(
+                                            "retry-after",
+                                            value.parse().expect("a valid header value"),
+                                        );
+                                    }
+                                    response
+                                }
+                                Answer::Hang => std::future::pending().await,
+                            };
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, bodies }
+    }
+
+    fn bodies(&self) -> Vec<Bytes> {
+        self.bodies.lock().expect("not poisoned").clone()
+    }
+
+    fn exporter(&self) -> Exporter {
+        let vars: HashMap<&str, String> = [(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", self.addr),
+        )]
+        .into();
+        let settings = ExportSettings {
+            destination: Destination::from_lookup(|name| vars.get(name).cloned()).0,
+            flush_timeout: BUDGET,
+            ..ExportSettings::default()
+        };
+        Exporter::new(&settings, Resource::builder_empty().build())
+            .expect("valid settings")
+            .expect("export is on")
+    }
+}
+
+fn span(index: u64) -> SpanData {
+    SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(7_u128),
+            SpanId::from(index + 1),
+            TraceFlags::SAMPLED,
+            false,
+            Default::default(),
+        ),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Server,
+        name: format!("invoke-{index}").into(),
+        start_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000 + index),
+        end_time: UNIX_EPOCH + Duration::from_secs(1_700_000_001 + index),
+        attributes: vec![KeyValue::new(
+            "index",
+            i64::try_from(index).unwrap_or_default(),
+        )],
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: InstrumentationScope::builder("lambda-lens").build(),
+    }
+}
+
+/// The span names of an OTLP/HTTP trace request body.
+fn names(body: &Bytes) -> Vec<String> {
+    ExportTraceServiceRequest::decode(body.as_ref())
+        .expect("an OTLP trace request")
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .flat_map(|scope| &scope.spans)
+        .map(|span| span.name.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn retry_after_holds_requests_back_and_the_retry_resends_the_same_bytes() {
+    let collector = Collector::start(vec![Answer::Status(429, Some("1"))]).await;
+    let mut exporter = collector.exporter();
+    exporter.enqueue((0..3).map(span).collect());
+
+    let refused = exporter.flush(BUDGET).await;
+    assert!(
+        refused.error.as_deref().is_some_and(|e| e.contains("429")),
+        "{refused:?}"
+    );
+    assert_eq!(refused.requeued, 3);
+    exporter.enqueue(vec![span(3)]);
+    for _ in 0..5 {
+        let held = exporter.flush(BUDGET).await;
+        assert_eq!(held.exported, 0, "{held:?}");
+        assert!(
+            held.error.as_deref().is_some_and(|e| e.contains("paused")),
+            "{held:?}"
+        );
+    }
+    assert_eq!(collector.bodies().len(), 1, "no request before Retry-After");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let delivered = exporter.flush(BUDGET).await;
+    assert_eq!(
+        (delivered.exported, delivered.requeued),
+        (4, 0),
+        "{delivered:?}"
+    );
+
+    let bodies = collector.bodies();
+    assert_eq!(bodies.len(), 3, "the retry, then the span queued meanwhile");
+    assert_eq!(
+        bodies[1], bodies[0],
+        "the kept request is re-sent byte for byte"
+    );
+    assert_eq!(names(&bodies[1]), ["invoke-0", "invoke-1", "invoke-2"]);
+    assert_eq!(names(&bodies[2]), ["invoke-3"]);
+    assert_eq!(exporter.dropped().spans, 0);
+}
+
+#[tokio::test]
+async fn a_batch_refused_for_good_is_dropped_and_counted_and_the_next_goes() {
+    let collector = Collector::start(vec![Answer::Status(400, None)]).await;
+    let mut exporter = collector.exporter();
+    exporter.enqueue((0..600).map(span).collect());
+
+    let outcome = exporter.flush(BUDGET).await;
+
+    assert_eq!(outcome.exported, 88, "{outcome:?}");
+    assert_eq!(outcome.requeued, 0);
+    assert!(
+        outcome.error.as_deref().is_some_and(|e| e.contains("400")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        exporter.dropped().spans,
+        512,
+        "the refused batch, and only it"
+    );
+    let bodies = collector.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(
+        names(&bodies[1]).first().map(String::as_str),
+        Some("invoke-512")
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
+    let collector = Collector::start(vec![Answer::Hang, Answer::Hang]).await;
+    let mut exporter = collector.exporter();
+    exporter.enqueue(vec![span(0)]);
+
+    let first = exporter.flush(Duration::from_millis(600)).await;
+    assert!(
+        first
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish")),
+        "{first:?}"
+    );
+    let probe = exporter.flush(BUDGET).await;
+    assert!(probe.error.is_some(), "{probe:?}");
+    assert!(
+        probe.elapsed < PROBE_TIMEOUT + Duration::from_millis(200),
+        "the probe is short: {:?}",
+        probe.elapsed
+    );
+    assert_eq!(
+        collector.bodies().len(),
+        2,
+        "the first request and one probe"
+    );
+    assert_eq!(exporter.queued(), 1, "the span is kept");
+}
