@@ -184,6 +184,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
                 request_id: request_id.clone(),
                 version: Some("7".into()),
                 tracing: None,
+                tenant_id: None,
             },
         }),
         runtime_done: Some(TelemetryEvent {

@@ -831,6 +831,7 @@ mod tests {
                 },
                 spans: vec![],
                 tracing: None,
+                tenant_id: None,
             }),
         )
     }
@@ -861,6 +862,7 @@ mod tests {
                 request_id: id(rid),
                 version: None,
                 tracing: None,
+                tenant_id: None,
             }),
         )
     }
@@ -923,6 +925,7 @@ mod tests {
                     request_id: id("a"),
                     version: Some("$LATEST".into()),
                     tracing: None,
+                    tenant_id: None,
                 }),
             ),
             t(100),
@@ -1337,6 +1340,7 @@ mod tests {
                         span_id: None,
                         value: "Root=1-65f2a0e2-6ac9f94e5c1e0e8b4bf0e1c7;Lineage=a87bd80c:0".into(),
                     }),
+                    tenant_id: None,
                 }),
             ),
             t(1),

@@ -167,6 +167,7 @@ fn start_with_tracing() {
                 request_id: RequestId::new(REQUEST_ID),
                 version: Some("$LATEST".into()),
                 tracing: xray_tracing(),
+                tenant_id: None,
             }),
         }
     );
@@ -258,6 +259,7 @@ fn report_with_init_duration() {
                     duration_ms: 3.5,
                 }],
                 tracing: None,
+                tenant_id: None,
             }),
         }
     );
@@ -431,6 +433,7 @@ fn malformed_elements_are_skipped_and_counted_without_failing_the_batch() {
                     request_id: RequestId::new(REQUEST_ID),
                     version: None,
                     tracing: None,
+                    tenant_id: None,
                 }),
             },
         ]
@@ -550,6 +553,7 @@ async fn platform_events_and_logs_arrive_parsed() {
             request_id: RequestId::new(REQUEST_ID),
             version: Some("$LATEST".into()),
             tracing: None,
+            tenant_id: None,
         })
     );
     assert_eq!(

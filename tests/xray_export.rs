@@ -1,358 +1,27 @@
-//! Direct X-Ray export against a local HTTPS receiver that plays X-Ray's OTLP endpoint: it
-//! checks every request's SigV4 signature (recomputed here from the request as received, with
-//! HMAC/SHA-256 from the `hmac`/`sha2` crates, independently of the exporter's ring-based
-//! signer), answers 403 to a bad one, and decodes the OTLP protobuf (gunzipped when
-//! `content-encoding: gzip`).
-//!
-//! The receiver's certificate is made at test time by rcgen, signed by a test CA that the
-//! exporter trusts through `OTEL_EXPORTER_OTLP_CERTIFICATE`. Configuration goes through lookup
-//! functions, never the process environment; every listener binds port 0.
+//! Direct X-Ray export against the local HTTPS receiver that plays X-Ray's OTLP endpoint
+//! ([`xray_receiver`]: SigV4 checked independently of the exporter's signer, 403 to a bad
+//! signature, OTLP protobuf decoded). Configuration goes through lookup functions, never the
+//! process environment.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use hmac::{Hmac, Mac};
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use prost::Message;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::TlsAcceptor;
 
 use lambda_lens::export::{
     Exporter, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
 };
 use lambda_lens::settings::{Destination, ExportSettings, ExportTarget, SettingsGroup, Transport};
 use lambda_lens::trace_context::new_xray_trace_id;
+use lambda_lens_test_support::xray_receiver::{
+    hex, Received, XrayReceiver, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, SESSION_TOKEN,
+};
 
-const ACCESS_KEY_ID: &str = "ASIATESTACCESSKEY";
-const SECRET_ACCESS_KEY: &str = "test/secret+access/key";
-const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE//session/token+with=padding==";
-const REGION: &str = "eu-west-1";
-/// The most a request's `x-amz-date` may differ from the receiver's clock (AWS allows 5 min).
-const CLOCK_SKEW: Duration = Duration::from_secs(300);
 const BUDGET: Duration = Duration::from_secs(30);
-
-/// One request as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    /// The body as received (compressed when `content-encoding: gzip`).
-    body: Bytes,
-    /// `Ok` when the signature checked out, else why not.
-    verdict: Result<(), String>,
-}
-
-impl Received {
-    /// The decoded OTLP request.
-    fn request(&self) -> ExportTraceServiceRequest {
-        ExportTraceServiceRequest::decode(self.plain_body().as_slice())
-            .expect("the body is an OTLP protobuf export request")
-    }
-
-    /// The body uncompressed.
-    fn plain_body(&self) -> Vec<u8> {
-        match self.headers.get("content-encoding") {
-            Some(encoding) => {
-                assert_eq!(encoding, "gzip", "X-Ray accepts gzip or nothing");
-                let mut plain = Vec::new();
-                flate2::read::GzDecoder::new(self.body.as_ref())
-                    .read_to_end(&mut plain)
-                    .expect("a gzip body decompresses");
-                plain
-            }
-            None => self.body.to_vec(),
-        }
-    }
-
-    fn spans(&self) -> Vec<ProtoSpan> {
-        self.request()
-            .resource_spans
-            .into_iter()
-            .flat_map(|resource| resource.scope_spans)
-            .flat_map(|scope| scope.spans)
-            .collect()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("the request has a {name} header"))
-            .to_str()
-            .expect("the header is ASCII")
-    }
-}
-
-/// The fake X-Ray endpoint: HTTPS on a loopback port with a test CA's certificate.
-struct XrayReceiver {
-    addr: SocketAddr,
-    /// PEM file of the test CA, for `OTEL_EXPORTER_OTLP_CERTIFICATE`.
-    ca_file: PathBuf,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl XrayReceiver {
-    async fn start() -> Self {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())
-            .expect("empty subject alternative names are valid");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "lambda-lens test CA");
-        let ca_key = KeyPair::generate().expect("ring generates a key pair");
-        let ca = ca_params
-            .self_signed(&ca_key)
-            .expect("the CA certificate self-signs");
-        let leaf_key = KeyPair::generate().expect("ring generates a key pair");
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .expect("localhost is a valid DNS name")
-            .signed_by(&leaf_key, &ca, &ca_key)
-            .expect("the CA signs the server certificate");
-
-        let tls = ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-            )
-            .expect("the generated certificate and key match");
-        let acceptor = TlsAcceptor::from(Arc::new(tls));
-
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("loopback port 0 binds");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
-        let ca_file = std::env::temp_dir().join(format!(
-            "lambda-lens-xray-ca-{}-{}.pem",
-            std::process::id(),
-            addr.port()
-        ));
-        std::fs::write(&ca_file, ca.pem()).expect("the temp directory is writable");
-
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&received);
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let acceptor = acceptor.clone();
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    // A client that does not trust the CA aborts the handshake: nothing to serve.
-                    let Ok(stream) = acceptor.accept(stream).await else {
-                        return;
-                    };
-                    let service =
-                        service_fn(move |request| handle(request, addr, Arc::clone(&log)));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self {
-            addr,
-            ca_file,
-            received,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("https://localhost:{}/v1/traces", self.addr.port())
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .expect("the receiver's lock is not poisoned")
-            .clone()
-    }
-}
-
-impl Drop for XrayReceiver {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.ca_file);
-    }
-}
-
-/// Records the request and answers as X-Ray would: 200 with an empty export response when the
-/// signature checks out, 403 otherwise.
-async fn handle(
-    request: Request<Incoming>,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<Received>>>,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
-    let (parts, body) = request.into_parts();
-    let body = body.collect().await?.to_bytes();
-    let verdict = verify_sigv4(&parts, &body, addr);
-    let status = if verdict.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::FORBIDDEN
-    };
-    log.lock()
-        .expect("the receiver's lock is not poisoned")
-        .push(Received {
-            path: parts.uri.path().to_owned(),
-            headers: parts.headers,
-            body,
-            verdict,
-        });
-    Ok(Response::builder()
-        .status(status)
-        .header("content-type", "application/x-protobuf")
-        .body(Full::new(Bytes::new()))
-        .expect("the response is valid"))
-}
-
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], message: &str) -> Vec<u8> {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(message.as_bytes());
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// Verifies a SigV4-signed request from the specification, as X-Ray would: the credential scope
-/// (this access key, today's date, our region, service `xray`), the headers that must be signed,
-/// the date's freshness, and the signature recomputed over the received headers and body bytes.
-fn verify_sigv4(parts: &http::request::Parts, body: &[u8], addr: SocketAddr) -> Result<(), String> {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .ok_or_else(|| format!("no {name} header"))
-    };
-    let authorization = header("authorization")?;
-    let fields = authorization
-        .strip_prefix("AWS4-HMAC-SHA256 ")
-        .ok_or("not AWS4-HMAC-SHA256")?;
-    let field = |name: &str| {
-        fields
-            .split(", ")
-            .find_map(|field| field.strip_prefix(&format!("{name}=")))
-            .ok_or_else(|| format!("no {name} in Authorization"))
-    };
-    let (credential, signed_headers, signature) = (
-        field("Credential")?,
-        field("SignedHeaders")?,
-        field("Signature")?,
-    );
-
-    let amz_date = header("x-amz-date")?;
-    let signed_at = humantime::parse_rfc3339(&format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &amz_date[0..4],
-        &amz_date[4..6],
-        &amz_date[6..8],
-        &amz_date[9..11],
-        &amz_date[11..13],
-        &amz_date[13..15]
-    ))
-    .map_err(|error| format!("x-amz-date {amz_date}: {error}"))?;
-    let skew = SystemTime::now()
-        .duration_since(signed_at)
-        .unwrap_or_else(|early| early.duration());
-    if skew > CLOCK_SKEW {
-        return Err(format!("x-amz-date {amz_date} is {skew:?} off"));
-    }
-    // Each AWS OTLP endpoint has its own SigV4 service.
-    let service = match parts.uri.path() {
-        "/v1/logs" => "logs",
-        "/v1/metrics" => "monitoring",
-        _ => "xray",
-    };
-    let scope = format!("{}/{REGION}/{service}/aws4_request", &amz_date[..8]);
-    if credential != format!("{ACCESS_KEY_ID}/{scope}") {
-        return Err(format!(
-            "credential {credential} is not {ACCESS_KEY_ID}/{scope}"
-        ));
-    }
-    if header("host")? != format!("localhost:{}", addr.port()) {
-        return Err(format!("host {} is not this endpoint", header("host")?));
-    }
-    if header("x-amz-security-token")? != SESSION_TOKEN {
-        return Err("x-amz-security-token is not the session token".into());
-    }
-    let signed: Vec<&str> = signed_headers.split(';').collect();
-    let mut required = vec!["content-type", "host", "x-amz-date", "x-amz-security-token"];
-    if parts.headers.contains_key("content-encoding") {
-        required.push("content-encoding");
-    }
-    if let Some(missing) = required.iter().find(|name| !signed.contains(name)) {
-        return Err(format!("{missing} is not signed"));
-    }
-    let mut sorted = signed.clone();
-    sorted.sort_unstable();
-    if sorted != signed {
-        return Err("SignedHeaders are not sorted".into());
-    }
-
-    let canonical_headers: String = signed
-        .iter()
-        .map(|name| {
-            let value = header(name)?;
-            Ok(format!(
-                "{name}:{}\n",
-                value.split_whitespace().collect::<Vec<_>>().join(" ")
-            ))
-        })
-        .collect::<Result<_, String>>()?;
-    if parts.uri.query().is_some() {
-        return Err("X-Ray's endpoint takes no query".into());
-    }
-    let canonical_request = format!(
-        "{}\n{}\n\n{canonical_headers}\n{signed_headers}\n{}",
-        parts.method,
-        parts.uri.path(),
-        hex(&Sha256::digest(body))
-    );
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
-    );
-    let key = [service, "aws4_request"].iter().fold(
-        hmac(
-            &hmac(
-                format!("AWS4{SECRET_ACCESS_KEY}").as_bytes(),
-                &amz_date[..8],
-            ),
-            REGION,
-        ),
-        |key, part| hmac(&key, part),
-    );
-    let expected = hex(&hmac(&key, &string_to_sign));
-    if signature != expected {
-        return Err(format!("signature {signature} is not {expected}"));
-    }
-    Ok(())
-}
 
 fn resource() -> Resource {
     Resource::builder_empty()
@@ -399,21 +68,17 @@ fn xray_exporter(
     settings: &ExportSettings,
     extra: &[(&str, &str)],
 ) -> Exporter {
-    let mut vars: HashMap<String, String> = [
-        ("LAMBDA_LENS_EXPORT_TARGET", "xray".to_owned()),
-        ("LAMBDA_LENS_XRAY_ENDPOINT", receiver.endpoint()),
-        (
-            "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            receiver.ca_file.display().to_string(),
-        ),
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
-        ("AWS_SESSION_TOKEN", SESSION_TOKEN.to_owned()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect();
+    let mut vars: HashMap<String, String> = receiver
+        .exporter_env()
+        .into_iter()
+        .chain([
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
+            ("AWS_SESSION_TOKEN", SESSION_TOKEN.to_owned()),
+        ])
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
     for (name, value) in extra {
         vars.insert((*name).to_owned(), (*value).to_owned());
     }
@@ -469,7 +134,7 @@ async fn signed_https_export_arrives_and_the_signature_verifies() {
     assert_eq!(request.header("x-amz-security-token"), SESSION_TOKEN);
     assert_eq!(
         request.header("host"),
-        format!("localhost:{}", receiver.addr.port())
+        format!("localhost:{}", receiver.port())
     );
     assert_eq!(request.header("content-type"), "application/x-protobuf");
     assert!(!request.headers.contains_key("content-encoding"));
@@ -710,15 +375,10 @@ async fn log_records_go_to_cloudwatch_logs_signed_for_service_logs() {
     use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
     let receiver = XrayReceiver::start().await;
-    let logs_endpoint = format!("https://localhost:{}/v1/logs", receiver.addr.port());
     let mut exporter = xray_exporter(
         &receiver,
         &roomy_settings(),
         &[
-            (
-                "LAMBDA_LENS_CLOUDWATCH_LOGS_ENDPOINT",
-                logs_endpoint.as_str(),
-            ),
             ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders-fn"),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]0123"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),

@@ -168,6 +168,7 @@ mod tests {
                         duration_ms: 1.5,
                     }],
                     tracing: None,
+                    tenant_id: None,
                 },
             },
         }

@@ -198,10 +198,24 @@ fn identity_attributes(
     if let Some(account) = account_id {
         attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account));
     }
-    if let Some(tenant) = inv.event.as_ref().and_then(|e| e.tenant_id.clone()) {
-        attributes.push(KeyValue::new(lens::TENANT_ID, tenant));
+    if let Some(tenant) = tenant_id(inv) {
+        attributes.push(KeyValue::new(lens::TENANT_ID, tenant.to_owned()));
     }
     attributes
+}
+
+/// The tenant of a tenant-isolated function: the runtime's `Lambda-Runtime-Aws-Tenant-Id`, else the
+/// `tenantId` of `platform.start` (a runtime that bypasses the proxy; `platform.report` comes after
+/// the span is built).
+fn tenant_id(inv: &InvocationSummary) -> Option<&str> {
+    inv.event
+        .as_ref()
+        .and_then(|e| e.tenant_id.as_deref())
+        .or_else(|| {
+            inv.platform_start
+                .as_ref()
+                .and_then(|s| s.body.tenant_id.as_deref())
+        })
 }
 
 /// A durable function's execution: each replay is an invocation whose event names it.
@@ -321,6 +335,7 @@ mod tests {
                     request_id: RequestId::new("r-1"),
                     version: Some("7".into()),
                     tracing: None,
+                    tenant_id: None,
                 },
             }),
             runtime_done: done,
@@ -575,6 +590,35 @@ mod tests {
         let spans = spans_of(&plain);
         assert_eq!(attr(&spans[0], "lambda_lens.tenant.id"), None);
         assert_eq!(attr(&spans[0], "lambda_lens.durable_execution.arn"), None);
+    }
+
+    #[test]
+    fn the_platform_names_the_tenant_when_the_runtime_header_did_not() {
+        let with_start_tenant = |header: Option<&str>| {
+            let mut inv = summary(Some(result(ResultKind::Response, b"\"ok\"")), None);
+            if let Some(record) = inv.event.as_mut() {
+                record.tenant_id = header.map(str::to_owned);
+            }
+            if let Some(start) = inv.platform_start.as_mut() {
+                start.body.tenant_id = Some("green".into());
+            }
+            inv
+        };
+        let tenant =
+            |inv: &InvocationSummary| attr(&spans_of(inv)[0], "lambda_lens.tenant.id").cloned();
+        assert_eq!(tenant(&with_start_tenant(None)), Some(Value::from("green")));
+        assert_eq!(
+            tenant(&with_start_tenant(Some("blue"))),
+            Some(Value::from("blue"))
+        );
+
+        // A runtime that bypasses the proxy: only the platform saw the invocation.
+        let mut bypassed = with_start_tenant(None);
+        bypassed.event = None;
+        if let Some(start) = bypassed.platform_start.as_mut() {
+            start.body.tenant_id = Some("red".into());
+        }
+        assert_eq!(tenant(&bypassed), Some(Value::from("red")));
     }
 
     #[test]

@@ -131,6 +131,8 @@ pub struct Start {
     pub version: Option<String>,
     /// `tracing`.
     pub tracing: Option<PlatformTracing>,
+    /// `tenantId`: the tenant of a function in tenant isolation mode.
+    pub tenant_id: Option<String>,
 }
 
 /// The record of `platform.runtimeDone`.
@@ -167,6 +169,8 @@ pub struct Report {
     pub spans: Vec<PlatformSpan>,
     /// `tracing`.
     pub tracing: Option<PlatformTracing>,
+    /// `tenantId`: the tenant of a function in tenant isolation mode.
+    pub tenant_id: Option<String>,
 }
 
 /// `metrics` of `platform.report`.
@@ -341,6 +345,7 @@ fn parse_event(element: &Value) -> Option<TelemetryEvent> {
                 request_id: request_id(r)?,
                 version: string(r, "version"),
                 tracing: tracing(r),
+                tenant_id: tenant(r),
             })
         }
         "platform.runtimeDone" => {
@@ -373,6 +378,7 @@ fn parse_event(element: &Value) -> Option<TelemetryEvent> {
                 metrics,
                 spans: spans(r, time),
                 tracing: tracing(r),
+                tenant_id: tenant(r),
             })
         }
         "platform.logsDropped" => {
@@ -451,6 +457,11 @@ fn status(record: &Map<String, Value>) -> Option<PlatformStatus> {
 
 fn request_id(record: &Map<String, Value>) -> Option<RequestId> {
     string(record, "requestId").map(RequestId::new)
+}
+
+/// `tenantId`; an empty one names no tenant.
+fn tenant(record: &Map<String, Value>) -> Option<String> {
+    string(record, "tenantId").filter(|t| !t.is_empty())
 }
 
 fn metrics(record: &Map<String, Value>) -> Option<&Map<String, Value>> {
@@ -591,6 +602,37 @@ mod tests {
             ]
         );
         assert_eq!(events[1].time, at_ms(1_665_532_815_300));
+    }
+
+    #[test]
+    fn the_tenant_is_read_from_start_and_report() {
+        let body = br#"[{"time":"2025-10-13T19:48:00.000Z","type":"platform.start","record":{
+            "requestId":"r1","version":"$LATEST","tenantId":"BlueTenant"}},
+            {"time":"2025-10-13T19:48:00.120Z","type":"platform.report","record":{
+            "requestId":"r1","status":"success","tenantId":"BlueTenant","metrics":{"durationMs":2.5}}},
+            {"time":"2025-10-13T19:48:01.000Z","type":"platform.start","record":{
+            "requestId":"r2","tenantId":""}},
+            {"time":"2025-10-13T19:48:02.000Z","type":"platform.start","record":{
+            "requestId":"r3","tenantId":17}}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        let tenants: Vec<(&str, Option<&str>)> = events
+            .iter()
+            .map(|e| match &e.body {
+                TelemetryBody::Start(s) => (s.request_id.as_str(), s.tenant_id.as_deref()),
+                TelemetryBody::Report(r) => (r.request_id.as_str(), r.tenant_id.as_deref()),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            tenants,
+            [
+                ("r1", Some("BlueTenant")),
+                ("r1", Some("BlueTenant")),
+                ("r2", None),
+                ("r3", None)
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`layer`] and [`sandbox`]: lambda-lens installed as a layer in the local Lambda sandbox;
 //! - [`python_receiver`]: the OTLP receiver that decodes with the OpenTelemetry Python bindings;
 //! - [`repo`]: the repository's files the tests use;
-//! - [`containment`]: the shape every exported trace must have (children inside their parents).
+//! - [`containment`]: the shape every exported trace must have (children inside their parents);
+//! - [`xray_receiver`]: X-Ray's OTLP endpoint played locally over HTTPS, checking SigV4.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -26,3 +27,4 @@ pub mod runtimes;
 pub mod sandbox;
 pub mod scenario;
 pub mod wire;
+pub mod xray_receiver;

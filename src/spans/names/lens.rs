@@ -47,8 +47,8 @@ names! {
         /// The platform's duration of the invocation (`runtimeDone`'s `durationMs`) or of a phase
         /// (its span of the same name), on the span the proxy timed.
         PLATFORM_DURATION_MS = "lambda_lens.platform.duration_ms",
-        /// The tenant of a tenant-isolated function (`Lambda-Runtime-Aws-Tenant-Id`); no
-        /// convention names tenants.
+        /// The tenant of a tenant-isolated function (`Lambda-Runtime-Aws-Tenant-Id`, else the
+        /// platform events' `tenantId`); no convention names tenants.
         TENANT_ID = "lambda_lens.tenant.id",
         /// A durable function's execution (the event's `DurableExecutionArn`); no convention
         /// names durable executions.
