@@ -29,6 +29,8 @@ pub const REPORT_INIT_DURATION_MS: &str = "lambda_lens.report.init_duration_ms";
 pub const REPORT_RESTORE_DURATION_MS: &str = "lambda_lens.report.restore_duration_ms";
 /// Report: the time extensions took after the response, in milliseconds.
 pub const REPORT_EXTENSION_OVERHEAD_MS: &str = "lambda_lens.report.extension_overhead_ms";
+/// Report: the tenant of a tenant-isolated function (the report's `tenantId`), named as on spans.
+pub const TENANT_ID: &str = crate::spans::names::lens::TENANT_ID;
 
 /// The report's span that measures the extensions' time after the response (the platform's
 /// name, read from the report).
@@ -49,4 +51,5 @@ pub const LOG_ATTRIBUTES: &[&str] = &[
     REPORT_INIT_DURATION_MS,
     REPORT_RESTORE_DURATION_MS,
     REPORT_EXTENSION_OVERHEAD_MS,
+    TENANT_ID,
 ];

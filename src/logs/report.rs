@@ -107,6 +107,9 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         ));
         let _ = write!(body, "\tError Type: {error_type}");
     }
+    if let Some(tenant) = &report.tenant_id {
+        attributes.push(proto_values::string(names::TENANT_ID, tenant.as_str()));
+    }
     let severity = if success {
         Severity::Info
     } else {
@@ -219,6 +222,23 @@ mod tests {
         assert_eq!(record.time_unix_nano, 1_700_000_000_040_000_000);
         // status, 5 figures, overhead, invocation id
         assert_eq!(record.attributes.len(), 8);
+    }
+
+    #[test]
+    fn the_report_names_its_tenant() {
+        let mut report = joined(PlatformStatus::Success, None);
+        report.report.body.tenant_id = Some("tenant-a".into());
+        let record = report_record(&report, true, t(50));
+        let tenant = record
+            .attributes
+            .iter()
+            .find(|kv| kv.key == names::TENANT_ID)
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(v) => Some(v.as_str()),
+                _ => None,
+            });
+        assert_eq!(tenant, Some("tenant-a"));
+        assert_eq!(record.attributes.len(), 9);
     }
 
     #[test]
