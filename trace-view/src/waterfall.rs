@@ -61,12 +61,13 @@ pub fn render_waterfall(spans: &[ReceivedSpan], width: usize) -> String {
 ///   invoke       |████████████████████████████| 120.000 ms OK faas.coldstart=true
 ///     handler    |    ██████████████          |  60.000 ms ERROR: boom
 ///       · exception +5.000 ms exception.message=boom
+///       ↪ link 5b8aa5a2d2c872e8321cf37308d69df2/051581bf3cb55c13 messaging.message.id=m-1
 /// ```
 ///
 /// Spans whose parent was not received are shown at the root, marked `(remote parent)` when the
 /// sender said the parent is another service's span (expected: it is not in this receiver), else
 /// `(orphan)` (a parent of the same service that never arrived). Event times are relative to the
-/// start of their span.
+/// start of their span. A span's links follow its events, each with the linked trace and span ids.
 pub fn render_waterfall_with(spans: &[ReceivedSpan], options: &WaterfallOptions) -> String {
     let mut traces: BTreeMap<&str, Vec<&ReceivedSpan>> = BTreeMap::new();
     for span in spans {
@@ -206,6 +207,19 @@ fn render_trace(out: &mut String, spans: &[&ReceivedSpan], options: &WaterfallOp
                 millis(offset)
             );
             for (key, value) in &event.attributes {
+                let _ = write!(out, " {key}={}", show_value(value));
+            }
+            out.push('\n');
+        }
+        for link in &span.links {
+            let _ = write!(
+                out,
+                "{}↪ link {}/{}",
+                "  ".repeat(row.depth + 2),
+                link.trace_id,
+                link.span_id
+            );
+            for (key, value) in &link.attributes {
                 let _ = write!(out, " {key}={}", show_value(value));
             }
             out.push('\n');
@@ -405,6 +419,25 @@ mod tests {
             .map(|(key, _)| key)
             .collect();
         assert_eq!(keys, ["http.route", "http.method"]);
+    }
+
+    #[test]
+    fn links_follow_their_span() {
+        let mut consumer = span("c", None, 0, 10);
+        consumer.links.push(crate::model::SpanLink {
+            trace_id: "5b8aa5a2d2c872e8321cf37308d69df2".into(),
+            span_id: "051581bf3cb55c13".into(),
+            attributes: BTreeMap::from([("messaging.message.id".to_owned(), Value::from("m-1"))]),
+            flags: 1,
+            trace_state: String::new(),
+        });
+        let text = render_waterfall(&[consumer], 40);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("  span-c"), "{text}");
+        assert_eq!(
+            lines[2],
+            "    ↪ link 5b8aa5a2d2c872e8321cf37308d69df2/051581bf3cb55c13 messaging.message.id=m-1"
+        );
     }
 
     #[test]
