@@ -128,7 +128,8 @@ demo: venv
 	  --env LAMBDA_LENS_PROXY_PORT=0 --env LAMBDA_LENS_HANDOFF_FILE=$(CURDIR)/target/demo/handoff \
 	  --trace active \
 	  --invoke examples/events/hello.json --invoke examples/events/fail.json \
-	  --invoke examples/events/timeout.json --invoke examples/events/hello.json --exit-after --otlp-view \
+	  --invoke examples/events/sqs-batch.json --invoke examples/events/timeout.json \
+	  --invoke examples/events/hello.json --exit-after --otlp-view \
 	  -- $(CURDIR)/$(PYTHON) -m awslambdaric app.handler
 
 # Fuzzing (fuzz/, its own workspace): each target runs FUZZ_SECONDS under libFuzzer, one after the
