@@ -29,9 +29,14 @@ use prost::Message;
 use tokio::net::TcpListener;
 
 use lambda_lens::export::{
-    Exporter, Jitter, Occasion, BACKOFF_BASE, FAILURES_TO_OPEN, PROBE_TIMEOUT,
+    Exporter, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
+use lambda_lens_test_support::layer::build_layer;
+use lambda_lens_test_support::sandbox::python_sandbox_config;
+use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status as SandboxStatus};
+use serde_json::json;
+use trace_view::{Mode, ReceivedSpan, Receiver, ReceiverConfig};
 
 const BUDGET: Duration = Duration::from_secs(2);
 
@@ -126,6 +131,41 @@ impl Collector {
 
     fn exporter(&self) -> Exporter {
         exporter_to(self.addr, 1.0)
+    }
+}
+
+/// The log lines written while its subscriber is the default.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+        let lines = self.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || lines.clone())
+            .finish()
+    }
+
+    fn all(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned"))
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -251,7 +291,18 @@ async fn a_batch_refused_for_good_is_dropped_and_counted_and_the_next_goes() {
     let mut exporter = collector.exporter();
     exporter.enqueue((0..600).map(span).collect());
 
-    let outcome = exporter.flush(BUDGET).await;
+    let lines = Lines::default();
+    let outcome = {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        exporter.flush(BUDGET).await
+    };
+    let lines = lines.all();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("dropped 512 spans for good") && !lines[0].contains("kept"),
+        "the line says what was dropped: {}",
+        lines[0]
+    );
 
     assert_eq!(outcome.exported, 88, "{outcome:?}");
     assert_eq!(outcome.requeued, 0);
@@ -434,4 +485,99 @@ async fn a_collector_that_was_down_gets_everything_at_the_first_flush_before_a_f
         names(&bodies[1]),
         ["invoke-1", "invoke-2", "invoke-3", "invoke-4", "invoke-5"]
     );
+}
+
+/// The extension's log lines the sandbox saw so far.
+fn extension_lines(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .telemetry_emitted()
+        .iter()
+        .filter(|event| event["type"] == "extension")
+        .map(|event| match &event["record"] {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_logs_one_line_per_failure_kind_and_one_when_the_collector_is_back() {
+    const DOWN_INVOCATIONS: usize = 8;
+    const REFUSING_INVOCATIONS: usize = 6;
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts");
+    let opt = build_layer(env!("CARGO_BIN_EXE_lambda-lens"), "fault-lines");
+    let sandbox = Sandbox::start(
+        python_sandbox_config(&opt)
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+            .with_env("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "300"),
+    )
+    .await
+    .expect("sandbox starts");
+    sandbox.invoke(Invocation::json(&json!({}))).await;
+
+    receiver.set_mode(Mode::Down).await.expect("receiver down");
+    for _ in 0..DOWN_INVOCATIONS {
+        let out = sandbox.invoke(Invocation::json(&json!({"echo": 1}))).await;
+        assert_eq!(out.status, SandboxStatus::Success);
+    }
+    receiver
+        .set_mode(Mode::Refuse)
+        .await
+        .expect("receiver refuses");
+    for _ in 0..REFUSING_INVOCATIONS {
+        sandbox.invoke(Invocation::json(&json!({"echo": 2}))).await;
+    }
+    receiver
+        .set_mode(Mode::Normal)
+        .await
+        .expect("receiver back");
+    // After refusals the circuit waits out its step (at most BACKOFF_CAP, frozen or not); the
+    // first invocation after it delivers everything.
+    tokio::time::sleep(BACKOFF_CAP).await;
+    let last = sandbox.invoke(Invocation::json(&json!({}))).await;
+    let last_id = last.request_id.to_string();
+    receiver
+        .wait_for_spans(
+            |spans: &[ReceivedSpan]| {
+                spans
+                    .iter()
+                    .any(|span| span.attributes.get("faas.invocation_id") == Some(&json!(last_id)))
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("export resumes");
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+
+    let lines = extension_lines(&sandbox);
+    let warnings: Vec<&String> = lines.iter().filter(|line| line.contains("WARN")).collect();
+    let unreachable: Vec<_> = warnings
+        .iter()
+        .filter(|line| line.contains("collector unreachable"))
+        .collect();
+    let refused: Vec<_> = warnings
+        .iter()
+        .filter(|line| line.contains("collector refused (try later)"))
+        .collect();
+    assert_eq!(unreachable.len(), 1, "one line for the outage: {lines:#?}");
+    assert_eq!(refused.len(), 1, "one line for the refusals: {lines:#?}");
+    assert_eq!(warnings.len(), 2, "no other warning: {lines:#?}");
+    assert!(
+        unreachable[0].contains("attempts=1 ")
+            && unreachable[0].contains("kept for the next attempt"),
+        "{}",
+        unreachable[0]
+    );
+    assert!(refused[0].contains("dropped_total=0"), "{}", refused[0]);
+    let recovered: Vec<_> = lines
+        .iter()
+        .filter(|line| line.contains("export recovered"))
+        .collect();
+    assert_eq!(recovered.len(), 1, "one line when back: {lines:#?}");
+    assert!(
+        recovered[0].contains("failed_attempts=") && recovered[0].contains("dropped_total=0"),
+        "{}",
+        recovered[0]
+    );
+    std::fs::remove_dir_all(&opt).expect("layer removed");
 }
