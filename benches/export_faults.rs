@@ -2,7 +2,7 @@
 //! the extension of a Python function in the sandbox (frozen between invocations, as on Lambda),
 //! exporting to a trace-view receiver switched between up, down (connection refused), refusing
 //! (HTTP 503) and hanging. Per mode and binary: the hold (from the response to everyone back in
-//! `/next`) p50/p99, lambda-lens CPU per 1000 invocations (utime + stime from /proc/<pid>/stat,
+//! `/next`) p50/p99/max, lambda-lens CPU per 1000 invocations (utime + stime from /proc/<pid>/stat,
 //! 10 ms ticks), the extension's log lines and the requests the receiver saw.
 //!
 //! Two binaries alternate within each mode and run: `LENS_OLD` (a build of an earlier commit, if
@@ -42,6 +42,7 @@ const MODES: [(&str, Mode); 4] = [
 struct Figures {
     hold_p50_ms: f64,
     hold_p99_ms: f64,
+    hold_max_ms: f64,
     cpu_ms_per_1000: f64,
     log_lines: usize,
     requests: usize,
@@ -105,6 +106,7 @@ async fn measure(binary: &Path, label: &str, mode: Mode, receiver: &ReceiverHand
     let figures = Figures {
         hold_p50_ms: us(summary.p50) / 1e3,
         hold_p99_ms: us(summary.p99) / 1e3,
+        hold_max_ms: us(summary.max) / 1e3,
         cpu_ms_per_1000: ticks as f64 / TICKS_PER_SECOND * 1e3 * 1000.0 / INVOCATIONS as f64,
         log_lines: extension_lines(&sandbox) - lines_before,
         requests: receiver.requests().len() - requests_before,
@@ -124,7 +126,7 @@ fn main() {
     let receiver = start_receiver();
     let runtime = current_thread_runtime();
     println!("export_faults: {INVOCATIONS} invocations per mode, binary and run; flush budget {FLUSH_TIMEOUT_MS} ms");
-    println!("run | mode | binary | hold p50 ms | hold p99 ms | CPU ms / 1000 inv | log lines | requests | load");
+    println!("run | mode | binary | hold p50 ms | hold p99 ms | hold max ms | CPU ms / 1000 inv | log lines | requests | load");
     for run in 1..=RUNS {
         for (name, mode) in MODES {
             // Alternate which binary goes first, so drift in machine load hits both alike.
@@ -136,9 +138,10 @@ fn main() {
                 let label = format!("faults-{run}-{name}-{binary_name}");
                 let figures = runtime.block_on(measure(Path::new(binary), &label, mode, &receiver));
                 println!(
-                    "{run} | {name} | {binary_name} | {:.1} | {:.1} | {:.0} | {} | {} | {}",
+                    "{run} | {name} | {binary_name} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {} | {}",
                     figures.hold_p50_ms,
                     figures.hold_p99_ms,
+                    figures.hold_max_ms,
                     figures.cpu_ms_per_1000,
                     figures.log_lines,
                     figures.requests,
