@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lambda_lens_test_support::layer::build_layer;
-use lambda_lens_test_support::sandbox::python_sandbox_config;
+use lambda_lens_test_support::sandbox::{extension_lines, process_dir, python_sandbox_config};
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason};
 use serde_json::json;
 use trace_view::{Mode, ReceiverHandle};
@@ -50,34 +50,16 @@ struct Figures {
 
 /// CPU ticks (user + system) of the process whose command line contains `needle`.
 fn cpu_ticks(needle: &str) -> u64 {
-    for entry in std::fs::read_dir("/proc").expect("procfs") {
-        let path = entry.expect("proc entry").path();
-        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
-            continue;
-        };
-        if !String::from_utf8_lossy(&cmdline).contains(needle) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(path.join("stat")).expect("stat readable");
-        // Fields after the command name, which is in parentheses: state is field 3, utime 14.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .expect("stat has a command name")
-            .1
-            .split_whitespace()
-            .collect();
-        let field = |n: usize| fields[n - 3].parse::<u64>().expect("a tick count");
-        return field(14) + field(15);
-    }
-    panic!("no process with {needle} in its command line")
-}
-
-fn extension_lines(sandbox: &Sandbox) -> usize {
-    sandbox
-        .telemetry_emitted()
-        .iter()
-        .filter(|event| event["type"] == "extension")
-        .count()
+    let stat = std::fs::read_to_string(process_dir(needle).join("stat")).expect("stat readable");
+    // Fields after the command name, which is in parentheses: state is field 3, utime 14.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat has a command name")
+        .1
+        .split_whitespace()
+        .collect();
+    let field = |n: usize| fields[n - 3].parse::<u64>().expect("a tick count");
+    field(14) + field(15)
 }
 
 async fn measure(binary: &Path, label: &str, mode: Mode, receiver: &ReceiverHandle) -> Figures {
@@ -94,7 +76,8 @@ async fn measure(binary: &Path, label: &str, mode: Mode, receiver: &ReceiverHand
     .expect("sandbox starts");
     sandbox.invoke(Invocation::json(&json!({}))).await;
     receiver.set_mode(mode).await.expect("receiver mode");
-    let (lines_before, requests_before) = (extension_lines(&sandbox), receiver.requests().len());
+    let (lines_before, requests_before) =
+        (extension_lines(&sandbox).len(), receiver.requests().len());
     let ticks_before = cpu_ticks(&extension);
     let mut holds = Vec::with_capacity(INVOCATIONS);
     for _ in 0..INVOCATIONS {
@@ -108,7 +91,7 @@ async fn measure(binary: &Path, label: &str, mode: Mode, receiver: &ReceiverHand
         hold_p99_ms: us(summary.p99) / 1e3,
         hold_max_ms: us(summary.max) / 1e3,
         cpu_ms_per_1000: ticks as f64 / TICKS_PER_SECOND * 1e3 * 1000.0 / INVOCATIONS as f64,
-        log_lines: extension_lines(&sandbox) - lines_before,
+        log_lines: extension_lines(&sandbox).len() - lines_before,
         requests: receiver.requests().len() - requests_before,
     };
     receiver.set_mode(Mode::Normal).await.expect("receiver up");

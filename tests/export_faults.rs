@@ -33,7 +33,7 @@ use lambda_lens::export::{
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
 use lambda_lens_test_support::layer::build_layer;
-use lambda_lens_test_support::sandbox::python_sandbox_config;
+use lambda_lens_test_support::sandbox::{extension_lines, python_sandbox_config};
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status as SandboxStatus};
 use serde_json::json;
 use trace_view::{Mode, ReceivedSpan, Receiver, ReceiverConfig};
@@ -485,19 +485,6 @@ async fn a_collector_that_was_down_gets_everything_at_the_first_flush_before_a_f
         names(&bodies[1]),
         ["invoke-1", "invoke-2", "invoke-3", "invoke-4", "invoke-5"]
     );
-}
-
-/// The extension's log lines the sandbox saw so far.
-fn extension_lines(sandbox: &Sandbox) -> Vec<String> {
-    sandbox
-        .telemetry_emitted()
-        .iter()
-        .filter(|event| event["type"] == "extension")
-        .map(|event| match &event["record"] {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
