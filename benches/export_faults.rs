@@ -6,7 +6,7 @@
 //! 10 ms ticks), the extension's log lines and the requests the receiver saw.
 //!
 //! Two binaries alternate within each mode and run: `LENS_OLD` (a build of an earlier commit, if
-//! set) and this checkout's. A measurement, not a test: the process exits 0. Run:
+//! set) and this checkout's (or `LENS_NEW`). A measurement, not a test: the process exits 0. Run:
 //! `LENS_OLD=/path/to/old/lambda-lens cargo bench --bench export_faults` (see benches/README.md).
 
 use std::path::Path;
@@ -101,7 +101,9 @@ async fn measure(binary: &Path, label: &str, mode: Mode, receiver: &ReceiverHand
 }
 
 fn main() {
-    let new = env!("CARGO_BIN_EXE_lambda-lens").to_owned();
+    // The binaries measured need not be built with the bench's profile.
+    let new =
+        std::env::var("LENS_NEW").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lambda-lens").to_owned());
     let mut binaries = vec![("new", new)];
     if let Ok(old) = std::env::var("LENS_OLD") {
         binaries.insert(0, ("old", old));

@@ -568,3 +568,22 @@ async fn the_binary_logs_one_line_per_failure_kind_and_one_when_the_collector_is
     );
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }
+
+#[tokio::test]
+async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hanging_collector() {
+    let collector = Collector::start(vec![Answer::Hang; 3]).await;
+    let mut exporter = exporter_to(collector.addr, 1.0);
+    exporter.enqueue(vec![span(0)]);
+    let short = PROBE_TIMEOUT / 2;
+
+    exporter.flush(short).await;
+    exporter.flush(short).await;
+    assert_eq!(
+        collector.bodies().len(),
+        2,
+        "the first request and the first probe"
+    );
+    flush_rapidly(&mut exporter, 10).await;
+    assert_eq!(collector.bodies().len(), 2, "nothing within the step");
+    assert_eq!(exporter.queued(), 1, "the span is kept");
+}
