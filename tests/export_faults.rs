@@ -1,9 +1,11 @@
 //! The exporter against a collector that fails: a real HTTP server on an ephemeral port answering
 //! from a script (429 with `Retry-After`, 400, or no answer at all), counting every request it
-//! sees and keeping its body. What is checked: exact request counts, that `Retry-After` holds
-//! requests back and a retry re-sends the same bytes, that a refused batch is dropped for good
-//! while the next goes, and that a hanging collector costs one short probe after its first
-//! timeout.
+//! sees and keeping its body, or nothing listening at all. Backoff steps are a fixed fraction of
+//! their ceiling (the exporter's jitter is injected). What is checked: exact request counts, that
+//! `Retry-After` holds requests back and a retry re-sends the same bytes, that a 503 gets one
+//! probe per step, that a refused batch is dropped for good while the next goes, that a hanging
+//! collector costs one short probe after its first timeout, and that spans arrive in order and
+//! once after recovery.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,8 +28,15 @@ use opentelemetry_sdk::Resource;
 use prost::Message;
 use tokio::net::TcpListener;
 
-use lambda_lens::export::{Exporter, PROBE_TIMEOUT};
+use lambda_lens::export::{
+    Exporter, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT,
+};
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
+use lambda_lens_test_support::layer::build_layer;
+use lambda_lens_test_support::sandbox::{extension_lines, python_sandbox_config};
+use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status as SandboxStatus};
+use serde_json::json;
+use trace_view::{Mode, ReceivedSpan, Receiver, ReceiverConfig};
 
 const BUDGET: Duration = Duration::from_secs(2);
 
@@ -51,6 +60,18 @@ impl Collector {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds loopback port 0");
+        Self::serve(listener, script)
+    }
+
+    /// A collector that starts listening on `addr` (where nothing listened before).
+    async fn start_on(addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr)
+            .await
+            .expect("the port left free is still free");
+        Self::serve(listener, Vec::new())
+    }
+
+    fn serve(listener: TcpListener, script: Vec<Answer>) -> Self {
         let addr = listener
             .local_addr()
             .expect("a bound listener has an address");
@@ -109,20 +130,78 @@ impl Collector {
     }
 
     fn exporter(&self) -> Exporter {
-        let vars: HashMap<&str, String> = [(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://{}", self.addr),
-        )]
-        .into();
-        let settings = ExportSettings {
-            destination: Destination::from_lookup(|name| vars.get(name).cloned()).0,
-            flush_timeout: BUDGET,
-            ..ExportSettings::default()
-        };
-        Exporter::new(&settings, Resource::builder_empty().build())
-            .expect("valid settings")
-            .expect("export is on")
+        exporter_to(self.addr, 1.0)
     }
+}
+
+/// The log lines written while its subscriber is the default.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+        let lines = self.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || lines.clone())
+            .finish()
+    }
+
+    fn all(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned"))
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Backoff steps of a fixed fraction of their ceiling.
+struct Fraction(f64);
+
+impl Jitter for Fraction {
+    fn pick(&mut self, ceiling: Duration) -> Duration {
+        ceiling.mul_f64(self.0)
+    }
+}
+
+/// An exporter to `addr` whose backoff steps are `fraction` of their ceiling.
+fn exporter_to(addr: SocketAddr, fraction: f64) -> Exporter {
+    let vars: HashMap<&str, String> =
+        [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))].into();
+    let settings = ExportSettings {
+        destination: Destination::from_lookup(|name| vars.get(name).cloned()).0,
+        flush_timeout: BUDGET,
+        ..ExportSettings::default()
+    };
+    Exporter::with_jitter(&settings, Resource::builder_empty().build(), || {
+        Box::new(Fraction(fraction))
+    })
+    .expect("valid settings")
+    .expect("export is on")
+}
+
+/// A loopback address nothing listens on (connections to it are refused).
+async fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds loopback port 0");
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
 }
 
 fn span(index: u64) -> SpanData {
@@ -212,7 +291,18 @@ async fn a_batch_refused_for_good_is_dropped_and_counted_and_the_next_goes() {
     let mut exporter = collector.exporter();
     exporter.enqueue((0..600).map(span).collect());
 
-    let outcome = exporter.flush(BUDGET).await;
+    let lines = Lines::default();
+    let outcome = {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        exporter.flush(BUDGET).await
+    };
+    let lines = lines.all();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("dropped 512 spans for good") && !lines[0].contains("kept"),
+        "the line says what was dropped: {}",
+        lines[0]
+    );
 
     assert_eq!(outcome.exported, 88, "{outcome:?}");
     assert_eq!(outcome.requeued, 0);
@@ -259,5 +349,241 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
         2,
         "the first request and one probe"
     );
+    assert_eq!(exporter.queued(), 1, "the span is kept");
+
+    // Full-ceiling jitter: the next probe goes after BACKOFF_BASE, not before any freeze.
+    flush_rapidly(&mut exporter, 10).await;
+    assert_eq!(collector.bodies().len(), 2, "nothing within the step");
+    tokio::time::sleep(BACKOFF_BASE + Duration::from_millis(20)).await;
+    let delivered = exporter.flush(BUDGET).await;
+    assert_eq!(
+        (delivered.exported, delivered.requeued),
+        (1, 0),
+        "{delivered:?}"
+    );
+    assert_eq!(collector.bodies().len(), 3, "one probe, answered");
+}
+
+/// Flushes `count` times at once (well within any backoff step), on both occasions.
+async fn flush_rapidly(exporter: &mut Exporter, count: usize) {
+    for index in 0..count {
+        let occasion = if index % 2 == 0 {
+            Occasion::Background
+        } else {
+            Occasion::BeforeFreeze
+        };
+        let held = exporter.flush_on(BUDGET, occasion).await;
+        assert_eq!(held.exported, 0, "{held:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_collector_answering_503_gets_one_probe_per_backoff_step_then_everything_in_order() {
+    let failures = usize::try_from(FAILURES_TO_OPEN).expect("small") + 2;
+    let collector = Collector::start(vec![Answer::Status(503, None); failures]).await;
+    // Steps of a quarter of their ceiling: 250 ms after the first failed probe, then 500 ms.
+    let mut exporter = exporter_to(collector.addr, 0.25);
+    exporter.enqueue((0..3).map(span).collect());
+
+    for attempt in 1..=FAILURES_TO_OPEN {
+        exporter.flush(BUDGET).await;
+        assert_eq!(
+            collector.bodies().len(),
+            attempt as usize,
+            "closed: every flush sends"
+        );
+    }
+    exporter.flush(BUDGET).await;
+    assert_eq!(
+        collector.bodies().len(),
+        4,
+        "the first probe is not delayed"
+    );
+    flush_rapidly(&mut exporter, 10).await;
+    assert_eq!(collector.bodies().len(), 4, "nothing within the step");
+
+    tokio::time::sleep(BACKOFF_BASE.mul_f64(0.25) + Duration::from_millis(20)).await;
+    exporter.flush(BUDGET).await;
+    assert_eq!(
+        collector.bodies().len(),
+        5,
+        "one probe once the step passed"
+    );
+    flush_rapidly(&mut exporter, 10).await;
+    assert_eq!(
+        collector.bodies().len(),
+        5,
+        "nothing within the doubled step"
+    );
+
+    tokio::time::sleep(BACKOFF_BASE.mul_f64(0.5) + Duration::from_millis(20)).await;
+    exporter.enqueue(vec![span(3)]);
+    let delivered = exporter.flush(BUDGET).await;
+    assert_eq!(
+        (delivered.exported, delivered.requeued),
+        (4, 0),
+        "{delivered:?}"
+    );
+    let bodies = collector.bodies();
+    assert_eq!(
+        bodies.len(),
+        7,
+        "the kept request, then the span queued meanwhile"
+    );
+    assert!(
+        bodies[..6].iter().all(|body| *body == bodies[0]),
+        "every retry re-sends the same bytes"
+    );
+    assert_eq!(names(&bodies[5]), ["invoke-0", "invoke-1", "invoke-2"]);
+    assert_eq!(names(&bodies[6]), ["invoke-3"]);
+    assert_eq!(exporter.dropped().spans, 0);
+}
+
+#[tokio::test]
+async fn a_collector_that_was_down_gets_everything_at_the_first_flush_before_a_freeze() {
+    let addr = free_addr().await;
+    let mut exporter = exporter_to(addr, 1.0);
+    for index in 0..6 {
+        exporter.enqueue(vec![span(index)]);
+        let refused = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+        assert!(
+            refused
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("reach")),
+            "{refused:?}"
+        );
+    }
+    let held_at = std::time::SystemTime::now();
+    let until = exporter
+        .blocked_until(held_at)
+        .expect("background flushes wait for the step");
+    assert!(until > held_at);
+
+    let collector = Collector::start_on(addr).await;
+    let background = exporter.flush(BUDGET).await;
+    assert_eq!(
+        background.exported, 0,
+        "the step holds background flushes back"
+    );
+    assert!(collector.bodies().is_empty());
+
+    let delivered = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    assert_eq!(
+        (delivered.exported, delivered.requeued),
+        (6, 0),
+        "{delivered:?}"
+    );
+    let bodies = collector.bodies();
+    assert_eq!(
+        bodies.len(),
+        2,
+        "the request kept since the first failure, then the rest"
+    );
+    assert_eq!(names(&bodies[0]), ["invoke-0"]);
+    assert_eq!(
+        names(&bodies[1]),
+        ["invoke-1", "invoke-2", "invoke-3", "invoke-4", "invoke-5"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_logs_one_line_per_failure_kind_and_one_when_the_collector_is_back() {
+    const DOWN_INVOCATIONS: usize = 8;
+    const REFUSING_INVOCATIONS: usize = 6;
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts");
+    let opt = build_layer(env!("CARGO_BIN_EXE_lambda-lens"), "fault-lines");
+    let sandbox = Sandbox::start(
+        python_sandbox_config(&opt)
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+            .with_env("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "300"),
+    )
+    .await
+    .expect("sandbox starts");
+    sandbox.invoke(Invocation::json(&json!({}))).await;
+
+    receiver.set_mode(Mode::Down).await.expect("receiver down");
+    for _ in 0..DOWN_INVOCATIONS {
+        let out = sandbox.invoke(Invocation::json(&json!({"echo": 1}))).await;
+        assert_eq!(out.status, SandboxStatus::Success);
+    }
+    receiver
+        .set_mode(Mode::Refuse)
+        .await
+        .expect("receiver refuses");
+    for _ in 0..REFUSING_INVOCATIONS {
+        sandbox.invoke(Invocation::json(&json!({"echo": 2}))).await;
+    }
+    receiver
+        .set_mode(Mode::Normal)
+        .await
+        .expect("receiver back");
+    // After refusals the circuit waits out its step (at most BACKOFF_CAP, frozen or not); the
+    // first invocation after it delivers everything.
+    tokio::time::sleep(BACKOFF_CAP).await;
+    let last = sandbox.invoke(Invocation::json(&json!({}))).await;
+    let last_id = last.request_id.to_string();
+    receiver
+        .wait_for_spans(
+            |spans: &[ReceivedSpan]| {
+                spans
+                    .iter()
+                    .any(|span| span.attributes.get("faas.invocation_id") == Some(&json!(last_id)))
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("export resumes");
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+
+    let lines = extension_lines(&sandbox);
+    let warnings: Vec<&String> = lines.iter().filter(|line| line.contains("WARN")).collect();
+    let unreachable: Vec<_> = warnings
+        .iter()
+        .filter(|line| line.contains("collector unreachable"))
+        .collect();
+    let refused: Vec<_> = warnings
+        .iter()
+        .filter(|line| line.contains("collector refused (try later)"))
+        .collect();
+    assert_eq!(unreachable.len(), 1, "one line for the outage: {lines:#?}");
+    assert_eq!(refused.len(), 1, "one line for the refusals: {lines:#?}");
+    assert_eq!(warnings.len(), 2, "no other warning: {lines:#?}");
+    assert!(
+        unreachable[0].contains("attempts=1 ")
+            && unreachable[0].contains("kept for the next attempt"),
+        "{}",
+        unreachable[0]
+    );
+    assert!(refused[0].contains("dropped_total=0"), "{}", refused[0]);
+    let recovered: Vec<_> = lines
+        .iter()
+        .filter(|line| line.contains("export recovered"))
+        .collect();
+    assert_eq!(recovered.len(), 1, "one line when back: {lines:#?}");
+    assert!(
+        recovered[0].contains("failed_attempts=") && recovered[0].contains("dropped_total=0"),
+        "{}",
+        recovered[0]
+    );
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
+
+#[tokio::test]
+async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hanging_collector() {
+    let collector = Collector::start(vec![Answer::Hang; 3]).await;
+    let mut exporter = exporter_to(collector.addr, 1.0);
+    exporter.enqueue(vec![span(0)]);
+    let short = PROBE_TIMEOUT / 2;
+
+    exporter.flush(short).await;
+    exporter.flush(short).await;
+    assert_eq!(
+        collector.bodies().len(),
+        2,
+        "the first request and the first probe"
+    );
+    flush_rapidly(&mut exporter, 10).await;
+    assert_eq!(collector.bodies().len(), 2, "nothing within the step");
     assert_eq!(exporter.queued(), 1, "the span is kept");
 }

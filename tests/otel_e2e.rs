@@ -16,7 +16,7 @@ use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::python_receiver::PythonReceiver;
 use lambda_lens_test_support::repo::repo_root;
-use lambda_lens_test_support::sandbox::python_sandbox_config;
+use lambda_lens_test_support::sandbox::{process_dir, python_sandbox_config};
 
 /// This build's extension binary, installed in each test's layer.
 const LAMBDA_LENS: &str = env!("CARGO_BIN_EXE_lambda-lens");
@@ -437,24 +437,13 @@ async fn a_parent_based_sampler_honours_the_xray_sampled_flag() {
 
 /// Resident memory of the process whose command line names `needle`, in KiB.
 fn rss_kib_of(needle: &str) -> u64 {
-    for entry in std::fs::read_dir("/proc").expect("procfs") {
-        let path = entry.expect("proc entry").path();
-        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
-            continue;
-        };
-        if !String::from_utf8_lossy(&cmdline).contains(needle) {
-            continue;
-        }
-        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
-        if let Some(line) = status.lines().find(|l| l.starts_with("VmRSS:")) {
-            return line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse().ok())
-                .expect("VmRSS in kB");
-        }
-    }
-    panic!("no process with {needle} in its command line")
+    let status = std::fs::read_to_string(process_dir(needle).join("status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse().ok())
+        .expect("VmRSS in kB")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,8 +31,8 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// The longest a probe may take (less when the flush has less time left).
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 
-/// Where backoff steps get their randomness.
-pub(crate) trait Jitter: Send {
+/// Where backoff steps get their randomness (see [`Exporter::with_jitter`](super::Exporter::with_jitter)).
+pub trait Jitter: Send {
     /// A duration in `[0, ceiling]`.
     fn pick(&mut self, ceiling: Duration) -> Duration;
 }

@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
-use super::circuit::RandomJitter;
+use super::circuit::{Jitter, RandomJitter};
 use super::flush::{Deadline, FlushOutcome, Occasion, SignalFlush};
 use super::logs::{Logs, LOG_QUEUE_RECORDS};
 use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
@@ -79,6 +79,16 @@ impl Exporter {
     /// For X-Ray, missing credentials or region are an [`ExportError::Xray`]; log records without
     /// a log group to go to are turned off with a warning.
     pub fn new(settings: &ExportSettings, resource: Resource) -> Result<Option<Self>, ExportError> {
+        Self::with_jitter(settings, resource, || Box::new(RandomJitter))
+    }
+
+    /// [`Exporter::new`] with backoff steps drawn from `jitter` (one source per endpoint) instead
+    /// of the process's random generator, so that the requests a fault causes can be counted.
+    pub fn with_jitter(
+        settings: &ExportSettings,
+        resource: Resource,
+        jitter: impl Fn() -> Box<dyn Jitter>,
+    ) -> Result<Option<Self>, ExportError> {
         if settings.disabled {
             return Ok(None);
         }
@@ -106,31 +116,34 @@ impl Exporter {
             Ok((sender, config.endpoint, config.transport))
         };
         let (sender, endpoint, transport) = build(&destination.otlp)?;
-        let traces = outbox(
+        let traces = Outbox::new(
             Signal::Traces,
             Spans::new(&resource, aws.is_some()),
             settings.queue_capacity,
             sender,
+            jitter(),
         );
         let metrics = match &destination.metrics {
             Some(config) => {
                 let (sender, ..) = build(config)?;
-                Some(outbox(
+                Some(Outbox::new(
                     Signal::Metrics,
                     Metrics::new(&resource),
                     METRIC_QUEUE_COLLECTIONS,
                     sender,
+                    jitter(),
                 ))
             }
             None => None,
         };
         let logs = match &destination.logs {
             Some(config) => match build(config) {
-                Ok((sender, ..)) => Some(outbox(
+                Ok((sender, ..)) => Some(Outbox::new(
                     Signal::Logs,
                     Logs::new(&resource),
                     LOG_QUEUE_RECORDS,
                     sender,
+                    jitter(),
                 )),
                 Err(ExportError::Xray(error @ XrayConfigError::MissingLogGroup)) => {
                     tracing::warn!(%error, "log records are not exported");
@@ -300,11 +313,6 @@ impl Exporter {
             metric_collections: self.metrics.as_ref().map_or(0, Outbox::dropped),
         }
     }
-}
-
-/// An outbox with this process's random jitter.
-fn outbox<B: Batcher>(signal: Signal, batcher: B, capacity: usize, sender: Sender) -> Outbox<B> {
-    Outbox::new(signal, batcher, capacity, sender, Box::new(RandomJitter))
 }
 
 /// Flushes `outbox` when the signal is exported.

@@ -41,9 +41,14 @@ pub(crate) struct FaultLog {
 impl FaultLog {
     /// Notes a failure of `kind` at `now`; a line is due when this returns one.
     pub(crate) fn failed(&mut self, kind: FailureKind, now: SystemTime) -> Option<FailureLine> {
-        let (_, attempts) = self.outage.get_or_insert((now, 0));
-        *attempts += 1;
-        let attempts = *attempts;
+        let attempts = if kind == FailureKind::Rejected {
+            // The collector answered: a batch refused for good is no outage to recover from.
+            self.outage.map_or(0, |(_, attempts)| attempts)
+        } else {
+            let (_, attempts) = self.outage.get_or_insert((now, 0));
+            *attempts += 1;
+            *attempts
+        };
         match self.last_line.get_mut(&kind) {
             Some((logged_at, unlogged))
                 if now.duration_since(*logged_at).unwrap_or_default() < LOG_INTERVAL =>
@@ -90,6 +95,14 @@ mod tests {
 
     fn t(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
+    }
+
+    #[test]
+    fn a_rejected_batch_is_no_outage() {
+        let mut log = FaultLog::default();
+        let now = SystemTime::UNIX_EPOCH;
+        assert!(log.failed(FailureKind::Rejected, now).is_some());
+        assert_eq!(log.delivered(now), None, "nothing recovered");
     }
 
     #[test]

@@ -43,7 +43,7 @@ mod retry_after;
 mod traces;
 mod xray;
 
-pub use self::circuit::{BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT};
+pub use self::circuit::{Jitter, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT};
 pub use self::exporter::{DroppedCounts, ExportError, Exporter};
 pub use self::fault_log::LOG_INTERVAL;
 pub use self::flush::{FlushOutcome, Occasion, SignalFlush};

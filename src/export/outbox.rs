@@ -202,9 +202,11 @@ impl<B: Batcher> Outbox<B> {
                         continue;
                     }
                     if matches!(send_error, SendError::DeadlineCut(_))
-                        && started.elapsed() < PROBE_TIMEOUT
+                        && started.elapsed() < PROBE_TIMEOUT.min(deadline.budget()) / 2
                     {
-                        // The flush had too little time left to tell anything about the collector.
+                        // The flush had too little time left to tell anything about the collector
+                        // (an earlier batch used it). A request given most of a budget shorter
+                        // than a probe does count: otherwise such a budget never opens the circuit.
                         error = Some(send_error.to_string());
                         break;
                     }

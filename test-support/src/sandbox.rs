@@ -1,7 +1,7 @@
 //! The local Lambda sandbox set up for lambda-lens: the example Python function with the layer
 //! installed through its wrapper, and the records lambda-lens logged there.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lambda_sandbox::{FreezeMode, Sandbox, SandboxConfig};
@@ -41,17 +41,38 @@ pub fn python_sandbox_config(opt: &Path) -> SandboxConfig {
         .with_freeze(FreezeMode::Signals)
 }
 
-/// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
-pub fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
+/// Every line the extensions logged so far (`extension` telemetry), in order.
+pub fn extension_lines(sandbox: &Sandbox) -> Vec<String> {
     sandbox
         .telemetry_emitted()
         .into_iter()
         .filter(|e| e["type"] == "extension")
-        .filter_map(|e| {
-            let line = match &e["record"] {
-                serde_json::Value::String(s) => s.clone(),
-                other => other["message"].as_str().unwrap_or_default().to_owned(),
-            };
+        .map(|e| match &e["record"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other["message"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+/// The `/proc` directory of the process whose command line contains `needle`.
+pub fn process_dir(needle: &str) -> PathBuf {
+    for entry in std::fs::read_dir("/proc").expect("procfs") {
+        let path = entry.expect("proc entry").path();
+        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            return path;
+        }
+    }
+    panic!("no process with {needle} in its command line")
+}
+
+/// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
+pub fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
+    extension_lines(sandbox)
+        .into_iter()
+        .filter_map(|line| {
             let json = &line[line.find("{\"record\"")?..];
             serde_json::from_str::<serde_json::Value>(json.trim()).ok()
         })
