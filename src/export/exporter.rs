@@ -2,6 +2,7 @@
 //! it queues spans, log records and metric collections, and flushes all three within one time
 //! budget.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
 use super::circuit::{Jitter, RandomJitter};
+use super::fault_log::SharedFaultLog;
 use super::flush::{Deadline, FlushOutcome, Occasion, SignalFlush};
 use super::logs::{Logs, LOG_QUEUE_RECORDS};
 use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
@@ -115,6 +117,14 @@ impl Exporter {
             let sender = Sender::new(&config, &client, ca.as_ref(), signer)?;
             Ok((sender, config.endpoint, config.transport))
         };
+        // The signals sent to one collector share its failure log (one line per failure kind).
+        let mut fault_logs: HashMap<String, SharedFaultLog> = HashMap::new();
+        let mut fault_log = |endpoint: &str| {
+            fault_logs
+                .entry(collector_of(endpoint))
+                .or_default()
+                .clone()
+        };
         let (sender, endpoint, transport) = build(&destination.otlp)?;
         let traces = Outbox::new(
             Signal::Traces,
@@ -122,28 +132,31 @@ impl Exporter {
             settings.queue_capacity,
             sender,
             jitter(),
+            fault_log(&endpoint),
         );
         let metrics = match &destination.metrics {
             Some(config) => {
-                let (sender, ..) = build(config)?;
+                let (sender, endpoint, _) = build(config)?;
                 Some(Outbox::new(
                     Signal::Metrics,
                     Metrics::new(&resource),
                     METRIC_QUEUE_COLLECTIONS,
                     sender,
                     jitter(),
+                    fault_log(&endpoint),
                 ))
             }
             None => None,
         };
         let logs = match &destination.logs {
             Some(config) => match build(config) {
-                Ok((sender, ..)) => Some(Outbox::new(
+                Ok((sender, endpoint, _)) => Some(Outbox::new(
                     Signal::Logs,
                     Logs::new(&resource),
                     LOG_QUEUE_RECORDS,
                     sender,
                     jitter(),
+                    fault_log(&endpoint),
                 )),
                 Err(ExportError::Xray(error @ XrayConfigError::MissingLogGroup)) => {
                     tracing::warn!(%error, "log records are not exported");
@@ -324,5 +337,38 @@ async fn flush_optional<B: Batcher>(
     match outbox {
         Some(outbox) => outbox.flush(deadline, occasion).await,
         None => SignalFlush::default(),
+    }
+}
+
+/// The collector an endpoint URL names: its scheme and authority, without the signal's path.
+fn collector_of(endpoint: &str) -> String {
+    match endpoint.parse::<http::Uri>() {
+        Ok(uri) => match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+            _ => endpoint.to_owned(),
+        },
+        Err(_) => endpoint.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collector_of;
+
+    #[test]
+    fn the_signals_of_one_collector_share_it() {
+        assert_eq!(
+            collector_of("http://127.0.0.1:4318/v1/traces"),
+            collector_of("http://127.0.0.1:4318/v1/logs")
+        );
+        assert_eq!(
+            collector_of("https://logs.eu-west-1.amazonaws.com/v1/logs"),
+            "https://logs.eu-west-1.amazonaws.com"
+        );
+        assert_ne!(
+            collector_of("https://xray.eu-west-1.amazonaws.com/v1/traces"),
+            collector_of("https://logs.eu-west-1.amazonaws.com/v1/logs")
+        );
+        assert_eq!(collector_of("not a url"), "not a url");
     }
 }

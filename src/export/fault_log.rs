@@ -1,16 +1,19 @@
 //! How often export failures are logged: at most one line per failure kind per
-//! [`LOG_INTERVAL`] for each signal, each with the counts since the outage began, plus one line
-//! when the endpoint is back. Pure: time is passed in; the signal words the lines.
+//! [`LOG_INTERVAL`] for each collector (the signals sent to one host share its log, so three
+//! signals to a collector that is down still make one line), each with the counts since the
+//! outage began, plus one line when the collector is back. Pure: time is passed in; the signal
+//! that hit the failure words the line.
 //!
 //! The counts a line carries are the ones the caller passes at that moment (items queued,
 //! dropped in total), so a line never claims more than what was kept or dropped.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::failure::FailureKind;
 
-/// At most one line per failure kind per signal in this interval.
+/// At most one line per failure kind per collector in this interval.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What a failure line says about the outage so far.
@@ -31,7 +34,10 @@ pub(crate) struct RecoveryLine {
     pub(crate) outage: Duration,
 }
 
-/// The rate limiter of one signal's failure lines.
+/// The failure log of one collector, shared by the signals sent to it.
+pub(crate) type SharedFaultLog = Arc<Mutex<FaultLog>>;
+
+/// The rate limiter of one collector's failure lines.
 #[derive(Debug, Default)]
 pub(crate) struct FaultLog {
     last_line: HashMap<FailureKind, (SystemTime, u64)>,

@@ -12,6 +12,7 @@
 //! items and is discarded, to be encoded again from what is left).
 
 use std::io;
+use std::sync::{MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use opentelemetry_sdk::Resource;
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 
 use super::circuit::{Circuit, Jitter, Outcome, Permit, PROBE_TIMEOUT};
 use super::failure::{FailureKind, SendError};
-use super::fault_log::{FaultLog, RecoveryLine};
+use super::fault_log::{FaultLog, RecoveryLine, SharedFaultLog};
 use super::flush::{Deadline, Occasion, SignalFlush};
 use super::otlp::Sender;
 use super::queue::Queue;
@@ -60,17 +61,20 @@ pub(crate) struct Outbox<B: Batcher> {
     sender: Sender,
     circuit: Circuit,
     jitter: Box<dyn Jitter>,
-    faults: FaultLog,
+    /// Shared with the other signals sent to the same collector.
+    faults: SharedFaultLog,
 }
 
 impl<B: Batcher> Outbox<B> {
-    /// An empty outbox of at most `capacity` items sent through `sender`.
+    /// An empty outbox of at most `capacity` items sent through `sender`, its failures logged
+    /// through `faults`.
     pub(crate) fn new(
         signal: Signal,
         batcher: B,
         capacity: usize,
         sender: Sender,
         jitter: Box<dyn Jitter>,
+        faults: SharedFaultLog,
     ) -> Self {
         Self {
             signal,
@@ -80,7 +84,7 @@ impl<B: Batcher> Outbox<B> {
             sender,
             circuit: Circuit::default(),
             jitter,
-            faults: FaultLog::default(),
+            faults,
         }
     }
 
@@ -268,7 +272,13 @@ impl<B: Batcher> Outbox<B> {
     fn answered(&mut self, now: SystemTime) -> Option<RecoveryLine> {
         self.circuit
             .record(Outcome::Answered, now, self.jitter.as_mut());
-        self.faults.delivered(now)
+        self.fault_log().delivered(now)
+    }
+
+    /// The collector's failure log; never held across an await.
+    fn fault_log(&self) -> MutexGuard<'_, FaultLog> {
+        // A panic while it was held costs at worst a miscounted line, never the export.
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// One rate-limited line about a failed attempt; `dropped` items of it were dropped for good.
@@ -279,7 +289,7 @@ impl<B: Batcher> Outbox<B> {
         error: &SendError,
         dropped: usize,
     ) {
-        let Some(line) = self.faults.failed(kind, now) else {
+        let Some(line) = self.fault_log().failed(kind, now) else {
             return;
         };
         let next_attempt_s = self
