@@ -1,7 +1,7 @@
 //! Export fault benchmark: what a failing collector costs the function. The real binary runs as
 //! the extension of a Python function in the sandbox (frozen between invocations, as on Lambda),
 //! exporting to a trace-view receiver switched between up, down (connection refused), refusing
-//! (HTTP 503) and hanging. Per mode and binary: the hold (from the response to everyone back in
+//! (HTTP 503), throttling (HTTP 429 with `Retry-After: 2`), hanging and rejecting (HTTP 400). Per mode and binary: the hold (from the response to everyone back in
 //! `/next`) p50/p99/max, lambda-lens CPU per 1000 invocations (utime + stime from /proc/<pid>/stat,
 //! 10 ms ticks), the extension's log lines and the requests the receiver saw.
 //!
@@ -35,7 +35,9 @@ const MODES: [(&str, Mode); 4] = [
     ("up", Mode::Normal),
     ("down", Mode::Down),
     ("503", Mode::Refuse),
+    ("429", Mode::Throttle),
     ("hanging", Mode::Hang),
+    ("400", Mode::Reject),
 ];
 
 /// What one binary did in one mode.

@@ -33,7 +33,9 @@ use tonic::{Request, Response, Status};
 use crate::http::headers_map;
 use crate::model::{spans_from_request, RequestInfo, RequestOutcome, Transport};
 use crate::signals::{logs_from_request, metrics_from_request};
-use crate::store::{unix_nanos_now, Admission, Shared, REFUSED_MESSAGE};
+use crate::store::{
+    unix_nanos_now, Admission, Shared, REFUSED_MESSAGE, REJECTED_MESSAGE, THROTTLED_MESSAGE,
+};
 
 /// The method path of the trace service's one call.
 const TRACES_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -128,6 +130,18 @@ impl GrpcService {
                 info.outcome = RequestOutcome::Refused;
                 self.shared.record(info, Vec::new());
                 Err(Status::unavailable(REFUSED_MESSAGE))
+            }
+            Admission::Throttle => {
+                info.outcome = RequestOutcome::Refused;
+                self.shared.record(info, Vec::new());
+                Err(Status::resource_exhausted(THROTTLED_MESSAGE))
+            }
+            Admission::Reject => {
+                info.outcome = RequestOutcome::Rejected {
+                    reason: REJECTED_MESSAGE.to_owned(),
+                };
+                self.shared.record(info, Vec::new());
+                Err(Status::invalid_argument(REJECTED_MESSAGE))
             }
             Admission::Drop => Err(Status::unavailable(REFUSED_MESSAGE)),
         }

@@ -7,7 +7,7 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
@@ -19,7 +19,10 @@ use serde::de::DeserializeOwned;
 
 use crate::model::{spans_from_request, RequestInfo, RequestOutcome, Transport};
 use crate::signals::{logs_from_request, metrics_from_request};
-use crate::store::{unix_nanos_now, Admission, Shared, REFUSED_MESSAGE};
+use crate::store::{
+    unix_nanos_now, Admission, Shared, REFUSED_MESSAGE, REJECTED_MESSAGE, THROTTLED_MESSAGE,
+    THROTTLE_RETRY_AFTER_S,
+};
 
 /// The OTLP/HTTP path for traces.
 pub(crate) const TRACES_PATH: &str = "/v1/traces";
@@ -134,6 +137,23 @@ pub(crate) async fn handle(
             info.outcome = RequestOutcome::Refused;
             shared.record(info, Vec::new());
             return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, REFUSED_MESSAGE));
+        }
+        Admission::Throttle => {
+            info.outcome = RequestOutcome::Refused;
+            shared.record(info, Vec::new());
+            let mut response = plain(StatusCode::TOO_MANY_REQUESTS, THROTTLED_MESSAGE);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, THROTTLE_RETRY_AFTER_S.into());
+            return Ok(response);
+        }
+        Admission::Reject => {
+            return Ok(reject(
+                &shared,
+                info,
+                StatusCode::BAD_REQUEST,
+                REJECTED_MESSAGE.to_owned(),
+            ))
         }
         Admission::Drop => return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, REFUSED_MESSAGE)),
     }

@@ -40,7 +40,7 @@ pub use signals::{
     logs_from_request, metrics_from_request, MetricKind, ReceivedLog, ReceivedMetric, ReceivedPoint,
 };
 pub use signals_view::render_signals;
-pub use store::Mode;
+pub use store::{Mode, THROTTLE_RETRY_AFTER_S};
 pub use waterfall::{
     render_waterfall, render_waterfall_with, WaterfallOptions, DEFAULT_KEY_ATTRIBUTES,
 };

@@ -296,9 +296,11 @@ pub enum Transport {
 pub enum RequestOutcome {
     /// Decoded and stored; answered 200 / gRPC OK.
     Accepted,
-    /// Refused by [`Mode::Refuse`](crate::Mode::Refuse); answered 503 / gRPC UNAVAILABLE.
+    /// Refused by [`Mode::Refuse`](crate::Mode::Refuse) (answered 503 / gRPC `UNAVAILABLE`) or
+    /// [`Mode::Throttle`](crate::Mode::Throttle) (429 / `RESOURCE_EXHAUSTED`).
     Refused,
-    /// Could not be decoded or was not a trace export; answered with a 4xx status.
+    /// Could not be decoded, was not an export, or [`Mode::Reject`](crate::Mode::Reject) was on;
+    /// answered with a 4xx status.
     Rejected {
         /// Why the request was rejected.
         reason: String,

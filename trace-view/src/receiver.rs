@@ -253,6 +253,8 @@ impl ReceiverHandle {
     ///
     /// - [`Mode::Normal`]: store and acknowledge requests.
     /// - [`Mode::Refuse`]: answer HTTP 503 / gRPC `UNAVAILABLE`.
+    /// - [`Mode::Throttle`]: answer HTTP 429 with `Retry-After` / gRPC `RESOURCE_EXHAUSTED`.
+    /// - [`Mode::Reject`]: answer HTTP 400 / gRPC `INVALID_ARGUMENT`.
     /// - [`Mode::Hang`]: read requests but hold the answer until the mode changes.
     /// - [`Mode::Down`]: close both ports and all connections (clients get "connection
     ///   refused"); any other mode afterwards re-binds the same ports, which fails with

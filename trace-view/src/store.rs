@@ -20,6 +20,12 @@ pub enum Mode {
     Normal,
     /// Answer every request with HTTP 503 / gRPC `UNAVAILABLE` without storing it.
     Refuse,
+    /// Answer every request with HTTP 429 and `Retry-After:` [`THROTTLE_RETRY_AFTER_S`] / gRPC
+    /// `RESOURCE_EXHAUSTED` without storing it.
+    Throttle,
+    /// Answer every request with HTTP 400 / gRPC `INVALID_ARGUMENT` (a batch refused for good)
+    /// without storing it.
+    Reject,
     /// Read the request and then answer nothing until the mode changes (the request is then
     /// handled according to the new mode) or the client gives up.
     Hang,
@@ -29,6 +35,12 @@ pub enum Mode {
 
 /// The error message of refused requests, on both transports.
 pub(crate) const REFUSED_MESSAGE: &str = "refusing exports (test mode)";
+/// The error message of throttled requests, on both transports.
+pub(crate) const THROTTLED_MESSAGE: &str = "too many exports, come back later (test mode)";
+/// The error message of rejected requests, on both transports.
+pub(crate) const REJECTED_MESSAGE: &str = "rejecting exports (test mode)";
+/// The seconds [`Mode::Throttle`] asks clients to wait (`Retry-After`).
+pub const THROTTLE_RETRY_AFTER_S: u64 = 2;
 
 /// What a request handler should do with a request, decided by the mode when it arrived
 /// (or, for [`Mode::Hang`], the mode it was released into).
@@ -38,6 +50,10 @@ pub(crate) enum Admission {
     Accept,
     /// Answer 503 / `UNAVAILABLE` and record the refusal.
     Refuse,
+    /// Answer 429 / `RESOURCE_EXHAUSTED` and record it as refused.
+    Throttle,
+    /// Answer 400 / `INVALID_ARGUMENT` and record the rejection.
+    Reject,
     /// The receiver went down while the request was held: its connection is gone, so
     /// answer anything and record nothing.
     Drop,
@@ -167,6 +183,8 @@ impl Shared {
         match released {
             Mode::Normal => Admission::Accept,
             Mode::Refuse => Admission::Refuse,
+            Mode::Throttle => Admission::Throttle,
+            Mode::Reject => Admission::Reject,
             // HTTP/2 streams run in tasks of their own that outlive their aborted connection.
             Mode::Down | Mode::Hang => Admission::Drop,
         }

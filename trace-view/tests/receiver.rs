@@ -26,7 +26,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use trace_view::{
     Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, RequestOutcome, SpanEvent,
-    SpanKind, SpanLink, StatusCode, Transport,
+    SpanKind, SpanLink, StatusCode, Transport, THROTTLE_RETRY_AFTER_S,
 };
 
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -362,6 +362,16 @@ async fn grpc_gzip_round_trip() {
 
 /// Sends a bodiless HTTP/1.1 request and returns the status line.
 async fn raw_http_status(receiver: &ReceiverHandle, method: &str, path: &str) -> String {
+    raw_http_response(receiver, method, path)
+        .await
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The whole answer (head and body) to an empty request.
+async fn raw_http_response(receiver: &ReceiverHandle, method: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(receiver.http_addr())
         .await
         .expect("the HTTP port accepts connections");
@@ -378,7 +388,7 @@ async fn raw_http_status(receiver: &ReceiverHandle, method: &str, path: &str) ->
         .read_to_string(&mut response)
         .await
         .expect("the response is read to the end");
-    response.lines().next().unwrap_or_default().to_owned()
+    response
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,6 +498,58 @@ async fn refuse_answers_503_and_unavailable() {
         .await
         .expect("accepted again");
     assert_eq!(receiver.spans().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_answers_429_with_retry_after_and_reject_answers_400() {
+    let receiver = start();
+    let mut client = TraceServiceClient::connect(receiver.grpc_endpoint())
+        .await
+        .expect("the gRPC port accepts connections");
+    for (mode, status_line, code) in [
+        (
+            Mode::Throttle,
+            "HTTP/1.1 429 Too Many Requests",
+            tonic::Code::ResourceExhausted,
+        ),
+        (
+            Mode::Reject,
+            "HTTP/1.1 400 Bad Request",
+            tonic::Code::InvalidArgument,
+        ),
+    ] {
+        receiver.set_mode(mode).await.expect("no rebinding needed");
+        let response = raw_http_response(&receiver, "POST", "/v1/traces").await;
+        assert_eq!(response.lines().next(), Some(status_line), "{response}");
+        let retry_after = response
+            .lines()
+            .find_map(|line| line.strip_prefix("retry-after: "));
+        let expected = (mode == Mode::Throttle).then(|| THROTTLE_RETRY_AFTER_S.to_string());
+        assert_eq!(retry_after.map(str::to_owned), expected, "{response}");
+        let status = client
+            .export(ExportTraceServiceRequest::default())
+            .await
+            .expect_err("the export is not taken");
+        assert_eq!(status.code(), code);
+    }
+    let outcomes: Vec<RequestOutcome> = receiver
+        .requests()
+        .into_iter()
+        .map(|request| request.outcome)
+        .collect();
+    let rejected = RequestOutcome::Rejected {
+        reason: "rejecting exports (test mode)".to_owned(),
+    };
+    assert_eq!(
+        outcomes,
+        [
+            RequestOutcome::Refused,
+            RequestOutcome::Refused,
+            rejected.clone(),
+            rejected
+        ]
+    );
+    assert!(receiver.spans().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
