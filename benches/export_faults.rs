@@ -31,7 +31,7 @@ const FLUSH_TIMEOUT_MS: &str = "200";
 /// Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-const MODES: [(&str, Mode); 4] = [
+const MODES: [(&str, Mode); 6] = [
     ("up", Mode::Normal),
     ("down", Mode::Down),
     ("503", Mode::Refuse),
