@@ -7,14 +7,15 @@
 //! a local OTLP receiver. The sandbox measures both ends: `InvokeOutcome::response_time` (response
 //! complete) and `duration` (runtime and extensions back in `/next`). Two binaries are measured in
 //! the same run, alternated: `HOLD_BASE_BIN` (the binary before this change) and `HOLD_NEW_BIN`
-//! (default: this build's). `benches/README.md` records the figures.
+//! (default: this build's), and the function without any layer (`none`: the floor the runtime and
+//! the sandbox set on their own). `benches/README.md` records the figures.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lambda_lens_test_support::layer::build_layer;
-use lambda_lens_test_support::sandbox::python_sandbox_config;
-use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
+use lambda_lens_test_support::sandbox::{python_function_config, python_sandbox_config};
+use lambda_sandbox::{FreezeMode, Invocation, Sandbox, ShutdownReason, Status};
 use serde_json::json;
 use trace_view::{Receiver, ReceiverConfig};
 
@@ -23,12 +24,22 @@ const WARM_INVOCATIONS: usize = 200;
 /// Runs, each measuring both binaries one after the other.
 const RUNS: usize = 3;
 
-/// The holds of `WARM_INVOCATIONS` warm successes through `binary`, sorted.
-async fn holds(binary: &PathBuf, name: &str) -> Vec<Duration> {
+/// The holds of `WARM_INVOCATIONS` warm successes through `binary` (none: no layer), sorted.
+async fn holds(binary: Option<&PathBuf>, name: &str) -> Vec<Duration> {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts");
-    let opt = build_layer(binary, name);
-    let config = python_sandbox_config(&opt)
-        .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint());
+    let opt = binary.map(|binary| build_layer(binary, name));
+    let mut config = match &opt {
+        Some(opt) => python_sandbox_config(opt),
+        None => python_function_config().with_freeze(FreezeMode::Signals),
+    }
+    .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint());
+    // HOLD_ENV="K=V,K=V": extra settings for both binaries (e.g. OTEL_SDK_DISABLED=true, to see the
+    // hold without any export).
+    for pair in std::env::var("HOLD_ENV").unwrap_or_default().split(',') {
+        if let Some((key, value)) = pair.split_once('=') {
+            config = config.with_env(key, value);
+        }
+    }
     let sandbox = Sandbox::start(config).await.expect("sandbox starts");
     let cold = sandbox
         .invoke(Invocation::json(&json!({"n": "cold"})))
@@ -41,7 +52,9 @@ async fn holds(binary: &PathBuf, name: &str) -> Vec<Duration> {
         holds.push(out.duration.saturating_sub(out.response_time));
     }
     sandbox.shutdown(ShutdownReason::Spindown).await;
-    let _ = std::fs::remove_dir_all(&opt);
+    if let Some(opt) = opt {
+        let _ = std::fs::remove_dir_all(opt);
+    }
     holds.sort();
     holds
 }
@@ -66,14 +79,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let mut binaries = vec![("new", new)];
+    let mut binaries = vec![("none", None), ("new", Some(new))];
     if let Some(base) = base {
-        binaries.insert(0, ("base", base));
+        binaries.insert(1, ("base", Some(base)));
     }
     println!("hold after warm successes, response end → extensions back in /next ({WARM_INVOCATIONS} per binary per run)");
     for run in 1..=RUNS {
         for (label, binary) in &binaries {
-            let holds = runtime.block_on(holds(binary, &format!("hold-{label}-{run}")));
+            let holds = runtime.block_on(holds(binary.as_ref(), &format!("hold-{label}-{run}")));
             println!(
                 "run {run} {label:>4}: p50 {:7.3} ms  p99 {:7.3} ms  max {:7.3} ms",
                 ms(percentile(&holds, 0.50)),
