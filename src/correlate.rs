@@ -40,7 +40,7 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 /// Invocations tracked at once (Lambda Managed Instances run many concurrently).
 pub const MAX_OPEN_INVOCATIONS: usize = 256;
 /// Closed invocations remembered for late reports and duplicates.
-pub const MAX_REMEMBERED_CLOSED: usize = 4096;
+pub const MAX_REMEMBERED_CLOSED: usize = 1024;
 /// Function log lines kept per invocation.
 pub const MAX_LOG_LINES: usize = 32;
 /// Characters kept of each log line.
