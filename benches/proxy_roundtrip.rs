@@ -40,6 +40,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use trace_view::SpanKind;
 
 use common::{current_thread_runtime, loadavg, spawn_runtime_thread, summarize, us, Summary};
 
@@ -801,7 +802,14 @@ fn main() {
     }
     // Counted before SHUTDOWN, which flushes whatever is still queued: this shows whether export
     // kept up while the round trips ran.
-    let spans_after_runs = receiver.spans().len();
+    let invocation_spans = || {
+        receiver
+            .spans()
+            .iter()
+            .filter(|span| span.kind == SpanKind::Server)
+            .count()
+    };
+    let spans_after_runs = invocation_spans();
     let rss_lines: Vec<String> = lenses
         .iter()
         .zip(&idle_rss_kib)
@@ -819,7 +827,7 @@ fn main() {
         lens.stop(&fake);
     }
     stop_forwarder(forwarder);
-    let spans_after_shutdown = receiver.spans().len();
+    let spans_after_shutdown = invocation_spans();
     let export_requests = receiver.requests().len();
 
     // Start-up: fresh processes, nothing else running through the proxy, configured to export as
@@ -855,8 +863,8 @@ fn main() {
         println!("{line}");
     }
     println!(
-        "receiver (lens export-on's collector): {spans_after_runs} spans when the runs ended, \
-         {spans_after_shutdown} after SHUTDOWN, in {export_requests} export requests; expected \
+        "receiver (the export-on instances' collector): {spans_after_runs} invocation spans when the \
+         runs ended, {spans_after_shutdown} after SHUTDOWN, in {export_requests} export requests; expected \
          {exported_invocations} (one invocation span per round trip through an exporting instance, no telemetry): {}",
         if spans_after_shutdown == exported_invocations {
             "OK"
