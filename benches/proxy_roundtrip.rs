@@ -7,7 +7,9 @@
 //! * **lens export-off**: through the real release binary, started as Lambda would start an
 //!   extension, with `OTEL_SDK_DISABLED=true`;
 //! * **lens export-on**: a second instance of the binary that exports every invocation's spans
-//!   over OTLP/HTTP to an in-bench trace-view receiver while the round trips run.
+//!   over OTLP/HTTP to an in-bench trace-view receiver while the round trips run;
+//! * **base export-off / base export-on**: the same two with the binary `PROXY_ROUNDTRIP_BASE_BIN`
+//!   names (the build before a change), when it is set, so before and after share one run.
 //!
 //! Each round trip is timed on its own, so the table shows percentiles, not means. Modes are run
 //! in interleaved batches (rotating order) so that drift in machine load hits all four alike.
@@ -21,7 +23,7 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -38,6 +40,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use trace_view::SpanKind;
 
 use common::{current_thread_runtime, loadavg, spawn_runtime_thread, summarize, us, Summary};
 
@@ -45,6 +48,8 @@ mod common;
 
 /// The binary under test, built by `cargo bench` itself (bench profile = release, not stripped).
 const LAMBDA_LENS_BIN: &str = env!("CARGO_BIN_EXE_lambda-lens");
+/// Names a second binary to measure in the same run (the build before a change).
+const BASE_BIN_ENV: &str = "PROXY_ROUNDTRIP_BASE_BIN";
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -97,14 +102,18 @@ enum Mode {
     Forwarder,
     ExportOff,
     ExportOn,
+    BaseExportOff,
+    BaseExportOn,
 }
 
+/// The modes of every run; the base modes follow when a base binary is given.
 const MODES: [Mode; 4] = [
     Mode::Direct,
     Mode::Forwarder,
     Mode::ExportOff,
     Mode::ExportOn,
 ];
+const BASE_MODES: [Mode; 2] = [Mode::BaseExportOff, Mode::BaseExportOn];
 
 impl Mode {
     fn name(self) -> &'static str {
@@ -113,12 +122,19 @@ impl Mode {
             Mode::Forwarder => "forwarder",
             Mode::ExportOff => "lens export-off",
             Mode::ExportOn => "lens export-on",
+            Mode::BaseExportOff => "base export-off",
+            Mode::BaseExportOn => "base export-on",
         }
     }
 
     /// The modes that go through a lambda-lens process, which the targets apply to.
     fn is_lens(self) -> bool {
-        matches!(self, Mode::ExportOff | Mode::ExportOn)
+        !matches!(self, Mode::Direct | Mode::Forwarder)
+    }
+
+    /// The modes whose instance exports, one span per round trip.
+    fn exports(self) -> bool {
+        matches!(self, Mode::ExportOn | Mode::BaseExportOn)
     }
 }
 
@@ -401,15 +417,25 @@ fn bind_loopback() -> (std::net::TcpListener, SocketAddr) {
 enum Export<'a> {
     /// `OTEL_SDK_DISABLED=true`: no exporter is built; invocations are still correlated.
     Off,
-    /// OTLP/HTTP protobuf (the default protocol) to this endpoint.
+    /// OTLP/HTTP protobuf (the default protocol) to this endpoint, registered as on Lambda Managed
+    /// Instances (SHUTDOWN only): the fake sends no INVOKE, so exports run while round trips pass.
     To(&'a str),
 }
 
+/// What Lambda Managed Instances set, so that the extension registers for SHUTDOWN only.
+const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+
 impl Export<'_> {
-    fn env(self) -> [(&'static str, String); 1] {
+    fn env(self) -> Vec<(&'static str, String)> {
         match self {
-            Export::Off => [("OTEL_SDK_DISABLED", "true".to_owned())],
-            Export::To(endpoint) => [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_owned())],
+            Export::Off => vec![("OTEL_SDK_DISABLED", "true".to_owned())],
+            Export::To(endpoint) => vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_owned()),
+                (
+                    "AWS_LAMBDA_INITIALIZATION_TYPE",
+                    MANAGED_INSTANCES.to_owned(),
+                ),
+            ],
         }
     }
 }
@@ -425,9 +451,9 @@ struct Extension {
 impl Extension {
     /// Execs the binary with the environment Lambda gives an extension and waits until it polls
     /// `/event/next`, i.e. until it is idle and its proxy is serving.
-    fn start(fake: &Fake, scratch: &Path, n: usize, export: Export) -> Self {
+    fn start(fake: &Fake, binary: &Path, scratch: &Path, n: usize, export: Export) -> Self {
         let handoff = scratch.join(format!("runtime-api-{n}"));
-        let mut command = Command::new(LAMBDA_LENS_BIN);
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", fake.addr.to_string())
@@ -443,7 +469,7 @@ impl Extension {
         let spawned_at = Instant::now();
         let child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot exec {LAMBDA_LENS_BIN}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot exec {}: {e}", binary.display()));
         let registered_at = fake.wait_step(Step::Register);
         let polling_at = fake.wait_step(Step::EventNext);
         // Written before register, so it is complete by now.
@@ -610,7 +636,15 @@ fn main() {
     let run_started = Instant::now();
     let scratch = std::env::temp_dir().join(format!("lambda-lens-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let base_bin = std::env::var_os(BASE_BIN_ENV).map(PathBuf::from);
     println!("proxy_roundtrip: {LAMBDA_LENS_BIN}");
+    if let Some(base) = &base_bin {
+        println!("base: {}", base.display());
+    }
+    let modes: Vec<Mode> = match base_bin {
+        Some(_) => MODES.iter().chain(&BASE_MODES).copied().collect(),
+        None => MODES.to_vec(),
+    };
     for (k, v) in passed_through_settings() {
         println!("passed to lambda-lens: {k}={v}");
     }
@@ -621,27 +655,44 @@ fn main() {
     let endpoint = receiver.http_endpoint();
     let forwarder = start_forwarder(fake.addr);
     // One after the other: the fake reports lifecycle steps in arrival order.
-    let lens_off = Extension::start(&fake, &scratch, 0, Export::Off);
-    let lens_on = Extension::start(&fake, &scratch, 1, Export::To(&endpoint));
-    let idle_rss_kib = [&lens_off, &lens_on].map(|lens| status_kib(lens.pid(), "VmRSS"));
+    let lenses: Vec<(Mode, Extension)> = modes
+        .iter()
+        .filter(|mode| mode.is_lens())
+        .enumerate()
+        .map(|(n, &mode)| {
+            let binary = match (mode, &base_bin) {
+                (Mode::BaseExportOff | Mode::BaseExportOn, Some(base)) => base.as_path(),
+                _ => Path::new(LAMBDA_LENS_BIN),
+            };
+            let export = if mode.exports() {
+                Export::To(&endpoint)
+            } else {
+                Export::Off
+            };
+            (mode, Extension::start(&fake, binary, &scratch, n, export))
+        })
+        .collect();
+    let idle_rss_kib: Vec<u64> = lenses
+        .iter()
+        .map(|(_, lens)| status_kib(lens.pid(), "VmRSS"))
+        .collect();
+    let lens = |mode: Mode| lenses.iter().find(|(m, _)| *m == mode).map(|(_, l)| l);
     let target = |mode: Mode| match mode {
         Mode::Direct => fake.addr,
         Mode::Forwarder => forwarder.addr,
-        Mode::ExportOff => lens_off.proxy,
-        Mode::ExportOn => lens_on.proxy,
+        _ => lens(mode).expect("an instance per lens mode").proxy,
     };
     let proxy_pid = |mode: Mode| match mode {
         Mode::Direct => None,
         Mode::Forwarder => Some(forwarder.child.id()),
-        Mode::ExportOff => Some(lens_off.pid()),
-        Mode::ExportOn => Some(lens_on.pid()),
+        _ => lens(mode).map(Extension::pid),
     };
 
     let rt = current_thread_runtime();
     let client = bench_client();
     let mut report = String::new();
     let mut cpu_lines = Vec::new();
-    let mut slowest_call_overall = [Duration::ZERO; MODES.len()];
+    let mut slowest_call_overall = vec![Duration::ZERO; modes.len()];
     let mut ratio_verdicts = Vec::new();
     // Every round trip through the export-on instance closes one invocation, to be exported.
     let mut exported_invocations = 0;
@@ -664,21 +715,21 @@ fn main() {
     for plan in &PLANS {
         fake.set_event_size(plan.size);
         let result = json_body(plan.size);
-        let mut samples: Vec<Vec<Duration>> = MODES.iter().map(|_| Vec::new()).collect();
-        let mut slowest_call = [Duration::ZERO; MODES.len()];
-        let mut cpu = [Duration::ZERO; MODES.len()];
+        let mut samples: Vec<Vec<Duration>> = modes.iter().map(|_| Vec::new()).collect();
+        let mut slowest_call = vec![Duration::ZERO; modes.len()];
+        let mut cpu = vec![Duration::ZERO; modes.len()];
         let batch = plan.samples / plan.rounds;
         rt.block_on(async {
-            for mode in MODES {
+            for &mode in &modes {
                 for _ in 0..plan.warmup {
                     round_trip(&client, target(mode), &result).await;
                 }
             }
             for round in 0..plan.rounds {
                 // Rotate the order so no mode always runs right after another.
-                for k in 0..MODES.len() {
-                    let i = (round + k) % MODES.len();
-                    let mode = MODES[i];
+                for k in 0..modes.len() {
+                    let i = (round + k) % modes.len();
+                    let mode = modes[i];
                     let proxy_cpu = || proxy_pid(mode).map_or(Duration::ZERO, process_cpu);
                     let cpu_before = proxy_cpu();
                     for _ in 0..batch {
@@ -690,11 +741,12 @@ fn main() {
                 }
             }
         });
-        exported_invocations += plan.warmup + batch * plan.rounds;
+        exported_invocations += (plan.warmup + batch * plan.rounds)
+            * modes.iter().filter(|mode| mode.exports()).count();
         let summaries: Vec<Summary> = samples.iter_mut().map(|s| summarize(s)).collect();
         let direct = &summaries[0];
         let fwd = &summaries[1];
-        for (i, (mode, s)) in MODES.iter().zip(&summaries).enumerate() {
+        for (i, (mode, s)) in modes.iter().zip(&summaries).enumerate() {
             slowest_call_overall[i] = slowest_call_overall[i].max(slowest_call[i]);
             let (add50, add99, r50, r99) = match mode {
                 Mode::Direct => (String::new(), String::new(), String::new(), String::new()),
@@ -736,35 +788,46 @@ fn main() {
         }
         let invocations = (batch * plan.rounds) as f64;
         let per_1000 = |d: Duration| d.as_secs_f64() * 1e3 * 1000.0 / invocations;
+        let per_mode: Vec<String> = modes
+            .iter()
+            .zip(&cpu)
+            .skip(1)
+            .map(|(mode, &cpu)| format!("{} {:.1} ms", mode.name(), per_1000(cpu)))
+            .collect();
         cpu_lines.push(format!(
-            "proxy CPU per 1000 invocations at {}: forwarder {:.1} ms, lens export-off {:.1} ms, \
-             lens export-on {:.1} ms (user+system over {invocations} invocations each)",
+            "proxy CPU per 1000 invocations at {}: {} (user+system over {invocations} invocations each)",
             plan.label,
-            per_1000(cpu[1]),
-            per_1000(cpu[2]),
-            per_1000(cpu[3]),
+            per_mode.join(", "),
         ));
     }
     // Counted before SHUTDOWN, which flushes whatever is still queued: this shows whether export
     // kept up while the round trips ran.
-    let spans_after_runs = receiver.spans().len();
-    let rss_lines: Vec<String> = [(Mode::ExportOff, &lens_off), (Mode::ExportOn, &lens_on)]
+    let invocation_spans = || {
+        receiver
+            .spans()
+            .iter()
+            .filter(|span| span.kind == SpanKind::Server)
+            .count()
+    };
+    let spans_after_runs = invocation_spans();
+    let rss_lines: Vec<String> = lenses
         .iter()
-        .zip(idle_rss_kib)
+        .zip(&idle_rss_kib)
         .map(|((mode, lens), idle_kib)| {
             format!(
                 "{} RSS: idle after registration {:.2} MiB, after the runs {:.2} MiB, peak {:.2} MiB",
                 mode.name(),
-                idle_kib as f64 / 1024.0,
+                *idle_kib as f64 / 1024.0,
                 status_kib(lens.pid(), "VmRSS") as f64 / 1024.0,
                 status_kib(lens.pid(), "VmHWM") as f64 / 1024.0
             )
         })
         .collect();
-    lens_off.stop(&fake);
-    lens_on.stop(&fake);
+    for (_, lens) in lenses {
+        lens.stop(&fake);
+    }
     stop_forwarder(forwarder);
-    let spans_after_shutdown = receiver.spans().len();
+    let spans_after_shutdown = invocation_spans();
     let export_requests = receiver.requests().len();
 
     // Start-up: fresh processes, nothing else running through the proxy, configured to export as
@@ -772,7 +835,13 @@ fn main() {
     let mut to_register = Vec::with_capacity(STARTS);
     let mut to_poll = Vec::with_capacity(STARTS);
     for n in 0..STARTS {
-        let ext = Extension::start(&fake, &scratch, 2 + n, Export::To(&endpoint));
+        let ext = Extension::start(
+            &fake,
+            Path::new(LAMBDA_LENS_BIN),
+            &scratch,
+            modes.len() + n,
+            Export::To(&endpoint),
+        );
         to_register.push(ext.registered_at - ext.spawned_at);
         to_poll.push(ext.polling_at - ext.spawned_at);
         ext.stop(&fake);
@@ -794,9 +863,9 @@ fn main() {
         println!("{line}");
     }
     println!(
-        "receiver (lens export-on's collector): {spans_after_runs} spans when the runs ended, \
-         {spans_after_shutdown} after SHUTDOWN, in {export_requests} export requests; expected \
-         {exported_invocations} (one invocation span per round trip, no telemetry): {}",
+        "receiver (the export-on instances' collector): {spans_after_runs} invocation spans when the \
+         runs ended, {spans_after_shutdown} after SHUTDOWN, in {export_requests} export requests; expected \
+         {exported_invocations} (one invocation span per round trip through an exporting instance, no telemetry): {}",
         if spans_after_shutdown == exported_invocations {
             "OK"
         } else {
@@ -815,7 +884,7 @@ fn main() {
         "target: added latency ≤ {TARGET_P50_RATIO}× forwarder at p50, ≤ {TARGET_P99_RATIO}× at p99: {}",
         ratio_verdicts.join("; ")
     );
-    for (mode, slowest) in MODES.iter().zip(slowest_call_overall) {
+    for (mode, slowest) in modes.iter().zip(slowest_call_overall) {
         if mode.is_lens() {
             println!(
                 "target: no {} call over {} ms: {} (slowest {:.2} ms)",
@@ -831,11 +900,16 @@ fn main() {
         TARGET_REGISTER.as_millis(),
         verdict(register <= TARGET_REGISTER)
     );
+    let rss_verdicts: Vec<String> = modes
+        .iter()
+        .filter(|mode| mode.is_lens())
+        .zip(&idle_rss_kib)
+        .map(|(mode, &kib)| format!("{} {}", mode.name(), verdict(kib <= TARGET_IDLE_RSS_KIB)))
+        .collect();
     println!(
-        "target: idle RSS ≤ {} MiB: export-off {}, export-on {}",
+        "target: idle RSS ≤ {} MiB: {}",
         TARGET_IDLE_RSS_KIB / 1024,
-        verdict(idle_rss_kib[0] <= TARGET_IDLE_RSS_KIB),
-        verdict(idle_rss_kib[1] <= TARGET_IDLE_RSS_KIB)
+        rss_verdicts.join(", ")
     );
     println!(
         "load average at end: {}; run took {:.1} s",

@@ -20,11 +20,11 @@ use crate::lifecycle::{
     time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
 };
 use crate::net;
-use crate::pipeline::{Pipeline, PipelineSetup};
+use crate::pipeline::{OwnerPlacement, Pipeline, PipelineSetup};
 use crate::platform_http::{self, PlatformClient};
 use crate::proxy::Proxy;
 use crate::record::RecordSender;
-use crate::settings::{RuntimeSettings, Settings, StartupErrorPolicy};
+use crate::settings::{ExportSettings, RuntimeSettings, Settings, StartupErrorPolicy};
 use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
 use crate::trace_context::TraceRules;
@@ -65,6 +65,7 @@ async fn start_proxy(settings: &Settings, records: RecordSender) -> Result<Socke
         records,
     )
     .with_transforms(Transforms::new(&settings.transforms))
+    .with_export(!settings.export.disabled)
     .with_trace_rules(TraceRules {
         propagators: settings.propagators.clone(),
         target: settings.export.destination.target,
@@ -135,27 +136,33 @@ pub async fn run(settings: Settings) -> ExitStatus {
     }
 
     let function = FunctionInfo::new(&settings.function, registration.account_id.clone());
-    let exporter = match Exporter::new(&settings.export, spans::resource(&function, None)) {
-        Ok(exporter) => exporter,
-        Err(e) => {
-            tracing::error!(error = %e, "the OTLP exporter cannot be built; spans are not exported");
-            None
-        }
+    let export = settings.export.clone();
+    let setup = PipelineSetup {
+        function,
+        exporter: None,
+        flush_timeout: export.flush_timeout,
+        sampler: settings.sampler.clone(),
+        runtime_done_wait: runtime.runtime_done_wait,
+        capture: CaptureSettings::new(&settings.bodies, &settings.redaction),
+        propagators: settings.propagators.clone(),
+        signals: settings.signals,
     };
-    let pipeline = Pipeline::spawn(
-        record_rx,
-        telemetry_rx,
-        PipelineSetup {
-            function,
-            exporter,
-            flush_timeout: settings.export.flush_timeout,
-            sampler: settings.sampler.clone(),
-            runtime_done_wait: runtime.runtime_done_wait,
-            capture: CaptureSettings::new(&settings.bodies, &settings.redaction),
-            propagators: settings.propagators.clone(),
-            signals: settings.signals,
-        },
-    );
+    // Built on the owner's thread: the exporter's connections belong to the runtime that uses them.
+    let placement = match events {
+        Subscription::InvokeAndShutdown => OwnerPlacement::MainThread,
+        Subscription::ShutdownOnly => OwnerPlacement::OwnThread,
+    };
+    let pipeline =
+        match Pipeline::spawn(record_rx, telemetry_rx, placement, move || PipelineSetup {
+            exporter: build_exporter(&export, &setup.function),
+            ..setup
+        }) {
+            Ok(pipeline) => pipeline,
+            Err(e) => {
+                tracing::error!(error = %e, "the owner thread cannot start");
+                return exit_failed(runtime);
+            }
+        };
     let telemetry_expected = match telemetry_listener {
         Some(listener) => {
             subscribe_telemetry(
@@ -181,6 +188,17 @@ pub async fn run(settings: Settings) -> ExitStatus {
     {
         0 => 0,
         _ => exit_failed(runtime),
+    }
+}
+
+/// The exporter `export` asks for; `None` when export is disabled or cannot be built.
+fn build_exporter(export: &ExportSettings, function: &FunctionInfo) -> Option<Exporter> {
+    match Exporter::new(export, spans::resource(function, None)) {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            tracing::error!(error = %e, "the OTLP exporter cannot be built; spans are not exported");
+            None
+        }
     }
 }
 

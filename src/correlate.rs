@@ -47,7 +47,7 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 /// Invocations tracked at once (Lambda Managed Instances run many concurrently).
 pub const MAX_OPEN_INVOCATIONS: usize = 256;
 /// Closed invocations remembered for their late log lines and reports, and duplicates.
-pub const MAX_REMEMBERED_CLOSED: usize = 256;
+pub const MAX_REMEMBERED_CLOSED: usize = 1024;
 /// How many times the exported length of a line a waiting line keeps: the record is redacted
 /// before it is cut to its length, so the waiting line keeps room for redactions that shorten it.
 const WAITING_LINE_CHARS_FACTOR: usize = 4;

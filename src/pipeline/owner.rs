@@ -83,15 +83,16 @@ impl Owner {
                 }
             }
             let outputs = tokio::select! {
-                // Proxy records first: a runtimeDone must not overtake the result it follows.
+                // Telemetry first, after every record already queued: a runtimeDone must not
+                // overtake the result it follows, and a steady stream of records (the proxy on its
+                // own thread, many invocations at once) must not starve the telemetry queue.
                 biased;
-                Some(record) = records.recv() => {
-                    let now = SystemTime::now();
-                    self.releases.proxy_record(now);
-                    log_record(&record);
-                    self.correlator.push(Input::Proxy(record), now)
+                Some(event) = telemetry.recv() => {
+                    let mut outputs = self.drain_records(&mut records);
+                    outputs.extend(self.telemetry(event));
+                    outputs
                 }
-                Some(event) = telemetry.recv() => self.telemetry(event),
+                Some(record) = records.recv() => self.record(record),
                 Some(command) = commands.recv() => match command {
                     Command::Invoke(event) => self.correlator.push(Input::Invoke(event), SystemTime::now()),
                     Command::TelemetryExpected(expected) => {
@@ -118,6 +119,22 @@ impl Owner {
             let closed_any = self.enqueue(outputs);
             self.release(closed_any).await;
         }
+    }
+
+    fn record(&mut self, record: ProxyRecord) -> Vec<Output> {
+        let now = SystemTime::now();
+        self.releases.proxy_record(now);
+        log_record(&record);
+        self.correlator.push(Input::Proxy(record), now)
+    }
+
+    /// Takes in every record queued now.
+    fn drain_records(&mut self, records: &mut mpsc::Receiver<ProxyRecord>) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        while let Ok(record) = records.try_recv() {
+            outputs.extend(self.record(record));
+        }
+        outputs
     }
 
     fn telemetry(&mut self, event: TelemetryEvent) -> Vec<Output> {
@@ -268,14 +285,7 @@ impl Owner {
         budget: Duration,
     ) {
         let started = tokio::time::Instant::now();
-        let mut outputs = Vec::new();
-        while let Ok(record) = records.try_recv() {
-            log_record(&record);
-            outputs.extend(
-                self.correlator
-                    .push(Input::Proxy(record), SystemTime::now()),
-            );
-        }
+        let mut outputs = self.drain_records(records);
         while let Ok(event) = telemetry.try_recv() {
             outputs.extend(self.telemetry(event));
         }

@@ -36,7 +36,7 @@ pub(super) struct Event<'a, R> {
     /// The runtime asked for its connection to close after this answer: the head says so.
     pub(super) close: bool,
     /// The invocation's parent was chosen before the event went out (for an event transform);
-    /// otherwise it is chosen from the captured head once the event passed.
+    /// otherwise it is chosen from the captured head once the event passed, when anything reads it.
     pub(super) parent_chosen: bool,
 }
 
@@ -153,7 +153,8 @@ impl Session {
             if !matches!(result, Err(RelayError::NotSent(_))) {
                 record.records = tap.take_records();
                 record.event = tap.finish(result.is_ok()).0;
-                if !event.parent_chosen {
+                let parent_needed = shared.exporting || shared.transforms.any(Direction::Response);
+                if !event.parent_chosen && parent_needed {
                     let parsed = record.event.parsed();
                     let header = record.trace_header.as_deref();
                     let rules = &shared.trace_rules;

@@ -91,6 +91,9 @@ struct Shared {
     transform_spans: TransformSpans,
     /// What each invocation's parent and sampling decision are made with.
     trace_rules: TraceRules,
+    /// Whether spans are exported: when not, an event is parsed for its parent only if a transform
+    /// stamps the invocation's identity.
+    exporting: bool,
 }
 
 impl Proxy {
@@ -108,6 +111,7 @@ impl Proxy {
                 transforms: Transforms::none(),
                 transform_spans: TransformSpans::default(),
                 trace_rules: TraceRules::default(),
+                exporting: true,
             }),
         }
     }
@@ -125,6 +129,16 @@ impl Proxy {
     pub fn with_trace_rules(mut self, rules: TraceRules) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.trace_rules = rules;
+        }
+        self
+    }
+
+    /// Says whether spans are exported (they are unless told otherwise); call before
+    /// [`Proxy::serve`]. Without export, nothing reads an invocation's parent unless a transform
+    /// stamps it, so events pass without being parsed for it.
+    pub fn with_export(mut self, exporting: bool) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.exporting = exporting;
         }
         self
     }
