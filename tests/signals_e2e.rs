@@ -17,6 +17,7 @@ use trace_view::{
 };
 
 use lambda_lens::metrics::names as metric_names;
+use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::python_receiver::PythonReceiver;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
@@ -141,6 +142,7 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool) {
         .await
         .expect("the three reports arrive");
     let spans = receiver.spans();
+    assert_contained(&spans);
 
     // Counts: exactly one of each outcome, one cold start, whatever the temporality.
     assert!(metrics.iter().all(|m| m.delta == delta), "{metrics:#?}");
@@ -259,6 +261,7 @@ async fn none_turns_logs_and_metrics_off() {
     let out = sandbox.invoke(Invocation::json(&json!({"n": 1}))).await;
     sandbox.shutdown(ShutdownReason::Spindown).await;
     let spans = receiver.spans();
+    assert_contained(&spans);
     invocation_span(&spans, &out.request_id.to_string());
     let paths: Vec<String> = receiver.requests().into_iter().map(|r| r.path).collect();
     assert!(paths.iter().all(|p| p == "/v1/traces"), "{paths:?}");
