@@ -3,8 +3,6 @@
 //! duration, init duration, extension overhead) when the report arrives, usually after the close,
 //! with the trigger remembered from the close.
 
-use std::time::SystemTime;
-
 use super::aggregate::{Aggregates, Attributes};
 use super::names::{self, Instrument};
 use crate::correlate::{InvocationSummary, JoinedReport};
@@ -79,10 +77,9 @@ fn invoke_seconds(inv: &InvocationSummary) -> Option<f64> {
     if let Some(ms) = inv.runtime_done.as_ref().and_then(|d| d.body.duration_ms) {
         return Some(ms / MS_PER_S);
     }
-    let event = inv.event.as_ref()?;
-    let handed: SystemTime = event.event.ended_at.unwrap_or(event.received_at);
-    let result = inv.result.as_ref()?;
-    let ended = result.body.ended_at.unwrap_or(result.started_at);
+    // The invocation span's clock: from the event's hand-over to the result's last byte.
+    let handed = inv.event.as_ref()?.received_at;
+    let ended = inv.result.as_ref()?.ended_at();
     ended.duration_since(handed).ok().map(|d| d.as_secs_f64())
 }
 
