@@ -433,3 +433,44 @@ async fn log_records_go_to_cloudwatch_logs_signed_for_service_logs() {
         Some("service.name")
     );
 }
+
+#[tokio::test]
+async fn on_lambda_log_records_wait_for_the_environments_own_stream() {
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
+
+    // Lambda passes extensions neither AWS_LAMBDA_LOG_GROUP_NAME nor AWS_LAMBDA_LOG_STREAM_NAME:
+    // the group is the function's default, the stream the one platform.initStart names.
+    let receiver = XrayReceiver::start().await;
+    let mut exporter = xray_exporter(
+        &receiver,
+        &roomy_settings(),
+        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
+    );
+    let record = LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        trace_id: vec![7; 16],
+        span_id: vec![9; 8],
+        ..LogRecord::default()
+    };
+    exporter.enqueue_logs(vec![record]);
+    assert_eq!(exporter.queued(), 0, "held, not waiting for the collector");
+    let outcome = exporter.flush(BUDGET).await;
+    assert_eq!(outcome.logs.exported, 0);
+    assert!(receiver.received().is_empty());
+
+    exporter.set_log_stream("2026/12/07/[$LATEST]0a1b2c");
+    assert_eq!(exporter.queued(), 1);
+    let outcome = exporter.flush(BUDGET).await;
+    assert_eq!(outcome.logs.exported, 1, "{outcome:?}");
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].verdict, Ok(()));
+    assert_eq!(
+        received[0].header("x-aws-log-group"),
+        "/aws/lambda/orders-fn"
+    );
+    assert_eq!(
+        received[0].header("x-aws-log-stream"),
+        "2026/12/07/[$LATEST]0a1b2c"
+    );
+}

@@ -19,7 +19,7 @@ use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
 use super::otlp::{CaCertificates, CollectorHttpClient, Sender};
 use super::outbox::{Batcher, Outbox};
 use super::traces::Spans;
-use super::xray::{self, XrayConfigError};
+use super::xray::{self, XrayConfigError, LOG_STREAM_HEADER};
 use crate::settings::{ExportSettings, ExportTarget, OtlpSettings, Signal, Transport};
 
 /// Why the exporter could not be built.
@@ -54,6 +54,10 @@ pub struct Exporter {
     traces: Outbox<Spans>,
     metrics: Option<Outbox<Metrics>>,
     logs: Option<Outbox<Logs>>,
+    /// Log records wait for their CloudWatch Logs stream: the environment's own, which only
+    /// `platform.initStart` names (Lambda does not pass `AWS_LAMBDA_LOG_STREAM_NAME` to
+    /// extensions). They stay queued (bounded) until [`Exporter::set_log_stream`].
+    logs_held: bool,
 }
 
 impl fmt::Debug for Exporter {
@@ -166,7 +170,9 @@ impl Exporter {
             },
             None => None,
         };
+        let logs_held = aws.is_some_and(|aws| aws.log_stream.is_none()) && logs.is_some();
         Ok(Some(Self {
+            logs_held,
             target: destination.target,
             transport,
             endpoint,
@@ -270,7 +276,11 @@ impl Exporter {
         let (traces, metrics, logs) = tokio::join!(
             self.traces.flush(deadline, occasion),
             flush_optional(self.metrics.as_mut(), deadline, occasion),
-            flush_optional(self.logs.as_mut(), deadline, occasion),
+            flush_optional(
+                self.logs.as_mut().filter(|_| !self.logs_held),
+                deadline,
+                occasion
+            ),
         );
         FlushOutcome {
             exported: traces.exported,
@@ -286,7 +296,32 @@ impl Exporter {
     pub fn queued(&self) -> usize {
         self.traces.queued()
             + self.metrics.as_ref().map_or(0, Outbox::queued)
-            + self.logs.as_ref().map_or(0, Outbox::queued)
+            + self.sendable_logs().map_or(0, Outbox::queued)
+    }
+
+    /// The log records' outbox, unless they wait for their log stream.
+    fn sendable_logs(&self) -> Option<&Outbox<Logs>> {
+        self.logs.as_ref().filter(|_| !self.logs_held)
+    }
+
+    /// Names the CloudWatch Logs stream of this environment (`platform.initStart`'s
+    /// `instanceId`), where log records go when no stream was configured; the records held until
+    /// now go with the next flush. Without effect when a stream was configured or known already.
+    pub fn set_log_stream(&mut self, stream: &str) {
+        if !self.logs_held {
+            return;
+        }
+        let Some(logs) = self.logs.as_mut() else {
+            return;
+        };
+        if logs.set_header(LOG_STREAM_HEADER, stream) {
+            self.logs_held = false;
+        } else {
+            tracing::warn!(
+                stream,
+                "the environment's log stream name is not a valid header value; log records stay queued (set LAMBDA_LENS_CLOUDWATCH_LOG_STREAM)"
+            );
+        }
     }
 
     /// When the next flush could send anything, if not now: the earliest moment one of the
@@ -308,7 +343,7 @@ impl Exporter {
         if let Some(metrics) = &self.metrics {
             note(metrics.queued(), metrics.blocked_until(now));
         }
-        if let Some(logs) = &self.logs {
+        if let Some(logs) = self.sendable_logs() {
             note(logs.queued(), logs.blocked_until(now));
         }
         if any_ready {

@@ -88,6 +88,11 @@ impl<B: Batcher> Outbox<B> {
         }
     }
 
+    /// Sets a header of every later request; false when `value` is not a valid header value.
+    pub(crate) fn set_header(&mut self, name: &'static str, value: &str) -> bool {
+        self.sender.set_header(name, value)
+    }
+
     /// Queues `items`, dropping the oldest beyond the bound.
     pub(crate) fn enqueue(&mut self, mut items: Vec<B::Item>) {
         let refused = self.batcher.refuse(&mut items);

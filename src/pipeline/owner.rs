@@ -146,6 +146,8 @@ impl Owner {
             let resource = spans::resource(&self.function, Some(instance));
             if let Some(exporter) = self.exporter.as_mut() {
                 exporter.set_resource(resource);
+                // The environment's log stream: where log records go to CloudWatch Logs.
+                exporter.set_log_stream(instance);
             }
         }
         self.correlator

@@ -15,7 +15,7 @@ use crate::spans::names::semconv;
 /// The function name when Lambda did not say (outside Lambda).
 const UNKNOWN_FUNCTION: &str = "unknown_function";
 
-const FUNCTION_NAME: Variable = Variable::platform("AWS_LAMBDA_FUNCTION_NAME");
+pub(super) const FUNCTION_NAME: Variable = Variable::platform("AWS_LAMBDA_FUNCTION_NAME");
 const FUNCTION_VERSION: Variable = Variable::platform("AWS_LAMBDA_FUNCTION_VERSION");
 const FUNCTION_MEMORY_SIZE: Variable = Variable::platform("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
 pub(super) const REGION: Variable = Variable::platform("AWS_REGION");

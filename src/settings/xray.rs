@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use super::function::REGION;
+use super::function::{FUNCTION_NAME, REGION};
 use super::otlp::{endpoint_variables, protocol_variables, OtlpSettings, Signal, Transport};
 use super::parse::Env;
 use super::variable::{Fallback, Variable};
@@ -30,11 +30,13 @@ pub(super) const METRICS_ENDPOINT: Variable = Variable::user(
 );
 const LOG_GROUP: Variable = Variable::user(
     "LAMBDA_LENS_CLOUDWATCH_LOG_GROUP",
-    Fallback::Described("`AWS_LAMBDA_LOG_GROUP_NAME`"),
+    Fallback::Described(
+        "`AWS_LAMBDA_LOG_GROUP_NAME`, else `/aws/lambda/${AWS_LAMBDA_FUNCTION_NAME}`",
+    ),
 );
 const LOG_STREAM: Variable = Variable::user(
     "LAMBDA_LENS_CLOUDWATCH_LOG_STREAM",
-    Fallback::Described("`AWS_LAMBDA_LOG_STREAM_NAME`"),
+    Fallback::Described("`AWS_LAMBDA_LOG_STREAM_NAME`, else the environment's own stream"),
 );
 const FUNCTION_LOG_GROUP: Variable = Variable::platform("AWS_LAMBDA_LOG_GROUP_NAME");
 const FUNCTION_LOG_STREAM: Variable = Variable::platform("AWS_LAMBDA_LOG_STREAM_NAME");
@@ -90,9 +92,13 @@ pub struct XraySettings {
     pub logs_endpoint: Option<String>,
     /// `LAMBDA_LENS_CLOUDWATCH_METRICS_ENDPOINT`, trimmed; else the regional endpoint.
     pub metrics_endpoint: Option<String>,
-    /// The log group log records go to (`x-aws-log-group`).
+    /// The log group log records go to (`x-aws-log-group`): the setting, else the function's
+    /// (`AWS_LAMBDA_LOG_GROUP_NAME`, which Lambda does not pass to extensions, else Lambda's default
+    /// `/aws/lambda/<function name>`).
     pub log_group: Option<String>,
-    /// The log stream log records go to (`x-aws-log-stream`).
+    /// The log stream log records go to (`x-aws-log-stream`): the setting, else
+    /// `AWS_LAMBDA_LOG_STREAM_NAME` (not passed to extensions on Lambda); `None`: the
+    /// environment's own stream, which the Telemetry API names in `platform.initStart`.
     pub log_stream: Option<String>,
     /// `AWS_REGION`, trimmed.
     pub region: Option<String>,
@@ -145,7 +151,9 @@ impl XraySettings {
         let logs = otlp.iter().any(|settings| settings.signal == Signal::Logs);
         let (log_group, log_stream) = if logs {
             (
-                trimmed(&LOG_GROUP).or_else(|| trimmed(&FUNCTION_LOG_GROUP)),
+                trimmed(&LOG_GROUP)
+                    .or_else(|| trimmed(&FUNCTION_LOG_GROUP))
+                    .or_else(|| trimmed(&FUNCTION_NAME).map(|name| format!("/aws/lambda/{name}"))),
                 trimmed(&LOG_STREAM).or_else(|| trimmed(&FUNCTION_LOG_STREAM)),
             )
         } else {

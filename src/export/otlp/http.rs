@@ -39,6 +39,18 @@ pub(crate) struct HttpSender {
 }
 
 impl HttpSender {
+    /// Sets `name: value` on every later request; false when `value` is not a valid header value.
+    pub(super) fn set_header(&mut self, name: &'static str, value: &str) -> bool {
+        match HeaderValue::from_str(value) {
+            Ok(value) => {
+                self.headers
+                    .insert(http::HeaderName::from_static(name), value);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The sender for `config` over `client`.
     pub(super) fn new(
         config: &OtlpSettings,

@@ -88,4 +88,13 @@ impl Sender {
             Self::Grpc(grpc) => grpc.timeout(),
         }
     }
+
+    /// Sets a header of every later request (HTTP only: the AWS endpoints that need one learnt
+    /// at run time take OTLP/HTTP alone); false when `value` is not a valid header value.
+    pub(crate) fn set_header(&mut self, name: &'static str, value: &str) -> bool {
+        match self {
+            Self::Http(http) => http.set_header(name, value),
+            Self::Grpc(_) => false,
+        }
+    }
 }

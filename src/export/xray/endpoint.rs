@@ -38,6 +38,12 @@ const MONITORING: AwsService = AwsService {
     variable: "LAMBDA_LENS_CLOUDWATCH_METRICS_ENDPOINT",
 };
 
+/// The CloudWatch Logs header naming the log group records go to.
+const LOG_GROUP_HEADER: &str = "x-aws-log-group";
+/// The CloudWatch Logs header naming the log stream records go to (it must exist: the
+/// environment's own stream does).
+pub(crate) const LOG_STREAM_HEADER: &str = "x-aws-log-stream";
+
 /// Why export to AWS could not be configured.
 #[derive(Debug, thiserror::Error)]
 pub enum XrayConfigError {
@@ -55,8 +61,8 @@ pub enum XrayConfigError {
         /// Its value.
         endpoint: String,
     },
-    /// Log records need a log group and stream (outside Lambda, neither is set).
-    #[error("log export to CloudWatch Logs needs a log group and stream (AWS_LAMBDA_LOG_GROUP_NAME and AWS_LAMBDA_LOG_STREAM_NAME, or LAMBDA_LENS_CLOUDWATCH_LOG_GROUP and LAMBDA_LENS_CLOUDWATCH_LOG_STREAM)")]
+    /// Log records need a log group (outside Lambda, no function name names it).
+    #[error("log export to CloudWatch Logs needs a log group (LAMBDA_LENS_CLOUDWATCH_LOG_GROUP, or AWS_LAMBDA_FUNCTION_NAME for Lambda's default group)")]
     MissingLogGroup,
 }
 
@@ -97,15 +103,19 @@ pub(crate) fn configure(
         .or_else(|| settings.region.clone())
         .ok_or(XrayConfigError::MissingRegion)?;
     if config.signal == Signal::Logs {
-        let (Some(group), Some(stream)) = (&settings.log_group, &settings.log_stream) else {
-            return Err(XrayConfigError::MissingLogGroup);
-        };
+        let group = settings
+            .log_group
+            .as_ref()
+            .ok_or(XrayConfigError::MissingLogGroup)?;
         config
             .headers
-            .push(("x-aws-log-group".to_owned(), group.clone()));
-        config
-            .headers
-            .push(("x-aws-log-stream".to_owned(), stream.clone()));
+            .push((LOG_GROUP_HEADER.to_owned(), group.clone()));
+        // Without it, the exporter holds log records until the environment's stream is known.
+        if let Some(stream) = &settings.log_stream {
+            config
+                .headers
+                .push((LOG_STREAM_HEADER.to_owned(), stream.clone()));
+        }
     }
     // The AWS endpoints take OTLP/HTTP only (the settings warned when gRPC was asked for).
     config.transport = Transport::HttpProtobuf;
@@ -274,5 +284,31 @@ mod tests {
             configure(&xray, &mut logs),
             Err(XrayConfigError::MissingLogGroup)
         ));
+    }
+
+    #[test]
+    fn on_lambda_logs_go_to_the_functions_default_group_and_its_own_stream() {
+        // Lambda passes extensions neither AWS_LAMBDA_LOG_GROUP_NAME nor AWS_LAMBDA_LOG_STREAM_NAME.
+        let vars: HashMap<String, String> = [
+            ("LAMBDA_LENS_EXPORT_TARGET", "xray"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
+            KEYS[0],
+            KEYS[1],
+        ]
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+        let (destination, _) = Destination::from_lookup(|name| vars.get(name).cloned());
+        let mut logs = destination.logs.clone().expect("logs are on by default");
+        configure(&destination.xray, &mut logs).expect("complete");
+        assert_eq!(
+            logs.headers,
+            [(
+                "x-aws-log-group".to_owned(),
+                "/aws/lambda/orders".to_owned()
+            )],
+            "the stream is learnt from platform.initStart"
+        );
     }
 }

@@ -18,8 +18,8 @@ mod endpoint;
 mod limits;
 mod sigv4;
 
-pub(crate) use self::endpoint::configure;
 pub use self::endpoint::XrayConfigError;
+pub(crate) use self::endpoint::{configure, LOG_STREAM_HEADER};
 pub(crate) use self::limits::{Fit, XrayLimits};
 pub use self::limits::{
     TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
