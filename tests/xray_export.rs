@@ -458,7 +458,7 @@ async fn on_lambda_log_records_wait_for_the_environments_own_stream() {
     assert_eq!(outcome.logs.exported, 0);
     assert!(receiver.received().is_empty());
 
-    exporter.set_log_stream("2026/12/07/[$LATEST]0a1b2c");
+    exporter.set_log_stream(Some("2026/12/07/[$LATEST]0a1b2c"));
     assert_eq!(exporter.queued(), 1);
     let outcome = exporter.flush(BUDGET).await;
     assert_eq!(outcome.logs.exported, 1, "{outcome:?}");
@@ -473,4 +473,25 @@ async fn on_lambda_log_records_wait_for_the_environments_own_stream() {
         received[0].header("x-aws-log-stream"),
         "2026/12/07/[$LATEST]0a1b2c"
     );
+}
+
+#[tokio::test]
+async fn without_a_stream_from_the_platform_log_export_stops_instead_of_piling_up() {
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
+
+    let receiver = XrayReceiver::start().await;
+    let mut exporter = xray_exporter(
+        &receiver,
+        &roomy_settings(),
+        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
+    );
+    assert!(exporter.logs_enabled());
+    // An older Telemetry API schema: platform.initStart names no instance.
+    exporter.set_log_stream(None);
+    assert!(!exporter.logs_enabled());
+    exporter.enqueue_logs(vec![LogRecord::default()]);
+    assert_eq!(exporter.queued(), 0);
+    let outcome = exporter.flush(BUDGET).await;
+    assert_eq!(outcome.logs.exported, 0);
+    assert!(receiver.received().is_empty());
 }

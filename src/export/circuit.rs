@@ -115,8 +115,9 @@ impl Circuit {
         }
     }
 
-    /// Whether the circuit is open.
-    pub(crate) fn is_open(&self) -> bool {
+    /// Whether the circuit is open (the tests' view of its state).
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
         matches!(self.state, State::Open { .. })
     }
 
@@ -128,7 +129,8 @@ impl Circuit {
         }
     }
 
-    /// Takes an attempt's `outcome` at `now`; true when it closed an open circuit (recovery).
+    /// Takes an attempt's `outcome` at `now`; true when it answered an endpoint that had failed
+    /// since its last answer (a recovery, whether the circuit had opened or not).
     pub(crate) fn record(
         &mut self,
         outcome: Outcome,
@@ -137,7 +139,7 @@ impl Circuit {
     ) -> bool {
         let (timed_out, not_before) = match outcome {
             Outcome::Answered => {
-                let recovered = self.is_open();
+                let recovered = !matches!(self.state, State::Closed { failures: 0 });
                 self.state = State::Closed { failures: 0 };
                 return recovered;
             }
@@ -324,11 +326,15 @@ mod tests {
     fn an_answer_before_the_threshold_resets_the_count() {
         let mut jitter = Fraction(1.0);
         let mut circuit = Circuit::default();
+        assert!(
+            !circuit.record(Outcome::Answered, t(0), &mut jitter),
+            "nothing had failed"
+        );
         circuit.record(FAILED, t(0), &mut jitter);
         circuit.record(FAILED, t(0), &mut jitter);
         assert!(
-            !circuit.record(Outcome::Answered, t(0), &mut jitter),
-            "was not open"
+            circuit.record(Outcome::Answered, t(0), &mut jitter),
+            "it had failed since its last answer, open or not"
         );
         circuit.record(FAILED, t(0), &mut jitter);
         circuit.record(FAILED, t(0), &mut jitter);

@@ -306,21 +306,24 @@ impl Exporter {
 
     /// Names the CloudWatch Logs stream of this environment (`platform.initStart`'s
     /// `instanceId`), where log records go when no stream was configured; the records held until
-    /// now go with the next flush. Without effect when a stream was configured or known already.
-    pub fn set_log_stream(&mut self, stream: &str) {
+    /// now go with the next flush. `None` (an older Telemetry API schema names no instance): log
+    /// records cannot go anywhere, so their export stops, said once. Without effect when a stream
+    /// was configured or known already.
+    pub fn set_log_stream(&mut self, stream: Option<&str>) {
         if !self.logs_held {
             return;
         }
-        let Some(logs) = self.logs.as_mut() else {
-            return;
+        let named = match (stream, self.logs.as_mut()) {
+            (Some(stream), Some(logs)) => logs.set_header(LOG_STREAM_HEADER, stream),
+            _ => false,
         };
-        if logs.set_header(LOG_STREAM_HEADER, stream) {
-            self.logs_held = false;
-        } else {
+        self.logs_held = false;
+        if !named {
             tracing::warn!(
                 stream,
-                "the environment's log stream name is not a valid header value; log records stay queued (set LAMBDA_LENS_CLOUDWATCH_LOG_STREAM)"
+                "the Telemetry API named no usable log stream for this environment: log records are not exported to CloudWatch Logs (set LAMBDA_LENS_CLOUDWATCH_LOG_STREAM)"
             );
+            self.logs = None;
         }
     }
 

@@ -2,7 +2,7 @@
 //! encoded as an `ExportLogsServiceRequest` under the resource and lambda-lens's scope.
 //!
 //! Bounds: the queue holds at most [`LOG_QUEUE_RECORDS`] records; a request at most
-//! [`MAX_BATCH_LOG_RECORDS`].
+//! [`MAX_BATCH_LOG_RECORDS`] records and about [`MAX_BATCH_LOG_BYTES`] of them.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -17,6 +17,10 @@ use super::request::{scope, ResourceHeader};
 pub const LOG_QUEUE_RECORDS: usize = 4096;
 /// The most log records in one request (CloudWatch Logs takes at most 10,000 events and 1 MB).
 pub const MAX_BATCH_LOG_RECORDS: usize = 512;
+/// The most encoded bytes of log records in one request (a single larger record still goes
+/// alone): CloudWatch Logs refuses requests over 1 MB, for good, and collectors' gRPC servers take
+/// 4 MiB by default, while 512 records of long lines could reach several MB.
+pub const MAX_BATCH_LOG_BYTES: usize = 1_000_000 - 64 * 1024;
 
 /// How queued log records are cut into requests and encoded.
 pub(crate) struct Logs(ResourceHeader);
@@ -34,7 +38,17 @@ impl Batcher for Logs {
     const ITEMS: &'static str = "log records";
 
     fn batch_len(&self, queued: &Queue<LogRecord>) -> usize {
-        queued.len().min(MAX_BATCH_LOG_RECORDS)
+        let mut bytes = 0;
+        let mut count = 0;
+        for record in queued.iter().take(MAX_BATCH_LOG_RECORDS) {
+            // The record, its field tag and its length prefix.
+            bytes += record.encoded_len() + 1 + prost::length_delimiter_len(record.encoded_len());
+            if count > 0 && bytes > MAX_BATCH_LOG_BYTES {
+                break;
+            }
+            count += 1;
+        }
+        count
     }
 
     fn encode(&self, batch: Vec<LogRecord>) -> Vec<u8> {
@@ -54,5 +68,49 @@ impl Batcher for Logs {
 
     fn set_resource(&mut self, resource: &Resource) {
         *self = Self::new(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+
+    use super::*;
+
+    fn record(chars: usize) -> LogRecord {
+        LogRecord {
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("x".repeat(chars))),
+            }),
+            ..LogRecord::default()
+        }
+    }
+
+    #[test]
+    fn batches_stay_under_the_byte_bound_and_a_huge_record_goes_alone() {
+        let logs = Logs::new(&Resource::builder_empty().build());
+        let mut queue = Queue::new(LOG_QUEUE_RECORDS);
+        queue.push((0..512).map(|_| record(16_000)));
+        let count = logs.batch_len(&queue);
+        assert!(count < 512 && count > 0, "{count}");
+        let encoded = logs.encode(queue.front(count));
+        assert!(
+            encoded.len() <= MAX_BATCH_LOG_BYTES + 1024,
+            "{}",
+            encoded.len()
+        );
+        let more = logs.encode(queue.front(count + 1));
+        assert!(
+            more.len() > MAX_BATCH_LOG_BYTES,
+            "the batch is as large as it may be"
+        );
+
+        let mut small = Queue::new(LOG_QUEUE_RECORDS);
+        small.push((0..600).map(|_| record(10)));
+        assert_eq!(logs.batch_len(&small), MAX_BATCH_LOG_RECORDS);
+
+        let mut huge = Queue::new(LOG_QUEUE_RECORDS);
+        huge.push(vec![record(2_000_000), record(10)]);
+        assert_eq!(logs.batch_len(&huge), 1);
     }
 }

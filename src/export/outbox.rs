@@ -273,11 +273,18 @@ impl<B: Batcher> Outbox<B> {
         self.queue.remove_sent(items);
     }
 
-    /// The endpoint answered: the circuit closes; after an outage, what the recovery line says.
+    /// The endpoint answered: the circuit closes; after this signal's failures, what the recovery
+    /// line says. Another signal's success says nothing about this one's failures (its endpoint
+    /// may take traces and still refuse log records), so only the signal that failed recovers.
     fn answered(&mut self, now: SystemTime) -> Option<RecoveryLine> {
-        self.circuit
+        let recovered = self
+            .circuit
             .record(Outcome::Answered, now, self.jitter.as_mut());
-        self.fault_log().delivered(now)
+        if recovered {
+            self.fault_log().delivered(now)
+        } else {
+            None
+        }
     }
 
     /// The collector's failure log; never held across an await.

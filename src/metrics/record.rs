@@ -71,16 +71,29 @@ pub fn invocation(aggregates: &mut Aggregates, inv: &InvocationSummary, trigger:
     }
 }
 
-/// The function's logic: the platform's `runtimeDone` duration, else from the event handed to the
-/// runtime to the end of its result, as the proxy saw them.
+/// The function's logic: from the event handed to the runtime to the end of its result, as the
+/// proxy saw them; else (a runtime the proxy did not see finish) the platform's `runtimeDone`
+/// duration.
 fn invoke_seconds(inv: &InvocationSummary) -> Option<f64> {
-    if let Some(ms) = inv.runtime_done.as_ref().and_then(|d| d.body.duration_ms) {
-        return Some(ms / MS_PER_S);
-    }
-    // The invocation span's clock: from the event's hand-over to the result's last byte.
-    let handed = inv.event.as_ref()?.received_at;
-    let ended = inv.result.as_ref()?.ended_at();
-    ended.duration_since(handed).ok().map(|d| d.as_secs_f64())
+    // The proxy's view first, so that every invocation it saw is measured alike (warm successes
+    // close before `runtimeDone` arrives): from the event's hand-over to the result's last byte.
+    let proxied = inv
+        .event
+        .as_ref()
+        .zip(inv.result.as_ref())
+        .and_then(|(event, result)| {
+            result
+                .ended_at()
+                .duration_since(event.received_at)
+                .ok()
+                .map(|d| d.as_secs_f64())
+        });
+    proxied.or_else(|| {
+        inv.runtime_done
+            .as_ref()
+            .and_then(|d| d.body.duration_ms)
+            .map(|ms| ms / MS_PER_S)
+    })
 }
 
 /// Records `joined`'s figures, for an invocation started by `trigger`.

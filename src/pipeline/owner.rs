@@ -138,17 +138,14 @@ impl Owner {
     }
 
     fn telemetry(&mut self, event: TelemetryEvent) -> Vec<Output> {
-        if let TelemetryBody::InitStart {
-            instance_id: Some(instance),
-            ..
-        } = &event.body
+        if let (TelemetryBody::InitStart { instance_id, .. }, Some(exporter)) =
+            (&event.body, self.exporter.as_mut())
         {
-            let resource = spans::resource(&self.function, Some(instance));
-            if let Some(exporter) = self.exporter.as_mut() {
-                exporter.set_resource(resource);
-                // The environment's log stream: where log records go to CloudWatch Logs.
-                exporter.set_log_stream(instance);
+            if let Some(instance) = instance_id {
+                exporter.set_resource(spans::resource(&self.function, Some(instance)));
             }
+            // The environment's log stream: where log records go to CloudWatch Logs.
+            exporter.set_log_stream(instance_id.as_deref());
         }
         self.correlator
             .push(Input::Telemetry(event), SystemTime::now())
