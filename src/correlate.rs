@@ -441,6 +441,9 @@ impl Correlator {
             }
             TelemetryBody::Report(report) => {
                 let request_id = report.request_id.clone();
+                // The invocation has ended: Managed Instances send no `runtimeDone`, and one lost
+                // on-demand must not leave the stream ambiguous for good.
+                self.stream.done(&request_id);
                 let report = TelemetryEvent { time, body: report };
                 if let Some(closed) = self.closed.get_mut(&request_id) {
                     // One report per invocation; the entry stays so later inputs cannot reopen it.
@@ -1442,6 +1445,22 @@ mod tests {
         let out = c.push(log(61, LogSource::Function, "reinit", None), t(61));
         assert_eq!(lines(&out), [("reinit".to_owned(), None)]);
         assert_eq!(c.take_dropped_logs(), DroppedLines::default());
+    }
+
+    #[test]
+    fn without_runtime_done_a_report_ends_the_invocation_in_the_stream() {
+        // Managed Instances send no runtimeDone: after two invocations that ran one after the
+        // other, a text line still joins the one running now.
+        let mut c = correlator();
+        for (rid, at) in [("a", 10), ("b", 20)] {
+            c.push(start(rid, at), t(at));
+            c.push(report(rid, at + 5), t(at + 5));
+        }
+        c.push(invoke("c", 3000), t(30));
+        c.push(start("c", 30), t(30));
+        c.push(runtime_done("c", 40, PlatformStatus::Success, None), t(40));
+        let out = c.push(log(35, LogSource::Function, "print", None), t(41));
+        assert_eq!(lines(&out), [("print".to_owned(), Some("c".to_owned()))]);
     }
 
     #[test]

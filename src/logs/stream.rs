@@ -35,7 +35,8 @@ impl StreamPosition {
         }
     }
 
-    /// `platform.runtimeDone` of `id`: its later lines (flushed output) still belong to it.
+    /// `platform.runtimeDone` (or `platform.report`) of `id`: its later lines (flushed output)
+    /// still belong to it.
     pub fn done(&mut self, id: &RequestId) {
         self.running.retain(|r| r != id);
     }
