@@ -346,12 +346,13 @@ async fn the_arm64_binary_serves_the_example_function_under_qemu() {
         .expect("lambda-lens ran as an extension");
     assert_eq!(lens.code, Some(0), "{lens:?}");
 
-    // The runtime reached the Runtime API through the arm64 binary's proxy.
+    // The runtime reached the Runtime API through the arm64 binary's proxy: the event, the
+    // result and the runtime's next `/next` after it.
     let records = records_for(&sandbox, &ok.request_id.to_string());
     let kinds: Vec<_> = records.iter().map(|r| r["record"].clone()).collect();
     assert_eq!(
         kinds,
-        [json!("invocation"), json!("result")],
+        [json!("invocation"), json!("result"), json!("next")],
         "{records:#?}"
     );
     assert_eq!(records[1]["upstream_status"], 202);

@@ -14,6 +14,8 @@
 //!   ([`Occasion::BeforeFreeze`]) probes anyway. A frozen sandbox runs no timer, so waiting for
 //!   the step would keep a recovered collector's items until some later invocation; background
 //!   flushes keep to the steps.
+//! - **SHUTDOWN** ([`Occasion::Shutdown`]): every open circuit is probed once, whatever its step
+//!   or `Retry-After`: nothing is left after it.
 //! - A delivered request (or an answer that refuses a batch for good: the collector is up) closes
 //!   the circuit and resets the backoff.
 
@@ -107,6 +109,7 @@ impl Circuit {
         match self.state {
             State::Closed { .. } => Permit::Send,
             State::Open { next_probe, .. } if now >= next_probe => Permit::Probe,
+            State::Open { .. } if occasion == Occasion::Shutdown => Permit::Probe,
             State::Open {
                 not_listening: true,
                 ..
@@ -318,6 +321,11 @@ mod tests {
         assert_eq!(
             circuit.permit(t(20), Occasion::BeforeFreeze),
             Permit::WaitUntil(t(10) + BACKOFF_BASE * 2)
+        );
+        assert_eq!(
+            circuit.permit(t(20), Occasion::Shutdown),
+            Permit::Probe,
+            "SHUTDOWN is the last chance"
         );
         assert!(circuit.record(Outcome::Answered, t(3000), &mut jitter));
     }

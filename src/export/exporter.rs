@@ -270,9 +270,14 @@ impl Exporter {
     }
 
     /// [`Exporter::flush`] on `occasion`: before a freeze, an endpoint whose connections were
-    /// refused is probed even within its backoff step (no timer runs while frozen).
+    /// refused is probed even within its backoff step (no timer runs while frozen); at SHUTDOWN
+    /// every open circuit is probed, and the flush may take all of `budget`.
     pub async fn flush_on(&mut self, budget: Duration, occasion: Occasion) -> FlushOutcome {
-        let deadline = Deadline::start(budget, self.flush_timeout);
+        let cap = match occasion {
+            Occasion::Shutdown => budget,
+            Occasion::Background | Occasion::BeforeFreeze => self.flush_timeout,
+        };
+        let deadline = Deadline::start(budget, cap);
         let (traces, metrics, logs) = tokio::join!(
             self.traces.flush(deadline, occasion),
             flush_optional(self.metrics.as_mut(), deadline, occasion),

@@ -29,9 +29,13 @@ pub enum Occasion {
     /// The process keeps running afterwards: a timer can run the next attempt when its backoff
     /// step has passed (Lambda Managed Instances, which are never frozen).
     Background,
-    /// The lifecycle loop calls `/extension/event/next` next (or the environment shuts down):
-    /// the sandbox may freeze, and no timer runs until the next invocation.
+    /// The lifecycle loop calls `/extension/event/next` next: the sandbox may freeze, and no
+    /// timer runs until the next invocation.
     BeforeFreeze,
+    /// The environment shuts down: the last chance. Every open circuit is probed once whatever
+    /// its step (a `Retry-After` included: there is no later), and the flush may take the whole
+    /// SHUTDOWN budget it is given, not just the per-invocation flush timeout.
+    Shutdown,
 }
 
 /// What one flush did for one signal.

@@ -273,6 +273,16 @@ impl Owner {
         }
         let outcome = exporter.flush_on(budget, occasion).await;
         tracing::debug!(?outcome, "flushed");
+        if occasion == Occasion::Shutdown && exporter.queued() > 0 {
+            // Nothing comes after SHUTDOWN: what is still queued is lost, and says so once.
+            tracing::warn!(
+                spans = outcome.requeued,
+                log_records = outcome.logs.requeued,
+                metric_collections = outcome.metrics.requeued,
+                error = outcome.error.as_deref().unwrap_or(""),
+                "SHUTDOWN: the collector did not take everything before the deadline; the rest is lost"
+            );
+        }
     }
 
     /// SHUTDOWN: takes in what is still queued, closes everything open, answers every waiter and
@@ -292,7 +302,7 @@ impl Owner {
         self.enqueue(outputs);
         self.releases.release_all();
         let left = budget.saturating_sub(started.elapsed());
-        self.flush_signals(left, Occasion::BeforeFreeze, true).await;
+        self.flush_signals(left, Occasion::Shutdown, true).await;
     }
 }
 
