@@ -333,6 +333,9 @@ pub struct Correlator {
     unattributed_lines: u32,
     /// Lines dropped since [`Correlator::take_dropped_logs`].
     dropped_logs: DroppedLines,
+    /// The invocation closed last, while its `platform.report` has not arrived: on Lambda the
+    /// last invocation's report comes with the thaw that brings SHUTDOWN.
+    report_awaited: Option<RequestId>,
 }
 
 impl Correlator {
@@ -349,6 +352,7 @@ impl Correlator {
             log_bounds,
             unattributed_lines: 0,
             dropped_logs: DroppedLines::default(),
+            report_awaited: None,
             open: HashMap::new(),
             closed: RecentMap::new(MAX_REMEMBERED_CLOSED),
             startup: Startup::default(),
@@ -444,6 +448,9 @@ impl Correlator {
                 // The invocation has ended: Managed Instances send no `runtimeDone`, and one lost
                 // on-demand must not leave the stream ambiguous for good.
                 self.stream.done(&request_id);
+                if self.report_awaited.as_ref() == Some(&request_id) {
+                    self.report_awaited = None;
+                }
                 let report = TelemetryEvent { time, body: report };
                 if let Some(closed) = self.closed.get_mut(&request_id) {
                     // One report per invocation; the entry stays so later inputs cannot reopen it.
@@ -587,6 +594,12 @@ impl Correlator {
             .collect()
     }
 
+    /// Whether the invocation closed last still waits for its `platform.report` (and telemetry
+    /// is coming at all): SHUTDOWN waits a little for it, or its report and metrics are lost.
+    pub fn report_awaited(&self) -> bool {
+        self.telemetry_expected && self.report_awaited.is_some()
+    }
+
     /// Whether `id` is open: seen, and not closed yet.
     pub fn is_open(&self, id: &RequestId) -> bool {
         self.open.contains_key(id)
@@ -620,6 +633,7 @@ impl Correlator {
             reported: open.report.is_some(),
             log_lines: open.logs.len() as u32,
         };
+        self.report_awaited = (!closed.reported).then(|| id.clone());
         self.closed.insert(id.clone(), closed);
         let cold_start = if open.first {
             self.startup.cold_start(open.started_at())
@@ -1461,6 +1475,23 @@ mod tests {
         c.push(runtime_done("c", 40, PlatformStatus::Success, None), t(40));
         let out = c.push(log(35, LogSource::Function, "print", None), t(41));
         assert_eq!(lines(&out), [("print".to_owned(), Some("c".to_owned()))]);
+    }
+
+    #[test]
+    fn the_last_closed_invocation_awaits_its_report() {
+        let mut c = correlator();
+        assert!(!c.report_awaited());
+        c.push(invoke("a", 3000), t(0));
+        c.push(start("a", 1), t(1));
+        c.push(runtime_done("a", 5, PlatformStatus::Error, None), t(5));
+        assert!(!c.is_open(&id("a")));
+        assert!(c.report_awaited(), "closed before its report");
+        c.push(report("a", 6), t(6));
+        assert!(!c.report_awaited());
+        c.set_telemetry_expected(false);
+        c.push(invoke("b", 3000), t(10));
+        c.push(runtime_done("b", 15, PlatformStatus::Error, None), t(15));
+        assert!(!c.report_awaited(), "no telemetry, no report to wait for");
     }
 
     #[test]

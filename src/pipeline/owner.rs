@@ -21,6 +21,10 @@ use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{TelemetryBody, TelemetryEvent};
 use crate::trace_context::{new_span_id, Propagators};
 
+/// Longest SHUTDOWN waits for the last invocation's `platform.report` (at most a quarter of the
+/// SHUTDOWN budget): the Telemetry API buffers events for 25 ms.
+const SHUTDOWN_REPORT_WAIT: Duration = Duration::from_millis(200);
+
 /// The state of the owner task.
 pub(super) struct Owner {
     correlator: Correlator,
@@ -297,6 +301,15 @@ impl Owner {
         let mut outputs = self.drain_records(records);
         while let Ok(event) = telemetry.try_recv() {
             outputs.extend(self.telemetry(event));
+        }
+        // The last invocation's report comes with the thaw that brings SHUTDOWN, racing it: wait
+        // a little for it (its report record and metrics would be lost), within the budget.
+        let report_deadline = started + SHUTDOWN_REPORT_WAIT.min(budget / 4);
+        while self.correlator.report_awaited() {
+            match tokio::time::timeout_at(report_deadline, telemetry.recv()).await {
+                Ok(Some(event)) => outputs.extend(self.telemetry(event)),
+                Ok(None) | Err(_) => break,
+            }
         }
         outputs.extend(self.correlator.close_all());
         self.enqueue(outputs);
