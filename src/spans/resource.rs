@@ -31,7 +31,7 @@ impl FunctionInfo {
 }
 
 /// The resource of every span: function identity, cloud attributes, `OTEL_RESOURCE_ATTRIBUTES`, and
-/// `faas.instance` once `platform.initStart` told it.
+/// `faas.instance` and `service.instance.id` once `platform.initStart` told the environment's id.
 pub fn resource(function: &FunctionInfo, instance_id: Option<&str>) -> Resource {
     let settings = &function.settings;
     let mut attrs = vec![
@@ -58,6 +58,10 @@ pub fn resource(function: &FunctionInfo, instance_id: Option<&str>) -> Resource 
     }
     if let Some(instance) = instance_id {
         attrs.push(KeyValue::new(semconv::FAAS_INSTANCE, instance.to_owned()));
+        attrs.push(KeyValue::new(
+            semconv::SERVICE_INSTANCE_ID,
+            instance.to_owned(),
+        ));
     }
     let user = settings
         .resource_attributes
@@ -125,6 +129,11 @@ mod tests {
         assert_eq!(
             get(&r, "faas.instance"),
             Some(Value::from("2026/11/24/[7]abc"))
+        );
+        assert_eq!(
+            get(&r, "service.instance.id"),
+            Some(Value::from("2026/11/24/[7]abc")),
+            "one metric series per environment"
         );
         assert_eq!(get(&r, "cloud.region"), Some(Value::from("eu-west-1")));
         assert_eq!(get(&r, "service.name"), Some(Value::from("shop")));

@@ -22,6 +22,9 @@ names! {
         FAAS_MAX_MEMORY = "faas.max_memory",
         /// `faas.instance`: the execution environment (its log stream name).
         FAAS_INSTANCE = "faas.instance",
+        /// `service.instance.id`: the execution environment too, so that backends that key metric
+        /// series by service instance keep environments apart.
+        SERVICE_INSTANCE_ID = "service.instance.id",
     }
 }
 
