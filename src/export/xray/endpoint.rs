@@ -148,13 +148,18 @@ mod tests {
     use super::*;
     use crate::settings::{Destination, SettingsGroup};
 
-    fn configured(vars: &[(&str, &str)]) -> (Result<Signer, XrayConfigError>, OtlpSettings) {
+    /// The destination `vars` configure, with X-Ray as the target.
+    fn destination(vars: &[(&str, &str)]) -> Destination {
         let vars: HashMap<String, String> = vars
             .iter()
             .chain(&[("LAMBDA_LENS_EXPORT_TARGET", "xray")])
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
             .collect();
-        let (mut destination, _) = Destination::from_lookup(|name| vars.get(name).cloned());
+        Destination::from_lookup(|name| vars.get(name).cloned()).0
+    }
+
+    fn configured(vars: &[(&str, &str)]) -> (Result<Signer, XrayConfigError>, OtlpSettings) {
+        let mut destination = destination(vars);
         let signer = configure(&destination.xray, &mut destination.otlp);
         (signer, destination.otlp)
     }
@@ -236,19 +241,14 @@ mod tests {
 
     #[test]
     fn logs_and_metrics_go_to_cloudwatch_with_their_own_services() {
-        let vars: HashMap<String, String> = [
-            ("LAMBDA_LENS_EXPORT_TARGET", "xray"),
+        let destination = destination(&[
             ("AWS_REGION", "eu-west-1"),
             ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders"),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]abc"),
             ("LAMBDA_LENS_CLOUDWATCH_LOG_STREAM", "otlp"),
             KEYS[0],
             KEYS[1],
-        ]
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-        let (destination, _) = Destination::from_lookup(|name| vars.get(name).cloned());
+        ]);
         let mut logs = destination.logs.clone().expect("logs are on by default");
         let signer = configure(&destination.xray, &mut logs).expect("complete");
         assert_eq!(signer.service(), "logs");
@@ -289,17 +289,12 @@ mod tests {
     #[test]
     fn on_lambda_logs_go_to_the_functions_default_group_and_its_own_stream() {
         // Lambda passes extensions neither AWS_LAMBDA_LOG_GROUP_NAME nor AWS_LAMBDA_LOG_STREAM_NAME.
-        let vars: HashMap<String, String> = [
-            ("LAMBDA_LENS_EXPORT_TARGET", "xray"),
+        let destination = destination(&[
             ("AWS_REGION", "eu-west-1"),
             ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
             KEYS[0],
             KEYS[1],
-        ]
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-        let (destination, _) = Destination::from_lookup(|name| vars.get(name).cloned());
+        ]);
         let mut logs = destination.logs.clone().expect("logs are on by default");
         configure(&destination.xray, &mut logs).expect("complete");
         assert_eq!(
