@@ -17,6 +17,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod floor_extension;
+
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status};
@@ -190,7 +192,27 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// A script that runs this bench binary as the floor extension (`floor_extension`); the script's
+/// own path is passed on so that the extension's command line names it.
+fn floor_script(script: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let me = std::env::current_exe().expect("the bench binary's path");
+    let text = format!(
+        "#!/bin/sh\nexec {} {} {}\n",
+        me.display(),
+        floor_extension::FLAG,
+        script.display()
+    );
+    std::fs::write(script, text).expect("write the floor script");
+    std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o755))
+        .expect("make the floor script executable");
+}
+
 fn main() {
+    if std::env::args().any(|a| a == floor_extension::FLAG) {
+        floor_extension::run();
+        return;
+    }
     let mut binaries = vec![(
         "new",
         std::env::var_os("INVOCATION_CPU_NEW_BIN").map_or_else(
@@ -224,7 +246,7 @@ fn main() {
             let per_invocation =
                 (totals[1] - totals[0]) as f64 / (CALLGRIND_LONG - CALLGRIND_SHORT) as f64;
             println!(
-                "{label:>4}: {per_invocation:.0} instructions per warm invocation \
+                "{label:>5}: {per_invocation:.0} instructions per warm invocation \
                  ({} − {} over {} − {} invocations; profiles in {})",
                 totals[1],
                 totals[0],
@@ -236,6 +258,12 @@ fn main() {
         return;
     }
 
+    // The floor: the same exchanges with nothing else done (see `floor_extension`), measured in the
+    // same runs so that every binary is read against it.
+    let floor =
+        std::env::temp_dir().join(format!("invocation-cpu-floor-{}.sh", std::process::id()));
+    floor_script(&floor);
+    binaries.insert(0, ("floor", floor.clone()));
     println!("extension CPU (user+system) per {INVOCATIONS} warm invocations, export on");
     for run in 1..=RUNS {
         for (label, binary) in &binaries {
@@ -243,7 +271,7 @@ fn main() {
             let s = runtime.block_on(session(binary, binary, &name, INVOCATIONS));
             let per_1000 = |d: Duration| ms(d) * 1000.0 / INVOCATIONS as f64;
             println!(
-                "run {run} {label:>4}: {:6.1} ms per 1000 invocations (user {:.1}, system {:.1}), \
+                "run {run} {label:>5}: {:6.1} ms per 1000 invocations (user {:.1}, system {:.1}), \
                  peak RSS {:.2} MiB, {} spans received",
                 per_1000(s.cpu.user + s.cpu.system),
                 per_1000(s.cpu.user),
@@ -253,5 +281,6 @@ fn main() {
             );
         }
     }
+    let _ = std::fs::remove_file(&floor);
     println!("load average at end: {}", load().trim());
 }
