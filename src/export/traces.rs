@@ -7,6 +7,7 @@
 //! [`XRAY_MAX_SPAN_BYTES`] is cut down (or dropped) before it is queued (see `xray`).
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
@@ -23,7 +24,8 @@ pub const MAX_BATCH_SPANS: usize = 512;
 
 /// How queued spans are cut into requests and encoded.
 pub(crate) struct Spans {
-    resource: Resource,
+    /// Converted once per resource, not per request.
+    resource: ResourceAttributesWithSchema,
     /// X-Ray's batch and span size limits; `None` for OTLP collectors.
     limits: Option<XrayLimits>,
 }
@@ -32,7 +34,7 @@ impl Spans {
     /// Spans sent with `resource`; `xray` applies X-Ray's limits.
     pub(crate) fn new(resource: &Resource, xray: bool) -> Self {
         Self {
-            resource: resource.clone(),
+            resource: resource.into(),
             limits: xray.then(|| XrayLimits::new(resource)),
         }
     }
@@ -52,7 +54,7 @@ impl Batcher for Spans {
 
     fn encode(&self, batch: Vec<SpanData>) -> Vec<u8> {
         ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(batch, &(&self.resource).into()),
+            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
         }
         .encode_to_vec()
     }
@@ -61,7 +63,7 @@ impl Batcher for Spans {
         if let Some(limits) = &mut self.limits {
             *limits = XrayLimits::new(resource);
         }
-        self.resource = resource.clone();
+        self.resource = resource.into();
     }
 
     /// For X-Ray: cuts spans down to its span limit; drops (and logs) those that still do not fit.
