@@ -23,14 +23,14 @@ use super::failure::{FailureKind, SendError};
 use super::fault_log::{FaultLog, RecoveryLine, SharedFaultLog};
 use super::flush::{Deadline, Occasion, SignalFlush};
 use super::otlp::Sender;
-use super::queue::Queue;
+use super::queue::{Batch, Queue};
 use super::request::EncodedRequest;
 use crate::settings::Signal;
 
 /// How one signal's items are batched and encoded.
 pub(crate) trait Batcher {
     /// What the signal's queue holds.
-    type Item: Clone;
+    type Item;
 
     /// The items' name in log lines ("spans").
     const ITEMS: &'static str;
@@ -40,7 +40,7 @@ pub(crate) trait Batcher {
     fn batch_len(&self, queued: &Queue<Self::Item>) -> usize;
 
     /// The protobuf export request carrying `batch`.
-    fn encode(&self, batch: Vec<Self::Item>) -> Vec<u8>;
+    fn encode(&self, batch: Batch<'_, Self::Item>) -> Vec<u8>;
 
     /// Replaces the resource attached to every request.
     fn set_resource(&mut self, resource: &Resource);

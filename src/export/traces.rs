@@ -14,7 +14,7 @@ use opentelemetry_sdk::Resource;
 use prost::Message;
 
 use super::outbox::Batcher;
-use super::queue::Queue;
+use super::queue::{Batch, Queue};
 use super::xray::{Fit, XrayLimits, XRAY_MAX_SPAN_BYTES};
 
 /// The most spans sent in one export request to an OTLP collector (collectors commonly cap
@@ -52,9 +52,12 @@ impl Batcher for Spans {
         }
     }
 
-    fn encode(&self, batch: Vec<SpanData>) -> Vec<u8> {
+    fn encode(&self, batch: Batch<'_, SpanData>) -> Vec<u8> {
         ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
+            resource_spans: group_spans_by_resource_and_scope(
+                batch.cloned().collect(),
+                &self.resource,
+            ),
         }
         .encode_to_vec()
     }

@@ -16,7 +16,7 @@
 //! values) is dropped and counted with the queue's drops, with a warning.
 
 use opentelemetry::{KeyValue, StringValue, Value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use prost::Message;
@@ -55,13 +55,8 @@ pub(crate) enum Fit {
 impl XrayLimits {
     pub(crate) fn new(resource: &Resource) -> Self {
         let header = ResourceHeader::new(resource);
-        let resource_spans = ResourceSpans {
-            resource: Some(header.resource),
-            scope_spans: Vec::new(),
-            schema_url: header.schema_url,
-        };
         Self {
-            resource_overhead: framed_len(framed_len(resource_spans.encoded_len())),
+            resource_overhead: framed_len(framed_len(header.entry_len())),
         }
     }
 
