@@ -93,6 +93,11 @@ impl<'a, S: Message, I: Item> ScopeEntry<'a, S, I> {
         }
     }
 
+    /// The scope.
+    pub(crate) fn scope(&self) -> &S {
+        &self.scope
+    }
+
     /// Adds an item.
     pub(crate) fn push(&mut self, item: I) {
         self.items.push(item);
