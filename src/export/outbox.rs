@@ -22,7 +22,7 @@ use super::circuit::{Circuit, Jitter, Outcome, Permit, PROBE_TIMEOUT};
 use super::failure::{FailureKind, SendError};
 use super::fault_log::{FaultLog, RecoveryLine, SharedFaultLog};
 use super::flush::{Deadline, Occasion, SignalFlush};
-use super::otlp::Sender;
+use super::otlp::{HttpError, Sender};
 use super::queue::{Batch, Queue};
 use super::request::EncodedRequest;
 use crate::settings::Signal;
@@ -188,11 +188,17 @@ impl<B: Batcher> Outbox<B> {
                 self.sender.timeout()
             };
             let started = Instant::now();
-            let sent =
-                match tokio::time::timeout(left, self.sender.send(&request.body, timeout)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(SendError::DeadlineCut(deadline.budget())),
-                };
+            // One timer for both bounds: the request's timeout and what is left of the flush.
+            let sent = match tokio::time::timeout(
+                left.min(timeout),
+                self.sender.send(&request.body, timeout),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) if left < timeout => Err(SendError::DeadlineCut(deadline.budget())),
+                Err(_) => Err(SendError::Http(HttpError::TimedOut(timeout))),
+            };
             let now = SystemTime::now();
             match sent {
                 Ok(()) => {
