@@ -4,7 +4,10 @@
 //! Why by hand, not through opentelemetry-proto's owned messages: converting a span
 //! (`Span::from(SpanData)`) copies every string and id into new allocations that are encoded once
 //! and dropped at once; grouping the batch by scope hashes every span's scope; and a queued batch
-//! had to be cloned first because the conversion consumes it.
+//! had to be cloned first because the conversion consumes it. Measured with callgrind on the
+//! `invocation_cpu` benchmark (four spans and two log records per warm invocation): writing spans
+//! this way took a warm invocation's flush from about 105 k to 57 k instructions, and the whole
+//! invocation from 456.7 k to 404.1 k (−11.5 %).
 //!
 //! What is written matches the owned messages field for field: proto3 defaults (empty strings
 //! and bytes, zero numbers) are left out as prost leaves them out, fields go in tag order, and
