@@ -4,14 +4,14 @@
 //! Bounds: the queue holds at most [`LOG_QUEUE_RECORDS`] records; a request at most
 //! [`MAX_BATCH_LOG_RECORDS`] records and about [`MAX_BATCH_LOG_BYTES`] of them.
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_sdk::Resource;
 use prost::Message;
 
 use super::outbox::Batcher;
-use super::queue::Queue;
+use super::queue::{Batch, Queue};
 use super::request::{scope, ResourceHeader};
+use super::wire::{export_request, Encoded, ProtoMessage, ScopeEntry};
 
 /// The most log records waiting for export: with records of a few hundred bytes, about a MiB.
 pub const LOG_QUEUE_RECORDS: usize = 4096;
@@ -23,12 +23,18 @@ pub const MAX_BATCH_LOG_RECORDS: usize = 512;
 pub const MAX_BATCH_LOG_BYTES: usize = 1_000_000 - 64 * 1024;
 
 /// How queued log records are cut into requests and encoded.
-pub(crate) struct Logs(ResourceHeader);
+pub(crate) struct Logs {
+    header: ResourceHeader,
+    scope: Encoded,
+}
 
 impl Logs {
     /// Sent with `resource`.
     pub(crate) fn new(resource: &Resource) -> Self {
-        Self(ResourceHeader::new(resource))
+        Self {
+            header: ResourceHeader::new(resource),
+            scope: scope(),
+        }
     }
 }
 
@@ -42,7 +48,8 @@ impl Batcher for Logs {
         let mut count = 0;
         for record in queued.iter().take(MAX_BATCH_LOG_RECORDS) {
             // The record, its field tag and its length prefix.
-            bytes += record.encoded_len() + 1 + prost::length_delimiter_len(record.encoded_len());
+            let len = record.encoded_len();
+            bytes += len + 1 + prost::length_delimiter_len(len);
             if count > 0 && bytes > MAX_BATCH_LOG_BYTES {
                 break;
             }
@@ -51,31 +58,79 @@ impl Batcher for Logs {
         count
     }
 
-    fn encode(&self, batch: Vec<LogRecord>) -> Vec<u8> {
-        ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(self.0.resource.clone()),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(scope()),
-                    log_records: batch,
-                    schema_url: String::new(),
-                }],
-                schema_url: self.0.schema_url.clone(),
-            }],
-        }
-        .encode_to_vec()
+    fn encode(&self, batch: Batch<'_, LogRecord>) -> Vec<u8> {
+        let records = ScopeEntry::new(&self.scope, "", batch.map(ProtoMessage::new).collect());
+        export_request(&self.header.resource, &self.header.schema_url, &[records])
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        *self = Self::new(resource);
+        self.header = ResourceHeader::new(resource);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+    use opentelemetry::KeyValue;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
+    use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+    use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 
     use super::*;
+    use crate::export::SCOPE_NAME;
+    use crate::proto_values;
+
+    #[test]
+    fn records_are_written_as_the_owned_request_encodes_them() {
+        let resource = Resource::builder_empty()
+            .with_schema_url(
+                [KeyValue::new("service.name", "orders-fn")],
+                "https://opentelemetry.io/schemas/1.26.0",
+            )
+            .build();
+        let mut queue = Queue::new(LOG_QUEUE_RECORDS);
+        queue.push(vec![
+            record(3),
+            LogRecord {
+                time_unix_nano: 1_700_000_000_000_000_000,
+                severity_number: 9,
+                severity_text: "INFO".to_owned(),
+                attributes: vec![proto_values::string("log.iostream", "stdout")],
+                trace_id: vec![7; 16],
+                span_id: vec![8; 8],
+                flags: 1,
+                ..LogRecord::default()
+            },
+        ]);
+        let converted = ResourceAttributesWithSchema::from(&resource);
+        let expected = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(ProtoResource {
+                    attributes: converted.attributes.0,
+                    ..ProtoResource::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(InstrumentationScope {
+                        name: SCOPE_NAME.to_owned(),
+                        version: env!("CARGO_PKG_VERSION").to_owned(),
+                        ..InstrumentationScope::default()
+                    }),
+                    log_records: queue.iter().cloned().collect(),
+                    schema_url: String::new(),
+                }],
+                schema_url: "https://opentelemetry.io/schemas/1.26.0".to_owned(),
+            }],
+        };
+
+        let written = Logs::new(&resource).encode(queue.front(2));
+
+        assert_eq!(
+            ExportLogsServiceRequest::decode(written.as_slice()).expect("valid OTLP"),
+            expected
+        );
+        assert_eq!(written, expected.encode_to_vec(), "byte for byte, too");
+    }
 
     fn record(chars: usize) -> LogRecord {
         LogRecord {

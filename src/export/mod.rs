@@ -21,6 +21,7 @@
 //! | `retry_after` | `Retry-After` parsed |
 //! | `fault_log` | how often failures are logged |
 //! | `traces`, `logs`, `metrics` | each signal's batching and encoding, and its bounds |
+//! | `wire/` | OTLP protobuf written from the queued items, borrowed, into one buffer |
 //! | `otlp/` | the OTLP target: senders per transport (HTTP, gRPC), TLS, headers |
 //! | `xray/` | the AWS target: endpoints and region, SigV4 signing, X-Ray's request and span limits |
 //!
@@ -41,6 +42,7 @@ mod queue;
 mod request;
 mod retry_after;
 mod traces;
+mod wire;
 mod xray;
 
 pub use self::circuit::{Jitter, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT};

@@ -22,15 +22,15 @@ use super::circuit::{Circuit, Jitter, Outcome, Permit, PROBE_TIMEOUT};
 use super::failure::{FailureKind, SendError};
 use super::fault_log::{FaultLog, RecoveryLine, SharedFaultLog};
 use super::flush::{Deadline, Occasion, SignalFlush};
-use super::otlp::Sender;
-use super::queue::Queue;
+use super::otlp::{HttpError, Sender};
+use super::queue::{Batch, Queue};
 use super::request::EncodedRequest;
 use crate::settings::Signal;
 
 /// How one signal's items are batched and encoded.
 pub(crate) trait Batcher {
     /// What the signal's queue holds.
-    type Item: Clone;
+    type Item;
 
     /// The items' name in log lines ("spans").
     const ITEMS: &'static str;
@@ -40,7 +40,7 @@ pub(crate) trait Batcher {
     fn batch_len(&self, queued: &Queue<Self::Item>) -> usize;
 
     /// The protobuf export request carrying `batch`.
-    fn encode(&self, batch: Vec<Self::Item>) -> Vec<u8>;
+    fn encode(&self, batch: Batch<'_, Self::Item>) -> Vec<u8>;
 
     /// Replaces the resource attached to every request.
     fn set_resource(&mut self, resource: &Resource);
@@ -188,11 +188,17 @@ impl<B: Batcher> Outbox<B> {
                 self.sender.timeout()
             };
             let started = Instant::now();
-            let sent =
-                match tokio::time::timeout(left, self.sender.send(&request.body, timeout)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(SendError::DeadlineCut(deadline.budget())),
-                };
+            // One timer for both bounds: the request's timeout and what is left of the flush.
+            let sent = match tokio::time::timeout(
+                left.min(timeout),
+                self.sender.send(&request.body, timeout),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) if left < timeout => Err(SendError::DeadlineCut(deadline.budget())),
+                Err(_) => Err(SendError::Http(HttpError::TimedOut(timeout))),
+            };
             let now = SystemTime::now();
             match sent {
                 Ok(()) => {

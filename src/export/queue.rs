@@ -15,10 +15,13 @@
 //! The queue is generic over its items so that each signal (spans, log records, metric
 //! collections) gets the same bound and accounting.
 
-use std::collections::VecDeque;
+use std::collections::vec_deque::{self, VecDeque};
 
 /// After the first drop, overflow is reported each time the total crosses a multiple of this.
 const DROP_WARNING_INTERVAL: u64 = 1000;
+
+/// A batch: the items at the front of a queue, oldest first.
+pub(crate) type Batch<'a, T> = vec_deque::Iter<'a, T>;
 
 /// A bounded FIFO of items waiting for export; see the module documentation for its bound.
 pub(crate) struct Queue<T> {
@@ -76,13 +79,10 @@ impl<T> Queue<T> {
         self.items.iter()
     }
 
-    /// Copies of the `count` oldest items: sending consumes its batch, and the queue keeps the
-    /// originals until the target acknowledged them.
-    pub(crate) fn front(&self, count: usize) -> Vec<T>
-    where
-        T: Clone,
-    {
-        self.items.range(..count).cloned().collect()
+    /// The `count` oldest items, borrowed: a batch is encoded from them, and they stay queued
+    /// until the target acknowledged them.
+    pub(crate) fn front(&self, count: usize) -> Batch<'_, T> {
+        self.items.range(..count)
     }
 
     /// Removes the `count` oldest items, which the target acknowledged.
@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(queue.count_dropped(1), 1);
         queue.drop_rejected(2);
         assert_eq!(queue.dropped(), 3);
-        assert_eq!(queue.front(2), [2, 3]);
+        assert_eq!(queue.front(2).copied().collect::<Vec<_>>(), [2, 3]);
         queue.remove_sent(1);
         assert_eq!(queue.len(), 1);
         assert_eq!(queue.dropped(), 3, "sent items are not drops");

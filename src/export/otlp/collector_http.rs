@@ -3,7 +3,8 @@
 //!
 //! Only HTTP/1.1 is offered: OTLP/HTTP needs no multiplexing, and AWS's OTLP endpoints speak
 //! HTTP/1.1. One client serves every request of an exporter, so connections are kept alive
-//! between flushes.
+//! between flushes. The caller bounds each exchange in time (one timer per request, with the
+//! flush's deadline).
 
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ pub(crate) enum HttpError {
     /// The answer's body could not be read (or was over the size bound).
     #[error("the collector's answer could not be read: {0}")]
     Body(String),
-    /// No complete answer within the request's timeout.
+    /// No complete answer within the request's timeout (set by the caller's timer).
     #[error("export did not finish within {0:?}")]
     TimedOut(Duration),
 }
@@ -70,30 +71,22 @@ impl CollectorHttpClient {
         Self { client }
     }
 
-    /// Sends `request` and reads the whole response, within `timeout`.
+    /// Sends `request` and reads the whole response.
     pub(crate) async fn send(
         &self,
-        request: Request<Bytes>,
-        timeout: Duration,
+        request: Request<Full<Bytes>>,
     ) -> Result<Response<Bytes>, HttpError> {
-        let (parts, body) = request.into_parts();
-        let request = Request::from_parts(parts, Full::new(body));
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(HttpError::Unreachable)?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|error| HttpError::Body(error.to_string()))?
-                .to_bytes();
-            Ok(Response::from_parts(parts, body))
-        };
-        tokio::time::timeout(timeout, exchange)
+        let response = self
+            .client
+            .request(request)
             .await
-            .map_err(|_| HttpError::TimedOut(timeout))?
+            .map_err(HttpError::Unreachable)?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|error| HttpError::Body(error.to_string()))?
+            .to_bytes();
+        Ok(Response::from_parts(parts, body))
     }
 }

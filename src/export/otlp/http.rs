@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use http::header::{Entry, CONTENT_ENCODING, CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use http_body_util::Full;
 
 use super::collector_http::CollectorHttpClient;
 use super::headers::header_map;
@@ -80,6 +81,13 @@ impl HttpSender {
         if config.gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
+        // Set once here, or hyper (or the signer) would build it for every request; a configured
+        // one stays, as it would.
+        if let (Entry::Vacant(entry), Some(host)) =
+            (headers.entry(HOST), host(&uri, signer.is_some()))
+        {
+            entry.insert(host);
+        }
         Ok(Self {
             client,
             uri,
@@ -101,19 +109,19 @@ impl HttpSender {
         Ok(Bytes::from(encoder.finish()?))
     }
 
-    /// POSTs `body`, waiting at most `timeout`.
-    pub(super) async fn send(&self, body: &Bytes, timeout: Duration) -> Result<(), SendError> {
-        let mut request = Request::new(body.clone());
+    /// POSTs `body` (the caller bounds the wait).
+    pub(super) async fn send(&self, body: &Bytes) -> Result<(), SendError> {
+        let mut request = Request::new(());
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = self.headers.clone();
-        let (mut parts, body) = request.into_parts();
+        let (mut parts, ()) = request.into_parts();
         if let Some(signer) = &self.signer {
-            signer.sign(&mut parts, &body, SystemTime::now());
+            signer.sign(&mut parts, body, SystemTime::now());
         }
         let response = self
             .client
-            .send(Request::from_parts(parts, body), timeout)
+            .send(Request::from_parts(parts, Full::new(body.clone())))
             .await?;
         let status = response.status();
         if status.is_success() {
@@ -133,5 +141,54 @@ impl HttpSender {
     /// The per-request timeout of the settings.
     pub(super) fn timeout(&self) -> Duration {
         self.timeout
+    }
+}
+
+/// The `Host` header of every request to `uri`, as it would otherwise be set on each one: the
+/// URI's authority when requests are signed (the signer's rule), else its host and any port other
+/// than the scheme's default (hyper's rule).
+fn host(uri: &Uri, signed: bool) -> Option<HeaderValue> {
+    let authority = uri.authority()?;
+    if signed {
+        return HeaderValue::from_str(authority.as_str()).ok();
+    }
+    let secure = uri.scheme_str() == Some("https");
+    match authority.port() {
+        Some(port) if !matches!((port.as_u16(), secure), (443, true) | (80, false)) => {
+            HeaderValue::from_str(&format!("{}:{port}", authority.host())).ok()
+        }
+        _ => HeaderValue::from_str(authority.host()).ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_header_is_what_hyper_or_the_signer_would_set() {
+        let host_of = |uri: &str, signed| {
+            let uri: Uri = uri.parse().expect("a URL");
+            host(&uri, signed).expect("a host")
+        };
+        assert_eq!(
+            host_of("http://127.0.0.1:4318/v1/traces", false),
+            "127.0.0.1:4318"
+        );
+        assert_eq!(host_of("http://collector/v1/traces", false), "collector");
+        assert_eq!(host_of("http://collector:80/v1/traces", false), "collector");
+        assert_eq!(
+            host_of("https://collector:443/v1/traces", false),
+            "collector"
+        );
+        assert_eq!(
+            host_of("https://collector:80/v1/traces", false),
+            "collector:80"
+        );
+        assert_eq!(host_of("http://[::1]:4318/v1/traces", false), "[::1]:4318");
+        assert_eq!(
+            host_of("https://xray.eu-west-1.amazonaws.com:443/v1/traces", true),
+            "xray.eu-west-1.amazonaws.com:443"
+        );
     }
 }

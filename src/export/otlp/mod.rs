@@ -73,10 +73,10 @@ impl Sender {
         }
     }
 
-    /// Sends `body`, waiting at most `timeout` for the answer.
+    /// Sends `body`; the caller bounds the wait by `timeout` (gRPC also tells the server).
     pub(crate) async fn send(&self, body: &Bytes, timeout: Duration) -> Result<(), SendError> {
         match self {
-            Self::Http(http) => http.send(body, timeout).await,
+            Self::Http(http) => http.send(body).await,
             Self::Grpc(grpc) => grpc.send(body, timeout).await,
         }
     }

@@ -1,9 +1,8 @@
 //! X-Ray's OTLP request limits: at most 10,000 spans and 5 MB (uncompressed) per request, at
 //! most 200 KB per span.
 //!
-//! Sizes are protobuf sizes, measured with prost's `encoded_len` on each span converted the way
-//! the request is built (opentelemetry-proto's `Span::from(SpanData)`), so they match the bytes
-//! sent to within the grouping overhead. A request's size is bounded from above by
+//! Sizes are protobuf sizes, measured on each span the way the request writes it (`wire`), so
+//! they match the bytes sent to within the grouping overhead. A request's size is bounded from above by
 //! the resource's share (measured once per resource) plus, for every span, its own framed size
 //! and its scope's framed header: the scope header is paid once per scope on the wire but
 //! counted once per span here, which over-estimates by a few tens of bytes per span and never
@@ -16,12 +15,11 @@
 //! values) is dropped and counted with the queue's drops, with a warning.
 
 use opentelemetry::{KeyValue, StringValue, Value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
-use prost::Message;
 
 use crate::export::request::ResourceHeader;
+use crate::export::wire::{span_len, Message, Scope, ScopeEntry, SpanMessage};
 use crate::redact::floor_char_boundary;
 
 /// The most spans in one request to X-Ray.
@@ -55,13 +53,8 @@ pub(crate) enum Fit {
 impl XrayLimits {
     pub(crate) fn new(resource: &Resource) -> Self {
         let header = ResourceHeader::new(resource);
-        let resource_spans = ResourceSpans {
-            resource: Some(header.resource),
-            scope_spans: Vec::new(),
-            schema_url: header.schema_url,
-        };
         Self {
-            resource_overhead: framed_len(framed_len(resource_spans.encoded_len())),
+            resource_overhead: framed_len(framed_len(header.entry_len())),
         }
     }
 
@@ -113,24 +106,16 @@ impl XrayLimits {
     }
 }
 
-/// The protobuf size of `span` as sent.
-fn span_len(span: &SpanData) -> usize {
-    Span::from(span.clone()).encoded_len()
-}
-
 /// An upper bound of the bytes `span` adds to a request: the span framed as a repeated field,
 /// plus its scope's framed header (see the module documentation).
 fn request_share(span: &SpanData) -> usize {
-    let scope = ScopeSpans {
-        scope: Some((&span.instrumentation_scope, None).into()),
-        schema_url: span
-            .instrumentation_scope
-            .schema_url()
-            .map(ToOwned::to_owned)
-            .unwrap_or_default(),
-        spans: Vec::new(),
-    };
-    framed_len(span_len(span)) + framed_len(scope.encoded_len())
+    let scope = &span.instrumentation_scope;
+    let header = ScopeEntry::<_, SpanMessage<'_>>::new(
+        Scope(scope),
+        scope.schema_url().unwrap_or_default(),
+        Vec::new(),
+    );
+    framed_len(span_len(span)) + framed_len(header.body_len())
 }
 
 /// The size of a length-delimited field of `len` bytes: one tag byte (all field numbers
@@ -163,11 +148,12 @@ mod tests {
 
     use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
     use opentelemetry::InstrumentationScope;
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
 
     use super::*;
+    use crate::export::outbox::Batcher;
+    use crate::export::queue::Queue;
+    use crate::export::traces::Spans;
 
     fn span(index: u64, scope: &'static str, value: String) -> SpanData {
         SpanData {
@@ -214,10 +200,11 @@ mod tests {
             .collect();
         let estimate = XrayLimits::new(&resource).resource_overhead
             + spans.iter().map(request_share).sum::<usize>();
-        let actual = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(spans, &(&resource).into()),
-        }
-        .encoded_len();
+        let mut queue = Queue::new(spans.len());
+        queue.push(spans);
+        let actual = Spans::new(&resource, true)
+            .encode(queue.front(queue.len()))
+            .len();
         assert!(estimate >= actual, "{estimate} < {actual}");
         assert!(
             estimate - actual < 50 * 32,

@@ -1,0 +1,164 @@
+//! Attributes (`KeyValue`, `AnyValue`, `ArrayValue`) and instrumentation scopes written from the
+//! OpenTelemetry API types, as opentelemetry-proto's conversions would build them.
+
+use bytes::BufMut;
+use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+use prost::encoding::{bool as boolean, double, int64};
+
+use super::{
+    bytes_len, framed_len, message_len, write_bytes, write_framed, write_message, Message,
+};
+
+/// Attributes as a repeated `KeyValue` field `tag`: their length.
+pub(super) fn attributes_len<'a>(
+    tag: u32,
+    attributes: impl IntoIterator<Item = &'a KeyValue>,
+) -> usize {
+    attributes
+        .into_iter()
+        .map(|attribute| message_len(tag, &Attribute(attribute)))
+        .sum()
+}
+
+/// Writes attributes as a repeated `KeyValue` field `tag`.
+pub(super) fn write_attributes<'a>(
+    tag: u32,
+    attributes: impl IntoIterator<Item = &'a KeyValue>,
+    buf: &mut Vec<u8>,
+) {
+    for attribute in attributes {
+        write_message(tag, &Attribute(attribute), buf);
+    }
+}
+
+/// A `KeyValue`: its key, and its value, always set.
+struct Attribute<'a>(&'a KeyValue);
+
+impl Message for Attribute<'_> {
+    fn body_len(&self) -> usize {
+        bytes_len(1, self.0.key.as_str().as_bytes()) + message_len(2, &Any::of(&self.0.value))
+    }
+
+    fn write_body(&self, buf: &mut Vec<u8>) {
+        write_bytes(1, self.0.key.as_str().as_bytes(), buf);
+        write_message(2, &Any::of(&self.0.value), buf);
+    }
+}
+
+/// An `AnyValue`: its `oneof`, written even when it holds a default.
+enum Any<'a> {
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Text(&'a str),
+    Array(Elements<'a>),
+    /// A kind added to the API after this was written: opentelemetry-proto's own conversion.
+    Other(AnyValue),
+}
+
+impl<'a> Any<'a> {
+    fn of(value: &'a Value) -> Self {
+        match value {
+            Value::Bool(value) => Self::Bool(*value),
+            Value::I64(value) => Self::Int(*value),
+            Value::F64(value) => Self::Double(*value),
+            Value::String(value) => Self::Text(value.as_str()),
+            Value::Array(array) => match Elements::of(array) {
+                Some(elements) => Self::Array(elements),
+                None => Self::Other(AnyValue::from(value.clone())),
+            },
+            other => Self::Other(AnyValue::from(other.clone())),
+        }
+    }
+}
+
+impl Message for Any<'_> {
+    fn body_len(&self) -> usize {
+        match self {
+            Self::Bool(value) => boolean::encoded_len(2, value),
+            Self::Int(value) => int64::encoded_len(3, value),
+            Self::Double(value) => double::encoded_len(4, value),
+            Self::Text(text) => framed_len(1, text.len()),
+            Self::Array(elements) => message_len(5, elements),
+            Self::Other(value) => prost::Message::encoded_len(value),
+        }
+    }
+
+    fn write_body(&self, buf: &mut Vec<u8>) {
+        match self {
+            Self::Bool(value) => boolean::encode(2, value, buf),
+            Self::Int(value) => int64::encode(3, value, buf),
+            Self::Double(value) => double::encode(4, value, buf),
+            Self::Text(text) => {
+                write_framed(1, text.len(), buf);
+                buf.put_slice(text.as_bytes());
+            }
+            Self::Array(elements) => write_message(5, elements, buf),
+            Self::Other(value) => buf.extend_from_slice(&prost::Message::encode_to_vec(value)),
+        }
+    }
+}
+
+/// An `ArrayValue`: its elements, each an `AnyValue` (field 1).
+enum Elements<'a> {
+    Bool(&'a [bool]),
+    Int(&'a [i64]),
+    Double(&'a [f64]),
+    Text(&'a [StringValue]),
+}
+
+impl<'a> Elements<'a> {
+    /// `None` for an array kind added to the API after this was written.
+    fn of(array: &'a Array) -> Option<Self> {
+        Some(match array {
+            Array::Bool(values) => Self::Bool(values),
+            Array::I64(values) => Self::Int(values),
+            Array::F64(values) => Self::Double(values),
+            Array::String(values) => Self::Text(values),
+            _ => return None,
+        })
+    }
+
+    /// Calls `each` with every element.
+    fn for_each(&self, mut each: impl FnMut(Any<'a>)) {
+        match *self {
+            Self::Bool(values) => values.iter().for_each(|value| each(Any::Bool(*value))),
+            Self::Int(values) => values.iter().for_each(|value| each(Any::Int(*value))),
+            Self::Double(values) => values.iter().for_each(|value| each(Any::Double(*value))),
+            Self::Text(values) => values
+                .iter()
+                .for_each(|value| each(Any::Text(value.as_str()))),
+        }
+    }
+}
+
+impl Message for Elements<'_> {
+    fn body_len(&self) -> usize {
+        let mut len = 0;
+        self.for_each(|element| len += message_len(1, &element));
+        len
+    }
+
+    fn write_body(&self, buf: &mut Vec<u8>) {
+        self.for_each(|element| write_message(1, &element, buf));
+    }
+}
+
+/// An `InstrumentationScope` (its name, version and attributes), as a span's scope entry
+/// carries it.
+pub(crate) struct Scope<'a>(pub(crate) &'a InstrumentationScope);
+
+impl Message for Scope<'_> {
+    fn body_len(&self) -> usize {
+        bytes_len(1, self.0.name().as_bytes())
+            + bytes_len(2, self.0.version().unwrap_or_default().as_bytes())
+            + attributes_len(3, self.0.attributes())
+    }
+
+    fn write_body(&self, buf: &mut Vec<u8>) {
+        write_bytes(1, self.0.name().as_bytes(), buf);
+        write_bytes(2, self.0.version().unwrap_or_default().as_bytes(), buf);
+        write_attributes(3, self.0.attributes(), buf);
+    }
+}
