@@ -26,6 +26,7 @@ mod startup;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use foldhash::fast::RandomState;
 use opentelemetry::trace::{SpanId, TraceId};
 
 use self::startup::Startup;
@@ -318,7 +319,7 @@ struct Closed {
 
 /// The correlation state; owned by one task.
 pub struct Correlator {
-    open: HashMap<RequestId, Open>,
+    open: HashMap<RequestId, Open, RandomState>,
     closed: RecentMap<RequestId, Closed>,
     startup: Startup,
     /// No invocation seen yet: the next one is this process's cold start.
@@ -353,7 +354,7 @@ impl Correlator {
             unattributed_lines: 0,
             dropped_logs: DroppedLines::default(),
             report_awaited: None,
-            open: HashMap::new(),
+            open: HashMap::default(),
             closed: RecentMap::new(MAX_REMEMBERED_CLOSED),
             startup: Startup::default(),
             cold: true,
@@ -621,7 +622,7 @@ impl Correlator {
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
         let (parent, span_id) = match open.event.as_ref().map(|e| &e.span) {
-            Some(identity) => (*identity.choice.clone(), identity.span_id),
+            Some(identity) => (ParentChoice::clone(&identity.choice), identity.span_id),
             None => (
                 ParentChoice::lambda(open.trace_header(), SystemTime::now()),
                 (self.new_span_id)(),
