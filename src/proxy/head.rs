@@ -119,10 +119,22 @@ impl Fields {
             .map(|f| self.value(f))
     }
 
-    /// The first value of header `name` as text (invalid UTF-8 replaced).
-    pub(crate) fn string(&self, name: &str) -> Option<String> {
-        self.get(name)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+    /// The first value of each header in `names` (case-insensitive), found in one pass over the
+    /// lines: cheaper than one [`Fields::get`] per name when a record reads several.
+    pub(crate) fn first_of<const N: usize>(&self, names: [&str; N]) -> [Option<&[u8]>; N] {
+        let mut found = [None; N];
+        for field in &self.list {
+            let name = self.name(field);
+            let wanted = names.iter().zip(&mut found).find(|(wanted, slot)| {
+                slot.is_none()
+                    && wanted.len() == name.len()
+                    && name.eq_ignore_ascii_case(wanted.as_bytes())
+            });
+            if let Some((_, slot)) = wanted {
+                *slot = Some(self.value(field));
+            }
+        }
+        found
     }
 
     /// Whether a comma-separated header `name` lists `token` (case-insensitive).
@@ -798,8 +810,18 @@ mod tests {
             b"HTTP/1.1 202 Accepted Indeed\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
         );
         assert_eq!(
-            resp.fields.string("content-type").as_deref(),
-            Some("application/json")
+            resp.fields.get("content-type"),
+            Some(&b"application/json"[..])
+        );
+    }
+
+    #[test]
+    fn first_of_finds_each_first_value_in_one_pass() {
+        let req =
+            request("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-b: 2\r\nX-A: 3\r\nX-Long: 4\r\n\r\n");
+        assert_eq!(
+            req.fields.first_of(["x-a", "X-B", "x-c", "x-long"]),
+            [Some(&b"1"[..]), Some(&b"2"[..]), None, Some(&b"4"[..])]
         );
     }
 
@@ -836,10 +858,8 @@ mod tests {
             .expect("complete");
         assert_eq!(len, 41);
         assert_eq!(
-            trailers
-                .string("lambda-runtime-function-error-type")
-                .as_deref(),
-            Some("X")
+            trailers.get("lambda-runtime-function-error-type"),
+            Some(&b"X"[..])
         );
         assert_eq!(
             parse_trailers(b"\r\n").expect("valid").map(|t| t.0),

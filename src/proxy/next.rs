@@ -14,7 +14,7 @@ use super::broker::{Claim, FetchResult, Fetched, MAX_KEPT_EVENT_BYTES};
 use super::deliver::Event;
 use super::head::{Framing, RequestHead, ResponseHead};
 use super::orphan::{Unread, UnreadBody};
-use super::records::invocation_record;
+use super::records::deferred_record;
 use super::reply::Reply;
 use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
@@ -194,7 +194,7 @@ impl Session {
 
     /// Streams an event to the runtime as it arrives.
     async fn stream_event(&mut self, mut conn: Conn, event: UnreadBody, reply: Reply) -> KeepAlive {
-        let record = invocation_record(&event.head, event.received_at);
+        let record = deferred_record(&event.head, event.received_at);
         let Conn { stream, buf, .. } = &mut conn;
         let relayed = Event {
             head: &event.head,
@@ -203,7 +203,6 @@ impl Session {
             buf,
             content_length: None,
             close: reply.close,
-            parent_chosen: false,
         };
         match self.relay_event(relayed, record).await {
             Ok(keep_alive) => {

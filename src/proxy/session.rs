@@ -80,7 +80,7 @@ impl Session {
         let keep = !req.closes();
         match route(req.method(), req.path()) {
             Route::Next if matches!(framing, Framing::Empty | Framing::Length(0)) => {
-                self.runtime_done(SystemTime::now());
+                self.runtime_done();
                 self.next(&req).await && keep
             }
             Route::Result(kind, request_id) => {
@@ -91,11 +91,11 @@ impl Session {
     }
 
     /// Tells the owner task which invocations this runtime finished, now that it asked for its
-    /// next event at `at`.
-    fn runtime_done(&self, at: SystemTime) {
-        let ended = lock(&self.shared.awaiting_next).next(self.id, at);
-        for record in ended {
-            self.shared.records.send(record.into());
-        }
+    /// next event.
+    fn runtime_done(&self) {
+        let records = &self.shared.records;
+        lock(&self.shared.awaiting_next).next(self.id, SystemTime::now, |record| {
+            records.send(record.into());
+        });
     }
 }
