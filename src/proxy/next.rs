@@ -32,6 +32,8 @@ impl Session {
         match claim {
             Claim::Ready(fetched) => self.hand_over(fetched, reply).await,
             Claim::Wait(rx) => {
+                // The wait may be long: what this /next ended is told now.
+                self.send_ended();
                 let mut waiter = Waiter {
                     rx: Some(rx),
                     shared: Arc::clone(&self.shared),
@@ -113,6 +115,8 @@ impl Session {
             conn.single_use = req.is_http_1_0();
             let received_before = conn.buf.received();
             let sent = conn.stream.write_all(&out).await.map_err(|e| e.to_string());
+            // The call is on its way (or failed): the answer may take the whole invocation.
+            self.send_ended();
             let waited = match sent {
                 // A runtime seen leaving wins over an event arriving at the same moment: the event
                 // is then kept instead of written into a closed connection.
