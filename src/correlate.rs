@@ -409,7 +409,7 @@ impl Correlator {
             }
             Input::Telemetry(event) => self.telemetry(event, &mut out),
         }
-        out.extend(self.close_due(now));
+        self.close_due_into(now, &mut out);
         out
     }
 
@@ -563,15 +563,25 @@ impl Correlator {
 
     /// Closes every invocation that is complete at `now`.
     pub fn close_due(&mut self, now: SystemTime) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.close_due_into(now, &mut out);
+        out
+    }
+
+    /// [`Correlator::close_due`], appending to `out`: every input ends with it.
+    fn close_due_into(&mut self, now: SystemTime, out: &mut Vec<Output>) {
+        if self.open.is_empty() {
+            return;
+        }
         let (wait, startup_pending) = (self.effective_wait(), self.startup_pending());
         let due: Vec<(RequestId, CloseReason)> = self
             .open
             .iter()
             .filter_map(|(id, o)| o.done(now, wait, startup_pending).map(|r| (id.clone(), r)))
             .collect();
-        due.into_iter()
-            .flat_map(|(id, reason)| self.close(&id, reason))
-            .collect()
+        for (id, reason) in due {
+            out.extend(self.close(&id, reason));
+        }
     }
 
     /// The first invocation would close before the environment's start is known.
@@ -696,6 +706,10 @@ fn within_bound(taken: &mut u32, limit: u32, dropped: &mut DroppedLines) -> bool
 
 /// `message` cut to at most `chars` characters.
 fn cut_chars(mut message: String, chars: usize) -> String {
+    // No more bytes than `chars`: no more characters either, and nothing to count.
+    if message.len() <= chars {
+        return message;
+    }
     if let Some((cut, _)) = message.char_indices().nth(chars) {
         message.truncate(cut);
     }

@@ -7,7 +7,7 @@
 //! - `PROXY_ROUNDTRIP_STRACE=<dir>`: `strace -c -f`, system calls per round trip (every thread).
 //!
 //! The profiles stay in `<dir>` (`callgrind.<binary>.<export>.<count>`, `strace.…`) for
-//! `callgrind_annotate` or `cgdiff.py`.
+//! `callgrind_annotate`.
 
 use std::path::{Path, PathBuf};
 

@@ -452,14 +452,19 @@ impl ResponseHead {
 /// token character by that bit, since digits and `-` would become control characters. Without
 /// early exits the comparison runs in vector registers; heads are looked up by name many times
 /// per exchange.
+#[inline]
 fn same_name(name: &[u8], lower: &str) -> bool {
-    debug_assert!(!lower.bytes().any(|b| b.is_ascii_uppercase()));
-    name.len() == lower.len()
-        && name
-            .iter()
-            .zip(lower.as_bytes())
-            .fold(0u8, |differ, (b, l)| differ | ((b | 0x20) ^ l))
-            == 0
+    // Most names differ in length: that test stays at the caller.
+    name.len() == lower.len() && same_letters(name, lower.as_bytes())
+}
+
+/// The comparison of [`same_name`], for names of the same length.
+fn same_letters(name: &[u8], lower: &[u8]) -> bool {
+    debug_assert!(!lower.iter().any(u8::is_ascii_uppercase));
+    name.iter()
+        .zip(lower)
+        .fold(0u8, |differ, (b, l)| differ | ((b | 0x20) ^ l))
+        == 0
 }
 
 fn span(base: &[u8], part: &[u8]) -> Range<usize> {
