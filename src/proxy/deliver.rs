@@ -76,7 +76,7 @@ impl Session {
                         body = Bytes::from(changed);
                         content_length = Some(body.len());
                     }
-                    record = EventRecord::Built(built);
+                    record = EventRecord::Built(Box::new(built));
                 }
             }
         }
@@ -156,7 +156,7 @@ impl Session {
             let record = match record {
                 EventRecord::Built(mut record) => {
                     (record.records, record.event) = finished(tap);
-                    Some(record)
+                    Some(*record)
                 }
                 EventRecord::Deferred(received_at) => {
                     let (records, capture) = finished(tap);

@@ -13,8 +13,9 @@ use crate::redact::cut_at_char_boundary;
 
 /// When an event's record is built.
 pub(super) enum EventRecord {
-    /// Before the event went out, its parent chosen for an event transform.
-    Built(InvocationRecord),
+    /// Before the event went out, its parent chosen for an event transform (boxed: the other
+    /// variants are the common ones).
+    Built(Box<InvocationRecord>),
     /// From the head once the event went out, off the runtime's path; the event's head arrived
     /// from upstream at this time.
     Deferred(SystemTime),
