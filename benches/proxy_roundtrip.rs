@@ -16,6 +16,9 @@
 //! The same run measures the lambda-lens processes themselves: CPU per 1000 invocations, idle and
 //! peak RSS, and start-up (exec to the register request, and to the first `/event/next`).
 //!
+//! With `PROXY_ROUNDTRIP_CALLGRIND=<dir>` or `PROXY_ROUNDTRIP_STRACE=<dir>` it profiles instead of
+//! timing: instructions or system calls per round trip of each binary (see `profile`).
+//!
 //! It is a measurement, not a test: targets are printed as PASS/MISS and the process exits 0.
 //! Run: `cargo bench --bench proxy_roundtrip` (see benches/README.md).
 
@@ -45,6 +48,8 @@ use trace_view::SpanKind;
 use common::{current_thread_runtime, loadavg, spawn_runtime_thread, summarize, us, Summary};
 
 mod common;
+#[path = "proxy_roundtrip/profile.rs"]
+mod profile;
 
 /// The binary under test, built by `cargo bench` itself (bench profile = release, not stripped).
 const LAMBDA_LENS_BIN: &str = env!("CARGO_BIN_EXE_lambda-lens");
@@ -653,6 +658,12 @@ fn main() {
     let fake = Fake::start();
     let receiver = common::start_receiver();
     let endpoint = receiver.http_endpoint();
+    if let Some((tool, dir)) = profile::Tool::from_env() {
+        let mut binaries = vec![("new", Path::new(LAMBDA_LENS_BIN))];
+        binaries.extend(base_bin.as_deref().map(|base| ("base", base)));
+        profile::run(tool, &dir, &binaries, &fake, &endpoint);
+        return;
+    }
     let forwarder = start_forwarder(fake.addr);
     // One after the other: the fake reports lifecycle steps in arrival order.
     let lenses: Vec<(Mode, Extension)> = modes

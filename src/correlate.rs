@@ -26,6 +26,7 @@ mod startup;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use foldhash::fast::RandomState;
 use opentelemetry::trace::{SpanId, TraceId};
 
 use self::startup::Startup;
@@ -318,7 +319,7 @@ struct Closed {
 
 /// The correlation state; owned by one task.
 pub struct Correlator {
-    open: HashMap<RequestId, Open>,
+    open: HashMap<RequestId, Open, RandomState>,
     closed: RecentMap<RequestId, Closed>,
     startup: Startup,
     /// No invocation seen yet: the next one is this process's cold start.
@@ -353,7 +354,7 @@ impl Correlator {
             unattributed_lines: 0,
             dropped_logs: DroppedLines::default(),
             report_awaited: None,
-            open: HashMap::new(),
+            open: HashMap::default(),
             closed: RecentMap::new(MAX_REMEMBERED_CLOSED),
             startup: Startup::default(),
             cold: true,
@@ -408,7 +409,7 @@ impl Correlator {
             }
             Input::Telemetry(event) => self.telemetry(event, &mut out),
         }
-        out.extend(self.close_due(now));
+        self.close_due_into(now, &mut out);
         out
     }
 
@@ -562,15 +563,25 @@ impl Correlator {
 
     /// Closes every invocation that is complete at `now`.
     pub fn close_due(&mut self, now: SystemTime) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.close_due_into(now, &mut out);
+        out
+    }
+
+    /// [`Correlator::close_due`], appending to `out`: every input ends with it.
+    fn close_due_into(&mut self, now: SystemTime, out: &mut Vec<Output>) {
+        if self.open.is_empty() {
+            return;
+        }
         let (wait, startup_pending) = (self.effective_wait(), self.startup_pending());
         let due: Vec<(RequestId, CloseReason)> = self
             .open
             .iter()
             .filter_map(|(id, o)| o.done(now, wait, startup_pending).map(|r| (id.clone(), r)))
             .collect();
-        due.into_iter()
-            .flat_map(|(id, reason)| self.close(&id, reason))
-            .collect()
+        for (id, reason) in due {
+            out.extend(self.close(&id, reason));
+        }
     }
 
     /// The first invocation would close before the environment's start is known.
@@ -621,7 +632,7 @@ impl Correlator {
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
         let (parent, span_id) = match open.event.as_ref().map(|e| &e.span) {
-            Some(identity) => (*identity.choice.clone(), identity.span_id),
+            Some(identity) => (ParentChoice::clone(&identity.choice), identity.span_id),
             None => (
                 ParentChoice::lambda(open.trace_header(), SystemTime::now()),
                 (self.new_span_id)(),
@@ -695,6 +706,10 @@ fn within_bound(taken: &mut u32, limit: u32, dropped: &mut DroppedLines) -> bool
 
 /// `message` cut to at most `chars` characters.
 fn cut_chars(mut message: String, chars: usize) -> String {
+    // No more bytes than `chars`: no more characters either, and nothing to count.
+    if message.len() <= chars {
+        return message;
+    }
     if let Some((cut, _)) = message.char_indices().nth(chars) {
         message.truncate(cut);
     }

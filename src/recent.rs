@@ -6,11 +6,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+use foldhash::fast::RandomState;
+
 /// A map that keeps at most `capacity` entries, forgetting the oldest first.
 #[derive(Debug, Clone)]
 pub struct RecentMap<K, V> {
     capacity: usize,
-    entries: HashMap<K, V>,
+    entries: HashMap<K, V, RandomState>,
     /// The keys of `entries`, oldest first.
     order: VecDeque<K>,
 }
@@ -20,7 +22,7 @@ impl<K: Clone + Eq + Hash, V> RecentMap<K, V> {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: VecDeque::new(),
         }
     }

@@ -23,20 +23,26 @@ use crate::trace_context::{new_span_id, ParentChoice, TraceRules, Traceparent};
 /// waits for room: observing must not slow the function down.
 pub const OBSERVATION_QUEUE_CAPACITY: usize = 1024;
 
-/// A Lambda request id (`Lambda-Runtime-Aws-Request-Id`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct RequestId(String);
+/// A Lambda request id (`Lambda-Runtime-Aws-Request-Id`). Shared, not copied: every record, map
+/// entry and summary of an invocation holds its id, so a clone only counts a reference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(Arc<str>);
 
 impl RequestId {
     /// Wraps a request id as received.
     pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+        Self(Arc::from(id.into()))
     }
 
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for RequestId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 
@@ -147,22 +153,24 @@ impl SpanIdentity {
         }
     }
 
-    /// Chooses the parent of the invocation whose event is `event` and whose Lambda X-Ray header
-    /// is `trace_header`, under `rules`; the span id stays.
-    pub fn choose(
-        &mut self,
+    /// The identity of an invocation whose event is `event` and whose Lambda X-Ray header is
+    /// `trace_header`, its parent chosen under `rules`.
+    pub fn chosen(
         rules: &TraceRules,
         event: &ParsedBody<'_>,
         trace_header: Option<&str>,
         now: SystemTime,
-    ) {
-        *self.choice = ParentChoice::choose(
-            &rules.propagators,
-            &EventCarrier::of(event),
-            trace_header,
-            rules.target,
-            now,
-        );
+    ) -> Self {
+        Self {
+            choice: Box::new(ParentChoice::choose(
+                &rules.propagators,
+                &EventCarrier::of(event),
+                trace_header,
+                rules.target,
+                now,
+            )),
+            span_id: new_span_id(),
+        }
     }
 
     /// The W3C `traceparent` naming the invocation span as parent, stating the invocation's

@@ -35,26 +35,40 @@ impl AwaitingNext {
         self.results.push((connection, request_id));
     }
 
-    /// The records of the invocations a `/next` on `connection` at `at` ends.
-    pub(super) fn next(&mut self, connection: ConnectionId, at: SystemTime) -> Vec<NextRecord> {
-        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.results)
-            .into_iter()
-            .partition(|(c, _)| *c == connection);
-        self.results = others;
-        let mut ended: Vec<RequestId> = mine.into_iter().map(|(_, id)| id).collect();
-        if ended.is_empty() && self.results.len() == 1 {
-            ended.extend(self.results.pop().map(|(_, id)| id));
+    /// The invocations a `/next` on `connection` ends, oldest first, handed to `ended` (most often
+    /// one, so nothing is collected); `at` is asked for only when there is one.
+    pub(super) fn next(
+        &mut self,
+        connection: ConnectionId,
+        at: impl FnOnce() -> SystemTime,
+        mut ended: impl FnMut(NextRecord),
+    ) {
+        if self.results.is_empty() {
+            return;
         }
-        ended
-            .into_iter()
-            .map(|request_id| NextRecord { request_id, at })
-            .collect()
+        let at = at();
+        let before = self.results.len();
+        self.results.retain(|(c, request_id)| {
+            let mine = *c == connection;
+            if mine {
+                ended(NextRecord {
+                    request_id: request_id.clone(),
+                    at,
+                });
+            }
+            !mine
+        });
+        if self.results.len() == before && before == 1 {
+            if let Some((_, request_id)) = self.results.pop() {
+                ended(NextRecord { request_id, at });
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     use super::*;
 
@@ -62,20 +76,31 @@ mod tests {
         records.iter().map(|r| r.request_id.as_str()).collect()
     }
 
+    /// The records a `/next` on `connection` at `at` yields.
+    fn next(
+        awaiting: &mut AwaitingNext,
+        connection: ConnectionId,
+        at: SystemTime,
+    ) -> Vec<NextRecord> {
+        let mut ended = Vec::new();
+        awaiting.next(connection, || at, |record| ended.push(record));
+        ended
+    }
+
     #[test]
     fn a_next_ends_the_results_of_its_own_connection() {
         let mut awaiting = AwaitingNext::default();
         awaiting.accepted(ConnectionId(1), RequestId::new("a"));
         awaiting.accepted(ConnectionId(2), RequestId::new("b"));
-        let ended = awaiting.next(ConnectionId(2), UNIX_EPOCH);
+        let ended = next(&mut awaiting, ConnectionId(2), UNIX_EPOCH);
         assert_eq!(ids(&ended), ["b"]);
         assert_eq!(ended[0].at, UNIX_EPOCH);
         assert_eq!(
-            ids(&awaiting.next(ConnectionId(2), UNIX_EPOCH)),
+            ids(&next(&mut awaiting, ConnectionId(2), UNIX_EPOCH)),
             ["a"],
             "the one result left is taken by a runtime with separate connections"
         );
-        assert!(awaiting.next(ConnectionId(1), UNIX_EPOCH).is_empty());
+        assert!(next(&mut awaiting, ConnectionId(1), UNIX_EPOCH).is_empty());
     }
 
     #[test]
@@ -83,7 +108,7 @@ mod tests {
         let mut awaiting = AwaitingNext::default();
         awaiting.accepted(ConnectionId(1), RequestId::new("a"));
         awaiting.accepted(ConnectionId(2), RequestId::new("b"));
-        assert!(awaiting.next(ConnectionId(3), UNIX_EPOCH).is_empty());
+        assert!(next(&mut awaiting, ConnectionId(3), UNIX_EPOCH).is_empty());
         assert_eq!(awaiting.results.len(), 2, "nothing taken");
     }
 
@@ -93,7 +118,7 @@ mod tests {
         for i in 0..(MAX_AWAITING_NEXT + 2) {
             awaiting.accepted(ConnectionId(1), RequestId::new(format!("r{i}")));
         }
-        let ended = awaiting.next(ConnectionId(1), UNIX_EPOCH);
+        let ended = next(&mut awaiting, ConnectionId(1), UNIX_EPOCH);
         assert_eq!(ended.len(), MAX_AWAITING_NEXT);
         assert_eq!(
             ended[0].request_id.as_str(),

@@ -115,10 +115,8 @@ pub(super) mod tests {
 
     /// The request id of a kept event.
     pub(in crate::proxy) fn id(f: &Fetched) -> String {
-        f.head
-            .fields
-            .string("lambda-runtime-aws-request-id")
-            .unwrap_or_default()
+        let id = f.head.fields.get("lambda-runtime-aws-request-id");
+        String::from_utf8_lossy(id.unwrap_or_default()).into_owned()
     }
 
     #[test]

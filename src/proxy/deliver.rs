@@ -11,14 +11,14 @@ use super::broker::Fetched;
 use super::head::{Framing, ResponseHead};
 use super::lock;
 use super::names;
-use super::records::invocation_record;
+use super::records::{deferred_record, invocation_record, EventRecord};
 use super::reply::Reply;
 use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
 use super::wire::{InBuf, Message, RelayError};
 use crate::capture::Tap;
-use crate::event::ParsedBody;
-use crate::record::InvocationRecord;
+use crate::event::{ParsedBody, RecordScan};
+use crate::record::{BodyCapture, InvocationRecord, SpanIdentity};
 use crate::transform::{Direction, TransformContext};
 
 /// An event on its way to the runtime: its head and where its body comes from.
@@ -35,9 +35,6 @@ pub(super) struct Event<'a, R> {
     pub(super) content_length: Option<usize>,
     /// The runtime asked for its connection to close after this answer: the head says so.
     pub(super) close: bool,
-    /// The invocation's parent was chosen before the event went out (for an event transform);
-    /// otherwise it is chosen from the captured head once the event passed, when anything reads it.
-    pub(super) parent_chosen: bool,
 }
 
 impl Session {
@@ -52,13 +49,12 @@ impl Session {
                 return self.bad_gateway(&error, reply).await;
             }
         };
-        let mut record = invocation_record(&fetched.head, fetched.received_at);
         let mut body = fetched.body.clone();
         let mut content_length = None;
-        let mut parent_chosen = false;
-        if let Some(record) = &mut record {
-            let shared = &self.shared;
-            let transforms = &shared.transforms;
+        let shared = &self.shared;
+        let transforms = &shared.transforms;
+        let mut record = deferred_record(&fetched.head, fetched.received_at);
+        if let EventRecord::Deferred(received_at) = record {
             if transforms.any(Direction::Event) && transformable(&fetched.head.fields, original) {
                 // The transform needs the identity before the event goes out: the parent is read
                 // from the event as the runtime would have been handed it untransformed, cut as a
@@ -66,21 +62,21 @@ impl Session {
                 // body) itself, so this parse is not handed on.
                 let kept = body.len().min(shared.capture_bytes);
                 let event = ParsedBody::new(&body[..kept], kept == body.len());
-                let header = record.trace_header.as_deref();
-                let rules = &shared.trace_rules;
-                record
-                    .span
-                    .choose(rules, &event, header, record.received_at);
-                parent_chosen = true;
-                let ctx = TransformContext {
-                    span: record.span.clone(),
-                    sampled: record.span.choice.sampled(&shared.trace_rules.sampler),
-                    received_at: fetched.received_at,
-                    now: SystemTime::now(),
-                };
-                if let Some(changed) = transforms.apply(Direction::Event, &body, &ctx) {
-                    body = Bytes::from(changed);
-                    content_length = Some(body.len());
+                let built = invocation_record(&fetched.head, received_at, |header| {
+                    SpanIdentity::chosen(&shared.trace_rules, &event, header, received_at)
+                });
+                if let Some(built) = built {
+                    let ctx = TransformContext {
+                        span: built.span.clone(),
+                        sampled: built.span.choice.sampled(&shared.trace_rules.sampler),
+                        received_at,
+                        now: SystemTime::now(),
+                    };
+                    if let Some(changed) = transforms.apply(Direction::Event, &body, &ctx) {
+                        body = Bytes::from(changed);
+                        content_length = Some(body.len());
+                    }
+                    record = EventRecord::Built(Box::new(built));
                 }
             }
         }
@@ -92,7 +88,6 @@ impl Session {
             buf: &mut InBuf::default(),
             content_length,
             close: reply.close,
-            parent_chosen,
         };
         match self.relay_event(event, record).await {
             Ok(keep_alive) => keep_alive,
@@ -113,7 +108,7 @@ impl Session {
     pub(super) async fn relay_event<R: AsyncRead + Unpin>(
         &mut self,
         event: Event<'_, R>,
-        record: Option<InvocationRecord>,
+        record: EventRecord,
     ) -> Result<KeepAlive, RelayError> {
         let shared = &self.shared;
         // The runtime's connection closes after an event when it asked, or when the event's
@@ -132,9 +127,13 @@ impl Session {
         }
         let mut out = Vec::with_capacity(512);
         event.head.write_downstream(&mut out, &overrides[..count]);
+        // A batch's records are read for its span's links: without export nothing reads them.
         let mut tap = match record {
-            Some(_) => Tap::watching_batches(shared.capture_bytes),
-            None => Tap::new(0),
+            EventRecord::NotAnEvent => Tap::new(0),
+            EventRecord::Built(_) | EventRecord::Deferred(_) if shared.exporting => {
+                Tap::watching_batches(shared.capture_bytes)
+            }
+            EventRecord::Built(_) | EventRecord::Deferred(_) => Tap::new(shared.capture_bytes),
         };
         // A runtime already seen gone gets nothing: the kernel would accept the write anyway.
         let result = if self.rt.has_left() {
@@ -149,20 +148,23 @@ impl Session {
             };
             self.rt.receive(event.src, event.buf, message).await
         };
-        if let Some(mut record) = record {
-            if !matches!(result, Err(RelayError::NotSent(_))) {
-                record.records = tap.take_records();
-                record.event = tap.finish(result.is_ok()).0;
-                let parent_needed = shared.exporting || shared.transforms.any(Direction::Response);
-                if !event.parent_chosen && parent_needed {
-                    let parsed = record.event.parsed();
-                    let header = record.trace_header.as_deref();
-                    let rules = &shared.trace_rules;
-                    record
-                        .span
-                        .choose(rules, &parsed, header, record.received_at);
-                    record.event_parse = Some(Box::new(parsed.into_parse()));
+        if !matches!(result, Err(RelayError::NotSent(_))) {
+            let finished = |mut tap: Tap| {
+                let records = tap.take_records();
+                (records, tap.finish(result.is_ok()).0)
+            };
+            let record = match record {
+                EventRecord::Built(mut record) => {
+                    (record.records, record.event) = finished(tap);
+                    Some(*record)
                 }
+                EventRecord::Deferred(received_at) => {
+                    let (records, capture) = finished(tap);
+                    self.event_record(event.head, received_at, records, capture)
+                }
+                EventRecord::NotAnEvent => None,
+            };
+            if let Some(record) = record {
                 // Kept once the parent is known: the runtime answers only after it had the
                 // whole event, and the answer's transforms stamp this identity.
                 if shared.transforms.any(Direction::Response) {
@@ -176,5 +178,33 @@ impl Session {
             }
         }
         result.map(|()| !close && event.framing != Framing::UntilClose)
+    }
+
+    /// The record of an event that went out with `capture` seen of its body (and `records` of a
+    /// batch's): its parent is chosen from the captured head when anything reads it, and the
+    /// parse is handed on so that span building does not parse the head again.
+    fn event_record(
+        &self,
+        head: &ResponseHead,
+        received_at: SystemTime,
+        records: Option<RecordScan>,
+        capture: BodyCapture,
+    ) -> Option<InvocationRecord> {
+        let shared = &self.shared;
+        let parent_needed = shared.exporting || shared.transforms.any(Direction::Response);
+        let mut event_parse = None;
+        let mut record = invocation_record(head, received_at, |header| {
+            if !parent_needed {
+                return SpanIdentity::from_lambda_header(header, received_at);
+            }
+            let parsed = capture.parsed();
+            let span = SpanIdentity::chosen(&shared.trace_rules, &parsed, header, received_at);
+            event_parse = Some(Box::new(parsed.into_parse()));
+            span
+        })?;
+        record.records = records;
+        record.event = capture;
+        record.event_parse = event_parse;
+        Some(record)
     }
 }

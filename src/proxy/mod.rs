@@ -92,7 +92,7 @@ struct Shared {
     /// What each invocation's parent and sampling decision are made with.
     trace_rules: TraceRules,
     /// Whether spans are exported: when not, an event is parsed for its parent only if a transform
-    /// stamps the invocation's identity.
+    /// stamps the invocation's identity, and a batch event's records are not read.
     exporting: bool,
 }
 
@@ -135,7 +135,8 @@ impl Proxy {
 
     /// Says whether spans are exported (they are unless told otherwise); call before
     /// [`Proxy::serve`]. Without export, nothing reads an invocation's parent unless a transform
-    /// stamps it, so events pass without being parsed for it.
+    /// stamps it, nor a batch's records (its span's links), so events pass without being parsed
+    /// for them.
     pub fn with_export(mut self, exporting: bool) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.exporting = exporting;

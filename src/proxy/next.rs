@@ -14,7 +14,7 @@ use super::broker::{Claim, FetchResult, Fetched, MAX_KEPT_EVENT_BYTES};
 use super::deliver::Event;
 use super::head::{Framing, RequestHead, ResponseHead};
 use super::orphan::{Unread, UnreadBody};
-use super::records::invocation_record;
+use super::records::deferred_record;
 use super::reply::Reply;
 use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
@@ -32,6 +32,8 @@ impl Session {
         match claim {
             Claim::Ready(fetched) => self.hand_over(fetched, reply).await,
             Claim::Wait(rx) => {
+                // The wait may be long: what this /next ended is told now.
+                self.send_ended();
                 let mut waiter = Waiter {
                     rx: Some(rx),
                     shared: Arc::clone(&self.shared),
@@ -113,6 +115,8 @@ impl Session {
             conn.single_use = req.is_http_1_0();
             let received_before = conn.buf.received();
             let sent = conn.stream.write_all(&out).await.map_err(|e| e.to_string());
+            // The call is on its way (or failed): the answer may take the whole invocation.
+            self.send_ended();
             let waited = match sent {
                 // A runtime seen leaving wins over an event arriving at the same moment: the event
                 // is then kept instead of written into a closed connection.
@@ -194,7 +198,7 @@ impl Session {
 
     /// Streams an event to the runtime as it arrives.
     async fn stream_event(&mut self, mut conn: Conn, event: UnreadBody, reply: Reply) -> KeepAlive {
-        let record = invocation_record(&event.head, event.received_at);
+        let record = deferred_record(&event.head, event.received_at);
         let Conn { stream, buf, .. } = &mut conn;
         let relayed = Event {
             head: &event.head,
@@ -203,7 +207,6 @@ impl Session {
             buf,
             content_length: None,
             close: reply.close,
-            parent_chosen: false,
         };
         match self.relay_event(relayed, record).await {
             Ok(keep_alive) => {

@@ -11,34 +11,63 @@ use crate::record::{
 };
 use crate::redact::cut_at_char_boundary;
 
-/// The record of an event about to be handed to the runtime; none for an answer that is not an
-/// event (not 200, or no request id).
+/// When an event's record is built.
+pub(super) enum EventRecord {
+    /// Before the event went out, its parent chosen for an event transform (boxed: the other
+    /// variants are the common ones).
+    Built(Box<InvocationRecord>),
+    /// From the head once the event went out, off the runtime's path; the event's head arrived
+    /// from upstream at this time.
+    Deferred(SystemTime),
+    /// Not an event (not 200, or no request id): nothing is recorded.
+    NotAnEvent,
+}
+
+/// How the record of the event whose head is `head`, received at `received_at`, is built when
+/// nothing needs it before the event goes out.
+pub(super) fn deferred_record(head: &ResponseHead, received_at: SystemTime) -> EventRecord {
+    if head.status() != 200 {
+        return EventRecord::NotAnEvent;
+    }
+    if head.fields.get(names::REQUEST_ID).is_none() {
+        tracing::warn!("upstream /next answered without a request id; not recorded");
+        return EventRecord::NotAnEvent;
+    }
+    EventRecord::Deferred(received_at)
+}
+
+/// The record of an event handed to the runtime, with the span identity `span` makes of the
+/// event's X-Ray header; none for an answer that is not an event (see [`deferred_record`]).
 pub(super) fn invocation_record(
     head: &ResponseHead,
     received_at: SystemTime,
+    span: impl FnOnce(Option<&str>) -> SpanIdentity,
 ) -> Option<InvocationRecord> {
-    let f = &head.fields;
-    let Some(request_id) = f.string(names::REQUEST_ID).filter(|_| head.status() == 200) else {
-        if head.status() == 200 {
-            tracing::warn!("upstream /next answered without a request id; not recorded");
-        }
-        return None;
-    };
-    let trace_header = f.string(names::TRACE_ID);
-    // The span id is fixed now; the parent is chosen once the event's head is known
-    // (`SpanIdentity::choose`).
-    let span = SpanIdentity::from_lambda_header(trace_header.as_deref(), received_at);
+    let [request_id, trace_header, deadline_ms, invoked_function_arn, client_context, cognito_identity, tenant_id, content_type] =
+        head.fields.first_of([
+            names::REQUEST_ID,
+            names::TRACE_ID,
+            names::DEADLINE_MS,
+            names::INVOKED_ARN,
+            names::CLIENT_CONTEXT,
+            names::COGNITO_IDENTITY,
+            names::TENANT_ID,
+            names::CONTENT_TYPE,
+        ]);
+    let request_id = request_id.filter(|_| head.status() == 200)?;
+    let trace_header = trace_header.map(text);
+    let span = span(trace_header.as_deref());
     Some(InvocationRecord {
-        request_id: RequestId::new(request_id),
-        deadline_ms: f
-            .string(names::DEADLINE_MS)
+        request_id: RequestId::new(text(request_id)),
+        deadline_ms: deadline_ms
+            .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse().ok()),
-        invoked_function_arn: f.string(names::INVOKED_ARN),
+        invoked_function_arn: invoked_function_arn.map(text),
         trace_header,
-        client_context: f.string(names::CLIENT_CONTEXT),
-        cognito_identity: f.string(names::COGNITO_IDENTITY),
-        tenant_id: f.string(names::TENANT_ID),
-        content_type: f.string(names::CONTENT_TYPE),
+        client_context: client_context.map(text),
+        cognito_identity: cognito_identity.map(text),
+        tenant_id: tenant_id.map(text),
+        content_type: content_type.map(text),
         upstream_status: head.status(),
         received_at,
         event: Default::default(),
@@ -46,6 +75,11 @@ pub(super) fn invocation_record(
         span,
         event_parse: None,
     })
+}
+
+/// A header value as text (invalid UTF-8 replaced).
+fn text(value: &[u8]) -> String {
+    String::from_utf8_lossy(value).into_owned()
 }
 
 /// The record of a result call `kind` for `request_id`, as far as its head tells; the X-Ray cause is
@@ -56,22 +90,24 @@ pub(super) fn result_record(
     request_id: Option<RequestId>,
     capture_bytes: usize,
 ) -> ResultRecord {
-    let f = &req.fields;
+    let [response_mode, content_type, error_type, xray_error_cause] = req.fields.first_of([
+        names::RESPONSE_MODE,
+        names::CONTENT_TYPE,
+        names::ERROR_TYPE,
+        names::XRAY_ERROR_CAUSE,
+    ]);
     ResultRecord {
         kind,
         request_id,
         started_at: SystemTime::now(),
-        streaming: f
-            .get(names::RESPONSE_MODE)
-            .is_some_and(|m| m.trim_ascii().eq_ignore_ascii_case(b"streaming")),
-        content_type: f.string(names::CONTENT_TYPE),
-        error_type: f.string(names::ERROR_TYPE),
+        streaming: response_mode.is_some_and(|m| m.trim_ascii().eq_ignore_ascii_case(b"streaming")),
+        content_type: content_type.map(text),
+        error_type: error_type.map(text),
         error_body_trailer: None,
         // Up to 1 MiB in a header: only the part kept is copied.
-        xray_error_cause: f.get(names::XRAY_ERROR_CAUSE).map(|cause| {
+        xray_error_cause: xray_error_cause.map(|cause| {
             let head = &cause[..cause.len().min(capture_bytes)];
-            let text = String::from_utf8_lossy(head).into_owned();
-            cut_at_char_boundary(text, capture_bytes).0
+            cut_at_char_boundary(text(head), capture_bytes).0
         }),
         body: Default::default(),
         upstream_status: None,

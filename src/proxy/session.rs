@@ -12,6 +12,7 @@ use super::head::{self, Framing, RequestHead};
 use super::route::{route, Route};
 use super::wire::{read_head, Conn, ReadHeadError};
 use super::{lock, Shared, MAX_HEAD_BYTES};
+use crate::record::NextRecord;
 
 /// Whether a runtime connection can carry another request after an exchange.
 pub(super) type KeepAlive = bool;
@@ -26,6 +27,10 @@ pub(super) struct Session {
     pub(super) up: Option<Conn>,
     /// Which runtime connection this is.
     pub(super) id: ConnectionId,
+    /// The invocations the runtime's current `/next` ended, told to the owner task once the call
+    /// is on its way upstream (waking the owner's thread must not delay it), or when the exchange
+    /// ends first.
+    ended: Vec<NextRecord>,
 }
 
 impl Session {
@@ -37,6 +42,7 @@ impl Session {
             rt: Conn::new(stream),
             up: None,
             id,
+            ended: Vec::new(),
         };
         // Whether the connection ends by lambda-lens's choice rather than the runtime's.
         let given_up = loop {
@@ -80,8 +86,10 @@ impl Session {
         let keep = !req.closes();
         match route(req.method(), req.path()) {
             Route::Next if matches!(framing, Framing::Empty | Framing::Length(0)) => {
-                self.runtime_done(SystemTime::now());
-                self.next(&req).await && keep
+                self.runtime_done();
+                let keep_alive = self.next(&req).await;
+                self.send_ended();
+                keep_alive && keep
             }
             Route::Result(kind, request_id) => {
                 self.result(&req, framing, kind, request_id).await && keep
@@ -90,12 +98,25 @@ impl Session {
         }
     }
 
-    /// Tells the owner task which invocations this runtime finished, now that it asked for its
-    /// next event at `at`.
-    fn runtime_done(&self, at: SystemTime) {
-        let ended = lock(&self.shared.awaiting_next).next(self.id, at);
-        for record in ended {
+    /// Notes which invocations this runtime finished, now that it asked for its next event.
+    fn runtime_done(&mut self) {
+        let ended = &mut self.ended;
+        lock(&self.shared.awaiting_next).next(self.id, SystemTime::now, |record| {
+            ended.push(record);
+        });
+    }
+
+    /// Tells the owner task which invocations the runtime's `/next` ended, if not done yet.
+    pub(super) fn send_ended(&mut self) {
+        for record in self.ended.drain(..) {
             self.shared.records.send(record.into());
         }
+    }
+}
+
+impl Drop for Session {
+    /// A session dropped mid-`/next` (its task ended) still tells what that `/next` ended.
+    fn drop(&mut self) {
+        self.send_ended();
     }
 }
