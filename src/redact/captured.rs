@@ -110,9 +110,9 @@ impl Redactor<'_> {
             let walked = self.json(text, false, http);
             Reading::Text(self.rescan(walked))
         } else if self.event.is_some() {
-            Reading::Text(self.text(text))
+            Reading::Text(self.text(text).into_owned())
         } else {
-            Reading::Text(self.payload_text(text))
+            Reading::Text(self.payload_text(text).into_owned())
         }
     }
 

@@ -64,6 +64,15 @@ impl RedactionRules {
 
     /// True when `key` (a JSON key, header or parameter name) names a secret.
     pub fn key_matches(&self, key: &str) -> bool {
+        if key.is_ascii() {
+            // The common case, compared in place: no normalised copy per key.
+            let key = key.as_bytes();
+            return key.iter().any(|&b| is_significant(b))
+                && self
+                    .keys
+                    .iter()
+                    .any(|pattern| ascii_contains_normalised(key, pattern.as_bytes()));
+        }
         let key = normalise_key(key);
         !key.is_empty()
             && self
@@ -85,8 +94,47 @@ pub(crate) fn normalise_key(key: &str) -> String {
         .collect()
 }
 
+/// Whether `key`, normalised, equals `name` (a normalised name), without building the normalised
+/// form when `key` is ASCII.
+pub(super) fn normalised_eq(key: &str, name: &str) -> bool {
+    if !key.is_ascii() {
+        return normalise_key(key) == name;
+    }
+    let mut normalised = normalised_ascii(key.as_bytes());
+    name.bytes().all(|b| normalised.next() == Some(b)) && normalised.next().is_none()
+}
+
+/// A byte that normalisation keeps.
+fn is_significant(b: u8) -> bool {
+    !matches!(b, b'-' | b'_' | b' ')
+}
+
+/// The normalised form of an ASCII key, byte by byte.
+fn normalised_ascii(key: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    key.iter()
+        .copied()
+        .filter(|&b| is_significant(b))
+        .map(|b| b.to_ascii_lowercase())
+}
+
+/// Whether the normalised form of the ASCII `key` contains `pattern`: what
+/// `normalise_key(key).contains(pattern)` says, for any `pattern`.
+fn ascii_contains_normalised(key: &[u8], pattern: &[u8]) -> bool {
+    let Some((&first, rest)) = pattern.split_first() else {
+        return true;
+    };
+    (0..key.len()).any(|start| {
+        let b = key[start];
+        is_significant(b) && b.to_ascii_lowercase() == first && {
+            let mut following = normalised_ascii(&key[start + 1..]);
+            rest.iter().all(|&p| following.next() == Some(p))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::redact::testing::rules;
 
     #[test]
@@ -108,6 +156,27 @@ mod tests {
         }
         for key in ["authorizer", "routeKey", "partitionKey", "name", "", "-_ "] {
             assert!(!rules.key_matches(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn in_place_matching_agrees_with_the_normalised_form() {
+        let patterns = ["apikey", "", "a-b", "Key", "é", "keyk"];
+        let keys = [
+            "api_key", "X-Api-Key", "API KEY", "apikeykey", "kkeyk", "-_ ", "", "a-b", "aB", "KeyK",
+        ];
+        for key in keys {
+            let normalised = normalise_key(key);
+            for pattern in patterns {
+                assert_eq!(
+                    ascii_contains_normalised(key.as_bytes(), pattern.as_bytes()),
+                    normalised.contains(pattern),
+                    "{key} / {pattern}"
+                );
+            }
+            for name in ["apikey", "xapikey", "", "kkeyk"] {
+                assert_eq!(normalised_eq(key, name), normalised == name, "{key} / {name}");
+            }
         }
     }
 }

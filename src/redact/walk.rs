@@ -4,9 +4,9 @@
 
 use std::borrow::Cow;
 
-use super::rules::SENSITIVE_HEADERS;
+use super::rules::{normalised_eq, SENSITIVE_HEADERS};
 use super::values::value_matches;
-use super::{normalise_key, Redactor};
+use super::Redactor;
 use crate::json::scan::{string_content, Container, Token, Tokens};
 use crate::json::PathStep;
 
@@ -102,7 +102,7 @@ impl Redactor<'_> {
         if self.count == before {
             out.push_str(raw);
         } else {
-            let encoded = serde_json::Value::String(redacted).to_string();
+            let encoded = serde_json::Value::String(redacted.into_owned()).to_string();
             // A string cut by the capture stays open: the text must not look complete.
             out.push_str(if terminated {
                 &encoded
@@ -124,15 +124,16 @@ impl Redactor<'_> {
         }
     }
 
-    /// A string's content: JSON inside is redacted as JSON, anything else as text.
-    fn embedded(&mut self, text: &str) -> String {
+    /// A string's content: JSON inside is redacted as JSON, anything else as text (borrowed when
+    /// the text scan replaced nothing).
+    fn embedded<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         if self.depth < MAX_EMBEDDED_DEPTH && looks_like_json(text) {
             self.depth += 1;
             let valid = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
             let walked = self.json(text, valid, false);
             let out = if valid { walked } else { self.rescan(walked) };
             self.depth -= 1;
-            out
+            Cow::Owned(out)
         } else {
             self.text(text)
         }
@@ -159,7 +160,9 @@ impl Redactor<'_> {
         if http
             && (root_key(1) == Some("cookies")
                 || (matches!(root_key(2), Some("headers" | "multiValueHeaders"))
-                    && key.is_some_and(|k| SENSITIVE_HEADERS.contains(&normalise_key(k).as_str()))))
+                    && key.is_some_and(|k| {
+                        SENSITIVE_HEADERS.iter().any(|name| normalised_eq(k, name))
+                    })))
         {
             return true;
         }
