@@ -15,7 +15,9 @@ use crate::telemetry::PlatformStatus;
 
 /// A report figure, as CloudWatch prints it.
 enum Figure {
-    Whole(f64),
+    /// Printed as an integer (the platform's figures stay far below 2^53, so this is the text
+    /// the `f64` would print with no decimals, without float formatting).
+    Whole(u64),
     Decimal(f64),
 }
 
@@ -33,7 +35,7 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         .map(|span| span.duration_ms);
     // (label, unit, value, attribute); CloudWatch writes whole figures (billed duration, memory)
     // without decimals and durations with two.
-    let whole = |v: Option<u64>| v.map(|v| Figure::Whole(v as f64));
+    let whole = |v: Option<u64>| v.map(Figure::Whole);
     let decimal = |v: Option<f64>| v.map(Figure::Decimal);
     let figures = [
         (
@@ -76,8 +78,8 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
     for (label, unit, figure, key) in figures {
         let value = match figure {
             Some(Figure::Whole(value)) => {
-                let _ = write!(body, "\t{label}: {value:.0} {unit}");
-                value
+                let _ = write!(body, "\t{label}: {value} {unit}");
+                value as f64
             }
             Some(Figure::Decimal(value)) => {
                 let _ = write!(body, "\t{label}: {value:.2} {unit}");
