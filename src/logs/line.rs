@@ -44,7 +44,9 @@ pub fn line_record(
         LogSource::Function => "function",
         LogSource::Extension => "extension",
     };
-    let mut attributes = vec![proto_values::string(names::LOG_SOURCE, source)];
+    // Room for all four: the source, the redactions, the cut and the invocation's id.
+    let mut attributes = Vec::with_capacity(4);
+    attributes.push(proto_values::string(names::LOG_SOURCE, source));
     if redactions > 0 {
         attributes.push(proto_values::int(
             names::LOG_REDACTIONS,

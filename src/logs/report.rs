@@ -26,7 +26,8 @@ enum Figure {
 pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime) -> LogRecord {
     let report = &joined.report.body;
     let metrics = &report.metrics;
-    let mut body = format!("REPORT RequestId: {}", report.request_id);
+    let mut body = String::from("REPORT RequestId: ");
+    body.push_str(report.request_id.as_str());
     let mut attributes = Vec::new();
     let overhead = report
         .spans
