@@ -77,17 +77,25 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         ),
     ];
     for (label, unit, figure, key) in figures {
+        let Some(figure) = figure else {
+            continue;
+        };
+        // `\t{label}: {value} {unit}`, with only the number formatted.
+        body.push('\t');
+        body.push_str(label);
+        body.push_str(": ");
         let value = match figure {
-            Some(Figure::Whole(value)) => {
-                let _ = write!(body, "\t{label}: {value} {unit}");
+            Figure::Whole(value) => {
+                let _ = write!(body, "{value}");
                 value as f64
             }
-            Some(Figure::Decimal(value)) => {
-                let _ = write!(body, "\t{label}: {value:.2} {unit}");
+            Figure::Decimal(value) => {
+                let _ = write!(body, "{value:.2}");
                 value
             }
-            None => continue,
         };
+        body.push(' ');
+        body.push_str(unit);
         attributes.push(proto_values::double(key, value));
     }
     if let Some(overhead) = overhead {

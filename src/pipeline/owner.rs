@@ -180,7 +180,7 @@ impl Owner {
                         .is_some_and(|ids| self.sampling.was_recorded(&ids.request_id));
                     records.extend(
                         self.signals
-                            .line(&joined, sampled, &self.capture.rules, now),
+                            .line(*joined, sampled, &self.capture.rules, now),
                     );
                 }
                 Output::Report(joined) => {

@@ -11,10 +11,10 @@ use super::{RedactionRules, Redactor};
 use crate::json::scan::string_end;
 
 /// Redacts free text (a query string, a path): the pair scan and the value detectors.
-/// Returns the text and the number of replacements.
-pub fn redact_text(text: &str, rules: &RedactionRules) -> (String, u32) {
+/// Returns the text (borrowed when nothing was replaced) and the number of replacements.
+pub fn redact_text<'t>(text: &'t str, rules: &RedactionRules) -> (Cow<'t, str>, u32) {
     let mut redactor = Redactor::new(rules, None);
-    let out = redactor.text(text).into_owned();
+    let out = redactor.text(text);
     (out, redactor.count)
 }
 
