@@ -49,18 +49,10 @@ pub fn invocation(aggregates: &mut Aggregates, inv: &InvocationSummary, trigger:
         aggregates.record(names::FAAS_INVOKE_DURATION, &attributes, seconds);
     }
     if let Some(event) = &inv.event {
-        aggregates.record(
-            names::EVENT_SIZE,
-            &attributes,
-            event.event.size as f64,
-        );
+        aggregates.record(names::EVENT_SIZE, &attributes, event.event.size as f64);
     }
     if let Some(result) = &inv.result {
-        aggregates.record(
-            names::RESPONSE_SIZE,
-            &attributes,
-            result.body.size as f64,
-        );
+        aggregates.record(names::RESPONSE_SIZE, &attributes, result.body.size as f64);
     }
     let produced = inv
         .runtime_done
@@ -102,18 +94,10 @@ pub fn report(aggregates: &mut Aggregates, joined: &JoinedReport, trigger: Trigg
     let report = &joined.report.body;
     let metrics = &report.metrics;
     if let Some(mb) = metrics.max_memory_used_mb {
-        aggregates.record(
-            names::FAAS_MEM_USAGE,
-            &attributes,
-            mb as f64 * BYTES_PER_MB,
-        );
+        aggregates.record(names::FAAS_MEM_USAGE, &attributes, mb as f64 * BYTES_PER_MB);
     }
     if let Some(ms) = metrics.billed_duration_ms {
-        aggregates.record(
-            names::BILLED_DURATION,
-            &attributes,
-            ms as f64 / MS_PER_S,
-        );
+        aggregates.record(names::BILLED_DURATION, &attributes, ms as f64 / MS_PER_S);
     }
     if let Some(ms) = metrics.init_duration_ms {
         aggregates.record(names::FAAS_INIT_DURATION, &attributes, ms / MS_PER_S);

@@ -97,10 +97,13 @@ impl RedactionRules {
         is_significant(b)
             && self.pattern_starts & (1u128 << lower) != 0
             && self.keys.iter().any(|pattern| {
-                pattern.as_bytes().split_first().is_some_and(|(&first, rest)| {
-                    let mut following = normalised_ascii(&key[start + 1..]);
-                    first == lower && rest.iter().all(|&p| following.next() == Some(p))
-                })
+                pattern
+                    .as_bytes()
+                    .split_first()
+                    .is_some_and(|(&first, rest)| {
+                        let mut following = normalised_ascii(&key[start + 1..]);
+                        first == lower && rest.iter().all(|&p| following.next() == Some(p))
+                    })
             })
     }
 
@@ -171,8 +174,18 @@ mod tests {
     fn in_place_matching_agrees_with_the_normalised_form() {
         let patterns = ["apikey", "", "a-b", "Key", "é", "keyk"];
         let keys = [
-            "api_key", "X-Api-Key", "API KEY", "apikeykey", "kkeyk", "-_ ", "", "a-b", "aB", "KeyK",
-            "clé", "Clé-API",
+            "api_key",
+            "X-Api-Key",
+            "API KEY",
+            "apikeykey",
+            "kkeyk",
+            "-_ ",
+            "",
+            "a-b",
+            "aB",
+            "KeyK",
+            "clé",
+            "Clé-API",
         ];
         for pattern in patterns {
             let settings = RedactionSettings {
@@ -192,7 +205,11 @@ mod tests {
         for key in keys {
             let normalised = normalise_key(key);
             for name in ["apikey", "xapikey", "", "kkeyk", "cléapi"] {
-                assert_eq!(normalised_eq(key, name), normalised == name, "{key} / {name}");
+                assert_eq!(
+                    normalised_eq(key, name),
+                    normalised == name,
+                    "{key} / {name}"
+                );
             }
         }
     }
