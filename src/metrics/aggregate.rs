@@ -30,9 +30,10 @@ enum Point {
 #[derive(Debug)]
 pub struct Aggregates {
     temporality: Temporality,
-    /// Per instrument, per attribute set: looked up by borrowed attributes, so recording into an
-    /// existing series allocates nothing. Iterates in (instrument, attributes) order.
-    series: BTreeMap<Instrument, BTreeMap<Attributes, Point>>,
+    /// Per instrument (by its name, which is unique), per attribute set: looked up by borrowed
+    /// attributes, so recording into an existing series allocates nothing. Iterates in
+    /// (instrument, attributes) order.
+    series: BTreeMap<&'static str, (Instrument, BTreeMap<Attributes, Point>)>,
     /// Start of the points' time window.
     start: SystemTime,
 }
@@ -88,7 +89,10 @@ impl Aggregates {
         new: impl FnOnce() -> Point,
         change: impl FnOnce(&mut Point),
     ) {
-        let series = self.series.entry(instrument).or_default();
+        let (_, series) = self
+            .series
+            .entry(instrument.name)
+            .or_insert_with(|| (instrument, BTreeMap::new()));
         match series.get_mut(attributes) {
             Some(point) => change(point),
             None => {
@@ -107,7 +111,7 @@ impl Aggregates {
         );
         let temporality = self.temporality.proto() as i32;
         let mut metrics: Vec<Metric> = Vec::new();
-        let series = self.series.iter().flat_map(|(instrument, points)| {
+        let series = self.series.values().flat_map(|(instrument, points)| {
             points
                 .iter()
                 .map(move |(attributes, point)| (instrument, attributes, point))
@@ -180,11 +184,19 @@ impl Aggregates {
 mod tests {
     use std::time::Duration;
 
-    use super::super::names::{FAAS_ERRORS, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION};
+    use super::super::names::{
+        FAAS_ERRORS, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION, INSTRUMENTS, METRIC_NAMES,
+    };
     use super::*;
 
     fn t(ms: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    #[test]
+    fn instrument_names_are_unique_so_they_key_the_series() {
+        let names: std::collections::BTreeSet<&str> = METRIC_NAMES.into_iter().collect();
+        assert_eq!(names.len(), INSTRUMENTS.len());
     }
 
     fn sums(metric: &Metric) -> Vec<i64> {
