@@ -77,6 +77,12 @@ impl<'a> ParsedBody<'a> {
         self.whole().is_some()
     }
 
+    /// Whether the head parsed as a whole, valid JSON document, if that was tried already; never
+    /// parses.
+    pub fn parsed_whole(&self) -> Option<bool> {
+        self.parse.whole.get().map(Option::is_some)
+    }
+
     /// The parsed head: the whole document, or the longest complete prefix of a cut or damaged
     /// one; `None` when nothing of it parses.
     pub fn value(&self) -> Option<&Value> {

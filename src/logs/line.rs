@@ -6,12 +6,13 @@
 //! free-form JSON whose keys and sizes the function decides, and the ones that matter (level,
 //! request id, message) are already the record's own fields.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
 use super::{join, names, Severity};
-use crate::correlate::JoinedLog;
+use crate::correlate::{JoinedLog, LogLine};
 use crate::proto_values;
 use crate::redact::{self, RedactionRules};
 use crate::telemetry::LogSource;
@@ -19,13 +20,26 @@ use crate::telemetry::LogSource;
 /// `line` as a log record: redacted with `rules`, cut to `line_chars` characters, observed at
 /// `observed`; `sampled` is its invocation's sampling decision.
 pub fn line_record(
-    line: &JoinedLog,
+    line: JoinedLog,
     rules: &RedactionRules,
     line_chars: usize,
     sampled: bool,
     observed: SystemTime,
 ) -> LogRecord {
-    let (mut text, redactions) = redact::redact_text(&line.line.message, rules);
+    let JoinedLog { line, invocation } = line;
+    let LogLine {
+        time,
+        source,
+        message,
+        level,
+    } = line;
+    let (redacted, redactions) = redact::redact_text(&message, rules);
+    // The line itself becomes the body when nothing was replaced: no copy.
+    let replaced = match redacted {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(text) => Some(text),
+    };
+    let mut text = replaced.unwrap_or(message);
     let truncated = match text.char_indices().nth(line_chars) {
         Some((cut, _)) => {
             text.truncate(cut);
@@ -33,18 +47,20 @@ pub fn line_record(
         }
         None => false,
     };
-    let (severity, severity_text) = match &line.line.level {
-        Some(level) => (Severity::from_level(level), level.clone()),
+    let (severity, severity_text) = match level {
+        Some(level) => (Severity::from_level(&level), level),
         None => match Severity::from_text(&text) {
             Some((severity, word)) => (Some(severity), word.to_owned()),
             None => (None, String::new()),
         },
     };
-    let source = match line.line.source {
+    let source = match source {
         LogSource::Function => "function",
         LogSource::Extension => "extension",
     };
-    let mut attributes = vec![proto_values::string(names::LOG_SOURCE, source)];
+    // Room for all four: the source, the redactions, the cut and the invocation's id.
+    let mut attributes = Vec::with_capacity(4);
+    attributes.push(proto_values::string(names::LOG_SOURCE, source));
     if redactions > 0 {
         attributes.push(proto_values::int(
             names::LOG_REDACTIONS,
@@ -55,7 +71,7 @@ pub fn line_record(
         attributes.push(proto_values::string(names::LOG_TRUNCATED, "true"));
     }
     let mut record = LogRecord {
-        time_unix_nano: proto_values::unix_nanos(line.line.time),
+        time_unix_nano: proto_values::unix_nanos(time),
         observed_time_unix_nano: proto_values::unix_nanos(observed),
         severity_number: severity.map_or(0, |s| s.number() as i32),
         severity_text,
@@ -63,7 +79,7 @@ pub fn line_record(
         attributes,
         ..LogRecord::default()
     };
-    if let Some(invocation) = &line.invocation {
+    if let Some(invocation) = &invocation {
         join(&mut record, invocation, sampled);
     }
     record
@@ -125,7 +141,7 @@ mod tests {
     #[test]
     fn a_text_line_of_an_invocation() {
         let record = line_record(
-            &joined("[ERROR]\tboom", None, true),
+            joined("[ERROR]\tboom", None, true),
             &rules(),
             100,
             true,
@@ -153,7 +169,7 @@ mod tests {
     #[test]
     fn a_json_line_takes_its_level_and_an_init_line_has_no_ids() {
         let record = line_record(
-            &joined("ready", Some("WARN"), false),
+            joined("ready", Some("WARN"), false),
             &rules(),
             100,
             false,
@@ -170,7 +186,7 @@ mod tests {
     #[test]
     fn redacted_first_then_cut() {
         let record = line_record(
-            &joined("password=hunter2 and more text", None, true),
+            joined("password=hunter2 and more text", None, true),
             &rules(),
             20,
             true,

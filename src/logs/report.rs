@@ -15,7 +15,9 @@ use crate::telemetry::PlatformStatus;
 
 /// A report figure, as CloudWatch prints it.
 enum Figure {
-    Whole(f64),
+    /// Printed as an integer (the platform's figures stay far below 2^53, so this is the text
+    /// the `f64` would print with no decimals, without float formatting).
+    Whole(u64),
     Decimal(f64),
 }
 
@@ -24,7 +26,8 @@ enum Figure {
 pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime) -> LogRecord {
     let report = &joined.report.body;
     let metrics = &report.metrics;
-    let mut body = format!("REPORT RequestId: {}", report.request_id);
+    let mut body = String::from("REPORT RequestId: ");
+    body.push_str(report.request_id.as_str());
     let mut attributes = Vec::new();
     let overhead = report
         .spans
@@ -33,7 +36,7 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         .map(|span| span.duration_ms);
     // (label, unit, value, attribute); CloudWatch writes whole figures (billed duration, memory)
     // without decimals and durations with two.
-    let whole = |v: Option<u64>| v.map(|v| Figure::Whole(v as f64));
+    let whole = |v: Option<u64>| v.map(Figure::Whole);
     let decimal = |v: Option<f64>| v.map(Figure::Decimal);
     let figures = [
         (
@@ -74,17 +77,25 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         ),
     ];
     for (label, unit, figure, key) in figures {
-        let value = match figure {
-            Some(Figure::Whole(value)) => {
-                let _ = write!(body, "\t{label}: {value:.0} {unit}");
-                value
-            }
-            Some(Figure::Decimal(value)) => {
-                let _ = write!(body, "\t{label}: {value:.2} {unit}");
-                value
-            }
-            None => continue,
+        let Some(figure) = figure else {
+            continue;
         };
+        // `\t{label}: {value} {unit}`, with only the number formatted.
+        body.push('\t');
+        body.push_str(label);
+        body.push_str(": ");
+        let value = match figure {
+            Figure::Whole(value) => {
+                let _ = write!(body, "{value}");
+                value as f64
+            }
+            Figure::Decimal(value) => {
+                let _ = write!(body, "{value:.2}");
+                value
+            }
+        };
+        body.push(' ');
+        body.push_str(unit);
         attributes.push(proto_values::double(key, value));
     }
     if let Some(overhead) = overhead {

@@ -14,8 +14,11 @@ use super::names::{Instrument, Kind};
 use super::Temporality;
 use crate::proto_values;
 
-/// A series' attributes: (name, value) pairs, every value one of a few known words.
-pub type Attributes = Vec<(&'static str, &'static str)>;
+/// One attribute of a series: (name, value), every value one of a few known words.
+pub type Attribute = (&'static str, &'static str);
+
+/// A series' attributes, as stored.
+type Attributes = Vec<Attribute>;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Point {
@@ -27,7 +30,10 @@ enum Point {
 #[derive(Debug)]
 pub struct Aggregates {
     temporality: Temporality,
-    series: BTreeMap<(Instrument, Attributes), Point>,
+    /// Per instrument (by its name, which is unique), per attribute set: looked up by borrowed
+    /// attributes, so recording into an existing series allocates nothing. Iterates in
+    /// (instrument, attributes) order.
+    series: BTreeMap<&'static str, (Instrument, BTreeMap<Attributes, Point>)>,
     /// Start of the points' time window.
     start: SystemTime,
 }
@@ -43,28 +49,57 @@ impl Aggregates {
     }
 
     /// Adds `count` to the counter `instrument`.
-    pub fn add(&mut self, instrument: Instrument, attributes: Attributes, count: u64) {
-        if let Point::Sum(sum) = self
-            .series
-            .entry((instrument, attributes))
-            .or_insert(Point::Sum(0))
-        {
-            *sum += count;
-        }
+    pub fn add(&mut self, instrument: Instrument, attributes: &[Attribute], count: u64) {
+        self.update(
+            instrument,
+            attributes,
+            || Point::Sum(0),
+            |point| {
+                if let Point::Sum(sum) = point {
+                    *sum += count;
+                }
+            },
+        );
     }
 
     /// Records `value` into the histogram `instrument`.
-    pub fn record(&mut self, instrument: Instrument, attributes: Attributes, value: f64) {
+    pub fn record(&mut self, instrument: Instrument, attributes: &[Attribute], value: f64) {
         let Kind::Histogram(bounds) = instrument.kind else {
             return;
         };
         let bounds = bounds.values();
-        if let Point::Histogram(point) = self
+        self.update(
+            instrument,
+            attributes,
+            || Point::Histogram(HistogramPoint::new(bounds)),
+            |point| {
+                if let Point::Histogram(point) = point {
+                    point.record(bounds, value);
+                }
+            },
+        );
+    }
+
+    /// Applies `change` to the series of `instrument` and `attributes`, made by `new` when there is
+    /// none yet.
+    fn update(
+        &mut self,
+        instrument: Instrument,
+        attributes: &[Attribute],
+        new: impl FnOnce() -> Point,
+        change: impl FnOnce(&mut Point),
+    ) {
+        let (_, series) = self
             .series
-            .entry((instrument, attributes))
-            .or_insert_with(|| Point::Histogram(HistogramPoint::new(bounds)))
-        {
-            point.record(bounds, value);
+            .entry(instrument.name)
+            .or_insert_with(|| (instrument, BTreeMap::new()));
+        match series.get_mut(attributes) {
+            Some(point) => change(point),
+            None => {
+                let mut point = new();
+                change(&mut point);
+                series.insert(attributes.to_vec(), point);
+            }
         }
     }
 
@@ -76,7 +111,12 @@ impl Aggregates {
         );
         let temporality = self.temporality.proto() as i32;
         let mut metrics: Vec<Metric> = Vec::new();
-        for ((instrument, attributes), point) in &self.series {
+        let series = self.series.values().flat_map(|(instrument, points)| {
+            points
+                .iter()
+                .map(move |(attributes, point)| (instrument, attributes, point))
+        });
+        for (instrument, attributes, point) in series {
             let attributes: Vec<_> = attributes
                 .iter()
                 .map(|(key, value)| proto_values::string(key, *value))
@@ -144,11 +184,19 @@ impl Aggregates {
 mod tests {
     use std::time::Duration;
 
-    use super::super::names::{FAAS_ERRORS, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION};
+    use super::super::names::{
+        FAAS_ERRORS, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION, INSTRUMENTS, METRIC_NAMES,
+    };
     use super::*;
 
     fn t(ms: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    #[test]
+    fn instrument_names_are_unique_so_they_key_the_series() {
+        let names: std::collections::BTreeSet<&str> = METRIC_NAMES.into_iter().collect();
+        assert_eq!(names.len(), INSTRUMENTS.len());
     }
 
     fn sums(metric: &Metric) -> Vec<i64> {
@@ -168,10 +216,10 @@ mod tests {
     fn recorded(temporality: Temporality) -> Aggregates {
         let mut aggregates = Aggregates::new(temporality, t(0));
         let http = vec![("faas.trigger", "http")];
-        aggregates.add(FAAS_INVOCATIONS, http.clone(), 1);
-        aggregates.add(FAAS_INVOCATIONS, http.clone(), 1);
-        aggregates.add(FAAS_ERRORS, vec![("faas.trigger", "other")], 1);
-        aggregates.record(FAAS_INVOKE_DURATION, http, 0.02);
+        aggregates.add(FAAS_INVOCATIONS, &http, 1);
+        aggregates.add(FAAS_INVOCATIONS, &http, 1);
+        aggregates.add(FAAS_ERRORS, &[("faas.trigger", "other")], 1);
+        aggregates.record(FAAS_INVOKE_DURATION, &http, 0.02);
         aggregates
     }
 
@@ -194,7 +242,7 @@ mod tests {
         assert_eq!(point.start_time_unix_nano, 1_700_000_000_000_000_000);
         assert_eq!(point.time_unix_nano, 1_700_000_000_100_000_000);
         assert!(aggregates.collect(t(200)).is_empty(), "nothing new");
-        aggregates.add(FAAS_INVOCATIONS, vec![("faas.trigger", "http")], 1);
+        aggregates.add(FAAS_INVOCATIONS, &[("faas.trigger", "http")], 1);
         let second = aggregates.collect(t(300));
         assert_eq!(sums(&second[0]), vec![1]);
         let Some(metric::Data::Sum(sum)) = &second[0].data else {
@@ -211,7 +259,7 @@ mod tests {
     fn cumulative_keeps_counting_from_the_start() {
         let mut aggregates = recorded(Temporality::Cumulative);
         aggregates.collect(t(100));
-        aggregates.add(FAAS_INVOCATIONS, vec![("faas.trigger", "http")], 1);
+        aggregates.add(FAAS_INVOCATIONS, &[("faas.trigger", "http")], 1);
         let second = aggregates.collect(t(300));
         assert_eq!(sums(&second[1]), vec![3]);
         let Some(metric::Data::Sum(sum)) = &second[1].data else {

@@ -112,11 +112,11 @@ impl Metrics {
     /// Counts `count` items of `signal` dropped for `reason`.
     pub fn dropped(&mut self, signal: Signal, reason: DropReason, count: u64) {
         if count > 0 {
-            let attributes = vec![
+            let attributes = [
                 (names::SIGNAL, signal.as_str()),
                 (names::DROP_REASON, reason.as_str()),
             ];
-            self.aggregates.add(names::DROPPED, attributes, count);
+            self.aggregates.add(names::DROPPED, &attributes, count);
         }
     }
 

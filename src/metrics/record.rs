@@ -3,7 +3,7 @@
 //! duration, init duration, extension overhead) when the report arrives, usually after the close,
 //! with the trigger remembered from the close.
 
-use super::aggregate::{Aggregates, Attributes};
+use super::aggregate::{Aggregates, Attribute};
 use super::names::{self, Instrument};
 use crate::correlate::{InvocationSummary, JoinedReport};
 use crate::event::Trigger;
@@ -25,8 +25,8 @@ pub fn trigger(inv: &InvocationSummary) -> Trigger {
         })
 }
 
-fn by_trigger(trigger: Trigger) -> Attributes {
-    vec![(names::FAAS_TRIGGER, trigger.as_str())]
+fn by_trigger(trigger: Trigger) -> [Attribute; 1] {
+    [(names::FAAS_TRIGGER, trigger.as_str())]
 }
 
 /// Records the closed invocation `inv`, started by `trigger`.
@@ -40,34 +40,26 @@ pub fn invocation(aggregates: &mut Aggregates, inv: &InvocationSummary, trigger:
         InvocationStatus::Incomplete => None,
     };
     if let Some(counter) = counter {
-        aggregates.add(counter, attributes.clone(), 1);
+        aggregates.add(counter, &attributes, 1);
     }
     if inv.coldstart {
-        aggregates.add(names::FAAS_COLDSTARTS, attributes.clone(), 1);
+        aggregates.add(names::FAAS_COLDSTARTS, &attributes, 1);
     }
     if let Some(seconds) = invoke_seconds(inv) {
-        aggregates.record(names::FAAS_INVOKE_DURATION, attributes.clone(), seconds);
+        aggregates.record(names::FAAS_INVOKE_DURATION, &attributes, seconds);
     }
     if let Some(event) = &inv.event {
-        aggregates.record(
-            names::EVENT_SIZE,
-            attributes.clone(),
-            event.event.size as f64,
-        );
+        aggregates.record(names::EVENT_SIZE, &attributes, event.event.size as f64);
     }
     if let Some(result) = &inv.result {
-        aggregates.record(
-            names::RESPONSE_SIZE,
-            attributes.clone(),
-            result.body.size as f64,
-        );
+        aggregates.record(names::RESPONSE_SIZE, &attributes, result.body.size as f64);
     }
     let produced = inv
         .runtime_done
         .as_ref()
         .and_then(|done| done.body.produced_bytes);
     if let Some(bytes) = produced {
-        aggregates.record(names::PRODUCED_BYTES, attributes, bytes as f64);
+        aggregates.record(names::PRODUCED_BYTES, &attributes, bytes as f64);
     }
 }
 
@@ -102,21 +94,13 @@ pub fn report(aggregates: &mut Aggregates, joined: &JoinedReport, trigger: Trigg
     let report = &joined.report.body;
     let metrics = &report.metrics;
     if let Some(mb) = metrics.max_memory_used_mb {
-        aggregates.record(
-            names::FAAS_MEM_USAGE,
-            attributes.clone(),
-            mb as f64 * BYTES_PER_MB,
-        );
+        aggregates.record(names::FAAS_MEM_USAGE, &attributes, mb as f64 * BYTES_PER_MB);
     }
     if let Some(ms) = metrics.billed_duration_ms {
-        aggregates.record(
-            names::BILLED_DURATION,
-            attributes.clone(),
-            ms as f64 / MS_PER_S,
-        );
+        aggregates.record(names::BILLED_DURATION, &attributes, ms as f64 / MS_PER_S);
     }
     if let Some(ms) = metrics.init_duration_ms {
-        aggregates.record(names::FAAS_INIT_DURATION, attributes.clone(), ms / MS_PER_S);
+        aggregates.record(names::FAAS_INIT_DURATION, &attributes, ms / MS_PER_S);
     }
     let overhead = report
         .spans
@@ -124,6 +108,6 @@ pub fn report(aggregates: &mut Aggregates, joined: &JoinedReport, trigger: Trigg
         .find(|span| span.name == log_names::EXTENSION_OVERHEAD_SPAN)
         .map(|span| span.duration_ms);
     if let Some(ms) = overhead {
-        aggregates.record(names::EXTENSION_OVERHEAD, attributes, ms / MS_PER_S);
+        aggregates.record(names::EXTENSION_OVERHEAD, &attributes, ms / MS_PER_S);
     }
 }

@@ -171,7 +171,13 @@ impl Owner {
                 Output::Invocation(inv) => {
                     tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
                     self.signals.invocation(&inv);
-                    spans.extend(self.invocation_spans(&inv));
+                    let built = self.invocation_spans(&inv);
+                    // Usually the only invocation closed: its list is queued as it is.
+                    if spans.is_empty() {
+                        spans = built;
+                    } else {
+                        spans.extend(built);
+                    }
                 }
                 Output::Log(joined) => {
                     let sampled = joined
@@ -180,7 +186,7 @@ impl Owner {
                         .is_some_and(|ids| self.sampling.was_recorded(&ids.request_id));
                     records.extend(
                         self.signals
-                            .line(&joined, sampled, &self.capture.rules, now),
+                            .line(*joined, sampled, &self.capture.rules, now),
                     );
                 }
                 Output::Report(joined) => {

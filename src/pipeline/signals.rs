@@ -53,7 +53,7 @@ impl Signals {
     /// `joined` as a log record, redacted with `rules`, if logs are exported.
     pub(super) fn line(
         &self,
-        joined: &JoinedLog,
+        joined: JoinedLog,
         sampled: bool,
         rules: &RedactionRules,
         now: SystemTime,

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use super::form::form_values;
 use super::walk::looks_like_json;
 use super::{RedactionRules, Redactor};
-use crate::event::{ParsedBody, Source};
+use crate::event::ParsedBody;
 
 /// Appended to a captured body when part of it is left out.
 pub const TRUNCATION_MARKER: &str = "…[truncated]";
@@ -96,23 +96,26 @@ impl Redactor<'_> {
                 &lossy
             }
         };
-        // A head serde_json parsed whole is valid; only one it did not (not JSON, a lossy reading,
-        // or a document it will not build, such as nesting past its limit) needs the validity check.
+        // A head serde_json already parsed whole is valid; any other (not parsed yet, not JSON, a
+        // lossy reading, or a document it will not build, such as nesting past its limit) gets the
+        // validity check, which builds nothing: a body is not parsed into a document just for it.
         let is_json = complete
-            && (self.event.is_some_and(ParsedBody::is_whole_json)
+            && (self.event.and_then(ParsedBody::parsed_whole) == Some(true)
                 || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
-        let http = self.event.is_some_and(|body| body.source() == Source::Http);
+        // The header floor of HTTP-shaped events; whether the body is one is asked only when a root
+        // `headers`, `multiValueHeaders` or `cookies` member is met.
+        let header_floor = self.event.is_some();
         if is_json {
-            Reading::Json(self.json(text, true, http))
+            Reading::Json(self.json(text, true, header_floor))
         } else if looks_like_json(text) {
             // A cut JSON head, or text that merely starts like JSON ("[INFO] password=…"): the token
             // walk handles the JSON-shaped parts, the text scan the rest.
-            let walked = self.json(text, false, http);
+            let walked = self.json(text, false, header_floor);
             Reading::Text(self.rescan(walked))
         } else if self.event.is_some() {
-            Reading::Text(self.text(text))
+            Reading::Text(self.text(text).into_owned())
         } else {
-            Reading::Text(self.payload_text(text))
+            Reading::Text(self.payload_text(text).into_owned())
         }
     }
 

@@ -39,6 +39,9 @@ pub(super) const SENSITIVE_HEADERS: [&str; 9] = [
 pub struct RedactionRules {
     /// Normalised key patterns; a key matches when its normalised form contains one.
     keys: Vec<String>,
+    /// The ASCII bytes patterns start with, one bit each: a key byte outside this set starts no
+    /// match, so most positions of a key are passed over without looking at any pattern.
+    pattern_starts: u128,
     /// Exact paths whose values are redacted.
     pub(super) paths: Vec<JsonPath>,
     /// Whether the value detectors run.
@@ -55,8 +58,15 @@ impl Default for RedactionRules {
 impl RedactionRules {
     /// The rules as configured.
     pub fn new(settings: &RedactionSettings) -> Self {
+        let pattern_starts = settings
+            .keys
+            .iter()
+            .filter_map(|pattern| pattern.bytes().next())
+            .filter(u8::is_ascii)
+            .fold(0, |set, b| set | 1u128 << b);
         Self {
             keys: settings.keys.clone(),
+            pattern_starts,
             paths: settings.paths.clone(),
             values: settings.values,
         }
@@ -64,12 +74,37 @@ impl RedactionRules {
 
     /// True when `key` (a JSON key, header or parameter name) names a secret.
     pub fn key_matches(&self, key: &str) -> bool {
+        if key.is_ascii() {
+            // The common case, compared in place: no normalised copy per key.
+            let key = key.as_bytes();
+            return key.iter().any(|&b| is_significant(b))
+                && (self.keys.iter().any(String::is_empty)
+                    || (0..key.len()).any(|start| self.match_starts_at(key, start)));
+        }
         let key = normalise_key(key);
         !key.is_empty()
             && self
                 .keys
                 .iter()
                 .any(|pattern| key.contains(pattern.as_str()))
+    }
+
+    /// Whether a non-empty pattern occurs in the normalised form of the ASCII `key` starting at
+    /// its byte `start`.
+    fn match_starts_at(&self, key: &[u8], start: usize) -> bool {
+        let b = key[start];
+        let lower = b.to_ascii_lowercase();
+        is_significant(b)
+            && self.pattern_starts & (1u128 << lower) != 0
+            && self.keys.iter().any(|pattern| {
+                pattern
+                    .as_bytes()
+                    .split_first()
+                    .is_some_and(|(&first, rest)| {
+                        let mut following = normalised_ascii(&key[start + 1..]);
+                        first == lower && rest.iter().all(|&p| following.next() == Some(p))
+                    })
+            })
     }
 
     pub(super) fn path_matches(&self, path: &[PathStep<'_>]) -> bool {
@@ -85,8 +120,32 @@ pub(crate) fn normalise_key(key: &str) -> String {
         .collect()
 }
 
+/// Whether `key`, normalised, equals `name` (a normalised name), without building the normalised
+/// form when `key` is ASCII.
+pub(super) fn normalised_eq(key: &str, name: &str) -> bool {
+    if !key.is_ascii() {
+        return normalise_key(key) == name;
+    }
+    let mut normalised = normalised_ascii(key.as_bytes());
+    name.bytes().all(|b| normalised.next() == Some(b)) && normalised.next().is_none()
+}
+
+/// A byte that normalisation keeps.
+fn is_significant(b: u8) -> bool {
+    !matches!(b, b'-' | b'_' | b' ')
+}
+
+/// The normalised form of an ASCII key, byte by byte.
+fn normalised_ascii(key: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    key.iter()
+        .copied()
+        .filter(|&b| is_significant(b))
+        .map(|b| b.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::redact::testing::rules;
 
     #[test]
@@ -108,6 +167,50 @@ mod tests {
         }
         for key in ["authorizer", "routeKey", "partitionKey", "name", "", "-_ "] {
             assert!(!rules.key_matches(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn in_place_matching_agrees_with_the_normalised_form() {
+        let patterns = ["apikey", "", "a-b", "Key", "é", "keyk"];
+        let keys = [
+            "api_key",
+            "X-Api-Key",
+            "API KEY",
+            "apikeykey",
+            "kkeyk",
+            "-_ ",
+            "",
+            "a-b",
+            "aB",
+            "KeyK",
+            "clé",
+            "Clé-API",
+        ];
+        for pattern in patterns {
+            let settings = RedactionSettings {
+                keys: vec![pattern.to_owned()],
+                ..RedactionSettings::default()
+            };
+            let rules = RedactionRules::new(&settings);
+            for key in keys {
+                let normalised = normalise_key(key);
+                assert_eq!(
+                    rules.key_matches(key),
+                    !normalised.is_empty() && normalised.contains(pattern),
+                    "{key} / {pattern}"
+                );
+            }
+        }
+        for key in keys {
+            let normalised = normalise_key(key);
+            for name in ["apikey", "xapikey", "", "kkeyk", "cléapi"] {
+                assert_eq!(
+                    normalised_eq(key, name),
+                    normalised == name,
+                    "{key} / {name}"
+                );
+            }
         }
     }
 }

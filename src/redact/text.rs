@@ -2,6 +2,7 @@
 //! the values of `key=value`, `key: value` and `"key": "value"` pairs whose key names a secret, and
 //! whatever the value detectors find.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::form::form_values;
@@ -10,8 +11,8 @@ use super::{RedactionRules, Redactor};
 use crate::json::scan::string_end;
 
 /// Redacts free text (a query string, a path): the pair scan and the value detectors.
-/// Returns the text and the number of replacements.
-pub fn redact_text(text: &str, rules: &RedactionRules) -> (String, u32) {
+/// Returns the text (borrowed when nothing was replaced) and the number of replacements.
+pub fn redact_text<'t>(text: &'t str, rules: &RedactionRules) -> (Cow<'t, str>, u32) {
     let mut redactor = Redactor::new(rules, None);
     let out = redactor.text(text);
     (out, redactor.count)
@@ -19,26 +20,26 @@ pub fn redact_text(text: &str, rules: &RedactionRules) -> (String, u32) {
 
 impl Redactor<'_> {
     /// Free text: `key=value`, `key: value` and `"key": "value"` pairs with a secret key, and the
-    /// value detectors.
-    pub(super) fn text(&mut self, text: &str) -> String {
+    /// value detectors. Borrowed when nothing was replaced.
+    pub(super) fn text<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         self.text_and(text, Vec::new())
     }
 
     /// The text of a decoded payload: the text scan, and the form fields with a secret name or a
     /// secret only their decoding shows.
-    pub(super) fn payload_text(&mut self, text: &str) -> String {
+    pub(super) fn payload_text<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         let fields = form_values(text, self.rules);
         self.text_and(text, fields)
     }
 
     /// The text scan with `ranges` (found by the caller) replaced too.
-    fn text_and(&mut self, text: &str, mut ranges: Vec<Range<usize>>) -> String {
+    fn text_and<'t>(&mut self, text: &'t str, mut ranges: Vec<Range<usize>>) -> Cow<'t, str> {
         ranges.extend(pair_values(text, self.rules));
         if self.rules.values {
             ranges.extend(value_matches(text));
         }
         if ranges.is_empty() {
-            return text.to_owned();
+            return Cow::Borrowed(text);
         }
         ranges.sort_unstable_by_key(|r| r.start);
         let mut out = String::with_capacity(text.len());
@@ -57,7 +58,7 @@ impl Redactor<'_> {
             at = range.end;
         }
         out.push_str(&text[at..]);
-        out
+        Cow::Owned(out)
     }
 }
 

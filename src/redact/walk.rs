@@ -4,9 +4,10 @@
 
 use std::borrow::Cow;
 
-use super::rules::SENSITIVE_HEADERS;
+use super::rules::{normalised_eq, SENSITIVE_HEADERS};
 use super::values::value_matches;
-use super::{normalise_key, Redactor};
+use super::Redactor;
+use crate::event::Source;
 use crate::json::scan::{string_content, Container, Token, Tokens};
 use crate::json::PathStep;
 
@@ -28,7 +29,7 @@ impl Redactor<'_> {
     /// Walks JSON text token by token, so a head cut anywhere is still handled, and copies it with
     /// secret values replaced. `compact` drops the whitespace between tokens (valid JSON only:
     /// in a damaged head, whitespace may be part of something that is not JSON).
-    pub(super) fn json(&mut self, text: &str, compact: bool, http: bool) -> String {
+    pub(super) fn json(&mut self, text: &str, compact: bool, header_floor: bool) -> String {
         let mut out = String::with_capacity(text.len());
         let mut stack: Vec<Frame<'_>> = Vec::new();
         for (token, range) in Tokens::new(text.as_bytes()) {
@@ -40,7 +41,7 @@ impl Redactor<'_> {
                     }
                 }
                 Token::Open(container) => {
-                    let secret = self.value_is_secret(&stack, http);
+                    let secret = self.value_is_secret(&stack, header_floor);
                     stack.push(Frame {
                         key: None,
                         index: 0,
@@ -68,9 +69,9 @@ impl Redactor<'_> {
                     out.push_str(raw);
                 }
                 Token::String { terminated } => {
-                    self.string_value(&stack, http, raw, terminated, &mut out);
+                    self.string_value(&stack, header_floor, raw, terminated, &mut out);
                 }
-                Token::Scalar => self.scalar_value(&stack, http, raw, &mut out),
+                Token::Scalar => self.scalar_value(&stack, header_floor, raw, &mut out),
             }
         }
         out
@@ -79,12 +80,12 @@ impl Redactor<'_> {
     fn string_value(
         &mut self,
         stack: &[Frame<'_>],
-        http: bool,
+        header_floor: bool,
         raw: &str,
         terminated: bool,
         out: &mut String,
     ) {
-        if self.value_is_secret(stack, http) {
+        if self.value_is_secret(stack, header_floor) {
             out.push('"');
             out.push_str(self.redacted());
             out.push('"');
@@ -102,7 +103,7 @@ impl Redactor<'_> {
         if self.count == before {
             out.push_str(raw);
         } else {
-            let encoded = serde_json::Value::String(redacted).to_string();
+            let encoded = serde_json::Value::String(redacted.into_owned()).to_string();
             // A string cut by the capture stays open: the text must not look complete.
             out.push_str(if terminated {
                 &encoded
@@ -112,8 +113,14 @@ impl Redactor<'_> {
         }
     }
 
-    fn scalar_value(&mut self, stack: &[Frame<'_>], http: bool, token: &str, out: &mut String) {
-        let secret = token != "null" && self.value_is_secret(stack, http);
+    fn scalar_value(
+        &mut self,
+        stack: &[Frame<'_>],
+        header_floor: bool,
+        token: &str,
+        out: &mut String,
+    ) {
+        let secret = token != "null" && self.value_is_secret(stack, header_floor);
         // A card number stored as a JSON number is still a card number.
         if secret || (self.rules.values && !value_matches(token).is_empty()) {
             out.push('"');
@@ -124,22 +131,23 @@ impl Redactor<'_> {
         }
     }
 
-    /// A string's content: JSON inside is redacted as JSON, anything else as text.
-    fn embedded(&mut self, text: &str) -> String {
+    /// A string's content: JSON inside is redacted as JSON, anything else as text (borrowed when
+    /// the text scan replaced nothing).
+    fn embedded<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         if self.depth < MAX_EMBEDDED_DEPTH && looks_like_json(text) {
             self.depth += 1;
             let valid = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
             let walked = self.json(text, valid, false);
             let out = if valid { walked } else { self.rescan(walked) };
             self.depth -= 1;
-            out
+            Cow::Owned(out)
         } else {
             self.text(text)
         }
     }
 
     /// Whether the value starting now (inside `stack`) is to be redacted whole.
-    fn value_is_secret(&self, stack: &[Frame<'_>], http: bool) -> bool {
+    fn value_is_secret(&self, stack: &[Frame<'_>], header_floor: bool) -> bool {
         let Some(parent) = stack.last() else {
             return false;
         };
@@ -156,10 +164,13 @@ impl Redactor<'_> {
                 .filter(|f| f.is_object && stack.len() == depth)
                 .and_then(|f| f.key.as_deref())
         };
-        if http
+        if header_floor
             && (root_key(1) == Some("cookies")
                 || (matches!(root_key(2), Some("headers" | "multiValueHeaders"))
-                    && key.is_some_and(|k| SENSITIVE_HEADERS.contains(&normalise_key(k).as_str()))))
+                    && key.is_some_and(|k| {
+                        SENSITIVE_HEADERS.iter().any(|name| normalised_eq(k, name))
+                    })))
+            && self.event.is_some_and(|body| body.source() == Source::Http)
         {
             return true;
         }

@@ -3,14 +3,24 @@
 
 /// The function ARN with its qualifier replaced by the version that ran (`cloud.resource_id`).
 pub(super) fn resource_id(invoked_arn: &str, version: Option<&str>) -> String {
-    let parts: Vec<&str> = invoked_arn.split(':').collect();
-    if parts.len() < 7 || parts[5] != "function" {
+    // `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`, cut in place.
+    let mut colons = invoked_arn.match_indices(':').map(|(at, _)| at).skip(4);
+    let (Some(kind_start), Some(kind_end)) = (colons.next(), colons.next()) else {
+        return invoked_arn.to_owned();
+    };
+    if &invoked_arn[kind_start + 1..kind_end] != "function" {
         return invoked_arn.to_owned();
     }
-    let base = parts[..7].join(":");
+    let base = &invoked_arn[..colons.next().unwrap_or(invoked_arn.len())];
     match version {
-        Some(v) if v != "$LATEST" => format!("{base}:{v}"),
-        _ => base,
+        Some(v) if v != "$LATEST" => {
+            let mut id = String::with_capacity(base.len() + 1 + v.len());
+            id.push_str(base);
+            id.push(':');
+            id.push_str(v);
+            id
+        }
+        _ => base.to_owned(),
     }
 }
 
@@ -33,6 +43,19 @@ mod tests {
         assert_eq!(resource_id(&format!("{arn}:alias"), Some("$LATEST")), arn);
         assert_eq!(resource_id(arn, None), arn);
         assert_eq!(resource_id("not-an-arn", Some("1")), "not-an-arn");
+        assert_eq!(resource_id(&format!("{arn}:alias:x"), None), arn);
+        assert_eq!(
+            resource_id("arn:aws:lambda:us-east-1:1:layer:f:2", Some("3")),
+            "arn:aws:lambda:us-east-1:1:layer:f:2"
+        );
+        assert_eq!(
+            resource_id("arn:aws:lambda:us-east-1:1:function", Some("3")),
+            "arn:aws:lambda:us-east-1:1:function"
+        );
+        assert_eq!(
+            resource_id("arn:aws:lambda:us-east-1:1:function:", Some("3")),
+            "arn:aws:lambda:us-east-1:1:function::3"
+        );
     }
 
     #[test]

@@ -25,6 +25,10 @@ use crate::event::{response_status, ParsedBody, Trigger};
 use crate::record::{ResultKind, ResultRecord};
 use crate::trace_context::Propagators;
 
+/// Room for the attributes an invocation span usually carries (identity, sizes, what the event
+/// tells, two captured bodies, the outcome), so that building them rarely moves the list.
+const USUAL_ATTRIBUTES: usize = 24;
+
 /// The spans of a closed invocation: the invocation span first, then its phases and the cold start
 /// that preceded it, each with a fresh id from `new_span_id`; a batch's links are ordered per
 /// `propagators`.
@@ -36,13 +40,15 @@ pub fn invocation_spans(
     new_span_id: &mut dyn FnMut() -> SpanId,
 ) -> Vec<SpanData> {
     let timeline = Timeline::of(inv);
-    let mut spans = vec![invocation_span(
+    // The invocation span, its phases and a cold start.
+    let mut spans = Vec::with_capacity(timeline.phases.len() + 2);
+    spans.push(invocation_span(
         inv,
         &timeline,
         function,
         capture,
         propagators,
-    )];
+    ));
     let platform_phases = inv
         .runtime_done
         .as_ref()
@@ -177,23 +183,19 @@ fn identity_attributes(
             .and_then(arn::account_id)
             .map(str::to_owned)
     });
-    let mut attributes = vec![
+    let mut attributes = Vec::with_capacity(USUAL_ATTRIBUTES);
+    attributes.extend([
         KeyValue::new(
             semconv::FAAS_INVOCATION_ID,
             inv.request_id.as_str().to_owned(),
         ),
         KeyValue::new(semconv::FAAS_TRIGGER, trigger.as_str()),
         KeyValue::new(semconv::FAAS_COLDSTART, inv.coldstart),
-    ];
-    if let Some(invoked) = &invoked_arn {
-        attributes.push(KeyValue::new(
-            semconv::AWS_LAMBDA_INVOKED_ARN,
-            invoked.clone(),
-        ));
-        attributes.push(KeyValue::new(
-            semconv::CLOUD_RESOURCE_ID,
-            arn::resource_id(invoked, version.as_deref()),
-        ));
+    ]);
+    if let Some(invoked) = invoked_arn {
+        let resource_id = arn::resource_id(&invoked, version.as_deref());
+        attributes.push(KeyValue::new(semconv::AWS_LAMBDA_INVOKED_ARN, invoked));
+        attributes.push(KeyValue::new(semconv::CLOUD_RESOURCE_ID, resource_id));
     }
     if let Some(account) = account_id {
         attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account));

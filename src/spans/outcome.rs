@@ -104,13 +104,18 @@ impl Failure {
             return Status::error("");
         };
         let (message, _) = redact::redact_text(&exception.message, rules);
-        let (stack, _) = redact::redact_text(&stack_text(&exception.stack), rules);
+        let message = message.into_owned();
+        let stack = stack_text(&exception.stack);
+        let (stack, _) = redact::redact_text(&stack, rules);
         let mut attrs = vec![
             KeyValue::new(semconv::EXCEPTION_TYPE, self.error_type.clone()),
             KeyValue::new(semconv::EXCEPTION_MESSAGE, message.clone()),
         ];
         if !stack.is_empty() {
-            attrs.push(KeyValue::new(semconv::EXCEPTION_STACKTRACE, stack));
+            attrs.push(KeyValue::new(
+                semconv::EXCEPTION_STACKTRACE,
+                stack.into_owned(),
+            ));
         }
         events.push(Event::new(semconv::EXCEPTION_EVENT, at, attrs, 0));
         if message.is_empty() {

@@ -14,32 +14,29 @@ use super::timeline::Timeline;
 use crate::telemetry::PlatformSpan;
 
 /// The phases of `timeline` as children of the invocation span `parent`, one fresh id each;
-/// `platform` holds the platform's phases, when `runtimeDone` arrived.
-pub(super) fn phase_spans(
+/// `platform` holds the platform's phases, when `runtimeDone` arrived. Built as they are taken,
+/// straight into the caller's list.
+pub(super) fn phase_spans<'a>(
     trace_id: TraceId,
     parent: SpanId,
-    timeline: &Timeline,
-    platform: &[PlatformSpan],
-    new_span_id: &mut dyn FnMut() -> SpanId,
-) -> Vec<SpanData> {
-    timeline
-        .phases
-        .iter()
-        .map(|phase| {
-            let attributes = platform
-                .iter()
-                .find(|p| p.name == phase.name)
-                .map(|p| KeyValue::new(lens::PLATFORM_DURATION_MS, p.duration_ms))
-                .into_iter()
-                .collect();
-            SpanSpec::child(
-                parent,
-                new_span_id(),
-                Cow::Borrowed(phase.name),
-                (phase.start, phase.end),
-                attributes,
-            )
-            .build(trace_id)
-        })
-        .collect()
+    timeline: &'a Timeline,
+    platform: &'a [PlatformSpan],
+    new_span_id: &'a mut dyn FnMut() -> SpanId,
+) -> impl Iterator<Item = SpanData> + 'a {
+    timeline.phases.iter().map(move |phase| {
+        let attributes = platform
+            .iter()
+            .find(|p| p.name == phase.name)
+            .map(|p| KeyValue::new(lens::PLATFORM_DURATION_MS, p.duration_ms))
+            .into_iter()
+            .collect();
+        SpanSpec::child(
+            parent,
+            new_span_id(),
+            Cow::Borrowed(phase.name),
+            (phase.start, phase.end),
+            attributes,
+        )
+        .build(trace_id)
+    })
 }
