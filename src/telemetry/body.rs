@@ -187,7 +187,7 @@ impl Record {
             phase: self.phase,
             status: self.status,
             error_type: self.error_type,
-            duration_ms: self.metrics.and_then(|m| m.duration_ms),
+            duration_ms: self.metrics.and_then(|m| m.report.duration_ms),
             spans: spans(self.spans, time),
         })
     }
@@ -203,7 +203,7 @@ impl Record {
         Some(TelemetryBody::RestoreReport {
             status: self.status,
             error_type: self.error_type,
-            duration_ms: self.metrics.and_then(|m| m.duration_ms),
+            duration_ms: self.metrics.and_then(|m| m.report.duration_ms),
         })
     }
 
@@ -221,7 +221,7 @@ impl Record {
             request_id: RequestId::new(self.request_id?),
             status: self.status,
             error_type: self.error_type,
-            duration_ms: self.metrics.as_ref().and_then(|m| m.duration_ms),
+            duration_ms: self.metrics.as_ref().and_then(|m| m.report.duration_ms),
             produced_bytes: self.metrics.and_then(|m| m.produced_bytes),
             spans: spans(self.spans, time),
             tracing: self.tracing.and_then(Tracing::into_tracing),
@@ -233,16 +233,7 @@ impl Record {
             request_id: RequestId::new(self.request_id?),
             status: self.status,
             error_type: self.error_type,
-            metrics: self
-                .metrics
-                .map_or_else(ReportMetrics::default, |m| ReportMetrics {
-                    duration_ms: m.duration_ms,
-                    billed_duration_ms: m.billed_duration_ms,
-                    memory_size_mb: m.memory_size_mb,
-                    max_memory_used_mb: m.max_memory_used_mb,
-                    init_duration_ms: m.init_duration_ms,
-                    restore_duration_ms: m.restore_duration_ms,
-                }),
+            metrics: self.metrics.map(|m| m.report).unwrap_or_default(),
             spans: spans(self.spans, time),
             tracing: self.tracing.and_then(Tracing::into_tracing),
             tenant_id: tenant(self.tenant_id),
@@ -263,29 +254,25 @@ fn tenant(tenant_id: Option<String>) -> Option<String> {
     tenant_id.filter(|t| !t.is_empty())
 }
 
-/// `metrics` of any record.
+/// `metrics` of any record: those of `platform.report`, and `producedBytes` of `runtimeDone`.
 #[derive(Default)]
 struct Metrics {
-    duration_ms: Option<f64>,
+    report: ReportMetrics,
     produced_bytes: Option<u64>,
-    billed_duration_ms: Option<u64>,
-    memory_size_mb: Option<u64>,
-    max_memory_used_mb: Option<u64>,
-    init_duration_ms: Option<f64>,
-    restore_duration_ms: Option<f64>,
 }
 
 impl<'de> Fields<'de> for Metrics {
     fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let value = next_value(map)?;
+        let report = &mut self.report;
         match key {
-            "durationMs" => self.duration_ms = value.float(),
+            "durationMs" => report.duration_ms = value.float(),
             "producedBytes" => self.produced_bytes = value.unsigned(),
-            "billedDurationMs" => self.billed_duration_ms = value.unsigned(),
-            "memorySizeMB" => self.memory_size_mb = value.unsigned(),
-            "maxMemoryUsedMB" => self.max_memory_used_mb = value.unsigned(),
-            "initDurationMs" => self.init_duration_ms = value.float(),
-            "restoreDurationMs" => self.restore_duration_ms = value.float(),
+            "billedDurationMs" => report.billed_duration_ms = value.unsigned(),
+            "memorySizeMB" => report.memory_size_mb = value.unsigned(),
+            "maxMemoryUsedMB" => report.max_memory_used_mb = value.unsigned(),
+            "initDurationMs" => report.init_duration_ms = value.float(),
+            "restoreDurationMs" => report.restore_duration_ms = value.float(),
             _ => {}
         }
         Ok(())
