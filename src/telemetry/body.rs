@@ -39,7 +39,7 @@ pub(super) fn read(
                 let Some(raw) = record else {
                     return Ok(None);
                 };
-                let fields = serde_json::from_str::<Lenient<'_, Record>>(raw.get())?.object();
+                let fields = serde_json::from_str::<ReadRecord<'_>>(raw.get())?.object();
                 Ok(fields.and_then(|r| build(r, time)))
             }
             None => Ok(Some(TelemetryBody::Other {
@@ -49,6 +49,49 @@ pub(super) fn read(
         },
     }
 }
+
+/// A record read in passing, as any record object is read, before its event's type was known.
+pub(super) type ReadRecord<'de> = Lenient<'de, Record>;
+
+/// Whether records of type `kind` are best read in passing ([`ReadRecord`]) rather than kept as
+/// raw text: those of the platform types built from an object's fields.
+pub(super) fn reads_in_passing(kind: &str) -> bool {
+    platform_body(kind).is_some()
+}
+
+/// The body of an event of type `kind` at `time` whose record was read in passing: like [`read`],
+/// or `Err(NeedsText)` when the body needs the record's JSON text (types kept as JSON, log records
+/// that are neither a string nor an object with a string `message`).
+pub(super) fn from_read(
+    kind: &str,
+    record: ReadRecord<'_>,
+    time: SystemTime,
+) -> Result<Option<TelemetryBody>, NeedsText> {
+    let source = match kind {
+        "function" => LogSource::Function,
+        "extension" => LogSource::Extension,
+        "platform.restoreStart" => return Ok(Some(TelemetryBody::RestoreStart)),
+        _ => {
+            let build = platform_body(kind).ok_or(NeedsText)?;
+            return Ok(record.object().and_then(|r| build(r, time)));
+        }
+    };
+    let (message, level, request_id) = match record {
+        Lenient::Text(line) => (line.into_owned(), None, None),
+        Lenient::Object(Record {
+            message: Some(message),
+            level,
+            request_id,
+            ..
+        }) => (message, level, request_id),
+        _ => return Err(NeedsText),
+    };
+    Ok(Some(log_body(source, message, level, request_id)))
+}
+
+/// A body that needs its record's JSON text, which a record read in passing no longer has.
+#[derive(Debug)]
+pub(super) struct NeedsText;
 
 /// Reads `raw` through, only to learn whether it is valid JSON (as `Value` parsing judges it).
 pub(super) fn check(raw: &RawValue) -> Result<(), serde_json::Error> {
@@ -75,7 +118,7 @@ fn platform_body(kind: &str) -> Option<fn(Record, SystemTime) -> Option<Telemetr
 /// JSON log format); any other JSON value is kept as its JSON text.
 fn log(source: LogSource, record: Option<&RawValue>) -> Result<TelemetryBody, serde_json::Error> {
     let text = record.map_or("null", RawValue::get);
-    let (message, level, request_id) = match serde_json::from_str::<Lenient<'_, Record>>(text)? {
+    let (message, level, request_id) = match serde_json::from_str::<ReadRecord<'_>>(text)? {
         Lenient::Text(line) => (line.into_owned(), None, None),
         Lenient::Object(r) => (
             match r.message {
@@ -87,12 +130,21 @@ fn log(source: LogSource, record: Option<&RawValue>) -> Result<TelemetryBody, se
         ),
         _ => (json_text(text)?, None, None),
     };
-    Ok(TelemetryBody::Log {
+    Ok(log_body(source, message, level, request_id))
+}
+
+fn log_body(
+    source: LogSource,
+    message: String,
+    level: Option<String>,
+    request_id: Option<String>,
+) -> TelemetryBody {
+    TelemetryBody::Log {
         source,
         message,
         level,
         request_id: request_id.map(RequestId::new),
-    })
+    }
 }
 
 /// A value as `Value` writes it (compact, keys sorted).
@@ -102,7 +154,7 @@ fn json_text(raw: &str) -> Result<String, serde_json::Error> {
 
 /// The fields of any record object lambda-lens reads, each as its last occurrence left it.
 #[derive(Default)]
-struct Record {
+pub(super) struct Record {
     initialization_type: Option<String>,
     phase: Option<String>,
     function_name: Option<String>,

@@ -272,11 +272,19 @@ pub enum LogSource {
 /// A body that is not a JSON array counts as one skipped element.
 pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
     // Checking UTF-8 once up front lets serde_json borrow strings without checking each again.
-    let batch = std::str::from_utf8(body)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Batch>(text).ok());
+    let batch =
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(
+                |text| match serde_json::from_str::<Batch<false>>(text).ok()? {
+                    batch if batch.needs_text => serde_json::from_str::<Batch<true>>(text)
+                        .ok()
+                        .map(|batch| (batch.events, batch.skipped)),
+                    batch => Some((batch.events, batch.skipped)),
+                },
+            );
     match batch {
-        Some(batch) => (batch.events, batch.skipped),
+        Some(read) => read,
         None => (Vec::new(), 1),
     }
 }
@@ -569,6 +577,30 @@ mod tests {
             panic!("not a log: {:?}", events[2]);
         };
         assert_eq!(message, "null");
+    }
+
+    #[test]
+    fn records_before_their_type_that_are_needed_as_text_are_read_again() {
+        let first = br#"[{"type":"platform.start","record":{"requestId":"r1"}},
+            {"type":"extension","record":{"z":1,"level":"WARN"}},
+            {"type":"platform.extension","record":{"name":"x"}},{"type":"function","record":[1]}]"#;
+        let last = br#"[{"record":{"requestId":"r1"},"type":"platform.start"},
+            {"record":{"z":1,"level":"WARN"},"type":"extension"},
+            {"record":{"name":"x"},"type":"platform.extension"},{"record":[1],"type":"function"}]"#;
+        let (events, skipped) = parse_batch(last);
+        assert_eq!((events.len(), skipped), (4, 0));
+        let bodies =
+            |events: Vec<TelemetryEvent>| events.into_iter().map(|e| e.body).collect::<Vec<_>>();
+        assert_eq!(bodies(events.clone()), bodies(parse_batch(first).0));
+        assert_eq!(
+            events[1].body,
+            TelemetryBody::Log {
+                source: LogSource::Extension,
+                message: r#"{"level":"WARN","z":1}"#.into(),
+                level: Some("WARN".into()),
+                request_id: None
+            }
+        );
     }
 
     #[test]
