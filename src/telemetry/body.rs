@@ -78,12 +78,15 @@ pub(super) fn from_read(
     };
     let (message, level, request_id) = match record {
         Lenient::Text(line) => (line.into_owned(), None, None),
-        Lenient::Object(Record {
-            message: Some(message),
-            level,
-            request_id,
-            ..
-        }) => (message, level, request_id),
+        Lenient::Object(record) => {
+            let Record {
+                message,
+                level,
+                request_id,
+                ..
+            } = *record;
+            (message.ok_or(NeedsText)?, level, request_id)
+        }
         _ => return Err(NeedsText),
     };
     Ok(Some(log_body(source, message, level, request_id)))
@@ -99,7 +102,7 @@ pub(super) fn check(raw: &RawValue) -> Result<(), serde_json::Error> {
 }
 
 /// How the body of a platform type with an object record is built; `None` for other types.
-fn platform_body(kind: &str) -> Option<fn(Record, SystemTime) -> Option<TelemetryBody>> {
+fn platform_body(kind: &str) -> Option<fn(Box<Record>, SystemTime) -> Option<TelemetryBody>> {
     Some(match kind {
         "platform.initStart" => Record::init_start,
         "platform.initRuntimeDone" => Record::init_runtime_done,
@@ -166,9 +169,9 @@ pub(super) struct Record {
     version: Option<String>,
     status: Option<PlatformStatus>,
     error_type: Option<String>,
-    metrics: Option<Metrics>,
+    metrics: Option<Box<Metrics>>,
     spans: Vec<Span>,
-    tracing: Option<Tracing>,
+    tracing: Option<Box<Tracing>>,
     tenant_id: Option<String>,
     dropped_bytes: Option<u64>,
     dropped_records: Option<u64>,
@@ -211,7 +214,7 @@ impl<'de> Fields<'de> for Record {
 }
 
 impl Record {
-    fn init_start(self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn init_start(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitStart {
             initialization_type: self.initialization_type,
             phase: self.phase,
@@ -223,7 +226,7 @@ impl Record {
         })
     }
 
-    fn init_runtime_done(self, time: SystemTime) -> Option<TelemetryBody> {
+    fn init_runtime_done(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitRuntimeDone {
             initialization_type: self.initialization_type,
             phase: self.phase,
@@ -233,7 +236,7 @@ impl Record {
         })
     }
 
-    fn init_report(self, time: SystemTime) -> Option<TelemetryBody> {
+    fn init_report(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitReport {
             initialization_type: self.initialization_type,
             phase: self.phase,
@@ -244,14 +247,14 @@ impl Record {
         })
     }
 
-    fn restore_runtime_done(self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn restore_runtime_done(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::RestoreRuntimeDone {
             status: self.status,
             error_type: self.error_type,
         })
     }
 
-    fn restore_report(self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn restore_report(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::RestoreReport {
             status: self.status,
             error_type: self.error_type,
@@ -259,7 +262,7 @@ impl Record {
         })
     }
 
-    fn start(self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn start(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::Start(Start {
             request_id: RequestId::new(self.request_id?),
             version: self.version,
@@ -268,7 +271,7 @@ impl Record {
         }))
     }
 
-    fn runtime_done(self, time: SystemTime) -> Option<TelemetryBody> {
+    fn runtime_done(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(self.request_id?),
             status: self.status,
@@ -280,7 +283,7 @@ impl Record {
         }))
     }
 
-    fn report(self, time: SystemTime) -> Option<TelemetryBody> {
+    fn report(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::Report(Report {
             request_id: RequestId::new(self.request_id?),
             status: self.status,
@@ -292,7 +295,7 @@ impl Record {
         }))
     }
 
-    fn logs_dropped(self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn logs_dropped(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::LogsDropped {
             dropped_bytes: self.dropped_bytes,
             dropped_records: self.dropped_records,
@@ -352,7 +355,7 @@ impl<'de> Fields<'de> for Tracing {
 
 impl Tracing {
     /// The tracing, when it has its `value`.
-    fn into_tracing(self) -> Option<PlatformTracing> {
+    fn into_tracing(self: Box<Self>) -> Option<PlatformTracing> {
         Some(PlatformTracing {
             span_id: self.span_id,
             value: self.value?,

@@ -43,8 +43,8 @@ pub(super) enum Lenient<'de, O = Skip, E = Skip> {
     Negative(i64),
     /// A number with a fraction or an exponent, or too large for 64 bits.
     Float(f64),
-    /// An object.
-    Object(O),
+    /// An object (boxed: record fields are large, and values move through several frames).
+    Object(Box<O>),
     /// An array: its elements that are objects, in order.
     Array(Vec<E>),
     /// `null`, `true` or `false`.
@@ -88,7 +88,7 @@ impl<'de, O, E> Lenient<'de, O, E> {
     }
 
     /// The object's fields, if the value is an object.
-    pub(super) fn object(self) -> Option<O> {
+    pub(super) fn object(self) -> Option<Box<O>> {
         match self {
             Self::Object(fields) => Some(fields),
             _ => None,
@@ -155,14 +155,14 @@ impl<'de, O: Fields<'de>, E: Fields<'de>> Visitor<'de> for LenientVisitor<O, E> 
         let mut elements = Vec::new();
         while let Some(element) = seq.next_element::<Lenient<'de, E>>()? {
             if let Lenient::Object(fields) = element {
-                elements.push(fields);
+                elements.push(*fields);
             }
         }
         Ok(Lenient::Array(elements))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = O::default();
+        let mut fields = Box::<O>::default();
         while let Some(Key(key)) = map.next_key()? {
             fields.read(&key, &mut map)?;
         }
