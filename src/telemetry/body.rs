@@ -101,8 +101,11 @@ pub(super) fn check(raw: &RawValue) -> Result<(), serde_json::Error> {
     serde_json::from_str::<Lenient<'_>>(raw.get()).map(drop)
 }
 
+/// Builds the body of a platform type from its record object's fields and the event's time.
+type BuildBody = fn(Box<Record>, SystemTime) -> Option<TelemetryBody>;
+
 /// How the body of a platform type with an object record is built; `None` for other types.
-fn platform_body(kind: &str) -> Option<fn(Box<Record>, SystemTime) -> Option<TelemetryBody>> {
+fn platform_body(kind: &str) -> Option<BuildBody> {
     Some(match kind {
         "platform.initStart" => Record::init_start,
         "platform.initRuntimeDone" => Record::init_runtime_done,
@@ -266,7 +269,7 @@ impl Record {
         Some(TelemetryBody::Start(Start {
             request_id: RequestId::new(self.request_id?),
             version: self.version,
-            tracing: self.tracing.and_then(Tracing::into_tracing),
+            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
             tenant_id: tenant(self.tenant_id),
         }))
     }
@@ -279,7 +282,7 @@ impl Record {
             duration_ms: self.metrics.as_ref().and_then(|m| m.report.duration_ms),
             produced_bytes: self.metrics.and_then(|m| m.produced_bytes),
             spans: spans(self.spans, time),
-            tracing: self.tracing.and_then(Tracing::into_tracing),
+            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
         }))
     }
 
@@ -290,7 +293,7 @@ impl Record {
             error_type: self.error_type,
             metrics: self.metrics.map(|m| m.report).unwrap_or_default(),
             spans: spans(self.spans, time),
-            tracing: self.tracing.and_then(Tracing::into_tracing),
+            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
             tenant_id: tenant(self.tenant_id),
         }))
     }
@@ -355,7 +358,7 @@ impl<'de> Fields<'de> for Tracing {
 
 impl Tracing {
     /// The tracing, when it has its `value`.
-    fn into_tracing(self: Box<Self>) -> Option<PlatformTracing> {
+    fn into_tracing(self) -> Option<PlatformTracing> {
         Some(PlatformTracing {
             span_id: self.span_id,
             value: self.value?,
