@@ -1,13 +1,16 @@
-//! The Telemetry API's events as lambda-lens uses them, and the tolerant parser of delivered batches.
+//! The Telemetry API's events as lambda-lens uses them, and the entry point of the tolerant parser
+//! of delivered batches.
 //!
-//! Parsing is field by field on [`serde_json::Value`] rather than through derived structs: a field of
-//! an unexpected type then costs only that field, records may gain keys in any schema version, and
-//! `function`/`extension` records may be strings or objects depending on the log format.
+//! Batches are read with serde straight into these types ([`super::batch`], [`super::body`]), field
+//! by field rather than through derived structs: a field of an unexpected type then costs only that
+//! field, records may gain keys in any schema version, and `function`/`extension` records may be
+//! strings or objects depending on the log format.
 
 use std::time::SystemTime;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::batch::Batch;
 use crate::record::RequestId;
 
 /// One event from a Telemetry API batch; narrowed to one type (`TelemetryEvent<RuntimeDone>`) once
@@ -207,7 +210,7 @@ pub enum PlatformStatus {
 
 impl PlatformStatus {
     /// Reads a status; the platform's values are lower case, others are compared case-insensitively.
-    fn parse(raw: &str) -> Self {
+    pub(super) fn parse(raw: &str) -> Self {
         let known = [
             ("success", Self::Success),
             ("failure", Self::Failure),
@@ -268,234 +271,32 @@ pub enum LogSource {
 ///
 /// A body that is not a JSON array counts as one skipped element.
 pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
-    let Ok(Value::Array(elements)) = serde_json::from_slice::<Value>(body) else {
-        return (Vec::new(), 1);
-    };
-    let total = elements.len();
-    let events: Vec<TelemetryEvent> = elements.iter().filter_map(parse_event).collect();
-    let skipped = total - events.len();
-    (events, skipped)
-}
-
-/// One element, or `None` when it is not an event at all (not an object, no `type`, a platform
-/// record that is not an object, an invocation event without `requestId`).
-fn parse_event(element: &Value) -> Option<TelemetryEvent> {
-    let kind = element.get("type")?.as_str()?;
-    let time = element
-        .get("time")
-        .and_then(Value::as_str)
-        .and_then(parse_time)
-        .unwrap_or_else(SystemTime::now);
-    let record = element.get("record").unwrap_or(&Value::Null);
-    let body = match kind {
-        "function" => parse_log(LogSource::Function, record),
-        "extension" => parse_log(LogSource::Extension, record),
-        "platform.initStart" => {
-            let r = record.as_object()?;
-            TelemetryBody::InitStart {
-                initialization_type: string(r, "initializationType"),
-                phase: string(r, "phase"),
-                function_name: string(r, "functionName"),
-                function_version: string(r, "functionVersion"),
-                instance_id: string(r, "instanceId"),
-                instance_max_memory: unsigned(r, "instanceMaxMemory"),
-                runtime_version: string(r, "runtimeVersion"),
-            }
-        }
-        "platform.initRuntimeDone" => {
-            let r = record.as_object()?;
-            TelemetryBody::InitRuntimeDone {
-                initialization_type: string(r, "initializationType"),
-                phase: string(r, "phase"),
-                status: status(r),
-                error_type: string(r, "errorType"),
-                spans: spans(r, time),
-            }
-        }
-        "platform.initReport" => {
-            let r = record.as_object()?;
-            TelemetryBody::InitReport {
-                initialization_type: string(r, "initializationType"),
-                phase: string(r, "phase"),
-                status: status(r),
-                error_type: string(r, "errorType"),
-                duration_ms: metrics(r).and_then(|m| float(m, "durationMs")),
-                spans: spans(r, time),
-            }
-        }
-        "platform.restoreStart" => TelemetryBody::RestoreStart,
-        "platform.restoreRuntimeDone" => {
-            let r = record.as_object()?;
-            TelemetryBody::RestoreRuntimeDone {
-                status: status(r),
-                error_type: string(r, "errorType"),
-            }
-        }
-        "platform.restoreReport" => {
-            let r = record.as_object()?;
-            TelemetryBody::RestoreReport {
-                status: status(r),
-                error_type: string(r, "errorType"),
-                duration_ms: metrics(r).and_then(|m| float(m, "durationMs")),
-            }
-        }
-        "platform.start" => {
-            let r = record.as_object()?;
-            TelemetryBody::Start(Start {
-                request_id: request_id(r)?,
-                version: string(r, "version"),
-                tracing: tracing(r),
-                tenant_id: tenant(r),
-            })
-        }
-        "platform.runtimeDone" => {
-            let r = record.as_object()?;
-            let m = metrics(r);
-            TelemetryBody::RuntimeDone(RuntimeDone {
-                request_id: request_id(r)?,
-                status: status(r),
-                error_type: string(r, "errorType"),
-                duration_ms: m.and_then(|m| float(m, "durationMs")),
-                produced_bytes: m.and_then(|m| unsigned(m, "producedBytes")),
-                spans: spans(r, time),
-                tracing: tracing(r),
-            })
-        }
-        "platform.report" => {
-            let r = record.as_object()?;
-            let metrics = metrics(r).map_or_else(ReportMetrics::default, |m| ReportMetrics {
-                duration_ms: float(m, "durationMs"),
-                billed_duration_ms: unsigned(m, "billedDurationMs"),
-                memory_size_mb: unsigned(m, "memorySizeMB"),
-                max_memory_used_mb: unsigned(m, "maxMemoryUsedMB"),
-                init_duration_ms: float(m, "initDurationMs"),
-                restore_duration_ms: float(m, "restoreDurationMs"),
-            });
-            TelemetryBody::Report(Report {
-                request_id: request_id(r)?,
-                status: status(r),
-                error_type: string(r, "errorType"),
-                metrics,
-                spans: spans(r, time),
-                tracing: tracing(r),
-                tenant_id: tenant(r),
-            })
-        }
-        "platform.logsDropped" => {
-            let r = record.as_object()?;
-            TelemetryBody::LogsDropped {
-                dropped_bytes: unsigned(r, "droppedBytes"),
-                dropped_records: unsigned(r, "droppedRecords"),
-                reason: string(r, "reason"),
-            }
-        }
-        other => TelemetryBody::Other {
-            kind: other.to_owned(),
-            record: record.clone(),
-        },
-    };
-    Some(TelemetryEvent { time, body })
-}
-
-/// A `function`/`extension` record: a text line, or a JSON log record (schema ≥ 2022-12-13 with the
-/// JSON log format).
-fn parse_log(source: LogSource, record: &Value) -> TelemetryBody {
-    match record {
-        Value::String(line) => TelemetryBody::Log {
-            source,
-            message: line.clone(),
-            level: None,
-            request_id: None,
-        },
-        Value::Object(r) => TelemetryBody::Log {
-            source,
-            message: string(r, "message").unwrap_or_else(|| record.to_string()),
-            level: string(r, "level"),
-            request_id: string(r, "requestId").map(RequestId::new),
-        },
-        other => TelemetryBody::Log {
-            source,
-            message: other.to_string(),
-            level: None,
-            request_id: None,
-        },
+    // Checking UTF-8 once up front lets serde_json borrow strings without checking each again.
+    let batch =
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(
+                |text| match serde_json::from_str::<Batch<false>>(text).ok()? {
+                    batch if batch.needs_text => serde_json::from_str::<Batch<true>>(text)
+                        .ok()
+                        .map(|batch| (batch.events, batch.skipped)),
+                    batch => Some((batch.events, batch.skipped)),
+                },
+            );
+    match batch {
+        Some(read) => read,
+        None => (Vec::new(), 1),
     }
 }
 
 /// Reads an ISO-8601 UTC time; also accepts `HH:MM:SS:mmm`, the shape of a published doc example.
-fn parse_time(raw: &str) -> Option<SystemTime> {
+pub(super) fn parse_time(raw: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(raw).ok().or_else(|| {
         let colon_before_millis = raw.len() > 20 && raw.as_bytes()[19] == b':';
         colon_before_millis
             .then(|| format!("{}.{}", &raw[..19], &raw[20..]))
             .and_then(|fixed| humantime::parse_rfc3339_weak(&fixed).ok())
     })
-}
-
-fn string(record: &Map<String, Value>, key: &str) -> Option<String> {
-    record.get(key)?.as_str().map(str::to_owned)
-}
-
-fn float(record: &Map<String, Value>, key: &str) -> Option<f64> {
-    record.get(key)?.as_f64()
-}
-
-/// A non-negative integer; a whole number written as a float (`128.0`) is accepted too.
-fn unsigned(record: &Map<String, Value>, key: &str) -> Option<u64> {
-    let value = record.get(key)?;
-    value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= u64::MAX as f64)
-            .map(|f| f as u64)
-    })
-}
-
-fn status(record: &Map<String, Value>) -> Option<PlatformStatus> {
-    record.get("status")?.as_str().map(PlatformStatus::parse)
-}
-
-fn request_id(record: &Map<String, Value>) -> Option<RequestId> {
-    string(record, "requestId").map(RequestId::new)
-}
-
-/// `tenantId`; an empty one names no tenant.
-fn tenant(record: &Map<String, Value>) -> Option<String> {
-    string(record, "tenantId").filter(|t| !t.is_empty())
-}
-
-fn metrics(record: &Map<String, Value>) -> Option<&Map<String, Value>> {
-    record.get("metrics")?.as_object()
-}
-
-fn tracing(record: &Map<String, Value>) -> Option<PlatformTracing> {
-    let t = record.get("tracing")?.as_object()?;
-    Some(PlatformTracing {
-        span_id: string(t, "spanId"),
-        value: string(t, "value")?,
-    })
-}
-
-/// The readable entries of `spans`; one without a name or duration is left out.
-fn spans(record: &Map<String, Value>, event_time: SystemTime) -> Vec<PlatformSpan> {
-    let Some(Value::Array(items)) = record.get("spans") else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(Value::as_object)
-        .filter_map(|s| {
-            Some(PlatformSpan {
-                name: string(s, "name")?,
-                start: s
-                    .get("start")
-                    .and_then(Value::as_str)
-                    .and_then(parse_time)
-                    .unwrap_or(event_time),
-                duration_ms: float(s, "durationMs")?,
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -662,5 +463,184 @@ mod tests {
                 request_id: None
             }
         );
+    }
+
+    /// Whether `serde_json::Value` parses `body`: what this parser must accept, exactly.
+    fn value_accepts(body: &str) -> bool {
+        serde_json::from_str::<Value>(body).is_ok()
+    }
+
+    #[test]
+    fn the_record_may_come_before_the_type() {
+        let (first, _) = parse_batch(
+            br#"[{"time":"2022-10-12T00:01:15.000Z","type":"platform.start","record":{"requestId":"r1","version":"7"}}]"#,
+        );
+        let (last, skipped) = parse_batch(
+            br#"[{"record":{"requestId":"r1","version":"7"},"time":"2022-10-12T00:01:15.000Z","type":"platform.start"}]"#,
+        );
+        assert_eq!(skipped, 0);
+        assert_eq!(first, last);
+        assert_eq!(
+            last[0].body,
+            TelemetryBody::Start(Start {
+                request_id: RequestId::new("r1"),
+                version: Some("7".into()),
+                tracing: None,
+                tenant_id: None
+            })
+        );
+    }
+
+    #[test]
+    fn the_last_of_duplicate_keys_wins_even_when_it_is_unreadable() {
+        let body = br#"[{"type":"function","record":"first","type":"extension","record":"second"},
+            {"type":"platform.report","record":{"requestId":"r1","status":"success","status":5,
+             "metrics":{"durationMs":1.5},"metrics":{"billedDurationMs":2}}},
+            {"type":"function","type":7,"record":"x"}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 1);
+        assert_eq!(
+            events[0].body,
+            TelemetryBody::Log {
+                source: LogSource::Extension,
+                message: "second".into(),
+                level: None,
+                request_id: None
+            }
+        );
+        let TelemetryBody::Report(report) = &events[1].body else {
+            panic!("not a report: {:?}", events[1]);
+        };
+        assert_eq!(report.status, None);
+        assert_eq!(
+            report.metrics,
+            ReportMetrics {
+                billed_duration_ms: Some(2),
+                ..ReportMetrics::default()
+            }
+        );
+    }
+
+    #[test]
+    fn elements_that_are_not_events_are_counted() {
+        let body = br#"[1,"function",[{"type":"function","record":"x"}],{"record":"x"},
+            {"type":"platform.start","record":"r1"},{"type":"platform.report","record":{"status":"success"}},
+            {"type":"platform.initStart"},{"type":"function","record":"kept"}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!((events.len(), skipped), (1, 7));
+        for not_an_array in [&b"{}"[..], b"\"[]\"", b"[", b"[] []", b"", b"[\"\xff\"]"] {
+            assert_eq!(parse_batch(not_an_array), (Vec::new(), 1));
+        }
+    }
+
+    #[test]
+    fn escaped_keys_and_strings_read_as_value_reads_them() {
+        let body = br#"[{"\u0074ype":"function","record":{"message":"a\"b\u00e9\n","level":"INFO",
+            "requestId":"r\/1"}}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        assert_eq!(
+            events[0].body,
+            TelemetryBody::Log {
+                source: LogSource::Function,
+                message: "a\"b\u{e9}\n".into(),
+                level: Some("INFO".into()),
+                request_id: Some(RequestId::new("r/1"))
+            }
+        );
+    }
+
+    #[test]
+    fn log_objects_without_a_message_and_other_types_keep_their_json() {
+        let body = br#"[{"type":"extension","record":{"z": [1, 2.50], "a":{"b":null}}},
+            {"type":"platform.extension","record":{"name":"x","events":["INVOKE"]}},
+            {"type":"function"}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        assert_eq!(
+            events[0].body,
+            TelemetryBody::Log {
+                source: LogSource::Extension,
+                message: r#"{"a":{"b":null},"z":[1,2.5]}"#.into(),
+                level: None,
+                request_id: None
+            }
+        );
+        assert_eq!(
+            events[1].body,
+            TelemetryBody::Other {
+                kind: "platform.extension".into(),
+                record: serde_json::json!({"name": "x", "events": ["INVOKE"]})
+            }
+        );
+        let TelemetryBody::Log { message, .. } = &events[2].body else {
+            panic!("not a log: {:?}", events[2]);
+        };
+        assert_eq!(message, "null");
+    }
+
+    #[test]
+    fn records_before_their_type_that_are_needed_as_text_are_read_again() {
+        let first = br#"[{"type":"platform.start","record":{"requestId":"r1"}},
+            {"type":"extension","record":{"z":1,"level":"WARN"}},
+            {"type":"platform.extension","record":{"name":"x"}},{"type":"function","record":[1]}]"#;
+        let last = br#"[{"record":{"requestId":"r1"},"type":"platform.start"},
+            {"record":{"z":1,"level":"WARN"},"type":"extension"},
+            {"record":{"name":"x"},"type":"platform.extension"},{"record":[1],"type":"function"}]"#;
+        let (events, skipped) = parse_batch(last);
+        assert_eq!((events.len(), skipped), (4, 0));
+        let bodies =
+            |events: Vec<TelemetryEvent>| events.into_iter().map(|e| e.body).collect::<Vec<_>>();
+        assert_eq!(bodies(events.clone()), bodies(parse_batch(first).0));
+        assert_eq!(
+            events[1].body,
+            TelemetryBody::Log {
+                source: LogSource::Extension,
+                message: r#"{"level":"WARN","z":1}"#.into(),
+                level: Some("WARN".into()),
+                request_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_batch_value_refuses_is_refused_whole() {
+        let refused = [
+            // A lone surrogate in a field nobody reads, in a replaced record, in a skipped element.
+            r#"[{"type":"function","record":{"message":"m","x":"\ud800"}}]"#,
+            r#"[{"type":"function","record":"\ud800","record":"ok"}]"#,
+            r#"[{"record":["\udc00"]}]"#,
+            r#"[{"type":"platform.restoreStart","record":{"x":"\ud800"}}]"#,
+            r#"[{"type":"platform.start","record":{"requestId":"r","y":1e999}}]"#,
+        ];
+        for body in refused {
+            assert!(!value_accepts(body), "{body}");
+            assert_eq!(parse_batch(body.as_bytes()), (Vec::new(), 1), "{body}");
+        }
+    }
+
+    #[test]
+    fn records_nest_as_deep_as_value_allows_and_no_deeper() {
+        for depth in [124, 125, 126, 127] {
+            let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let body =
+                format!(r#"[{{"type":"function","record":"x"}},{{"type":"x","record":{nested}}}]"#);
+            let (events, skipped) = parse_batch(body.as_bytes());
+            if value_accepts(&body) {
+                assert_eq!((events.len(), skipped), (2, 0), "depth {depth}");
+            } else {
+                assert_eq!((events.len(), skipped), (0, 1), "depth {depth}");
+            }
+        }
+        assert!(value_accepts(&format!(
+            "[{{\"r\":{}{}}}]",
+            "[".repeat(125),
+            "]".repeat(125)
+        )));
+        assert!(!value_accepts(&format!(
+            "[{{\"r\":{}{}}}]",
+            "[".repeat(126),
+            "]".repeat(126)
+        )));
     }
 }

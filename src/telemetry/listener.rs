@@ -159,19 +159,25 @@ async fn read_bounded(
     announced: Option<u64>,
 ) -> Result<Option<Bytes>, hyper::Error> {
     let mut oversize = announced.is_some_and(|len| len > MAX_BATCH_BYTES as u64);
-    let mut buf = BytesMut::new();
+    let mut read = Bytes::new();
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame?.into_data() else {
             continue;
         };
-        if oversize || buf.len() + data.len() > MAX_BATCH_BYTES {
+        if oversize || read.len() + data.len() > MAX_BATCH_BYTES {
             oversize = true;
-            buf = BytesMut::new();
+            read = Bytes::new();
+        } else if read.is_empty() {
+            // A batch usually arrives in one frame: it is kept as it came, without a copy.
+            read = data;
         } else {
-            buf.extend_from_slice(&data);
+            // Copies the first frame once; later frames append to the (then unique) buffer.
+            let mut joined = BytesMut::from(std::mem::take(&mut read));
+            joined.extend_from_slice(&data);
+            read = joined.freeze();
         }
     }
-    Ok((!oversize).then(|| buf.freeze()))
+    Ok((!oversize).then_some(read))
 }
 
 fn answer(status: StatusCode) -> Response<ApiBody> {

@@ -7,7 +7,10 @@
 //! order; what could not be queued or understood is counted ([`dropped_events`],
 //! [`oversize_batches`], [`skipped_elements`]), never logged per batch.
 
+mod batch;
+mod body;
 mod events;
+mod lenient;
 mod listener;
 mod subscribe;
 

@@ -1,0 +1,198 @@
+//! One delivered batch read with serde straight into events: the array, and each element's `type`,
+//! `time` and `record`.
+//!
+//! A record is read in passing into the fields any record object may have when its type is a
+//! platform type built from those fields, or not yet known (the platform writes `type` first; the
+//! local sandbox writes keys in sorted order, `record` first). Other records are kept as raw text
+//! until the element ends. The rare batch where a record read in passing turns out to be needed as
+//! JSON text (a type kept as JSON, a log record that is not a string or has no `message`) is read
+//! again with every record kept as raw text ([`Batch::needs_text`]).
+//!
+//! What is accepted is exactly what parsing the batch into `serde_json::Value` accepts; a batch
+//! that `Value` would refuse is refused whole.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::body::{self, check, NeedsText, ReadRecord};
+use super::events::{parse_time, TelemetryEvent};
+use super::lenient::{next_value, Fields, Lenient};
+
+/// The deepest nesting of arrays and objects that serde_json's parser accepts in a document (its
+/// recursion limit); a deeper document is not JSON to it.
+const JSON_NESTING_LIMIT: usize = 127;
+
+/// The deepest nesting a `record` may have: it lies inside the batch's array and its element's
+/// object. It is enforced here because records are parsed on their own, from their raw text.
+const RECORD_NESTING_LIMIT: usize = JSON_NESTING_LIMIT - 2;
+
+/// A batch read whole: its events in delivery order and the count of elements that were not.
+/// `RAW_RECORDS`: every record is kept as raw text until its element ends.
+pub(super) struct Batch<const RAW_RECORDS: bool> {
+    /// The elements that are events.
+    pub(super) events: Vec<TelemetryEvent>,
+    /// The elements that are not: not objects, without a string `type`, platform records that are
+    /// not objects, invocation events without `requestId`.
+    pub(super) skipped: usize,
+    /// A record read in passing was needed as JSON text: the batch must be read again with
+    /// `RAW_RECORDS` (its events and count are then incomplete).
+    pub(super) needs_text: bool,
+}
+
+impl<'de, const RAW_RECORDS: bool> Deserialize<'de> for Batch<RAW_RECORDS> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(BatchVisitor)
+    }
+}
+
+struct BatchVisitor<const RAW_RECORDS: bool>;
+
+impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
+    type Value = Batch<RAW_RECORDS>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of telemetry events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut batch = Batch {
+            events: Vec::new(),
+            skipped: 0,
+            needs_text: false,
+        };
+        while let Some(element) = seq.next_element::<Lenient<'de, Element<'de, RAW_RECORDS>>>()? {
+            let event = match element.object() {
+                Some(element) => (*element).into_event().map_err(de::Error::custom)?,
+                None => Ok(None),
+            };
+            match event {
+                Ok(Some(event)) => batch.events.push(event),
+                Ok(None) => batch.skipped += 1,
+                // Read on anyway: a batch `Value` would refuse is refused whole.
+                Err(NeedsText) => batch.needs_text = true,
+            }
+        }
+        Ok(batch)
+    }
+}
+
+/// The keys of one element lambda-lens reads, each as its last occurrence left it.
+#[derive(Default)]
+struct Element<'de, const RAW_RECORDS: bool> {
+    kind: Option<Cow<'de, str>>,
+    time: Option<Cow<'de, str>>,
+    record: Option<ElementRecord<'de>>,
+}
+
+/// An element's `record`.
+enum ElementRecord<'de> {
+    /// Kept as its raw text.
+    Raw(&'de RawValue),
+    /// Read in passing.
+    Read(ReadRecord<'de>),
+}
+
+impl<'de, const RAW_RECORDS: bool> Fields<'de> for Element<'de, RAW_RECORDS> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "type" => self.kind = next_value(map)?.text(),
+            "time" => self.time = next_value(map)?.text(),
+            "record" => {
+                let in_passing =
+                    !RAW_RECORDS && self.kind.as_deref().is_none_or(body::reads_in_passing);
+                let record = if in_passing {
+                    ElementRecord::Read(map.next_value()?)
+                } else {
+                    let raw: &RawValue = map.next_value()?;
+                    if nests_deeper_than(raw.get(), RECORD_NESTING_LIMIT) {
+                        return Err(de::Error::custom("a record nests too deep"));
+                    }
+                    ElementRecord::Raw(raw)
+                };
+                // Capturing raw text checks less than parsing does; a record read twice is
+                // checked in full before it is replaced, as `Value` would have parsed both.
+                if let Some(ElementRecord::Raw(replaced)) = self.record.replace(record) {
+                    check(replaced).map_err(de::Error::custom)?;
+                }
+            }
+            _ => drop(next_value(map)?),
+        }
+        Ok(())
+    }
+}
+
+impl<const RAW_RECORDS: bool> Element<'_, RAW_RECORDS> {
+    /// The event, or `None` when the element is not one; `Err(NeedsText)` when a record read in
+    /// passing is needed as text; the outer `Err` when the record is not valid JSON.
+    fn into_event(self) -> Result<Result<Option<TelemetryEvent>, NeedsText>, serde_json::Error> {
+        let Some(kind) = self.kind else {
+            if let Some(ElementRecord::Raw(raw)) = self.record {
+                check(raw)?;
+            }
+            return Ok(Ok(None));
+        };
+        let time = self
+            .time
+            .as_deref()
+            .and_then(parse_time)
+            .unwrap_or_else(SystemTime::now);
+        let body = match self.record {
+            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time),
+            Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time)?),
+            None => Ok(body::read(&kind, None, time)?),
+        };
+        Ok(body.map(|body| body.map(|body| TelemetryEvent { time, body })))
+    }
+}
+
+/// Whether the valid JSON text `raw` nests arrays and objects deeper than `limit`.
+fn nests_deeper_than(raw: &str, limit: usize) -> bool {
+    let bytes = raw.as_bytes();
+    // Each level needs an opening bracket: counting them (strings included) rules out almost every
+    // record without the string-aware walk below.
+    let brackets = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if brackets <= limit {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > limit {
+                        return true;
+                    }
+                }
+                b']' | b'}' => depth -= 1,
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_measured_outside_strings() {
+        assert!(!nests_deeper_than(r#"{"a":[1,{"b":"[[[[{{{{"}]}"#, 3));
+        assert!(nests_deeper_than(r#"{"a":[1,{"b":[]}]}"#, 3));
+        assert!(!nests_deeper_than(r#"{"a":"\"[[[[[","b":[{}]}"#, 3));
+        assert!(!nests_deeper_than("7", 0));
+        assert!(nests_deeper_than("[]", 0));
+    }
+}

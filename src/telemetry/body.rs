@@ -1,0 +1,403 @@
+//! The body of one event: its `record`, read as its `type` wants it.
+//!
+//! Every record object is read into one set of fields (the union of what the types lambda-lens
+//! knows carry), field by field and leniently: a field of an unexpected type costs only that field,
+//! unknown keys are read and dropped. The body of the type is then built from the fields it uses.
+
+use std::time::SystemTime;
+
+use serde::de::MapAccess;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::events::{
+    parse_time, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics,
+    RuntimeDone, Start, TelemetryBody,
+};
+use super::lenient::{next_value, Fields, Lenient, Skip};
+use crate::record::RequestId;
+
+/// Reads `record` (absent: `null`) as the body of an event of type `kind` that happened at `time`.
+/// `Ok(None)` when the record does not make an event (a platform record that is not an object, an
+/// invocation event without `requestId`); `Err` only when the record is not valid JSON.
+pub(super) fn read(
+    kind: &str,
+    record: Option<&RawValue>,
+    time: SystemTime,
+) -> Result<Option<TelemetryBody>, serde_json::Error> {
+    match kind {
+        "function" => log(LogSource::Function, record).map(Some),
+        "extension" => log(LogSource::Extension, record).map(Some),
+        "platform.restoreStart" => {
+            if let Some(raw) = record {
+                check(raw)?;
+            }
+            Ok(Some(TelemetryBody::RestoreStart))
+        }
+        _ => match platform_body(kind) {
+            Some(build) => {
+                let Some(raw) = record else {
+                    return Ok(None);
+                };
+                let fields = serde_json::from_str::<ReadRecord<'_>>(raw.get())?.object();
+                Ok(fields.and_then(|r| build(r, time)))
+            }
+            None => Ok(Some(TelemetryBody::Other {
+                kind: kind.to_owned(),
+                record: record.map_or(Ok(Value::Null), |raw| serde_json::from_str(raw.get()))?,
+            })),
+        },
+    }
+}
+
+/// A record read in passing, as any record object is read, before its event's type was known.
+pub(super) type ReadRecord<'de> = Lenient<'de, Record>;
+
+/// Whether records of type `kind` are best read in passing ([`ReadRecord`]) rather than kept as
+/// raw text: those of the platform types built from an object's fields.
+pub(super) fn reads_in_passing(kind: &str) -> bool {
+    platform_body(kind).is_some()
+}
+
+/// The body of an event of type `kind` at `time` whose record was read in passing: like [`read`],
+/// or `Err(NeedsText)` when the body needs the record's JSON text (types kept as JSON, log records
+/// that are neither a string nor an object with a string `message`).
+pub(super) fn from_read(
+    kind: &str,
+    record: ReadRecord<'_>,
+    time: SystemTime,
+) -> Result<Option<TelemetryBody>, NeedsText> {
+    let source = match kind {
+        "function" => LogSource::Function,
+        "extension" => LogSource::Extension,
+        "platform.restoreStart" => return Ok(Some(TelemetryBody::RestoreStart)),
+        _ => {
+            let build = platform_body(kind).ok_or(NeedsText)?;
+            return Ok(record.object().and_then(|r| build(r, time)));
+        }
+    };
+    let (message, level, request_id) = match record {
+        Lenient::Text(line) => (line.into_owned(), None, None),
+        Lenient::Object(record) => {
+            let Record {
+                message,
+                level,
+                request_id,
+                ..
+            } = *record;
+            (message.ok_or(NeedsText)?, level, request_id)
+        }
+        _ => return Err(NeedsText),
+    };
+    Ok(Some(log_body(source, message, level, request_id)))
+}
+
+/// A body that needs its record's JSON text, which a record read in passing no longer has.
+#[derive(Debug)]
+pub(super) struct NeedsText;
+
+/// Reads `raw` through, only to learn whether it is valid JSON (as `Value` parsing judges it).
+pub(super) fn check(raw: &RawValue) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<Lenient<'_>>(raw.get()).map(drop)
+}
+
+/// Builds the body of a platform type from its record object's fields and the event's time.
+type BuildBody = fn(Box<Record>, SystemTime) -> Option<TelemetryBody>;
+
+/// How the body of a platform type with an object record is built; `None` for other types.
+fn platform_body(kind: &str) -> Option<BuildBody> {
+    Some(match kind {
+        "platform.initStart" => Record::init_start,
+        "platform.initRuntimeDone" => Record::init_runtime_done,
+        "platform.initReport" => Record::init_report,
+        "platform.restoreRuntimeDone" => Record::restore_runtime_done,
+        "platform.restoreReport" => Record::restore_report,
+        "platform.start" => Record::start,
+        "platform.runtimeDone" => Record::runtime_done,
+        "platform.report" => Record::report,
+        "platform.logsDropped" => Record::logs_dropped,
+        _ => return None,
+    })
+}
+
+/// A `function`/`extension` record: a text line, or a JSON log record (schema ≥ 2022-12-13 with the
+/// JSON log format); any other JSON value is kept as its JSON text.
+fn log(source: LogSource, record: Option<&RawValue>) -> Result<TelemetryBody, serde_json::Error> {
+    let text = record.map_or("null", RawValue::get);
+    let (message, level, request_id) = match serde_json::from_str::<ReadRecord<'_>>(text)? {
+        Lenient::Text(line) => (line.into_owned(), None, None),
+        Lenient::Object(r) => (
+            match r.message {
+                Some(message) => message,
+                None => json_text(text)?,
+            },
+            r.level,
+            r.request_id,
+        ),
+        _ => (json_text(text)?, None, None),
+    };
+    Ok(log_body(source, message, level, request_id))
+}
+
+fn log_body(
+    source: LogSource,
+    message: String,
+    level: Option<String>,
+    request_id: Option<String>,
+) -> TelemetryBody {
+    TelemetryBody::Log {
+        source,
+        message,
+        level,
+        request_id: request_id.map(RequestId::new),
+    }
+}
+
+/// A value as `Value` writes it (compact, keys sorted).
+fn json_text(raw: &str) -> Result<String, serde_json::Error> {
+    serde_json::from_str::<Value>(raw).map(|value| value.to_string())
+}
+
+/// The fields of any record object lambda-lens reads, each as its last occurrence left it.
+#[derive(Default)]
+pub(super) struct Record {
+    initialization_type: Option<String>,
+    phase: Option<String>,
+    function_name: Option<String>,
+    function_version: Option<String>,
+    instance_id: Option<String>,
+    instance_max_memory: Option<u64>,
+    runtime_version: Option<String>,
+    request_id: Option<String>,
+    version: Option<String>,
+    status: Option<PlatformStatus>,
+    error_type: Option<String>,
+    metrics: Option<Box<Metrics>>,
+    spans: Vec<Span>,
+    tracing: Option<Box<Tracing>>,
+    tenant_id: Option<String>,
+    dropped_bytes: Option<u64>,
+    dropped_records: Option<u64>,
+    reason: Option<String>,
+    message: Option<String>,
+    level: Option<String>,
+}
+
+impl<'de> Fields<'de> for Record {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "initializationType" => self.initialization_type = next_value(map)?.string(),
+            "phase" => self.phase = next_value(map)?.string(),
+            "functionName" => self.function_name = next_value(map)?.string(),
+            "functionVersion" => self.function_version = next_value(map)?.string(),
+            "instanceId" => self.instance_id = next_value(map)?.string(),
+            "instanceMaxMemory" => {
+                self.instance_max_memory = next_value(map)?.unsigned();
+            }
+            "runtimeVersion" => self.runtime_version = next_value(map)?.string(),
+            "requestId" => self.request_id = next_value(map)?.string(),
+            "version" => self.version = next_value(map)?.string(),
+            "status" => {
+                self.status = next_value(map)?.text().map(|s| PlatformStatus::parse(&s));
+            }
+            "errorType" => self.error_type = next_value(map)?.string(),
+            "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
+            "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
+            "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
+            "tenantId" => self.tenant_id = next_value(map)?.string(),
+            "droppedBytes" => self.dropped_bytes = next_value(map)?.unsigned(),
+            "droppedRecords" => self.dropped_records = next_value(map)?.unsigned(),
+            "reason" => self.reason = next_value(map)?.string(),
+            "message" => self.message = next_value(map)?.string(),
+            "level" => self.level = next_value(map)?.string(),
+            _ => drop(next_value(map)?),
+        }
+        Ok(())
+    }
+}
+
+impl Record {
+    fn init_start(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::InitStart {
+            initialization_type: self.initialization_type,
+            phase: self.phase,
+            function_name: self.function_name,
+            function_version: self.function_version,
+            instance_id: self.instance_id,
+            instance_max_memory: self.instance_max_memory,
+            runtime_version: self.runtime_version,
+        })
+    }
+
+    fn init_runtime_done(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::InitRuntimeDone {
+            initialization_type: self.initialization_type,
+            phase: self.phase,
+            status: self.status,
+            error_type: self.error_type,
+            spans: spans(self.spans, time),
+        })
+    }
+
+    fn init_report(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::InitReport {
+            initialization_type: self.initialization_type,
+            phase: self.phase,
+            status: self.status,
+            error_type: self.error_type,
+            duration_ms: self.metrics.and_then(|m| m.report.duration_ms),
+            spans: spans(self.spans, time),
+        })
+    }
+
+    fn restore_runtime_done(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::RestoreRuntimeDone {
+            status: self.status,
+            error_type: self.error_type,
+        })
+    }
+
+    fn restore_report(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::RestoreReport {
+            status: self.status,
+            error_type: self.error_type,
+            duration_ms: self.metrics.and_then(|m| m.report.duration_ms),
+        })
+    }
+
+    fn start(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::Start(Start {
+            request_id: RequestId::new(self.request_id?),
+            version: self.version,
+            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
+            tenant_id: tenant(self.tenant_id),
+        }))
+    }
+
+    fn runtime_done(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::RuntimeDone(RuntimeDone {
+            request_id: RequestId::new(self.request_id?),
+            status: self.status,
+            error_type: self.error_type,
+            duration_ms: self.metrics.as_ref().and_then(|m| m.report.duration_ms),
+            produced_bytes: self.metrics.and_then(|m| m.produced_bytes),
+            spans: spans(self.spans, time),
+            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
+        }))
+    }
+
+    fn report(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::Report(Report {
+            request_id: RequestId::new(self.request_id?),
+            status: self.status,
+            error_type: self.error_type,
+            metrics: self.metrics.map(|m| m.report).unwrap_or_default(),
+            spans: spans(self.spans, time),
+            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
+            tenant_id: tenant(self.tenant_id),
+        }))
+    }
+
+    fn logs_dropped(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::LogsDropped {
+            dropped_bytes: self.dropped_bytes,
+            dropped_records: self.dropped_records,
+            reason: self.reason,
+        })
+    }
+}
+
+/// `tenantId`; an empty one names no tenant.
+fn tenant(tenant_id: Option<String>) -> Option<String> {
+    tenant_id.filter(|t| !t.is_empty())
+}
+
+/// `metrics` of any record: those of `platform.report`, and `producedBytes` of `runtimeDone`.
+#[derive(Default)]
+struct Metrics {
+    report: ReportMetrics,
+    produced_bytes: Option<u64>,
+}
+
+impl<'de> Fields<'de> for Metrics {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        let value = next_value(map)?;
+        let report = &mut self.report;
+        match key {
+            "durationMs" => report.duration_ms = value.float(),
+            "producedBytes" => self.produced_bytes = value.unsigned(),
+            "billedDurationMs" => report.billed_duration_ms = value.unsigned(),
+            "memorySizeMB" => report.memory_size_mb = value.unsigned(),
+            "maxMemoryUsedMB" => report.max_memory_used_mb = value.unsigned(),
+            "initDurationMs" => report.init_duration_ms = value.float(),
+            "restoreDurationMs" => report.restore_duration_ms = value.float(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// `tracing` of any record.
+#[derive(Default)]
+struct Tracing {
+    span_id: Option<String>,
+    value: Option<String>,
+}
+
+impl<'de> Fields<'de> for Tracing {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        let value = next_value(map)?;
+        match key {
+            "spanId" => self.span_id = value.string(),
+            "value" => self.value = value.string(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Tracing {
+    /// The tracing, when it has its `value`.
+    fn into_tracing(self) -> Option<PlatformTracing> {
+        Some(PlatformTracing {
+            span_id: self.span_id,
+            value: self.value?,
+        })
+    }
+}
+
+/// One object of `spans`.
+#[derive(Default)]
+struct Span {
+    name: Option<String>,
+    start: Option<SystemTime>,
+    duration_ms: Option<f64>,
+}
+
+impl<'de> Fields<'de> for Span {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        let value = next_value(map)?;
+        match key {
+            "name" => self.name = value.string(),
+            "start" => self.start = value.text().as_deref().and_then(parse_time),
+            "durationMs" => self.duration_ms = value.float(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The readable entries of `spans`; one without a name or duration is left out, one without a
+/// readable start takes the event's time.
+fn spans(spans: Vec<Span>, event_time: SystemTime) -> Vec<PlatformSpan> {
+    spans
+        .into_iter()
+        .filter_map(|s| {
+            Some(PlatformSpan {
+                name: s.name?,
+                start: s.start.unwrap_or(event_time),
+                duration_ms: s.duration_ms?,
+            })
+        })
+        .collect()
+}
