@@ -93,7 +93,7 @@ async fn emitted_events_match_the_documented_samples() {
         .await
         .expect("sandbox starts");
     // Retries (100, 200, 400 ms) run while the environment is not frozen, i.e. before the first invoke.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while !sandbox
         .telemetry_emitted()
         .iter()
