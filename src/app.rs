@@ -17,7 +17,8 @@ use crate::correlate::DEADLINE_GRACE;
 use crate::export::Exporter;
 use crate::handoff;
 use crate::lifecycle::{
-    time_until, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError, Subscription,
+    time_until, EventPoller, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError,
+    Subscription,
 };
 use crate::net;
 use crate::pipeline::{OwnerPlacement, Pipeline, PipelineSetup};
@@ -178,14 +179,14 @@ pub async fn run(settings: Settings) -> ExitStatus {
     };
     pipeline.telemetry_expected(telemetry_expected).await;
 
-    match event_loop(
-        &extensions,
-        &registration.extension_id,
-        &pipeline,
-        settings.export.flush_timeout,
-    )
-    .await
-    {
+    let poller = match extensions.events(&registration.extension_id) {
+        Ok(poller) => poller,
+        Err(e) => {
+            tracing::error!(error = %e, "the event long poll cannot be set up");
+            return exit_failed(runtime);
+        }
+    };
+    match event_loop(poller, &pipeline, settings.export.flush_timeout).await {
         0 => 0,
         _ => exit_failed(runtime),
     }
@@ -250,8 +251,7 @@ fn exit_failed(runtime: &RuntimeSettings) -> ExitStatus {
 }
 
 async fn event_loop(
-    extensions: &ExtensionsClient,
-    id: &ExtensionId,
+    mut poller: EventPoller,
     pipeline: &Pipeline,
     flush_timeout: Duration,
 ) -> ExitStatus {
@@ -259,7 +259,7 @@ async fn event_loop(
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
         let event = tokio::select! {
-            event = extensions.next_event(id) => event,
+            event = poller.next() => event,
             Some(()) = async { match sigterm.as_mut() { Some(s) => s.recv().await, None => None } } => {
                 tracing::info!("SIGTERM: exporting what is queued and exiting");
                 pipeline.shutdown(DEFAULT_SHUTDOWN_BUDGET).await;

@@ -1,15 +1,19 @@
-//! The extension lifecycle: the Extensions API client (register, wait for the next event, report an
-//! init error) and the events it delivers, INVOKE and SHUTDOWN.
+//! The extension lifecycle: the Extensions API client (register, report an init error), the
+//! `/extension/event/next` long poll on its own kept connection, and the events it delivers, INVOKE
+//! and SHUTDOWN.
 
 use std::fmt;
+use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue, HOST};
+use http::uri::Uri;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use crate::platform_http::{error_chain, ApiBody, PlatformClient};
+use crate::platform_http::{error_chain, ApiBody, KeptConnection, PlatformClient};
 use crate::record::RequestId;
 use crate::settings::{is_managed_instances, RuntimeApiEndpoint};
 
@@ -264,19 +268,9 @@ impl ExtensionsClient {
         })
     }
 
-    /// Waits for the next event. No timeout: the call legitimately spans freezes.
-    pub async fn next_event(&self, id: &ExtensionId) -> Result<ExtensionEvent, LifecycleError> {
-        let req = Request::builder()
-            .method(Method::GET)
-            .uri(self.api.uri(NEXT_PATH))
-            .header(EXTENSION_ID_HEADER, id.0.as_str())
-            .body(ApiBody::empty())
-            .expect("event/next request parts are valid");
-        let (status, _, body) = self.call("event/next", req).await?;
-        if status != StatusCode::OK {
-            return Err(status_error("event/next", status, &body));
-        }
-        ExtensionEvent::parse(&body)
+    /// The long poll for `id`'s events, on its own connection.
+    pub fn events(&self, id: &ExtensionId) -> Result<EventPoller, LifecycleError> {
+        EventPoller::new(&self.api, id)
     }
 
     /// Reports a fatal start-up error; the platform then fails the init.
@@ -320,18 +314,101 @@ impl ExtensionsClient {
             .request(req)
             .await
             .map_err(|e| LifecycleError::Transport(error_chain(&e)))?;
-        let (parts, body) = resp.into_parts();
-        let limited = http_body_util::Limited::new(body, MAX_ANSWER_BYTES);
-        let body = limited
-            .collect()
-            .await
-            .map_err(|e| LifecycleError::Protocol {
-                call,
-                detail: format!("reading the answer: {e}"),
-            })?
-            .to_bytes();
-        Ok((parts.status, parts.headers, body))
+        read_answer(call, resp).await
     }
+}
+
+/// `/extension/event/next`, called once per event: a connection of its own and a request built once,
+/// so each call costs one exchange on a kept connection.
+pub struct EventPoller {
+    connection: KeptConnection,
+    request: Request<()>,
+}
+
+impl EventPoller {
+    fn new(api: &RuntimeApiEndpoint, id: &ExtensionId) -> Result<Self, LifecycleError> {
+        let protocol = |detail: String| LifecycleError::Protocol {
+            call: "event/next",
+            detail,
+        };
+        let authority = api.authority();
+        // As the pooled client would send it: the port is left out only when it is HTTP's default.
+        let host = match authority.port_u16() {
+            Some(80) | None => HeaderValue::from_str(authority.host()),
+            Some(port) => HeaderValue::try_from(format!("{}:{port}", authority.host())),
+        }
+        .map_err(|e| protocol(format!("the Runtime API host is not a header value: {e}")))?;
+        let id = HeaderValue::from_str(&id.0)
+            .map_err(|e| protocol(format!("the extension id is not a header value: {e}")))?;
+        // Origin form: the connection is to the Runtime API host itself.
+        let uri = Uri::try_from(format!("{}{NEXT_PATH}", api.base_path()))
+            .map_err(|e| protocol(format!("bad request path: {e}")))?;
+        let mut request = Request::new(());
+        *request.method_mut() = Method::GET;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(HOST, host);
+        headers.insert(HeaderName::from_static(EXTENSION_ID_HEADER), id);
+        Ok(Self {
+            connection: KeptConnection::new(authority.clone()),
+            request,
+        })
+    }
+
+    /// Waits for the next event. No timeout: the call legitimately spans freezes.
+    pub async fn next(&mut self) -> Result<ExtensionEvent, LifecycleError> {
+        let req = self.request.clone().map(|()| ApiBody::empty());
+        let resp = self
+            .connection
+            .send(req)
+            .await
+            .map_err(|e| LifecycleError::Transport(error_chain(&e)))?;
+        let (status, _, body) = read_answer("event/next", resp).await?;
+        if status != StatusCode::OK {
+            return Err(status_error("event/next", status, &body));
+        }
+        ExtensionEvent::parse(&body)
+    }
+}
+
+/// An answer's status, headers and body, the body bounded by [`MAX_ANSWER_BYTES`].
+async fn read_answer<B>(
+    call: &'static str,
+    resp: http::Response<B>,
+) -> Result<(StatusCode, http::HeaderMap, Bytes), LifecycleError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = resp.into_parts();
+    let mut body = pin!(http_body_util::Limited::new(body, MAX_ANSWER_BYTES));
+    // One data frame, the usual answer, is kept as it came; only a split body is copied together.
+    let mut first = Bytes::new();
+    let mut joined = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| LifecycleError::Protocol {
+            call,
+            detail: format!("reading the answer: {e}"),
+        })?;
+        // Trailers carry nothing the Extensions API uses.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if first.is_empty() {
+            first = data;
+        } else {
+            if joined.is_empty() {
+                joined.extend_from_slice(&first);
+            }
+            joined.extend_from_slice(&data);
+        }
+    }
+    let body = if joined.is_empty() {
+        first
+    } else {
+        joined.freeze()
+    };
+    Ok((parts.status, parts.headers, body))
 }
 
 fn status_error(call: &'static str, status: StatusCode, body: &[u8]) -> LifecycleError {
