@@ -105,7 +105,7 @@ impl Pipeline {
     ) -> Result<Self, io::Error> {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
         if placement == OwnerPlacement::MainThread {
-            tokio::spawn(Owner::new(setup()).run(records, telemetry, command_rx));
+            tokio::spawn(Owner::new(setup(), None).run(records, telemetry, command_rx));
             return Ok(Self { commands });
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -116,7 +116,7 @@ impl Pipeline {
             .spawn(move || {
                 let owner = {
                     let _entered = runtime.enter();
-                    Owner::new(setup())
+                    Owner::new(setup(), Some(owner::BACKGROUND_RECORD_GATHERING))
                 };
                 runtime.block_on(owner.run(records, telemetry, command_rx));
             })?;

@@ -25,6 +25,13 @@ use crate::trace_context::{new_span_id, Propagators};
 /// SHUTDOWN budget): the Telemetry API buffers events for 25 ms.
 const SHUTDOWN_REPORT_WAIT: Duration = Duration::from_millis(200);
 
+/// On its own thread (Lambda Managed Instances), how long the owner lets records gather after one
+/// woke it before it takes them all in: every wake-up from the proxy's thread is a system call on
+/// the proxy's path, so one per this interval replaces one per record. Spans close at most this much
+/// later, which nothing waits for there (export is batched). At this interval the record queue
+/// ([`OBSERVATION_QUEUE_CAPACITY`](crate::record::OBSERVATION_QUEUE_CAPACITY)) holds the records of over 60 000 invocations a second.
+pub(super) const BACKGROUND_RECORD_GATHERING: Duration = Duration::from_millis(5);
+
 /// The state of the owner task.
 pub(super) struct Owner {
     correlator: Correlator,
@@ -35,11 +42,13 @@ pub(super) struct Owner {
     propagators: Propagators,
     releases: Releases,
     signals: Signals,
+    /// [`BACKGROUND_RECORD_GATHERING`] when the owner runs on its own thread; `None` on the proxy's.
+    gathering: Option<Duration>,
 }
 
 impl Owner {
     /// The owner task's state before its first input.
-    pub(super) fn new(setup: PipelineSetup) -> Self {
+    pub(super) fn new(setup: PipelineSetup, gathering: Option<Duration>) -> Self {
         Self {
             correlator: Correlator::new(
                 setup.runtime_done_wait,
@@ -53,6 +62,7 @@ impl Owner {
             sampling: Sampling::new(setup.sampler),
             capture: setup.capture,
             propagators: setup.propagators,
+            gathering,
         }
     }
 
@@ -96,7 +106,14 @@ impl Owner {
                     outputs.extend(self.telemetry(event));
                     outputs
                 }
-                Some(record) = records.recv() => self.record(record),
+                Some(record) = records.recv() => {
+                    let mut outputs = self.record(record);
+                    if let Some(gathering) = self.gathering {
+                        tokio::time::sleep(gathering).await;
+                        outputs.extend(self.drain_records(&mut records));
+                    }
+                    outputs
+                }
                 Some(command) = commands.recv() => match command {
                     Command::Invoke(event) => self.correlator.push(Input::Invoke(event), SystemTime::now()),
                     Command::TelemetryExpected(expected) => {
