@@ -6,6 +6,8 @@
 //! telemetry subscription is only accepted during init, so it happens before the first
 //! `/extension/event/next`. After each INVOKE, `/extension/event/next` is called only once the
 //! invocation's spans are exported (or the flush budget ran out): the sandbox freezes right after.
+//! With export disabled (and records not logged) nothing is recorded and there is no telemetry
+//! subscription: lambda-lens is then a plain relay.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -15,7 +17,6 @@ use tokio::sync::mpsc;
 
 use crate::correlate::DEADLINE_GRACE;
 use crate::export::Exporter;
-use crate::handoff;
 use crate::lifecycle::{
     time_until, EventPoller, ExtensionEvent, ExtensionId, ExtensionsClient, LifecycleError,
     Subscription,
@@ -30,6 +31,7 @@ use crate::spans::{self, CaptureSettings, FunctionInfo};
 use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
 use crate::trace_context::TraceRules;
 use crate::transform::Transforms;
+use crate::{handoff, logging};
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
@@ -60,18 +62,20 @@ async fn start_proxy(settings: &Settings, records: RecordSender) -> Result<Socke
             runtime.handoff_file.display()
         )
     })?;
-    let proxy = Proxy::new(
-        runtime.upstream.clone(),
-        settings.bodies.capture_bytes,
-        records,
-    )
-    .with_transforms(Transforms::new(&settings.transforms))
-    .with_export(!settings.export.disabled)
-    .with_trace_rules(TraceRules {
-        propagators: settings.propagators.clone(),
-        target: settings.export.destination.target,
-        sampler: settings.sampler.clone(),
-    });
+    // Bodies are kept only for records somebody reads.
+    let capture_bytes = if records.is_read() {
+        settings.bodies.capture_bytes
+    } else {
+        0
+    };
+    let proxy = Proxy::new(runtime.upstream.clone(), capture_bytes, records)
+        .with_transforms(Transforms::new(&settings.transforms))
+        .with_export(!settings.export.disabled)
+        .with_trace_rules(TraceRules {
+            propagators: settings.propagators.clone(),
+            target: settings.export.destination.target,
+            sampler: settings.sampler.clone(),
+        });
     tokio::spawn(proxy.serve(listener));
     Ok(addr)
 }
@@ -83,7 +87,14 @@ pub async fn run(settings: Settings) -> ExitStatus {
         tracing::warn!(file = %runtime.handoff_file.display(), error = %e, "cannot remove a stale hand-off file");
     }
     let client = platform_http::build();
-    let (records, record_rx) = RecordSender::channel();
+    // With export disabled and records not logged, nothing reads what the proxy and the Telemetry
+    // API would tell: lambda-lens is then a plain relay that records nothing.
+    let observed = !settings.export.disabled || logging::records_requested();
+    let (records, record_rx) = if observed {
+        RecordSender::channel()
+    } else {
+        RecordSender::unread()
+    };
     let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE_CAPACITY);
 
     let startup_error = if runtime.disabled {
@@ -103,11 +114,16 @@ pub async fn run(settings: Settings) -> ExitStatus {
             }
         }
     };
-    let telemetry_listener = match telemetry::bind_listener(runtime.telemetry_port).await {
-        Ok(listener) => Some(listener),
-        Err(e) => {
-            tracing::warn!(error = %e, "the telemetry listener cannot start; spans will lack the platform's view");
-            None
+    let telemetry_listener = if !observed {
+        tracing::info!("export is disabled: no Telemetry API subscription, nothing recorded");
+        None
+    } else {
+        match telemetry::bind_listener(runtime.telemetry_port).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "the telemetry listener cannot start; spans will lack the platform's view");
+                None
+            }
         }
     };
 

@@ -253,7 +253,8 @@ pub enum ProxyRecord {
 /// Sending side of the observation queue; never blocks, counts what it had to drop.
 #[derive(Debug, Clone)]
 pub struct RecordSender {
-    tx: mpsc::Sender<ProxyRecord>,
+    /// `None` when nothing reads records ([`RecordSender::unread`]).
+    tx: Option<mpsc::Sender<ProxyRecord>>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -267,15 +268,34 @@ impl RecordSender {
     pub fn with_capacity(capacity: usize) -> (Self, mpsc::Receiver<ProxyRecord>) {
         let (tx, rx) = mpsc::channel(capacity);
         let sender = Self {
-            tx,
+            tx: Some(tx),
             dropped: Arc::new(AtomicU64::new(0)),
         };
         (sender, rx)
     }
 
+    /// A queue nobody reads (export disabled and records not logged): the sender discards every
+    /// record without a word, and the receiver is closed from the start.
+    pub fn unread() -> (Self, mpsc::Receiver<ProxyRecord>) {
+        let (_, rx) = mpsc::channel(1);
+        let sender = Self {
+            tx: None,
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        (sender, rx)
+    }
+
+    /// Whether anything reads the records: when not, the proxy need not build them.
+    pub fn is_read(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// Queues a record, or drops it when the owner task is behind or gone.
     pub fn send(&self, record: ProxyRecord) {
-        if self.tx.try_send(record).is_err() {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if tx.try_send(record).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             // Log the first drop and then every 1000th, so a stalled owner cannot flood the logs.
             if dropped == 1 || dropped % 1000 == 0 {
@@ -431,6 +451,20 @@ mod tests {
         sender.send(invocation("b"));
         sender.send(invocation("c"));
         assert_eq!(sender.dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn an_unread_queue_discards_without_counting() {
+        let (sender, mut rx) = RecordSender::unread();
+        assert!(!sender.is_read());
+        sender.send(invocation("a"));
+        drop(PendingRecord::new(invocation("b"), sender.clone()));
+        assert_eq!(sender.dropped.load(Ordering::Relaxed), 0);
+        assert!(matches!(
+            rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert!(RecordSender::channel().0.is_read());
     }
 
     #[test]

@@ -408,6 +408,11 @@ impl Sandbox {
         self.inner.core.hub.emitted()
     }
 
+    /// The extensions subscribed to the Telemetry API now.
+    pub fn telemetry_subscribers(&self) -> Vec<ExtensionId> {
+        self.inner.core.hub.subscribers()
+    }
+
     /// A receiver of lifecycle moments (init, invoke, extension `/next`, freeze, shutdown).
     pub fn subscribe_lifecycle(&self) -> broadcast::Receiver<LifecycleEvent> {
         self.inner.core.lifecycle.subscribe()

@@ -298,6 +298,16 @@ impl TelemetryHub {
         self.lock().emitted.clone()
     }
 
+    /// The extensions subscribed now, in the order they subscribed.
+    pub fn subscribers(&self) -> Vec<ExtensionId> {
+        let st = self.lock();
+        st.subs
+            .iter()
+            .filter(|s| !s.closed)
+            .map(|s| s.extension_id.clone())
+            .collect()
+    }
+
     /// Starts buffering init events for replay to subscribers that arrive later.
     pub fn begin_init(&self) {
         self.lock().replay = Some(Vec::new());

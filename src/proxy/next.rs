@@ -14,7 +14,7 @@ use super::broker::{Claim, FetchResult, Fetched, MAX_KEPT_EVENT_BYTES};
 use super::deliver::Event;
 use super::head::{Framing, RequestHead, ResponseHead};
 use super::orphan::{Unread, UnreadBody};
-use super::records::deferred_record;
+use super::records::{deferred_record, EventRecord};
 use super::reply::Reply;
 use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
@@ -198,7 +198,15 @@ impl Session {
 
     /// Streams an event to the runtime as it arrives.
     async fn stream_event(&mut self, mut conn: Conn, event: UnreadBody, reply: Reply) -> KeepAlive {
-        let record = deferred_record(&event.head, event.received_at);
+        // Without a reader of records (nor a response transform stamping the event's span), the
+        // event passes unrecorded.
+        let recorded =
+            self.shared.records.is_read() || self.shared.transforms.any(Direction::Response);
+        let record = if recorded {
+            deferred_record(&event.head, event.received_at)
+        } else {
+            EventRecord::NotAnEvent
+        };
         let Conn { stream, buf, .. } = &mut conn;
         let relayed = Event {
             head: &event.head,

@@ -19,7 +19,7 @@ pub(super) enum EventRecord {
     /// From the head once the event went out, off the runtime's path; the event's head arrived
     /// from upstream at this time.
     Deferred(SystemTime),
-    /// Not an event (not 200, or no request id): nothing is recorded.
+    /// Nothing is recorded: not an event (not 200, or no request id), or nothing reads records.
     NotAnEvent,
 }
 
