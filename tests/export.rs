@@ -628,18 +628,53 @@ async fn set_resource_replaces_the_resource_of_queued_spans() {
 
 #[tokio::test]
 async fn disabled_settings_build_no_exporter() {
-    for (name, value) in [
-        ("OTEL_SDK_DISABLED", "true"),
-        ("OTEL_SDK_DISABLED", "TRUE"),
+    let all_none = [
         ("OTEL_TRACES_EXPORTER", "none"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", " None "),
+    ];
+    for vars in [
+        &[("OTEL_SDK_DISABLED", "true")][..],
+        &[("OTEL_SDK_DISABLED", "TRUE")],
+        &all_none,
     ] {
-        let (settings, warnings) =
-            ExportSettings::from_lookup(|key| (key == name).then(|| value.to_owned()));
+        let (settings, warnings) = ExportSettings::from_lookup(|key| {
+            vars.iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, value)| (*value).to_owned())
+        });
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert!(settings.disabled, "{name}={value}");
+        assert!(settings.disabled, "{vars:?}");
         let exporter =
             Exporter::new(&settings, resource()).expect("a disabled exporter is not built");
-        assert!(exporter.is_none(), "{name}={value}");
+        assert!(exporter.is_none(), "{vars:?}");
+    }
+}
+
+#[tokio::test]
+async fn each_signal_is_turned_off_on_its_own() {
+    for (name, traces, metrics, logs) in [
+        ("OTEL_TRACES_EXPORTER", false, true, true),
+        ("OTEL_METRICS_EXPORTER", true, false, true),
+        ("OTEL_LOGS_EXPORTER", true, true, false),
+    ] {
+        let (settings, warnings) =
+            ExportSettings::from_lookup(|key| (key == name).then(|| "none".to_owned()));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!settings.disabled, "{name}=none");
+        assert_eq!(settings.destination.traces, traces, "{name}=none");
+        let exporter = Exporter::new(&settings, resource())
+            .expect("the exporter is built")
+            .expect("the other signals are exported");
+        assert_eq!(
+            (
+                exporter.traces_enabled(),
+                exporter.metrics_enabled(),
+                exporter.logs_enabled()
+            ),
+            (traces, metrics, logs),
+            "{name}=none"
+        );
     }
 }
 

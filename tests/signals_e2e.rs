@@ -120,9 +120,17 @@ fn records_of<'a>(logs: &'a [ReceivedLog], request_id: &str) -> Vec<&'a Received
         .collect()
 }
 
+/// Whether the run exports spans (`OTEL_TRACES_EXPORTER`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spans {
+    Exported,
+    Off,
+}
+
 /// The scripted run against trace-view, with `extra` settings; checks what every temporality
-/// must agree on and returns the metrics' totals.
-async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool) {
+/// must agree on, and that log records carry their invocation's trace context whether or not
+/// its spans are exported.
+async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool, exported: Spans) {
     let receiver = Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts");
     let opt = build_layer(LAMBDA_LENS, name);
     let sandbox = Sandbox::start(config(&opt, &receiver.http_endpoint(), extra))
@@ -143,6 +151,11 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool) {
         .expect("the three reports arrive");
     let spans = receiver.spans();
     assert_contained(&spans);
+    if exported == Spans::Off {
+        assert!(spans.is_empty(), "{spans:#?}");
+        let paths: Vec<String> = receiver.requests().into_iter().map(|r| r.path).collect();
+        assert!(paths.iter().all(|p| p != "/v1/traces"), "{paths:?}");
+    }
 
     // Counts: exactly one of each outcome, one cold start, whatever the temporality.
     assert!(metrics.iter().all(|m| m.delta == delta), "{metrics:#?}");
@@ -177,14 +190,24 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool) {
         metric_names::DURATION_BOUNDS
     );
 
-    // Every function line once, joined to its invocation's span.
+    // Every function line once, joined to its invocation's span: one trace per invocation.
+    let mut traces = std::collections::BTreeSet::new();
     for (id, expected) in [
         (&run.ok, r#"{"name": "cold"}"#),
         (&run.failed, r#"{"fail": "asked to fail"}"#),
         (&run.timed_out, r#"{"sleep_ms": 5000}"#),
     ] {
-        let span = invocation_span(&spans, id);
         let records = records_of(&logs, id);
+        let (trace_id, span_id) = match exported {
+            Spans::Exported => {
+                let span = invocation_span(&spans, id);
+                (span.trace_id.clone(), span.span_id.clone())
+            }
+            Spans::Off => (records[0].trace_id.clone(), records[0].span_id.clone()),
+        };
+        assert_eq!((trace_id.len(), span_id.len()), (32, 16), "{records:#?}");
+        assert!(trace_id.bytes().any(|b| b != b'0'), "{records:#?}");
+        assert!(traces.insert(trace_id.clone()), "{id}: a trace of its own");
         let event_lines: Vec<_> = records
             .iter()
             .filter(|l| l.body.starts_with(EVENT_LINE))
@@ -192,8 +215,8 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool) {
         assert_eq!(event_lines.len(), 1, "{id}: {records:#?}");
         assert_eq!(event_lines[0].body, format!("{EVENT_LINE}{expected}"));
         for record in &records {
-            assert_eq!(record.trace_id, span.trace_id, "{record:#?}");
-            assert_eq!(record.span_id, span.span_id, "{record:#?}");
+            assert_eq!(record.trace_id, trace_id, "{record:#?}");
+            assert_eq!(record.span_id, span_id, "{record:#?}");
             assert_eq!(record.flags, 1, "sampled");
         }
         // The report joined its invocation, though it arrived after the freeze.
@@ -228,7 +251,18 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delta_metrics_and_joined_logs_of_a_scripted_run() {
-    run_and_check("signals-delta", &[], true).await;
+    run_and_check("signals-delta", &[], true, Spans::Exported).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_metrics_without_spans() {
+    run_and_check(
+        "signals-no-traces",
+        &[("OTEL_TRACES_EXPORTER", "none")],
+        true,
+        Spans::Off,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,6 +274,7 @@ async fn cumulative_metrics_give_the_same_totals() {
             "cumulative",
         )],
         false,
+        Spans::Exported,
     )
     .await;
 }

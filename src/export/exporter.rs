@@ -51,7 +51,8 @@ pub struct Exporter {
     transport: Transport,
     endpoint: String,
     flush_timeout: Duration,
-    traces: Outbox<Spans>,
+    /// `None` with `OTEL_TRACES_EXPORTER=none`.
+    traces: Option<Outbox<Spans>>,
     metrics: Option<Outbox<Metrics>>,
     logs: Option<Outbox<Logs>>,
     /// Log records wait for their CloudWatch Logs stream: the environment's own, which only
@@ -68,7 +69,7 @@ impl fmt::Debug for Exporter {
             .field("transport", &self.transport)
             .field("endpoint", &self.endpoint)
             .field("queued", &self.queued())
-            .field("span_capacity", &self.traces.capacity())
+            .field("span_capacity", &self.traces.as_ref().map(Outbox::capacity))
             .field("flush_timeout", &self.flush_timeout)
             .field("dropped", &self.dropped())
             .finish()
@@ -130,14 +131,16 @@ impl Exporter {
                 .clone()
         };
         let (sender, endpoint, transport) = build(&destination.otlp)?;
-        let traces = Outbox::new(
-            Signal::Traces,
-            Spans::new(&resource, aws.is_some()),
-            settings.queue_capacity,
-            sender,
-            jitter(),
-            fault_log(&endpoint),
-        );
+        let traces = destination.traces.then(|| {
+            Outbox::new(
+                Signal::Traces,
+                Spans::new(&resource, aws.is_some()),
+                settings.queue_capacity,
+                sender,
+                jitter(),
+                fault_log(&endpoint),
+            )
+        });
         let metrics = match &destination.metrics {
             Some(config) => {
                 let (sender, endpoint, _) = build(config)?;
@@ -193,9 +196,14 @@ impl Exporter {
         self.transport
     }
 
-    /// Where spans are sent: the full URL for OTLP/HTTP, the server URL for gRPC.
+    /// Where spans are sent (when they are): the full URL for OTLP/HTTP, the server URL for gRPC.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Whether spans are exported (not with `OTEL_TRACES_EXPORTER=none`).
+    pub fn traces_enabled(&self) -> bool {
+        self.traces.is_some()
     }
 
     /// Whether log records are exported (not with `OTEL_LOGS_EXPORTER=none`, nor to AWS without a
@@ -212,7 +220,9 @@ impl Exporter {
     /// Replaces the resource sent with every request (e.g. once `faas.instance` is known); it
     /// applies to queued items too, as the resource is attached when a batch is encoded.
     pub fn set_resource(&mut self, resource: Resource) {
-        self.traces.set_resource(&resource);
+        if let Some(traces) = &mut self.traces {
+            traces.set_resource(&resource);
+        }
         if let Some(metrics) = &mut self.metrics {
             metrics.set_resource(&resource);
         }
@@ -227,9 +237,12 @@ impl Exporter {
     ///
     /// For X-Ray, a span over [`XRAY_MAX_SPAN_BYTES`](super::XRAY_MAX_SPAN_BYTES) has its longest
     /// string attribute values truncated (ending with [`TRUNCATION_MARKER`](super::TRUNCATION_MARKER))
-    /// until it fits; one that still does not fit is dropped, counted and logged.
+    /// until it fits; one that still does not fit is dropped, counted and logged. Nothing
+    /// happens when spans are not exported.
     pub fn enqueue(&mut self, spans: Vec<SpanData>) {
-        self.traces.enqueue(spans);
+        if let Some(traces) = &mut self.traces {
+            traces.enqueue(spans);
+        }
     }
 
     /// Queues function log records / the report record (trace_id, span_id set by the caller), at
@@ -279,7 +292,7 @@ impl Exporter {
         };
         let deadline = Deadline::start(budget, cap);
         let (traces, metrics, logs) = tokio::join!(
-            self.traces.flush(deadline, occasion),
+            flush_optional(self.traces.as_mut(), deadline, occasion),
             flush_optional(self.metrics.as_mut(), deadline, occasion),
             flush_optional(
                 self.logs.as_mut().filter(|_| !self.logs_held),
@@ -299,7 +312,7 @@ impl Exporter {
 
     /// Items waiting for export, all signals together.
     pub fn queued(&self) -> usize {
-        self.traces.queued()
+        self.traces.as_ref().map_or(0, Outbox::queued)
             + self.metrics.as_ref().map_or(0, Outbox::queued)
             + self.sendable_logs().map_or(0, Outbox::queued)
     }
@@ -347,7 +360,9 @@ impl Exporter {
                 None => any_ready = true,
             }
         };
-        note(self.traces.queued(), self.traces.blocked_until(now));
+        if let Some(traces) = &self.traces {
+            note(traces.queued(), traces.blocked_until(now));
+        }
         if let Some(metrics) = &self.metrics {
             note(metrics.queued(), metrics.blocked_until(now));
         }
@@ -364,7 +379,7 @@ impl Exporter {
     /// Items dropped since start-up, per signal.
     pub fn dropped(&self) -> DroppedCounts {
         DroppedCounts {
-            spans: self.traces.dropped(),
+            spans: self.traces.as_ref().map_or(0, Outbox::dropped),
             log_records: self.logs.as_ref().map_or(0, Outbox::dropped),
             metric_collections: self.metrics.as_ref().map_or(0, Outbox::dropped),
         }

@@ -223,12 +223,13 @@ impl Owner {
         closed_any
     }
 
-    /// The spans of `inv`, if the sampler records it.
+    /// The spans of `inv`, if the sampler records it and spans are exported. The sampler decides
+    /// either way: its decision is the sampled flag of the invocation's log records.
     fn invocation_spans(&mut self, inv: &InvocationSummary) -> Vec<SpanData> {
-        if !self
+        let recorded = self
             .sampling
-            .records_invocation(&inv.request_id, &inv.parent)
-        {
+            .records_invocation(&inv.request_id, &inv.parent);
+        if !recorded || !self.exporter.as_ref().is_some_and(Exporter::traces_enabled) {
             return Vec::new();
         }
         let mut next_id = new_span_id;

@@ -5,9 +5,9 @@
 //! [`super::otlp`], or AWS's own endpoints, see [`super::xray`]). With export disabled, the
 //! destination is not read at all.
 //!
-//! Traces are the backbone: metrics and log records are built from the same invocations and
-//! joined to their spans, so `OTEL_TRACES_EXPORTER=none` turns all export off, while
-//! `OTEL_METRICS_EXPORTER=none` and `OTEL_LOGS_EXPORTER=none` turn off only their signal.
+//! `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER` and `OTEL_LOGS_EXPORTER` each turn their own
+//! signal off with `none`; with all three off (or `OTEL_SDK_DISABLED=true`) nothing is exported.
+//! Log records keep their invocation's trace and span ids when spans are not exported.
 
 use std::time::Duration;
 
@@ -67,7 +67,7 @@ pub enum ExportTarget {
 /// How and where spans are exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSettings {
-    /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: build no exporter.
+    /// `OTEL_SDK_DISABLED=true`, or `none` for every signal: build no exporter.
     pub disabled: bool,
     /// `LAMBDA_LENS_FLUSH_TIMEOUT_MS`: the most one flush may take (see
     /// [`DEFAULT_FLUSH_TIMEOUT`] for why 500 ms).
@@ -83,6 +83,8 @@ pub struct ExportSettings {
 pub struct Destination {
     /// `LAMBDA_LENS_EXPORT_TARGET`.
     pub target: ExportTarget,
+    /// Whether spans are exported (not with `OTEL_TRACES_EXPORTER=none`).
+    pub traces: bool,
     /// Spans: the OTLP protocol, endpoint, headers, compression, timeout and CA file (export to
     /// AWS uses all but the protocol and the endpoint).
     pub otlp: OtlpSettings,
@@ -99,6 +101,7 @@ impl Default for Destination {
     fn default() -> Self {
         Self {
             target: ExportTarget::Otlp,
+            traces: true,
             otlp: OtlpSettings::default_for(Signal::Traces),
             metrics: Some(OtlpSettings::default_for(Signal::Metrics)),
             logs: Some(OtlpSettings::default_for(Signal::Logs)),
@@ -118,10 +121,33 @@ impl Default for ExportSettings {
     }
 }
 
+/// Which signals are exported (`OTEL_{TRACES,METRICS,LOGS}_EXPORTER`).
+#[derive(Debug, Clone, Copy)]
+struct Exported {
+    traces: bool,
+    metrics: bool,
+    logs: bool,
+}
+
+impl Exported {
+    fn read(env: &mut Env<'_>) -> Self {
+        Self {
+            traces: signal_exporter(env, &TRACES_EXPORTER),
+            metrics: signal_exporter(env, &METRICS_EXPORTER),
+            logs: signal_exporter(env, &LOGS_EXPORTER),
+        }
+    }
+
+    fn any(self) -> bool {
+        self.traces || self.metrics || self.logs
+    }
+}
+
 impl SettingsGroup for ExportSettings {
     fn read(env: &mut Env<'_>) -> Self {
         let sdk_disabled = env.flag(&SDK_DISABLED, false);
-        let disabled = !signal_exporter(env, &TRACES_EXPORTER) || sdk_disabled;
+        let exported = Exported::read(env);
+        let disabled = sdk_disabled || !exported.any();
         Self {
             disabled,
             flush_timeout: env.millis(
@@ -139,7 +165,7 @@ impl SettingsGroup for ExportSettings {
             destination: if disabled {
                 Destination::default()
             } else {
-                Destination::read(env)
+                Destination::read_exported(env, exported)
             },
         }
     }
@@ -147,10 +173,20 @@ impl SettingsGroup for ExportSettings {
 
 impl SettingsGroup for Destination {
     fn read(env: &mut Env<'_>) -> Self {
+        let exported = Exported::read(env);
+        Self::read_exported(env, exported)
+    }
+}
+
+impl Destination {
+    /// The destination of the `exported` signals.
+    fn read_exported(env: &mut Env<'_>, exported: Exported) -> Self {
         let otlp = OtlpSettings::read(env);
-        let metrics = signal_exporter(env, &METRICS_EXPORTER)
+        let metrics = exported
+            .metrics
             .then(|| OtlpSettings::read_signal(env, Signal::Metrics));
-        let logs = signal_exporter(env, &LOGS_EXPORTER)
+        let logs = exported
+            .logs
             .then(|| OtlpSettings::read_signal(env, Signal::Logs));
         let target = env.parse(
             &EXPORT_TARGET,
@@ -166,7 +202,8 @@ impl SettingsGroup for Destination {
         let xray = match target {
             ExportTarget::Otlp => XraySettings::default(),
             ExportTarget::Xray => {
-                let exported: Vec<&OtlpSettings> = [Some(&otlp), metrics.as_ref(), logs.as_ref()]
+                let traces = exported.traces.then_some(&otlp);
+                let exported: Vec<&OtlpSettings> = [traces, metrics.as_ref(), logs.as_ref()]
                     .into_iter()
                     .flatten()
                     .collect();
@@ -175,6 +212,7 @@ impl SettingsGroup for Destination {
         };
         Self {
             target,
+            traces: exported.traces,
             otlp,
             metrics,
             logs,
@@ -183,7 +221,7 @@ impl SettingsGroup for Destination {
     }
 }
 
-/// Whether `variable` (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`) leaves its signal on: `otlp`
+/// Whether `variable` (`OTEL_TRACES_EXPORTER` and its twins) leaves its signal on: `otlp`
 /// (the default) does, `none` does not; anything else is warned about and taken as `otlp`.
 fn signal_exporter(env: &mut Env<'_>, variable: &Variable) -> bool {
     let Some(value) = env.get(variable) else {
