@@ -496,7 +496,7 @@ impl Correlator {
             | TelemetryBody::InitStart { .. }
             | TelemetryBody::InitRuntimeDone { .. }
             | TelemetryBody::InitReport { .. }
-            | TelemetryBody::RestoreStart
+            | TelemetryBody::RestoreStart { .. }
             | TelemetryBody::RestoreRuntimeDone { .. }
             | TelemetryBody::RestoreReport { .. } => {}
         }
@@ -1140,7 +1140,10 @@ mod tests {
             seen_through(&mut c, "a", 3_600_000).is_empty(),
             "waits for the restore's events"
         );
-        c.push(tel(3_599_700, TelemetryBody::RestoreStart), t(3_600_020));
+        c.push(
+            tel(3_599_700, TelemetryBody::RestoreStart { instance_id: None }),
+            t(3_600_020),
+        );
         let out = c.push(
             tel(
                 3_599_990,

@@ -931,7 +931,7 @@ fn label(event: &TelemetryEvent) -> String {
         TelemetryBody::InitStart { .. } => "initStart".into(),
         TelemetryBody::InitRuntimeDone { .. } => "initRuntimeDone".into(),
         TelemetryBody::InitReport { .. } => "initReport".into(),
-        TelemetryBody::RestoreStart => "restoreStart".into(),
+        TelemetryBody::RestoreStart { .. } => "restoreStart".into(),
         TelemetryBody::RestoreRuntimeDone { .. } => "restoreRuntimeDone".into(),
         TelemetryBody::RestoreReport { .. } => "restoreReport".into(),
         TelemetryBody::Start(_) => "start".into(),

@@ -495,3 +495,55 @@ async fn without_a_stream_from_the_platform_log_export_stops_instead_of_piling_u
     assert_eq!(outcome.logs.exported, 0);
     assert!(receiver.received().is_empty());
 }
+
+#[tokio::test]
+async fn a_snapstart_restore_moves_log_records_to_the_restored_environments_stream() {
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
+
+    let send_one = |exporter: &mut lambda_lens::export::Exporter| {
+        exporter.enqueue_logs(vec![LogRecord {
+            time_unix_nano: 1_700_000_000_000_000_000,
+            ..LogRecord::default()
+        }]);
+    };
+    let receiver = XrayReceiver::start().await;
+    let mut exporter = xray_exporter(
+        &receiver,
+        &roomy_settings(),
+        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
+    );
+    // The snapshot's init named its stream; the restored environment has its own.
+    exporter.set_log_stream(Some("2026/12/07/[3]snapshot"));
+    send_one(&mut exporter);
+    assert_eq!(exporter.flush(BUDGET).await.logs.exported, 1);
+    exporter.set_restored_log_stream("2026/12/07/[3]restored");
+    send_one(&mut exporter);
+    assert_eq!(exporter.flush(BUDGET).await.logs.exported, 1);
+    let streams: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("x-aws-log-stream").to_owned())
+        .collect();
+    assert_eq!(
+        streams,
+        ["2026/12/07/[3]snapshot", "2026/12/07/[3]restored"]
+    );
+
+    // A configured stream stays.
+    let receiver = XrayReceiver::start().await;
+    let mut exporter = xray_exporter(
+        &receiver,
+        &roomy_settings(),
+        &[
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders-fn"),
+            ("LAMBDA_LENS_CLOUDWATCH_LOG_STREAM", "configured"),
+        ],
+    );
+    exporter.set_restored_log_stream("2026/12/07/[3]restored");
+    send_one(&mut exporter);
+    assert_eq!(exporter.flush(BUDGET).await.logs.exported, 1);
+    assert_eq!(
+        receiver.received()[0].header("x-aws-log-stream"),
+        "configured"
+    );
+}

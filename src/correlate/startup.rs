@@ -107,7 +107,7 @@ impl Startup {
                     self.init.error_type.clone_from(error_type);
                 }
             }
-            TelemetryBody::RestoreStart => {
+            TelemetryBody::RestoreStart { .. } => {
                 self.restore = RestoreSummary {
                     start: Some(time),
                     ..RestoreSummary::default()
@@ -273,7 +273,7 @@ pub(super) mod tests {
         for event in [
             TelemetryEvent {
                 time: t(far),
-                body: TelemetryBody::RestoreStart,
+                body: TelemetryBody::RestoreStart { instance_id: None },
             },
             TelemetryEvent {
                 time: t(far + 300),

@@ -59,6 +59,9 @@ pub struct Exporter {
     /// `platform.initStart` names (Lambda does not pass `AWS_LAMBDA_LOG_STREAM_NAME` to
     /// extensions). They stay queued (bounded) until [`Exporter::set_log_stream`].
     logs_held: bool,
+    /// The log stream is the one the Telemetry API named (none was configured): a SnapStart
+    /// restore names the restored environment's own.
+    log_stream_from_telemetry: bool,
 }
 
 impl fmt::Debug for Exporter {
@@ -176,6 +179,7 @@ impl Exporter {
         let logs_held = aws.is_some_and(|aws| aws.log_stream.is_none()) && logs.is_some();
         Ok(Some(Self {
             logs_held,
+            log_stream_from_telemetry: false,
             target: destination.target,
             transport,
             endpoint,
@@ -336,12 +340,34 @@ impl Exporter {
             _ => false,
         };
         self.logs_held = false;
+        self.log_stream_from_telemetry = named;
         if !named {
             tracing::warn!(
                 stream,
                 "the Telemetry API named no usable log stream for this environment: log records are not exported to CloudWatch Logs (set LAMBDA_LENS_CLOUDWATCH_LOG_STREAM)"
             );
             self.logs = None;
+        }
+    }
+
+    /// Names the CloudWatch Logs stream of a SnapStart-restored environment
+    /// (`platform.restoreStart`'s `instanceId`): it replaces the one `platform.initStart` named in
+    /// the environment the snapshot was taken in. Without effect when a stream was configured.
+    pub fn set_restored_log_stream(&mut self, stream: &str) {
+        if self.logs_held {
+            self.set_log_stream(Some(stream));
+            return;
+        }
+        if !self.log_stream_from_telemetry {
+            return;
+        }
+        if let Some(logs) = self.logs.as_mut() {
+            if !logs.set_header(LOG_STREAM_HEADER, stream) {
+                tracing::warn!(
+                    stream,
+                    "the restored environment's log stream is not a valid header value; log records keep going to the snapshot's"
+                );
+            }
         }
     }
 

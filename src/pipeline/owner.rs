@@ -159,14 +159,24 @@ impl Owner {
     }
 
     fn telemetry(&mut self, event: TelemetryEvent) -> Vec<Output> {
-        if let (TelemetryBody::InitStart { instance_id, .. }, Some(exporter)) =
-            (&event.body, self.exporter.as_mut())
-        {
-            if let Some(instance) = instance_id {
-                exporter.set_resource(spans::resource(&self.function, Some(instance)));
+        if let Some(exporter) = self.exporter.as_mut() {
+            match &event.body {
+                TelemetryBody::InitStart { instance_id, .. } => {
+                    if let Some(instance) = instance_id {
+                        exporter.set_resource(spans::resource(&self.function, Some(instance)));
+                    }
+                    // The environment's log stream: where log records go to CloudWatch Logs.
+                    exporter.set_log_stream(instance_id.as_deref());
+                }
+                // A SnapStart restore runs in another environment than the snapshot's init.
+                TelemetryBody::RestoreStart {
+                    instance_id: Some(instance),
+                } => {
+                    exporter.set_resource(spans::resource(&self.function, Some(instance)));
+                    exporter.set_restored_log_stream(instance);
+                }
+                _ => {}
             }
-            // The environment's log stream: where log records go to CloudWatch Logs.
-            exporter.set_log_stream(instance_id.as_deref());
         }
         self.correlator
             .push(Input::Telemetry(event), SystemTime::now())

@@ -29,10 +29,11 @@ pub(super) fn read(
         "function" => log(LogSource::Function, record).map(Some),
         "extension" => log(LogSource::Extension, record).map(Some),
         "platform.restoreStart" => {
-            if let Some(raw) = record {
-                check(raw)?;
-            }
-            Ok(Some(TelemetryBody::RestoreStart))
+            let fields = match record {
+                Some(raw) => serde_json::from_str::<ReadRecord<'_>>(raw.get())?,
+                None => Lenient::Other,
+            };
+            Ok(Some(restore_start(fields)))
         }
         _ => match platform_body(kind) {
             Some(build) => {
@@ -70,7 +71,7 @@ pub(super) fn from_read(
     let source = match kind {
         "function" => LogSource::Function,
         "extension" => LogSource::Extension,
-        "platform.restoreStart" => return Ok(Some(TelemetryBody::RestoreStart)),
+        "platform.restoreStart" => return Ok(Some(restore_start(record))),
         _ => {
             let build = platform_body(kind).ok_or(NeedsText)?;
             return Ok(record.object().and_then(|r| build(r, time)));
@@ -90,6 +91,14 @@ pub(super) fn from_read(
         _ => return Err(NeedsText),
     };
     Ok(Some(log_body(source, message, level, request_id)))
+}
+
+/// The body of `platform.restoreStart`: an event whatever its record, with the restored
+/// environment's `instanceId` when the record has one.
+fn restore_start(record: ReadRecord<'_>) -> TelemetryBody {
+    TelemetryBody::RestoreStart {
+        instance_id: record.object().and_then(|r| r.instance_id),
+    }
 }
 
 /// A body that needs its record's JSON text, which a record read in passing no longer has.

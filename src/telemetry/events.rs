@@ -72,7 +72,10 @@ pub enum TelemetryBody {
         spans: Vec<PlatformSpan>,
     },
     /// `platform.restoreStart`: a SnapStart snapshot began to be restored.
-    RestoreStart,
+    RestoreStart {
+        /// `instanceId`: the restored environment's log stream name (newer schemas).
+        instance_id: Option<String>,
+    },
     /// `platform.restoreRuntimeDone`: the runtime's after-restore hooks finished.
     RestoreRuntimeDone {
         /// `status`.
@@ -381,7 +384,7 @@ mod tests {
 
     #[test]
     fn snapstart_restore_events_are_read() {
-        let body = br#"[{"time":"2022-10-12T00:00:15.000Z","type":"platform.restoreStart","record":{"functionName":"f","functionVersion":"3"}},
+        let body = br#"[{"time":"2022-10-12T00:00:15.000Z","type":"platform.restoreStart","record":{"functionName":"f","functionVersion":"3","instanceId":"2022/10/12/[3]0a1b2c3d"}},
             {"time":"2022-10-12T00:00:15.300Z","type":"platform.restoreRuntimeDone","record":{"status":"success"}},
             {"time":"2022-10-12T00:00:15.310Z","type":"platform.restoreReport","record":{"status":"failure","errorType":"Runtime.Unknown","metrics":{"durationMs":310.5}}}]"#;
         let (events, skipped) = parse_batch(body);
@@ -390,7 +393,9 @@ mod tests {
         assert_eq!(
             bodies,
             [
-                &TelemetryBody::RestoreStart,
+                &TelemetryBody::RestoreStart {
+                    instance_id: Some("2022/10/12/[3]0a1b2c3d".into())
+                },
                 &TelemetryBody::RestoreRuntimeDone {
                     status: Some(PlatformStatus::Success),
                     error_type: None
@@ -403,6 +408,20 @@ mod tests {
             ]
         );
         assert_eq!(events[1].time, at_ms(1_665_532_815_300));
+
+        // Older schemas and odd records: still a restore, without an instance.
+        let body = br#"[{"time":"2022-10-12T00:00:15.000Z","type":"platform.restoreStart"},
+            {"time":"2022-10-12T00:00:15.000Z","type":"platform.restoreStart","record":"restoring"},
+            {"time":"2022-10-12T00:00:15.000Z","type":"platform.restoreStart","record":{"instanceId":7}}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        for event in &events {
+            assert_eq!(
+                event.body,
+                TelemetryBody::RestoreStart { instance_id: None }
+            );
+        }
+        assert_eq!(events.len(), 3);
     }
 
     #[test]
