@@ -420,7 +420,7 @@ fn bind_loopback() -> (std::net::TcpListener, SocketAddr) {
 /// Whether the instance under test exports spans.
 #[derive(Clone, Copy)]
 enum Export<'a> {
-    /// `OTEL_SDK_DISABLED=true`: no exporter is built; invocations are still correlated.
+    /// `OTEL_SDK_DISABLED=true`: nothing is recorded or exported; the proxy only relays.
     Off,
     /// OTLP/HTTP protobuf (the default protocol) to this endpoint, registered as on Lambda Managed
     /// Instances (SHUTDOWN only): the fake sends no INVOKE, so exports run while round trips pass.

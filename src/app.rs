@@ -62,14 +62,16 @@ async fn start_proxy(settings: &Settings, records: RecordSender) -> Result<Socke
             runtime.handoff_file.display()
         )
     })?;
-    // Bodies are kept only for records somebody reads.
-    let capture_bytes = if records.is_read() {
+    // Bodies are kept for records somebody reads, and for transforms: they stamp the parent read
+    // from the captured head of the event.
+    let transforms = Transforms::new(&settings.transforms);
+    let capture_bytes = if records.is_read() || transforms.any_at_all() {
         settings.bodies.capture_bytes
     } else {
         0
     };
     let proxy = Proxy::new(runtime.upstream.clone(), capture_bytes, records)
-        .with_transforms(Transforms::new(&settings.transforms))
+        .with_transforms(transforms)
         .with_export(!settings.export.disabled)
         .with_trace_rules(TraceRules {
             propagators: settings.propagators.clone(),
@@ -114,6 +116,9 @@ pub async fn run(settings: Settings) -> ExitStatus {
             }
         }
     };
+    if settings.export.disabled && observed {
+        tracing::info!("export is disabled; invocations are still recorded for the record log");
+    }
     let telemetry_listener = if !observed {
         tracing::info!("export is disabled: no Telemetry API subscription, nothing recorded");
         None
@@ -165,9 +170,10 @@ pub async fn run(settings: Settings) -> ExitStatus {
         signals: settings.signals,
     };
     // Built on the owner's thread: the exporter's connections belong to the runtime that uses them.
+    // With nothing observed the owner has no work, and no thread of its own either.
     let placement = match events {
-        Subscription::InvokeAndShutdown => OwnerPlacement::MainThread,
-        Subscription::ShutdownOnly => OwnerPlacement::OwnThread,
+        Subscription::ShutdownOnly if observed => OwnerPlacement::OwnThread,
+        _ => OwnerPlacement::MainThread,
     };
     let pipeline =
         match Pipeline::spawn(record_rx, telemetry_rx, placement, move || PipelineSetup {
@@ -213,7 +219,7 @@ fn build_exporter(export: &ExportSettings, function: &FunctionInfo) -> Option<Ex
     match Exporter::new(export, spans::resource(function, None)) {
         Ok(exporter) => exporter,
         Err(e) => {
-            tracing::error!(error = %e, "the OTLP exporter cannot be built; spans are not exported");
+            tracing::error!(error = %e, "the OTLP exporter cannot be built; nothing is exported");
             None
         }
     }

@@ -290,7 +290,8 @@ impl RecordSender {
         self.tx.is_some()
     }
 
-    /// Queues a record, or drops it when the owner task is behind or gone.
+    /// Queues a record, or drops it when the owner task is behind or gone; discards it silently
+    /// when nothing reads records.
     pub fn send(&self, record: ProxyRecord) {
         let Some(tx) = &self.tx else {
             return;

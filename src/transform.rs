@@ -111,6 +111,11 @@ impl Transforms {
         self.list.iter().any(|t| t.direction() == direction)
     }
 
+    /// Whether any transform is on, in either direction.
+    pub fn any_at_all(&self) -> bool {
+        !self.list.is_empty()
+    }
+
     /// Applies every transform for `direction` in order; the original body when none changed it.
     /// A transform that fails is skipped (logged at debug): the body stays as the previous step left it.
     pub fn apply(

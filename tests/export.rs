@@ -194,8 +194,11 @@ async fn assert_failing_flush(exporter: &mut Exporter, queued: usize) -> String 
 async fn http_protobuf_delivers_the_exact_span_content() {
     let receiver = start_receiver();
     let mut exporter = http_exporter(&receiver);
-    assert_eq!(exporter.transport(), Transport::HttpProtobuf);
-    assert_eq!(exporter.endpoint(), receiver.http_traces_url());
+    assert_eq!(exporter.transport(), Some(Transport::HttpProtobuf));
+    assert_eq!(
+        exporter.endpoint(),
+        Some(receiver.http_traces_url().as_str())
+    );
 
     exporter.enqueue(spans(0..2));
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
@@ -241,7 +244,7 @@ async fn traces_endpoint_is_used_as_is() {
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url.clone()),
         ],
     );
-    assert_eq!(exporter.endpoint(), url);
+    assert_eq!(exporter.endpoint(), Some(url.as_str()));
 
     exporter.enqueue(spans(0..1));
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
@@ -325,8 +328,8 @@ async fn grpc_delivers_the_same_content_with_headers_and_gzip() {
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".to_owned()),
         ],
     );
-    assert_eq!(exporter.transport(), Transport::Grpc);
-    assert_eq!(exporter.endpoint(), receiver.grpc_endpoint());
+    assert_eq!(exporter.transport(), Some(Transport::Grpc));
+    assert_eq!(exporter.endpoint(), Some(receiver.grpc_endpoint().as_str()));
 
     exporter.enqueue(spans(0..2));
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
@@ -676,6 +679,19 @@ async fn each_signal_is_turned_off_on_its_own() {
             "{name}=none"
         );
     }
+
+    // Settings of the spans alone do not matter when spans are not exported.
+    let (settings, warnings) = ExportSettings::from_lookup(|key| match key {
+        "OTEL_TRACES_EXPORTER" => Some("none".to_owned()),
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some("collector:4318".to_owned()),
+        _ => None,
+    });
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let exporter = Exporter::new(&settings, resource())
+        .expect("a bad traces endpoint does not matter")
+        .expect("metrics and logs are exported");
+    assert_eq!((exporter.endpoint(), exporter.transport()), (None, None));
+    assert!(exporter.metrics_enabled() && exporter.logs_enabled());
 }
 
 #[test]
@@ -791,7 +807,12 @@ async fn https_endpoints_are_accepted_and_speak_tls() {
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
             ],
         );
-        assert!(exporter.endpoint().starts_with(&endpoint), "{protocol}");
+        assert!(
+            exporter
+                .endpoint()
+                .is_some_and(|e| e.starts_with(&endpoint)),
+            "{protocol}"
+        );
 
         let first_bytes = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.expect("the exporter connects");

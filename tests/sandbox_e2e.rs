@@ -70,30 +70,45 @@ async fn with_export_disabled_lambda_lens_is_a_plain_relay() {
         python_sandbox_config(&opt)
             .with_env("OTEL_SDK_DISABLED", "true")
             .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
-            .with_env("LAMBDA_LENS_INJECT_TRACEPARENT", "true"),
+            .with_env("LAMBDA_LENS_INJECT_TRACEPARENT", "true")
+            .with_env("LAMBDA_LENS_RESPONSE_HEADERS", "true"),
     )
     .await
     .expect("sandbox starts");
 
-    // The runtime goes through the proxy, whose transforms still work: the function sees a
-    // traceparent under the Lambda X-Ray context.
-    let event = std::fs::read(repo_root().join("tests/fixtures/events/apigw-rest.json"))
-        .expect("API Gateway fixture");
+    // The runtime goes through the proxy, whose transforms still work. The caller's traceparent
+    // reaches the function as it was (theirs wins), and the answer names the invocation under the
+    // caller's context, read from the event as it passed.
+    let mut event: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("tests/fixtures/events/apigw-rest.json"))
+            .expect("API Gateway fixture"),
+    )
+    .expect("fixture is JSON");
+    event["headers"]["traceparent"] =
+        json!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     let http = sandbox
-        .invoke(Invocation::new(event).with_trace_header(
+        .invoke(Invocation::json(&event).with_trace_header(
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         ))
         .await;
     assert_eq!(http.status, Status::Success, "{}", http.body_text());
+    let response = http.body_json();
     let seen: serde_json::Value =
-        serde_json::from_str(http.body_json()["body"].as_str().expect("body string"))
-            .expect("JSON body");
-    let traceparent = seen["headers"]["traceparent"]
+        serde_json::from_str(response["body"].as_str().expect("body string")).expect("JSON body");
+    assert_eq!(
+        seen["headers"]["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    let traceparent = response["headers"]["traceparent"]
         .as_str()
-        .expect("a traceparent was injected");
+        .expect("a traceparent was added to the answer");
     let parts: Vec<&str> = traceparent.split('-').collect();
     assert_eq!(parts.len(), 4, "{traceparent}");
-    assert_eq!(parts[..2], ["00", "5759e988bd862e3fe1be46a994272793"]);
+    assert_eq!(parts[..2], ["00", "4bf92f3577b34da6a3ce929d0e0e4736"]);
+    assert_ne!(
+        parts[2], "00f067aa0ba902b7",
+        "the invocation is a child of the caller"
+    );
     assert!(
         parts[2].len() == 16 && parts[2].bytes().all(|b| b.is_ascii_hexdigit()),
         "{traceparent}"
@@ -138,5 +153,41 @@ async fn with_export_disabled_lambda_lens_is_a_plain_relay() {
         "{lines:#?}"
     );
     assert_eq!(receiver.requests().len(), 0, "nothing is exported");
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_export_disabled_the_record_log_still_gets_every_record() {
+    let opt = build_layer(env!("CARGO_BIN_EXE_lambda-lens"), "e2e-disabled-records");
+    let sandbox = Sandbox::start(
+        python_sandbox_config(&opt)
+            .with_env("OTEL_SDK_DISABLED", "true")
+            .with_env("LAMBDA_LENS_LOG", "info,lambda_lens::record=debug"),
+    )
+    .await
+    .expect("sandbox starts");
+    let ok = sandbox
+        .invoke(Invocation::json(&json!({"name": "logged"})))
+        .await;
+    assert_eq!(ok.status, Status::Success, "{}", ok.body_text());
+    assert_eq!(sandbox.telemetry_subscribers().len(), 1);
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+
+    let records = records_for(&sandbox, &ok.request_id.to_string());
+    let kinds: Vec<_> = records.iter().map(|r| r["record"].clone()).collect();
+    assert_eq!(
+        kinds,
+        [json!("invocation"), json!("result"), json!("next")],
+        "{records:#?}"
+    );
+    assert_eq!(records[0]["event"]["head"], r#"{"name":"logged"}"#);
+    let lines = extension_lines(&sandbox);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .contains("export is disabled; invocations are still recorded for the record log")),
+        "{lines:#?}"
+    );
     std::fs::remove_dir_all(&opt).expect("layer removed");
 }

@@ -203,7 +203,10 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool, exported
                 let span = invocation_span(&spans, id);
                 (span.trace_id.clone(), span.span_id.clone())
             }
-            Spans::Off => (records[0].trace_id.clone(), records[0].span_id.clone()),
+            Spans::Off => {
+                let first = records.first().expect("the invocation's log records");
+                (first.trace_id.clone(), first.span_id.clone())
+            }
         };
         assert_eq!((trace_id.len(), span_id.len()), (32, 16), "{records:#?}");
         assert!(trace_id.bytes().any(|b| b != b'0'), "{records:#?}");

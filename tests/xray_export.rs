@@ -113,8 +113,8 @@ async fn signed_https_export_arrives_and_the_signature_verifies() {
     let receiver = XrayReceiver::start().await;
     let mut exporter = xray_exporter(&receiver, &roomy_settings(), &[]);
     assert_eq!(exporter.target(), ExportTarget::Xray);
-    assert_eq!(exporter.transport(), Transport::HttpProtobuf);
-    assert_eq!(exporter.endpoint(), receiver.endpoint());
+    assert_eq!(exporter.transport(), Some(Transport::HttpProtobuf));
+    assert_eq!(exporter.endpoint(), Some(receiver.endpoint().as_str()));
 
     let sent = small_spans(3);
     let trace_ids: Vec<String> = sent
@@ -198,7 +198,7 @@ async fn grpc_is_replaced_by_http_protobuf() {
         &roomy_settings(),
         &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
     );
-    assert_eq!(exporter.transport(), Transport::HttpProtobuf);
+    assert_eq!(exporter.transport(), Some(Transport::HttpProtobuf));
     exporter.enqueue(small_spans(1));
     assert_eq!(exporter.flush(BUDGET).await.error, None);
     assert_eq!(receiver.received()[0].verdict, Ok(()));
@@ -527,6 +527,31 @@ async fn a_snapstart_restore_moves_log_records_to_the_restored_environments_stre
     assert_eq!(
         streams,
         ["2026/12/07/[3]snapshot", "2026/12/07/[3]restored"]
+    );
+
+    // A stream that is not a valid header value changes nothing.
+    exporter.set_restored_log_stream("bad\nstream");
+    send_one(&mut exporter);
+    assert_eq!(exporter.flush(BUDGET).await.logs.exported, 1);
+    assert_eq!(
+        receiver.received()[2].header("x-aws-log-stream"),
+        "2026/12/07/[3]restored"
+    );
+
+    // Records still held (no stream known yet) go to the restored environment's.
+    let receiver = XrayReceiver::start().await;
+    let mut exporter = xray_exporter(
+        &receiver,
+        &roomy_settings(),
+        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
+    );
+    send_one(&mut exporter);
+    assert_eq!(exporter.queued(), 0, "held");
+    exporter.set_restored_log_stream("2026/12/07/[3]restored");
+    assert_eq!(exporter.flush(BUDGET).await.logs.exported, 1);
+    assert_eq!(
+        receiver.received()[0].header("x-aws-log-stream"),
+        "2026/12/07/[3]restored"
     );
 
     // A configured stream stays.

@@ -48,8 +48,9 @@ pub struct DroppedCounts {
 /// The three signals' queues and endpoints.
 pub struct Exporter {
     target: ExportTarget,
-    transport: Transport,
-    endpoint: String,
+    /// The spans' protocol and endpoint; `None` when they are not exported.
+    transport: Option<Transport>,
+    endpoint: Option<String>,
     flush_timeout: Duration,
     /// `None` with `OTEL_TRACES_EXPORTER=none`.
     traces: Option<Outbox<Spans>>,
@@ -133,17 +134,20 @@ impl Exporter {
                 .or_default()
                 .clone()
         };
-        let (sender, endpoint, transport) = build(&destination.otlp)?;
-        let traces = destination.traces.then(|| {
-            Outbox::new(
+        let (traces, endpoint, transport) = if destination.traces {
+            let (sender, endpoint, transport) = build(&destination.otlp)?;
+            let outbox = Outbox::new(
                 Signal::Traces,
                 Spans::new(&resource, aws.is_some()),
                 settings.queue_capacity,
                 sender,
                 jitter(),
                 fault_log(&endpoint),
-            )
-        });
+            );
+            (Some(outbox), Some(endpoint), Some(transport))
+        } else {
+            (None, None, None)
+        };
         let metrics = match &destination.metrics {
             Some(config) => {
                 let (sender, endpoint, _) = build(config)?;
@@ -195,14 +199,15 @@ impl Exporter {
         self.target
     }
 
-    /// The protocol spans are sent with.
-    pub fn transport(&self) -> Transport {
+    /// The protocol spans are sent with; `None` when they are not exported.
+    pub fn transport(&self) -> Option<Transport> {
         self.transport
     }
 
-    /// Where spans are sent (when they are): the full URL for OTLP/HTTP, the server URL for gRPC.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
+    /// Where spans are sent: the full URL for OTLP/HTTP, the server URL for gRPC; `None` when
+    /// they are not exported.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
     }
 
     /// Whether spans are exported (not with `OTEL_TRACES_EXPORTER=none`).
@@ -352,7 +357,9 @@ impl Exporter {
 
     /// Names the CloudWatch Logs stream of a SnapStart-restored environment
     /// (`platform.restoreStart`'s `instanceId`): it replaces the one `platform.initStart` named in
-    /// the environment the snapshot was taken in. Without effect when a stream was configured.
+    /// the environment the snapshot was taken in. Names the stream for the first time when none
+    /// was known yet; without effect when a stream was configured, or when log export stopped for
+    /// want of one.
     pub fn set_restored_log_stream(&mut self, stream: &str) {
         if self.logs_held {
             self.set_log_stream(Some(stream));

@@ -1,5 +1,5 @@
-//! Export: whether there is any (`OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER`) and which of the
-//! other signals go with the spans (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`), the flush
+//! Export: whether there is any (`OTEL_SDK_DISABLED`) and which signals go (`OTEL_TRACES_EXPORTER`,
+//! `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`), the flush
 //! budget and span queue bound (`LAMBDA_LENS_FLUSH_TIMEOUT_MS`, `LAMBDA_LENS_EXPORT_QUEUE_SPANS`),
 //! and where each signal goes (`LAMBDA_LENS_EXPORT_TARGET`: an OTLP collector, see
 //! [`super::otlp`], or AWS's own endpoints, see [`super::xray`]). With export disabled, the
@@ -64,7 +64,7 @@ pub enum ExportTarget {
     Xray,
 }
 
-/// How and where spans are exported.
+/// Whether, how and where spans, metrics and log records are exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSettings {
     /// `OTEL_SDK_DISABLED=true`, or `none` for every signal: build no exporter.
@@ -74,7 +74,7 @@ pub struct ExportSettings {
     pub flush_timeout: Duration,
     /// `LAMBDA_LENS_EXPORT_QUEUE_SPANS`: how many spans may wait for export.
     pub queue_capacity: usize,
-    /// Where spans go; not read when export is disabled.
+    /// Where each signal goes; not read when export is disabled.
     pub destination: Destination,
 }
 
@@ -86,7 +86,8 @@ pub struct Destination {
     /// Whether spans are exported (not with `OTEL_TRACES_EXPORTER=none`).
     pub traces: bool,
     /// Spans: the OTLP protocol, endpoint, headers, compression, timeout and CA file (export to
-    /// AWS uses all but the protocol and the endpoint).
+    /// AWS uses all but the protocol and the endpoint); the defaults, unread, when spans are not
+    /// exported.
     pub otlp: OtlpSettings,
     /// Metrics, the same; `None` with `OTEL_METRICS_EXPORTER=none`.
     pub metrics: Option<OtlpSettings>,
@@ -130,6 +131,13 @@ struct Exported {
 }
 
 impl Exported {
+    /// Nothing: the SDK is disabled, and the exporter variables are not read.
+    const NONE: Self = Self {
+        traces: false,
+        metrics: false,
+        logs: false,
+    };
+
     fn read(env: &mut Env<'_>) -> Self {
         Self {
             traces: signal_exporter(env, &TRACES_EXPORTER),
@@ -146,8 +154,12 @@ impl Exported {
 impl SettingsGroup for ExportSettings {
     fn read(env: &mut Env<'_>) -> Self {
         let sdk_disabled = env.flag(&SDK_DISABLED, false);
-        let exported = Exported::read(env);
-        let disabled = sdk_disabled || !exported.any();
+        let exported = if sdk_disabled {
+            Exported::NONE
+        } else {
+            Exported::read(env)
+        };
+        let disabled = !exported.any();
         Self {
             disabled,
             flush_timeout: env.millis(
@@ -181,7 +193,12 @@ impl SettingsGroup for Destination {
 impl Destination {
     /// The destination of the `exported` signals.
     fn read_exported(env: &mut Env<'_>, exported: Exported) -> Self {
-        let otlp = OtlpSettings::read(env);
+        // The spans' variables are not read (nor warned about) when spans are not exported.
+        let otlp = if exported.traces {
+            OtlpSettings::read(env)
+        } else {
+            OtlpSettings::default_for(Signal::Traces)
+        };
         let metrics = exported
             .metrics
             .then(|| OtlpSettings::read_signal(env, Signal::Metrics));
@@ -332,5 +349,31 @@ mod tests {
         assert!(settings.disabled);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(settings.destination.target, ExportTarget::Otlp);
+
+        // Nor the exporter variables: nothing they say matters then.
+        let (settings, warnings) = export(&[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+        ]);
+        assert!(settings.disabled);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn unexported_spans_read_none_of_their_variables() {
+        let (settings, warnings) = export(&[
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!settings.disabled && !settings.destination.traces);
+        assert_eq!(
+            settings.destination.otlp,
+            OtlpSettings::default_for(Signal::Traces)
+        );
+        let metrics = settings.destination.metrics.expect("metrics exported");
+        assert_eq!(metrics.endpoint, "http://collector:4318/v1/metrics");
     }
 }

@@ -31,7 +31,8 @@ impl FunctionInfo {
 }
 
 /// The resource of every span: function identity, cloud attributes, `OTEL_RESOURCE_ATTRIBUTES`, and
-/// `faas.instance` and `service.instance.id` once `platform.initStart` told the environment's id.
+/// `faas.instance` and `service.instance.id` once `platform.initStart` (or, after a SnapStart
+/// restore, `platform.restoreStart`) told the environment's id.
 pub fn resource(function: &FunctionInfo, instance_id: Option<&str>) -> Resource {
     let settings = &function.settings;
     let mut attrs = vec![
