@@ -25,7 +25,15 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime must start");
-    let status = runtime.block_on(app::run(settings));
+    // The main loop runs as a task, not as the `block_on` future itself: tokio polls the I/O
+    // driver once more (a system call) every time its `block_on` future is woken, which the loop
+    // is twice per invocation by the other tasks (the event poll's connection, the owner's reply).
+    let status = runtime.block_on(async {
+        tokio::spawn(app::run(settings)).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the main loop failed");
+            1
+        })
+    });
     // Connection tasks may still be parked; do not wait for them.
     runtime.shutdown_background();
     ExitCode::from(status)
