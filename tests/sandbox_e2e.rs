@@ -8,7 +8,9 @@ use trace_view::{Receiver, ReceiverConfig};
 
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::repo::repo_root;
-use lambda_lens_test_support::sandbox::{extension_lines, python_sandbox_config, records_for};
+use lambda_lens_test_support::sandbox::{
+    extension_lines, finished_records_for, python_sandbox_config, records_for,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {
@@ -42,13 +44,7 @@ async fn the_example_function_runs_through_lambda_lens_in_the_sandbox() {
 
     // The runtime went through the proxy: lambda-lens recorded both invocations, with their bodies,
     // and the runtime's next /next that ended each.
-    let ok_records = records_for(&sandbox, &ok.request_id.to_string());
-    let kinds: Vec<_> = ok_records.iter().map(|r| r["record"].clone()).collect();
-    assert_eq!(
-        kinds,
-        [json!("invocation"), json!("result"), json!("next")],
-        "{ok_records:#?}"
-    );
+    let ok_records = finished_records_for(&sandbox, &ok.request_id.to_string());
     let result_end = ok_records[1]["body"]["ended_at"]
         .as_f64()
         .expect("result end");
@@ -173,13 +169,7 @@ async fn with_export_disabled_the_record_log_still_gets_every_record() {
     assert_eq!(sandbox.telemetry_subscribers().len(), 1);
     sandbox.shutdown(ShutdownReason::Spindown).await;
 
-    let records = records_for(&sandbox, &ok.request_id.to_string());
-    let kinds: Vec<_> = records.iter().map(|r| r["record"].clone()).collect();
-    assert_eq!(
-        kinds,
-        [json!("invocation"), json!("result"), json!("next")],
-        "{records:#?}"
-    );
+    let records = finished_records_for(&sandbox, &ok.request_id.to_string());
     assert_eq!(records[0]["event"]["head"], r#"{"name":"logged"}"#);
     let lines = extension_lines(&sandbox);
     assert!(

@@ -68,6 +68,18 @@ pub fn process_dir(needle: &str) -> PathBuf {
     panic!("no process with {needle} in its command line")
 }
 
+/// The records of an invocation the runtime finished through the proxy: its event, its result and
+/// the runtime's next `/next`, in this order (asserted).
+pub fn finished_records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
+    let records = records_for(sandbox, request_id);
+    let kinds: Vec<&str> = records
+        .iter()
+        .map(|r| r["record"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["invocation", "result", "next"], "{records:#?}");
+    records
+}
+
 /// The `extension` telemetry lines lambda-lens logged that carry a record for `request_id`.
 pub fn records_for(sandbox: &Sandbox, request_id: &str) -> Vec<serde_json::Value> {
     extension_lines(sandbox)
