@@ -63,6 +63,16 @@ fn small_spans(count: u64) -> Vec<SpanData> {
 
 /// An X-Ray exporter pointed at `receiver` (trusted through `OTEL_EXPORTER_OTLP_CERTIFICATE`)
 /// with the test credentials, `extra` variables overriding.
+/// An exporter as on Lambda, where extensions get neither the log group nor the log stream: the
+/// group is the default one of the function `orders-fn`, the stream is not known yet.
+fn exporter_on_lambda(receiver: &XrayReceiver) -> Exporter {
+    xray_exporter(
+        receiver,
+        &roomy_settings(),
+        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
+    )
+}
+
 fn xray_exporter(
     receiver: &XrayReceiver,
     settings: &ExportSettings,
@@ -441,11 +451,7 @@ async fn on_lambda_log_records_wait_for_the_environments_own_stream() {
     // Lambda passes extensions neither AWS_LAMBDA_LOG_GROUP_NAME nor AWS_LAMBDA_LOG_STREAM_NAME:
     // the group is the function's default, the stream the one platform.initStart names.
     let receiver = XrayReceiver::start().await;
-    let mut exporter = xray_exporter(
-        &receiver,
-        &roomy_settings(),
-        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
-    );
+    let mut exporter = exporter_on_lambda(&receiver);
     let record = LogRecord {
         time_unix_nano: 1_700_000_000_000_000_000,
         trace_id: vec![7; 16],
@@ -480,11 +486,7 @@ async fn without_a_stream_from_the_platform_log_export_stops_instead_of_piling_u
     use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
     let receiver = XrayReceiver::start().await;
-    let mut exporter = xray_exporter(
-        &receiver,
-        &roomy_settings(),
-        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
-    );
+    let mut exporter = exporter_on_lambda(&receiver);
     assert!(exporter.logs_enabled());
     // An older Telemetry API schema: platform.initStart names no instance.
     exporter.set_log_stream(None);
@@ -507,11 +509,7 @@ async fn a_snapstart_restore_moves_log_records_to_the_restored_environments_stre
         }]);
     };
     let receiver = XrayReceiver::start().await;
-    let mut exporter = xray_exporter(
-        &receiver,
-        &roomy_settings(),
-        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
-    );
+    let mut exporter = exporter_on_lambda(&receiver);
     // The snapshot's init named its stream; the restored environment has its own.
     exporter.set_log_stream(Some("2026/12/07/[3]snapshot"));
     send_one(&mut exporter);
@@ -540,11 +538,7 @@ async fn a_snapstart_restore_moves_log_records_to_the_restored_environments_stre
 
     // Records still held (no stream known yet) go to the restored environment's.
     let receiver = XrayReceiver::start().await;
-    let mut exporter = xray_exporter(
-        &receiver,
-        &roomy_settings(),
-        &[("AWS_LAMBDA_FUNCTION_NAME", "orders-fn")],
-    );
+    let mut exporter = exporter_on_lambda(&receiver);
     send_one(&mut exporter);
     assert_eq!(exporter.queued(), 0, "held");
     exporter.set_restored_log_stream("2026/12/07/[3]restored");
