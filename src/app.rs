@@ -72,7 +72,10 @@ async fn start_proxy(settings: &Settings, records: RecordSender) -> Result<Socke
     };
     let proxy = Proxy::new(runtime.upstream.clone(), capture_bytes, records)
         .with_transforms(transforms)
-        .with_export(!settings.export.disabled)
+        .with_export(
+            !settings.export.disabled,
+            settings.export.destination.traces,
+        )
         .with_trace_rules(TraceRules {
             propagators: settings.propagators.clone(),
             target: settings.export.destination.target,

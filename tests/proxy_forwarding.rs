@@ -15,10 +15,14 @@ use tokio::sync::mpsc;
 
 use lambda_lens::record::{ProxyRecord, ResultKind};
 use lambda_lens_test_support::client::{client, full, get_next, post, send};
+use lambda_lens_test_support::events::{sqs_event, sqs_record};
+use lambda_lens_test_support::fake_lambda::FakeLambda;
 use lambda_lens_test_support::fake_lambda::{
     FakeInvocation, FUNCTION_ARN, MAX_PAYLOAD, TRACE_HEADER,
 };
-use lambda_lens_test_support::proxy::{proxy_to_fake_lambda, proxy_to_nowhere, CAPTURE_BYTES};
+use lambda_lens_test_support::proxy::{
+    proxy_to_fake_lambda, proxy_to_nowhere, ProxyUnderTest, CAPTURE_BYTES,
+};
 
 #[tokio::test]
 async fn next_event_passes_through_with_every_header_and_exact_bytes() {
@@ -80,6 +84,37 @@ async fn next_event_passes_through_with_every_header_and_exact_bytes() {
     assert_eq!(rec.event.head, body);
     assert!(rec.event.complete);
     assert!(rec.event.ended_at.expect("ended") >= rec.received_at);
+}
+
+/// A batch's records are read for its span's links only when spans are exported: with traces
+/// turned off (metrics and log records still exported) the event passes unscanned, unchanged.
+#[tokio::test]
+async fn batch_records_are_read_only_when_spans_are_exported() {
+    let queue = "arn:aws:sqs:us-east-1:123456789012:orders";
+    let xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let event = sqs_event(&[
+        sqs_record(queue, "m-0", "a", Some(xray), None),
+        sqs_record(queue, "m-1", "b", None, None),
+    ]);
+    for (spans, scanned) in [(true, Some(2)), (false, None)] {
+        let fake = FakeLambda::start().await;
+        let mut proxy = ProxyUnderTest::start_configured(fake.endpoint(), CAPTURE_BYTES, |p| {
+            p.with_export(true, spans)
+        })
+        .await;
+        fake.push_invocation(FakeInvocation::new("req-batch", event.clone()));
+        let answer = get_next(&proxy.runtime_api()).await;
+        assert_eq!(answer.body, Bytes::from(event.clone()), "spans {spans}");
+        let ProxyRecord::Invocation(rec) = proxy.record().await else {
+            panic!("expected an invocation record")
+        };
+        assert_eq!(
+            rec.records.map(|scan| scan.records),
+            scanned,
+            "spans {spans}"
+        );
+        assert_eq!(rec.event.head, Bytes::from(event.clone()));
+    }
 }
 
 #[tokio::test]

@@ -127,10 +127,10 @@ impl Session {
         }
         let mut out = Vec::with_capacity(512);
         event.head.write_downstream(&mut out, &overrides[..count]);
-        // A batch's records are read for its span's links: without export nothing reads them.
+        // A batch's records are read for its span's links: without spans nothing reads them.
         let mut tap = match record {
             EventRecord::NotAnEvent => Tap::new(0),
-            EventRecord::Built(_) | EventRecord::Deferred(_) if shared.exporting => {
+            EventRecord::Built(_) | EventRecord::Deferred(_) if shared.span_links => {
                 Tap::watching_batches(shared.capture_bytes)
             }
             EventRecord::Built(_) | EventRecord::Deferred(_) => Tap::new(shared.capture_bytes),

@@ -91,9 +91,11 @@ struct Shared {
     transform_spans: TransformSpans,
     /// What each invocation's parent and sampling decision are made with.
     trace_rules: TraceRules,
-    /// Whether spans are exported: when not, an event is parsed for its parent only if a transform
-    /// stamps the invocation's identity, and a batch event's records are not read.
+    /// Whether anything is exported: when not, an event is parsed for its parent only if a
+    /// transform stamps the invocation's identity.
     exporting: bool,
+    /// Whether a batch event's records are read for its span's links: only when spans are exported.
+    span_links: bool,
 }
 
 impl Proxy {
@@ -112,6 +114,7 @@ impl Proxy {
                 transform_spans: TransformSpans::default(),
                 trace_rules: TraceRules::default(),
                 exporting: true,
+                span_links: true,
             }),
         }
     }
@@ -133,13 +136,14 @@ impl Proxy {
         self
     }
 
-    /// Says whether spans are exported (they are unless told otherwise); call before
-    /// [`Proxy::serve`]. Without export, nothing reads an invocation's parent unless a transform
-    /// stamps it, nor a batch's records (its span's links), so events pass without being parsed
-    /// for them.
-    pub fn with_export(mut self, exporting: bool) -> Self {
+    /// Says whether anything is exported, and whether spans are (both are unless told otherwise);
+    /// call before [`Proxy::serve`]. Without export, nothing reads an invocation's parent unless a
+    /// transform stamps it; without spans, nothing reads a batch's records (its span's links). Events
+    /// pass without being parsed for what nothing reads.
+    pub fn with_export(mut self, exporting: bool, spans: bool) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.exporting = exporting;
+            shared.span_links = exporting && spans;
         }
         self
     }

@@ -37,12 +37,24 @@ impl ProxyUnderTest {
         capture_bytes: usize,
         transforms: Transforms,
     ) -> Self {
+        Self::start_configured(upstream, capture_bytes, |proxy| {
+            proxy.with_transforms(transforms)
+        })
+        .await
+    }
+
+    /// A proxy to `upstream` keeping `capture_bytes` of each body, set up further by `configure`.
+    pub async fn start_configured(
+        upstream: RuntimeApiEndpoint,
+        capture_bytes: usize,
+        configure: impl FnOnce(Proxy) -> Proxy,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("proxy binds an ephemeral port");
         let addr = listener.local_addr().expect("bound address");
         let (sender, records) = RecordSender::channel();
-        let proxy = Proxy::new(upstream, capture_bytes, sender).with_transforms(transforms);
+        let proxy = configure(Proxy::new(upstream, capture_bytes, sender));
         tokio::spawn(proxy.serve(listener));
         Self { addr, records }
     }
