@@ -1035,7 +1035,7 @@ mod tests {
         }))
     }
 
-    /// A correlator that saw a `kind` init from `t(0)` to `t(init_done)`.
+    /// A correlator that saw a `kind` init from `t(0)` to `t(init_done)`, and its report.
     fn initialised(kind: &str, init_done: u64) -> Correlator {
         let mut c = correlator();
         c.push(Input::Telemetry(startup::tests::init_start(0, kind)), t(0));
@@ -1043,6 +1043,8 @@ mod tests {
             Input::Telemetry(startup::tests::init_done(init_done)),
             t(init_done),
         );
+        let report = startup::tests::init_report(init_done + 2, (init_done + 2) as f64);
+        c.push(Input::Telemetry(report), t(init_done + 2));
         c
     }
 
@@ -1100,11 +1102,23 @@ mod tests {
             Input::Telemetry(startup::tests::init_start(0, "on-demand")),
             t(30),
         );
-        let out = c.push(Input::Telemetry(startup::tests::init_done(0)), t(31));
+        assert!(
+            c.push(Input::Telemetry(startup::tests::init_done(0)), t(31))
+                .is_empty(),
+            "the init's report, with its duration, is the last of its events"
+        );
+        let out = c.push(
+            Input::Telemetry(startup::tests::init_report(0, 57.5)),
+            t(32),
+        );
         let inv = invocation(&out);
         assert_eq!(inv.reason, CloseReason::RuntimeNext);
         assert!(inv.coldstart);
-        assert_eq!(inv.init.as_ref().and_then(|i| i.runtime_done), Some(t(0)));
+        let init = inv.init.as_ref().expect("init");
+        assert_eq!(
+            (init.runtime_done, init.duration_ms),
+            (Some(t(0)), Some(57.5))
+        );
 
         // Init events that never come: closed once the wait is over, still a cold start.
         let mut c = correlator();
@@ -1144,12 +1158,26 @@ mod tests {
             tel(3_599_700, TelemetryBody::RestoreStart { instance_id: None }),
             t(3_600_020),
         );
+        // The runtime's end of restore and the restore's report come in one batch, one by one.
+        assert!(c
+            .push(
+                tel(
+                    3_599_990,
+                    TelemetryBody::RestoreRuntimeDone {
+                        status: Some(PlatformStatus::Success),
+                        error_type: None,
+                    },
+                ),
+                t(3_600_021),
+            )
+            .is_empty());
         let out = c.push(
             tel(
-                3_599_990,
-                TelemetryBody::RestoreRuntimeDone {
+                3_599_991,
+                TelemetryBody::RestoreReport {
                     status: Some(PlatformStatus::Success),
                     error_type: None,
+                    duration_ms: Some(291.25),
                 },
             ),
             t(3_600_021),
@@ -1159,8 +1187,8 @@ mod tests {
         assert!(inv.init.is_none());
         let restore = inv.restore.as_ref().expect("restore");
         assert_eq!(
-            (restore.start, restore.runtime_done),
-            (Some(t(3_599_700)), Some(t(3_599_990)))
+            (restore.start, restore.runtime_done, restore.duration_ms),
+            (Some(t(3_599_700)), Some(t(3_599_990)), Some(291.25))
         );
     }
 

@@ -69,6 +69,10 @@ pub struct ColdStart {
 pub(super) struct Startup {
     init: InitSummary,
     restore: RestoreSummary,
+    /// `platform.initReport` arrived for the init in `init`.
+    init_reported: bool,
+    /// `platform.restoreReport` arrived for the restore in `restore`.
+    restore_reported: bool,
 }
 
 impl Startup {
@@ -87,6 +91,7 @@ impl Startup {
                     phase: phase.clone(),
                     ..InitSummary::default()
                 };
+                self.init_reported = false;
             }
             TelemetryBody::InitRuntimeDone {
                 status, error_type, ..
@@ -102,6 +107,7 @@ impl Startup {
                 ..
             } => {
                 self.init.duration_ms = *duration_ms;
+                self.init_reported = true;
                 if self.init.status.is_none() {
                     self.init.status = status.clone();
                     self.init.error_type.clone_from(error_type);
@@ -112,6 +118,7 @@ impl Startup {
                     start: Some(time),
                     ..RestoreSummary::default()
                 };
+                self.restore_reported = false;
             }
             TelemetryBody::RestoreRuntimeDone { status, error_type } => {
                 self.restore.runtime_done = Some(time);
@@ -124,6 +131,7 @@ impl Startup {
                 duration_ms,
             } => {
                 self.restore.duration_ms = *duration_ms;
+                self.restore_reported = true;
                 if self.restore.status.is_none() {
                     self.restore.status = status.clone();
                     self.restore.error_type.clone_from(error_type);
@@ -134,16 +142,16 @@ impl Startup {
         true
     }
 
-    /// Whether the events that end the environment's start have arrived: the runtime's end of
-    /// init, or, in a snapshotted environment, of the restore. The first invocation waits (bounded)
-    /// for them, so that its trace shows its cold start.
+    /// Whether the event that ends the environment's start has arrived: `platform.initReport`, or,
+    /// in a snapshotted environment, `restoreReport` — the last of the start's events, and the one
+    /// with its duration (the runtime's end of init or restore comes just before it, often in the
+    /// same batch). The first invocation waits (bounded) for it, so that its trace shows its whole
+    /// cold start.
     pub(super) fn known(&self) -> bool {
-        let init_known = self.init.runtime_done.is_some() || self.init.status.is_some();
-        let restore_known = self.restore.runtime_done.is_some() || self.restore.status.is_some();
         if self.init.initialization_type.as_deref() == Some(SNAP_START) {
-            restore_known
+            self.restore_reported
         } else {
-            init_known || restore_known
+            self.init_reported || self.restore_reported
         }
     }
 
@@ -227,6 +235,21 @@ pub(super) mod tests {
         }
     }
 
+    /// A successful `platform.initReport` of `duration_ms` at the tests' `t(at)`.
+    pub(in crate::correlate) fn init_report(at: u64, duration_ms: f64) -> TelemetryEvent {
+        TelemetryEvent {
+            time: t(at),
+            body: TelemetryBody::InitReport {
+                initialization_type: None,
+                phase: None,
+                status: Some(PlatformStatus::Success),
+                error_type: None,
+                duration_ms: Some(duration_ms),
+                spans: vec![],
+            },
+        }
+    }
+
     fn started(events: &[TelemetryEvent]) -> Startup {
         let mut startup = Startup::default();
         for event in events {
@@ -237,12 +260,18 @@ pub(super) mod tests {
 
     #[test]
     fn an_on_demand_init_just_before_is_the_cold_start() {
-        let startup = started(&[init_start(0, "on-demand"), init_done(80)]);
+        let mut startup = started(&[init_start(0, "on-demand"), init_done(80)]);
+        assert!(
+            !startup.known(),
+            "its report, with the duration, is still to come"
+        );
+        assert!(startup.observe(&init_report(82, 82.0)));
         assert!(startup.known());
         let cold = startup.cold_start(Some(t(100)));
         assert!(cold.cold);
         let init = cold.init.expect("drawn");
         assert_eq!((init.start, init.runtime_done), (Some(t(0)), Some(t(80))));
+        assert_eq!(init.duration_ms, Some(82.0));
         assert_eq!(init.initialization_type.as_deref(), Some("on-demand"));
         assert_eq!(cold.restore, None);
     }
@@ -282,15 +311,18 @@ pub(super) mod tests {
                     error_type: None,
                 },
             },
-            TelemetryEvent {
-                time: t(far + 310),
-                body: TelemetryBody::RestoreReport {
-                    status: Some(PlatformStatus::Success),
-                    error_type: None,
-                    duration_ms: Some(310.0),
-                },
-            },
         ] {
+            assert!(startup.observe(&event));
+        }
+        assert!(!startup.known(), "the restore's report is still to come");
+        for event in [TelemetryEvent {
+            time: t(far + 310),
+            body: TelemetryBody::RestoreReport {
+                status: Some(PlatformStatus::Success),
+                error_type: None,
+                duration_ms: Some(310.0),
+            },
+        }] {
             assert!(startup.observe(&event));
         }
         assert!(startup.known());
