@@ -1,6 +1,7 @@
 //! SnapStart: the real `awslambdaric` calls `/runtime/restore/next` after its init, the environment
 //! is snapshotted and restored under a fresh instance id, and a subscribed extension receives the
-//! `platform.restore*` events before the first INVOKE, whose report carries `restoreDurationMs`.
+//! `platform.restore*` events before the first INVOKE, whose report carries `restoreDurationMs`; a
+//! failing after-restore hook (`/runtime/restore/error`) fails the restore and the first invocation.
 
 mod common;
 
@@ -244,4 +245,56 @@ async fn runtime_restore_next_is_refused_outside_snap_start() {
     )
     .await;
     assert_error(&reply, 403, "InvalidStateTransition");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_after_restore_hook_fails_the_restore_and_the_first_invocation() {
+    let env = Env::new("snap-hook");
+    std::fs::write(
+        env.task().join("app.py"),
+        "from snapshot_restore_py import register_after_restore\n\
+         \n\
+         def reconnect():\n    raise RuntimeError('the pool cannot reconnect')\n\
+         \n\
+         register_after_restore(reconnect)\n\
+         \n\
+         def handler(event, context):\n    return event\n",
+    )
+    .expect("write the function");
+    let mut config = env.python_function_config().with_snap_start();
+    config.task_root = env.task();
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+
+    let outcome = sandbox.invoke(Invocation::json(&json!({"n": 1}))).await;
+    assert_eq!(outcome.status, Status::Error, "{}", outcome.body_text());
+    assert_eq!(
+        outcome.error_type.as_deref(),
+        Some("Runtime.AfterRestoreError")
+    );
+    assert_eq!(
+        outcome.body_json()["errorType"],
+        "Runtime.AfterRestoreError"
+    );
+
+    let emitted = sandbox.telemetry_emitted();
+    let types = platform_types(&emitted);
+    assert_eq!(
+        types[..6],
+        [
+            "platform.initStart",
+            "platform.initRuntimeDone",
+            "platform.initReport",
+            "platform.restoreStart",
+            "platform.restoreRuntimeDone",
+            "platform.restoreReport",
+        ]
+    );
+    let failed = json!({"status": "error", "errorType": "Runtime.AfterRestoreError"});
+    assert_eq!(*records(&emitted, "platform.restoreRuntimeDone")[0], failed);
+    let report = records(&emitted, "platform.restoreReport")[0];
+    assert_eq!(report["status"], failed["status"]);
+    assert_eq!(report["errorType"], failed["errorType"]);
+    assert!(report["metrics"]["durationMs"].is_f64(), "{report}");
+    // No invocation ran in the failed environment.
+    assert!(!types.iter().any(|t| t == "platform.start"), "{types:?}");
 }
