@@ -96,6 +96,23 @@ fn forbidden(error_type: &str, message: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, error_type, message)
 }
 
+/// A held runtime call whose environment went away under it.
+fn reset_error() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Runtime.Reset",
+        "The execution environment is being reset",
+    )
+}
+
+/// The runtime's `Lambda-Runtime-Function-Error-Type`, if it sent a readable one.
+fn error_type_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(ERROR_TYPE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 fn invalid_transition(from: RuntimePhase, to: &str) -> ApiError {
     forbidden(
         "InvalidStateTransition",
@@ -132,13 +149,7 @@ async fn runtime_next(core: &Core) -> ApiResult {
         st.runtime_waiters = VecDeque::from([tx]);
         Ok(rx)
     })?;
-    let event = rx.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Runtime.Reset",
-            "The execution environment is being reset",
-        )
-    })?;
+    let event = rx.await.map_err(|_| reset_error())?;
     Ok(render_next(event))
 }
 
@@ -363,11 +374,7 @@ fn platform_error_type(header: Option<&str>) -> String {
 }
 
 async fn runtime_error(core: &Core, id: RequestId, req: Request<Incoming>) -> ApiResult {
-    let header_type = req
-        .headers()
-        .get(ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header_type = error_type_header(req.headers());
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -401,11 +408,7 @@ async fn runtime_error(core: &Core, id: RequestId, req: Request<Incoming>) -> Ap
 }
 
 async fn runtime_init_error(core: &Core, req: Request<Incoming>) -> ApiResult {
-    let header_type = req
-        .headers()
-        .get(ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header_type = error_type_header(req.headers());
     core.read(|st| match st.runtime {
         RuntimePhase::Started => Ok(()),
         other => Err(invalid_transition(other, "InitError")),
@@ -444,23 +447,13 @@ async fn runtime_restore_next(core: &Core) -> ApiResult {
         }
         other => Err(invalid_transition(other, "RestoreReady")),
     })?;
-    rx.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Runtime.Reset",
-            "The execution environment is being reset",
-        )
-    })?;
+    rx.await.map_err(|_| reset_error())?;
     Ok(json_response(StatusCode::OK, &json!({})))
 }
 
 /// SnapStart: an after-restore hook failed; the restore fails with the runtime's error type.
 async fn runtime_restore_error(core: &Core, req: Request<Incoming>) -> ApiResult {
-    let header_type = req
-        .headers()
-        .get(ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header_type = error_type_header(req.headers());
     // After the restore released `/restore/next` and before the runtime is back in `/next`.
     let restoring = core.read(|st| {
         st.runtime == RuntimePhase::Ready && st.restore_waiter.is_none() && !st.runtime_waiting()

@@ -92,6 +92,19 @@ impl Core {
         self.hub.emit_platform(kind, record);
     }
 
+    /// What `platform.initStart` and `platform.restoreStart` tell of the environment instance.
+    pub(crate) fn instance_record(&self, instance_id: &str, runtime_version_arn: &str) -> Value {
+        let cfg = &self.config;
+        json!({
+            "functionName": cfg.function_name,
+            "functionVersion": cfg.function_version,
+            "instanceId": instance_id,
+            "instanceMaxMemory": u64::from(cfg.memory_mb) * 1024 * 1024,
+            "runtimeVersion": cfg.runtime_version,
+            "runtimeVersionArn": runtime_version_arn,
+        })
+    }
+
     /// Runs the init phase: extensions, then the runtime, until everything waits in `/next`.
     pub(crate) async fn init(self: &Arc<Self>, phase: InitPhase) -> Result<f64, PlatformError> {
         let started = Stamp::now();
@@ -123,19 +136,10 @@ impl Core {
         });
         self.peak_rss.store(0, std::sync::atomic::Ordering::Relaxed);
         self.hub.begin_init();
-        self.hub.emit_platform(
-            "platform.initStart",
-            json!({
-                "initializationType": cfg.initialization.as_str(),
-                "phase": phase.as_str(),
-                "functionName": cfg.function_name,
-                "functionVersion": cfg.function_version,
-                "instanceId": instance_id,
-                "instanceMaxMemory": u64::from(cfg.memory_mb) * 1024 * 1024,
-                "runtimeVersion": cfg.runtime_version,
-                "runtimeVersionArn": runtime_version_arn,
-            }),
-        );
+        let mut record = self.instance_record(&instance_id, &runtime_version_arn);
+        record["initializationType"] = json!(cfg.initialization.as_str());
+        record["phase"] = json!(phase.as_str());
+        self.hub.emit_platform("platform.initStart", record);
         self.announce(LifecycleEvent::InitStarted { phase });
         let result = self
             .run_init(epoch, deadline, &instance_id, &files, phase)

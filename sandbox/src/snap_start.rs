@@ -50,8 +50,7 @@ impl Core {
     /// Resumes the snapshot as a new execution environment; `Ok` is the restore's duration.
     async fn restore(self: &Arc<Self>) -> Result<f64, PlatformError> {
         let started = Stamp::now();
-        let cfg = &self.config;
-        let instance_id = new_instance_id(&cfg.function_version);
+        let instance_id = new_instance_id(&self.config.function_version);
         let runtime_version_arn = self.update(|st| {
             st.instance_id = instance_id.clone();
             st.runtime_version_arn.clone()
@@ -59,14 +58,7 @@ impl Core {
         stop_all(self, false);
         self.hub.emit_platform(
             "platform.restoreStart",
-            json!({
-                "functionName": cfg.function_name,
-                "functionVersion": cfg.function_version,
-                "instanceId": instance_id,
-                "instanceMaxMemory": u64::from(cfg.memory_mb) * 1024 * 1024,
-                "runtimeVersion": cfg.runtime_version,
-                "runtimeVersionArn": runtime_version_arn,
-            }),
+            self.instance_record(&instance_id, &runtime_version_arn),
         );
         self.hub.set_frozen(false);
         self.update(|st| {
