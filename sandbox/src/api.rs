@@ -63,6 +63,12 @@ pub(crate) async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Response<
         (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
             runtime_init_error(&core, req).await
         }
+        (Method::GET, ["2018-06-01", "runtime", "restore", "next"]) => {
+            runtime_restore_next(&core).await
+        }
+        (Method::POST, ["2018-06-01", "runtime", "restore", "error"]) => {
+            runtime_restore_error(&core, req).await
+        }
         (Method::POST, ["2020-01-01", "extension", "register"]) => {
             extension_register(&core, req).await
         }
@@ -88,6 +94,23 @@ pub(crate) async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Response<
 
 fn forbidden(error_type: &str, message: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, error_type, message)
+}
+
+/// A held runtime call whose environment went away under it.
+fn reset_error() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Runtime.Reset",
+        "The execution environment is being reset",
+    )
+}
+
+/// The runtime's `Lambda-Runtime-Function-Error-Type`, if it sent a readable one.
+fn error_type_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(ERROR_TYPE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn invalid_transition(from: RuntimePhase, to: &str) -> ApiError {
@@ -126,13 +149,7 @@ async fn runtime_next(core: &Core) -> ApiResult {
         st.runtime_waiters = VecDeque::from([tx]);
         Ok(rx)
     })?;
-    let event = rx.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Runtime.Reset",
-            "The execution environment is being reset",
-        )
-    })?;
+    let event = rx.await.map_err(|_| reset_error())?;
     Ok(render_next(event))
 }
 
@@ -357,11 +374,7 @@ fn platform_error_type(header: Option<&str>) -> String {
 }
 
 async fn runtime_error(core: &Core, id: RequestId, req: Request<Incoming>) -> ApiResult {
-    let header_type = req
-        .headers()
-        .get(ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header_type = error_type_header(req.headers());
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -395,11 +408,7 @@ async fn runtime_error(core: &Core, id: RequestId, req: Request<Incoming>) -> Ap
 }
 
 async fn runtime_init_error(core: &Core, req: Request<Incoming>) -> ApiResult {
-    let header_type = req
-        .headers()
-        .get(ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header_type = error_type_header(req.headers());
     core.read(|st| match st.runtime {
         RuntimePhase::Started => Ok(()),
         other => Err(invalid_transition(other, "InitError")),
@@ -419,6 +428,49 @@ async fn runtime_init_error(core: &Core, req: Request<Incoming>) -> ApiResult {
         body
     });
     core.update(|st| st.init_error.get_or_insert(err).clone());
+    Ok(accepted())
+}
+
+/// SnapStart: the runtime's init is done and it waits for the restore (rapid's `RestoreReady`). The
+/// call answers once the environment is restored; the runtime then runs its after-restore hooks and
+/// calls `/next`.
+async fn runtime_restore_next(core: &Core) -> ApiResult {
+    let snap_start = core.config.initialization.is_snap_start();
+    let rx = core.update(|st| match st.runtime {
+        RuntimePhase::Started if snap_start => {
+            // Registration closes when the runtime's init is done, as at a first /next.
+            st.registration_open = false;
+            st.runtime = RuntimePhase::Ready;
+            let (tx, rx) = oneshot::channel();
+            st.restore_waiter = Some(tx);
+            Ok(rx)
+        }
+        other => Err(invalid_transition(other, "RestoreReady")),
+    })?;
+    rx.await.map_err(|_| reset_error())?;
+    Ok(json_response(StatusCode::OK, &json!({})))
+}
+
+/// SnapStart: an after-restore hook failed; the restore fails with the runtime's error type.
+async fn runtime_restore_error(core: &Core, req: Request<Incoming>) -> ApiResult {
+    let header_type = error_type_header(req.headers());
+    // After the restore released `/restore/next` and before the runtime is back in `/next`.
+    let restoring = core.read(|st| {
+        st.runtime == RuntimePhase::Ready && st.restore_waiter.is_none() && !st.runtime_waiting()
+    });
+    if !core.config.initialization.is_snap_start() || !restoring {
+        return Err(forbidden(
+            "InvalidStateTransition",
+            "State transition to RestoreError failed for runtime. Error: State transition is not allowed",
+        ));
+    }
+    let error_type = platform_error_type(header_type.as_deref());
+    let err = PlatformError::new(
+        &error_type,
+        Status::Error,
+        "The runtime reported a restore error",
+    );
+    core.update(|st| st.restore_error.get_or_insert(err).clone());
     Ok(accepted())
 }
 

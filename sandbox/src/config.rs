@@ -59,7 +59,7 @@ pub struct SandboxConfig {
     pub runtime_version: String,
     /// How the freeze between invocations is modelled (never frozen on Managed Instances).
     pub freeze: FreezeMode,
-    /// On-demand or Lambda Managed Instances, with the platform rules of each.
+    /// On-demand, SnapStart or Lambda Managed Instances, with the platform rules of each.
     pub initialization: InitializationType,
     /// The function's log format; `AWS_LAMBDA_LOG_FORMAT=JSON` in `function_env` also selects JSON.
     pub log_format: LogFormat,
@@ -138,6 +138,12 @@ impl SandboxConfig {
             max_concurrency: max_concurrency.clamp(1, MAX_MANAGED_CONCURRENCY),
         };
         self.memory_mb = self.memory_mb.max(MIN_MANAGED_MEMORY_MB);
+        self
+    }
+
+    /// Runs the environment as a SnapStart function: init, snapshot, restore, then invocations.
+    pub fn with_snap_start(mut self) -> Self {
+        self.initialization = InitializationType::SnapStart;
         self
     }
 

@@ -66,6 +66,13 @@ pub enum LifecycleEvent {
     },
     /// Thawed for an invocation or shutdown.
     Thawed,
+    /// SnapStart: init is done and every process is frozen in the snapshot.
+    Snapshotted,
+    /// SnapStart: the restore finished (`platform.restoreReport` was emitted).
+    Restored {
+        /// Restore status.
+        status: Status,
+    },
     /// Shutdown (or a reset) began.
     ShutdownStarted {
         /// SHUTDOWN reason.
@@ -310,6 +317,12 @@ pub(crate) struct State {
     pub exits: Vec<ProcessExit>,
     /// Current `instanceId` / log stream name.
     pub instance_id: String,
+    /// `runtimeVersionArn` of this instance's `platform.initStart`, repeated by `restoreStart`.
+    pub runtime_version_arn: String,
+    /// SnapStart: the runtime's `/runtime/restore/next` call, held until the restore.
+    pub restore_waiter: Option<oneshot::Sender<()>>,
+    /// SnapStart: `/runtime/restore/error` received after the restore.
+    pub restore_error: Option<PlatformError>,
 }
 
 impl State {
@@ -329,6 +342,9 @@ impl State {
             processes: Vec::new(),
             exits: Vec::new(),
             instance_id: String::new(),
+            runtime_version_arn: String::new(),
+            restore_waiter: None,
+            restore_error: None,
         }
     }
 

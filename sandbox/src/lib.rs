@@ -8,7 +8,8 @@
 //! batching, holds delivery while "frozen" between invocations (optionally SIGSTOPping the
 //! processes), and enforces timeouts, memory limits, crashes and resets like rapid does. A Lambda
 //! Managed Instances mode ([`SandboxConfig::with_managed_instances`]) runs invocations concurrently
-//! with that platform's rules instead.
+//! with that platform's rules instead, and a SnapStart mode ([`SandboxConfig::with_snap_start`])
+//! snapshots the environment after init and restores it before the first invocation.
 //!
 //! Start with [`Sandbox::start`] and a [`SandboxConfig`].
 
@@ -25,6 +26,7 @@ mod managed;
 mod model;
 mod process;
 mod sandbox;
+mod snap_start;
 mod telemetry;
 mod trace;
 
@@ -42,5 +44,6 @@ pub use crate::model::{
 pub use crate::sandbox::{
     Invocation, InvokeOutcome, RegisteredExtension, Sandbox, ShutdownOutcome,
 };
+pub use crate::snap_start::{RESTORE_TIMEOUT, SNAPSHOT_GAP};
 pub use crate::telemetry::SchemaVersion;
 pub use crate::trace::{xray_trace_id, TraceMode, UnknownTraceMode};

@@ -53,6 +53,8 @@ pub(crate) struct EnvState {
     pub pending_init_error: Option<PlatformError>,
     /// Init duration to report in the next `platform.report` (cold start).
     pub cold_init_ms: Option<f64>,
+    /// SnapStart restore duration to report in the next `platform.report` (cold start).
+    pub cold_restore_ms: Option<f64>,
     pub frozen: bool,
 }
 
@@ -90,6 +92,19 @@ impl Core {
         self.hub.emit_platform(kind, record);
     }
 
+    /// What `platform.initStart` and `platform.restoreStart` tell of the environment instance.
+    pub(crate) fn instance_record(&self, instance_id: &str, runtime_version_arn: &str) -> Value {
+        let cfg = &self.config;
+        json!({
+            "functionName": cfg.function_name,
+            "functionVersion": cfg.function_version,
+            "instanceId": instance_id,
+            "instanceMaxMemory": u64::from(cfg.memory_mb) * 1024 * 1024,
+            "runtimeVersion": cfg.runtime_version,
+            "runtimeVersionArn": runtime_version_arn,
+        })
+    }
+
     /// Runs the init phase: extensions, then the runtime, until everything waits in `/next`.
     pub(crate) async fn init(self: &Arc<Self>, phase: InitPhase) -> Result<f64, PlatformError> {
         let started = Stamp::now();
@@ -97,6 +112,9 @@ impl Core {
         let files = list_extensions(self.config.opt_dir.as_deref());
         let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
         let instance_id = new_instance_id(&self.config.function_version);
+        let cfg = &self.config;
+        let runtime_version_arn =
+            format!("arn:aws:lambda:{}::runtime:{}", cfg.region, random_hex(32));
         let epoch = self.update(|st| {
             st.epoch += 1;
             st.registration_open = true;
@@ -111,24 +129,17 @@ impl Core {
             st.stopping = None;
             st.processes.retain(|p| !p.exited);
             st.instance_id = instance_id.clone();
+            st.runtime_version_arn = runtime_version_arn.clone();
+            st.restore_waiter = None;
+            st.restore_error = None;
             st.epoch
         });
         self.peak_rss.store(0, std::sync::atomic::Ordering::Relaxed);
         self.hub.begin_init();
-        let cfg = &self.config;
-        self.hub.emit_platform(
-            "platform.initStart",
-            json!({
-                "initializationType": cfg.initialization.as_str(),
-                "phase": phase.as_str(),
-                "functionName": cfg.function_name,
-                "functionVersion": cfg.function_version,
-                "instanceId": instance_id,
-                "instanceMaxMemory": u64::from(cfg.memory_mb) * 1024 * 1024,
-                "runtimeVersion": cfg.runtime_version,
-                "runtimeVersionArn": format!("arn:aws:lambda:{}::runtime:{}", cfg.region, random_hex(32)),
-            }),
-        );
+        let mut record = self.instance_record(&instance_id, &runtime_version_arn);
+        record["initializationType"] = json!(cfg.initialization.as_str());
+        record["phase"] = json!(phase.as_str());
+        self.hub.emit_platform("platform.initStart", record);
         self.announce(LifecycleEvent::InitStarted { phase });
         let result = self
             .run_init(epoch, deadline, &instance_id, &files, phase)
@@ -315,20 +326,18 @@ impl Core {
             env.needs_init = Some(InitPhase::Invoke);
         }
         if let Some(phase) = env.needs_init.take() {
-            match self.init(phase).await {
-                Ok(ms) => env.cold_init_ms = Some(ms),
-                Err(err) => {
-                    self.stop(env, ShutdownReason::Failure).await;
-                    env.needs_init = Some(InitPhase::Invoke);
-                    let _ = response_tx.send(FunctionResponse::platform_error(&err));
-                    return CycleSummary {
-                        status: err.status,
-                        error_type: Some(err.error_type),
-                    };
-                }
+            if let Err(err) = self.init_cold_start(env, phase).await {
+                self.stop(env, ShutdownReason::Failure).await;
+                env.needs_init = Some(InitPhase::Invoke);
+                let _ = response_tx.send(FunctionResponse::platform_error(&err));
+                return CycleSummary {
+                    status: err.status,
+                    error_type: Some(err.error_type),
+                };
             }
         }
         let init_ms = env.cold_init_ms.take();
+        let restore_ms = env.cold_restore_ms.take();
         let cfg = &self.config;
         let started = Stamp::now();
         let deadline = started.instant + cfg.timeout;
@@ -402,6 +411,7 @@ impl Core {
             started,
             tracing: tracing.as_ref(),
             init_ms,
+            restore_ms,
         };
         let runtime_done = self
             .wait_for(Some(deadline), |st| {
@@ -542,6 +552,9 @@ impl Core {
         });
         if let Some(init) = ctx.init_ms {
             metrics["initDurationMs"] = json!(init);
+        }
+        if let Some(restore) = ctx.restore_ms {
+            metrics["restoreDurationMs"] = json!(restore);
         }
         let mut record = json!({"requestId": ctx.request_id.as_str(), "status": status.as_str(), "metrics": metrics});
         if let Some(t) = error_type {
@@ -709,4 +722,5 @@ struct CycleContext<'a> {
     started: Stamp,
     tracing: Option<&'a Value>,
     init_ms: Option<f64>,
+    restore_ms: Option<f64>,
 }

@@ -18,6 +18,7 @@ usage:
                      [--init-timeout-ms N] [--handler NAME] [--function-name NAME]
                      [--freeze signals|telemetry] [--log-format text|json] [--listen ADDR]
                      [--api-listen ADDR] [--quiet] [--trace MODE] [--managed-instances N]
+                     [--snap-start]
                      [--invoke FILE]... [--exit-after] [--otlp-view] -- CMD ARGS...
   lambda-sandbox invoke --url URL [--event FILE] [--count N] [--trace active|unsampled|lineage|none]";
 
@@ -125,6 +126,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, UsageError> {
             "--managed-instances" => {
                 config = config.with_managed_instances(parse_number(flag, &value()?)?)
             }
+            "--snap-start" => config = config.with_snap_start(),
             "--quiet" => config.quiet = true,
             "--trace" => {
                 trace = value()?

@@ -126,6 +126,10 @@ pub enum InitializationType {
         /// `AWS_LAMBDA_MAX_CONCURRENCY`: concurrent `/next` calls the runtime may hold.
         max_concurrency: u16,
     },
+    /// Lambda SnapStart: init runs once, the environment is snapshotted, and every execution
+    /// environment starts from a restore (`platform.restore*` events, `restoreDurationMs` on the
+    /// first report); no log group or stream variables. Otherwise invoked like on-demand.
+    SnapStart,
 }
 
 impl InitializationType {
@@ -134,13 +138,14 @@ impl InitializationType {
         match self {
             InitializationType::OnDemand => "on-demand",
             InitializationType::ManagedInstances { .. } => "lambda-managed-instances",
+            InitializationType::SnapStart => "snap-start",
         }
     }
 
     /// `AWS_LAMBDA_MAX_CONCURRENCY`, set on Managed Instances only.
     pub fn max_concurrency(self) -> Option<u16> {
         match self {
-            InitializationType::OnDemand => None,
+            InitializationType::OnDemand | InitializationType::SnapStart => None,
             InitializationType::ManagedInstances { max_concurrency } => Some(max_concurrency),
         }
     }
@@ -148,6 +153,11 @@ impl InitializationType {
     /// Lambda Managed Instances rules apply.
     pub fn is_managed(self) -> bool {
         self.max_concurrency().is_some()
+    }
+
+    /// SnapStart rules apply.
+    pub fn is_snap_start(self) -> bool {
+        self == InitializationType::SnapStart
     }
 }
 

@@ -73,11 +73,14 @@ pub(crate) fn runtime_env(core: &Core, instance_id: &str) -> BTreeMap<String, St
     }
     set("AWS_REGION", cfg.region.clone());
     set("AWS_DEFAULT_REGION", cfg.region.clone());
-    set(
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        format!("/aws/lambda/{}", cfg.function_name),
-    );
-    set("AWS_LAMBDA_LOG_STREAM_NAME", instance_id.to_owned());
+    // SnapStart environments are restored from one snapshot, so no log stream is theirs alone.
+    if !cfg.initialization.is_snap_start() {
+        set(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", cfg.function_name),
+        );
+        set("AWS_LAMBDA_LOG_STREAM_NAME", instance_id.to_owned());
+    }
     set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
     set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000".into());
     set("_AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129".into());

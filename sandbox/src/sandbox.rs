@@ -306,13 +306,10 @@ impl Sandbox {
         }
         {
             let mut env = inner.env.write().await;
-            match inner.core.init(InitPhase::Init).await {
-                Ok(ms) => env.cold_init_ms = Some(ms),
-                Err(err) => {
-                    inner.core.stop(&mut env, ShutdownReason::Failure).await;
-                    env.pending_init_error = Some(err);
-                    env.needs_init = Some(InitPhase::Invoke);
-                }
+            if let Err(err) = inner.core.init_cold_start(&mut env, InitPhase::Init).await {
+                inner.core.stop(&mut env, ShutdownReason::Failure).await;
+                env.pending_init_error = Some(err);
+                env.needs_init = Some(InitPhase::Invoke);
             }
         }
         Ok(Sandbox {
