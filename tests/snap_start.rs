@@ -128,18 +128,15 @@ async fn the_first_invocation_after_a_restore_draws_the_restore_as_its_cold_star
     assert_eq!(restore.kind, SpanKind::Internal);
     assert_eq!(restore.trace_id, first.trace_id);
     assert_eq!(restore.parent_span_id, first.parent_span_id);
-    // `restoreRuntimeDone` and `restoreReport` come in one batch, and the first invocation closes
-    // as soon as the first of them is read when its proxy-side end is already known: the restore's
-    // duration (in the second) is then not yet read and the span goes without it. Either is
-    // accepted here until lambda-lens decides which it promises.
+    // `restoreRuntimeDone` and `restoreReport` come in one batch; the first invocation waits for
+    // the report, so its restore span carries the platform's duration.
     let attributes: Vec<(String, Value)> = restore.attributes.clone().into_iter().collect();
-    let with_duration = [(
-        "lambda_lens.restore.duration_ms".to_owned(),
-        json!(restore_ms),
-    )];
-    assert!(
-        attributes.is_empty() || attributes == with_duration,
-        "{attributes:?}"
+    assert_eq!(
+        attributes,
+        [(
+            "lambda_lens.restore.duration_ms".to_owned(),
+            json!(restore_ms)
+        )]
     );
     assert!(restore.end_unix_nanos >= restore.start_unix_nanos);
 
