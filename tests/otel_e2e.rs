@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, Status, TraceMode};
-use serde_json::json;
+use serde_json::{json, Value};
 use trace_view::{
     Mode, ReceivedSpan, Receiver, ReceiverConfig, ReceiverHandle, SpanKind, StatusCode, Transport,
 };
@@ -156,6 +156,17 @@ async fn success_error_and_timeout_become_exact_spans_exported_before_the_freeze
     // The cold start is the invocation's sibling, under the same caller.
     let init = cold_start_of(&spans, inv);
     assert_eq!(init.attributes["lambda_lens.init.type"], json!("on-demand"));
+    // The init's report, the last of its events, is waited for: the span has its duration.
+    let init_reports: Vec<Value> = sandbox
+        .telemetry_emitted()
+        .into_iter()
+        .filter(|e| e["type"] == "platform.initReport")
+        .map(|e| e["record"]["metrics"]["durationMs"].clone())
+        .collect();
+    assert_eq!(
+        init.attributes["lambda_lens.init.duration_ms"],
+        init_reports[0]
+    );
     assert!(init.end_unix_nanos <= inv.start_unix_nanos);
 
     let err = invocation_span(&spans, &failed_id);
