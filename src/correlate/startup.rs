@@ -315,16 +315,15 @@ pub(super) mod tests {
             assert!(startup.observe(&event));
         }
         assert!(!startup.known(), "the restore's report is still to come");
-        for event in [TelemetryEvent {
+        let report = TelemetryEvent {
             time: t(far + 310),
             body: TelemetryBody::RestoreReport {
                 status: Some(PlatformStatus::Success),
                 error_type: None,
                 duration_ms: Some(310.0),
             },
-        }] {
-            assert!(startup.observe(&event));
-        }
+        };
+        assert!(startup.observe(&report));
         assert!(startup.known());
         let cold = startup.cold_start(Some(t(far + 320)));
         assert!(cold.cold);
