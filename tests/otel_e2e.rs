@@ -15,6 +15,7 @@ use trace_view::{
 use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::python_receiver::PythonReceiver;
+use lambda_lens_test_support::received::invocation_span;
 use lambda_lens_test_support::repo::repo_root;
 use lambda_lens_test_support::sandbox::{process_dir, python_sandbox_config};
 
@@ -33,16 +34,6 @@ fn config(opt: &Path, endpoint: &str, extra: &[(&str, &str)]) -> SandboxConfig {
 
 fn receiver() -> ReceiverHandle {
     Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts")
-}
-
-fn invocation_span<'a>(spans: &'a [ReceivedSpan], request_id: &str) -> &'a ReceivedSpan {
-    spans
-        .iter()
-        .find(|s| {
-            s.kind == SpanKind::Server
-                && s.attributes.get("faas.invocation_id") == Some(&json!(request_id))
-        })
-        .unwrap_or_else(|| panic!("no invocation span for {request_id}: {spans:#?}"))
 }
 
 fn children<'a>(spans: &'a [ReceivedSpan], parent: &ReceivedSpan) -> Vec<&'a ReceivedSpan> {

@@ -12,14 +12,13 @@ use std::time::Duration;
 
 use lambda_sandbox::{Invocation, Sandbox, SandboxConfig, ShutdownReason, Status};
 use serde_json::{json, Value};
-use trace_view::{
-    MetricKind, ReceivedLog, ReceivedMetric, ReceivedSpan, Receiver, ReceiverConfig, SpanKind,
-};
+use trace_view::{MetricKind, ReceivedLog, ReceivedMetric, Receiver, ReceiverConfig};
 
 use lambda_lens::metrics::names as metric_names;
 use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::python_receiver::PythonReceiver;
+use lambda_lens_test_support::received::invocation_span;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 
 /// This build's extension binary, installed in each test's layer.
@@ -102,16 +101,6 @@ fn totals(metrics: &[ReceivedMetric]) -> BTreeMap<(String, String), f64> {
         *delta.entry((name, label)).or_default() += figure;
     }
     delta
-}
-
-fn invocation_span<'a>(spans: &'a [ReceivedSpan], request_id: &str) -> &'a ReceivedSpan {
-    spans
-        .iter()
-        .find(|s| {
-            s.kind == SpanKind::Server
-                && s.attributes.get("faas.invocation_id") == Some(&json!(request_id))
-        })
-        .unwrap_or_else(|| panic!("no invocation span for {request_id}"))
 }
 
 fn records_of<'a>(logs: &'a [ReceivedLog], request_id: &str) -> Vec<&'a ReceivedLog> {

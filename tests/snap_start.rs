@@ -13,6 +13,7 @@ use trace_view::{ReceivedLog, ReceivedSpan, Receiver, ReceiverConfig, SpanKind};
 use lambda_lens::logs::names as log_names;
 use lambda_lens::spans::names::{lens, semconv};
 use lambda_lens_test_support::layer::build_layer;
+use lambda_lens_test_support::received::invocation_span;
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 
 /// This build's extension binary, installed in the test's layer.
@@ -31,18 +32,6 @@ fn emitted_record(emitted: &[Value], kind: &str) -> Value {
         .collect();
     assert_eq!(records.len(), 1, "{kind}: {records:#?}");
     records[0].clone()
-}
-
-fn invocation_span<'a>(spans: &'a [ReceivedSpan], request_id: &str) -> &'a ReceivedSpan {
-    let found: Vec<&ReceivedSpan> = spans
-        .iter()
-        .filter(|s| {
-            s.kind == SpanKind::Server
-                && s.attributes.get(semconv::FAAS_INVOCATION_ID) == Some(&json!(request_id))
-        })
-        .collect();
-    assert_eq!(found.len(), 1, "{request_id}: {spans:#?}");
-    found[0]
 }
 
 fn report_of<'a>(logs: &'a [ReceivedLog], request_id: &str) -> &'a ReceivedLog {

@@ -10,6 +10,7 @@
 //! - [`python_receiver`]: the OTLP receiver that decodes with the OpenTelemetry Python bindings;
 //! - [`repo`]: the repository's files the tests use;
 //! - [`containment`]: the shape every exported trace must have (children inside their parents);
+//! - [`received`]: an invocation's spans among what a receiver decoded;
 //! - [`xray_receiver`]: X-Ray's OTLP endpoint played locally over HTTPS, checking SigV4.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub mod layer;
 pub mod proxy;
 pub mod python_receiver;
 pub mod raw_upstream;
+pub mod received;
 pub mod repo;
 pub mod runtimes;
 pub mod sandbox;
