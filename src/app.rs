@@ -24,7 +24,7 @@ use crate::lifecycle::{
 use crate::net;
 use crate::pipeline::{OwnerPlacement, Pipeline, PipelineSetup};
 use crate::platform_http::{self, PlatformClient};
-use crate::proxy::Proxy;
+use crate::proxy::{Exported, Proxy};
 use crate::record::RecordSender;
 use crate::settings::{ExportSettings, RuntimeSettings, Settings, StartupErrorPolicy};
 use crate::spans::{self, CaptureSettings, FunctionInfo};
@@ -72,10 +72,13 @@ async fn start_proxy(settings: &Settings, records: RecordSender) -> Result<Socke
     };
     let proxy = Proxy::new(runtime.upstream.clone(), capture_bytes, records)
         .with_transforms(transforms)
-        .with_export(
-            !settings.export.disabled,
-            settings.export.destination.traces,
-        )
+        .with_export(if settings.export.disabled {
+            Exported::Nothing
+        } else if settings.export.destination.traces {
+            Exported::Spans
+        } else {
+            Exported::NoSpans
+        })
         .with_trace_rules(TraceRules {
             propagators: settings.propagators.clone(),
             target: settings.export.destination.target,

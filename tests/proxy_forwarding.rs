@@ -13,6 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use lambda_lens::proxy::Exported;
 use lambda_lens::record::{ProxyRecord, ResultKind};
 use lambda_lens_test_support::client::{client, full, get_next, post, send};
 use lambda_lens_test_support::events::{sqs_event, sqs_record};
@@ -96,22 +97,22 @@ async fn batch_records_are_read_only_when_spans_are_exported() {
         sqs_record(queue, "m-0", "a", Some(xray), None),
         sqs_record(queue, "m-1", "b", None, None),
     ]);
-    for (spans, scanned) in [(true, Some(2)), (false, None)] {
+    for (exported, scanned) in [(Exported::Spans, Some(2)), (Exported::NoSpans, None)] {
         let fake = FakeLambda::start().await;
         let mut proxy = ProxyUnderTest::start_configured(fake.endpoint(), CAPTURE_BYTES, |p| {
-            p.with_export(true, spans)
+            p.with_export(exported)
         })
         .await;
         fake.push_invocation(FakeInvocation::new("req-batch", event.clone()));
         let answer = get_next(&proxy.runtime_api()).await;
-        assert_eq!(answer.body, Bytes::from(event.clone()), "spans {spans}");
+        assert_eq!(answer.body, Bytes::from(event.clone()), "{exported:?}");
         let ProxyRecord::Invocation(rec) = proxy.record().await else {
             panic!("expected an invocation record")
         };
         assert_eq!(
             rec.records.map(|scan| scan.records),
             scanned,
-            "spans {spans}"
+            "{exported:?}"
         );
         assert_eq!(rec.event.head, Bytes::from(event.clone()));
     }

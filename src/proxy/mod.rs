@@ -98,6 +98,17 @@ struct Shared {
     span_links: bool,
 }
 
+/// What lambda-lens exports, as far as the proxy's work depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exported {
+    /// Nothing (`OTEL_SDK_DISABLED=true`, or `none` for every signal).
+    Nothing,
+    /// Metrics or log records, but no spans (`OTEL_TRACES_EXPORTER=none`).
+    NoSpans,
+    /// Spans, and whatever else is configured.
+    Spans,
+}
+
 impl Proxy {
     /// A proxy forwarding to `upstream`, keeping `capture_bytes` of each body, reporting to `records`.
     pub fn new(upstream: RuntimeApiEndpoint, capture_bytes: usize, records: RecordSender) -> Self {
@@ -136,14 +147,14 @@ impl Proxy {
         self
     }
 
-    /// Says whether anything is exported, and whether spans are (both are unless told otherwise);
-    /// call before [`Proxy::serve`]. Without export, nothing reads an invocation's parent unless a
-    /// transform stamps it; without spans, nothing reads a batch's records (its span's links). Events
-    /// pass without being parsed for what nothing reads.
-    pub fn with_export(mut self, exporting: bool, spans: bool) -> Self {
+    /// Says what is exported (everything, unless told otherwise); call before [`Proxy::serve`].
+    /// Without export, nothing reads an invocation's parent unless a transform stamps it; without
+    /// spans, nothing reads a batch's records (its span's links). Events pass without being parsed
+    /// for what nothing reads.
+    pub fn with_export(mut self, exported: Exported) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.exporting = exporting;
-            shared.span_links = exporting && spans;
+            shared.exporting = exported != Exported::Nothing;
+            shared.span_links = exported == Exported::Spans;
         }
         self
     }
