@@ -455,14 +455,14 @@ async fn runtime_restore_next(core: &Core) -> ApiResult {
 async fn runtime_restore_error(core: &Core, req: Request<Incoming>) -> ApiResult {
     let header_type = error_type_header(req.headers());
     // After the restore released `/restore/next` and before the runtime is back in `/next`.
-    let restoring = core.read(|st| {
-        st.runtime == RuntimePhase::Ready && st.restore_waiter.is_none() && !st.runtime_waiting()
+    let (restoring, phase) = core.read(|st| {
+        let restoring = st.runtime == RuntimePhase::Ready
+            && st.restore_waiter.is_none()
+            && !st.runtime_waiting();
+        (restoring, st.runtime)
     });
     if !core.config.initialization.is_snap_start() || !restoring {
-        return Err(forbidden(
-            "InvalidStateTransition",
-            "State transition to RestoreError failed for runtime. Error: State transition is not allowed",
-        ));
+        return Err(invalid_transition(phase, "RestoreError"));
     }
     let error_type = platform_error_type(header_type.as_deref());
     let err = PlatformError::new(

@@ -105,6 +105,23 @@ impl Core {
         })
     }
 
+    /// Runs the init and records the cold start the next `platform.report` carries: the init's
+    /// duration, or on SnapStart the snapshot is taken and restored and the restore's duration.
+    pub(crate) async fn init_cold_start(
+        self: &Arc<Self>,
+        env: &mut EnvState,
+        phase: InitPhase,
+    ) -> Result<(), PlatformError> {
+        let init_ms = self.init(phase).await?;
+        if !self.config.initialization.is_snap_start() {
+            env.cold_init_ms = Some(init_ms);
+            return Ok(());
+        }
+        self.snapshot().await;
+        env.cold_restore_ms = Some(self.restore().await?);
+        Ok(())
+    }
+
     /// Runs the init phase: extensions, then the runtime, until everything waits in `/next`.
     pub(crate) async fn init(self: &Arc<Self>, phase: InitPhase) -> Result<f64, PlatformError> {
         let started = Stamp::now();

@@ -10,8 +10,7 @@ use serde_json::json;
 
 use crate::clock::Stamp;
 use crate::core::{Core, LifecycleEvent, PlatformError, RuntimePhase};
-use crate::lifecycle::EnvState;
-use crate::model::{InitPhase, Status};
+use crate::model::Status;
 use crate::process::{new_instance_id, stop_all};
 
 /// How long the snapshot stays frozen before it is restored.
@@ -22,33 +21,17 @@ pub const SNAPSHOT_GAP: Duration = Duration::from_millis(50);
 pub const RESTORE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Core {
-    /// Runs the init and records the cold start the next `platform.report` carries: the init's
-    /// duration, or on SnapStart the snapshot is taken and restored and the restore's duration.
-    pub(crate) async fn init_cold_start(
-        self: &Arc<Self>,
-        env: &mut EnvState,
-        phase: InitPhase,
-    ) -> Result<(), PlatformError> {
-        let init_ms = self.init(phase).await?;
-        if !self.config.initialization.is_snap_start() {
-            env.cold_init_ms = Some(init_ms);
-            return Ok(());
-        }
-        self.snapshot();
-        tokio::time::sleep(SNAPSHOT_GAP).await;
-        env.cold_restore_ms = Some(self.restore().await?);
-        Ok(())
-    }
-
-    /// Freezes everything: telemetry delivery is held and every process group is stopped.
-    fn snapshot(&self) {
+    /// Freezes everything for [`SNAPSHOT_GAP`]: telemetry delivery is held and every process group
+    /// is stopped.
+    pub(crate) async fn snapshot(&self) {
         self.hub.set_frozen(true);
         stop_all(self, true);
         self.announce(LifecycleEvent::Snapshotted);
+        tokio::time::sleep(SNAPSHOT_GAP).await;
     }
 
     /// Resumes the snapshot as a new execution environment; `Ok` is the restore's duration.
-    async fn restore(self: &Arc<Self>) -> Result<f64, PlatformError> {
+    pub(crate) async fn restore(self: &Arc<Self>) -> Result<f64, PlatformError> {
         let started = Stamp::now();
         let instance_id = new_instance_id(&self.config.function_version);
         let runtime_version_arn = self.update(|st| {
