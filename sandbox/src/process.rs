@@ -21,6 +21,13 @@ use crate::telemetry::Category;
 /// How often the runtime's memory is sampled for `maxMemoryUsedMB` and the OOM limit.
 const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 
+/// How often a launch is tried again while its executable is busy, and how long apart. A file just
+/// written (a layer copied by a test) may for an instant still be open for writing in a child that
+/// another thread of the same process forked and has not yet exec'd; Linux then refuses to run it
+/// (`ETXTBSY`). On Lambda the layer is on a read-only file system and this cannot happen.
+const BUSY_LAUNCH_RETRIES: u32 = 100;
+const BUSY_LAUNCH_PAUSE: Duration = Duration::from_millis(2);
+
 /// Host variables kept so commands resolve and behave (Lambda defines its own PATH and LANG).
 const HOST_VARS: [&str; 4] = ["PATH", "HOME", "LANG", "TMPDIR"];
 
@@ -149,7 +156,8 @@ pub(crate) fn launch(core: &Arc<Core>, epoch: u64, spec: Launch<'_>) -> std::io:
         .argv
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command line"))?;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .env_clear()
         .envs(spec.env)
@@ -157,8 +165,20 @@ pub(crate) fn launch(core: &Arc<Core>, epoch: u64, spec: Launch<'_>) -> std::io:
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
+        .process_group(0);
+    let mut busy = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && busy < BUSY_LAUNCH_RETRIES =>
+            {
+                busy += 1;
+                std::thread::sleep(BUSY_LAUNCH_PAUSE);
+            }
+            spawned => break spawned?,
+        }
+    };
     let pid = child.id().expect("a just-spawned child has a pid");
     let (role, name) = (spec.role, spec.name);
     core.update(|st| {
