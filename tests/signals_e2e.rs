@@ -18,7 +18,7 @@ use lambda_lens::metrics::names as metric_names;
 use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::python_receiver::PythonReceiver;
-use lambda_lens_test_support::received::invocation_span;
+use lambda_lens_test_support::received::{invocation_span, wait_for_reports, REPORT_PREFIX};
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 
 /// This build's extension binary, installed in each test's layer.
@@ -126,18 +126,7 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool, exported
         .await
         .expect("sandbox starts");
     let run = scripted_run(&sandbox).await;
-    let (logs, metrics) = receiver
-        .wait_for_signals(
-            |logs, _| {
-                logs.iter()
-                    .filter(|l| l.body.starts_with("REPORT RequestId: "))
-                    .count()
-                    == 3
-            },
-            WAIT,
-        )
-        .await
-        .expect("the three reports arrive");
+    let (logs, metrics) = wait_for_reports(&receiver, 3, WAIT).await;
     let spans = receiver.spans();
     assert_contained(&spans);
     if exported == Spans::Off {
@@ -214,12 +203,12 @@ async fn run_and_check(name: &str, extra: &[(&str, &str)], delta: bool, exported
         // The report joined its invocation, though it arrived after the freeze.
         let reports: Vec<_> = records
             .iter()
-            .filter(|l| l.body.starts_with("REPORT RequestId: "))
+            .filter(|l| l.body.starts_with(REPORT_PREFIX))
             .collect();
         assert_eq!(reports.len(), 1, "{id}: {records:#?}");
         assert!(reports[0]
             .body
-            .starts_with(&format!("REPORT RequestId: {id}\tDuration: ")));
+            .starts_with(&format!("{REPORT_PREFIX}{id}\tDuration: ")));
         assert_eq!(
             reports[0].attributes["lambda_lens.report.memory_size_mb"],
             json!(128.0)

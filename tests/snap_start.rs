@@ -13,16 +13,13 @@ use trace_view::{ReceivedLog, ReceivedSpan, Receiver, ReceiverConfig, SpanKind};
 use lambda_lens::logs::names as log_names;
 use lambda_lens::spans::names::{lens, semconv};
 use lambda_lens_test_support::layer::build_layer;
-use lambda_lens_test_support::received::invocation_span;
+use lambda_lens_test_support::received::{invocation_span, wait_for_reports, REPORT_PREFIX};
 use lambda_lens_test_support::sandbox::python_sandbox_config;
 
 /// This build's extension binary, installed in the test's layer.
 const LAMBDA_LENS: &str = env!("CARGO_BIN_EXE_lambda-lens");
 /// Long enough for the export at SHUTDOWN to have arrived.
 const WAIT: Duration = Duration::from_secs(15);
-/// How every CloudWatch-style report line begins.
-const REPORT_PREFIX: &str = "REPORT RequestId: ";
-
 /// The one record of `kind` the sandbox emitted.
 fn emitted_record(emitted: &[Value], kind: &str) -> Value {
     let records: Vec<&Value> = emitted
@@ -90,18 +87,7 @@ async fn the_first_invocation_after_a_restore_draws_the_restore_as_its_cold_star
         .as_f64()
         .expect("restore duration");
 
-    let (logs, _) = receiver
-        .wait_for_signals(
-            |logs, _| {
-                logs.iter()
-                    .filter(|l| l.body.starts_with(REPORT_PREFIX))
-                    .count()
-                    == 2
-            },
-            WAIT,
-        )
-        .await
-        .expect("both reports arrive");
+    let (logs, _) = wait_for_reports(&receiver, 2, WAIT).await;
     let spans = receiver.spans();
 
     // The first invocation: its span and the restore as its sibling, under the same (absent) parent.
