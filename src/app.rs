@@ -13,7 +13,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 use crate::correlate::DEADLINE_GRACE;
 use crate::export::Exporter;
@@ -28,7 +27,7 @@ use crate::proxy::{Exported, Proxy};
 use crate::record::RecordSender;
 use crate::settings::{ExportSettings, RuntimeSettings, Settings, StartupErrorPolicy};
 use crate::spans::{self, CaptureSettings, FunctionInfo};
-use crate::telemetry::{self, TelemetryEvent, TELEMETRY_QUEUE_CAPACITY};
+use crate::telemetry::{self, BatchSender, TELEMETRY_QUEUE_CAPACITY};
 use crate::trace_context::TraceRules;
 use crate::transform::Transforms;
 use crate::{handoff, logging};
@@ -103,7 +102,7 @@ pub async fn run(settings: Settings) -> ExitStatus {
     } else {
         RecordSender::unread()
     };
-    let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE_CAPACITY);
+    let (telemetry_tx, telemetry_rx) = telemetry::queue(TELEMETRY_QUEUE_CAPACITY);
 
     let startup_error = if runtime.disabled {
         tracing::info!(
@@ -237,7 +236,7 @@ async fn subscribe_telemetry(
     runtime: &RuntimeSettings,
     id: &ExtensionId,
     listener: TcpListener,
-    sink: mpsc::Sender<TelemetryEvent>,
+    sink: BatchSender,
 ) -> bool {
     let port = match listener.local_addr() {
         Ok(addr) => addr.port(),

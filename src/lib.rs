@@ -18,7 +18,7 @@
 //! Around them: [`settings`] are read once at start-up (the only reader of the environment);
 //! [`app`] wires the stages together in start-up order; [`handoff`] tells the wrapper where the
 //! proxy listens; [`net`] binds listeners; [`platform_http`] is lambda-lens's own HTTP with the
-//! platform; [`logging`] is its own log; [`fuzzing`] holds the fuzz targets' entry points.
+//! platform (the pooled client; `poll_connection` keeps the event poll's raw connection); [`logging`] is its own log; [`fuzzing`] holds the fuzz targets' entry points.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod platform_http;
+mod poll_connection;
 pub mod proto_values;
 pub mod proxy;
 pub mod recent;

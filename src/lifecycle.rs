@@ -7,13 +7,14 @@ use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, HOST};
-use http::uri::Uri;
+use http::header::HeaderValue;
+use http::uri::PathAndQuery;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use crate::platform_http::{error_chain, ApiBody, KeptConnection, PlatformClient};
+use crate::platform_http::{error_chain, ApiBody, PlatformClient};
+use crate::poll_connection::PollConnection;
 use crate::record::RequestId;
 use crate::settings::{is_managed_instances, RuntimeApiEndpoint};
 
@@ -318,11 +319,11 @@ impl ExtensionsClient {
     }
 }
 
-/// `/extension/event/next`, called once per event: a connection of its own and a request built once,
-/// so each call costs one exchange on a kept connection.
+/// `/extension/event/next`, called once per event: a connection of its own and a request head
+/// written once, so each call costs one write and the reads of its answer on a kept connection.
 pub struct EventPoller {
-    connection: KeptConnection,
-    request: Request<()>,
+    connection: PollConnection,
+    request: Bytes,
 }
 
 impl EventPoller {
@@ -334,40 +335,47 @@ impl EventPoller {
         let authority = api.authority();
         // As the pooled client would send it: the port is left out only when it is HTTP's default.
         let host = match authority.port_u16() {
-            Some(80) | None => HeaderValue::from_str(authority.host()),
-            Some(port) => HeaderValue::try_from(format!("{}:{port}", authority.host())),
-        }
-        .map_err(|e| protocol(format!("the Runtime API host is not a header value: {e}")))?;
-        let id = HeaderValue::from_str(&id.0)
+            Some(80) | None => authority.host().to_owned(),
+            Some(port) => format!("{}:{port}", authority.host()),
+        };
+        HeaderValue::from_str(&host)
+            .map_err(|e| protocol(format!("the Runtime API host is not a header value: {e}")))?;
+        HeaderValue::from_str(&id.0)
             .map_err(|e| protocol(format!("the extension id is not a header value: {e}")))?;
         // Origin form: the connection is to the Runtime API host itself.
-        let uri = Uri::try_from(format!("{}{NEXT_PATH}", api.base_path()))
+        let path = PathAndQuery::try_from(format!("{}{NEXT_PATH}", api.base_path()))
             .map_err(|e| protocol(format!("bad request path: {e}")))?;
-        let mut request = Request::new(());
-        *request.method_mut() = Method::GET;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.insert(HOST, host);
-        headers.insert(HeaderName::from_static(EXTENSION_ID_HEADER), id);
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nhost: {host}\r\n{EXTENSION_ID_HEADER}: {id}\r\n\r\n",
+            id = id.0
+        );
         Ok(Self {
-            connection: KeptConnection::new(authority.clone()),
-            request,
+            connection: PollConnection::new(authority),
+            request: Bytes::from(request),
         })
     }
 
     /// Waits for the next event. No timeout: the call legitimately spans freezes.
     pub async fn next(&mut self) -> Result<ExtensionEvent, LifecycleError> {
-        let req = self.request.clone().map(|()| ApiBody::empty());
-        let resp = self
+        const CALL: &str = "event/next";
+        let answer = self
             .connection
-            .send(req)
+            .exchange(&self.request, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| LifecycleError::Transport(error_chain(&e)))?;
-        let (status, _, body) = read_answer("event/next", resp).await?;
-        if status != StatusCode::OK {
-            return Err(status_error("event/next", status, &body));
+            .map_err(|e| {
+                if e.after_head() {
+                    LifecycleError::Protocol {
+                        call: CALL,
+                        detail: e.to_string(),
+                    }
+                } else {
+                    LifecycleError::Transport(e.to_string())
+                }
+            })?;
+        if answer.status != StatusCode::OK {
+            return Err(status_error(CALL, answer.status, &answer.body));
         }
-        ExtensionEvent::parse(&body)
+        ExtensionEvent::parse(&answer.body)
     }
 }
 

@@ -17,15 +17,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 use lambda_lens::platform_http::{self, ApiBody, PlatformClient};
 use lambda_lens::record::RequestId;
 use lambda_lens::settings::RuntimeApiEndpoint;
 use lambda_lens::telemetry::{
-    self, parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report,
-    ReportMetrics, RuntimeDone, SchemaVersion, Start, SubscribeError, Subscription, TelemetryBody,
-    TelemetryEvent,
+    self, parse_batch, BatchReceiver, LogSource, PlatformSpan, PlatformStatus, PlatformTracing,
+    Report, ReportMetrics, RuntimeDone, SchemaVersion, Start, SubscribeError, Subscription,
+    TelemetryBody, TelemetryEvent,
 };
 
 const REQUEST_ID: &str = "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa";
@@ -452,8 +451,8 @@ fn a_body_that_is_not_an_array_is_one_skipped_element() {
 // ---------------------------------------------------------------------------------------------
 // The delivery listener
 
-/// A listener on an ephemeral port serving into a channel of `capacity`; returns its port.
-async fn start_listener(capacity: usize) -> (u16, mpsc::Receiver<TelemetryEvent>) {
+/// A listener on an ephemeral port serving into a queue of `capacity` events; returns its port.
+async fn start_listener(capacity: usize) -> (u16, BatchReceiver) {
     let listener = telemetry::bind_listener(0).await.expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
     assert_eq!(
@@ -461,7 +460,7 @@ async fn start_listener(capacity: usize) -> (u16, mpsc::Receiver<TelemetryEvent>
         Ipv4Addr::UNSPECIFIED,
         "the platform may not post via loopback"
     );
-    let (tx, rx) = mpsc::channel(capacity);
+    let (tx, rx) = telemetry::queue(capacity);
     tokio::spawn(telemetry::serve(listener, tx));
     (addr.port(), rx)
 }
@@ -503,6 +502,10 @@ fn log_batch(first: usize, n: usize) -> String {
     Value::Array(items).to_string()
 }
 
+fn log_messages(events: Vec<TelemetryEvent>) -> Vec<String> {
+    events.iter().map(|e| log_message(e).to_owned()).collect()
+}
+
 fn log_message(event: &TelemetryEvent) -> &str {
     match &event.body {
         TelemetryBody::Log { message, .. } => message,
@@ -510,7 +513,8 @@ fn log_message(event: &TelemetryEvent) -> &str {
     }
 }
 
-async fn recv(rx: &mut mpsc::Receiver<TelemetryEvent>) -> TelemetryEvent {
+/// The events of the next delivery.
+async fn recv(rx: &mut BatchReceiver) -> Vec<TelemetryEvent> {
     tokio::time::timeout(PATIENCE, rx.recv())
         .await
         .expect("an event arrives")
@@ -528,12 +532,15 @@ async fn deliveries_are_answered_200_and_events_arrive_in_order() {
     let (status, _) = deliver(&client, port, log_batch(3, 2)).await;
     assert_eq!(status, StatusCode::OK);
 
-    for i in 0..5 {
-        let event = recv(&mut rx).await;
-        assert_eq!(log_message(&event), format!("line-{i}"));
+    // One message per delivery, its events in order.
+    let first = recv(&mut rx).await;
+    let second = recv(&mut rx).await;
+    assert_eq!((first.len(), second.len()), (3, 2));
+    for (i, event) in (0..).zip(first.iter().chain(&second)) {
+        assert_eq!(log_message(event), format!("line-{i}"));
         assert_eq!(event.time, at_ms(1_665_533_030_000 + i));
     }
-    assert!(rx.try_recv().is_err(), "no extra events");
+    assert!(rx.try_recv().is_none(), "no extra events");
 }
 
 #[tokio::test]
@@ -547,8 +554,10 @@ async fn platform_events_and_logs_arrive_parsed() {
     ]);
     let (status, _) = deliver(&platform_http::build(), port, batch.to_string()).await;
     assert_eq!(status, StatusCode::OK);
+    let delivered = recv(&mut rx).await;
+    assert_eq!(delivered.len(), 2);
     assert_eq!(
-        recv(&mut rx).await.body,
+        delivered[0].body,
         TelemetryBody::Start(Start {
             request_id: RequestId::new(REQUEST_ID),
             version: Some("$LATEST".into()),
@@ -557,7 +566,7 @@ async fn platform_events_and_logs_arrive_parsed() {
         })
     );
     assert_eq!(
-        recv(&mut rx).await.body,
+        delivered[1].body,
         TelemetryBody::RuntimeDone(RuntimeDone {
             request_id: RequestId::new(REQUEST_ID),
             status: Some(PlatformStatus::Error),
@@ -581,7 +590,7 @@ async fn an_oversize_batch_is_refused_with_413_and_the_listener_carries_on() {
     // Only this test sends oversize bodies in this binary, so the count is exact.
     assert_eq!(telemetry::oversize_batches() - before, 1);
     assert!(
-        rx.try_recv().is_err(),
+        rx.try_recv().is_none(),
         "nothing of a refused batch is queued"
     );
 
@@ -591,7 +600,7 @@ async fn an_oversize_batch_is_refused_with_413_and_the_listener_carries_on() {
     at_limit.resize(telemetry::MAX_BATCH_BYTES, b' ');
     let (status, _) = deliver(&client, port, at_limit).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(log_message(&recv(&mut rx).await), "line-0");
+    assert_eq!(log_messages(recv(&mut rx).await), ["line-0"]);
 }
 
 #[tokio::test]
@@ -604,14 +613,13 @@ async fn a_full_queue_still_gets_200_and_drops_are_counted() {
     assert_eq!(status, StatusCode::OK);
     // Only this test overfills a queue in this binary, so the count is exact.
     assert_eq!(telemetry::dropped_events() - before, 3);
-    assert_eq!(log_message(&recv(&mut rx).await), "line-0");
-    assert_eq!(log_message(&recv(&mut rx).await), "line-1");
-    assert!(rx.try_recv().is_err(), "dropped events never arrive");
+    assert_eq!(log_messages(recv(&mut rx).await), ["line-0", "line-1"]);
+    assert!(rx.try_recv().is_none(), "dropped events never arrive");
 
     // With room again, later batches flow.
     let (status, _) = deliver(&client, port, log_batch(5, 1)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(log_message(&recv(&mut rx).await), "line-5");
+    assert_eq!(log_messages(recv(&mut rx).await), ["line-5"]);
 }
 
 #[tokio::test]
@@ -628,12 +636,12 @@ async fn skipped_elements_are_counted_and_non_posts_refused() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(telemetry::skipped_elements() - before, 1);
-    assert_eq!(log_message(&recv(&mut rx).await), "kept");
+    assert_eq!(log_messages(recv(&mut rx).await), ["kept"]);
 
     let req = Request::builder()
         .method(Method::GET)
         .uri(format!("http://127.0.0.1:{port}/"))
-        .body(ApiBody::empty())
+        .body(ApiBody::local(Bytes::new()))
         .expect("GET request");
     let resp = client.request(req).await.expect("listener reachable");
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -979,7 +987,7 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
 
     let listener = telemetry::bind_listener(0).await.expect("bind port 0");
     let port = listener.local_addr().expect("local addr").port();
-    let (tx, mut rx) = mpsc::channel(telemetry::TELEMETRY_QUEUE_CAPACITY);
+    let (tx, mut rx) = telemetry::queue(telemetry::TELEMETRY_QUEUE_CAPACITY);
     tokio::spawn(telemetry::serve(listener, tx));
 
     // Init blocks until the observer's first /event/next, so subscribe while it runs.
@@ -1021,15 +1029,14 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
     let request_id = RequestId::new(invoked.request_id.as_str());
 
     let mut events = Vec::new();
-    while !matches!(
-        &events.last(),
-        Some(TelemetryEvent {
-            body: TelemetryBody::Report(_),
-            ..
-        })
-    ) {
-        events.push(recv(&mut rx).await);
-    }
+    let is_report = |event: &TelemetryEvent| matches!(event.body, TelemetryBody::Report(_));
+    let report = loop {
+        if let Some(at) = events.iter().position(is_report) {
+            break at;
+        }
+        events.extend(recv(&mut rx).await);
+    };
+    events.truncate(report + 1);
     let _ = std::fs::remove_dir_all(&dir);
 
     let labels: Vec<String> = events.iter().map(label).collect();

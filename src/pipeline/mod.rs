@@ -29,7 +29,7 @@ use crate::lifecycle::InvokeEvent;
 use crate::record::{ProxyRecord, RequestId};
 use crate::settings::SignalSettings;
 use crate::spans::{CaptureSettings, FunctionInfo};
-use crate::telemetry::TelemetryEvent;
+use crate::telemetry::BatchReceiver;
 use crate::trace_context::{Propagators, Sampler};
 
 /// Commands are few at a time (one per lifecycle event), so a small bound suffices.
@@ -99,7 +99,7 @@ impl Pipeline {
     /// when its own thread cannot start.
     pub fn spawn(
         records: mpsc::Receiver<ProxyRecord>,
-        telemetry: mpsc::Receiver<TelemetryEvent>,
+        telemetry: BatchReceiver,
         placement: OwnerPlacement,
         setup: impl FnOnce() -> PipelineSetup + Send + 'static,
     ) -> Result<Self, io::Error> {

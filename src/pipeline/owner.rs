@@ -18,7 +18,7 @@ use crate::export::{Exporter, Occasion};
 use crate::logging::{self, RECORD_TARGET};
 use crate::record::ProxyRecord;
 use crate::spans::{self, CaptureSettings, FunctionInfo};
-use crate::telemetry::{TelemetryBody, TelemetryEvent};
+use crate::telemetry::{BatchReceiver, TelemetryBody, TelemetryEvent};
 use crate::trace_context::{new_span_id, Propagators};
 
 /// Longest SHUTDOWN waits for the last invocation's `platform.report` (at most a quarter of the
@@ -70,7 +70,7 @@ impl Owner {
     pub(super) async fn run(
         mut self,
         mut records: mpsc::Receiver<ProxyRecord>,
-        mut telemetry: mpsc::Receiver<TelemetryEvent>,
+        mut telemetry: BatchReceiver,
         mut commands: mpsc::Receiver<Command>,
     ) {
         // One timer for the whole loop, moved earlier when needed but left alone when a later check
@@ -101,9 +101,9 @@ impl Owner {
                 // overtake the result it follows, and a steady stream of records (the proxy on its
                 // own thread, many invocations at once) must not starve the telemetry queue.
                 biased;
-                Some(event) = telemetry.recv() => {
+                Some(batch) = telemetry.recv() => {
                     let mut outputs = self.drain_records(&mut records);
-                    outputs.extend(self.telemetry(event));
+                    self.telemetry_batch(batch, &mut outputs);
                     outputs
                 }
                 Some(record) = records.recv() => {
@@ -156,6 +156,13 @@ impl Owner {
             outputs.extend(self.record(record));
         }
         outputs
+    }
+
+    /// The events of one delivery, in order.
+    fn telemetry_batch(&mut self, batch: Vec<TelemetryEvent>, outputs: &mut Vec<Output>) {
+        for event in batch {
+            outputs.extend(self.telemetry(event));
+        }
     }
 
     fn telemetry(&mut self, event: TelemetryEvent) -> Vec<Output> {
@@ -328,20 +335,20 @@ impl Owner {
     async fn shutdown(
         &mut self,
         records: &mut mpsc::Receiver<ProxyRecord>,
-        telemetry: &mut mpsc::Receiver<TelemetryEvent>,
+        telemetry: &mut BatchReceiver,
         budget: Duration,
     ) {
         let started = tokio::time::Instant::now();
         let mut outputs = self.drain_records(records);
-        while let Ok(event) = telemetry.try_recv() {
-            outputs.extend(self.telemetry(event));
+        while let Some(batch) = telemetry.try_recv() {
+            self.telemetry_batch(batch, &mut outputs);
         }
         // The last invocation's report comes with the thaw that brings SHUTDOWN, racing it: wait
         // a little for it (its report record and metrics would be lost), within the budget.
         let report_deadline = started + SHUTDOWN_REPORT_WAIT.min(budget / 4);
         while self.correlator.report_awaited() {
             match tokio::time::timeout_at(report_deadline, telemetry.recv()).await {
-                Ok(Some(event)) => outputs.extend(self.telemetry(event)),
+                Ok(Some(batch)) => self.telemetry_batch(batch, &mut outputs),
                 Ok(None) | Err(_) => break,
             }
         }

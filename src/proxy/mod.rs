@@ -13,7 +13,8 @@
 //! - `session`: one runtime connection, its exchanges one after the other;
 //! - `head` parses and writes HTTP/1 heads, `head_end` tells when a growing head is worth parsing,
 //!   `wire` moves bodies by their framing, `chunked` validates chunked framing as it passes, `names`
-//!   lists the header names the proxy reads or sets;
+//!   lists the header names the proxy reads or sets; `whole_body` reads a body whole for the
+//!   platform messages lambda-lens consumes itself (the event poll, telemetry deliveries);
 //! - `route`: which Runtime API call a request is;
 //! - `/next`: `next` claims an event from the `broker` or calls upstream, `deliver` hands it to
 //!   the runtime, `orphan` finishes a call whose runtime left so that its event is not lost;
@@ -45,7 +46,8 @@ mod session;
 mod transform_spans;
 mod transformable;
 mod upstream;
-mod wire;
+pub(crate) mod whole_body;
+pub(crate) mod wire;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};

@@ -1,32 +1,34 @@
-//! The HTTP listener the platform delivers telemetry batches to.
+//! The HTTP listener the platform delivers telemetry batches to: an HTTP/1 server on the proxy's
+//! own wire code. Connections are kept alive (pipelined requests are answered in order); only POST
+//! is accepted (405 otherwise); a body comes by `Content-Length` or chunked, at most
+//! [`MAX_BATCH_BYTES`] (larger: 413, after reading it to its end); a head that is not acceptable
+//! HTTP/1 gets 400 (431 beyond the proxy's head limit, `MAX_HEAD_BYTES`) and the connection closes, as it does after a
+//! request saying `Connection: close`. Every answer is `content-length: 0`.
 //!
 //! The extension is subscribed to its own logs (`extension` type), so nothing here logs per batch:
 //! each line would come back in the next batch and feed itself. Problems are counted instead (see
 //! [`dropped_events`], [`oversize_batches`], [`skipped_elements`]) and announced once, on their first
 //! occurrence in the process.
 
-use std::convert::Infallible;
 use std::io;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
-use super::events::{parse_batch, TelemetryEvent};
+use super::events::parse_batch;
+use super::queue::BatchSender;
 use crate::net;
-use crate::platform_http::{error_chain, ApiBody};
+use crate::proxy::head;
+use crate::proxy::whole_body::{read_whole, WholeBody};
+use crate::proxy::wire::{read_head, Conn, ReadHeadError, RelayError};
+use crate::proxy::MAX_HEAD_BYTES;
 
-/// Bounded queue of events to the owner task: try_send, never block the listener; count drops.
-pub const TELEMETRY_QUEUE_CAPACITY: usize = 4096;
+/// The interim answer to a request that waits for it before sending its body.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Largest batch read. The platform sends at most `2 * maxBytes + metadata` (about 0.5 MiB with the
 /// subscription's 256 KiB); anything larger is answered 413 and counted.
@@ -70,16 +72,16 @@ pub async fn bind_listener(port: u16) -> io::Result<TcpListener> {
     net::bind_with_fallback(Ipv4Addr::UNSPECIFIED, port, "telemetry").await
 }
 
-/// Serves deliveries forever: answers 200 right away (after reading the body, bounded at
-/// [`MAX_BATCH_BYTES`]: larger → 413 and counted), parses, sends each event on `sink` (try_send,
-/// drops counted in [`dropped_events`]). Never logs per batch at info (the extension is subscribed
-/// to its own logs: logging per batch would feed itself); one WARN on the first drop.
+/// Serves deliveries forever, each connection on a task of its own: answers 200 right away (after
+/// reading the body, bounded at [`MAX_BATCH_BYTES`]: larger → 413 and counted), parses, sends the
+/// delivery's events on `sink` as one message (drops counted in [`dropped_events`]). Never logs per
+/// batch at info (the extension is subscribed to its own logs: logging per batch would feed
+/// itself); one WARN on the first drop.
 ///
 /// A batch is parsed and queued before its answer is written: parsing takes well under a
 /// millisecond for a 256 KiB batch, and doing it in line keeps events in delivery order, which a
 /// task per batch would not.
-pub async fn serve(listener: TcpListener, sink: mpsc::Sender<TelemetryEvent>) {
-    let builder = http1::Builder::new();
+pub async fn serve(listener: TcpListener, sink: BatchSender) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -89,44 +91,93 @@ pub async fn serve(listener: TcpListener, sink: mpsc::Sender<TelemetryEvent>) {
                 continue;
             }
         };
-        let sink = sink.clone();
-        let conn = builder.serve_connection(
-            TokioIo::new(stream),
-            service_fn(move |req| {
-                let sink = sink.clone();
-                async move { Ok::<_, Infallible>(deliver(req, &sink).await) }
-            }),
-        );
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %error_chain(&e), "telemetry connection ended with an error");
-            }
-        });
+        // An answer is one small write; on a kept-alive connection it must not wait for an ACK.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not disable Nagle on a telemetry connection");
+        }
+        tokio::spawn(serve_connection(Conn::new(stream), sink.clone()));
     }
 }
 
-/// Handles one POST from the platform.
-async fn deliver(req: Request<Incoming>, sink: &mpsc::Sender<TelemetryEvent>) -> Response<ApiBody> {
-    if req.method() != Method::POST {
-        return answer(StatusCode::METHOD_NOT_ALLOWED);
-    }
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let body = match read_bounded(req.into_body(), announced).await {
-        Ok(Some(body)) => body,
-        Ok(None) => {
-            count(
-                &OVERSIZE_BATCHES,
-                1,
-                "a telemetry batch exceeded 4 MiB and was refused with 413",
-            );
-            return answer(StatusCode::PAYLOAD_TOO_LARGE);
+/// Serves one connection's requests in order (pipelined ones too) until it closes, asks to close,
+/// or sends something that is not a readable request.
+async fn serve_connection(mut conn: Conn, sink: BatchSender) {
+    let mut out = Vec::new();
+    while let Some(Answer { status, close }) = answer_next(&mut conn, &sink).await {
+        out.clear();
+        write_answer(&mut out, status, close);
+        if conn.stream.write_all(&out).await.is_err() || close {
+            return;
         }
-        // The platform went away mid-body; it retries, nobody reads this answer.
-        Err(_) => return answer(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// What one request is answered.
+struct Answer {
+    status: StatusCode,
+    /// Whether the connection closes after the answer (it then says so).
+    close: bool,
+}
+
+impl Answer {
+    /// A refusal after which the connection's bytes cannot be trusted to frame another request.
+    fn refusal(status: StatusCode) -> Option<Self> {
+        Some(Self {
+            status,
+            close: true,
+        })
+    }
+}
+
+/// Reads the next request on `conn` and handles it; `None` when the connection ended (between
+/// requests or in the middle of one: the platform retries, nobody would read an answer).
+async fn answer_next(conn: &mut Conn, sink: &BatchSender) -> Option<Answer> {
+    let head = match read_head(
+        &mut conn.stream,
+        &mut conn.buf,
+        MAX_HEAD_BYTES,
+        head::parse_request,
+    )
+    .await
+    {
+        Ok(Some(head)) => head,
+        Ok(None) | Err(ReadHeadError::Io(_) | ReadHeadError::Truncated) => return None,
+        Err(ReadHeadError::TooLarge(_)) => {
+            return Answer::refusal(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        }
+        Err(ReadHeadError::Head(_)) => return Answer::refusal(StatusCode::BAD_REQUEST),
+    };
+    let Ok(framing) = head.framing() else {
+        return Answer::refusal(StatusCode::BAD_REQUEST);
+    };
+    if head.expects_continue() && conn.stream.write_all(CONTINUE).await.is_err() {
+        return None;
+    }
+    let body = match read_whole(&mut conn.stream, &mut conn.buf, framing, MAX_BATCH_BYTES).await {
+        Ok(body) => body,
+        Err(RelayError::Chunked(_)) => return Answer::refusal(StatusCode::BAD_REQUEST),
+        Err(_) => return None,
+    };
+    let status = if head.method() == "POST" {
+        deliver(body, sink)
+    } else {
+        StatusCode::METHOD_NOT_ALLOWED
+    };
+    Some(Answer {
+        status,
+        close: head.closes(),
+    })
+}
+
+/// Handles one POST's body from the platform.
+fn deliver(body: WholeBody, sink: &BatchSender) -> StatusCode {
+    let WholeBody::Within(body) = body else {
+        count(
+            &OVERSIZE_BATCHES,
+            1,
+            "a telemetry batch exceeded 4 MiB and was refused with 413",
+        );
+        return StatusCode::PAYLOAD_TOO_LARGE;
     };
     let (events, skipped) = parse_batch(&body);
     if skipped > 0 {
@@ -136,52 +187,27 @@ async fn deliver(req: Request<Incoming>, sink: &mpsc::Sender<TelemetryEvent>) ->
             "a telemetry batch held elements lambda-lens does not understand; they were skipped",
         );
     }
-    let mut dropped = 0;
-    for event in events {
-        if sink.try_send(event).is_err() {
-            dropped += 1;
-        }
-    }
+    let dropped = sink.send(events);
     if dropped > 0 {
         count(
             &DROPPED_EVENTS,
-            dropped,
+            dropped as u64,
             "the telemetry queue is full; events are being dropped",
         );
     }
-    answer(StatusCode::OK)
+    StatusCode::OK
 }
 
-/// Reads the whole body; `Ok(None)` when it exceeds [`MAX_BATCH_BYTES`]. An oversize body is still
-/// read to its end (and discarded) so the platform gets the 413 instead of a reset connection.
-async fn read_bounded(
-    mut body: Incoming,
-    announced: Option<u64>,
-) -> Result<Option<Bytes>, hyper::Error> {
-    let mut oversize = announced.is_some_and(|len| len > MAX_BATCH_BYTES as u64);
-    let mut read = Bytes::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        if oversize || read.len() + data.len() > MAX_BATCH_BYTES {
-            oversize = true;
-            read = Bytes::new();
-        } else if read.is_empty() {
-            // A batch usually arrives in one frame: it is kept as it came, without a copy.
-            read = data;
-        } else {
-            // Copies the first frame once; later frames append to the (then unique) buffer.
-            let mut joined = BytesMut::from(std::mem::take(&mut read));
-            joined.extend_from_slice(&data);
-            read = joined.freeze();
-        }
+/// Appends an answer head without a body: `HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n` and
+/// the like, saying `connection: close` when the connection ends after it.
+fn write_answer(out: &mut Vec<u8>, status: StatusCode, close: bool) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\ncontent-length: 0\r\n");
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
     }
-    Ok((!oversize).then_some(read))
-}
-
-fn answer(status: StatusCode) -> Response<ApiBody> {
-    let mut resp = Response::new(ApiBody::empty());
-    *resp.status_mut() = status;
-    resp
+    out.extend_from_slice(b"\r\n");
 }

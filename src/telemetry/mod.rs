@@ -2,9 +2,9 @@
 //! those batches into [`TelemetryEvent`]s, and the `PUT /2022-07-01/telemetry` subscription.
 //!
 //! Start-up order (the subscription window closes when init ends): [`bind_listener`], spawn
-//! [`serve`] with the sending half of a [`TELEMETRY_QUEUE_CAPACITY`] channel, register the
-//! extension, then [`subscribe`] with the listener's port. Events reach the owner task in delivery
-//! order; what could not be queued or understood is counted ([`dropped_events`],
+//! [`serve`] with the sending half of a [`queue`] of [`TELEMETRY_QUEUE_CAPACITY`] events, register
+//! the extension, then [`subscribe`] with the listener's port. Events reach the owner task in
+//! delivery order, one message per delivery; what could not be queued or understood is counted ([`dropped_events`],
 //! [`oversize_batches`], [`skipped_elements`]), never logged per batch.
 
 mod batch;
@@ -12,6 +12,7 @@ mod body;
 mod events;
 mod lenient;
 mod listener;
+mod queue;
 mod subscribe;
 
 pub use events::{
@@ -20,6 +21,6 @@ pub use events::{
 };
 pub use listener::{
     bind_listener, dropped_events, oversize_batches, serve, skipped_elements, MAX_BATCH_BYTES,
-    TELEMETRY_QUEUE_CAPACITY,
 };
+pub use queue::{queue, BatchReceiver, BatchSender, TELEMETRY_QUEUE_CAPACITY};
 pub use subscribe::{subscribe, SchemaVersion, SubscribeError, Subscription};
