@@ -432,6 +432,62 @@ mod tests {
     use super::*;
     use crate::settings::MANAGED_INSTANCES;
 
+    #[tokio::test]
+    async fn the_event_poll_sends_one_fixed_head_and_reads_events_in_either_framing() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind an ephemeral port");
+        let port = listener.local_addr().expect("local address").port();
+        let api = RuntimeApiEndpoint::parse(&format!("127.0.0.1:{port}")).expect("an endpoint");
+        let mut poller =
+            EventPoller::new(&api, &ExtensionId("ext-1".into())).expect("a valid request");
+        let expected = format!(
+            "GET /2020-01-01/extension/event/next HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nlambda-extension-identifier: ext-1\r\n\r\n"
+        );
+        let invoke = r#"{"eventType":"INVOKE","deadlineMs":7,"requestId":"r-1"}"#;
+        let shutdown = r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":9}"#;
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let (split_at, rest) = invoke.split_at(10);
+            let answers = [
+                format!(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{split_at}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n",
+                    split_at.len(),
+                    rest.len()
+                ),
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{shutdown}",
+                    shutdown.len()
+                ),
+            ];
+            for answer in answers {
+                let mut got = vec![0; expected.len()];
+                stream.read_exact(&mut got).await.expect("a request");
+                assert_eq!(String::from_utf8_lossy(&got), expected);
+                stream.write_all(answer.as_bytes()).await.expect("answer");
+            }
+        });
+        assert_eq!(
+            poller.next().await.expect("INVOKE"),
+            ExtensionEvent::Invoke(InvokeEvent {
+                request_id: RequestId::new("r-1"),
+                deadline_ms: 7,
+                invoked_function_arn: None,
+                tracing: None,
+            })
+        );
+        assert_eq!(
+            poller.next().await.expect("SHUTDOWN"),
+            ExtensionEvent::Shutdown {
+                reason: ShutdownReason::Spindown,
+                deadline_ms: 9
+            }
+        );
+        server.await.expect("the server's script");
+    }
+
     #[test]
     fn managed_instances_register_for_shutdown_only() {
         assert_eq!(

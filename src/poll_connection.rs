@@ -148,3 +148,137 @@ async fn attempt(
         WholeBody::TooLarge => Err(PollError::TooLarge(limit)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    const REQUEST: &[u8] = b"GET /next HTTP/1.1\r\nhost: h\r\n\r\n";
+    const LIMIT: usize = 64;
+
+    async fn listen() -> (TcpListener, PollConnection) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind an ephemeral port");
+        let addr: SocketAddr = listener.local_addr().expect("local address");
+        let authority = Authority::try_from(addr.to_string()).expect("an authority");
+        (listener, PollConnection::new(&authority))
+    }
+
+    /// Reads one request head from `stream` and checks it is [`REQUEST`], byte for byte.
+    async fn expect_request(stream: &mut TcpStream) {
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r\n\r\n") {
+            let mut byte = [0];
+            let n = stream.read(&mut byte).await.expect("read the request");
+            assert_eq!(n, 1, "the connection ended after {got:?}");
+            got.push(byte[0]);
+        }
+        assert_eq!(got, REQUEST);
+    }
+
+    /// Accepts a connection, reads a request and answers `answer`; the connection stays open.
+    async fn answer(listener: &TcpListener, answer: &[u8]) -> TcpStream {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        expect_request(&mut stream).await;
+        stream.write_all(answer).await.expect("answer");
+        stream
+    }
+
+    async fn body(conn: &mut PollConnection) -> String {
+        let answer = conn.exchange(REQUEST, LIMIT).await.expect("an answer");
+        assert_eq!(answer.status, StatusCode::OK);
+        String::from_utf8_lossy(&answer.body).into_owned()
+    }
+
+    #[tokio::test]
+    async fn answers_by_length_and_chunks_share_a_kept_connection_replaced_once_closed() {
+        let (listener, mut conn) = listen().await;
+        let server = tokio::spawn(async move {
+            let mut kept = answer(
+                &listener,
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\nfirst",
+            )
+            .await;
+            expect_request(&mut kept).await;
+            kept.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nsec\r\n3\r\nond\r\n0\r\nT: v\r\n\r\n",
+            )
+            .await
+            .expect("answer");
+            // Closed while kept, between two polls (as after a restore).
+            drop(kept);
+            answer(
+                &listener,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthird",
+            )
+            .await
+        });
+        assert_eq!(body(&mut conn).await, "first");
+        assert_eq!(body(&mut conn).await, "second");
+        assert_eq!(body(&mut conn).await, "third");
+        server.await.expect("the server's script");
+    }
+
+    #[tokio::test]
+    async fn a_new_connections_failure_is_final() {
+        let (listener, mut conn) = listen().await;
+        let server = tokio::spawn(async move {
+            drop(
+                answer(
+                    &listener,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst",
+                )
+                .await,
+            );
+            // The replacement closes too, without answering: no third attempt.
+            drop(answer(&listener, b"").await);
+            answer(
+                &listener,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh",
+            )
+            .await
+        });
+        assert_eq!(body(&mut conn).await, "first");
+        let failed = conn
+            .exchange(REQUEST, LIMIT)
+            .await
+            .expect_err("closed twice");
+        assert!(matches!(failed, PollError::Answer(_)), "{failed:?}");
+        assert!(!failed.after_head());
+        assert_eq!(body(&mut conn).await, "fresh");
+        server.await.expect("the server's script");
+    }
+
+    #[tokio::test]
+    async fn a_closing_answer_is_not_kept_and_an_oversize_body_fails_after_the_head() {
+        let (listener, mut conn) = listen().await;
+        let server = tokio::spawn(async move {
+            let mut closing = answer(
+                &listener,
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nlast",
+            )
+            .await;
+            // The client lets the connection go rather than send another request on it.
+            let mut rest = Vec::new();
+            closing.read_to_end(&mut rest).await.expect("a clean close");
+            assert!(rest.is_empty(), "{rest:?}");
+            let big = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                LIMIT + 1,
+                "x".repeat(LIMIT + 1)
+            );
+            answer(&listener, big.as_bytes()).await
+        });
+        assert_eq!(body(&mut conn).await, "last");
+        let failed = conn.exchange(REQUEST, LIMIT).await.expect_err("too large");
+        assert!(matches!(failed, PollError::TooLarge(LIMIT)), "{failed:?}");
+        assert!(failed.after_head());
+        server.await.expect("the server's script");
+    }
+}

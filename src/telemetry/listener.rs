@@ -211,3 +211,199 @@ fn write_answer(out: &mut Vec<u8>, status: StatusCode, close: bool) {
     }
     out.extend_from_slice(b"\r\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+
+    use super::*;
+    use crate::telemetry::{queue, BatchReceiver, TelemetryBody, TelemetryEvent};
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+
+    /// A listener on an ephemeral loopback port; its address and the owner's end of its queue.
+    async fn start() -> (SocketAddr, BatchReceiver) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = queue(64);
+        tokio::spawn(serve(listener, tx));
+        (addr, rx)
+    }
+
+    /// A batch of `function` lines with these records.
+    fn batch(records: &[&str]) -> String {
+        let items: Vec<String> = records
+            .iter()
+            .map(|r| {
+                format!(r#"{{"time":"2022-10-12T00:03:50.000Z","type":"function","record":"{r}"}}"#)
+            })
+            .collect();
+        format!("[{}]", items.join(","))
+    }
+
+    fn post(body: &str) -> String {
+        format!(
+            "POST / HTTP/1.1\r\nHost: sandbox.localdomain:9999\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    /// `body` in two chunks, with a trailer.
+    fn chunked_post(body: &str) -> String {
+        let (a, b) = body.split_at(body.len() / 2);
+        format!(
+            "POST / HTTP/1.1\r\nHost: sandbox.localdomain\r\nTransfer-Encoding: chunked\r\n\r\n{:x};ext=1\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\nX-Trailer: t\r\n\r\n",
+            a.len(),
+            b.len()
+        )
+    }
+
+    fn messages(events: &[TelemetryEvent]) -> Vec<&str> {
+        events
+            .iter()
+            .map(|e| match &e.body {
+                TelemetryBody::Log { message, .. } => message.as_str(),
+                other => panic!("not a log line: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Reads exactly `expected.len()` bytes and compares them.
+    async fn expect_answer(stream: &mut TcpStream, expected: &[u8]) {
+        let mut got = vec![0; expected.len()];
+        stream.read_exact(&mut got).await.expect("an answer");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    async fn expect_closed(stream: &mut TcpStream) {
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).await.expect("a clean close");
+        assert_eq!(String::from_utf8_lossy(&rest), "");
+    }
+
+    #[tokio::test]
+    async fn pipelined_length_and_chunked_posts_are_answered_in_order_one_message_each() {
+        let (addr, mut rx) = start().await;
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let pipelined = post(&batch(&["a", "b"])) + &chunked_post(&batch(&["c", "d", "e"]));
+        stream.write_all(pipelined.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, &[OK, OK].concat()).await;
+        let first = rx.recv().await.expect("first delivery");
+        assert_eq!(messages(&first), ["a", "b"]);
+        let second = rx.recv().await.expect("second delivery");
+        assert_eq!(messages(&second), ["c", "d", "e"]);
+
+        // Kept alive: a later delivery on the same connection, split across writes.
+        let third = post(&batch(&["f"]));
+        let (head, body) = third.split_at(20);
+        stream.write_all(head.as_bytes()).await.expect("send");
+        stream.write_all(body.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, OK).await;
+        assert_eq!(messages(&rx.recv().await.expect("delivery")), ["f"]);
+        assert!(rx.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn other_methods_get_405_and_the_connection_carries_on() {
+        let (addr, mut rx) = start().await;
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let requests = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\nPUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n[]{}",
+            post(&batch(&["after"]))
+        );
+        stream.write_all(requests.as_bytes()).await.expect("send");
+        let refused = b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n";
+        expect_answer(&mut stream, &[&refused[..], refused, OK].concat()).await;
+        assert_eq!(messages(&rx.recv().await.expect("delivery")), ["after"]);
+        assert!(rx.try_recv().is_none(), "refused requests deliver nothing");
+    }
+
+    #[tokio::test]
+    async fn oversize_bodies_get_413_after_being_read_through() {
+        let (addr, mut rx) = start().await;
+        let before = oversize_batches();
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let big = " ".repeat(MAX_BATCH_BYTES + 1);
+        let chunked_big = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+            big.len()
+        );
+        let writer = {
+            let requests = post(&big) + &chunked_big + &post(&batch(&["kept"]));
+            let (mut read, mut write) = stream.into_split();
+            let writer = tokio::spawn(async move {
+                write.write_all(requests.as_bytes()).await.expect("send");
+                write
+            });
+            let too_large = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n";
+            let expected = [&too_large[..], too_large, OK].concat();
+            let mut got = vec![0; expected.len()];
+            read.read_exact(&mut got).await.expect("three answers");
+            assert_eq!(got, expected);
+            writer
+        };
+        writer.await.expect("writer");
+        // Only this test sends oversize bodies in this binary, so the count is exact.
+        assert_eq!(oversize_batches() - before, 2);
+        assert_eq!(messages(&rx.recv().await.expect("delivery")), ["kept"]);
+        assert!(
+            rx.try_recv().is_none(),
+            "nothing of a refused batch is queued"
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_heads_and_framing_get_400_and_the_connection_closes() {
+        let (addr, mut rx) = start().await;
+        let bad_request =
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+        for malformed in [
+            "POST / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 3\r\n\r\n[]",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;x\n[]\r\n0\r\n\r\n",
+        ] {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            let then = post(&batch(&["never"]));
+            stream
+                .write_all((malformed.to_owned() + &then).as_bytes())
+                .await
+                .expect("send");
+            expect_answer(&mut stream, bad_request).await;
+            expect_closed(&mut stream).await;
+        }
+        assert!(
+            rx.try_recv().is_none(),
+            "nothing after a malformed head is read"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_close_is_honoured_and_said() {
+        let (addr, mut rx) = start().await;
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let body = batch(&["last"]);
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}{}",
+            body.len(),
+            post(&batch(&["never"]))
+        );
+        stream.write_all(request.as_bytes()).await.expect("send");
+        expect_answer(
+            &mut stream,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        expect_closed(&mut stream).await;
+        assert_eq!(messages(&rx.recv().await.expect("delivery")), ["last"]);
+        assert!(rx.try_recv().is_none());
+    }
+}
