@@ -18,7 +18,8 @@
 //! Around them: [`settings`] are read once at start-up (the only reader of the environment);
 //! [`app`] wires the stages together in start-up order; [`handoff`] tells the wrapper where the
 //! proxy listens; [`net`] binds listeners; [`platform_http`] is lambda-lens's own HTTP with the
-//! platform (the pooled client; `poll_connection` keeps the event poll's raw connection); [`logging`] is its own log; [`fuzzing`] holds the fuzz targets' entry points.
+//! platform (the pooled client; `poll_connection` keeps the event poll's raw connection);
+//! [`logging`] is its own log; [`fuzzing`] holds the fuzz targets' entry points.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
