@@ -13,7 +13,7 @@
 //! - `session`: one runtime connection, its exchanges one after the other;
 //! - `head` parses and writes HTTP/1 heads, `head_end` tells when a growing head is worth parsing,
 //!   `wire` moves bodies by their framing, `chunked` validates chunked framing as it passes, `names`
-//!   lists the header names the proxy reads or sets;
+//!   lists the header names the proxy reads or sets and `tags` recognizes them once per head;
 //! - `route`: which Runtime API call a request is;
 //! - `/next`: `next` claims an event from the `broker` or calls upstream, `deliver` hands it to
 //!   the runtime, `orphan` finishes a call whose runtime left so that its event is not lost;
@@ -42,6 +42,7 @@ mod result;
 mod route;
 mod runtime_conn;
 mod session;
+mod tags;
 mod transform_spans;
 mod transformable;
 mod upstream;
