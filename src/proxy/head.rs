@@ -412,7 +412,7 @@ impl RequestHead {
 
     /// Whether this is a `HEAD` request (whose answer has no body).
     pub(crate) fn is_head(&self) -> bool {
-        self.method() == "HEAD"
+        self.fields.raw[self.method.clone()] == *b"HEAD"
     }
 
     /// Whether the runtime's connection ends after this exchange.
@@ -442,7 +442,14 @@ impl RequestHead {
         out.extend_from_slice(&self.fields.raw[self.method.clone()]);
         out.push(b' ');
         out.extend_from_slice(base_path.as_bytes());
-        out.extend_from_slice(self.path_and_query().as_bytes());
+        let target = &self.fields.raw[self.target.clone()];
+        // The origin form (what runtimes send) is written as it came, without looking at it as
+        // text (the parser made sure that it is).
+        if target.starts_with(b"/") {
+            out.extend_from_slice(target);
+        } else {
+            out.extend_from_slice(self.path_and_query().as_bytes());
+        }
         out.extend_from_slice(if self.minor == 0 {
             b" HTTP/1.0\r\n"
         } else {

@@ -1,6 +1,7 @@
 //! Record building: what the owner task is told about an event handed to the runtime and about a
 //! result the runtime sent, read from the heads (the bodies are filled in by taps as they pass).
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use super::head::{RequestHead, ResponseHead};
@@ -58,7 +59,7 @@ pub(super) fn invocation_record(
     let trace_header = trace_header.map(text);
     let span = span(trace_header.as_deref());
     Some(InvocationRecord {
-        request_id: RequestId::new(text(request_id)),
+        request_id: RequestId::new(as_text(request_id)),
         deadline_ms: deadline_ms
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse().ok()),
@@ -79,7 +80,17 @@ pub(super) fn invocation_record(
 
 /// A header value as text (invalid UTF-8 replaced).
 fn text(value: &[u8]) -> String {
-    String::from_utf8_lossy(value).into_owned()
+    as_text(value).into_owned()
+}
+
+/// A header value as text, borrowed when it is valid UTF-8 (invalid UTF-8 replaced).
+fn as_text(value: &[u8]) -> Cow<'_, str> {
+    // Checking valid text (the usual case) whole is cheaper than taking it apart as the
+    // replacement does.
+    match std::str::from_utf8(value) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value),
+    }
 }
 
 /// The record of a result call `kind` for `request_id`, as far as its head tells; the X-Ray cause is
