@@ -96,10 +96,12 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    #[inline]
     fn name(&self, field: &Field) -> &[u8] {
         &self.raw[field.name.clone()]
     }
 
+    #[inline]
     fn value(&self, field: &Field) -> &[u8] {
         &self.raw[field.value.clone()]
     }
@@ -111,6 +113,7 @@ impl Fields {
 
     /// Whether field `field` is header `name` (given in lowercase), whose tag is `tag`: tags are
     /// compared when there is one (a tagged name is no untagged one), letters otherwise.
+    #[inline]
     fn is(&self, field: &Field, name: &str, tag: Option<Tag>) -> bool {
         match tag {
             Some(_) => field.tag == tag,
@@ -240,8 +243,14 @@ impl Fields {
         let mut used = [false; 3];
         debug_assert!(overrides.len() <= used.len());
         let mut override_tags = [None; 3];
+        // Which lines may be overridden, told by their tag alone when every override is tagged.
+        let (mut overridden_tags, mut untagged_override) = (Tags::default(), false);
         for ((name, _), tag) in overrides.iter().zip(&mut override_tags) {
             *tag = Tag::lookup(name.as_bytes());
+            match *tag {
+                Some(tag) => overridden_tags.insert(tag),
+                None => untagged_override = true,
+            }
         }
         // Headers `Connection` names are connection-specific too, except those that frame or route
         // the message, which the proxy relies on itself.
@@ -262,10 +271,18 @@ impl Fields {
         let mut verbatim: Option<Range<usize>> = None;
         for field in &self.list {
             let name = self.name(field);
-            let overridden = overrides
-                .iter()
-                .zip(&override_tags)
-                .position(|((o, _), &tag)| self.is(field, o, tag));
+            let may_be_overridden = match field.tag {
+                Some(tag) => overridden_tags.has(tag),
+                None => untagged_override,
+            };
+            let overridden = may_be_overridden
+                .then(|| {
+                    overrides
+                        .iter()
+                        .zip(&override_tags)
+                        .position(|((o, _), &tag)| self.is(field, o, tag))
+                })
+                .flatten();
             if let Some(i) = overridden {
                 used[i] = true;
                 self.write_lines(out, verbatim.take());
