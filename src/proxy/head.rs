@@ -254,17 +254,20 @@ impl Fields {
         }
         // Headers `Connection` names are connection-specific too, except those that frame or route
         // the message, which the proxy relies on itself.
-        let listed: Vec<&[u8]> = self
-            .tagged(Tag::CONNECTION)
-            .flat_map(|v| v.split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .filter(|t| {
-                !t.is_empty()
-                    && !MESSAGE_FRAMING
-                        .iter()
-                        .any(|f| t.eq_ignore_ascii_case(f.as_bytes()))
-            })
-            .collect();
+        let listed: Vec<&[u8]> = if self.has(Tag::CONNECTION) {
+            self.tagged(Tag::CONNECTION)
+                .flat_map(|v| v.split(|&b| b == b','))
+                .map(<[u8]>::trim_ascii)
+                .filter(|t| {
+                    !t.is_empty()
+                        && !MESSAGE_FRAMING
+                            .iter()
+                            .any(|f| t.eq_ignore_ascii_case(f.as_bytes()))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let chunked = self.has(Tag::TRANSFER_ENCODING);
         // Lines kept as they arrived and not yet written: consecutive ones that only CRLF separated
         // in the head are copied at once.

@@ -164,16 +164,22 @@ pub(crate) fn same_name(name: &[u8], lower: &str) -> bool {
 fn same_letters(name: &[u8], lower: &[u8]) -> bool {
     debug_assert!(!lower.iter().any(u8::is_ascii_uppercase));
     const CASE: u64 = u64::from_ne_bytes([0x20; 8]);
+    let len = name.len().min(lower.len());
+    if len < 8 {
+        return name
+            .iter()
+            .zip(lower)
+            .fold(0u8, |differ, (b, l)| differ | ((b | 0x20) ^ l))
+            == 0;
+    }
     let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().unwrap_or_default());
-    let mut differ = name
+    let words = name
         .chunks_exact(8)
         .zip(lower.chunks_exact(8))
         .fold(0, |differ, (b, l)| differ | ((word(b) | CASE) ^ word(l)));
-    let tail = name.len() - name.len() % 8;
-    for (b, l) in name[tail..].iter().zip(&lower[tail..]) {
-        differ |= u64::from((b | 0x20) ^ l);
-    }
-    differ == 0
+    // The last eight bytes, overlapping the words above, cover the rest.
+    let last = (word(&name[len - 8..len]) | CASE) ^ word(&lower[len - 8..len]);
+    words | last == 0
 }
 
 #[cfg(test)]
@@ -187,6 +193,19 @@ mod tests {
         assert!(!same_name(b"Content-Lengths", "content-length"));
         assert!(!same_name(b"Content_Length", "content-length"));
         assert!(!same_name(b"X-Trace-1", "x-trace-2"));
+        assert!(!same_name(
+            b"Lambda-Runtime-Aws-Request-Ie",
+            "lambda-runtime-aws-request-id"
+        ));
+        assert!(!same_name(
+            b"Lambda-Runtime-Aws_Request-Id",
+            "lambda-runtime-aws-request-id"
+        ));
+        assert!(same_name(
+            b"LAMBDA-runtime-AWS-request-ID",
+            "lambda-runtime-aws-request-id"
+        ));
+        assert!(!same_name(b"Expecu", "expect") && same_name(b"eXPECT", "expect"));
     }
 
     #[test]
