@@ -212,10 +212,7 @@ impl Fields {
         let mut length = None;
         for value in self.tagged(Tag::CONTENT_LENGTH) {
             for part in value.split(|&b| b == b',') {
-                let n = std::str::from_utf8(part.trim_ascii())
-                    .ok()
-                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|s| s.parse::<u64>().ok())
+                let n = decimal(part.trim_ascii())
                     .ok_or(HeadError::Framing("Content-Length is not a number"))?;
                 if length.is_some_and(|l| l != n) {
                     return Err(HeadError::Framing("Content-Length values disagree"));
@@ -539,6 +536,17 @@ impl ResponseHead {
     }
 }
 
+/// The number `digits` spell in decimal: one or more ASCII digits, nothing else, fitting a `u64`.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|&d| d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
 fn span(base: &[u8], part: &[u8]) -> Range<usize> {
     if part.is_empty() {
         return 0..0;
@@ -833,6 +841,24 @@ mod tests {
             b"GET /2018-06-01/runtime/invocation/next?x=1 HTTP/1.0\r\nhost: h:1\r\n\r\n"
         );
         assert!(head.closes(), "HTTP/1.0 closes unless asked to keep alive");
+    }
+
+    #[test]
+    fn decimal_numbers_are_digits_only_and_fit_64_bits() {
+        assert_eq!(decimal(b"0"), Some(0));
+        assert_eq!(decimal(b"007"), Some(7));
+        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"18446744073709551616",
+            b"+5",
+            b"-1",
+            b"5 ",
+            b"1e3",
+            b"\xd9\xa3",
+        ] {
+            assert_eq!(decimal(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
