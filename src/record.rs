@@ -29,9 +29,9 @@ pub const OBSERVATION_QUEUE_CAPACITY: usize = 1024;
 pub struct RequestId(Arc<str>);
 
 impl RequestId {
-    /// Wraps a request id as received.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(Arc::from(id.into()))
+    /// Wraps a request id as received (copied once, into the shared allocation).
+    pub fn new(id: impl AsRef<str>) -> Self {
+        Self(Arc::from(id.as_ref()))
     }
 
     /// The id as a string.

@@ -110,6 +110,7 @@ impl Session {
         event: Event<'_, R>,
         record: EventRecord,
     ) -> Result<KeepAlive, RelayError> {
+        let mut out = self.head_buffer();
         let shared = &self.shared;
         // The runtime's connection closes after an event when it asked, or when the event's
         // framing is faulty; the head says so (an event read until close ends the connection anyway).
@@ -125,7 +126,6 @@ impl Session {
             overrides[count] = (names::CONNECTION, b"close");
             count += 1;
         }
-        let mut out = Vec::with_capacity(512);
         event.head.write_downstream(&mut out, &overrides[..count]);
         // A batch's records are read for its span's links: without spans nothing reads them.
         let mut tap = match record {
@@ -148,6 +148,8 @@ impl Session {
             };
             self.rt.receive(event.src, event.buf, message).await
         };
+        self.keep_head_buffer(out);
+        let shared = &self.shared;
         if !matches!(result, Err(RelayError::NotSent(_))) {
             let finished = |mut tap: Tap| {
                 let records = tap.take_records();

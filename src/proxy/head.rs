@@ -9,6 +9,8 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
+use super::tags::{same_name, Tag, Tags};
+
 /// Header lines parsed into a stack array; a head with more is parsed again into a heap array.
 const INLINE_HEADERS: usize = 64;
 /// Most header lines in one head. The Runtime API (Go's net/http) limits only the head's size, which
@@ -20,15 +22,15 @@ const MESSAGE_FRAMING: [&str; 4] = ["content-length", "transfer-encoding", "host
 
 /// Headers that describe one connection rather than the message (RFC 9110 §7.6.1). `Transfer-Encoding`
 /// and `Trailer` are not among them: the proxy relays chunked bodies and their trailers verbatim.
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
-];
+const HOP_BY_HOP: Tags = Tags::of(&[
+    Tag::CONNECTION,
+    Tag::of("keep-alive"),
+    Tag::of("proxy-connection"),
+    Tag::of("te"),
+    Tag::of("upgrade"),
+    Tag::of("proxy-authenticate"),
+    Tag::of("proxy-authorization"),
+]);
 
 /// Why bytes are not an acceptable head.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,8 @@ pub(crate) enum Framing {
 struct Field {
     name: Range<usize>,
     value: Range<usize>,
+    /// The name's tag, when the proxy reads that header.
+    tag: Option<Tag>,
 }
 
 /// The header lines of a head, over the head's own bytes.
@@ -87,13 +91,17 @@ struct Field {
 pub(crate) struct Fields {
     raw: Bytes,
     list: Vec<Field>,
+    /// The tagged names among the lines.
+    tagged: Tags,
 }
 
 impl Fields {
+    #[inline]
     fn name(&self, field: &Field) -> &[u8] {
         &self.raw[field.name.clone()]
     }
 
+    #[inline]
     fn value(&self, field: &Field) -> &[u8] {
         &self.raw[field.value.clone()]
     }
@@ -103,54 +111,86 @@ impl Fields {
         self.list.is_empty()
     }
 
+    /// Whether field `field` is header `name` (given in lowercase), whose tag is `tag`: tags are
+    /// compared when there is one (a tagged name is no untagged one), letters otherwise.
+    #[inline]
+    fn is(&self, field: &Field, name: &str, tag: Option<Tag>) -> bool {
+        match tag {
+            Some(_) => field.tag == tag,
+            None => field.tag.is_none() && same_name(self.name(field), name),
+        }
+    }
+
+    /// The lines that may be the header whose tag is `tag`: none when the head lacks that tagged
+    /// name, so that looking for it costs no look at the lines.
+    fn candidates(&self, tag: Option<Tag>) -> &[Field] {
+        match tag {
+            Some(tag) if !self.tagged.has(tag) => &[],
+            _ => &self.list,
+        }
+    }
+
     /// Every value of header `name` (given in lowercase; matched case-insensitively), in order.
-    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.list
+    pub(crate) fn all<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        let tag = Tag::lookup(name.as_bytes());
+        self.candidates(tag)
             .iter()
-            .filter(move |f| same_name(self.name(f), name))
+            .filter(move |f| self.is(f, name, tag))
             .map(|f| self.value(f))
     }
 
     /// The first value of header `name` (given in lowercase).
     pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
-        self.list
+        self.all(name).next()
+    }
+
+    /// Every value of the tagged header `tag`, in order.
+    fn tagged<'a>(&'a self, tag: Tag) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.candidates(Some(tag))
             .iter()
-            .find(|f| same_name(self.name(f), name))
+            .filter(move |f| f.tag == Some(tag))
             .map(|f| self.value(f))
     }
 
-    /// The first value of each header in `names` (given in lowercase), found in one pass over the
-    /// lines: cheaper than one [`Fields::get`] per name when a record reads several.
-    pub(crate) fn first_of<const N: usize>(&self, names: [&str; N]) -> [Option<&[u8]>; N] {
+    /// Whether there is a line of the tagged header `tag`.
+    fn has(&self, tag: Tag) -> bool {
+        self.tagged.has(tag)
+    }
+
+    /// The first value of each tagged header in `tags`, found in one pass over the lines: cheaper
+    /// than one [`Fields::get`] per name when a record reads several.
+    pub(crate) fn first_of<const N: usize>(&self, tags: [Tag; N]) -> [Option<&[u8]>; N] {
         let mut found = [None; N];
         for field in &self.list {
-            let name = self.name(field);
-            let wanted = names
-                .iter()
-                .zip(&mut found)
-                .find(|(wanted, slot)| slot.is_none() && same_name(name, wanted));
-            if let Some((_, slot)) = wanted {
-                *slot = Some(self.value(field));
+            let Some(tag) = field.tag else {
+                continue;
+            };
+            let wanted = (0..N).find(|&i| found[i].is_none() && tags[i] == tag);
+            if let Some(i) = wanted {
+                found[i] = Some(self.value(field));
             }
         }
         found
     }
 
-    /// Whether a comma-separated header `name` lists `token` (case-insensitive).
-    fn lists(&self, name: &str, token: &str) -> bool {
-        self.all(name)
+    /// Whether a comma-separated tagged header `tag` lists `token` (case-insensitive).
+    fn lists(&self, tag: Tag, token: &str) -> bool {
+        self.tagged(tag)
             .flat_map(|v| v.split(|&b| b == b','))
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     }
 
     /// What the `Transfer-Encoding` lines declare.
     fn codings(&self) -> Codings {
-        if self.get("transfer-encoding").is_none() {
+        if !self.has(Tag::TRANSFER_ENCODING) {
             return Codings::Absent;
         }
         let (mut count, mut chunked, mut last_chunked) = (0, 0, false);
         for coding in self
-            .all("transfer-encoding")
+            .tagged(Tag::TRANSFER_ENCODING)
             .flat_map(|v| v.split(|&b| b == b','))
             .map(<[u8]>::trim_ascii)
             .filter(|t| !t.is_empty())
@@ -170,12 +210,9 @@ impl Fields {
     /// The `Content-Length`, if any; values that are not one number are an error.
     fn content_length(&self) -> Result<Option<u64>, HeadError> {
         let mut length = None;
-        for value in self.all("content-length") {
+        for value in self.tagged(Tag::CONTENT_LENGTH) {
             for part in value.split(|&b| b == b',') {
-                let n = std::str::from_utf8(part.trim_ascii())
-                    .ok()
-                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|s| s.parse::<u64>().ok())
+                let n = decimal(part.trim_ascii())
                     .ok_or(HeadError::Framing("Content-Length is not a number"))?;
                 if length.is_some_and(|l| l != n) {
                     return Err(HeadError::Framing("Content-Length values disagree"));
@@ -189,9 +226,9 @@ impl Fields {
     /// Whether the connection ends after this message (`minor` is the HTTP/1 minor version).
     fn closes(&self, minor: u8) -> bool {
         if minor == 0 {
-            !self.lists("connection", "keep-alive")
+            !self.lists(Tag::CONNECTION, "keep-alive")
         } else {
-            self.lists("connection", "close")
+            self.lists(Tag::CONNECTION, "close")
         }
     }
 
@@ -202,46 +239,82 @@ impl Fields {
     pub(crate) fn write_for_next_hop(&self, out: &mut Vec<u8>, overrides: &[(&str, &[u8])]) {
         let mut used = [false; 3];
         debug_assert!(overrides.len() <= used.len());
+        let mut override_tags = [None; 3];
+        // Which lines may be overridden, told by their tag alone when every override is tagged.
+        let (mut overridden_tags, mut untagged_override) = (Tags::default(), false);
+        for ((name, _), tag) in overrides.iter().zip(&mut override_tags) {
+            *tag = Tag::lookup(name.as_bytes());
+            match *tag {
+                Some(tag) => overridden_tags.insert(tag),
+                None => untagged_override = true,
+            }
+        }
         // Headers `Connection` names are connection-specific too, except those that frame or route
         // the message, which the proxy relies on itself.
-        let listed: Vec<&[u8]> = self
-            .all("connection")
-            .flat_map(|v| v.split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .filter(|t| {
-                !t.is_empty()
-                    && !MESSAGE_FRAMING
-                        .iter()
-                        .any(|f| t.eq_ignore_ascii_case(f.as_bytes()))
-            })
-            .collect();
-        let chunked = self.get("transfer-encoding").is_some();
+        let listed: Vec<&[u8]> = if self.has(Tag::CONNECTION) {
+            self.tagged(Tag::CONNECTION)
+                .flat_map(|v| v.split(|&b| b == b','))
+                .map(<[u8]>::trim_ascii)
+                .filter(|t| {
+                    !t.is_empty()
+                        && !MESSAGE_FRAMING
+                            .iter()
+                            .any(|f| t.eq_ignore_ascii_case(f.as_bytes()))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let chunked = self.has(Tag::TRANSFER_ENCODING);
+        // Lines kept as they arrived and not yet written: consecutive ones that only CRLF separated
+        // in the head are copied at once.
+        let mut verbatim: Option<Range<usize>> = None;
         for field in &self.list {
             let name = self.name(field);
-            if let Some(i) = overrides.iter().position(|(o, _)| same_name(name, o)) {
+            let may_be_overridden = match field.tag {
+                Some(tag) => overridden_tags.has(tag),
+                None => untagged_override,
+            };
+            let overridden = may_be_overridden
+                .then(|| {
+                    overrides
+                        .iter()
+                        .zip(&override_tags)
+                        .position(|((o, _), &tag)| self.is(field, o, tag))
+                })
+                .flatten();
+            if let Some(i) = overridden {
                 used[i] = true;
+                self.write_lines(out, verbatim.take());
                 out.extend_from_slice(name);
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(overrides[i].1);
                 out.extend_from_slice(b"\r\n");
                 continue;
             }
-            let drop = HOP_BY_HOP.iter().any(|h| same_name(name, h))
+            let drop = field.tag.is_some_and(|tag| HOP_BY_HOP.has(tag))
                 || listed.iter().any(|t| t.eq_ignore_ascii_case(name))
-                || (chunked && same_name(name, "content-length"));
+                || (chunked && field.tag == Some(Tag::CONTENT_LENGTH));
             if drop {
                 continue;
             }
-            let value = self.value(field);
-            if value.is_empty() {
+            if field.value.is_empty() {
+                self.write_lines(out, verbatim.take());
                 out.extend_from_slice(name);
-                out.extend_from_slice(b": ");
-            } else {
-                // From the name to the end of the value: the line exactly as it arrived.
-                out.extend_from_slice(&self.raw[field.name.start..field.value.end]);
+                out.extend_from_slice(b": \r\n");
+                continue;
             }
-            out.extend_from_slice(b"\r\n");
+            // From the name to the end of the value: the line exactly as it arrived.
+            let line = field.name.start..field.value.end;
+            match &mut verbatim {
+                Some(lines) if &self.raw[lines.end..line.start] == b"\r\n" => lines.end = line.end,
+                _ => {
+                    self.write_lines(out, verbatim.take());
+                    verbatim = Some(line);
+                }
+            }
         }
+        self.write_lines(out, verbatim);
         for (i, (name, value)) in overrides.iter().enumerate() {
             if !used[i] {
                 out.extend_from_slice(name.as_bytes());
@@ -253,10 +326,18 @@ impl Fields {
         out.extend_from_slice(b"\r\n");
     }
 
+    /// Appends the head's bytes `lines` (whole header lines but the last CRLF) and a CRLF.
+    fn write_lines(&self, out: &mut Vec<u8>, lines: Option<Range<usize>>) {
+        if let Some(lines) = lines {
+            out.extend_from_slice(&self.raw[lines]);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
     /// Whether both `Transfer-Encoding` and `Content-Length` were sent: the length is ignored and the
     /// connection must close after the message (RFC 9112 §6.1, §6.3).
     fn has_conflicting_length(&self) -> bool {
-        self.get("transfer-encoding").is_some() && self.get("content-length").is_some()
+        self.has(Tag::TRANSFER_ENCODING) && self.has(Tag::CONTENT_LENGTH)
     }
 
     /// The fields as an `http::HeaderMap` (for trailers, which are few); unrepresentable ones are
@@ -312,7 +393,7 @@ impl RequestHead {
 
     /// How the request body is delimited; an unusable declaration is an error (answered with 400).
     pub(crate) fn framing(&self) -> Result<Framing, HeadError> {
-        if self.minor == 0 && self.fields.get("transfer-encoding").is_some() {
+        if self.minor == 0 && self.fields.has(Tag::TRANSFER_ENCODING) {
             // An HTTP/1.0 server (Go's too) ignores Transfer-Encoding: the two would frame it apart.
             return Err(HeadError::Framing(
                 "Transfer-Encoding in an HTTP/1.0 request",
@@ -335,7 +416,7 @@ impl RequestHead {
 
     /// Fails when the request names its host more than once (answered with 400).
     pub(crate) fn check_host(&self) -> Result<(), HeadError> {
-        match self.fields.all("host").nth(1) {
+        match self.fields.tagged(Tag::HOST).nth(1) {
             Some(_) => Err(HeadError::DuplicateHost),
             None => Ok(()),
         }
@@ -350,7 +431,7 @@ impl RequestHead {
 
     /// Whether this is a `HEAD` request (whose answer has no body).
     pub(crate) fn is_head(&self) -> bool {
-        self.method() == "HEAD"
+        self.fields.raw[self.method.clone()] == *b"HEAD"
     }
 
     /// Whether the runtime's connection ends after this exchange.
@@ -364,7 +445,8 @@ impl RequestHead {
         self.minor > 0
             && self
                 .fields
-                .get("expect")
+                .tagged(Tag::EXPECT)
+                .next()
                 .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
     }
 
@@ -379,7 +461,14 @@ impl RequestHead {
         out.extend_from_slice(&self.fields.raw[self.method.clone()]);
         out.push(b' ');
         out.extend_from_slice(base_path.as_bytes());
-        out.extend_from_slice(self.path_and_query().as_bytes());
+        let target = &self.fields.raw[self.target.clone()];
+        // The origin form (what runtimes send) is written as it came, without looking at it as
+        // text (the parser made sure that it is).
+        if target.starts_with(b"/") {
+            out.extend_from_slice(target);
+        } else {
+            out.extend_from_slice(self.path_and_query().as_bytes());
+        }
         out.extend_from_slice(if self.minor == 0 {
             b" HTTP/1.0\r\n"
         } else {
@@ -435,7 +524,7 @@ impl ResponseHead {
     /// Whether this is an HTTP/1.0 answer carrying `Transfer-Encoding`, which HTTP/1.0 does not
     /// have: its framing is faulty (RFC 9112 §6.1), so the connections on both sides close after it.
     pub(crate) fn framing_is_faulty(&self) -> bool {
-        self.minor == 0 && self.fields.get("transfer-encoding").is_some()
+        self.minor == 0 && self.fields.has(Tag::TRANSFER_ENCODING)
     }
 
     /// The head for the runtime: the status line as received and the header lines for the next hop
@@ -447,24 +536,15 @@ impl ResponseHead {
     }
 }
 
-/// Whether the header name `name` (a token, as the parser accepts it) is `lower`, a lowercase name.
-/// Setting the case bit of each byte is exact here: in a token only letters differ from another
-/// token character by that bit, since digits and `-` would become control characters. Without
-/// early exits the comparison runs in vector registers; heads are looked up by name many times
-/// per exchange.
-#[inline]
-fn same_name(name: &[u8], lower: &str) -> bool {
-    // Most names differ in length: that test stays at the caller.
-    name.len() == lower.len() && same_letters(name, lower.as_bytes())
-}
-
-/// The comparison of [`same_name`], for names of the same length.
-fn same_letters(name: &[u8], lower: &[u8]) -> bool {
-    debug_assert!(!lower.iter().any(u8::is_ascii_uppercase));
-    name.iter()
-        .zip(lower)
-        .fold(0u8, |differ, (b, l)| differ | ((b | 0x20) ^ l))
-        == 0
+/// The number `digits` spell in decimal: one or more ASCII digits, nothing else, fitting a `u64`.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|&d| d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 fn span(base: &[u8], part: &[u8]) -> Range<usize> {
@@ -475,21 +555,32 @@ fn span(base: &[u8], part: &[u8]) -> Range<usize> {
     start..start + part.len()
 }
 
-fn fields(base: &[u8], headers: &[httparse::Header<'_>]) -> Vec<Field> {
-    headers
+/// The header lines `headers` parsed from `base`, each tagged when the proxy reads it, and the
+/// tagged names among them.
+fn fields(base: &[u8], headers: &[httparse::Header<'_>]) -> (Vec<Field>, Tags) {
+    let mut tagged = Tags::default();
+    let list = headers
         .iter()
-        .map(|h| Field {
-            name: span(base, h.name.as_bytes()),
-            value: span(base, h.value),
+        .map(|h| {
+            let tag = Tag::lookup(h.name.as_bytes());
+            if let Some(tag) = tag {
+                tagged.insert(tag);
+            }
+            Field {
+                name: span(base, h.name.as_bytes()),
+                value: span(base, h.value),
+                tag,
+            }
         })
-        .collect()
+        .collect();
+    (list, tagged)
 }
 
 /// What one parse attempt found: the head's length, its start line's parts and its header lines.
 struct Parsed<S> {
     len: usize,
     start: S,
-    fields: Vec<Field>,
+    fields: (Vec<Field>, Tags),
 }
 
 type Attempt<S> = Result<Option<Parsed<S>>, httparse::Error>;
@@ -541,10 +632,12 @@ pub(crate) fn parse_request(
     let view = &buf[..buf.len().min(limit)];
     Ok(parse_with(view, attempt)?.map(|parsed| {
         let (method, target, minor) = parsed.start;
+        let (list, tagged) = parsed.fields;
         RequestHead {
             fields: Fields {
                 raw: buf.split_to(parsed.len).freeze(),
-                list: parsed.fields,
+                list,
+                tagged,
             },
             method,
             target,
@@ -598,11 +691,9 @@ pub(crate) fn parse_response(
                         lf
                     }
                 });
+        let (list, tagged) = parsed.fields;
         ResponseHead {
-            fields: Fields {
-                raw,
-                list: parsed.fields,
-            },
+            fields: Fields { raw, list, tagged },
             status_line: line_start..line_end,
             status,
             minor,
@@ -622,12 +713,13 @@ pub(crate) fn parse_trailers(buf: &[u8]) -> Result<Option<(usize, Fields)>, Head
     }
     match parsed {
         Ok(httparse::Status::Complete((len, parsed))) => {
-            let list = fields(buf, parsed);
+            let (list, tagged) = fields(buf, parsed);
             Ok(Some((
                 len,
                 Fields {
                     raw: Bytes::copy_from_slice(&buf[..len]),
                     list,
+                    tagged,
                 },
             )))
         }
@@ -666,6 +758,19 @@ mod tests {
         assert!(
             head.closes(),
             "a length beside chunked framing closes the connection"
+        );
+    }
+
+    #[test]
+    fn lines_kept_together_are_copied_together_and_still_normalized() {
+        let head = request(
+            "POST /x HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2  \r\nX-C:3\nX-D: 4\r\nKeep-Alive: 5\r\nX-E: 6\r\nX-F:\r\nX-G: 7\r\nContent-Length: 2\r\n\r\n",
+        );
+        let mut out = Vec::new();
+        head.write_upstream(&mut out, "", &[("host", b"h"), ("content-length", b"3")]);
+        assert_eq!(
+            String::from_utf8(out).expect("ascii"),
+            "POST /x HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B: 2\r\nX-C:3\r\nX-D: 4\r\nX-E: 6\r\nX-F: \r\nX-G: 7\r\nContent-Length: 3\r\n\r\n"
         );
     }
 
@@ -736,6 +841,25 @@ mod tests {
             b"GET /2018-06-01/runtime/invocation/next?x=1 HTTP/1.0\r\nhost: h:1\r\n\r\n"
         );
         assert!(head.closes(), "HTTP/1.0 closes unless asked to keep alive");
+    }
+
+    #[test]
+    fn decimal_numbers_are_digits_only_and_fit_64_bits() {
+        assert_eq!(decimal(b"0"), Some(0));
+        assert_eq!(decimal(b"007"), Some(7));
+        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+        // The last is an Arabic-Indic digit three, a digit to Unicode but not to HTTP.
+        for bad in [
+            "",
+            "18446744073709551616",
+            "+5",
+            "-1",
+            "5 ",
+            "1e3",
+            "\u{663}",
+        ] {
+            assert_eq!(decimal(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]
@@ -832,22 +956,18 @@ mod tests {
     }
 
     #[test]
-    fn names_match_in_any_case_and_only_whole() {
-        assert!(same_name(b"Content-Length", "content-length"));
-        assert!(same_name(b"TE", "te"));
-        assert!(!same_name(b"Content-Lengths", "content-length"));
-        assert!(!same_name(b"Content_Length", "content-length"));
-        assert!(!same_name(b"X-Trace-1", "x-trace-2"));
-    }
-
-    #[test]
     fn first_of_finds_each_first_value_in_one_pass() {
-        let req =
-            request("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-b: 2\r\nX-A: 3\r\nX-Long: 4\r\n\r\n");
+        let req = request(
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Type: 1\r\nexpect: 2\r\nCONTENT-TYPE: 3\r\nLambda-Runtime-Trace-Id: 4\r\nX-A: 5\r\n\r\n",
+        );
+        let tags = ["content-type", "expect", "te", "lambda-runtime-trace-id"].map(Tag::of);
         assert_eq!(
-            req.fields.first_of(["x-a", "x-b", "x-c", "x-long"]),
+            req.fields.first_of(tags),
             [Some(&b"1"[..]), Some(&b"2"[..]), None, Some(&b"4"[..])]
         );
+        assert_eq!(req.fields.get("x-a"), Some(&b"5"[..]));
+        assert_eq!(req.fields.get("content-type"), Some(&b"1"[..]));
+        assert_eq!(req.fields.all("content-type").count(), 2);
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! - `session`: one runtime connection, its exchanges one after the other;
 //! - `head` parses and writes HTTP/1 heads, `head_end` tells when a growing head is worth parsing,
 //!   `wire` moves bodies by their framing, `chunked` validates chunked framing as it passes, `names`
-//!   lists the header names the proxy reads or sets; `whole_body` reads a body whole for the
-//!   platform messages lambda-lens consumes itself (the event poll, telemetry deliveries);
+//!   lists the header names the proxy reads or sets and `tags` recognizes them once per head;
+//!   `whole_body` reads a body whole for the platform messages lambda-lens consumes itself (the
+//!   event poll, telemetry deliveries);
 //! - `route`: which Runtime API call a request is;
 //! - `/next`: `next` claims an event from the `broker` or calls upstream, `deliver` hands it to
 //!   the runtime, `orphan` finishes a call whose runtime left so that its event is not lost;
@@ -43,6 +44,7 @@ mod result;
 mod route;
 mod runtime_conn;
 mod session;
+mod tags;
 mod transform_spans;
 mod transformable;
 mod upstream;

@@ -18,7 +18,7 @@ use super::records::{deferred_record, EventRecord};
 use super::reply::Reply;
 use super::session::{KeepAlive, Session};
 use super::transformable::transformable;
-use super::upstream::request_head;
+use super::upstream::write_request_head;
 use super::wire::{relay_body, Bounded, Conn, Message, RelayError};
 use super::{lock, Shared};
 use crate::capture::Tap;
@@ -63,7 +63,11 @@ impl Session {
     /// Calls upstream `/next` on this connection's upstream connection and hands the event on,
     /// answering in the shape of `reply`.
     async fn fetch(&mut self, req: &RequestHead, reply: Reply) -> KeepAlive {
-        let (conn, head) = match self.call_upstream(req, reply).await {
+        let mut out = self.head_buffer();
+        write_request_head(&mut out, &self.shared.upstream, req, None);
+        let called = self.call_upstream(req, &out, reply).await;
+        self.keep_head_buffer(out);
+        let (conn, head) = match called {
             Ok(answered) => answered,
             Err(keep_alive) => return keep_alive,
         };
@@ -91,16 +95,17 @@ impl Session {
         }
     }
 
-    /// Sends the runtime's `/next` upstream and waits for the answer's head, watching the runtime
+    /// Sends the runtime's `/next` upstream (`out`, its head for the upstream) and waits for the
+    /// answer's head, watching the runtime
     /// meanwhile. A kept connection the upstream closed is replaced once. Fails with whether the
     /// runtime's connection goes on when the exchange ended without an event: lambda-lens answered
     /// with a 502, or the runtime left and its call was orphaned.
     async fn call_upstream(
         &mut self,
         req: &RequestHead,
+        out: &[u8],
         reply: Reply,
     ) -> Result<(Conn, ResponseHead), KeepAlive> {
-        let out = request_head(&self.shared.upstream, req, None);
         let mut current = self.up.take();
         let mut retried = false;
         loop {
@@ -114,7 +119,7 @@ impl Session {
             // The upstream may close after answering an HTTP/1.0 request (see `relay`).
             conn.single_use = req.is_http_1_0();
             let received_before = conn.buf.received();
-            let sent = conn.stream.write_all(&out).await.map_err(|e| e.to_string());
+            let sent = conn.stream.write_all(out).await.map_err(|e| e.to_string());
             // The call is on its way (or failed): the answer may take the whole invocation.
             self.send_ended();
             let waited = match sent {

@@ -1,15 +1,37 @@
 //! Record building: what the owner task is told about an event handed to the runtime and about a
 //! result the runtime sent, read from the heads (the bodies are filled in by taps as they pass).
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use super::head::{RequestHead, ResponseHead};
 use super::names;
+use super::tags::Tag;
 use crate::capture::Tap;
 use crate::record::{
     InvocationRecord, PendingRecord, RequestId, ResultKind, ResultRecord, SpanIdentity,
 };
 use crate::redact::cut_at_char_boundary;
+
+/// The headers an event's record is read from.
+const EVENT_HEADERS: [Tag; 8] = [
+    Tag::of(names::REQUEST_ID),
+    Tag::of(names::TRACE_ID),
+    Tag::of(names::DEADLINE_MS),
+    Tag::of(names::INVOKED_ARN),
+    Tag::of(names::CLIENT_CONTEXT),
+    Tag::of(names::COGNITO_IDENTITY),
+    Tag::of(names::TENANT_ID),
+    Tag::of(names::CONTENT_TYPE),
+];
+
+/// The headers a result's record is read from.
+const RESULT_HEADERS: [Tag; 4] = [
+    Tag::of(names::RESPONSE_MODE),
+    Tag::of(names::CONTENT_TYPE),
+    Tag::of(names::ERROR_TYPE),
+    Tag::of(names::XRAY_ERROR_CAUSE),
+];
 
 /// When an event's record is built.
 pub(super) enum EventRecord {
@@ -44,21 +66,12 @@ pub(super) fn invocation_record(
     span: impl FnOnce(Option<&str>) -> SpanIdentity,
 ) -> Option<InvocationRecord> {
     let [request_id, trace_header, deadline_ms, invoked_function_arn, client_context, cognito_identity, tenant_id, content_type] =
-        head.fields.first_of([
-            names::REQUEST_ID,
-            names::TRACE_ID,
-            names::DEADLINE_MS,
-            names::INVOKED_ARN,
-            names::CLIENT_CONTEXT,
-            names::COGNITO_IDENTITY,
-            names::TENANT_ID,
-            names::CONTENT_TYPE,
-        ]);
+        head.fields.first_of(EVENT_HEADERS);
     let request_id = request_id.filter(|_| head.status() == 200)?;
     let trace_header = trace_header.map(text);
     let span = span(trace_header.as_deref());
     Some(InvocationRecord {
-        request_id: RequestId::new(text(request_id)),
+        request_id: RequestId::new(as_text(request_id)),
         deadline_ms: deadline_ms
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse().ok()),
@@ -79,7 +92,17 @@ pub(super) fn invocation_record(
 
 /// A header value as text (invalid UTF-8 replaced).
 fn text(value: &[u8]) -> String {
-    String::from_utf8_lossy(value).into_owned()
+    as_text(value).into_owned()
+}
+
+/// A header value as text, borrowed when it is valid UTF-8 (invalid UTF-8 replaced).
+fn as_text(value: &[u8]) -> Cow<'_, str> {
+    // Checking valid text (the usual case) whole is cheaper than taking it apart as the
+    // replacement does.
+    match std::str::from_utf8(value) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value),
+    }
 }
 
 /// The record of a result call `kind` for `request_id`, as far as its head tells; the X-Ray cause is
@@ -90,12 +113,8 @@ pub(super) fn result_record(
     request_id: Option<RequestId>,
     capture_bytes: usize,
 ) -> ResultRecord {
-    let [response_mode, content_type, error_type, xray_error_cause] = req.fields.first_of([
-        names::RESPONSE_MODE,
-        names::CONTENT_TYPE,
-        names::ERROR_TYPE,
-        names::XRAY_ERROR_CAUSE,
-    ]);
+    let [response_mode, content_type, error_type, xray_error_cause] =
+        req.fields.first_of(RESULT_HEADERS);
     ResultRecord {
         kind,
         request_id,

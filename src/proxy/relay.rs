@@ -9,7 +9,7 @@ use super::names;
 use super::records::finish_request_capture;
 use super::reply::{Reply, Unreadable};
 use super::session::{KeepAlive, Session};
-use super::upstream::request_head;
+use super::upstream::write_request_head;
 use super::wire::{self, read_answer_head, relay_body, Conn, Message, RelayError};
 use crate::capture::Tap;
 use crate::record::{PendingRecord, ResultRecord};
@@ -49,7 +49,11 @@ impl Session {
         // The upstream may close after answering an HTTP/1.0 request (it went without keep-alive):
         // a request sent on that connection meanwhile would be lost with it.
         conn.single_use = req.is_http_1_0();
-        let out = request_head(
+        // The request's head, then the answer's: one buffer, kept for the next exchange when this
+        // one ends as expected.
+        let mut out = self.head_buffer();
+        write_request_head(
+            &mut out,
             &self.shared.upstream,
             req,
             replacement.as_ref().map(Bytes::len),
@@ -154,7 +158,7 @@ impl Session {
         // The runtime's connection closes after this answer when it asked, when its request was not
         // read whole, or when the answer's framing is faulty: say so.
         let close = !request_read || must_close || head.framing_is_faulty();
-        let mut out = Vec::with_capacity(256);
+        out.clear();
         if close {
             head.write_downstream(&mut out, &[(names::CONNECTION, b"close")]);
         } else {
@@ -179,6 +183,7 @@ impl Session {
         if let Err(e) = &relayed {
             tracing::debug!(error = %e, "an answer could not be relayed whole");
         }
+        self.keep_head_buffer(out);
         let whole = relayed.is_ok() && resp_framing != Framing::UntilClose;
         if whole && request_read && upstream_failed.is_none() && !head.closes() {
             self.up = Some(conn);

@@ -17,6 +17,10 @@ use crate::record::NextRecord;
 /// Whether a runtime connection can carry another request after an exchange.
 pub(super) type KeepAlive = bool;
 
+/// Largest allocation for outgoing heads a session keeps between exchanges; a larger head (a long
+/// X-Ray error cause) gets its own.
+const MAX_KEPT_HEAD_BUFFER: usize = 16 * 1024;
+
 /// A runtime connection and the upstream connection it keeps between exchanges.
 pub(super) struct Session {
     /// What all runtime connections share.
@@ -31,6 +35,9 @@ pub(super) struct Session {
     /// is on its way upstream (waking the owner's thread must not delay it), or when the exchange
     /// ends first.
     ended: Vec<NextRecord>,
+    /// The allocation outgoing heads are written into, kept between uses (see
+    /// [`Session::head_buffer`]).
+    head_out: Vec<u8>,
 }
 
 impl Session {
@@ -43,6 +50,7 @@ impl Session {
             up: None,
             id,
             ended: Vec::new(),
+            head_out: Vec::new(),
         };
         // Whether the connection ends by lambda-lens's choice rather than the runtime's.
         let given_up = loop {
@@ -95,6 +103,21 @@ impl Session {
                 self.result(&req, framing, kind, request_id).await && keep
             }
             _ => self.relay(&req, framing, None, None).await && keep,
+        }
+    }
+
+    /// An empty buffer to write an outgoing head into: the session's allocation, handed back with
+    /// [`Session::keep_head_buffer`] once the head went out.
+    pub(super) fn head_buffer(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.head_out);
+        out.clear();
+        out
+    }
+
+    /// Keeps the allocation of a head buffer for the next head, unless it grew large.
+    pub(super) fn keep_head_buffer(&mut self, out: Vec<u8>) {
+        if out.capacity() <= MAX_KEPT_HEAD_BUFFER {
+            self.head_out = out;
         }
     }
 

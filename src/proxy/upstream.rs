@@ -87,23 +87,22 @@ impl Pool {
     }
 }
 
-/// The upstream head for a runtime request, with `Host` (and, when a transform replaced the body, a
-/// new `Content-Length`) set.
-pub(super) fn request_head(
+/// Appends the upstream head for a runtime request to `out`, with `Host` (and, when a transform
+/// replaced the body, a new `Content-Length`) set.
+pub(super) fn write_request_head(
+    out: &mut Vec<u8>,
     upstream: &RuntimeApiEndpoint,
     req: &RequestHead,
     content_length: Option<usize>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
+) {
     let host = upstream.authority().as_str().as_bytes();
     let length = content_length.map(|n| n.to_string());
     match &length {
         Some(n) => req.write_upstream(
-            &mut out,
+            out,
             upstream.base_path(),
             &[(names::HOST, host), (names::CONTENT_LENGTH, n.as_bytes())],
         ),
-        None => req.write_upstream(&mut out, upstream.base_path(), &[(names::HOST, host)]),
+        None => req.write_upstream(out, upstream.base_path(), &[(names::HOST, host)]),
     }
-    out
 }
