@@ -39,9 +39,14 @@ pub(super) const SENSITIVE_HEADERS: [&str; 9] = [
 pub struct RedactionRules {
     /// Normalised key patterns; a key matches when its normalised form contains one.
     keys: Vec<String>,
-    /// The ASCII bytes patterns start with, one bit each: a key byte outside this set starts no
-    /// match, so most positions of a key are passed over without looking at any pattern.
-    pattern_starts: u128,
+    /// A pattern is empty: every key with a byte normalisation keeps matches.
+    any_key: bool,
+    /// The one-byte ASCII patterns, one bit per byte.
+    single_bytes: u128,
+    /// The first two bytes of the longer ASCII-led patterns: bit `second` of entry `first`. Only a
+    /// position whose normalised byte pair is here can start a match, so most positions of a key
+    /// are passed over without looking at any pattern.
+    pattern_pairs: Box<[u128; 128]>,
     /// Exact paths whose values are redacted.
     pub(super) paths: Vec<JsonPath>,
     /// Whether the value detectors run.
@@ -58,15 +63,23 @@ impl Default for RedactionRules {
 impl RedactionRules {
     /// The rules as configured.
     pub fn new(settings: &RedactionSettings) -> Self {
-        let pattern_starts = settings
-            .keys
-            .iter()
-            .filter_map(|pattern| pattern.bytes().next())
-            .filter(u8::is_ascii)
-            .fold(0, |set, b| set | 1u128 << b);
+        let mut single_bytes = 0;
+        let mut pattern_pairs = Box::new([0u128; 128]);
+        for pattern in &settings.keys {
+            match *pattern.as_bytes() {
+                [only] if only.is_ascii() => single_bytes |= 1u128 << only,
+                [first, second, ..] if first.is_ascii() && second.is_ascii() => {
+                    pattern_pairs[usize::from(first)] |= 1u128 << second;
+                }
+                // Empty (see `any_key`), or not ASCII: never inside an ASCII key.
+                _ => {}
+            }
+        }
         Self {
             keys: settings.keys.clone(),
-            pattern_starts,
+            any_key: settings.keys.iter().any(String::is_empty),
+            single_bytes,
+            pattern_pairs,
             paths: settings.paths.clone(),
             values: settings.values,
         }
@@ -76,10 +89,7 @@ impl RedactionRules {
     pub fn key_matches(&self, key: &str) -> bool {
         if key.is_ascii() {
             // The common case, compared in place: no normalised copy per key.
-            let key = key.as_bytes();
-            return key.iter().any(|&b| is_significant(b))
-                && (self.keys.iter().any(String::is_empty)
-                    || (0..key.len()).any(|start| self.match_starts_at(key, start)));
+            return self.ascii_key_matches(key.as_bytes());
         }
         let key = normalise_key(key);
         !key.is_empty()
@@ -89,22 +99,44 @@ impl RedactionRules {
                 .any(|pattern| key.contains(pattern.as_str()))
     }
 
-    /// Whether a non-empty pattern occurs in the normalised form of the ASCII `key` starting at
-    /// its byte `start`.
-    fn match_starts_at(&self, key: &[u8], start: usize) -> bool {
-        let b = key[start];
-        let lower = b.to_ascii_lowercase();
-        is_significant(b)
-            && self.pattern_starts & (1u128 << lower) != 0
-            && self.keys.iter().any(|pattern| {
-                pattern
-                    .as_bytes()
-                    .split_first()
-                    .is_some_and(|(&first, rest)| {
-                        let mut following = normalised_ascii(&key[start + 1..]);
-                        first == lower && rest.iter().all(|&p| following.next() == Some(p))
-                    })
-            })
+    /// [`Self::key_matches`] for an ASCII key: each pair of consecutive normalised bytes is looked
+    /// up in `pattern_pairs`, and only a pair found there is compared with the patterns.
+    fn ascii_key_matches(&self, key: &[u8]) -> bool {
+        // (index in `key`, normalised byte) of the previous significant byte.
+        let mut previous: Option<(usize, u8)> = None;
+        for (at, &b) in key.iter().enumerate() {
+            if !is_significant(b) {
+                continue;
+            }
+            if self.any_key {
+                return true;
+            }
+            let lower = b.to_ascii_lowercase();
+            if self.single_bytes & (1u128 << lower) != 0 {
+                return true;
+            }
+            if let Some((start, first)) = previous {
+                if self.pattern_pairs[usize::from(first)] & (1u128 << lower) != 0
+                    && self.match_starts_at(key, start, first)
+                {
+                    return true;
+                }
+            }
+            previous = Some((at, lower));
+        }
+        false
+    }
+
+    /// Whether a pattern of two bytes or more occurs in the normalised form of the ASCII `key`
+    /// starting at its byte `start`, whose normalised form is `first`.
+    fn match_starts_at(&self, key: &[u8], start: usize, first: u8) -> bool {
+        self.keys.iter().any(|pattern| match pattern.as_bytes() {
+            [head, rest @ ..] if *head == first && !rest.is_empty() => {
+                let mut following = normalised_ascii(&key[start + 1..]);
+                rest.iter().all(|&p| following.next() == Some(p))
+            }
+            _ => false,
+        })
     }
 
     pub(super) fn path_matches(&self, path: &[PathStep<'_>]) -> bool {
