@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
 use super::names::EXTENSION_OVERHEAD_SPAN;
-use super::{join, names, Severity};
+use super::{figure, join, names, Severity};
 use crate::correlate::JoinedReport;
 use crate::proto_values;
 use crate::telemetry::PlatformStatus;
@@ -86,11 +86,11 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         body.push_str(": ");
         let value = match figure {
             Figure::Whole(value) => {
-                let _ = write!(body, "{value}");
+                figure::push_whole(&mut body, value);
                 value as f64
             }
             Figure::Decimal(value) => {
-                let _ = write!(body, "{value:.2}");
+                figure::push_hundredths(&mut body, value);
                 value
             }
         };
