@@ -34,6 +34,25 @@ pub(super) const SENSITIVE_HEADERS: [&str; 9] = [
     "xxsrftoken",
 ];
 
+/// Longest ASCII key normalised on the stack; a longer one is normalised into a `String`.
+const STACK_KEY_BYTES: usize = 64;
+
+/// A set of ASCII bytes, one bit each, tested by indexing a byte rather than shifting a wide
+/// integer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct AsciiSet([u8; 16]);
+
+impl AsciiSet {
+    fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 3) & 15] |= 1 << (b & 7);
+    }
+
+    /// Whether `b` is in the set; a byte outside ASCII never is.
+    fn contains(self, b: u8) -> bool {
+        b.is_ascii() && self.0[usize::from(b >> 3) & 15] & (1 << (b & 7)) != 0
+    }
+}
+
 /// What is redacted; built once from the settings ([`RedactionRules::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedactionRules {
@@ -41,12 +60,12 @@ pub struct RedactionRules {
     keys: Vec<String>,
     /// A pattern is empty: every key with a byte normalisation keeps matches.
     any_key: bool,
-    /// The one-byte ASCII patterns, one bit per byte.
-    single_bytes: u128,
-    /// The first two bytes of the longer ASCII-led patterns: bit `second` of entry `first`. Only a
-    /// position whose normalised byte pair is here can start a match, so most positions of a key
-    /// are passed over without looking at any pattern.
-    pattern_pairs: Box<[u128; 128]>,
+    /// The one-byte ASCII patterns.
+    single_bytes: AsciiSet,
+    /// Per ASCII byte, the second bytes of the longer patterns it starts. Only a position whose
+    /// normalised byte pair is here can start a match, so most positions of a key are passed over
+    /// without looking at any pattern.
+    pattern_pairs: Box<[AsciiSet; 128]>,
     /// Exact paths whose values are redacted.
     pub(super) paths: Vec<JsonPath>,
     /// Whether the value detectors run.
@@ -63,13 +82,13 @@ impl Default for RedactionRules {
 impl RedactionRules {
     /// The rules as configured.
     pub fn new(settings: &RedactionSettings) -> Self {
-        let mut single_bytes = 0;
-        let mut pattern_pairs = Box::new([0u128; 128]);
+        let mut single_bytes = AsciiSet::default();
+        let mut pattern_pairs = Box::new([AsciiSet::default(); 128]);
         for pattern in &settings.keys {
             match *pattern.as_bytes() {
-                [only] if only.is_ascii() => single_bytes |= 1u128 << only,
+                [only] if only.is_ascii() => single_bytes.insert(only),
                 [first, second, ..] if first.is_ascii() && second.is_ascii() => {
-                    pattern_pairs[usize::from(first)] |= 1u128 << second;
+                    pattern_pairs[usize::from(first)].insert(second);
                 }
                 // Empty (see `any_key`), or not ASCII: never inside an ASCII key.
                 _ => {}
@@ -87,11 +106,20 @@ impl RedactionRules {
 
     /// True when `key` (a JSON key, header or parameter name) names a secret.
     pub fn key_matches(&self, key: &str) -> bool {
-        if key.is_ascii() {
-            // The common case, compared in place: no normalised copy per key.
-            return self.ascii_key_matches(key.as_bytes());
+        if key.is_ascii() && key.len() <= STACK_KEY_BYTES {
+            // The common case: normalised on the stack, no copy on the heap per key.
+            let mut normalised = [0u8; STACK_KEY_BYTES];
+            let mut len = 0;
+            for &b in key.as_bytes() {
+                normalised[len] = b.to_ascii_lowercase();
+                len += usize::from(is_significant(b));
+            }
+            return self.normalised_ascii_matches(&normalised[..len]);
         }
         let key = normalise_key(key);
+        if key.is_ascii() {
+            return self.normalised_ascii_matches(key.as_bytes());
+        }
         !key.is_empty()
             && self
                 .keys
@@ -99,43 +127,21 @@ impl RedactionRules {
                 .any(|pattern| key.contains(pattern.as_str()))
     }
 
-    /// [`Self::key_matches`] for an ASCII key: each pair of consecutive normalised bytes is looked
+    /// [`Self::key_matches`] for a normalised ASCII key: each pair of consecutive bytes is looked
     /// up in `pattern_pairs`, and only a pair found there is compared with the patterns.
-    fn ascii_key_matches(&self, key: &[u8]) -> bool {
-        // (index in `key`, normalised byte) of the previous significant byte.
-        let mut previous: Option<(usize, u8)> = None;
-        for (at, &b) in key.iter().enumerate() {
-            if !is_significant(b) {
-                continue;
-            }
-            if self.any_key {
-                return true;
-            }
-            let lower = b.to_ascii_lowercase();
-            if self.single_bytes & (1u128 << lower) != 0 {
-                return true;
-            }
-            if let Some((start, first)) = previous {
-                if self.pattern_pairs[usize::from(first)] & (1u128 << lower) != 0
-                    && self.match_starts_at(key, start, first)
-                {
-                    return true;
-                }
-            }
-            previous = Some((at, lower));
+    fn normalised_ascii_matches(&self, key: &[u8]) -> bool {
+        if key.is_empty() {
+            return false;
         }
-        false
-    }
-
-    /// Whether a pattern of two bytes or more occurs in the normalised form of the ASCII `key`
-    /// starting at its byte `start`, whose normalised form is `first`.
-    fn match_starts_at(&self, key: &[u8], start: usize, first: u8) -> bool {
-        self.keys.iter().any(|pattern| match pattern.as_bytes() {
-            [head, rest @ ..] if *head == first && !rest.is_empty() => {
-                let mut following = normalised_ascii(&key[start + 1..]);
-                rest.iter().all(|&p| following.next() == Some(p))
-            }
-            _ => false,
+        if self.any_key || key.iter().any(|&b| self.single_bytes.contains(b)) {
+            return true;
+        }
+        key.windows(2).enumerate().any(|(at, pair)| {
+            self.pattern_pairs[usize::from(pair[0] & 0x7f)].contains(pair[1])
+                && self
+                    .keys
+                    .iter()
+                    .any(|pattern| key[at..].starts_with(pattern.as_bytes()))
         })
     }
 
@@ -218,6 +224,9 @@ mod tests {
             "KeyK",
             "clé",
             "Clé-API",
+            // Normalised on the heap: longer than the stack buffer, or not ASCII.
+            "a_very_long_configuration_entry_name_that_ends_with_the_word_api_key",
+            "\u{212a}EY",
         ];
         for pattern in patterns {
             let settings = RedactionSettings {
