@@ -26,7 +26,8 @@ pub(super) fn push_whole(out: &mut String, value: u64) {
             break;
         }
     }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// Appends `value` as `{:.2}` writes it.
