@@ -37,21 +37,8 @@ pub(super) const SENSITIVE_HEADERS: [&str; 9] = [
 /// Longest ASCII key normalised on the stack; a longer one is normalised into a `String`.
 const STACK_KEY_BYTES: usize = 64;
 
-/// A set of ASCII bytes, one bit each, tested by indexing a byte rather than shifting a wide
-/// integer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct AsciiSet([u8; 16]);
-
-impl AsciiSet {
-    fn insert(&mut self, b: u8) {
-        self.0[usize::from(b >> 3) & 15] |= 1 << (b & 7);
-    }
-
-    /// Whether `b` is in the set; a byte outside ASCII never is.
-    fn contains(self, b: u8) -> bool {
-        b.is_ascii() && self.0[usize::from(b >> 3) & 15] & (1 << (b & 7)) != 0
-    }
-}
+/// Bits in the set of ASCII byte pairs (`first << 7 | second`).
+const ASCII_PAIRS: usize = 128 * 128;
 
 /// What is redacted; built once from the settings ([`RedactionRules::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,12 +47,12 @@ pub struct RedactionRules {
     keys: Vec<String>,
     /// A pattern is empty: every key with a byte normalisation keeps matches.
     any_key: bool,
-    /// The one-byte ASCII patterns.
-    single_bytes: AsciiSet,
-    /// Per ASCII byte, the second bytes of the longer patterns it starts. Only a position whose
-    /// normalised byte pair is here can start a match, so most positions of a key are passed over
-    /// without looking at any pattern.
-    pattern_pairs: Box<[AsciiSet; 128]>,
+    /// The one-byte ASCII patterns, one bit per byte (rare: most sets have none).
+    single_bytes: u128,
+    /// The first two bytes of the longer ASCII-led patterns, bit `first << 7 | second`. Only a
+    /// position whose normalised byte pair is here can start a match, so most positions of a key
+    /// are passed over without looking at any pattern.
+    pattern_pairs: Box<[u64; ASCII_PAIRS / 64]>,
     /// Exact paths whose values are redacted.
     pub(super) paths: Vec<JsonPath>,
     /// Whether the value detectors run.
@@ -82,13 +69,14 @@ impl Default for RedactionRules {
 impl RedactionRules {
     /// The rules as configured.
     pub fn new(settings: &RedactionSettings) -> Self {
-        let mut single_bytes = AsciiSet::default();
-        let mut pattern_pairs = Box::new([AsciiSet::default(); 128]);
+        let mut single_bytes = 0u128;
+        let mut pattern_pairs = Box::new([0u64; ASCII_PAIRS / 64]);
         for pattern in &settings.keys {
             match *pattern.as_bytes() {
-                [only] if only.is_ascii() => single_bytes.insert(only),
+                [only] if only.is_ascii() => single_bytes |= 1 << only,
                 [first, second, ..] if first.is_ascii() && second.is_ascii() => {
-                    pattern_pairs[usize::from(first)].insert(second);
+                    let pair = usize::from(first) << 7 | usize::from(second);
+                    pattern_pairs[pair / 64] |= 1 << (pair % 64);
                 }
                 // Empty (see `any_key`), or not ASCII: never inside an ASCII key.
                 _ => {}
@@ -130,19 +118,28 @@ impl RedactionRules {
     /// [`Self::key_matches`] for a normalised ASCII key: each pair of consecutive bytes is looked
     /// up in `pattern_pairs`, and only a pair found there is compared with the patterns.
     fn normalised_ascii_matches(&self, key: &[u8]) -> bool {
-        if key.is_empty() {
+        let Some(&first) = key.first() else {
             return false;
-        }
-        if self.any_key || key.iter().any(|&b| self.single_bytes.contains(b)) {
+        };
+        if self.any_key
+            || (self.single_bytes != 0 && key.iter().any(|&b| self.single_bytes >> b & 1 != 0))
+        {
             return true;
         }
-        key.windows(2).enumerate().any(|(at, pair)| {
-            self.pattern_pairs[usize::from(pair[0] & 0x7f)].contains(pair[1])
+        let mut pair = usize::from(first);
+        for at in 1..key.len() {
+            // The pair ending at `at`; ASCII bytes keep it below `ASCII_PAIRS`.
+            pair = (pair << 7 | usize::from(key[at])) % ASCII_PAIRS;
+            if self.pattern_pairs[pair / 64] >> (pair % 64) & 1 != 0
                 && self
                     .keys
                     .iter()
-                    .any(|pattern| key[at..].starts_with(pattern.as_bytes()))
-        })
+                    .any(|pattern| key[at - 1..].starts_with(pattern.as_bytes()))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     pub(super) fn path_matches(&self, path: &[PathStep<'_>]) -> bool {
