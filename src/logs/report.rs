@@ -13,6 +13,9 @@ use crate::correlate::JoinedReport;
 use crate::proto_values;
 use crate::telemetry::PlatformStatus;
 
+/// Bytes reserved for the report line up front: a line with every figure and a request id fits.
+const REPORT_LINE_CAPACITY: usize = 256;
+
 /// A report figure, as CloudWatch prints it.
 enum Figure {
     /// Printed as an integer (the platform's figures stay far below 2^53, so this is the text
@@ -26,9 +29,13 @@ enum Figure {
 pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime) -> LogRecord {
     let report = &joined.report.body;
     let metrics = &report.metrics;
-    let mut body = String::from("REPORT RequestId: ");
+    // Sized for the whole line and every attribute at once: growing them step by step would
+    // copy them several times per invocation.
+    let mut body = String::with_capacity(REPORT_LINE_CAPACITY);
+    body.push_str("REPORT RequestId: ");
     body.push_str(report.request_id.as_str());
-    let mut attributes = Vec::new();
+    // The figures, the overhead, status, error type and tenant, and the invocation's id (`join`).
+    let mut attributes = Vec::with_capacity(11);
     let overhead = report
         .spans
         .iter()
