@@ -221,6 +221,19 @@ mod tests {
     }
 
     #[test]
+    fn detectors_start_words_only() {
+        // Back to back, after punctuation, and inside words (kept).
+        assert_eq!(
+            text("AKIAIOSFODNN7EXAMPLE,4111111111111111;Bearer t1 idAKIAIOSFODNN7EXAMPLE"),
+            "[REDACTED],[REDACTED];Bearer [REDACTED] idAKIAIOSFODNN7EXAMPLE"
+        );
+        assert_eq!(
+            text("é4111111111111111 _4111111111111111"),
+            "é[REDACTED] _[REDACTED]"
+        );
+    }
+
+    #[test]
     fn luhn_check() {
         assert!(luhn(&[7, 9, 9, 2, 7, 3, 9, 8, 7, 1, 3]));
         assert!(!luhn(&[7, 9, 9, 2, 7, 3, 9, 8, 7, 1, 4]));
