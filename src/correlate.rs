@@ -384,14 +384,14 @@ impl Correlator {
             Input::Proxy(ProxyRecord::Invocation(rec)) => {
                 let id = rec.request_id.clone();
                 if let Some(open) = self.open_mut(&id, &mut out) {
-                    open.event.get_or_insert(rec);
+                    open.event.get_or_insert(*rec);
                 }
             }
             Input::Proxy(ProxyRecord::Result(rec)) => {
                 // An /init/error has no request id; the platform reports it through initReport.
                 if let Some(id) = rec.request_id.clone() {
                     if let Some(open) = self.open_mut(&id, &mut out) {
-                        open.result.get_or_insert(rec);
+                        open.result.get_or_insert(*rec);
                     }
                 }
             }
@@ -773,7 +773,7 @@ mod tests {
     }
 
     fn event(rid: &str, at: u64) -> Input {
-        Input::Proxy(ProxyRecord::Invocation(InvocationRecord {
+        Input::Proxy(ProxyRecord::from(InvocationRecord {
             request_id: id(rid),
             deadline_ms: None,
             invoked_function_arn: None,
@@ -801,7 +801,7 @@ mod tests {
     }
 
     fn result(rid: &str, at: u64) -> Input {
-        Input::Proxy(ProxyRecord::Result(ResultRecord {
+        Input::Proxy(ProxyRecord::from(ResultRecord {
             kind: ResultKind::Response,
             request_id: Some(id(rid)),
             started_at: t(at),

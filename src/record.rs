@@ -242,10 +242,11 @@ pub struct NextRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum ProxyRecord {
-    /// An event handed to the runtime.
-    Invocation(InvocationRecord),
+    /// An event handed to the runtime (boxed, as the result: records move through the queue and
+    /// several frames of the owner, and a pointer moves cheaper than a record).
+    Invocation(Box<InvocationRecord>),
     /// A result the runtime sent.
-    Result(ResultRecord),
+    Result(Box<ResultRecord>),
     /// The runtime asked for its next event after an accepted result.
     Next(NextRecord),
 }
@@ -351,13 +352,13 @@ impl<T: Into<ProxyRecord>> Drop for PendingRecord<T> {
 
 impl From<InvocationRecord> for ProxyRecord {
     fn from(record: InvocationRecord) -> Self {
-        Self::Invocation(record)
+        Self::Invocation(Box::new(record))
     }
 }
 
 impl From<ResultRecord> for ProxyRecord {
     fn from(record: ResultRecord) -> Self {
-        Self::Result(record)
+        Self::Result(Box::new(record))
     }
 }
 
@@ -410,7 +411,7 @@ mod tests {
     use super::*;
 
     fn invocation(id: &str) -> ProxyRecord {
-        ProxyRecord::Invocation(InvocationRecord {
+        ProxyRecord::from(InvocationRecord {
             request_id: RequestId::new(id),
             deadline_ms: Some(1),
             invoked_function_arn: None,
@@ -434,7 +435,7 @@ mod tests {
         let ProxyRecord::Invocation(record) = invocation("a") else {
             unreachable!("invocation() builds an invocation record")
         };
-        let mut pending = PendingRecord::new(record, sender);
+        let mut pending = PendingRecord::new(*record, sender);
         pending.event.size = 7;
         assert!(rx.try_recv().is_err(), "not sent while pending");
         drop(pending);

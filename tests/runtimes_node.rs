@@ -230,7 +230,7 @@ async fn stalled_stream(proxied: bool) -> (Seen, Option<ResultRecord>) {
     let record = if proxied {
         loop {
             if let ProxyRecord::Result(r) = proxy.record().await {
-                break Some(r);
+                break Some(*r);
             }
         }
     } else {

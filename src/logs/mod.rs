@@ -5,12 +5,13 @@
 //! - a line's severity, from a JSON record's level or the line's text: `severity`;
 //! - a line as a record (body, severity, times, ids, redaction, length bound): `line`;
 //! - the report as a record (CloudWatch's `REPORT` line as body, its figures as attributes):
-//!   `report`;
+//!   `report`, its figures written as text by `figure`;
 //! - every attribute name a record carries: [`names`].
 //!
 //! Which lines are handed on, once each and within the per-invocation bound, is the
 //! correlator's ([`crate::correlate`]); queueing and sending them is the exporter's.
 
+mod figure;
 mod line;
 pub mod names;
 mod report;

@@ -8,10 +8,13 @@ use std::time::SystemTime;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
 use super::names::EXTENSION_OVERHEAD_SPAN;
-use super::{join, names, Severity};
+use super::{figure, join, names, Severity};
 use crate::correlate::JoinedReport;
 use crate::proto_values;
 use crate::telemetry::PlatformStatus;
+
+/// Bytes reserved for the report line up front: a line with every figure and a request id fits.
+const REPORT_LINE_CAPACITY: usize = 256;
 
 /// A report figure, as CloudWatch prints it.
 enum Figure {
@@ -26,9 +29,13 @@ enum Figure {
 pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime) -> LogRecord {
     let report = &joined.report.body;
     let metrics = &report.metrics;
-    let mut body = String::from("REPORT RequestId: ");
+    // Sized for the whole line and every attribute at once: growing them step by step would
+    // copy them several times per invocation.
+    let mut body = String::with_capacity(REPORT_LINE_CAPACITY);
+    body.push_str("REPORT RequestId: ");
     body.push_str(report.request_id.as_str());
-    let mut attributes = Vec::new();
+    // The figures, the overhead, status, error type and tenant, and the invocation's id (`join`).
+    let mut attributes = Vec::with_capacity(11);
     let overhead = report
         .spans
         .iter()
@@ -86,11 +93,11 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         body.push_str(": ");
         let value = match figure {
             Figure::Whole(value) => {
-                let _ = write!(body, "{value}");
+                figure::push_whole(&mut body, value);
                 value as f64
             }
             Figure::Decimal(value) => {
-                let _ = write!(body, "{value:.2}");
+                figure::push_hundredths(&mut body, value);
                 value
             }
         };

@@ -30,10 +30,10 @@ enum Point {
 #[derive(Debug)]
 pub struct Aggregates {
     temporality: Temporality,
-    /// Per instrument (by its name, which is unique), per attribute set: looked up by borrowed
+    /// Per instrument, in name order (names are unique), per attribute set: looked up by borrowed
     /// attributes, so recording into an existing series allocates nothing. Iterates in
     /// (instrument, attributes) order.
-    series: BTreeMap<&'static str, (Instrument, BTreeMap<Attributes, Point>)>,
+    series: Vec<(Instrument, BTreeMap<Attributes, Point>)>,
     /// Start of the points' time window.
     start: SystemTime,
 }
@@ -43,7 +43,7 @@ impl Aggregates {
     pub fn new(temporality: Temporality, start: SystemTime) -> Self {
         Self {
             temporality,
-            series: BTreeMap::new(),
+            series: Vec::new(),
             start,
         }
     }
@@ -89,10 +89,7 @@ impl Aggregates {
         new: impl FnOnce() -> Point,
         change: impl FnOnce(&mut Point),
     ) {
-        let (_, series) = self
-            .series
-            .entry(instrument.name)
-            .or_insert_with(|| (instrument, BTreeMap::new()));
+        let series = self.series_of(instrument);
         match series.get_mut(attributes) {
             Some(point) => change(point),
             None => {
@@ -103,6 +100,30 @@ impl Aggregates {
         }
     }
 
+    /// The series of `instrument`, added in name order when it has none yet.
+    fn series_of(&mut self, instrument: Instrument) -> &mut BTreeMap<Attributes, Point> {
+        // Instruments are constants, so a name is usually the very text already stored: found by
+        // its address without comparing text, which a search among names sharing `faas.` does.
+        let known = self
+            .series
+            .iter()
+            .position(|(known, _)| std::ptr::eq(known.name, instrument.name));
+        let at = match known {
+            Some(at) => at,
+            None => match self
+                .series
+                .binary_search_by(|(known, _)| known.name.cmp(instrument.name))
+            {
+                Ok(at) => at,
+                Err(at) => {
+                    self.series.insert(at, (instrument, BTreeMap::new()));
+                    at
+                }
+            },
+        };
+        &mut self.series[at].1
+    }
+
     /// The metrics at `now`, one per instrument with data (none when nothing was recorded).
     pub fn collect(&mut self, now: SystemTime) -> Vec<Metric> {
         let (start, time) = (
@@ -111,7 +132,7 @@ impl Aggregates {
         );
         let temporality = self.temporality.proto() as i32;
         let mut metrics: Vec<Metric> = Vec::new();
-        let series = self.series.values().flat_map(|(instrument, points)| {
+        let series = self.series.iter().flat_map(|(instrument, points)| {
             points
                 .iter()
                 .map(move |(attributes, point)| (instrument, attributes, point))

@@ -34,14 +34,25 @@ pub(super) const SENSITIVE_HEADERS: [&str; 9] = [
     "xxsrftoken",
 ];
 
+/// Longest ASCII key normalised on the stack; a longer one is normalised into a `String`.
+const STACK_KEY_BYTES: usize = 64;
+
+/// Bits in the set of ASCII byte pairs (`first << 7 | second`).
+const ASCII_PAIRS: usize = 128 * 128;
+
 /// What is redacted; built once from the settings ([`RedactionRules::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedactionRules {
     /// Normalised key patterns; a key matches when its normalised form contains one.
     keys: Vec<String>,
-    /// The ASCII bytes patterns start with, one bit each: a key byte outside this set starts no
-    /// match, so most positions of a key are passed over without looking at any pattern.
-    pattern_starts: u128,
+    /// A pattern is empty: every key with a byte normalisation keeps matches.
+    any_key: bool,
+    /// The one-byte ASCII patterns, one bit per byte (rare: most sets have none).
+    single_bytes: u128,
+    /// The first two bytes of the longer ASCII-led patterns, bit `first << 7 | second`. Only a
+    /// position whose normalised byte pair is here can start a match, so most positions of a key
+    /// are passed over without looking at any pattern.
+    pattern_pairs: Box<[u64; ASCII_PAIRS / 64]>,
     /// Exact paths whose values are redacted.
     pub(super) paths: Vec<JsonPath>,
     /// Whether the value detectors run.
@@ -58,15 +69,24 @@ impl Default for RedactionRules {
 impl RedactionRules {
     /// The rules as configured.
     pub fn new(settings: &RedactionSettings) -> Self {
-        let pattern_starts = settings
-            .keys
-            .iter()
-            .filter_map(|pattern| pattern.bytes().next())
-            .filter(u8::is_ascii)
-            .fold(0, |set, b| set | 1u128 << b);
+        let mut single_bytes = 0u128;
+        let mut pattern_pairs = Box::new([0u64; ASCII_PAIRS / 64]);
+        for pattern in &settings.keys {
+            match *pattern.as_bytes() {
+                [only] if only.is_ascii() => single_bytes |= 1 << only,
+                [first, second, ..] if first.is_ascii() && second.is_ascii() => {
+                    let pair = usize::from(first) << 7 | usize::from(second);
+                    pattern_pairs[pair / 64] |= 1 << (pair % 64);
+                }
+                // Empty (see `any_key`), or not ASCII: never inside an ASCII key.
+                _ => {}
+            }
+        }
         Self {
             keys: settings.keys.clone(),
-            pattern_starts,
+            any_key: settings.keys.iter().any(String::is_empty),
+            single_bytes,
+            pattern_pairs,
             paths: settings.paths.clone(),
             values: settings.values,
         }
@@ -74,14 +94,20 @@ impl RedactionRules {
 
     /// True when `key` (a JSON key, header or parameter name) names a secret.
     pub fn key_matches(&self, key: &str) -> bool {
-        if key.is_ascii() {
-            // The common case, compared in place: no normalised copy per key.
-            let key = key.as_bytes();
-            return key.iter().any(|&b| is_significant(b))
-                && (self.keys.iter().any(String::is_empty)
-                    || (0..key.len()).any(|start| self.match_starts_at(key, start)));
+        if key.is_ascii() && key.len() <= STACK_KEY_BYTES {
+            // The common case: normalised on the stack, no copy on the heap per key.
+            let mut normalised = [0u8; STACK_KEY_BYTES];
+            let mut len = 0;
+            for &b in key.as_bytes() {
+                normalised[len] = b.to_ascii_lowercase();
+                len += usize::from(is_significant(b));
+            }
+            return self.normalised_ascii_matches(&normalised[..len]);
         }
         let key = normalise_key(key);
+        if key.is_ascii() {
+            return self.normalised_ascii_matches(key.as_bytes());
+        }
         !key.is_empty()
             && self
                 .keys
@@ -89,22 +115,31 @@ impl RedactionRules {
                 .any(|pattern| key.contains(pattern.as_str()))
     }
 
-    /// Whether a non-empty pattern occurs in the normalised form of the ASCII `key` starting at
-    /// its byte `start`.
-    fn match_starts_at(&self, key: &[u8], start: usize) -> bool {
-        let b = key[start];
-        let lower = b.to_ascii_lowercase();
-        is_significant(b)
-            && self.pattern_starts & (1u128 << lower) != 0
-            && self.keys.iter().any(|pattern| {
-                pattern
-                    .as_bytes()
-                    .split_first()
-                    .is_some_and(|(&first, rest)| {
-                        let mut following = normalised_ascii(&key[start + 1..]);
-                        first == lower && rest.iter().all(|&p| following.next() == Some(p))
-                    })
-            })
+    /// [`Self::key_matches`] for a normalised ASCII key: each pair of consecutive bytes is looked
+    /// up in `pattern_pairs`, and only a pair found there is compared with the patterns.
+    fn normalised_ascii_matches(&self, key: &[u8]) -> bool {
+        let Some(&first) = key.first() else {
+            return false;
+        };
+        if self.any_key
+            || (self.single_bytes != 0 && key.iter().any(|&b| self.single_bytes >> b & 1 != 0))
+        {
+            return true;
+        }
+        let mut pair = usize::from(first);
+        for at in 1..key.len() {
+            // The pair ending at `at`; ASCII bytes keep it below `ASCII_PAIRS`.
+            pair = (pair << 7 | usize::from(key[at])) % ASCII_PAIRS;
+            if self.pattern_pairs[pair / 64] >> (pair % 64) & 1 != 0
+                && self
+                    .keys
+                    .iter()
+                    .any(|pattern| key[at - 1..].starts_with(pattern.as_bytes()))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     pub(super) fn path_matches(&self, path: &[PathStep<'_>]) -> bool {
@@ -186,6 +221,9 @@ mod tests {
             "KeyK",
             "clé",
             "Clé-API",
+            // Normalised on the heap: longer than the stack buffer, or not ASCII.
+            "a_very_long_configuration_entry_name_that_ends_with_the_word_api_key",
+            "\u{212a}EY",
         ];
         for pattern in patterns {
             let settings = RedactionSettings {

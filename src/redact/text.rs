@@ -68,10 +68,8 @@ fn pair_values(text: &str, rules: &RedactionRules) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
     let mut ranges = Vec::new();
-    for (sep_at, &sep) in bytes.iter().enumerate() {
-        if sep != b'=' && sep != b':' {
-            continue;
-        }
+    for sep_at in memchr::memchr2_iter(b'=', b':', bytes) {
+        let sep = bytes[sep_at];
         // The key: identifier characters before the separator, optionally quoted and spaced.
         let mut key_end = sep_at;
         while key_end > 0 && bytes[key_end - 1] == b' ' {

@@ -13,17 +13,20 @@ pub(super) fn value_matches(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        // Every detector needs its own first byte: most positions are passed over at once.
-        if !matches!(bytes[i], b'A' | b'e' | b'b' | b'B' | b'2'..=b'6') {
+    while let Some(&b) = bytes.get(i) {
+        // Every detector starts a word (a run of ASCII letters and digits) with its own first
+        // byte: other bytes, and the rest of a word, are passed over without a look back.
+        let word_start =
+            b.is_ascii_alphanumeric() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        if !word_start {
             i += 1;
             continue;
         }
-        let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        // Digits right after `1 ` or `1-` continue a longer number (an id): not a card on their own.
-        let continues_number =
-            i >= 2 && matches!(bytes[i - 1], b' ' | b'-') && bytes[i - 2].is_ascii_digit();
-        let found = if boundary {
+        let found = if matches!(b, b'A' | b'e' | b'b' | b'B' | b'2'..=b'6') {
+            // Digits right after `1 ` or `1-` continue a longer number (an id): not a card on
+            // their own.
+            let continues_number =
+                i >= 2 && matches!(bytes[i - 1], b' ' | b'-') && bytes[i - 2].is_ascii_digit();
             aws_access_key_len(&bytes[i..])
                 .or_else(|| jwt_len(&bytes[i..]))
                 .map(|len| i..i + len)
@@ -42,7 +45,12 @@ pub(super) fn value_matches(text: &str) -> Vec<Range<usize>> {
                 i = range.end;
                 ranges.push(range);
             }
-            None => i += 1,
+            None => {
+                i += 1;
+                while bytes.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+                    i += 1;
+                }
+            }
         }
     }
     ranges
@@ -210,6 +218,19 @@ mod tests {
         ] {
             assert_eq!(text(kept), kept, "{kept}");
         }
+    }
+
+    #[test]
+    fn detectors_start_words_only() {
+        // Back to back, after punctuation, and inside words (kept).
+        assert_eq!(
+            text("AKIAIOSFODNN7EXAMPLE,4111111111111111;Bearer t1 idAKIAIOSFODNN7EXAMPLE"),
+            "[REDACTED],[REDACTED];Bearer [REDACTED] idAKIAIOSFODNN7EXAMPLE"
+        );
+        assert_eq!(
+            text("é4111111111111111 _4111111111111111"),
+            "é[REDACTED] _[REDACTED]"
+        );
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn run_scenario(
     if proxied {
         while results.len() < invocations.len() {
             if let ProxyRecord::Result(r) = proxy.record().await {
-                results.push(r);
+                results.push(*r);
             }
         }
     }
