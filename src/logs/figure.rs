@@ -1,6 +1,6 @@
 //! The report's figures as text without `core::fmt`, which costs more than the rest of the line:
-//! whole numbers as their decimal digits, durations with two decimals exactly as `{:.2}` writes
-//! them.
+//! whole numbers as their decimal digits (`itoa`), durations with two decimals exactly as `{:.2}`
+//! writes them.
 
 use std::fmt::Write as _;
 
@@ -14,20 +14,7 @@ const TIE_MARGIN: f64 = 1e-6;
 
 /// Appends `value`'s decimal digits.
 pub(super) fn push_whole(out: &mut String, value: u64) {
-    // u64::MAX has 20 digits.
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = value;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    // ASCII digits: always UTF-8.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// Appends `value` as `{:.2}` writes it.
