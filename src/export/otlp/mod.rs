@@ -74,7 +74,7 @@ impl Sender {
     }
 
     /// Sends `body`; the caller bounds the wait by `timeout` (gRPC also tells the server).
-    pub(crate) async fn send(&self, body: &Bytes, timeout: Duration) -> Result<(), SendError> {
+    pub(crate) async fn send(&mut self, body: &Bytes, timeout: Duration) -> Result<(), SendError> {
         match self {
             Self::Http(http) => http.send(body).await,
             Self::Grpc(grpc) => grpc.send(body, timeout).await,
