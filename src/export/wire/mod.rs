@@ -17,9 +17,13 @@
 //!
 //! - `request`: the export request around the items: resource, scopes, schema URLs;
 //! - `attributes`: attributes and instrumentation scopes of the OpenTelemetry API types;
-//! - `span`: a [`SpanData`](opentelemetry_sdk::trace::SpanData) as an OTLP `Span`.
+//! - `span`: a [`SpanData`](opentelemetry_sdk::trace::SpanData) as an OTLP `Span`;
+//! - `log`: a queued log record (opentelemetry-proto's `LogRecord`) as prost writes it;
+//! - `proto_any`: opentelemetry-proto's attribute values (`KeyValue`, `AnyValue`).
 
 mod attributes;
+mod log;
+mod proto_any;
 mod request;
 mod span;
 
@@ -27,6 +31,7 @@ use bytes::BufMut;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 
 pub(crate) use self::attributes::Scope;
+pub(crate) use self::log::MeasuredLog;
 pub(crate) use self::request::{
     export_request, resource_entry_len, Encoded, ProtoMessage, ScopeEntry,
 };
