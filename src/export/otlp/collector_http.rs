@@ -5,14 +5,13 @@
 //! Only HTTP/1.1 is offered: OTLP/HTTP needs no multiplexing, and AWS's OTLP endpoints speak
 //! HTTP/1.1. A signal's requests go one after the other, so one connection per endpoint does what
 //! a pool would, without a checkout per request; and the connection is polled by the request that
-//! uses it, not by a task of its own, so an exchange wakes one task, not two. Between flushes
-//! nothing polls it: a connection the collector closed meanwhile is noticed (and replaced) when the
-//! next request starts. The caller bounds each exchange in time (one timer per request, with the
+//! uses it (see `driven`), not by a task of its own. Between flushes nothing polls it: a
+//! connection the collector closed meanwhile is noticed (and replaced) when the next request
+//! starts. The caller bounds each exchange in time (one timer per request, with the
 //! flush's deadline); an exchange cut short drops its connection.
 
-use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll, Waker};
+use std::future::poll_fn;
+use std::pin::pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,15 +19,14 @@ use http::{Request, Response, Uri};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, Connection, SendRequest};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tower_service::Service;
 
+use super::driven::DrivenConnection;
 use super::tls::{root_store, CaCertificates};
 
 /// Answers are a (possibly empty) `Export…ServiceResponse` (or a short error text); a body over
@@ -41,9 +39,6 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An error of the connector or of hyper.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The connector's stream: TCP, with TLS for `https`.
-type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
 
 /// Why an exchange with the collector produced no response.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +141,7 @@ impl CollectorConnection {
 
     /// Keeps `kept` for the next request, unless its connection has ended.
     fn keep(&mut self, mut kept: Kept) {
-        if kept.connection.is_some() {
+        if kept.connection.is_open() {
             kept.last_used = Instant::now();
             self.kept = Some(kept);
         }
@@ -166,24 +161,24 @@ impl CollectorConnection {
             .map_err(|error| HttpError::Unreachable(error.into()))?;
         Ok(Kept {
             sender,
-            connection: Some(connection),
+            connection: DrivenConnection::new(connection),
             last_used: Instant::now(),
         })
     }
 }
 
 /// An open HTTP/1 connection: the handle requests go in by, and the connection itself, polled by
-/// whoever waits on it (`None` once it has ended).
+/// whoever waits on it.
 struct Kept {
     sender: SendRequest<Full<Bytes>>,
-    connection: Option<Connection<Stream, Full<Bytes>>>,
+    connection: DrivenConnection,
     last_used: Instant,
 }
 
 impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kept")
-            .field("open", &self.connection.is_some())
+            .field("open", &self.connection.is_open())
             .field("last_used", &self.last_used)
             .finish()
     }
@@ -202,20 +197,19 @@ impl Kept {
     async fn exchange(&mut self, request: Request<Full<Bytes>>) -> Result<Response<()>, Failed> {
         // A connection that finished its last exchange is ready (it asked for the next request
         // then); a new one is once polled. A close by the collector since the last exchange is
-        // seen below: the connection is polled before it takes the request, so the request comes
-        // back unsent.
+        // seen below: the close woke the connection, which is then polled before it takes the
+        // request, so the request comes back unsent.
         if !self.sender.is_ready() {
-            let ready = drive(
-                &mut self.connection,
-                poll_fn(|cx| self.sender.poll_ready(cx)),
-            )
-            .await;
+            let ready = self
+                .connection
+                .drive(poll_fn(|cx| self.sender.poll_ready(cx)))
+                .await;
             if !matches!(ready, Some(Ok(()))) {
                 return Err(Failed::Unsent(request));
             }
         }
         let answer = pin!(self.sender.try_send_request(request));
-        let response = match drive(&mut self.connection, answer).await {
+        let response = match self.connection.drive(answer).await {
             Some(Ok(response)) => response,
             Some(Err(mut error)) => {
                 return Err(match error.take_message() {
@@ -234,7 +228,7 @@ impl Kept {
             // No body (`content-length: 0`, the usual OTLP success): nothing to wait for.
             return Ok(Response::from_parts(parts, ()));
         }
-        match drive(&mut self.connection, pin!(drain(body))).await {
+        match self.connection.drive(pin!(drain(body))).await {
             Some(Ok(())) => Ok(Response::from_parts(parts, ())),
             Some(Err(error)) => Err(Failed::Broken(HttpError::Body(error))),
             None => Err(Failed::Broken(HttpError::Body(
@@ -258,41 +252,6 @@ async fn drain(mut body: Incoming) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Polls `connection` (first) and `future` until `future` is done; `None` when the connection
-/// ended without it being done. An ended connection is set to `None`.
-async fn drive<F: Future + Unpin>(
-    connection: &mut Option<Connection<Stream, Full<Bytes>>>,
-    mut future: F,
-) -> Option<F::Output> {
-    poll_fn(|cx: &mut Context<'_>| {
-        let ended = match connection {
-            Some(open) => match Pin::new(open).poll(cx) {
-                Poll::Ready(result) => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, "a collector connection ended");
-                    }
-                    true
-                }
-                Poll::Pending => false,
-            },
-            None => true,
-        };
-        if ended {
-            *connection = None;
-        }
-        // Whatever completes `future` (the answer, body data, readiness for a request) comes from
-        // the connection, polled just above by this task, or from its end: `future` needs no
-        // waker of its own, and one would only wake this task again for nothing.
-        let mut quiet = Context::from_waker(Waker::noop());
-        match Pin::new(&mut future).poll(&mut quiet) {
-            Poll::Ready(output) => Poll::Ready(Some(output)),
-            Poll::Pending if ended => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
 }
 
 #[cfg(test)]
