@@ -124,10 +124,13 @@ impl HttpSender {
             signer.sign(&mut parts, body, SystemTime::now());
         }
         parts.uri = self.origin.clone();
-        let response = self
-            .connection
-            .send(Request::from_parts(parts, Full::new(body.clone())))
-            .await?;
+        // Boxed: the exchange's state (hyper's answer, the body being read) is a few KiB, which
+        // would otherwise be copied each time the futures around it (the timer, the flush) move.
+        let response = Box::pin(
+            self.connection
+                .send(Request::from_parts(parts, Full::new(body.clone()))),
+        )
+        .await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
