@@ -122,7 +122,7 @@ impl CollectorConnection {
                     self.keep(kept);
                     return Ok(response);
                 }
-                Err(Failed::Unsent(unsent)) => request = unsent,
+                Err(Failed::Unsent(unsent)) => request = *unsent,
                 Err(Failed::Broken(error)) => return Err(error),
             }
         }
@@ -187,7 +187,7 @@ impl std::fmt::Debug for Kept {
 /// Why an exchange on a connection failed.
 enum Failed {
     /// The connection had closed before the request went out: it can go on another.
-    Unsent(Request<Full<Bytes>>),
+    Unsent(Box<Request<Full<Bytes>>>),
     /// The request may have gone out.
     Broken(HttpError),
 }
@@ -205,7 +205,7 @@ impl Kept {
                 .drive(poll_fn(|cx| self.sender.poll_ready(cx)))
                 .await;
             if !matches!(ready, Some(Ok(()))) {
-                return Err(Failed::Unsent(request));
+                return Err(Failed::Unsent(Box::new(request)));
             }
         }
         let answer = pin!(self.sender.try_send_request(request));
@@ -213,7 +213,7 @@ impl Kept {
             Some(Ok(response)) => response,
             Some(Err(mut error)) => {
                 return Err(match error.take_message() {
-                    Some(unsent) => Failed::Unsent(unsent),
+                    Some(unsent) => Failed::Unsent(Box::new(unsent)),
                     None => Failed::Broken(HttpError::Unreachable(error.into_error().into())),
                 });
             }
