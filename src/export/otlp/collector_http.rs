@@ -98,7 +98,8 @@ impl CollectorHttpClient {
 pub(crate) struct CollectorConnection {
     connector: HttpsConnector<HttpConnector>,
     endpoint: Uri,
-    kept: Option<Kept>,
+    /// Boxed: the connection's state (buffers, TLS) is about 2 KiB, moved in and out per request.
+    kept: Option<Box<Kept>>,
 }
 
 impl CollectorConnection {
@@ -140,14 +141,14 @@ impl CollectorConnection {
     }
 
     /// Keeps `kept` for the next request, unless its connection has ended.
-    fn keep(&mut self, mut kept: Kept) {
+    fn keep(&mut self, mut kept: Box<Kept>) {
         if kept.connection.is_open() {
             kept.last_used = Instant::now();
             self.kept = Some(kept);
         }
     }
 
-    async fn connect(&mut self) -> Result<Kept, HttpError> {
+    async fn connect(&mut self) -> Result<Box<Kept>, HttpError> {
         poll_fn(|cx| self.connector.poll_ready(cx))
             .await
             .map_err(HttpError::Unreachable)?;
@@ -159,11 +160,11 @@ impl CollectorConnection {
         let (sender, connection) = http1::handshake(stream)
             .await
             .map_err(|error| HttpError::Unreachable(error.into()))?;
-        Ok(Kept {
+        Ok(Box::new(Kept {
             sender,
             connection: DrivenConnection::new(connection),
             last_used: Instant::now(),
-        })
+        }))
     }
 }
 
