@@ -19,6 +19,7 @@ use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
 use super::otlp::{CaCertificates, CollectorHttpClient, Sender};
 use super::outbox::{Batcher, Outbox};
 use super::traces::Spans;
+use super::wire::MeasuredLog;
 use super::xray::{self, XrayConfigError, LOG_STREAM_HEADER};
 use crate::settings::{ExportSettings, ExportTarget, OtlpSettings, Signal, Transport};
 
@@ -259,7 +260,7 @@ impl Exporter {
     /// Nothing happens when log records are not exported.
     pub fn enqueue_logs(&mut self, records: Vec<LogRecord>) {
         if let Some(logs) = &mut self.logs {
-            logs.enqueue(records);
+            logs.enqueue(records.into_iter().map(MeasuredLog::new).collect());
         }
     }
 

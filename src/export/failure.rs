@@ -99,7 +99,7 @@ impl SendError {
     /// one refused connect (no request reached a collector).
     pub(crate) fn is_refused_connection(&self) -> bool {
         let mut source: Option<&(dyn std::error::Error + 'static)> = match self {
-            Self::Http(HttpError::Unreachable(error)) => Some(error),
+            Self::Http(HttpError::Unreachable(error)) => Some(error.as_ref()),
             Self::Grpc(status) => std::error::Error::source(status),
             Self::Http(_) | Self::Status { .. } | Self::DeadlineCut(_) => None,
         };

@@ -1,17 +1,16 @@
-//! The log signal: log records (built, with their trace and span ids, by the caller) batched and
-//! encoded as an `ExportLogsServiceRequest` under the resource and lambda-lens's scope.
+//! The log signal: log records (built, with their trace and span ids, by the caller) measured
+//! when queued, batched, and written (see `wire`) as an `ExportLogsServiceRequest` under the
+//! resource and lambda-lens's scope.
 //!
 //! Bounds: the queue holds at most [`LOG_QUEUE_RECORDS`] records; a request at most
 //! [`MAX_BATCH_LOG_RECORDS`] records and about [`MAX_BATCH_LOG_BYTES`] of them.
 
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_sdk::Resource;
-use prost::Message;
 
 use super::outbox::Batcher;
 use super::queue::{Batch, Queue};
 use super::request::{scope, ResourceHeader};
-use super::wire::{export_request, Encoded, ProtoMessage, ScopeEntry};
+use super::wire::{export_request, Encoded, MeasuredLog, ScopeEntry};
 
 /// The most log records waiting for export: with records of a few hundred bytes, about a MiB.
 pub const LOG_QUEUE_RECORDS: usize = 4096;
@@ -39,11 +38,11 @@ impl Logs {
 }
 
 impl Batcher for Logs {
-    type Item = LogRecord;
+    type Item = MeasuredLog;
 
     const ITEMS: &'static str = "log records";
 
-    fn batch_len(&self, queued: &Queue<LogRecord>) -> usize {
+    fn batch_len(&self, queued: &Queue<MeasuredLog>) -> usize {
         let mut bytes = 0;
         let mut count = 0;
         for record in queued.iter().take(MAX_BATCH_LOG_RECORDS) {
@@ -58,8 +57,8 @@ impl Batcher for Logs {
         count
     }
 
-    fn encode(&self, batch: Batch<'_, LogRecord>) -> Vec<u8> {
-        let records = ScopeEntry::new(&self.scope, "", batch.map(ProtoMessage::new).collect());
+    fn encode(&self, batch: Batch<'_, MeasuredLog>) -> Vec<u8> {
+        let records = ScopeEntry::new(&self.scope, "", batch.collect());
         export_request(&self.header.resource, &self.header.schema_url, &[records])
     }
 
@@ -73,9 +72,10 @@ mod tests {
     use opentelemetry::KeyValue;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
-    use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
     use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+    use prost::Message;
 
     use super::*;
     use crate::export::SCOPE_NAME;
@@ -90,7 +90,7 @@ mod tests {
             )
             .build();
         let mut queue = Queue::new(LOG_QUEUE_RECORDS);
-        queue.push(vec![
+        let records = vec![
             record(3),
             LogRecord {
                 time_unix_nano: 1_700_000_000_000_000_000,
@@ -102,7 +102,8 @@ mod tests {
                 flags: 1,
                 ..LogRecord::default()
             },
-        ]);
+        ];
+        queue.push(records.iter().cloned().map(MeasuredLog::new));
         let converted = ResourceAttributesWithSchema::from(&resource);
         let expected = ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
@@ -116,7 +117,7 @@ mod tests {
                         version: env!("CARGO_PKG_VERSION").to_owned(),
                         ..InstrumentationScope::default()
                     }),
-                    log_records: queue.iter().cloned().collect(),
+                    log_records: records,
                     schema_url: String::new(),
                 }],
                 schema_url: "https://opentelemetry.io/schemas/1.26.0".to_owned(),
@@ -141,11 +142,15 @@ mod tests {
         }
     }
 
+    fn measured(chars: usize) -> MeasuredLog {
+        MeasuredLog::new(record(chars))
+    }
+
     #[test]
     fn batches_stay_under_the_byte_bound_and_a_huge_record_goes_alone() {
         let logs = Logs::new(&Resource::builder_empty().build());
         let mut queue = Queue::new(LOG_QUEUE_RECORDS);
-        queue.push((0..512).map(|_| record(16_000)));
+        queue.push((0..512).map(|_| measured(16_000)));
         let count = logs.batch_len(&queue);
         assert!(count < 512 && count > 0, "{count}");
         let encoded = logs.encode(queue.front(count));
@@ -161,11 +166,11 @@ mod tests {
         );
 
         let mut small = Queue::new(LOG_QUEUE_RECORDS);
-        small.push((0..600).map(|_| record(10)));
+        small.push((0..600).map(|_| measured(10)));
         assert_eq!(logs.batch_len(&small), MAX_BATCH_LOG_RECORDS);
 
         let mut huge = Queue::new(LOG_QUEUE_RECORDS);
-        huge.push(vec![record(2_000_000), record(10)]);
+        huge.push(vec![measured(2_000_000), measured(10)]);
         assert_eq!(logs.batch_len(&huge), 1);
     }
 }

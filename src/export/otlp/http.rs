@@ -13,7 +13,7 @@ use http::header::{Entry, CONTENT_ENCODING, CONTENT_TYPE, HOST, RETRY_AFTER, USE
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 
-use super::collector_http::CollectorHttpClient;
+use super::collector_http::{CollectorConnection, CollectorHttpClient};
 use super::headers::header_map;
 use crate::export::failure::SendError;
 use crate::export::retry_after::RetryAfter;
@@ -31,8 +31,11 @@ const USER_AGENT_VALUE: &str = concat!(
 
 /// One signal's OTLP/HTTP endpoint.
 pub(crate) struct HttpSender {
-    client: CollectorHttpClient,
+    connection: CollectorConnection,
+    /// The endpoint, signed as it is.
     uri: Uri,
+    /// Its path and query: what an HTTP/1 request line carries.
+    origin: Uri,
     headers: HeaderMap,
     gzip: bool,
     timeout: Duration,
@@ -89,7 +92,8 @@ impl HttpSender {
             entry.insert(host);
         }
         Ok(Self {
-            client,
+            connection: client.endpoint(uri.clone()),
+            origin: origin_form(&uri),
             uri,
             headers,
             gzip: config.gzip,
@@ -110,19 +114,23 @@ impl HttpSender {
     }
 
     /// POSTs `body` (the caller bounds the wait).
-    pub(super) async fn send(&self, body: &Bytes) -> Result<(), SendError> {
+    pub(super) async fn send(&mut self, body: &Bytes) -> Result<(), SendError> {
         let mut request = Request::new(());
         *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = self.headers.clone();
         let (mut parts, ()) = request.into_parts();
         if let Some(signer) = &self.signer {
+            parts.uri = self.uri.clone();
             signer.sign(&mut parts, body, SystemTime::now());
         }
-        let response = self
-            .client
-            .send(Request::from_parts(parts, Full::new(body.clone())))
-            .await?;
+        parts.uri = self.origin.clone();
+        // Boxed: the exchange's state (hyper's answer, the body being read) is a few KiB, which
+        // would otherwise be copied each time the futures around it (the timer, the flush) move.
+        let response = Box::pin(
+            self.connection
+                .send(Request::from_parts(parts, Full::new(body.clone()))),
+        )
+        .await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -141,6 +149,19 @@ impl HttpSender {
     /// The per-request timeout of the settings.
     pub(super) fn timeout(&self) -> Duration {
         self.timeout
+    }
+}
+
+/// The request target of every request to `uri` (its path and query, `/` when it has none), as a
+/// pooled client would write it.
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(path) if path.as_str() != "/" => {
+            let mut parts = http::uri::Parts::default();
+            parts.path_and_query = Some(path.clone());
+            Uri::from_parts(parts).unwrap_or_default()
+        }
+        _ => Uri::default(),
     }
 }
 

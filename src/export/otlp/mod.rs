@@ -10,12 +10,15 @@
 //! TLS: `https` endpoints work out of the box with both transports, verified against the bundled
 //! Mozilla roots plus the CAs of `OTEL_EXPORTER_OTLP_CERTIFICATE` (`tls`), with rustls on ring.
 //!
-//! - `collector_http`: the hyper client OTLP/HTTP requests go through;
+//! - `collector_http`: the hyper client OTLP/HTTP requests go through, one kept connection per
+//!   endpoint;
+//! - `driven`: such a connection, polled by the request that uses it when it asked to be;
 //! - `http` and `grpc`: one signal's sender for each transport;
 //! - `headers`: the configured headers, checked once for both;
 //! - `tls`: what is trusted.
 
 mod collector_http;
+mod driven;
 mod grpc;
 mod headers;
 mod http;
@@ -74,7 +77,7 @@ impl Sender {
     }
 
     /// Sends `body`; the caller bounds the wait by `timeout` (gRPC also tells the server).
-    pub(crate) async fn send(&self, body: &Bytes, timeout: Duration) -> Result<(), SendError> {
+    pub(crate) async fn send(&mut self, body: &Bytes, timeout: Duration) -> Result<(), SendError> {
         match self {
             Self::Http(http) => http.send(body).await,
             Self::Grpc(grpc) => grpc.send(body, timeout).await,

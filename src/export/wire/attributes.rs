@@ -6,6 +6,7 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 use prost::encoding::{bool as boolean, double, int64};
 
+use super::proto_any::ProtoAny;
 use super::{
     bytes_len, framed_len, message_len, write_bytes, write_framed, write_message, Message,
 };
@@ -81,7 +82,7 @@ impl Message for Any<'_> {
             Self::Double(value) => double::encoded_len(4, value),
             Self::Text(text) => framed_len(1, text.len()),
             Self::Array(elements) => message_len(5, elements),
-            Self::Other(value) => prost::Message::encoded_len(value),
+            Self::Other(value) => ProtoAny(value).body_len(),
         }
     }
 
@@ -95,7 +96,7 @@ impl Message for Any<'_> {
                 buf.put_slice(text.as_bytes());
             }
             Self::Array(elements) => write_message(5, elements, buf),
-            Self::Other(value) => buf.extend_from_slice(&prost::Message::encode_to_vec(value)),
+            Self::Other(value) => ProtoAny(value).write_body(buf),
         }
     }
 }
