@@ -65,7 +65,7 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
         };
         while let Some(element) = seq.next_element::<Lenient<'de, Element<'de, RAW_RECORDS>>>()? {
             let event = match element.object() {
-                Some(element) => (*element).into_event().map_err(de::Error::custom)?,
+                Some(element) => element.into_event().map_err(de::Error::custom)?,
                 None => Ok(None),
             };
             match event {

@@ -4,6 +4,7 @@
 //! knows carry), field by field and leniently: a field of an unexpected type costs only that field,
 //! unknown keys are read and dropped. The body of the type is then built from the fields it uses.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use serde::de::MapAccess;
@@ -52,7 +53,7 @@ pub(super) fn read(
 }
 
 /// A record read in passing, as any record object is read, before its event's type was known.
-pub(super) type ReadRecord<'de> = Lenient<'de, Record>;
+pub(super) type ReadRecord<'de> = Lenient<'de, Box<Record<'de>>>;
 
 /// Whether records of type `kind` are best read in passing ([`ReadRecord`]) rather than kept as
 /// raw text: those of the platform types built from an object's fields.
@@ -111,10 +112,10 @@ pub(super) fn check(raw: &RawValue) -> Result<(), serde_json::Error> {
 }
 
 /// Builds the body of a platform type from its record object's fields and the event's time.
-type BuildBody = fn(Box<Record>, SystemTime) -> Option<TelemetryBody>;
+type BuildBody<'de> = fn(Box<Record<'de>>, SystemTime) -> Option<TelemetryBody>;
 
 /// How the body of a platform type with an object record is built; `None` for other types.
-fn platform_body(kind: &str) -> Option<BuildBody> {
+fn platform_body<'de>(kind: &str) -> Option<BuildBody<'de>> {
     Some(match kind {
         "platform.initStart" => Record::init_start,
         "platform.initRuntimeDone" => Record::init_runtime_done,
@@ -152,7 +153,7 @@ fn log_body(
     source: LogSource,
     message: String,
     level: Option<String>,
-    request_id: Option<String>,
+    request_id: Option<Cow<'_, str>>,
 ) -> TelemetryBody {
     TelemetryBody::Log {
         source,
@@ -169,7 +170,7 @@ fn json_text(raw: &str) -> Result<String, serde_json::Error> {
 
 /// The fields of any record object lambda-lens reads, each as its last occurrence left it.
 #[derive(Default)]
-pub(super) struct Record {
+pub(super) struct Record<'de> {
     initialization_type: Option<String>,
     phase: Option<String>,
     function_name: Option<String>,
@@ -177,13 +178,14 @@ pub(super) struct Record {
     instance_id: Option<String>,
     instance_max_memory: Option<u64>,
     runtime_version: Option<String>,
-    request_id: Option<String>,
+    /// Borrowed: a request id is kept as a [`RequestId`], never as a `String`.
+    request_id: Option<Cow<'de, str>>,
     version: Option<String>,
     status: Option<PlatformStatus>,
     error_type: Option<String>,
-    metrics: Option<Box<Metrics>>,
+    metrics: Option<Metrics>,
     spans: Vec<Span>,
-    tracing: Option<Box<Tracing>>,
+    tracing: Option<Tracing>,
     tenant_id: Option<String>,
     dropped_bytes: Option<u64>,
     dropped_records: Option<u64>,
@@ -192,7 +194,7 @@ pub(super) struct Record {
     level: Option<String>,
 }
 
-impl<'de> Fields<'de> for Record {
+impl<'de> Fields<'de> for Record<'de> {
     fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "initializationType" => self.initialization_type = next_value(map)?.string(),
@@ -204,7 +206,7 @@ impl<'de> Fields<'de> for Record {
                 self.instance_max_memory = next_value(map)?.unsigned();
             }
             "runtimeVersion" => self.runtime_version = next_value(map)?.string(),
-            "requestId" => self.request_id = next_value(map)?.string(),
+            "requestId" => self.request_id = next_value(map)?.text(),
             "version" => self.version = next_value(map)?.string(),
             "status" => {
                 self.status = next_value(map)?.text().map(|s| PlatformStatus::parse(&s));
@@ -225,7 +227,7 @@ impl<'de> Fields<'de> for Record {
     }
 }
 
-impl Record {
+impl Record<'_> {
     fn init_start(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitStart {
             initialization_type: self.initialization_type,
@@ -278,7 +280,7 @@ impl Record {
         Some(TelemetryBody::Start(Start {
             request_id: RequestId::new(self.request_id?),
             version: self.version,
-            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
+            tracing: self.tracing.and_then(Tracing::into_tracing),
             tenant_id: tenant(self.tenant_id),
         }))
     }
@@ -291,7 +293,7 @@ impl Record {
             duration_ms: self.metrics.as_ref().and_then(|m| m.report.duration_ms),
             produced_bytes: self.metrics.and_then(|m| m.produced_bytes),
             spans: spans(self.spans, time),
-            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
+            tracing: self.tracing.and_then(Tracing::into_tracing),
         }))
     }
 
@@ -302,7 +304,7 @@ impl Record {
             error_type: self.error_type,
             metrics: self.metrics.map(|m| m.report).unwrap_or_default(),
             spans: spans(self.spans, time),
-            tracing: self.tracing.and_then(|t| (*t).into_tracing()),
+            tracing: self.tracing.and_then(Tracing::into_tracing),
             tenant_id: tenant(self.tenant_id),
         }))
     }

@@ -21,6 +21,14 @@ pub(super) fn next_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Lenient<
     map.next_value()
 }
 
+/// Fields kept on the heap: for a large `O` that moves through several frames on its way into an
+/// event, one allocation is cheaper than copying it.
+impl<'de, O: Fields<'de>> Fields<'de> for Box<O> {
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        O::read(self, key, map)
+    }
+}
+
 /// The fields of an object nobody reads: every value is read (and checked) and dropped.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub(super) struct Skip;
@@ -43,8 +51,8 @@ pub(super) enum Lenient<'de, O = Skip, E = Skip> {
     Negative(i64),
     /// A number with a fraction or an exponent, or too large for 64 bits.
     Float(f64),
-    /// An object (boxed: record fields are large, and values move through several frames).
-    Object(Box<O>),
+    /// An object, its fields read into `O` in place (a large `O` is read as `Box<O>`).
+    Object(O),
     /// An array: its elements that are objects, in order.
     Array(Vec<E>),
     /// `null`, `true` or `false`.
@@ -88,7 +96,7 @@ impl<'de, O, E> Lenient<'de, O, E> {
     }
 
     /// The object's fields, if the value is an object.
-    pub(super) fn object(self) -> Option<Box<O>> {
+    pub(super) fn object(self) -> Option<O> {
         match self {
             Self::Object(fields) => Some(fields),
             _ => None,
@@ -155,14 +163,14 @@ impl<'de, O: Fields<'de>, E: Fields<'de>> Visitor<'de> for LenientVisitor<O, E> 
         let mut elements = Vec::new();
         while let Some(element) = seq.next_element::<Lenient<'de, E>>()? {
             if let Lenient::Object(fields) = element {
-                elements.push(*fields);
+                elements.push(fields);
             }
         }
         Ok(Lenient::Array(elements))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Box::<O>::default();
+        let mut fields = O::default();
         while let Some(Key(key)) = map.next_key()? {
             fields.read(&key, &mut map)?;
         }
