@@ -214,6 +214,14 @@ pub enum PlatformStatus {
 impl PlatformStatus {
     /// Reads a status; the platform's values are lower case, others are compared case-insensitively.
     pub(super) fn parse(raw: &str) -> Self {
+        // The platform's own spelling is matched exactly first: it is what every record carries.
+        match raw {
+            "success" => return Self::Success,
+            "failure" => return Self::Failure,
+            "error" => return Self::Error,
+            "timeout" => return Self::Timeout,
+            _ => {}
+        }
         let known = [
             ("success", Self::Success),
             ("failure", Self::Failure),
