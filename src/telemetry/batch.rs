@@ -29,6 +29,10 @@ const JSON_NESTING_LIMIT: usize = 127;
 /// object. It is enforced here because records are parsed on their own, from their raw text.
 const RECORD_NESTING_LIMIT: usize = JSON_NESTING_LIMIT - 2;
 
+/// The events a batch's list starts with room for: a delivery usually holds a few invocations'
+/// events (start, runtimeDone, report, log lines), which then fit without the list regrowing.
+const INITIAL_EVENTS: usize = 16;
+
 /// A batch read whole: its events in delivery order and the count of elements that were not.
 /// `RAW_RECORDS`: every record is kept as raw text until its element ends.
 pub(super) struct Batch<const RAW_RECORDS: bool> {
@@ -59,7 +63,7 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut batch = Batch {
-            events: Vec::new(),
+            events: Vec::with_capacity(INITIAL_EVENTS),
             skipped: 0,
             needs_text: false,
         };
