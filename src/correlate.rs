@@ -161,10 +161,10 @@ pub struct InvocationSummary {
     pub restore: Option<RestoreSummary>,
     /// The INVOKE event.
     pub invoke: Option<InvokeEvent>,
-    /// The event as handed to the runtime.
-    pub event: Option<InvocationRecord>,
-    /// The runtime's result.
-    pub result: Option<ResultRecord>,
+    /// The event as handed to the runtime (boxed as the proxy queued it: moved, never copied).
+    pub event: Option<Box<InvocationRecord>>,
+    /// The runtime's result (boxed as the proxy queued it).
+    pub result: Option<Box<ResultRecord>>,
     /// When the runtime asked for its next event after its accepted result.
     pub runtime_next: Option<SystemTime>,
     /// `platform.start`.
@@ -190,8 +190,8 @@ struct Open {
     /// This process's first invocation: the one a cold start may have preceded.
     first: bool,
     invoke: Option<InvokeEvent>,
-    event: Option<InvocationRecord>,
-    result: Option<ResultRecord>,
+    event: Option<Box<InvocationRecord>>,
+    result: Option<Box<ResultRecord>>,
     runtime_next: Option<SystemTime>,
     platform_start: Option<TelemetryEvent<Start>>,
     runtime_done: Option<TelemetryEvent<RuntimeDone>>,
@@ -211,7 +211,7 @@ impl Open {
     }
 
     fn result_end(&self) -> Option<SystemTime> {
-        self.result.as_ref().map(ResultRecord::ended_at)
+        self.result.as_deref().map(ResultRecord::ended_at)
     }
 
     /// When the invocation began, as far as known: the event passed the proxy, else the platform
@@ -225,7 +225,7 @@ impl Open {
 
     /// The proxy saw everything: the result accepted and the runtime's next `/next`.
     fn seen_through(&self) -> bool {
-        self.runtime_next.is_some() && self.result.as_ref().is_some_and(ResultRecord::accepted)
+        self.runtime_next.is_some() && self.result.as_deref().is_some_and(ResultRecord::accepted)
     }
 
     /// The X-Ray header, from whichever source carried it.
@@ -384,14 +384,14 @@ impl Correlator {
             Input::Proxy(ProxyRecord::Invocation(rec)) => {
                 let id = rec.request_id.clone();
                 if let Some(open) = self.open_mut(&id, &mut out) {
-                    open.event.get_or_insert(*rec);
+                    open.event.get_or_insert(rec);
                 }
             }
             Input::Proxy(ProxyRecord::Result(rec)) => {
                 // An /init/error has no request id; the platform reports it through initReport.
                 if let Some(id) = rec.request_id.clone() {
                     if let Some(open) = self.open_mut(&id, &mut out) {
-                        open.result.get_or_insert(*rec);
+                        open.result.get_or_insert(rec);
                     }
                 }
             }
@@ -539,26 +539,26 @@ impl Correlator {
         if self.closed.contains_key(id) {
             return None;
         }
-        if !self.open.contains_key(id) {
-            if self.open.len() >= MAX_OPEN_INVOCATIONS {
-                if let Some(oldest) = self
-                    .open
-                    .iter()
-                    .min_by_key(|(_, o)| o.seq)
-                    .map(|(k, _)| k.clone())
-                {
-                    out.extend(self.close(&oldest, CloseReason::Incomplete));
-                }
+        if self.open.len() >= MAX_OPEN_INVOCATIONS && !self.open.contains_key(id) {
+            if let Some(oldest) = self
+                .open
+                .iter()
+                .min_by_key(|(_, o)| o.seq)
+                .map(|(k, _)| k.clone())
+            {
+                out.extend(self.close(&oldest, CloseReason::Incomplete));
             }
-            self.seq += 1;
-            let open = Open {
-                seq: self.seq,
-                first: std::mem::replace(&mut self.cold, false),
-                ..Open::default()
-            };
-            self.open.insert(id.clone(), open);
         }
-        self.open.get_mut(id)
+        // One lookup whether the entry is new or not (every input of an invocation comes here).
+        let (seq, cold) = (&mut self.seq, &mut self.cold);
+        Some(self.open.entry(id.clone()).or_insert_with(|| {
+            *seq += 1;
+            Open {
+                seq: *seq,
+                first: std::mem::replace(cold, false),
+                ..Open::default()
+            }
+        }))
     }
 
     /// Closes every invocation that is complete at `now`.

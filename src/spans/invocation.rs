@@ -311,7 +311,7 @@ mod tests {
             init: None,
             restore: None,
             invoke: None,
-            event: Some(InvocationRecord {
+            event: Some(Box::new(InvocationRecord {
                 request_id: RequestId::new("r-1"),
                 deadline_ms: None,
                 invoked_function_arn: Some(
@@ -328,8 +328,8 @@ mod tests {
                 span: SpanIdentity::from_lambda_header(None, t(10)),
                 event_parse: None,
                 records: None,
-            }),
-            result,
+            })),
+            result: result.map(Box::new),
             runtime_next: None,
             platform_start: Some(TelemetryEvent {
                 time: t(9),
