@@ -198,6 +198,10 @@ impl Owner {
     /// Builds the spans, log records and metric figures of `outputs` and queues them, leaving
     /// `outputs` empty; true when an invocation was closed.
     fn enqueue(&mut self, outputs: &mut Vec<Output>) -> bool {
+        if outputs.is_empty() {
+            // Most turns (a record, a command, an early timer) complete nothing.
+            return false;
+        }
         let closed_any = outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
         if self.exporter.is_none() {
             // Export disabled: nothing to build.
