@@ -147,7 +147,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
         init: None,
         restore: None,
         invoke: None,
-        event: Some(InvocationRecord {
+        event: Some(Box::new(InvocationRecord {
             request_id: request_id.clone(),
             deadline_ms: None,
             invoked_function_arn: Some(INVOKED_ARN.into()),
@@ -162,8 +162,8 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
             records: None,
             span: identity,
             event_parse: None,
-        }),
-        result: Some(ResultRecord {
+        })),
+        result: Some(Box::new(ResultRecord {
             kind: ResultKind::Response,
             request_id: Some(request_id.clone()),
             started_at: start + ms(41),
@@ -176,7 +176,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
             upstream_status: Some(202),
             upstream_error: None,
             upstream_body: BodyCapture::default(),
-        }),
+        })),
         runtime_next: Some(start + ms(42)),
         platform_start: Some(TelemetryEvent {
             time: start,

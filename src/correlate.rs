@@ -161,10 +161,10 @@ pub struct InvocationSummary {
     pub restore: Option<RestoreSummary>,
     /// The INVOKE event.
     pub invoke: Option<InvokeEvent>,
-    /// The event as handed to the runtime.
-    pub event: Option<InvocationRecord>,
-    /// The runtime's result.
-    pub result: Option<ResultRecord>,
+    /// The event as handed to the runtime (boxed as the proxy queued it: moved, never copied).
+    pub event: Option<Box<InvocationRecord>>,
+    /// The runtime's result (boxed as the proxy queued it).
+    pub result: Option<Box<ResultRecord>>,
     /// When the runtime asked for its next event after its accepted result.
     pub runtime_next: Option<SystemTime>,
     /// `platform.start`.
@@ -190,8 +190,8 @@ struct Open {
     /// This process's first invocation: the one a cold start may have preceded.
     first: bool,
     invoke: Option<InvokeEvent>,
-    event: Option<InvocationRecord>,
-    result: Option<ResultRecord>,
+    event: Option<Box<InvocationRecord>>,
+    result: Option<Box<ResultRecord>>,
     runtime_next: Option<SystemTime>,
     platform_start: Option<TelemetryEvent<Start>>,
     runtime_done: Option<TelemetryEvent<RuntimeDone>>,
@@ -211,7 +211,7 @@ impl Open {
     }
 
     fn result_end(&self) -> Option<SystemTime> {
-        self.result.as_ref().map(ResultRecord::ended_at)
+        self.result.as_deref().map(ResultRecord::ended_at)
     }
 
     /// When the invocation began, as far as known: the event passed the proxy, else the platform
@@ -225,7 +225,7 @@ impl Open {
 
     /// The proxy saw everything: the result accepted and the runtime's next `/next`.
     fn seen_through(&self) -> bool {
-        self.runtime_next.is_some() && self.result.as_ref().is_some_and(ResultRecord::accepted)
+        self.runtime_next.is_some() && self.result.as_deref().is_some_and(ResultRecord::accepted)
     }
 
     /// The X-Ray header, from whichever source carried it.
@@ -376,22 +376,30 @@ impl Correlator {
         std::mem::take(&mut self.dropped_logs)
     }
 
-    /// Feeds one input at `now`; returns what that completed: a log line or a report of a closed
-    /// invocation, an invocation closed early to make room, and every invocation complete at `now`.
+    /// Feeds one input at `now`; returns what that completed (see [`Correlator::push_into`]).
+    #[cfg(test)]
     pub fn push(&mut self, input: Input, now: SystemTime) -> Vec<Output> {
         let mut out = Vec::new();
+        self.push_into(input, now, &mut out);
+        out
+    }
+
+    /// Feeds one input at `now`; appends to `out` what that completed: a log line or a report of a
+    /// closed invocation, an invocation closed early to make room, and every invocation complete at
+    /// `now`. The caller's buffer is reused from input to input: nothing is allocated per input.
+    pub fn push_into(&mut self, input: Input, now: SystemTime, out: &mut Vec<Output>) {
         match input {
             Input::Proxy(ProxyRecord::Invocation(rec)) => {
                 let id = rec.request_id.clone();
-                if let Some(open) = self.open_mut(&id, &mut out) {
-                    open.event.get_or_insert(*rec);
+                if let Some(open) = self.open_mut(&id, out) {
+                    open.event.get_or_insert(rec);
                 }
             }
             Input::Proxy(ProxyRecord::Result(rec)) => {
                 // An /init/error has no request id; the platform reports it through initReport.
                 if let Some(id) = rec.request_id.clone() {
-                    if let Some(open) = self.open_mut(&id, &mut out) {
-                        open.result.get_or_insert(*rec);
+                    if let Some(open) = self.open_mut(&id, out) {
+                        open.result.get_or_insert(rec);
                     }
                 }
             }
@@ -403,14 +411,13 @@ impl Correlator {
             }
             Input::Invoke(invoke) => {
                 let id = invoke.request_id.clone();
-                if let Some(open) = self.open_mut(&id, &mut out) {
+                if let Some(open) = self.open_mut(&id, out) {
                     open.invoke.get_or_insert(invoke);
                 }
             }
-            Input::Telemetry(event) => self.telemetry(event, &mut out),
+            Input::Telemetry(event) => self.telemetry(event, out),
         }
-        self.close_due_into(now, &mut out);
-        out
+        self.close_due_into(now, out);
     }
 
     fn telemetry(&mut self, event: TelemetryEvent, out: &mut Vec<Output>) {
@@ -539,37 +546,39 @@ impl Correlator {
         if self.closed.contains_key(id) {
             return None;
         }
-        if !self.open.contains_key(id) {
-            if self.open.len() >= MAX_OPEN_INVOCATIONS {
-                if let Some(oldest) = self
-                    .open
-                    .iter()
-                    .min_by_key(|(_, o)| o.seq)
-                    .map(|(k, _)| k.clone())
-                {
-                    out.extend(self.close(&oldest, CloseReason::Incomplete));
-                }
+        if self.open.len() >= MAX_OPEN_INVOCATIONS && !self.open.contains_key(id) {
+            if let Some(oldest) = self
+                .open
+                .iter()
+                .min_by_key(|(_, o)| o.seq)
+                .map(|(k, _)| k.clone())
+            {
+                self.close(&oldest, CloseReason::Incomplete, out);
             }
-            self.seq += 1;
-            let open = Open {
-                seq: self.seq,
-                first: std::mem::replace(&mut self.cold, false),
-                ..Open::default()
-            };
-            self.open.insert(id.clone(), open);
         }
-        self.open.get_mut(id)
+        // One lookup whether the entry is new or not (every input of an invocation comes here).
+        let (seq, cold) = (&mut self.seq, &mut self.cold);
+        Some(self.open.entry(id.clone()).or_insert_with(|| {
+            *seq += 1;
+            Open {
+                seq: *seq,
+                first: std::mem::replace(cold, false),
+                ..Open::default()
+            }
+        }))
     }
 
     /// Closes every invocation that is complete at `now`.
+    #[cfg(test)]
     pub fn close_due(&mut self, now: SystemTime) -> Vec<Output> {
         let mut out = Vec::new();
         self.close_due_into(now, &mut out);
         out
     }
 
-    /// [`Correlator::close_due`], appending to `out`: every input ends with it.
-    fn close_due_into(&mut self, now: SystemTime, out: &mut Vec<Output>) {
+    /// Closes every invocation that is complete at `now`, appending to `out`: every input ends
+    /// with it.
+    pub fn close_due_into(&mut self, now: SystemTime, out: &mut Vec<Output>) {
         if self.open.is_empty() {
             return;
         }
@@ -580,7 +589,7 @@ impl Correlator {
             .filter_map(|(id, o)| o.done(now, wait, startup_pending).map(|r| (id.clone(), r)))
             .collect();
         for (id, reason) in due {
-            out.extend(self.close(&id, reason));
+            self.close(&id, reason, out);
         }
     }
 
@@ -600,9 +609,11 @@ impl Correlator {
     /// Closes everything still open (shutdown).
     pub fn close_all(&mut self) -> Vec<Output> {
         let ids: Vec<RequestId> = self.open.keys().cloned().collect();
-        ids.into_iter()
-            .flat_map(|id| self.close(&id, CloseReason::Incomplete))
-            .collect()
+        let mut out = Vec::new();
+        for id in ids {
+            self.close(&id, CloseReason::Incomplete, &mut out);
+        }
+        out
     }
 
     /// Whether the invocation closed last still waits for its `platform.report` (and telemetry
@@ -624,10 +635,10 @@ impl Correlator {
             .min()
     }
 
-    /// Closes `id` now, for `reason`: the invocation, then its waiting lines and report.
-    fn close(&mut self, id: &RequestId, reason: CloseReason) -> Vec<Output> {
+    /// Closes `id` now, for `reason`: appends the invocation, then its waiting lines and report.
+    fn close(&mut self, id: &RequestId, reason: CloseReason, out: &mut Vec<Output>) {
         let Some(open) = self.open.remove(id) else {
-            return Vec::new();
+            return;
         };
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
@@ -651,7 +662,7 @@ impl Correlator {
         } else {
             ColdStart::default()
         };
-        let mut out = vec![Output::Invocation(Box::new(InvocationSummary {
+        out.push(Output::Invocation(Box::new(InvocationSummary {
             request_id: id.clone(),
             reason,
             parent,
@@ -665,7 +676,7 @@ impl Correlator {
             runtime_next: open.runtime_next,
             platform_start: open.platform_start,
             runtime_done: open.runtime_done,
-        }))];
+        })));
         out.extend(open.logs.into_iter().map(|line| {
             Output::Log(Box::new(JoinedLog {
                 line,
@@ -678,7 +689,6 @@ impl Correlator {
                 report,
             }))
         }));
-        out
     }
 }
 

@@ -79,6 +79,9 @@ impl Owner {
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
         let mut armed: Option<tokio::time::Instant> = None;
+        // What each turn completed, built into spans and records at its end: one buffer for the
+        // whole loop, so that a turn allocates none.
+        let mut outputs = Vec::new();
         loop {
             let next = [self.correlator.next_check(), self.releases.next_wake()]
                 .into_iter()
@@ -96,34 +99,34 @@ impl Owner {
                     armed = Some(at);
                 }
             }
-            let outputs = tokio::select! {
+            tokio::select! {
                 // Telemetry first, after every record already queued: a runtimeDone must not
                 // overtake the result it follows, and a steady stream of records (the proxy on its
                 // own thread, many invocations at once) must not starve the telemetry queue.
                 biased;
                 Some(batch) = telemetry.recv() => {
-                    let mut outputs = self.drain_records(&mut records);
+                    self.drain_records(&mut records, &mut outputs);
                     self.telemetry_batch(batch, &mut outputs);
-                    outputs
                 }
                 Some(record) = records.recv() => {
-                    let mut outputs = self.record(record);
+                    self.record(record, &mut outputs);
                     if let Some(gathering) = self.gathering {
                         tokio::time::sleep(gathering).await;
-                        outputs.extend(self.drain_records(&mut records));
+                        self.drain_records(&mut records, &mut outputs);
                     }
-                    outputs
                 }
                 Some(command) = commands.recv() => match command {
-                    Command::Invoke(event) => self.correlator.push(Input::Invoke(event), SystemTime::now()),
+                    Command::Invoke(event) => {
+                        self.correlator
+                            .push_into(Input::Invoke(event), SystemTime::now(), &mut outputs);
+                    }
                     Command::TelemetryExpected(expected) => {
                         self.releases.set_telemetry_expected(expected);
                         self.correlator.set_telemetry_expected(expected);
-                        self.correlator.close_due(SystemTime::now())
+                        self.correlator.close_due_into(SystemTime::now(), &mut outputs);
                     }
                     Command::Finish { request_id, deadline_ms, reply } => {
                         self.releases.wait(request_id, deadline_ms, reply, SystemTime::now());
-                        Vec::new()
                     }
                     Command::Shutdown { budget, reply } => {
                         self.shutdown(&mut records, &mut telemetry, budget).await;
@@ -133,39 +136,42 @@ impl Owner {
                 },
                 () = &mut timer, if armed.is_some() => {
                     armed = None;
-                    self.correlator.close_due(SystemTime::now())
+                    self.correlator.close_due_into(SystemTime::now(), &mut outputs);
                 }
                 else => break,
-            };
-            let closed_any = self.enqueue(outputs);
+            }
+            let closed_any = self.enqueue(&mut outputs);
             self.release(closed_any).await;
         }
     }
 
-    fn record(&mut self, record: ProxyRecord) -> Vec<Output> {
+    fn record(&mut self, record: ProxyRecord, outputs: &mut Vec<Output>) {
         let now = SystemTime::now();
         self.releases.proxy_record(now);
         log_record(&record);
-        self.correlator.push(Input::Proxy(record), now)
+        self.correlator
+            .push_into(Input::Proxy(record), now, outputs);
     }
 
     /// Takes in every record queued now.
-    fn drain_records(&mut self, records: &mut mpsc::Receiver<ProxyRecord>) -> Vec<Output> {
-        let mut outputs = Vec::new();
+    fn drain_records(
+        &mut self,
+        records: &mut mpsc::Receiver<ProxyRecord>,
+        outputs: &mut Vec<Output>,
+    ) {
         while let Ok(record) = records.try_recv() {
-            outputs.extend(self.record(record));
+            self.record(record, outputs);
         }
-        outputs
     }
 
     /// The events of one delivery, in order.
     fn telemetry_batch(&mut self, batch: Vec<TelemetryEvent>, outputs: &mut Vec<Output>) {
         for event in batch {
-            outputs.extend(self.telemetry(event));
+            self.telemetry(event, outputs);
         }
     }
 
-    fn telemetry(&mut self, event: TelemetryEvent) -> Vec<Output> {
+    fn telemetry(&mut self, event: TelemetryEvent, outputs: &mut Vec<Output>) {
         if let Some(exporter) = self.exporter.as_mut() {
             match &event.body {
                 TelemetryBody::InitStart { instance_id, .. } => {
@@ -186,21 +192,26 @@ impl Owner {
             }
         }
         self.correlator
-            .push(Input::Telemetry(event), SystemTime::now())
+            .push_into(Input::Telemetry(event), SystemTime::now(), outputs);
     }
 
-    /// Builds the spans, log records and metric figures of `outputs` and queues them; true when an
-    /// invocation was closed.
-    fn enqueue(&mut self, outputs: Vec<Output>) -> bool {
+    /// Builds the spans, log records and metric figures of `outputs` and queues them, leaving
+    /// `outputs` empty; true when an invocation was closed.
+    fn enqueue(&mut self, outputs: &mut Vec<Output>) -> bool {
+        if outputs.is_empty() {
+            // Most turns (a record, a command, an early timer) complete nothing.
+            return false;
+        }
         let closed_any = outputs.iter().any(|o| matches!(o, Output::Invocation(_)));
         if self.exporter.is_none() {
             // Export disabled: nothing to build.
+            outputs.clear();
             return closed_any;
         }
         let now = SystemTime::now();
         let mut spans = Vec::new();
         let mut records = Vec::new();
-        for output in outputs {
+        for output in outputs.drain(..) {
             match output {
                 Output::Invocation(inv) => {
                     tracing::debug!(request_id = %inv.request_id, reason = ?inv.reason, "invocation closed");
@@ -339,7 +350,8 @@ impl Owner {
         budget: Duration,
     ) {
         let started = tokio::time::Instant::now();
-        let mut outputs = self.drain_records(records);
+        let mut outputs = Vec::new();
+        self.drain_records(records, &mut outputs);
         while let Some(batch) = telemetry.try_recv() {
             self.telemetry_batch(batch, &mut outputs);
         }
@@ -353,7 +365,7 @@ impl Owner {
             }
         }
         outputs.extend(self.correlator.close_all());
-        self.enqueue(outputs);
+        self.enqueue(&mut outputs);
         self.releases.release_all();
         let left = budget.saturating_sub(started.elapsed());
         self.flush_signals(left, Occasion::Shutdown, true).await;

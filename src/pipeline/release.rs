@@ -188,10 +188,17 @@ impl Releases {
         backlog: Backlog,
         is_open: impl Fn(&RequestId) -> bool,
     ) -> Option<Flush> {
-        let (released, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|w| !is_open(&w.request_id) || w.release_at <= now);
-        self.waiting = waiting;
+        let ready = |w: &Waiter| !is_open(&w.request_id) || w.release_at <= now;
+        // Checked first: this runs after every input, and a waiter usually stays for several.
+        let released = if self.waiting.iter().any(ready) {
+            let (released, waiting) = std::mem::take(&mut self.waiting)
+                .into_iter()
+                .partition(ready);
+            self.waiting = waiting;
+            released
+        } else {
+            Vec::new()
+        };
         let queued = backlog.queued;
         let blocked = backlog.blocked_until.filter(|until| *until > now);
         if self.waiting.is_empty() && queued > 0 && self.background_due.is_none() {

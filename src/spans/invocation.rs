@@ -87,12 +87,13 @@ fn invocation_span(
 
     let mut attributes = identity_attributes(inv, function, trigger);
     push_sizes(inv, &mut attributes);
-    let mut name = Cow::Owned(function.settings.name.clone());
+    // The function's name unless the event or the batch names the span: copied only then.
+    let mut name = None;
     let mut http_status = None;
     if let Some(event) = &event {
         let described = event.attributes(&capture.rules);
         if let Some(span_name) = described.span_name {
-            name = Cow::Owned(span_name);
+            name = Some(Cow::Owned(span_name));
             http_status = result.as_ref().and_then(|(r, body)| proxy_status(r, body));
         }
         attributes.extend(
@@ -111,7 +112,7 @@ fn invocation_span(
     let batch = source.and_then(|source| consumer(source, scan, propagators, &mut attributes));
     let (kind, links) = match batch {
         Some(batch) => {
-            name = batch.name;
+            name = Some(batch.name);
             (SpanKind::Consumer, batch.links)
         }
         None => (SpanKind::Server, SpanLinks::default()),
@@ -138,7 +139,7 @@ fn invocation_span(
         parent: trace.parent_span_id.unwrap_or(SpanId::INVALID),
         parent_is_remote: trace.parent_span_id.is_some(),
         kind,
-        name,
+        name: name.unwrap_or_else(|| Cow::Owned(function.settings.name.clone())),
         start,
         end,
         attributes,
@@ -311,7 +312,7 @@ mod tests {
             init: None,
             restore: None,
             invoke: None,
-            event: Some(InvocationRecord {
+            event: Some(Box::new(InvocationRecord {
                 request_id: RequestId::new("r-1"),
                 deadline_ms: None,
                 invoked_function_arn: Some(
@@ -328,8 +329,8 @@ mod tests {
                 span: SpanIdentity::from_lambda_header(None, t(10)),
                 event_parse: None,
                 records: None,
-            }),
-            result,
+            })),
+            result: result.map(Box::new),
             runtime_next: None,
             platform_start: Some(TelemetryEvent {
                 time: t(9),

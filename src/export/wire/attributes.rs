@@ -18,33 +18,38 @@ pub(super) fn attributes_len<'a>(
 ) -> usize {
     attributes
         .into_iter()
-        .map(|attribute| message_len(tag, &Attribute(attribute)))
+        .map(|attribute| {
+            let key = attribute.key.as_str().as_bytes();
+            framed_len(
+                tag,
+                key_value_len(key, Any::of(&attribute.value).body_len()),
+            )
+        })
         .sum()
 }
 
-/// Writes attributes as a repeated `KeyValue` field `tag`.
+/// Writes attributes as a repeated `KeyValue` field `tag`: a `KeyValue` is its key, and its
+/// value, always set.
 pub(super) fn write_attributes<'a>(
     tag: u32,
     attributes: impl IntoIterator<Item = &'a KeyValue>,
     buf: &mut Vec<u8>,
 ) {
     for attribute in attributes {
-        write_message(tag, &Attribute(attribute), buf);
+        // The value read and measured once for both length prefixes (the attribute's and its own).
+        let key = attribute.key.as_str().as_bytes();
+        let value = Any::of(&attribute.value);
+        let value_len = value.body_len();
+        write_framed(tag, key_value_len(key, value_len), buf);
+        write_bytes(1, key, buf);
+        write_framed(2, value_len, buf);
+        value.write_body(buf);
     }
 }
 
-/// A `KeyValue`: its key, and its value, always set.
-struct Attribute<'a>(&'a KeyValue);
-
-impl Message for Attribute<'_> {
-    fn body_len(&self) -> usize {
-        bytes_len(1, self.0.key.as_str().as_bytes()) + message_len(2, &Any::of(&self.0.value))
-    }
-
-    fn write_body(&self, buf: &mut Vec<u8>) {
-        write_bytes(1, self.0.key.as_str().as_bytes(), buf);
-        write_message(2, &Any::of(&self.0.value), buf);
-    }
+/// The length of a `KeyValue`'s fields: `key`, and a value whose fields take `value_len` bytes.
+fn key_value_len(key: &[u8], value_len: usize) -> usize {
+    bytes_len(1, key) + framed_len(2, value_len)
 }
 
 /// An `AnyValue`: its `oneof`, written even when it holds a default.

@@ -7,43 +7,60 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use prost::encoding::{bool as boolean, bytes, double, int32, int64, string};
 
 use super::{
-    bytes_len, message_len, scalar_len, write_bytes, write_message, write_scalar, Message,
+    bytes_len, framed_len, message_len, scalar_len, write_bytes, write_framed, write_message,
+    write_scalar, Message,
 };
 
 /// Attributes as a repeated `KeyValue` field `tag`: their length.
 pub(super) fn key_values_len(tag: u32, attributes: &[KeyValue]) -> usize {
     attributes
         .iter()
-        .map(|attribute| message_len(tag, &ProtoKeyValue(attribute)))
+        .map(|attribute| framed_len(tag, ProtoKeyValue::of(attribute).body_len()))
         .sum()
 }
 
 /// Writes attributes as a repeated `KeyValue` field `tag`.
 pub(super) fn write_key_values(tag: u32, attributes: &[KeyValue], buf: &mut Vec<u8>) {
     for attribute in attributes {
-        write_message(tag, &ProtoKeyValue(attribute), buf);
+        let attribute = ProtoKeyValue::of(attribute);
+        write_framed(tag, attribute.body_len(), buf);
+        attribute.write_body(buf);
     }
 }
 
-/// A `KeyValue`.
-struct ProtoKeyValue<'a>(&'a KeyValue);
+/// A `KeyValue`, its value measured once for both length prefixes (the attribute's and its own).
+struct ProtoKeyValue<'a> {
+    attribute: &'a KeyValue,
+    /// The value and the length of its fields, when set.
+    value: Option<(ProtoAny<'a>, usize)>,
+}
 
-impl Message for ProtoKeyValue<'_> {
+impl<'a> ProtoKeyValue<'a> {
+    fn of(attribute: &'a KeyValue) -> Self {
+        let value = attribute.value.as_ref().map(|value| {
+            let value = ProtoAny(value);
+            let len = value.body_len();
+            (value, len)
+        });
+        Self { attribute, value }
+    }
+
     fn body_len(&self) -> usize {
-        let attribute = self.0;
+        let attribute = self.attribute;
         bytes_len(1, attribute.key.as_bytes())
-            + attribute
+            + self
                 .value
                 .as_ref()
-                .map_or(0, |value| message_len(2, &ProtoAny(value)))
+                .map_or(0, |(_, len)| framed_len(2, *len))
             + scalar_len(3, &attribute.key_strindex, int32::encoded_len)
     }
 
     fn write_body(&self, buf: &mut Vec<u8>) {
-        let attribute = self.0;
+        let attribute = self.attribute;
         write_bytes(1, attribute.key.as_bytes(), buf);
-        if let Some(value) = &attribute.value {
-            write_message(2, &ProtoAny(value), buf);
+        if let Some((value, len)) = &self.value {
+            write_framed(2, *len, buf);
+            value.write_body(buf);
         }
         write_scalar(3, &attribute.key_strindex, int32::encode, buf);
     }
