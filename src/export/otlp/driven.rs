@@ -75,8 +75,11 @@ impl DrivenConnection {
     ///
     /// Whatever completes `future` (an answer, body data, readiness for a request) comes from the
     /// connection, polled just before by this task, or from its end: `future` is polled without a
-    /// waker of its own, which would only wake the task again for nothing.
-    pub(super) async fn drive<F: Future + Unpin>(&mut self, mut future: F) -> Option<F::Output> {
+    /// waker of its own, which would only wake the task again for nothing. It is polled outside
+    /// tokio's cooperative budget: a resource refused for lack of budget (hyper's answer hand-off is
+    /// a tokio oneshot) asks its waker to try again later, and that waker is the no-op one here.
+    pub(super) async fn drive<F: Future + Unpin>(&mut self, future: F) -> Option<F::Output> {
+        let mut future = tokio::task::coop::unconstrained(future);
         poll_fn(|cx: &mut Context<'_>| {
             let ended = self.poll_connection(cx);
             let mut quiet = Context::from_waker(Waker::noop());
