@@ -10,7 +10,6 @@ use bytes::Bytes;
 use http::uri::Authority;
 use http::StatusCode;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use crate::proxy::head::Framing;
 use crate::proxy::whole_body::{read_whole, WholeBody};
@@ -100,12 +99,9 @@ impl PollConnection {
                 Err(e) => return Err(e),
             }
         }
-        let stream = TcpStream::connect((self.host.as_str(), self.port))
+        let mut conn = Conn::connect((self.host.as_str(), self.port))
             .await
             .map_err(PollError::Connect)?;
-        // The request head is one small write: it must not wait for a delayed ACK.
-        stream.set_nodelay(true).map_err(PollError::Connect)?;
-        let mut conn = Conn::new(stream);
         let (answer, keep) = attempt(&mut conn, request, limit).await?;
         self.keep(conn, keep);
         Ok(answer)
@@ -154,7 +150,7 @@ mod tests {
     use std::net::{Ipv4Addr, SocketAddr};
 
     use tokio::io::AsyncReadExt;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
 

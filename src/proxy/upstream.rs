@@ -8,8 +8,6 @@
 use std::io;
 use std::sync::Mutex;
 
-use tokio::net::TcpStream;
-
 use super::head::RequestHead;
 use super::lock;
 use super::names;
@@ -64,10 +62,7 @@ impl Pool {
                 None => break,
             }
         }
-        let stream = TcpStream::connect(&self.address).await?;
-        // Small writes (heads, short bodies) must not wait for delayed ACKs.
-        stream.set_nodelay(true)?;
-        Ok((Conn::new(stream), false))
+        Ok((Conn::connect(self.address.as_str()).await?, false))
     }
 
     /// Drops the idle connections (after one turned out closed, the others likely are too).

@@ -7,7 +7,7 @@ use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, ToSocketAddrs};
 
 use super::chunked::Chunked;
 use super::head::{self, Framing, HeadError, ResponseHead};
@@ -85,6 +85,14 @@ impl Conn {
             buf: InBuf::default(),
             single_use: false,
         }
+    }
+
+    /// A new connection to `addr`, Nagle off: heads and short bodies are small writes that must not
+    /// wait for a delayed ACK.
+    pub(crate) async fn connect(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self::new(stream))
     }
 
     /// Reads the final answer head of a `/next`; interim answers are dropped (a GET sends no body, so
