@@ -73,11 +73,14 @@ fn extension_pid(opt: &Path, binary: &Path) -> u32 {
         .expect("the extension runs as a child of the bench")
 }
 
-/// CPU time of a whole process (all threads), in user space and in the kernel.
+/// CPU time of a whole process (all threads), in user space and in the kernel, and its minor page
+/// faults (each one kernel time: a page the process touched for the first time, or again after
+/// giving it back).
 #[derive(Clone, Copy)]
 struct Cpu {
     user: Duration,
     system: Duration,
+    minor_faults: u64,
 }
 
 impl std::ops::Sub for Cpu {
@@ -87,20 +90,23 @@ impl std::ops::Sub for Cpu {
         Cpu {
             user: self.user - earlier.user,
             system: self.system - earlier.system,
+            minor_faults: self.minor_faults - earlier.minor_faults,
         }
     }
 }
 
 fn process_cpu(pid: u32) -> Cpu {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/pid/stat");
-    // utime and stime are the 12th and 13th fields after the parenthesised command name.
+    // minflt, utime and stime are the 8th, 12th and 13th fields after the parenthesised command
+    // name.
     let rest = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
-    let ticks: Vec<u64> = rest
+    let fields: Vec<u64> = rest
         .split_whitespace()
-        .skip(11)
-        .take(2)
-        .map(|f| f.parse::<u64>().expect("numeric utime/stime"))
+        .skip(7)
+        .take(6)
+        .map(|f| f.parse::<u64>().expect("numeric minflt/utime/stime"))
         .collect();
+    let ticks = &fields[4..];
     // SAFETY: sysconf only reads a configuration value.
     let per_second = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
         n if n > 0 => n as u64,
@@ -110,6 +116,7 @@ fn process_cpu(pid: u32) -> Cpu {
     Cpu {
         user: time(ticks[0]),
         system: time(ticks[1]),
+        minor_faults: fields[0],
     }
 }
 
@@ -272,10 +279,11 @@ fn main() {
             let per_1000 = |d: Duration| ms(d) * 1000.0 / INVOCATIONS as f64;
             println!(
                 "run {run} {label:>5}: {:6.1} ms per 1000 invocations (user {:.1}, system {:.1}), \
-                 peak RSS {:.2} MiB, {} spans received",
+                 {:.2} minor faults per invocation, peak RSS {:.2} MiB, {} spans received",
                 per_1000(s.cpu.user + s.cpu.system),
                 per_1000(s.cpu.user),
                 per_1000(s.cpu.system),
+                s.cpu.minor_faults as f64 / INVOCATIONS as f64,
                 s.peak_rss_kib as f64 / 1024.0,
                 s.spans
             );
