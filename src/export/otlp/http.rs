@@ -61,7 +61,7 @@ impl HttpSender {
                 self.headers
                     .insert(http::HeaderName::from_static(name), value);
                 if let Connection::Plain(plain) = &mut self.connection {
-                    plain.set_headers(&self.origin, &self.headers);
+                    plain.set_headers(&self.headers);
                 }
                 true
             }
@@ -108,7 +108,7 @@ impl HttpSender {
         let origin = origin_form(&uri);
         let connection = match (uri.scheme_str(), uri.authority()) {
             (Some("http"), Some(authority)) => {
-                Connection::Plain(PlainConnection::new(authority, &origin, &headers))
+                Connection::Plain(PlainConnection::new(authority, origin.clone(), &headers))
             }
             _ => Connection::Tls(client.endpoint(uri.clone())),
         };
@@ -142,10 +142,10 @@ impl HttpSender {
                     .signer
                     .as_ref()
                     .map(|signer| signed_parts(&self.headers, &self.uri, signer, body).headers);
-                let answer = plain.send(&self.origin, signed.as_ref(), body).await?;
+                let answer = plain.send(signed.as_ref(), body).await?;
                 let retry_after = answer
                     .fields
-                    .get("retry-after")
+                    .get(RETRY_AFTER.as_str())
                     .and_then(|value| std::str::from_utf8(value).ok())
                     .and_then(RetryAfter::parse);
                 (answer.status, retry_after)

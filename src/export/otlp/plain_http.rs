@@ -31,6 +31,8 @@ struct ConnectError(#[source] io::Error);
 /// One `http://` endpoint's kept connection and the head of its unsigned requests.
 pub(super) struct PlainConnection {
     connection: KeptConnection,
+    /// The request target (origin form).
+    origin: Uri,
     /// `POST <origin> HTTP/1.1` and the header lines of every unsigned request.
     head: Vec<u8>,
     /// Whether the headers carry a `content-length` of their own (hyper then adds none).
@@ -41,21 +43,22 @@ pub(super) struct PlainConnection {
 
 impl PlainConnection {
     /// The connection to `authority`, whose requests go to `origin` with `headers`.
-    pub(super) fn new(authority: &Authority, origin: &Uri, headers: &HeaderMap) -> Self {
+    pub(super) fn new(authority: &Authority, origin: Uri, headers: &HeaderMap) -> Self {
         let mut connection = Self {
             connection: KeptConnection::new(authority).with_idle_limit(POOL_IDLE_TIMEOUT),
+            origin,
             head: Vec::new(),
             has_length: false,
             out: Vec::new(),
         };
-        connection.set_headers(origin, headers);
+        connection.set_headers(headers);
         connection
     }
 
     /// Takes `headers` for every later unsigned request.
-    pub(super) fn set_headers(&mut self, origin: &Uri, headers: &HeaderMap) {
+    pub(super) fn set_headers(&mut self, headers: &HeaderMap) {
         self.head.clear();
-        write_head(&mut self.head, origin, headers);
+        write_head(&mut self.head, &self.origin, headers);
         self.has_length = headers.contains_key(CONTENT_LENGTH);
     }
 
@@ -63,14 +66,13 @@ impl PlainConnection {
     /// the answer's body is read and dropped.
     pub(super) async fn send(
         &mut self,
-        origin: &Uri,
         signed: Option<&HeaderMap>,
         body: &[u8],
     ) -> Result<Answer, HttpError> {
         self.out.clear();
         let has_length = match signed {
             Some(headers) => {
-                write_head(&mut self.out, origin, headers);
+                write_head(&mut self.out, &self.origin, headers);
                 headers.contains_key(CONTENT_LENGTH)
             }
             None => {
@@ -169,8 +171,7 @@ mod tests {
             HeaderValue::from_str(&host).expect("a value"),
         );
         let authority = Authority::try_from(host.as_str()).expect("an authority");
-        let origin = Uri::from_static(ORIGIN);
-        let connection = PlainConnection::new(&authority, &origin, &map);
+        let connection = PlainConnection::new(&authority, Uri::from_static(ORIGIN), &map);
         (listener, connection, host, map)
     }
 
@@ -196,9 +197,7 @@ mod tests {
     }
 
     async fn send(connection: &mut PlainConnection, body: &str) -> Result<Answer, HttpError> {
-        connection
-            .send(&Uri::from_static(ORIGIN), None, body.as_bytes())
-            .await
+        connection.send(None, body.as_bytes()).await
     }
 
     #[tokio::test]
@@ -240,7 +239,7 @@ mod tests {
         );
         signed.insert("authorization", HeaderValue::from_static("AWS4 x"));
         let third = connection
-            .send(&Uri::from_static(ORIGIN), Some(&signed), b"third")
+            .send(Some(&signed), b"third")
             .await
             .expect("answered");
         assert_eq!(
