@@ -261,6 +261,8 @@ pub(super) fn over_limit() -> String {
     format!("the answer is over {MAX_RESPONSE_BYTES} bytes")
 }
 
+/// The client over plain TCP: how it keeps, replaces and fails connections does not depend on
+/// TLS, which `tests/export.rs` and `tests/xray_export.rs` exercise end to end.
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

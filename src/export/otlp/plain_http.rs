@@ -2,7 +2,8 @@
 //! (`kept_connection`), instead of hyper: one request head written as hyper's HTTP/1 client writes
 //! it (the request line, the header map's lines in its order, then `content-length` unless the map
 //! has one or the body is empty), sent with the body in one vectored write; the answer's head read
-//! by the proxy's strict parser, its body (at most [`MAX_RESPONSE_BYTES`]) read and dropped.
+//! by the proxy's strict parser, its body read whole (at most [`MAX_RESPONSE_BYTES`]); the sender
+//! reads only the status and `Retry-After`.
 //!
 //! Why not hyper here: a hyper exchange is one dispatcher pass per wake, its head encoder and
 //! parser, and a header map built and dropped per request; this is one write and the reads of the
@@ -63,7 +64,7 @@ impl PlainConnection {
     }
 
     /// POSTs `body` with the headers given last, or with `signed` (the same, signed) when given;
-    /// the answer's body is read and dropped.
+    /// the answer, its body read whole (at most [`MAX_RESPONSE_BYTES`]).
     pub(super) async fn send(
         &mut self,
         signed: Option<&HeaderMap>,
