@@ -18,8 +18,9 @@
 //! Around them: [`settings`] are read once at start-up (the only reader of the environment);
 //! [`app`] wires the stages together in start-up order; [`handoff`] tells the wrapper where the
 //! proxy listens; [`net`] binds listeners; [`platform_http`] is lambda-lens's own HTTP with the
-//! platform (the pooled client; `poll_connection` keeps the event poll's raw connection);
-//! [`logging`] is its own log; [`fuzzing`] holds the fuzz targets' entry points.
+//! platform (the pooled client; `kept_connection` is the kept raw connection of the event poll and
+//! of OTLP/HTTP export to `http://` collectors); [`logging`] is its own log; [`fuzzing`] holds the
+//! fuzz targets' entry points.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
@@ -33,6 +34,7 @@ pub mod export;
 pub mod fuzzing;
 pub mod handoff;
 pub mod json;
+mod kept_connection;
 pub mod lifecycle;
 pub mod logging;
 pub mod logs;
@@ -40,7 +42,6 @@ pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod platform_http;
-mod poll_connection;
 pub mod proto_values;
 pub mod proxy;
 pub mod recent;

@@ -13,8 +13,8 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
+use crate::kept_connection::KeptConnection;
 use crate::platform_http::{error_chain, ApiBody, PlatformClient};
-use crate::poll_connection::PollConnection;
 use crate::record::RequestId;
 use crate::settings::{is_managed_instances, RuntimeApiEndpoint};
 
@@ -322,7 +322,7 @@ impl ExtensionsClient {
 /// `/extension/event/next`, called once per event: a connection of its own and a request head
 /// written once, so each call costs one write and the reads of its answer on a kept connection.
 pub struct EventPoller {
-    connection: PollConnection,
+    connection: KeptConnection,
     request: Bytes,
 }
 
@@ -350,7 +350,7 @@ impl EventPoller {
             id = id.0
         );
         Ok(Self {
-            connection: PollConnection::new(authority),
+            connection: KeptConnection::new(authority),
             request: Bytes::from(request),
         })
     }
@@ -360,7 +360,7 @@ impl EventPoller {
         const CALL: &str = "event/next";
         let answer = self
             .connection
-            .exchange(&self.request, MAX_ANSWER_BYTES)
+            .exchange(&self.request, &[], MAX_ANSWER_BYTES)
             .await
             .map_err(|e| {
                 if e.after_head() {

@@ -2,7 +2,7 @@
 //! to the Extensions and Telemetry APIs on the Runtime API host (register, subscribe, report an
 //! error; keep-alive connections, Nagle off, no timeouts: a call may sit idle across a freeze), the
 //! body type of those requests, and the error text of failed exchanges. The call repeated every
-//! invocation, the `/event/next` long poll, has a raw connection of its own (`poll_connection`).
+//! invocation, the `/event/next` long poll, has a raw connection of its own (`kept_connection`).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

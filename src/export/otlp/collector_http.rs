@@ -1,6 +1,7 @@
-//! The HTTP client OTLP/HTTP exports go through to the collector (or AWS): one kept-alive
-//! HTTP/1.1 connection per endpoint, made by hyper-rustls's connector (Nagle off, the trust store
-//! of `tls`), driven by the exchange itself.
+//! The HTTP client OTLP/HTTP exports to `https://` endpoints go through to the collector (or AWS):
+//! one kept-alive HTTP/1.1 connection per endpoint, made by hyper-rustls's connector (Nagle off,
+//! the trust store of `tls`), driven by the exchange itself. (`http://` endpoints go over
+//! `plain_http`, with the same bounds and error kinds.)
 //!
 //! Only HTTP/1.1 is offered: OTLP/HTTP needs no multiplexing, and AWS's OTLP endpoints speak
 //! HTTP/1.1. A signal's requests go one after the other, so one connection per endpoint does what
@@ -31,11 +32,11 @@ use super::tls::{root_store, CaCertificates};
 
 /// Answers are a (possibly empty) `Export…ServiceResponse` (or a short error text); a body over
 /// this is not OTLP, and the request fails.
-const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// A kept connection idle for longer is closed instead of reused. Collectors and load balancers
 /// close idle keep-alive connections after about a minute; reusing one they already closed would
 /// fail a flush (the spans are retried, but a flush is lost).
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An error of the connector or of hyper.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -248,13 +249,20 @@ async fn drain(mut body: Incoming) -> Result<(), String> {
         if let Some(data) = frame.data_ref() {
             read += data.len();
             if read > MAX_RESPONSE_BYTES {
-                return Err(format!("the answer is over {MAX_RESPONSE_BYTES} bytes"));
+                return Err(over_limit());
             }
         }
     }
     Ok(())
 }
 
+/// Why an answer whose body is over [`MAX_RESPONSE_BYTES`] fails.
+pub(super) fn over_limit() -> String {
+    format!("the answer is over {MAX_RESPONSE_BYTES} bytes")
+}
+
+/// The client over plain TCP: how it keeps, replaces and fails connections does not depend on
+/// TLS, which `tests/export.rs` and `tests/xray_export.rs` exercise end to end.
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,8 @@
 //! OTLP/HTTP: one signal's requests POSTed as protobuf to its full URL, with the configured
 //! headers, gzip when configured (compressed once per batch), and a SigV4 signature when sending
-//! to AWS (made afresh for every attempt: the date is part of it).
+//! to AWS (made afresh for every attempt: the date is part of it); over the kept raw connection
+//! for `http://` endpoints (`plain_http`), through hyper and rustls for `https://` ones
+//! (`collector_http`).
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use http_body_util::Full;
 
 use super::collector_http::{CollectorConnection, CollectorHttpClient};
 use super::headers::header_map;
+use super::plain_http::PlainConnection;
 use crate::export::failure::SendError;
 use crate::export::retry_after::RetryAfter;
 use crate::export::xray::Signer;
@@ -31,7 +34,7 @@ const USER_AGENT_VALUE: &str = concat!(
 
 /// One signal's OTLP/HTTP endpoint.
 pub(crate) struct HttpSender {
-    connection: CollectorConnection,
+    connection: Connection,
     /// The endpoint, signed as it is.
     uri: Uri,
     /// Its path and query: what an HTTP/1 request line carries.
@@ -42,6 +45,14 @@ pub(crate) struct HttpSender {
     signer: Option<Arc<Signer>>,
 }
 
+/// Where an endpoint's requests go.
+enum Connection {
+    /// `http://`: the kept raw connection.
+    Plain(PlainConnection),
+    /// `https://`: hyper over rustls.
+    Tls(CollectorConnection),
+}
+
 impl HttpSender {
     /// Sets `name: value` on every later request; false when `value` is not a valid header value.
     pub(super) fn set_header(&mut self, name: &'static str, value: &str) -> bool {
@@ -49,6 +60,9 @@ impl HttpSender {
             Ok(value) => {
                 self.headers
                     .insert(http::HeaderName::from_static(name), value);
+                if let Connection::Plain(plain) = &mut self.connection {
+                    plain.set_headers(&self.headers);
+                }
                 true
             }
             Err(_) => false,
@@ -91,9 +105,16 @@ impl HttpSender {
         {
             entry.insert(host);
         }
+        let origin = origin_form(&uri);
+        let connection = match (uri.scheme_str(), uri.authority()) {
+            (Some("http"), Some(authority)) => {
+                Connection::Plain(PlainConnection::new(authority, origin.clone(), &headers))
+            }
+            _ => Connection::Tls(client.endpoint(uri.clone())),
+        };
         Ok(Self {
-            connection: client.endpoint(uri.clone()),
-            origin: origin_form(&uri),
+            connection,
+            origin,
             uri,
             headers,
             gzip: config.gzip,
@@ -115,31 +136,42 @@ impl HttpSender {
 
     /// POSTs `body` (the caller bounds the wait).
     pub(super) async fn send(&mut self, body: &Bytes) -> Result<(), SendError> {
-        let mut request = Request::new(());
-        *request.method_mut() = Method::POST;
-        *request.headers_mut() = self.headers.clone();
-        let (mut parts, ()) = request.into_parts();
-        if let Some(signer) = &self.signer {
-            parts.uri = self.uri.clone();
-            signer.sign(&mut parts, body, SystemTime::now());
-        }
-        parts.uri = self.origin.clone();
-        // Boxed: the exchange's state (hyper's answer, the body being read) is a few KiB, which
-        // would otherwise be copied each time the futures around it (the timer, the flush) move.
-        let response = Box::pin(
-            self.connection
-                .send(Request::from_parts(parts, Full::new(body.clone()))),
-        )
-        .await?;
-        let status = response.status();
+        let (status, retry_after) = match &mut self.connection {
+            Connection::Plain(plain) => {
+                let signed = self
+                    .signer
+                    .as_ref()
+                    .map(|signer| signed_parts(&self.headers, &self.uri, signer, body).headers);
+                let answer = plain.send(signed.as_ref(), body).await?;
+                let retry_after = answer
+                    .fields
+                    .get(RETRY_AFTER.as_str())
+                    .and_then(|value| std::str::from_utf8(value).ok())
+                    .and_then(RetryAfter::parse);
+                (answer.status, retry_after)
+            }
+            Connection::Tls(tls) => {
+                let mut parts = match &self.signer {
+                    Some(signer) => signed_parts(&self.headers, &self.uri, signer, body),
+                    None => unsigned_parts(&self.headers),
+                };
+                parts.uri = self.origin.clone();
+                // Boxed: the exchange's state (hyper's answer, the body being read) is a few KiB,
+                // which would otherwise be copied each time the futures around it (the timer, the
+                // flush) move.
+                let response =
+                    Box::pin(tls.send(Request::from_parts(parts, Full::new(body.clone())))).await?;
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(RetryAfter::parse);
+                (response.status(), retry_after)
+            }
+        };
         if status.is_success() {
             return Ok(());
         }
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(RetryAfter::parse);
         Err(SendError::Status {
             status,
             retry_after,
@@ -150,6 +182,27 @@ impl HttpSender {
     pub(super) fn timeout(&self) -> Duration {
         self.timeout
     }
+}
+
+/// A POST with `headers`.
+fn unsigned_parts(headers: &HeaderMap) -> http::request::Parts {
+    let mut request = Request::new(());
+    *request.method_mut() = Method::POST;
+    *request.headers_mut() = headers.clone();
+    request.into_parts().0
+}
+
+/// A POST of `body` to `uri` with `headers`, signed by `signer` now.
+fn signed_parts(
+    headers: &HeaderMap,
+    uri: &Uri,
+    signer: &Signer,
+    body: &Bytes,
+) -> http::request::Parts {
+    let mut parts = unsigned_parts(headers);
+    parts.uri = uri.clone();
+    signer.sign(&mut parts, body, SystemTime::now());
+    parts
 }
 
 /// The request target of every request to `uri` (its path and query, `/` when it has none), as a

@@ -10,9 +10,11 @@
 //! TLS: `https` endpoints work out of the box with both transports, verified against the bundled
 //! Mozilla roots plus the CAs of `OTEL_EXPORTER_OTLP_CERTIFICATE` (`tls`), with rustls on ring.
 //!
-//! - `collector_http`: the hyper client OTLP/HTTP requests go through, one kept connection per
-//!   endpoint;
+//! - `collector_http`: the hyper client OTLP/HTTP requests to `https://` endpoints go through, one
+//!   kept connection per endpoint;
 //! - `driven`: such a connection, polled by the request that uses it when it asked to be;
+//! - `plain_http`: OTLP/HTTP requests to `http://` endpoints, on the kept raw connection the event
+//!   poll uses;
 //! - `http` and `grpc`: one signal's sender for each transport;
 //! - `headers`: the configured headers, checked once for both;
 //! - `tls`: what is trusted.
@@ -22,6 +24,7 @@ mod driven;
 mod grpc;
 mod headers;
 mod http;
+mod plain_http;
 mod tls;
 
 use std::io;

@@ -1,24 +1,27 @@
-//! One kept raw HTTP/1 connection to the Runtime API host for a request made again and again (the
-//! Extensions API's `/event/next` long poll), on the proxy's own wire code: the request's fixed head
-//! in one write, the answer's head read by the proxy's strict parser within its head limit
-//! (`MAX_HEAD_BYTES`), its body by its length or chunks, bounded by the caller.
-//! Nagle is off and nothing times out: a long poll sits idle across freezes.
+//! One kept raw HTTP/1 client connection for requests made again and again to one host (the
+//! Extensions API's `/event/next` long poll; OTLP/HTTP export requests to `http://` collectors), on
+//! the proxy's own wire code: a request's head and body in one vectored write, the answer's head
+//! read by the proxy's strict parser within its head limit (`MAX_HEAD_BYTES`), its body by its
+//! length or chunks, bounded by the caller. Nagle is off. The caller bounds an exchange in time
+//! (the long poll has no bound: it sits idle across freezes); an exchange cut short drops its
+//! connection. A connection may have an idle limit, past which it is replaced instead of reused.
 
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Authority;
 use http::StatusCode;
-use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 
-use crate::proxy::head::Framing;
+use crate::proxy::head::{Fields, Framing};
 use crate::proxy::whole_body::{read_whole, WholeBody};
-use crate::proxy::wire::Conn;
+use crate::proxy::wire::{write_two, Conn};
 
-/// A failed exchange on a [`PollConnection`].
+/// A failed exchange on a [`KeptConnection`].
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum PollError {
-    /// No TCP connection to the Runtime API host.
+pub(crate) enum ExchangeError {
+    /// No TCP connection to the host.
     #[error("tcp connect error: {0}")]
     Connect(#[source] io::Error),
     /// The request could not be written.
@@ -38,7 +41,7 @@ pub(crate) enum PollError {
     TooLarge(usize),
 }
 
-impl PollError {
+impl ExchangeError {
     /// Whether the failure came after the answer's head: the exchange itself happened (the
     /// connection is dropped all the same; the next exchange opens another).
     pub(crate) fn after_head(&self) -> bool {
@@ -46,24 +49,31 @@ impl PollError {
     }
 }
 
-/// An answer: its status and its body, framing removed.
+/// An answer: its status, its header lines and its body, framing removed.
 #[derive(Debug)]
-pub(crate) struct PollAnswer {
+pub(crate) struct Answer {
     /// The status code.
     pub(crate) status: StatusCode,
+    /// The header lines.
+    pub(crate) fields: Fields,
     /// The body.
     pub(crate) body: Bytes,
 }
 
 /// The kept connection, opened by the first exchange.
-pub(crate) struct PollConnection {
+pub(crate) struct KeptConnection {
     host: String,
     port: u16,
     conn: Option<Conn>,
+    /// Longer idle than this, the kept connection is replaced instead of reused (`None`: never).
+    idle_limit: Option<Duration>,
+    /// When the kept connection finished its last exchange (read only with an idle limit).
+    last_used: Instant,
 }
 
-impl PollConnection {
-    /// A connection to `authority` (port 80 when it names none), opened by the first exchange.
+impl KeptConnection {
+    /// A connection to `authority` (port 80 when it names none), opened by the first exchange and
+    /// kept however long it stays idle.
     pub(crate) fn new(authority: &Authority) -> Self {
         Self {
             // `Authority::host` keeps an IPv6 literal's brackets; the resolver wants it bare.
@@ -74,41 +84,57 @@ impl PollConnection {
                 .to_owned(),
             port: authority.port_u16().unwrap_or(80),
             conn: None,
+            idle_limit: None,
+            last_used: Instant::now(),
         }
     }
 
-    /// Writes `request` (a whole request head, no body) and reads the answer, its body bounded by
+    /// The same, but a connection idle for longer than `limit` is replaced instead of reused.
+    pub(crate) fn with_idle_limit(mut self, limit: Duration) -> Self {
+        self.idle_limit = Some(limit);
+        self
+    }
+
+    /// Writes `head` (a whole request head) and `body` and reads the answer, its body bounded by
     /// `limit`. A kept connection found closed before any byte of the answer came is replaced
     /// once; a new connection's failure is final.
     pub(crate) async fn exchange(
         &mut self,
-        request: &[u8],
+        head: &[u8],
+        body: &[u8],
         limit: usize,
-    ) -> Result<PollAnswer, PollError> {
+    ) -> Result<Answer, ExchangeError> {
         // Taken out while in use: an exchange abandoned half-way leaves no connection in an
         // unknown state.
-        if let Some(mut conn) = self.conn.take() {
+        let kept = self.conn.take().filter(|_| {
+            self.idle_limit
+                .is_none_or(|limit| self.last_used.elapsed() <= limit)
+        });
+        if let Some(mut conn) = kept {
             let received_before = conn.buf.received();
-            match attempt(&mut conn, request, limit).await {
+            match attempt(&mut conn, head, body, limit).await {
                 Ok((answer, keep)) => {
                     self.keep(conn, keep);
                     return Ok(answer);
                 }
-                Err(PollError::Send(_) | PollError::Answer(_))
+                Err(ExchangeError::Send(_) | ExchangeError::Answer(_))
                     if conn.buf.received() == received_before => {}
                 Err(e) => return Err(e),
             }
         }
         let mut conn = Conn::connect((self.host.as_str(), self.port))
             .await
-            .map_err(PollError::Connect)?;
-        let (answer, keep) = attempt(&mut conn, request, limit).await?;
+            .map_err(ExchangeError::Connect)?;
+        let (answer, keep) = attempt(&mut conn, head, body, limit).await?;
         self.keep(conn, keep);
         Ok(answer)
     }
 
     fn keep(&mut self, conn: Conn, keep: bool) {
         if keep {
+            if self.idle_limit.is_some() {
+                self.last_used = Instant::now();
+            }
             self.conn = Some(conn);
         }
     }
@@ -117,31 +143,33 @@ impl PollConnection {
 /// One exchange on `conn`; the answer and whether the connection can carry the next one.
 async fn attempt(
     conn: &mut Conn,
-    request: &[u8],
+    head: &[u8],
+    body: &[u8],
     limit: usize,
-) -> Result<(PollAnswer, bool), PollError> {
-    conn.stream
-        .write_all(request)
+) -> Result<(Answer, bool), ExchangeError> {
+    write_two(&mut conn.stream, head, body)
         .await
-        .map_err(PollError::Send)?;
-    let head = conn.final_head().await.map_err(PollError::Answer)?;
-    let framing = head
+        .map_err(ExchangeError::Send)?;
+    let answer = conn.final_head().await.map_err(ExchangeError::Answer)?;
+    let framing = answer
         .framing(false)
-        .map_err(|e| PollError::Framing(e.to_string()))?;
+        .map_err(|e| ExchangeError::Framing(e.to_string()))?;
+    let status =
+        StatusCode::from_u16(answer.status()).map_err(|e| ExchangeError::Answer(e.to_string()))?;
     let body = read_whole(&mut conn.stream, &mut conn.buf, framing, limit)
         .await
-        .map_err(|e| PollError::Body(e.to_string()))?;
-    let keep = !head.closes() && framing != Framing::UntilClose;
+        .map_err(|e| ExchangeError::Body(e.to_string()))?;
+    let keep = !answer.closes() && framing != Framing::UntilClose;
     match body {
         WholeBody::Within(body) => Ok((
-            PollAnswer {
-                status: StatusCode::from_u16(head.status())
-                    .map_err(|e| PollError::Answer(e.to_string()))?,
+            Answer {
+                status,
+                fields: answer.fields,
                 body,
             },
             keep,
         )),
-        WholeBody::TooLarge => Err(PollError::TooLarge(limit)),
+        WholeBody::TooLarge => Err(ExchangeError::TooLarge(limit)),
     }
 }
 
@@ -149,7 +177,7 @@ async fn attempt(
 mod tests {
     use std::net::{Ipv4Addr, SocketAddr};
 
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
@@ -157,13 +185,13 @@ mod tests {
     const REQUEST: &[u8] = b"GET /next HTTP/1.1\r\nhost: h\r\n\r\n";
     const LIMIT: usize = 64;
 
-    async fn listen() -> (TcpListener, PollConnection) {
+    async fn listen() -> (TcpListener, KeptConnection) {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind an ephemeral port");
         let addr: SocketAddr = listener.local_addr().expect("local address");
         let authority = Authority::try_from(addr.to_string()).expect("an authority");
-        (listener, PollConnection::new(&authority))
+        (listener, KeptConnection::new(&authority))
     }
 
     /// Reads one request head from `stream` and checks it is [`REQUEST`], byte for byte.
@@ -186,8 +214,8 @@ mod tests {
         stream
     }
 
-    async fn body(conn: &mut PollConnection) -> String {
-        let answer = conn.exchange(REQUEST, LIMIT).await.expect("an answer");
+    async fn body(conn: &mut KeptConnection) -> String {
+        let answer = conn.exchange(REQUEST, b"", LIMIT).await.expect("an answer");
         assert_eq!(answer.status, StatusCode::OK);
         String::from_utf8_lossy(&answer.body).into_owned()
     }
@@ -242,10 +270,10 @@ mod tests {
         });
         assert_eq!(body(&mut conn).await, "first");
         let failed = conn
-            .exchange(REQUEST, LIMIT)
+            .exchange(REQUEST, b"", LIMIT)
             .await
             .expect_err("closed twice");
-        assert!(matches!(failed, PollError::Answer(_)), "{failed:?}");
+        assert!(matches!(failed, ExchangeError::Answer(_)), "{failed:?}");
         assert!(!failed.after_head());
         assert_eq!(body(&mut conn).await, "fresh");
         server.await.expect("the server's script");
@@ -272,9 +300,69 @@ mod tests {
             answer(&listener, big.as_bytes()).await
         });
         assert_eq!(body(&mut conn).await, "last");
-        let failed = conn.exchange(REQUEST, LIMIT).await.expect_err("too large");
-        assert!(matches!(failed, PollError::TooLarge(LIMIT)), "{failed:?}");
+        let failed = conn
+            .exchange(REQUEST, b"", LIMIT)
+            .await
+            .expect_err("too large");
+        assert!(
+            matches!(failed, ExchangeError::TooLarge(LIMIT)),
+            "{failed:?}"
+        );
         assert!(failed.after_head());
+        server.await.expect("the server's script");
+    }
+
+    /// Reads exactly `expected.len()` bytes from `stream` and checks they are `expected`.
+    async fn expect_bytes(stream: &mut TcpStream, expected: &[u8]) {
+        let mut got = vec![0; expected.len()];
+        stream.read_exact(&mut got).await.expect("the request");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_follows_its_head_and_a_connection_idle_past_its_limit_is_replaced() {
+        const HEAD: &[u8] = b"POST /in HTTP/1.1\r\nhost: h\r\ncontent-length: 4\r\n\r\n";
+        const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        let request = [HEAD, b"data"].concat();
+        let (listener, conn) = listen().await;
+        let mut conn = conn.with_idle_limit(Duration::from_secs(30));
+        let expected = request.clone();
+        let server = tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.expect("accept");
+            for _ in 0..2 {
+                expect_bytes(&mut first, &expected).await;
+                first.write_all(OK).await.expect("answer");
+            }
+            let (mut second, _) = listener.accept().await.expect("accept");
+            expect_bytes(&mut second, &expected).await;
+            second.write_all(OK).await.expect("answer");
+            // The connection idle past its limit was let go, not used again.
+            let mut rest = Vec::new();
+            first.read_to_end(&mut rest).await.expect("a clean close");
+            assert!(rest.is_empty(), "{rest:?}");
+        });
+        let idle_for = |conn: &mut KeptConnection, idle: u64| {
+            conn.last_used = Instant::now()
+                .checked_sub(Duration::from_secs(idle))
+                .expect("the clock is past that");
+        };
+        for idle in [None, Some(29), Some(31)] {
+            if let Some(idle) = idle {
+                idle_for(&mut conn, idle);
+            }
+            let answer = conn
+                .exchange(HEAD, b"data", LIMIT)
+                .await
+                .expect("an answer");
+            assert_eq!(
+                (answer.status, &answer.body[..]),
+                (StatusCode::OK, &b"ok"[..])
+            );
+        }
+        drop(conn);
         server.await.expect("the server's script");
     }
 }
