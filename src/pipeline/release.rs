@@ -191,11 +191,8 @@ impl Releases {
         let ready = |w: &Waiter| !is_open(&w.request_id) || w.release_at <= now;
         // Checked first: this runs after every input, and a waiter usually stays for several.
         let released = if self.waiting.iter().any(ready) {
-            let (released, waiting) = std::mem::take(&mut self.waiting)
-                .into_iter()
-                .partition(ready);
-            self.waiting = waiting;
-            released
+            // Taken out in place: the waiting list keeps its allocation for the next INVOKE.
+            self.waiting.extract_if(.., |w| ready(w)).collect()
         } else {
             Vec::new()
         };
