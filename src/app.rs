@@ -299,10 +299,7 @@ async fn event_loop(
                 let exported = pipeline.invoke(invoke).await;
                 let limit =
                     time_until(deadline_ms) + DEADLINE_GRACE + flush_timeout + FINISH_SAFETY;
-                if tokio::time::timeout(limit, exported.wait())
-                    .await
-                    .is_err()
-                {
+                if tokio::time::timeout(limit, exported.wait()).await.is_err() {
                     tracing::warn!(%request_id, "gave up waiting for the invocation's spans");
                 }
             }
