@@ -287,17 +287,19 @@ impl Owner {
     /// Runs the flush that is due now, if any, and answers the waiters it releases.
     async fn release(&mut self, closed_any: bool) {
         let now = SystemTime::now();
-        let backlog = self
-            .exporter
-            .as_ref()
-            .map_or(Backlog::default(), |exporter| Backlog {
-                queued: exporter.queued(),
-                blocked_until: exporter.blocked_until(now),
-            });
-        let correlator = &self.correlator;
-        let due = self
-            .releases
-            .due(now, closed_any, backlog, |id| correlator.is_open(id));
+        // The exporter is only looked at when a background flush may be due (see `Releases::due`).
+        let due = {
+            let exporter = self.exporter.as_ref();
+            let backlog = || {
+                exporter.map_or(Backlog::default(), |exporter| Backlog {
+                    queued: exporter.queued(),
+                    blocked_until: exporter.blocked_until(now),
+                })
+            };
+            let correlator = &self.correlator;
+            self.releases
+                .due(now, closed_any, backlog, |id| correlator.is_open(id))
+        };
         if let Some(flush) = due {
             flush
                 .run(|budget, occasion| self.flush(budget, occasion))
