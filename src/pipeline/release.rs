@@ -192,8 +192,18 @@ impl Releases {
         let ready = |w: &Waiter| !is_open(&w.request_id) || w.release_at <= now;
         // Checked first: this runs after every input, and a waiter usually stays for several.
         let released = if self.waiting.iter().any(ready) {
-            // Taken out in place: the waiting list keeps its allocation for the next INVOKE.
-            self.waiting.extract_if(.., |w| ready(w)).collect()
+            // Taken out in place, in order: the waiting list keeps its allocation for the next
+            // INVOKE (one waiter at a time there).
+            let mut released = Vec::new();
+            let mut at = 0;
+            while at < self.waiting.len() {
+                if ready(&self.waiting[at]) {
+                    released.push(self.waiting.remove(at));
+                } else {
+                    at += 1;
+                }
+            }
+            released
         } else {
             Vec::new()
         };
