@@ -86,21 +86,13 @@ mod tests {
     #[test]
     fn a_result_for_the_delivered_event_shares_its_request_id() {
         let delivered = RequestId::new("abc-1");
-        let Route::Result(ResultKind::Response, Some(id)) = route(
-            "POST",
-            "/2018-06-01/runtime/invocation/abc-1/response",
-            Some(&delivered),
-        ) else {
-            panic!("not a result route");
+        let result_id = |path: &str| match route("POST", path, Some(&delivered)) {
+            Route::Result(_, Some(id)) => id,
+            other => panic!("{path} is no result route: {other:?}"),
         };
-        assert_eq!(id.as_str().as_ptr(), delivered.as_str().as_ptr());
-        let Route::Result(ResultKind::Error, Some(other)) = route(
-            "POST",
-            "/2018-06-01/runtime/invocation/abc-2/error",
-            Some(&delivered),
-        ) else {
-            panic!("not a result route");
-        };
+        let same = result_id("/2018-06-01/runtime/invocation/abc-1/response");
+        assert_eq!(same.as_str().as_ptr(), delivered.as_str().as_ptr());
+        let other = result_id("/2018-06-01/runtime/invocation/abc-2/error");
         assert_eq!(other.as_str(), "abc-2");
     }
 }
