@@ -296,13 +296,10 @@ async fn event_loop(
         match event {
             Ok(ExtensionEvent::Invoke(invoke)) => {
                 let (request_id, deadline_ms) = (invoke.request_id.clone(), invoke.deadline_ms);
-                pipeline.invoke(invoke).await;
+                let exported = pipeline.invoke(invoke).await;
                 let limit =
                     time_until(deadline_ms) + DEADLINE_GRACE + flush_timeout + FINISH_SAFETY;
-                if tokio::time::timeout(limit, pipeline.finish(request_id.clone(), deadline_ms))
-                    .await
-                    .is_err()
-                {
+                if tokio::time::timeout(limit, exported.wait()).await.is_err() {
                     tracing::warn!(%request_id, "gave up waiting for the invocation's spans");
                 }
             }

@@ -337,6 +337,9 @@ pub struct Correlator {
     /// The invocation closed last, while its `platform.report` has not arrived: on Lambda the
     /// last invocation's report comes with the thaw that brings SHUTDOWN.
     report_awaited: Option<RequestId>,
+    /// The invocations [`Correlator::close_due_into`] found complete, kept empty between calls so
+    /// that finding them allocates nothing.
+    due: Vec<(RequestId, CloseReason)>,
 }
 
 impl Correlator {
@@ -362,6 +365,7 @@ impl Correlator {
             runtime_done_wait,
             seq: 0,
             new_span_id,
+            due: Vec::new(),
         }
     }
 
@@ -583,14 +587,16 @@ impl Correlator {
             return;
         }
         let (wait, startup_pending) = (self.effective_wait(), self.startup_pending());
-        let due: Vec<(RequestId, CloseReason)> = self
-            .open
-            .iter()
-            .filter_map(|(id, o)| o.done(now, wait, startup_pending).map(|r| (id.clone(), r)))
-            .collect();
-        for (id, reason) in due {
+        let mut due = std::mem::take(&mut self.due);
+        due.extend(
+            self.open
+                .iter()
+                .filter_map(|(id, o)| o.done(now, wait, startup_pending).map(|r| (id.clone(), r))),
+        );
+        for (id, reason) in due.drain(..) {
             self.close(&id, reason, out);
         }
+        self.due = due;
     }
 
     /// The first invocation would close before the environment's start is known.

@@ -2,6 +2,7 @@
 //! `/extension/event/next` long poll on its own kept connection, and the events it delivers, INVOKE
 //! and SHUTDOWN.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -172,11 +173,15 @@ pub enum ExtensionEvent {
 impl ExtensionEvent {
     /// Parses an event document; unknown event types are reported as a protocol error.
     pub fn parse(body: &[u8]) -> Result<Self, LifecycleError> {
+        // Borrowed where the document allows: the type is only compared and the request id is
+        // copied once, into its own allocation.
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
-        struct Raw {
-            event_type: String,
-            request_id: Option<String>,
+        struct Raw<'a> {
+            #[serde(borrow)]
+            event_type: Cow<'a, str>,
+            #[serde(borrow)]
+            request_id: Option<Cow<'a, str>>,
             deadline_ms: Option<u64>,
             invoked_function_arn: Option<String>,
             tracing: Option<EventTracing>,
@@ -186,8 +191,8 @@ impl ExtensionEvent {
             call: "event/next",
             detail,
         };
-        let raw: Raw = serde_json::from_slice(body).map_err(|e| protocol(e.to_string()))?;
-        match raw.event_type.as_str() {
+        let raw: Raw<'_> = serde_json::from_slice(body).map_err(|e| protocol(e.to_string()))?;
+        match raw.event_type.as_ref() {
             "INVOKE" => Ok(Self::Invoke(InvokeEvent {
                 request_id: RequestId::new(
                     raw.request_id
@@ -535,6 +540,20 @@ mod tests {
             ExtensionEvent::parse(empty_value).expect("emulator INVOKE"),
             ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
+    }
+
+    #[test]
+    fn parses_escaped_event_types_and_request_ids() {
+        let escaped = br#"{"eventType":"INV\u004fKE","deadlineMs":3,"requestId":"r\/1"}"#;
+        assert_eq!(
+            ExtensionEvent::parse(escaped).expect("escaped INVOKE"),
+            ExtensionEvent::Invoke(InvokeEvent {
+                request_id: RequestId::new("r/1"),
+                deadline_ms: 3,
+                invoked_function_arn: None,
+                tracing: None,
+            })
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::owner::Owner;
 use crate::export::Exporter;
 use crate::lifecycle::InvokeEvent;
-use crate::record::{ProxyRecord, RequestId};
+use crate::record::ProxyRecord;
 use crate::settings::SignalSettings;
 use crate::spans::{CaptureSettings, FunctionInfo};
 use crate::telemetry::BatchReceiver;
@@ -54,10 +54,10 @@ const OWNER_THREAD: &str = "lens-owner";
 
 /// What the lifecycle loop asks of the owner task.
 enum Command {
-    Invoke(InvokeEvent),
-    Finish {
-        request_id: RequestId,
-        deadline_ms: u64,
+    /// An INVOKE event, and the lifecycle loop waiting for its spans: one command, so that the
+    /// owner takes both in one turn.
+    Invoke {
+        event: InvokeEvent,
         reply: oneshot::Sender<()>,
     },
     TelemetryExpected(bool),
@@ -65,6 +65,18 @@ enum Command {
         budget: Duration,
         reply: oneshot::Sender<()>,
     },
+}
+
+/// The end of an invocation's wait for its spans, from [`Pipeline::invoke`].
+#[derive(Debug)]
+pub struct InvocationExported(oneshot::Receiver<()>);
+
+impl InvocationExported {
+    /// Returns once the invocation is complete and its spans were exported (or the export budget
+    /// ran out: they stay queued for the next flush).
+    pub async fn wait(self) {
+        let _ = self.0.await;
+    }
 }
 
 /// Handle to the owner task.
@@ -123,10 +135,14 @@ impl Pipeline {
         Ok(Self { commands })
     }
 
-    /// Passes on an INVOKE event.
-    pub async fn invoke(&self, event: InvokeEvent) {
-        // The owner lives as long as the process; a failed send only happens at exit.
-        let _ = self.commands.send(Command::Invoke(event)).await;
+    /// Passes on an INVOKE event; what it returns completes once the invocation is complete and
+    /// its spans were exported (or the export budget ran out: they stay queued for the next flush).
+    pub async fn invoke(&self, event: InvokeEvent) -> InvocationExported {
+        let (reply, done) = oneshot::channel();
+        // The owner lives as long as the process; a failed send only happens at exit, and drops
+        // `reply`: the wait then ends at once.
+        let _ = self.commands.send(Command::Invoke { event, reply }).await;
+        InvocationExported(done)
     }
 
     /// Says whether `platform.runtimeDone` will arrive (the telemetry subscription's outcome).
@@ -135,20 +151,6 @@ impl Pipeline {
             .commands
             .send(Command::TelemetryExpected(expected))
             .await;
-    }
-
-    /// Returns once the invocation is complete and its spans were exported (or the export budget ran
-    /// out: they stay queued for the next flush).
-    pub async fn finish(&self, request_id: RequestId, deadline_ms: u64) {
-        let (reply, done) = oneshot::channel();
-        let command = Command::Finish {
-            request_id,
-            deadline_ms,
-            reply,
-        };
-        if self.commands.send(command).await.is_ok() {
-            let _ = done.await;
-        }
     }
 
     /// Closes whatever is open and exports everything queued within `budget`.

@@ -79,6 +79,9 @@ impl Owner {
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
         let mut armed: Option<tokio::time::Instant> = None;
+        // The next check the timer was last looked at for: while it stays the same and the timer
+        // is armed, nothing needs the clocks (most turns).
+        let mut looked_at: Option<SystemTime> = None;
         // What each turn completed, built into spans and records at its end: one buffer for the
         // whole loop, so that a turn allocates none.
         let mut outputs = Vec::new();
@@ -87,16 +90,19 @@ impl Owner {
                 .into_iter()
                 .flatten()
                 .min();
-            let wake = next.map(|at| {
-                let wait = at
-                    .duration_since(SystemTime::now())
-                    .unwrap_or(Duration::ZERO);
-                tokio::time::Instant::now() + wait
-            });
-            if let Some(at) = wake {
-                if armed.is_none_or(|armed_at| at < armed_at) {
-                    timer.as_mut().reset(at);
-                    armed = Some(at);
+            if next != looked_at || armed.is_none() {
+                looked_at = next;
+                let wake = next.map(|at| {
+                    let wait = at
+                        .duration_since(SystemTime::now())
+                        .unwrap_or(Duration::ZERO);
+                    tokio::time::Instant::now() + wait
+                });
+                if let Some(at) = wake {
+                    if armed.is_none_or(|armed_at| at < armed_at) {
+                        timer.as_mut().reset(at);
+                        armed = Some(at);
+                    }
                 }
             }
             tokio::select! {
@@ -116,17 +122,17 @@ impl Owner {
                     }
                 }
                 Some(command) = commands.recv() => match command {
-                    Command::Invoke(event) => {
+                    Command::Invoke { event, reply } => {
+                        let (request_id, deadline_ms) = (event.request_id.clone(), event.deadline_ms);
+                        let now = SystemTime::now();
                         self.correlator
-                            .push_into(Input::Invoke(event), SystemTime::now(), &mut outputs);
+                            .push_into(Input::Invoke(event), now, &mut outputs);
+                        self.releases.wait(request_id, deadline_ms, reply, now);
                     }
                     Command::TelemetryExpected(expected) => {
                         self.releases.set_telemetry_expected(expected);
                         self.correlator.set_telemetry_expected(expected);
                         self.correlator.close_due_into(SystemTime::now(), &mut outputs);
-                    }
-                    Command::Finish { request_id, deadline_ms, reply } => {
-                        self.releases.wait(request_id, deadline_ms, reply, SystemTime::now());
                     }
                     Command::Shutdown { budget, reply } => {
                         self.shutdown(&mut records, &mut telemetry, budget).await;
@@ -281,17 +287,19 @@ impl Owner {
     /// Runs the flush that is due now, if any, and answers the waiters it releases.
     async fn release(&mut self, closed_any: bool) {
         let now = SystemTime::now();
-        let backlog = self
-            .exporter
-            .as_ref()
-            .map_or(Backlog::default(), |exporter| Backlog {
-                queued: exporter.queued(),
-                blocked_until: exporter.blocked_until(now),
-            });
-        let correlator = &self.correlator;
-        let due = self
-            .releases
-            .due(now, closed_any, backlog, |id| correlator.is_open(id));
+        // The exporter is only looked at when a background flush may be due (see `Releases::due`).
+        let due = {
+            let exporter = self.exporter.as_ref();
+            let backlog = || {
+                exporter.map_or(Backlog::default(), |exporter| Backlog {
+                    queued: exporter.queued(),
+                    blocked_until: exporter.blocked_until(now),
+                })
+            };
+            let correlator = &self.correlator;
+            self.releases
+                .due(now, closed_any, backlog, |id| correlator.is_open(id))
+        };
         if let Some(flush) = due {
             flush
                 .run(|budget, occasion| self.flush(budget, occasion))

@@ -180,25 +180,38 @@ impl Releases {
 
     /// The flush to run at `now`, if any: when a waiter is ready (its invocation is no longer open,
     /// or its release time came), or when the background batch is due. `closed_any` says whether the
-    /// last input closed an invocation; `backlog` is what waits for export.
+    /// last input closed an invocation; `backlog` tells what waits for export, asked only when a
+    /// background flush may be due (not while a waiter stays, most inputs of an invocation).
     pub(super) fn due(
         &mut self,
         now: SystemTime,
         closed_any: bool,
-        backlog: Backlog,
+        backlog: impl FnOnce() -> Backlog,
         is_open: impl Fn(&RequestId) -> bool,
     ) -> Option<Flush> {
         let ready = |w: &Waiter| !is_open(&w.request_id) || w.release_at <= now;
         // Checked first: this runs after every input, and a waiter usually stays for several.
         let released = if self.waiting.iter().any(ready) {
-            let (released, waiting) = std::mem::take(&mut self.waiting)
-                .into_iter()
-                .partition(ready);
-            self.waiting = waiting;
+            // Taken out in place, in order: the waiting list keeps its allocation for the next
+            // INVOKE (one waiter at a time there).
+            let mut released = Vec::new();
+            let mut at = 0;
+            while at < self.waiting.len() {
+                if ready(&self.waiting[at]) {
+                    released.push(self.waiting.remove(at));
+                } else {
+                    at += 1;
+                }
+            }
             released
         } else {
             Vec::new()
         };
+        if released.is_empty() && !self.waiting.is_empty() && self.background_due.is_none() {
+            // Only a background flush could be due, and waiters keep it from being scheduled.
+            return None;
+        }
+        let backlog = backlog();
         let queued = backlog.queued;
         let blocked = backlog.blocked_until.filter(|until| *until > now);
         if self.waiting.is_empty() && queued > 0 && self.background_due.is_none() {
@@ -311,8 +324,8 @@ mod tests {
             .collect()
     }
 
-    fn queued(count: usize) -> Backlog {
-        Backlog {
+    fn queued(count: usize) -> impl FnOnce() -> Backlog {
+        move || Backlog {
             queued: count,
             blocked_until: None,
         }
@@ -461,9 +474,11 @@ mod tests {
     #[test]
     fn while_export_is_held_back_background_flushes_wait_for_it_once_per_step() {
         let mut r = releases();
-        let blocked = |until: SystemTime, count: usize| Backlog {
-            queued: count,
-            blocked_until: Some(until),
+        let blocked = |until: SystemTime, count: usize| {
+            move || Backlog {
+                queued: count,
+                blocked_until: Some(until),
+            }
         };
         assert!(r.due(t(0), true, blocked(t(5000), 3), open(&[])).is_none());
         assert_eq!(

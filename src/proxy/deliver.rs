@@ -167,6 +167,7 @@ impl Session {
                 EventRecord::NotAnEvent => None,
             };
             if let Some(record) = record {
+                self.delivered = Some(record.request_id.clone());
                 // Kept once the parent is known: the runtime answers only after it had the
                 // whole event, and the answer's transforms stamp this identity.
                 if shared.transforms.any(Direction::Response) {

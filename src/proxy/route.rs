@@ -16,8 +16,13 @@ pub(super) enum Route {
     Other,
 }
 
-/// The route of a request for `method` and `path`.
-pub(super) fn route(method: &str, path: &str) -> Route {
+/// The route of a request for `method` and `path`; a result for `delivered` (the last event the
+/// connection delivered) shares its request id.
+pub(super) fn route(method: &str, path: &str, delivered: Option<&RequestId>) -> Route {
+    let request_id = |id: &str| match delivered {
+        Some(known) if known.as_str() == id => known.clone(),
+        _ => RequestId::new(id),
+    };
     let Some(rest) = path.strip_prefix(RUNTIME_PREFIX) else {
         return Route::Other;
     };
@@ -35,10 +40,10 @@ pub(super) fn route(method: &str, path: &str) -> Route {
     };
     match rest.rsplit_once('/') {
         Some((id, "response")) if !id.is_empty() && !id.contains('/') => {
-            Route::Result(ResultKind::Response, Some(RequestId::new(id)))
+            Route::Result(ResultKind::Response, Some(request_id(id)))
         }
         Some((id, "error")) if !id.is_empty() && !id.contains('/') => {
-            Route::Result(ResultKind::Error, Some(RequestId::new(id)))
+            Route::Result(ResultKind::Error, Some(request_id(id)))
         }
         _ => Route::Other,
     }
@@ -51,19 +56,19 @@ mod tests {
     #[test]
     fn routes_runtime_paths() {
         assert!(matches!(
-            route("GET", "/2018-06-01/runtime/invocation/next"),
+            route("GET", "/2018-06-01/runtime/invocation/next", None),
             Route::Next
         ));
         assert!(matches!(
-            route("POST", "/2018-06-01/runtime/invocation/abc-1/response"),
+            route("POST", "/2018-06-01/runtime/invocation/abc-1/response", None),
             Route::Result(ResultKind::Response, Some(id)) if id.as_str() == "abc-1"
         ));
         assert!(matches!(
-            route("POST", "/2018-06-01/runtime/invocation/abc-1/error"),
+            route("POST", "/2018-06-01/runtime/invocation/abc-1/error", None),
             Route::Result(ResultKind::Error, Some(id)) if id.as_str() == "abc-1"
         ));
         assert!(matches!(
-            route("POST", "/2018-06-01/runtime/init/error"),
+            route("POST", "/2018-06-01/runtime/init/error", None),
             Route::Result(ResultKind::InitError, None)
         ));
         for (m, p) in [
@@ -74,7 +79,20 @@ mod tests {
             ("GET", "/2020-01-01/extension/event/next"),
             ("GET", "/"),
         ] {
-            assert!(matches!(route(m, p), Route::Other), "{m} {p}");
+            assert!(matches!(route(m, p, None), Route::Other), "{m} {p}");
         }
+    }
+
+    #[test]
+    fn a_result_for_the_delivered_event_shares_its_request_id() {
+        let delivered = RequestId::new("abc-1");
+        let result_id = |path: &str| match route("POST", path, Some(&delivered)) {
+            Route::Result(_, Some(id)) => id,
+            other => panic!("{path} is no result route: {other:?}"),
+        };
+        let same = result_id("/2018-06-01/runtime/invocation/abc-1/response");
+        assert_eq!(same.as_str().as_ptr(), delivered.as_str().as_ptr());
+        let other = result_id("/2018-06-01/runtime/invocation/abc-2/error");
+        assert_eq!(other.as_str(), "abc-2");
     }
 }

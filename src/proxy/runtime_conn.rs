@@ -22,7 +22,7 @@ async fn closed<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) {
             // Too much sent ahead to keep watching; the exchange goes on regardless.
             std::future::pending::<()>().await;
         }
-        match buf.fill(io, 0).await {
+        match buf.fill_spare(io).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
@@ -63,7 +63,7 @@ impl Conn {
                 return false;
             }
             // Room to read into: an empty buffer would read as the end of the stream.
-            self.buf.bytes.reserve(4096);
+            self.buf.keep_room(4096);
             match self.stream.try_read_buf(&mut self.buf.bytes) {
                 Ok(0) => return true,
                 Ok(_) => {}

@@ -12,7 +12,7 @@ use super::head::{self, Framing, RequestHead};
 use super::route::{route, Route};
 use super::wire::{read_head, Conn, ReadHeadError};
 use super::{lock, Shared, MAX_HEAD_BYTES};
-use crate::record::NextRecord;
+use crate::record::{NextRecord, RequestId};
 
 /// Whether a runtime connection can carry another request after an exchange.
 pub(super) type KeepAlive = bool;
@@ -35,6 +35,9 @@ pub(super) struct Session {
     /// is on its way upstream (waking the owner's thread must not delay it), or when the exchange
     /// ends first.
     ended: Vec<NextRecord>,
+    /// The request id of the last event delivered on this connection: its result's path names
+    /// it again, and then shares it rather than allocating its own.
+    pub(super) delivered: Option<RequestId>,
     /// The allocation outgoing heads are written into, kept between uses (see
     /// [`Session::head_buffer`]).
     head_out: Vec<u8>,
@@ -50,6 +53,7 @@ impl Session {
             up: None,
             id,
             ended: Vec::new(),
+            delivered: None,
             head_out: Vec::new(),
         };
         // Whether the connection ends by lambda-lens's choice rather than the runtime's.
@@ -92,7 +96,7 @@ impl Session {
             }
         };
         let keep = !req.closes();
-        match route(req.method(), req.path()) {
+        match route(req.method(), req.path(), self.delivered.as_ref()) {
             Route::Next if matches!(framing, Framing::Empty | Framing::Length(0)) => {
                 self.runtime_done();
                 let keep_alive = self.next(&req).await;

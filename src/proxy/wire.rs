@@ -63,6 +63,31 @@ impl InBuf {
         }
         Ok(n)
     }
+
+    /// Reads once more from `io` into the room this buffer already has, or as [`InBuf::fill`] when
+    /// it has none: for watching a connection that is not expected to send (to see it close).
+    /// While a head read from it is alive the two share an allocation, so a reservation would
+    /// allocate afresh on every exchange; once the head is gone the next [`InBuf::fill`] takes the
+    /// whole allocation back.
+    pub(crate) async fn fill_spare<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+    ) -> io::Result<usize> {
+        if self.bytes.len() == self.bytes.capacity() {
+            return self.fill(io, 0).await;
+        }
+        let n = io.read_buf(&mut self.bytes).await?;
+        self.received += n as u64;
+        Ok(n)
+    }
+
+    /// Makes sure there is room to read into, keeping the room this buffer already has (see
+    /// [`InBuf::fill_spare`]): at least `room` bytes when there is none.
+    pub(crate) fn keep_room(&mut self, room: usize) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve(room);
+        }
+    }
 }
 
 /// A TCP connection and the bytes read from it but not yet relayed.
