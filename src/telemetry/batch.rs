@@ -18,8 +18,9 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::body::{self, check, NeedsText, ReadRecord};
-use super::events::{parse_time, TelemetryEvent};
+use super::events::TelemetryEvent;
 use super::lenient::{next_value, Fields, Lenient};
+use super::time::parse_time;
 
 /// The deepest nesting of arrays and objects that serde_json's parser accepts in a document (its
 /// recursion limit); a deeper document is not JSON to it.

@@ -12,10 +12,11 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::events::{
-    parse_time, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics,
-    RuntimeDone, Start, TelemetryBody,
+    LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics, RuntimeDone,
+    Start, TelemetryBody,
 };
 use super::lenient::{next_value, Fields, Lenient, Skip};
+use super::time::parse_time;
 use crate::record::RequestId;
 
 /// Reads `record` (absent: `null`) as the body of an event of type `kind` that happened at `time`.

@@ -300,16 +300,6 @@ pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
     }
 }
 
-/// Reads an ISO-8601 UTC time; also accepts `HH:MM:SS:mmm`, the shape of a published doc example.
-pub(super) fn parse_time(raw: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(raw).ok().or_else(|| {
-        let colon_before_millis = raw.len() > 20 && raw.as_bytes()[19] == b':';
-        colon_before_millis
-            .then(|| format!("{}.{}", &raw[..19], &raw[20..]))
-            .and_then(|fixed| humantime::parse_rfc3339_weak(&fixed).ok())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -318,25 +308,6 @@ mod tests {
 
     fn at_ms(ms: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(ms)
-    }
-
-    #[test]
-    fn times_with_and_without_millis_and_the_doc_typo() {
-        // 2022-08-02T12:01:23.521Z = 1659441683521 ms.
-        assert_eq!(
-            parse_time("2022-08-02T12:01:23.521Z"),
-            Some(at_ms(1_659_441_683_521))
-        );
-        assert_eq!(
-            parse_time("2022-08-02T12:01:23:521Z"),
-            Some(at_ms(1_659_441_683_521))
-        );
-        assert_eq!(
-            parse_time("2022-08-02T12:01:23Z"),
-            Some(at_ms(1_659_441_683_000))
-        );
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time("2022-08-02T12:01:23+02:00"), None);
     }
 
     #[test]
