@@ -117,15 +117,16 @@ type BuildBody<'de> = fn(Box<Record<'de>>, SystemTime) -> Option<TelemetryBody>;
 
 /// How the body of a platform type with an object record is built; `None` for other types.
 fn platform_body<'de>(kind: &str) -> Option<BuildBody<'de>> {
+    // The types of every invocation first: a type is compared with the arms in order.
     Some(match kind {
+        "platform.start" => Record::start,
+        "platform.runtimeDone" => Record::runtime_done,
+        "platform.report" => Record::report,
         "platform.initStart" => Record::init_start,
         "platform.initRuntimeDone" => Record::init_runtime_done,
         "platform.initReport" => Record::init_report,
         "platform.restoreRuntimeDone" => Record::restore_runtime_done,
         "platform.restoreReport" => Record::restore_report,
-        "platform.start" => Record::start,
-        "platform.runtimeDone" => Record::runtime_done,
-        "platform.report" => Record::report,
         "platform.logsDropped" => Record::logs_dropped,
         _ => return None,
     })
@@ -197,7 +198,20 @@ pub(super) struct Record<'de> {
 
 impl<'de> Fields<'de> for Record<'de> {
     fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        // The keys of invocation records first: a key is compared with the arms in order.
         match key {
+            "requestId" => self.request_id = next_value(map)?.text(),
+            "status" => {
+                self.status = next_value(map)?.text().map(|s| PlatformStatus::parse(&s));
+            }
+            "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
+            "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
+            "version" => self.version = next_value(map)?.string(),
+            "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
+            "errorType" => self.error_type = next_value(map)?.string(),
+            "tenantId" => self.tenant_id = next_value(map)?.string(),
+            "message" => self.message = next_value(map)?.string(),
+            "level" => self.level = next_value(map)?.string(),
             "initializationType" => self.initialization_type = next_value(map)?.string(),
             "phase" => self.phase = next_value(map)?.string(),
             "functionName" => self.function_name = next_value(map)?.string(),
@@ -207,21 +221,9 @@ impl<'de> Fields<'de> for Record<'de> {
                 self.instance_max_memory = next_value(map)?.unsigned();
             }
             "runtimeVersion" => self.runtime_version = next_value(map)?.string(),
-            "requestId" => self.request_id = next_value(map)?.text(),
-            "version" => self.version = next_value(map)?.string(),
-            "status" => {
-                self.status = next_value(map)?.text().map(|s| PlatformStatus::parse(&s));
-            }
-            "errorType" => self.error_type = next_value(map)?.string(),
-            "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
-            "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
-            "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
-            "tenantId" => self.tenant_id = next_value(map)?.string(),
             "droppedBytes" => self.dropped_bytes = next_value(map)?.unsigned(),
             "droppedRecords" => self.dropped_records = next_value(map)?.unsigned(),
             "reason" => self.reason = next_value(map)?.string(),
-            "message" => self.message = next_value(map)?.string(),
-            "level" => self.level = next_value(map)?.string(),
             _ => drop(next_value(map)?),
         }
         Ok(())
@@ -378,12 +380,25 @@ impl Tracing {
     }
 }
 
-/// One object of `spans`.
-#[derive(Default)]
+/// One object of `spans`, the size of a [`PlatformSpan`] so that the list becomes the event's in
+/// place, without a second allocation.
 struct Span {
     name: Option<String>,
     start: Option<SystemTime>,
-    duration_ms: Option<f64>,
+    /// `durationMs`; NaN while it has not been read as a number (JSON has no NaN).
+    duration_ms: f64,
+}
+
+const _: () = assert!(std::mem::size_of::<Span>() == std::mem::size_of::<PlatformSpan>());
+
+impl Default for Span {
+    fn default() -> Self {
+        Self {
+            name: None,
+            start: None,
+            duration_ms: f64::NAN,
+        }
+    }
 }
 
 impl<'de> Fields<'de> for Span {
@@ -392,7 +407,7 @@ impl<'de> Fields<'de> for Span {
         match key {
             "name" => self.name = value.string(),
             "start" => self.start = value.text().as_deref().and_then(parse_time),
-            "durationMs" => self.duration_ms = value.float(),
+            "durationMs" => self.duration_ms = value.float().unwrap_or(f64::NAN),
             _ => {}
         }
         Ok(())
@@ -408,7 +423,7 @@ fn spans(spans: Vec<Span>, event_time: SystemTime) -> Vec<PlatformSpan> {
             Some(PlatformSpan {
                 name: s.name?,
                 start: s.start.unwrap_or(event_time),
-                duration_ms: s.duration_ms?,
+                duration_ms: Some(s.duration_ms).filter(|ms| !ms.is_nan())?,
             })
         })
         .collect()
