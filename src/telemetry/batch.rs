@@ -17,9 +17,9 @@ use std::time::SystemTime;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::body::{self, check, NeedsText, ReadRecord};
+use super::body::{self, check, record_fields, NeedsText, ReadRecord, SpareRecord};
 use super::events::TelemetryEvent;
-use super::lenient::{next_value, Fields, Lenient};
+use super::lenient::{next_value, Fields, StartingWith};
 use super::time::parse_time;
 
 /// The deepest nesting of arrays and objects that serde_json's parser accepts in a document (its
@@ -68,9 +68,16 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
             skipped: 0,
             needs_text: false,
         };
-        while let Some(element) = seq.next_element::<Lenient<'de, Element<'de, RAW_RECORDS>>>()? {
+        let mut spare = None;
+        // Each element starts with the allocation the last record read in passing left.
+        while let Some(element) =
+            seq.next_element_seed(StartingWith(|| Element::<'de, RAW_RECORDS> {
+                spare: spare.take(),
+                ..Element::default()
+            }))?
+        {
             let event = match element.object() {
-                Some(element) => element.into_event().map_err(de::Error::custom)?,
+                Some(element) => element.into_event(&mut spare).map_err(de::Error::custom)?,
                 None => Ok(None),
             };
             match event {
@@ -90,6 +97,8 @@ struct Element<'de, const RAW_RECORDS: bool> {
     kind: Option<Cow<'de, str>>,
     time: Option<Cow<'de, str>>,
     record: Option<ElementRecord<'de>>,
+    /// The allocation to read a record in passing into, if an earlier record left one.
+    spare: SpareRecord<'de>,
 }
 
 /// An element's `record`.
@@ -109,7 +118,8 @@ impl<'de, const RAW_RECORDS: bool> Fields<'de> for Element<'de, RAW_RECORDS> {
                 let in_passing =
                     !RAW_RECORDS && self.kind.as_deref().is_none_or(body::reads_in_passing);
                 let record = if in_passing {
-                    ElementRecord::Read(map.next_value()?)
+                    let spare = &mut self.spare;
+                    ElementRecord::Read(map.next_value_seed(StartingWith(|| record_fields(spare)))?)
                 } else {
                     let raw: &RawValue = map.next_value()?;
                     if nests_deeper_than(raw.get(), RECORD_NESTING_LIMIT) {
@@ -129,10 +139,15 @@ impl<'de, const RAW_RECORDS: bool> Fields<'de> for Element<'de, RAW_RECORDS> {
     }
 }
 
-impl<const RAW_RECORDS: bool> Element<'_, RAW_RECORDS> {
+impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
     /// The event, or `None` when the element is not one; `Err(NeedsText)` when a record read in
-    /// passing is needed as text; the outer `Err` when the record is not valid JSON.
-    fn into_event(self) -> Result<Result<Option<TelemetryEvent>, NeedsText>, serde_json::Error> {
+    /// passing is needed as text; the outer `Err` when the record is not valid JSON. The allocation
+    /// of a record read in passing, or the one the element was given, is left in `spare`.
+    fn into_event(
+        self,
+        spare: &mut SpareRecord<'de>,
+    ) -> Result<Result<Option<TelemetryEvent>, NeedsText>, serde_json::Error> {
+        *spare = self.spare;
         let Some(kind) = self.kind else {
             if let Some(ElementRecord::Raw(raw)) = self.record {
                 check(raw)?;
@@ -145,7 +160,7 @@ impl<const RAW_RECORDS: bool> Element<'_, RAW_RECORDS> {
             .and_then(parse_time)
             .unwrap_or_else(SystemTime::now);
         let body = match self.record {
-            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time),
+            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time, spare),
             Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time)?),
             None => Ok(body::read(&kind, None, time)?),
         };
