@@ -302,13 +302,8 @@ pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
     use super::*;
-
-    fn at_ms(ms: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(ms)
-    }
+    use crate::telemetry::time::tests::at_ms;
 
     #[test]
     fn statuses_round_trip() {

@@ -338,6 +338,14 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&rest), "");
     }
 
+    /// Sends `request` on a new connection: `answer` comes back, then the end of the stream.
+    async fn expect_refusal_then_close(addr: SocketAddr, request: &str, answer: &[u8]) {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, answer).await;
+        expect_closed(&mut stream).await;
+    }
+
     #[tokio::test]
     async fn pipelined_length_and_chunked_posts_are_answered_in_order_one_message_each() {
         let (addr, mut rx) = start().await;
@@ -405,18 +413,16 @@ mod tests {
         writer.await.expect("writer");
 
         // A client waiting for `100 Continue` with a body declared too large is refused at once.
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
         let waiting = format!(
             "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
             MAX_BATCH_BYTES + 1
         );
-        stream.write_all(waiting.as_bytes()).await.expect("send");
-        expect_answer(
-            &mut stream,
+        expect_refusal_then_close(
+            addr,
+            &waiting,
             b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         )
         .await;
-        expect_closed(&mut stream).await;
         // Only this test sends oversize bodies in this binary, so the count is exact.
         assert_eq!(oversize_batches() - before, 3);
         assert_eq!(messages(&rx.recv().await.expect("delivery")), ["kept"]);
@@ -478,15 +484,12 @@ mod tests {
         assert_eq!(messages(&rx.recv().await.expect("delivery")), ["chunked"]);
 
         // Another method is refused at once, and the connection closes with the body unread.
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        let put = "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
-        stream.write_all(put.as_bytes()).await.expect("send");
-        expect_answer(
-            &mut stream,
+        expect_refusal_then_close(
+            addr,
+            "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
             b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         )
         .await;
-        expect_closed(&mut stream).await;
         assert!(rx.try_recv().is_none());
     }
 

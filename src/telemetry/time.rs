@@ -85,10 +85,11 @@ fn days_since_epoch(year: u64, month: u64, day: u64) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn at_ms(ms: u64) -> SystemTime {
+    /// `ms` milliseconds after the epoch.
+    pub(in crate::telemetry) fn at_ms(ms: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(ms)
     }
 
