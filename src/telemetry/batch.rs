@@ -6,7 +6,8 @@
 //! local sandbox writes keys in sorted order, `record` first). Other records are kept as raw text
 //! until the element ends. The rare batch where a record read in passing turns out to be needed as
 //! JSON text (a type kept as JSON, a log record that is not a string or has no `message`) is read
-//! again with every record kept as raw text ([`Batch::needs_text`]).
+//! again with every record kept as raw text ([`Batch::needs_text`]). Records read in passing share
+//! one allocation per batch: each is read into the one its predecessor was built from.
 //!
 //! What is accepted is exactly what parsing the batch into `serde_json::Value` accepts; a batch
 //! that `Value` would refuse is refused whole.
