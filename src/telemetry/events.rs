@@ -485,6 +485,56 @@ mod tests {
     }
 
     #[test]
+    fn records_read_in_passing_keep_nothing_of_the_one_before() {
+        // Records first, as the sandbox writes them: each is read into the allocation the one
+        // before it was built from.
+        let body = br#"[{"record":{"requestId":"r1","version":"7","tenantId":"T","level":"INFO",
+            "message":"m1","status":"success","tracing":{"value":"Root=1"},"metrics":{"durationMs":1.5},
+            "spans":[{"name":"s","durationMs":2}]},"type":"platform.start"},
+            {"record":{"requestId":"r2"},"type":"platform.start"},
+            {"record":{"requestId":"r2"},"type":"platform.report"},
+            {"record":{"message":"m2"},"type":"function"}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        let bodies: Vec<TelemetryBody> = events.into_iter().map(|e| e.body).collect();
+        assert_eq!(
+            bodies,
+            [
+                TelemetryBody::Start(Start {
+                    request_id: RequestId::new("r1"),
+                    version: Some("7".into()),
+                    tracing: Some(PlatformTracing {
+                        span_id: None,
+                        value: "Root=1".into()
+                    }),
+                    tenant_id: Some("T".into())
+                }),
+                TelemetryBody::Start(Start {
+                    request_id: RequestId::new("r2"),
+                    version: None,
+                    tracing: None,
+                    tenant_id: None
+                }),
+                TelemetryBody::Report(Report {
+                    request_id: RequestId::new("r2"),
+                    status: None,
+                    error_type: None,
+                    metrics: ReportMetrics::default(),
+                    spans: Vec::new(),
+                    tracing: None,
+                    tenant_id: None
+                }),
+                TelemetryBody::Log {
+                    source: LogSource::Function,
+                    message: "m2".into(),
+                    level: None,
+                    request_id: None
+                }
+            ]
+        );
+    }
+
+    #[test]
     fn the_last_of_duplicate_keys_wins_even_when_it_is_unreadable() {
         let body = br#"[{"type":"function","record":"first","type":"extension","record":"second"},
             {"type":"platform.report","record":{"requestId":"r1","status":"success","status":5,
