@@ -77,15 +77,11 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
                 ..Element::default()
             }))?
         {
-            let event = match element.object() {
-                Some(element) => element.into_event(&mut spare).map_err(de::Error::custom)?,
-                None => Ok(None),
-            };
-            match event {
-                Ok(Some(event)) => batch.events.push(event),
-                Ok(None) => batch.skipped += 1,
-                // Read on anyway: a batch `Value` would refuse is refused whole.
-                Err(NeedsText) => batch.needs_text = true,
+            match element.object() {
+                Some(element) => element
+                    .add_to(&mut batch, &mut spare)
+                    .map_err(de::Error::custom)?,
+                None => batch.skipped += 1,
             }
         }
         Ok(batch)
@@ -141,19 +137,22 @@ impl<'de, const RAW_RECORDS: bool> Fields<'de> for Element<'de, RAW_RECORDS> {
 }
 
 impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
-    /// The event, or `None` when the element is not one; `Err(NeedsText)` when a record read in
-    /// passing is needed as text; the outer `Err` when the record is not valid JSON. The allocation
-    /// of a record read in passing, or the one the element was given, is left in `spare`.
-    fn into_event(
+    /// Adds the element to `batch`: its event, or one more skipped element when it is not one, or
+    /// `needs_text` when a record read in passing is needed as text; `Err` when the record is not
+    /// valid JSON. The allocation of a record read in passing, or the one the element was given,
+    /// is left in `spare`.
+    fn add_to(
         self,
+        batch: &mut Batch<RAW_RECORDS>,
         spare: &mut SpareRecord<'de>,
-    ) -> Result<Result<Option<TelemetryEvent>, NeedsText>, serde_json::Error> {
+    ) -> Result<(), serde_json::Error> {
         *spare = self.spare;
         let Some(kind) = self.kind else {
             if let Some(ElementRecord::Raw(raw)) = self.record {
                 check(raw)?;
             }
-            return Ok(Ok(None));
+            batch.skipped += 1;
+            return Ok(());
         };
         let time = self
             .time
@@ -165,7 +164,14 @@ impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
             Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time)?),
             None => Ok(body::read(&kind, None, time)?),
         };
-        Ok(body.map(|body| body.map(|body| TelemetryEvent { time, body })))
+        match body {
+            // The event is built where it is kept: a body is a few hundred bytes to move.
+            Ok(Some(body)) => batch.events.push(TelemetryEvent { time, body }),
+            Ok(None) => batch.skipped += 1,
+            // Read on anyway: a batch `Value` would refuse is refused whole.
+            Err(NeedsText) => batch.needs_text = true,
+        }
+        Ok(())
     }
 }
 
