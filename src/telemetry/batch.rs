@@ -6,7 +6,8 @@
 //! local sandbox writes keys in sorted order, `record` first). Other records are kept as raw text
 //! until the element ends. The rare batch where a record read in passing turns out to be needed as
 //! JSON text (a type kept as JSON, a log record that is not a string or has no `message`) is read
-//! again with every record kept as raw text ([`Batch::needs_text`]).
+//! again with every record kept as raw text ([`Batch::needs_text`]). Records read in passing share
+//! one allocation per batch: each is read into the one its predecessor was built from.
 //!
 //! What is accepted is exactly what parsing the batch into `serde_json::Value` accepts; a batch
 //! that `Value` would refuse is refused whole.
@@ -17,9 +18,10 @@ use std::time::SystemTime;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::body::{self, check, NeedsText, ReadRecord};
-use super::events::{parse_time, TelemetryEvent};
-use super::lenient::{next_value, Fields, Lenient};
+use super::body::{self, check, record_fields, NeedsText, ReadRecord, SpareRecord};
+use super::events::TelemetryEvent;
+use super::lenient::{next_value, Fields, StartingWith};
+use super::time::parse_time;
 
 /// The deepest nesting of arrays and objects that serde_json's parser accepts in a document (its
 /// recursion limit); a deeper document is not JSON to it.
@@ -67,16 +69,19 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
             skipped: 0,
             needs_text: false,
         };
-        while let Some(element) = seq.next_element::<Lenient<'de, Element<'de, RAW_RECORDS>>>()? {
-            let event = match element.object() {
-                Some(element) => element.into_event().map_err(de::Error::custom)?,
-                None => Ok(None),
-            };
-            match event {
-                Ok(Some(event)) => batch.events.push(event),
-                Ok(None) => batch.skipped += 1,
-                // Read on anyway: a batch `Value` would refuse is refused whole.
-                Err(NeedsText) => batch.needs_text = true,
+        let mut spare = None;
+        // Each element starts with the allocation the last record read in passing left.
+        while let Some(element) =
+            seq.next_element_seed(StartingWith(|| Element::<'de, RAW_RECORDS> {
+                spare: spare.take(),
+                ..Element::default()
+            }))?
+        {
+            match element.object() {
+                Some(element) => element
+                    .add_to(&mut batch, &mut spare)
+                    .map_err(de::Error::custom)?,
+                None => batch.skipped += 1,
             }
         }
         Ok(batch)
@@ -89,6 +94,8 @@ struct Element<'de, const RAW_RECORDS: bool> {
     kind: Option<Cow<'de, str>>,
     time: Option<Cow<'de, str>>,
     record: Option<ElementRecord<'de>>,
+    /// The allocation to read a record in passing into, if an earlier record left one.
+    spare: SpareRecord<'de>,
 }
 
 /// An element's `record`.
@@ -108,7 +115,8 @@ impl<'de, const RAW_RECORDS: bool> Fields<'de> for Element<'de, RAW_RECORDS> {
                 let in_passing =
                     !RAW_RECORDS && self.kind.as_deref().is_none_or(body::reads_in_passing);
                 let record = if in_passing {
-                    ElementRecord::Read(map.next_value()?)
+                    let spare = &mut self.spare;
+                    ElementRecord::Read(map.next_value_seed(StartingWith(|| record_fields(spare)))?)
                 } else {
                     let raw: &RawValue = map.next_value()?;
                     if nests_deeper_than(raw.get(), RECORD_NESTING_LIMIT) {
@@ -128,15 +136,23 @@ impl<'de, const RAW_RECORDS: bool> Fields<'de> for Element<'de, RAW_RECORDS> {
     }
 }
 
-impl<const RAW_RECORDS: bool> Element<'_, RAW_RECORDS> {
-    /// The event, or `None` when the element is not one; `Err(NeedsText)` when a record read in
-    /// passing is needed as text; the outer `Err` when the record is not valid JSON.
-    fn into_event(self) -> Result<Result<Option<TelemetryEvent>, NeedsText>, serde_json::Error> {
+impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
+    /// Adds the element to `batch`: its event, or one more skipped element when it is not one, or
+    /// `needs_text` when a record read in passing is needed as text; `Err` when the record is not
+    /// valid JSON. The allocation of a record read in passing, or the one the element was given,
+    /// is left in `spare`.
+    fn add_to(
+        self,
+        batch: &mut Batch<RAW_RECORDS>,
+        spare: &mut SpareRecord<'de>,
+    ) -> Result<(), serde_json::Error> {
+        *spare = self.spare;
         let Some(kind) = self.kind else {
             if let Some(ElementRecord::Raw(raw)) = self.record {
                 check(raw)?;
             }
-            return Ok(Ok(None));
+            batch.skipped += 1;
+            return Ok(());
         };
         let time = self
             .time
@@ -144,11 +160,18 @@ impl<const RAW_RECORDS: bool> Element<'_, RAW_RECORDS> {
             .and_then(parse_time)
             .unwrap_or_else(SystemTime::now);
         let body = match self.record {
-            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time),
+            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time, spare),
             Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time)?),
             None => Ok(body::read(&kind, None, time)?),
         };
-        Ok(body.map(|body| body.map(|body| TelemetryEvent { time, body })))
+        match body {
+            // The event is built where it is kept: a body is a few hundred bytes to move.
+            Ok(Some(body)) => batch.events.push(TelemetryEvent { time, body }),
+            Ok(None) => batch.skipped += 1,
+            // Read on anyway: a batch `Value` would refuse is refused whole.
+            Err(NeedsText) => batch.needs_text = true,
+        }
+        Ok(())
     }
 }
 

@@ -12,10 +12,11 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::events::{
-    parse_time, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics,
-    RuntimeDone, Start, TelemetryBody,
+    LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics, RuntimeDone,
+    Start, TelemetryBody,
 };
 use super::lenient::{next_value, Fields, Lenient, Skip};
+use super::time::parse_time;
 use crate::record::RequestId;
 
 /// Reads `record` (absent: `null`) as the body of an event of type `kind` that happened at `time`.
@@ -42,7 +43,7 @@ pub(super) fn read(
                     return Ok(None);
                 };
                 let fields = serde_json::from_str::<ReadRecord<'_>>(raw.get())?.object();
-                Ok(fields.and_then(|r| build(r, time)))
+                Ok(fields.and_then(|mut r| build(&mut r, time)))
             }
             None => Ok(Some(TelemetryBody::Other {
                 kind: kind.to_owned(),
@@ -55,6 +56,21 @@ pub(super) fn read(
 /// A record read in passing, as any record object is read, before its event's type was known.
 pub(super) type ReadRecord<'de> = Lenient<'de, Box<Record<'de>>>;
 
+/// The allocation of a record read in passing and built into its body, kept for the next record
+/// of the batch: one allocation per batch rather than one per record.
+pub(super) type SpareRecord<'de> = Option<Box<Record<'de>>>;
+
+/// Empty fields to read a record into: those of `spare`, cleared, or a new allocation.
+pub(super) fn record_fields<'de>(spare: &mut SpareRecord<'de>) -> Box<Record<'de>> {
+    match spare.take() {
+        Some(mut fields) => {
+            *fields = Record::default();
+            fields
+        }
+        None => Box::default(),
+    }
+}
+
 /// Whether records of type `kind` are best read in passing ([`ReadRecord`]) rather than kept as
 /// raw text: those of the platform types built from an object's fields.
 pub(super) fn reads_in_passing(kind: &str) -> bool {
@@ -63,11 +79,13 @@ pub(super) fn reads_in_passing(kind: &str) -> bool {
 
 /// The body of an event of type `kind` at `time` whose record was read in passing: like [`read`],
 /// or `Err(NeedsText)` when the body needs the record's JSON text (types kept as JSON, log records
-/// that are neither a string nor an object with a string `message`).
-pub(super) fn from_read(
+/// that are neither a string nor an object with a string `message`). The record's allocation is
+/// left in `spare` once its body is built.
+pub(super) fn from_read<'de>(
     kind: &str,
-    record: ReadRecord<'_>,
+    record: ReadRecord<'de>,
     time: SystemTime,
+    spare: &mut SpareRecord<'de>,
 ) -> Result<Option<TelemetryBody>, NeedsText> {
     let source = match kind {
         "function" => LogSource::Function,
@@ -75,19 +93,21 @@ pub(super) fn from_read(
         "platform.restoreStart" => return Ok(Some(restore_start(record))),
         _ => {
             let build = platform_body(kind).ok_or(NeedsText)?;
-            return Ok(record.object().and_then(|r| build(r, time)));
+            let Some(mut fields) = record.object() else {
+                return Ok(None);
+            };
+            let body = build(&mut fields, time);
+            *spare = Some(fields);
+            return Ok(body);
         }
     };
     let (message, level, request_id) = match record {
         Lenient::Text(line) => (line.into_owned(), None, None),
-        Lenient::Object(record) => {
-            let Record {
-                message,
-                level,
-                request_id,
-                ..
-            } = *record;
-            (message.ok_or(NeedsText)?, level, request_id)
+        Lenient::Object(mut record) => {
+            let message = record.message.take().ok_or(NeedsText)?;
+            let read = (message, record.level.take(), record.request_id.take());
+            *spare = Some(record);
+            read
         }
         _ => return Err(NeedsText),
     };
@@ -111,20 +131,22 @@ pub(super) fn check(raw: &RawValue) -> Result<(), serde_json::Error> {
     serde_json::from_str::<Lenient<'_>>(raw.get()).map(drop)
 }
 
-/// Builds the body of a platform type from its record object's fields and the event's time.
-type BuildBody<'de> = fn(Box<Record<'de>>, SystemTime) -> Option<TelemetryBody>;
+/// Builds the body of a platform type from its record object's fields (taking those it uses) and
+/// the event's time.
+type BuildBody<'de> = fn(&mut Record<'de>, SystemTime) -> Option<TelemetryBody>;
 
 /// How the body of a platform type with an object record is built; `None` for other types.
 fn platform_body<'de>(kind: &str) -> Option<BuildBody<'de>> {
+    // The types of every invocation first: a type is compared with the arms in order.
     Some(match kind {
+        "platform.start" => Record::start,
+        "platform.runtimeDone" => Record::runtime_done,
+        "platform.report" => Record::report,
         "platform.initStart" => Record::init_start,
         "platform.initRuntimeDone" => Record::init_runtime_done,
         "platform.initReport" => Record::init_report,
         "platform.restoreRuntimeDone" => Record::restore_runtime_done,
         "platform.restoreReport" => Record::restore_report,
-        "platform.start" => Record::start,
-        "platform.runtimeDone" => Record::runtime_done,
-        "platform.report" => Record::report,
         "platform.logsDropped" => Record::logs_dropped,
         _ => return None,
     })
@@ -196,7 +218,20 @@ pub(super) struct Record<'de> {
 
 impl<'de> Fields<'de> for Record<'de> {
     fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        // The keys of invocation records first: a key is compared with the arms in order.
         match key {
+            "requestId" => self.request_id = next_value(map)?.text(),
+            "status" => {
+                self.status = next_value(map)?.text().map(|s| PlatformStatus::parse(&s));
+            }
+            "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
+            "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
+            "version" => self.version = next_value(map)?.string(),
+            "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
+            "errorType" => self.error_type = next_value(map)?.string(),
+            "tenantId" => self.tenant_id = next_value(map)?.string(),
+            "message" => self.message = next_value(map)?.string(),
+            "level" => self.level = next_value(map)?.string(),
             "initializationType" => self.initialization_type = next_value(map)?.string(),
             "phase" => self.phase = next_value(map)?.string(),
             "functionName" => self.function_name = next_value(map)?.string(),
@@ -206,21 +241,9 @@ impl<'de> Fields<'de> for Record<'de> {
                 self.instance_max_memory = next_value(map)?.unsigned();
             }
             "runtimeVersion" => self.runtime_version = next_value(map)?.string(),
-            "requestId" => self.request_id = next_value(map)?.text(),
-            "version" => self.version = next_value(map)?.string(),
-            "status" => {
-                self.status = next_value(map)?.text().map(|s| PlatformStatus::parse(&s));
-            }
-            "errorType" => self.error_type = next_value(map)?.string(),
-            "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
-            "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
-            "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
-            "tenantId" => self.tenant_id = next_value(map)?.string(),
             "droppedBytes" => self.dropped_bytes = next_value(map)?.unsigned(),
             "droppedRecords" => self.dropped_records = next_value(map)?.unsigned(),
             "reason" => self.reason = next_value(map)?.string(),
-            "message" => self.message = next_value(map)?.string(),
-            "level" => self.level = next_value(map)?.string(),
             _ => drop(next_value(map)?),
         }
         Ok(())
@@ -228,92 +251,93 @@ impl<'de> Fields<'de> for Record<'de> {
 }
 
 impl Record<'_> {
-    fn init_start(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
+    fn init_start(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitStart {
-            initialization_type: self.initialization_type,
-            phase: self.phase,
-            function_name: self.function_name,
-            function_version: self.function_version,
-            instance_id: self.instance_id,
+            initialization_type: self.initialization_type.take(),
+            phase: self.phase.take(),
+            function_name: self.function_name.take(),
+            function_version: self.function_version.take(),
+            instance_id: self.instance_id.take(),
             instance_max_memory: self.instance_max_memory,
-            runtime_version: self.runtime_version,
+            runtime_version: self.runtime_version.take(),
         })
     }
 
-    fn init_runtime_done(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
+    fn init_runtime_done(&mut self, time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitRuntimeDone {
-            initialization_type: self.initialization_type,
-            phase: self.phase,
-            status: self.status,
-            error_type: self.error_type,
-            spans: spans(self.spans, time),
+            initialization_type: self.initialization_type.take(),
+            phase: self.phase.take(),
+            status: self.status.take(),
+            error_type: self.error_type.take(),
+            spans: spans(std::mem::take(&mut self.spans), time),
         })
     }
 
-    fn init_report(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
+    fn init_report(&mut self, time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitReport {
-            initialization_type: self.initialization_type,
-            phase: self.phase,
-            status: self.status,
-            error_type: self.error_type,
-            duration_ms: self.metrics.and_then(|m| m.report.duration_ms),
-            spans: spans(self.spans, time),
-        })
-    }
-
-    fn restore_runtime_done(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
-        Some(TelemetryBody::RestoreRuntimeDone {
-            status: self.status,
-            error_type: self.error_type,
-        })
-    }
-
-    fn restore_report(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
-        Some(TelemetryBody::RestoreReport {
-            status: self.status,
-            error_type: self.error_type,
-            duration_ms: self.metrics.and_then(|m| m.report.duration_ms),
-        })
-    }
-
-    fn start(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
-        Some(TelemetryBody::Start(Start {
-            request_id: RequestId::new(self.request_id?),
-            version: self.version,
-            tracing: self.tracing.and_then(Tracing::into_tracing),
-            tenant_id: tenant(self.tenant_id),
-        }))
-    }
-
-    fn runtime_done(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
-        Some(TelemetryBody::RuntimeDone(RuntimeDone {
-            request_id: RequestId::new(self.request_id?),
-            status: self.status,
-            error_type: self.error_type,
+            initialization_type: self.initialization_type.take(),
+            phase: self.phase.take(),
+            status: self.status.take(),
+            error_type: self.error_type.take(),
             duration_ms: self.metrics.as_ref().and_then(|m| m.report.duration_ms),
-            produced_bytes: self.metrics.and_then(|m| m.produced_bytes),
-            spans: spans(self.spans, time),
-            tracing: self.tracing.and_then(Tracing::into_tracing),
+            spans: spans(std::mem::take(&mut self.spans), time),
+        })
+    }
+
+    fn restore_runtime_done(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::RestoreRuntimeDone {
+            status: self.status.take(),
+            error_type: self.error_type.take(),
+        })
+    }
+
+    fn restore_report(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::RestoreReport {
+            status: self.status.take(),
+            error_type: self.error_type.take(),
+            duration_ms: self.metrics.as_ref().and_then(|m| m.report.duration_ms),
+        })
+    }
+
+    fn start(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+        Some(TelemetryBody::Start(Start {
+            request_id: RequestId::new(self.request_id.as_deref()?),
+            version: self.version.take(),
+            tracing: self.tracing.take().and_then(Tracing::into_tracing),
+            tenant_id: tenant(self.tenant_id.take()),
         }))
     }
 
-    fn report(self: Box<Self>, time: SystemTime) -> Option<TelemetryBody> {
+    fn runtime_done(&mut self, time: SystemTime) -> Option<TelemetryBody> {
+        let metrics = self.metrics.as_ref();
+        Some(TelemetryBody::RuntimeDone(RuntimeDone {
+            request_id: RequestId::new(self.request_id.as_deref()?),
+            status: self.status.take(),
+            error_type: self.error_type.take(),
+            duration_ms: metrics.and_then(|m| m.report.duration_ms),
+            produced_bytes: metrics.and_then(|m| m.produced_bytes),
+            spans: spans(std::mem::take(&mut self.spans), time),
+            tracing: self.tracing.take().and_then(Tracing::into_tracing),
+        }))
+    }
+
+    fn report(&mut self, time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::Report(Report {
-            request_id: RequestId::new(self.request_id?),
-            status: self.status,
-            error_type: self.error_type,
-            metrics: self.metrics.map(|m| m.report).unwrap_or_default(),
-            spans: spans(self.spans, time),
-            tracing: self.tracing.and_then(Tracing::into_tracing),
-            tenant_id: tenant(self.tenant_id),
+            request_id: RequestId::new(self.request_id.as_deref()?),
+            status: self.status.take(),
+            error_type: self.error_type.take(),
+            metrics: self.metrics.take().map(|m| m.report).unwrap_or_default(),
+            spans: spans(std::mem::take(&mut self.spans), time),
+            tracing: self.tracing.take().and_then(Tracing::into_tracing),
+            tenant_id: tenant(self.tenant_id.take()),
         }))
     }
 
-    fn logs_dropped(self: Box<Self>, _time: SystemTime) -> Option<TelemetryBody> {
+    fn logs_dropped(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
         Some(TelemetryBody::LogsDropped {
             dropped_bytes: self.dropped_bytes,
             dropped_records: self.dropped_records,
-            reason: self.reason,
+            reason: self.reason.take(),
         })
     }
 }
@@ -377,12 +401,25 @@ impl Tracing {
     }
 }
 
-/// One object of `spans`.
-#[derive(Default)]
+/// One object of `spans`, the size of a [`PlatformSpan`] so that the list becomes the event's in
+/// place, without a second allocation.
 struct Span {
     name: Option<String>,
     start: Option<SystemTime>,
-    duration_ms: Option<f64>,
+    /// `durationMs`; NaN while it has not been read as a number (JSON has no NaN).
+    duration_ms: f64,
+}
+
+const _: () = assert!(std::mem::size_of::<Span>() == std::mem::size_of::<PlatformSpan>());
+
+impl Default for Span {
+    fn default() -> Self {
+        Self {
+            name: None,
+            start: None,
+            duration_ms: f64::NAN,
+        }
+    }
 }
 
 impl<'de> Fields<'de> for Span {
@@ -391,7 +428,7 @@ impl<'de> Fields<'de> for Span {
         match key {
             "name" => self.name = value.string(),
             "start" => self.start = value.text().as_deref().and_then(parse_time),
-            "durationMs" => self.duration_ms = value.float(),
+            "durationMs" => self.duration_ms = value.float().unwrap_or(f64::NAN),
             _ => {}
         }
         Ok(())
@@ -407,7 +444,7 @@ fn spans(spans: Vec<Span>, event_time: SystemTime) -> Vec<PlatformSpan> {
             Some(PlatformSpan {
                 name: s.name?,
                 start: s.start.unwrap_or(event_time),
-                duration_ms: s.duration_ms?,
+                duration_ms: Some(s.duration_ms).filter(|ms| !ms.is_nan())?,
             })
         })
         .collect()

@@ -300,44 +300,10 @@ pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
     }
 }
 
-/// Reads an ISO-8601 UTC time; also accepts `HH:MM:SS:mmm`, the shape of a published doc example.
-pub(super) fn parse_time(raw: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(raw).ok().or_else(|| {
-        let colon_before_millis = raw.len() > 20 && raw.as_bytes()[19] == b':';
-        colon_before_millis
-            .then(|| format!("{}.{}", &raw[..19], &raw[20..]))
-            .and_then(|fixed| humantime::parse_rfc3339_weak(&fixed).ok())
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
     use super::*;
-
-    fn at_ms(ms: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(ms)
-    }
-
-    #[test]
-    fn times_with_and_without_millis_and_the_doc_typo() {
-        // 2022-08-02T12:01:23.521Z = 1659441683521 ms.
-        assert_eq!(
-            parse_time("2022-08-02T12:01:23.521Z"),
-            Some(at_ms(1_659_441_683_521))
-        );
-        assert_eq!(
-            parse_time("2022-08-02T12:01:23:521Z"),
-            Some(at_ms(1_659_441_683_521))
-        );
-        assert_eq!(
-            parse_time("2022-08-02T12:01:23Z"),
-            Some(at_ms(1_659_441_683_000))
-        );
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time("2022-08-02T12:01:23+02:00"), None);
-    }
+    use crate::telemetry::time::tests::at_ms;
 
     #[test]
     fn statuses_round_trip() {
@@ -515,6 +481,56 @@ mod tests {
                 tracing: None,
                 tenant_id: None
             })
+        );
+    }
+
+    #[test]
+    fn records_read_in_passing_keep_nothing_of_the_one_before() {
+        // Records first, as the sandbox writes them: each is read into the allocation the one
+        // before it was built from.
+        let body = br#"[{"record":{"requestId":"r1","version":"7","tenantId":"T","level":"INFO",
+            "message":"m1","status":"success","tracing":{"value":"Root=1"},"metrics":{"durationMs":1.5},
+            "spans":[{"name":"s","durationMs":2}]},"type":"platform.start"},
+            {"record":{"requestId":"r2"},"type":"platform.start"},
+            {"record":{"requestId":"r2"},"type":"platform.report"},
+            {"record":{"message":"m2"},"type":"function"}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        let bodies: Vec<TelemetryBody> = events.into_iter().map(|e| e.body).collect();
+        assert_eq!(
+            bodies,
+            [
+                TelemetryBody::Start(Start {
+                    request_id: RequestId::new("r1"),
+                    version: Some("7".into()),
+                    tracing: Some(PlatformTracing {
+                        span_id: None,
+                        value: "Root=1".into()
+                    }),
+                    tenant_id: Some("T".into())
+                }),
+                TelemetryBody::Start(Start {
+                    request_id: RequestId::new("r2"),
+                    version: None,
+                    tracing: None,
+                    tenant_id: None
+                }),
+                TelemetryBody::Report(Report {
+                    request_id: RequestId::new("r2"),
+                    status: None,
+                    error_type: None,
+                    metrics: ReportMetrics::default(),
+                    spans: Vec::new(),
+                    tracing: None,
+                    tenant_id: None
+                }),
+                TelemetryBody::Log {
+                    source: LogSource::Function,
+                    message: "m2".into(),
+                    level: None,
+                    request_id: None
+                }
+            ]
         );
     }
 

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// An object's fields, read key by key into `Self`.
 pub(super) trait Fields<'de>: Default {
@@ -114,13 +114,37 @@ impl<'de, O, E> Lenient<'de, O, E> {
 
 impl<'de, O: Fields<'de>, E: Fields<'de>> Deserialize<'de> for Lenient<'de, O, E> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LenientVisitor(PhantomData))
+        deserializer.deserialize_any(LenientVisitor {
+            start: O::default,
+            kinds: PhantomData,
+        })
     }
 }
 
-struct LenientVisitor<O, E>(PhantomData<(O, E)>);
+/// Reads a [`Lenient`] whose object fields start as `F` makes them instead of as `O::default()`
+/// (e.g. in an allocation kept from an earlier value); `F` is called only for an object.
+pub(super) struct StartingWith<F>(pub(super) F);
 
-impl<'de, O: Fields<'de>, E: Fields<'de>> Visitor<'de> for LenientVisitor<O, E> {
+impl<'de, O: Fields<'de>, F: FnOnce() -> O> DeserializeSeed<'de> for StartingWith<F> {
+    type Value = Lenient<'de, O>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(LenientVisitor {
+            start: self.0,
+            kinds: PhantomData,
+        })
+    }
+}
+
+struct LenientVisitor<F, O, E> {
+    /// Makes the fields an object is read into.
+    start: F,
+    kinds: PhantomData<(O, E)>,
+}
+
+impl<'de, O: Fields<'de>, E: Fields<'de>, F: FnOnce() -> O> Visitor<'de>
+    for LenientVisitor<F, O, E>
+{
     type Value = Lenient<'de, O, E>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -170,7 +194,7 @@ impl<'de, O: Fields<'de>, E: Fields<'de>> Visitor<'de> for LenientVisitor<O, E> 
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = O::default();
+        let mut fields = (self.start)();
         while let Some(Key(key)) = map.next_key()? {
             fields.read(&key, &mut map)?;
         }

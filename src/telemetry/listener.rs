@@ -2,8 +2,15 @@
 //! own wire code. Connections are kept alive (pipelined requests are answered in order); only POST
 //! is accepted (405 otherwise); a body comes by `Content-Length` or chunked, at most
 //! [`MAX_BATCH_BYTES`] (larger: 413, after reading it to its end); a head that is not acceptable
-//! HTTP/1 gets 400 (431 beyond the proxy's head limit, `MAX_HEAD_BYTES`) and the connection closes, as it does after a
-//! request saying `Connection: close`. Every answer is `content-length: 0`.
+//! HTTP/1 gets 400 (431 beyond the proxy's head limit, `MAX_HEAD_BYTES`) and the connection closes,
+//! as it does after a request saying `Connection: close`. Every answer is `content-length: 0`.
+//!
+//! `100 Continue` goes only to a request whose body will be read (a POST not declaring more than
+//! [`MAX_BATCH_BYTES`]); one that waits for it and would be refused gets its 405 or 413 at once,
+//! and the connection closes with its body unread. A closing connection is shut for writing and
+//! what the client still sends is read and dropped for a bounded moment ([`CLOSE_DRAIN_TIME`],
+//! [`CLOSE_DRAIN_BYTES`]): closing with unread input sends a reset, which can destroy the answer
+//! before the client reads it.
 //!
 //! The extension is subscribed to its own logs (`extension` type), so nothing here logs per batch:
 //! each line would come back in the next batch and feed itself. Problems are counted instead (see
@@ -16,13 +23,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::events::parse_batch;
 use super::queue::BatchSender;
 use crate::net;
-use crate::proxy::head;
+use crate::proxy::head::{self, Framing};
 use crate::proxy::whole_body::{read_whole, WholeBody};
 use crate::proxy::wire::{read_head, Conn, ReadHeadError, RelayError};
 use crate::proxy::MAX_HEAD_BYTES;
@@ -33,6 +40,14 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// Largest batch read. The platform sends at most `2 * maxBytes + metadata` (about 0.5 MiB with the
 /// subscription's 256 KiB); anything larger is answered 413 and counted.
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long a closing connection is read and dropped at most after its last answer: long enough
+/// for the answer to reach a client that is still sending, short enough not to hold the connection.
+const CLOSE_DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// The most bytes read and dropped from a closing connection: a refused batch of up to
+/// [`MAX_BATCH_BYTES`] still in flight is read through; a client sending more may get a reset.
+const CLOSE_DRAIN_BYTES: u64 = MAX_BATCH_BYTES as u64;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop neither spins nor floods
 /// the extension's own log stream, which this listener receives.
@@ -106,10 +121,28 @@ async fn serve_connection(mut conn: Conn, sink: BatchSender) {
     while let Some(Answer { status, close }) = answer_next(&mut conn, &sink).await {
         out.clear();
         write_answer(&mut out, status, close);
-        if conn.stream.write_all(&out).await.is_err() || close {
+        if conn.stream.write_all(&out).await.is_err() {
+            return;
+        }
+        if close {
+            close_after_answer(&mut conn).await;
             return;
         }
     }
+}
+
+/// Ends a connection after its last answer so that the client can read it: the write side is
+/// shut (the client sees the end of the stream), then what the client still sends is read and
+/// dropped until it closes too, or for [`CLOSE_DRAIN_TIME`] and [`CLOSE_DRAIN_BYTES`] at most.
+async fn close_after_answer(conn: &mut Conn) {
+    if conn.stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut unread = (&mut conn.stream).take(CLOSE_DRAIN_BYTES);
+    let mut sink = tokio::io::sink();
+    let dropped = tokio::io::copy(&mut unread, &mut sink);
+    // The outcome does not matter: the connection closes either way.
+    let _ = tokio::time::timeout(CLOSE_DRAIN_TIME, dropped).await;
 }
 
 /// What one request is answered.
@@ -150,15 +183,26 @@ async fn answer_next(conn: &mut Conn, sink: &BatchSender) -> Option<Answer> {
     let Ok(framing) = head.framing() else {
         return Answer::refusal(StatusCode::BAD_REQUEST);
     };
-    if head.expects_continue() && conn.stream.write_all(CONTINUE).await.is_err() {
-        return None;
+    let post = head.method() == "POST";
+    if head.expects_continue() {
+        // The client waits to be told to send its body: what would be refused after reading it is
+        // refused before, and its body is never read.
+        if !post {
+            return Answer::refusal(StatusCode::METHOD_NOT_ALLOWED);
+        }
+        if matches!(framing, Framing::Length(declared) if declared > MAX_BATCH_BYTES as u64) {
+            return Answer::refusal(refuse_oversize());
+        }
+        if conn.stream.write_all(CONTINUE).await.is_err() {
+            return None;
+        }
     }
     let body = match read_whole(&mut conn.stream, &mut conn.buf, framing, MAX_BATCH_BYTES).await {
         Ok(body) => body,
         Err(RelayError::Chunked(_)) => return Answer::refusal(StatusCode::BAD_REQUEST),
         Err(_) => return None,
     };
-    let status = if head.method() == "POST" {
+    let status = if post {
         deliver(body, sink)
     } else {
         StatusCode::METHOD_NOT_ALLOWED
@@ -172,12 +216,7 @@ async fn answer_next(conn: &mut Conn, sink: &BatchSender) -> Option<Answer> {
 /// Handles one POST's body from the platform.
 fn deliver(body: WholeBody, sink: &BatchSender) -> StatusCode {
     let WholeBody::Within(body) = body else {
-        count(
-            &OVERSIZE_BATCHES,
-            1,
-            "a telemetry batch exceeded 4 MiB and was refused with 413",
-        );
-        return StatusCode::PAYLOAD_TOO_LARGE;
+        return refuse_oversize();
     };
     let (events, skipped) = parse_batch(&body);
     if skipped > 0 {
@@ -196,6 +235,16 @@ fn deliver(body: WholeBody, sink: &BatchSender) -> StatusCode {
         );
     }
     StatusCode::OK
+}
+
+/// Counts a delivery refused for its size; the status it is answered.
+fn refuse_oversize() -> StatusCode {
+    count(
+        &OVERSIZE_BATCHES,
+        1,
+        "a telemetry batch exceeded 4 MiB and was refused with 413",
+    );
+    StatusCode::PAYLOAD_TOO_LARGE
 }
 
 /// Appends an answer head without a body: `HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n` and
@@ -289,6 +338,14 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&rest), "");
     }
 
+    /// Sends `request` on a new connection: `answer` comes back, then the end of the stream.
+    async fn expect_refusal_then_close(addr: SocketAddr, request: &str, answer: &[u8]) {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, answer).await;
+        expect_closed(&mut stream).await;
+    }
+
     #[tokio::test]
     async fn pipelined_length_and_chunked_posts_are_answered_in_order_one_message_each() {
         let (addr, mut rx) = start().await;
@@ -354,8 +411,20 @@ mod tests {
             String::from_utf8_lossy(&expected)
         );
         writer.await.expect("writer");
+
+        // A client waiting for `100 Continue` with a body declared too large is refused at once.
+        let waiting = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            MAX_BATCH_BYTES + 1
+        );
+        expect_refusal_then_close(
+            addr,
+            &waiting,
+            b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
         // Only this test sends oversize bodies in this binary, so the count is exact.
-        assert_eq!(oversize_batches() - before, 2);
+        assert_eq!(oversize_batches() - before, 3);
         assert_eq!(messages(&rx.recv().await.expect("delivery")), ["kept"]);
         assert!(
             rx.try_recv().is_none(),
@@ -387,6 +456,82 @@ mod tests {
             rx.try_recv().is_none(),
             "nothing after a malformed head is read"
         );
+    }
+
+    #[tokio::test]
+    async fn continue_goes_only_to_requests_whose_body_is_read() {
+        let (addr, mut rx) = start().await;
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let body = batch(&["by length"]);
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, CONTINUE).await;
+        stream.write_all(body.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, OK).await;
+
+        // Chunked: no length to judge by, so the body is asked for.
+        let chunked = chunked_post(&batch(&["chunked"]));
+        let (head, body) = chunked.split_once("\r\n\r\n").expect("a head and a body");
+        let head = format!("{head}\r\nExpect: 100-continue\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, CONTINUE).await;
+        stream.write_all(body.as_bytes()).await.expect("send");
+        expect_answer(&mut stream, OK).await;
+        assert_eq!(messages(&rx.recv().await.expect("delivery")), ["by length"]);
+        assert_eq!(messages(&rx.recv().await.expect("delivery")), ["chunked"]);
+
+        // Another method is refused at once, and the connection closes with the body unread.
+        expect_refusal_then_close(
+            addr,
+            "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+            b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(rx.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn refusals_that_close_are_read_whole_while_the_client_still_sends() {
+        let (addr, mut rx) = start().await;
+        let oversize_head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\nContent-Length: 2\r\n\r\n[]",
+            "p".repeat(MAX_HEAD_BYTES)
+        );
+        let bad_head_then_more = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n{}",
+            " ".repeat(512 * 1024)
+        );
+        for (request, answer) in [
+            (
+                oversize_head,
+                &b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"[..],
+            ),
+            (
+                bad_head_then_more,
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            ),
+        ] {
+            let (mut read, mut write) = TcpStream::connect(addr)
+                .await
+                .expect("connect")
+                .into_split();
+            // Still sending when the refusal comes: the input the listener never parses is read
+            // and dropped, so the close sends no reset that could destroy the answer.
+            let writer = tokio::spawn(async move {
+                write.write_all(request.as_bytes()).await.expect("send");
+                write
+            });
+            let mut got = Vec::new();
+            read.read_to_end(&mut got)
+                .await
+                .expect("the answer, then a clean end of stream");
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(answer));
+            drop(writer.await.expect("writer"));
+        }
+        assert!(rx.try_recv().is_none());
     }
 
     #[tokio::test]

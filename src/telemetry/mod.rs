@@ -14,6 +14,7 @@ mod lenient;
 mod listener;
 mod queue;
 mod subscribe;
+mod time;
 
 pub use events::{
     parse_batch, LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics,
