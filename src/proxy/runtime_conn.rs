@@ -11,8 +11,9 @@ use super::MAX_HEAD_BYTES;
 
 /// A runtime connection given up on is drained for at most this long and this many bytes before it
 /// closes (see [`Conn::linger_close`]); Lambda's largest payload fits.
-const LINGER_MAX_TIME: Duration = Duration::from_secs(2);
-const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
+pub(super) const LINGER_MAX_TIME: Duration = Duration::from_secs(2);
+/// See [`LINGER_MAX_TIME`].
+pub(super) const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// Completes when the peer behind `io` closes its connection (or it fails). Bytes it sends meanwhile
 /// (a pipelined request) are kept in `buf` for the next exchange.
@@ -73,10 +74,11 @@ impl Conn {
         }
     }
 
-    /// Closes a runtime connection lambda-lens gives up on without losing the answer just written: a
-    /// close with unread input sends a reset, which can discard that answer at the runtime. So the
-    /// write side is shut first and input read and dropped for a moment.
-    pub(super) async fn linger_close(&mut self) {
+    /// Closes a connection after its last answer without losing that answer: a close with unread
+    /// input sends a reset, which can discard the answer at the peer. So the write side is shut
+    /// first and input read and dropped until the peer closes too, for at most `max_time` and
+    /// `max_bytes`.
+    pub(crate) async fn linger_close(&mut self, max_time: Duration, max_bytes: usize) {
         let _ = self.stream.shutdown().await;
         let mut drained = 0;
         let drain = async {
@@ -86,13 +88,13 @@ impl Conn {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
                         drained += n;
-                        if drained > LINGER_MAX_BYTES {
+                        if drained > max_bytes {
                             return;
                         }
                     }
                 }
             }
         };
-        let _ = tokio::time::timeout(LINGER_MAX_TIME, drain).await;
+        let _ = tokio::time::timeout(max_time, drain).await;
     }
 }

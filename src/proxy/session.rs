@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use super::awaiting_next::ConnectionId;
 use super::head::{self, Framing, RequestHead};
 use super::route::{route, Route};
+use super::runtime_conn::{LINGER_MAX_BYTES, LINGER_MAX_TIME};
 use super::wire::{read_head, Conn, ReadHeadError};
 use super::{lock, Shared, MAX_HEAD_BYTES};
 use crate::record::{NextRecord, RequestId};
@@ -81,7 +82,10 @@ impl Session {
             session.shared.pool.put(conn);
         }
         if given_up {
-            session.rt.linger_close().await;
+            session
+                .rt
+                .linger_close(LINGER_MAX_TIME, LINGER_MAX_BYTES)
+                .await;
         }
     }
 

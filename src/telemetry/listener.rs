@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use super::events::parse_batch;
@@ -47,7 +47,7 @@ const CLOSE_DRAIN_TIME: Duration = Duration::from_secs(1);
 
 /// The most bytes read and dropped from a closing connection: a refused batch of up to
 /// [`MAX_BATCH_BYTES`] still in flight is read through; a client sending more may get a reset.
-const CLOSE_DRAIN_BYTES: u64 = MAX_BATCH_BYTES as u64;
+const CLOSE_DRAIN_BYTES: usize = MAX_BATCH_BYTES;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop neither spins nor floods
 /// the extension's own log stream, which this listener receives.
@@ -125,24 +125,10 @@ async fn serve_connection(mut conn: Conn, sink: BatchSender) {
             return;
         }
         if close {
-            close_after_answer(&mut conn).await;
+            conn.linger_close(CLOSE_DRAIN_TIME, CLOSE_DRAIN_BYTES).await;
             return;
         }
     }
-}
-
-/// Ends a connection after its last answer so that the client can read it: the write side is
-/// shut (the client sees the end of the stream), then what the client still sends is read and
-/// dropped until it closes too, or for [`CLOSE_DRAIN_TIME`] and [`CLOSE_DRAIN_BYTES`] at most.
-async fn close_after_answer(conn: &mut Conn) {
-    if conn.stream.shutdown().await.is_err() {
-        return;
-    }
-    let mut unread = (&mut conn.stream).take(CLOSE_DRAIN_BYTES);
-    let mut sink = tokio::io::sink();
-    let dropped = tokio::io::copy(&mut unread, &mut sink);
-    // The outcome does not matter: the connection closes either way.
-    let _ = tokio::time::timeout(CLOSE_DRAIN_TIME, dropped).await;
 }
 
 /// What one request is answered.
