@@ -18,6 +18,9 @@ pub struct FunctionInfo {
     pub settings: FunctionSettings,
     /// From registration (`accountId` feature); else each invocation takes it from the invoked ARN.
     pub account_id: Option<String>,
+    /// The function's name as the invocation span's default name. The function is described once
+    /// per process and its name lives as long: leaked once, no span copies it.
+    pub(super) span_name: &'static str,
 }
 
 impl FunctionInfo {
@@ -26,6 +29,7 @@ impl FunctionInfo {
         Self {
             settings: settings.clone(),
             account_id,
+            span_name: Box::leak(settings.name.clone().into_boxed_str()),
         }
     }
 }
