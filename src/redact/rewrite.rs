@@ -24,6 +24,7 @@ impl<'t> Rewrite<'t> {
     }
 
     /// The input up to `end` (the end of the next token) is kept as it is.
+    #[inline]
     pub(super) fn keep(&mut self, end: usize) {
         if let Some(out) = &mut self.out {
             out.push_str(&self.text[self.at..end]);
