@@ -9,7 +9,6 @@ use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanLinks};
 
-use super::arn;
 use super::batch::consumer;
 use super::body_attributes::{self, CaptureSettings};
 use super::cold_start::cold_start_span;
@@ -179,10 +178,7 @@ fn identity_attributes(
         .as_ref()
         .and_then(|s| s.body.version.as_deref())
         .or(function.settings.version.as_deref());
-    let account_id = function
-        .account_id
-        .as_deref()
-        .or_else(|| invoked_arn.and_then(arn::account_id));
+    let invoked = invoked_arn.map(|arn| function.last_invoked.values(arn, version));
     let mut attributes = Vec::with_capacity(USUAL_ATTRIBUTES);
     attributes.extend([
         KeyValue::new(
@@ -192,16 +188,22 @@ fn identity_attributes(
         KeyValue::new(semconv::FAAS_TRIGGER, trigger.as_str()),
         KeyValue::new(semconv::FAAS_COLDSTART, inv.coldstart),
     ]);
-    if let Some(invoked) = invoked_arn {
-        let resource_id = arn::resource_id(invoked, version);
+    let mut account_id = function
+        .account_id
+        .as_deref()
+        .map(|id| Value::from(id.to_owned()));
+    if let Some(invoked) = invoked {
+        attributes.push(KeyValue::new(semconv::AWS_LAMBDA_INVOKED_ARN, invoked.arn));
         attributes.push(KeyValue::new(
-            semconv::AWS_LAMBDA_INVOKED_ARN,
-            invoked.to_owned(),
+            semconv::CLOUD_RESOURCE_ID,
+            invoked.resource_id,
         ));
-        attributes.push(KeyValue::new(semconv::CLOUD_RESOURCE_ID, resource_id));
+        if account_id.is_none() {
+            account_id = invoked.account_id.map(Value::from);
+        }
     }
     if let Some(account) = account_id {
-        attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account.to_owned()));
+        attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account));
     }
     if let Some(tenant) = tenant_id(inv) {
         attributes.push(KeyValue::new(lens::TENANT_ID, tenant.to_owned()));

@@ -5,6 +5,7 @@
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 
+use super::invoked::LastInvoked;
 use super::names::semconv;
 use crate::settings::FunctionSettings;
 
@@ -21,6 +22,8 @@ pub struct FunctionInfo {
     /// The function's name as the invocation span's default name. The function is described once
     /// per process and its name lives as long: leaked once, no span copies it.
     pub(super) span_name: &'static str,
+    /// The invoked ARN's attribute values, shared from one invocation's span to the next.
+    pub(super) last_invoked: LastInvoked,
 }
 
 impl FunctionInfo {
@@ -30,6 +33,7 @@ impl FunctionInfo {
             settings: settings.clone(),
             account_id,
             span_name: Box::leak(settings.name.clone().into_boxed_str()),
+            last_invoked: LastInvoked::default(),
         }
     }
 }
