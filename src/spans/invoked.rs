@@ -13,34 +13,33 @@ use super::arn;
 pub(super) struct InvokedValues {
     /// The ARN as invoked (`aws.lambda.invoked_arn`).
     pub(super) arn: Arc<str>,
-    /// The version that ran, which the resource id names.
-    version: Option<Box<str>>,
     /// `cloud.resource_id`: the ARN qualified by the version.
     pub(super) resource_id: Arc<str>,
     /// The account the ARN names.
     pub(super) account_id: Option<Arc<str>>,
 }
 
-/// The values of the last invoked ARN and version.
+/// The values of the last invoked ARN, and the version that ran, which the resource id names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct LastInvoked(RefCell<Option<InvokedValues>>);
+pub(super) struct LastInvoked(RefCell<Option<(InvokedValues, Option<Box<str>>)>>);
 
 impl LastInvoked {
     /// The values of `invoked_arn` at `version`: the last ones again when neither changed.
     pub(super) fn values(&self, invoked_arn: &str, version: Option<&str>) -> InvokedValues {
         let mut last = self.0.borrow_mut();
         match &*last {
-            Some(values) if &*values.arn == invoked_arn && values.version.as_deref() == version => {
+            Some((values, ran)) if &*values.arn == invoked_arn && ran.as_deref() == version => {
                 values.clone()
             }
-            _ => last
-                .insert(InvokedValues {
+            _ => {
+                let values = InvokedValues {
                     arn: invoked_arn.into(),
-                    version: version.map(Into::into),
                     resource_id: arn::resource_id(invoked_arn, version).into(),
                     account_id: arn::account_id(invoked_arn).map(Into::into),
-                })
-                .clone(),
+                };
+                *last = Some((values.clone(), version.map(Into::into)));
+                values
+            }
         }
     }
 }
