@@ -10,6 +10,11 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use smallvec::SmallVec;
+
+/// Open containers tracked on the stack: deeper nesting, rare in events, moves them to the heap.
+const INLINE_OPEN: usize = 32;
+
 /// Bytes that end a scalar besides whitespace: the structural characters and a quote.
 const SCALAR_STOPS: &[u8] = b",:{}[]\"";
 
@@ -140,7 +145,7 @@ struct Open {
 pub struct Tokens<'a> {
     bytes: &'a [u8],
     at: usize,
-    open: Vec<Open>,
+    open: SmallVec<[Open; INLINE_OPEN]>,
 }
 
 impl<'a> Tokens<'a> {
@@ -149,7 +154,7 @@ impl<'a> Tokens<'a> {
         Self {
             bytes,
             at: 0,
-            open: Vec::new(),
+            open: SmallVec::new(),
         }
     }
 

@@ -56,39 +56,46 @@ impl Flag {
     }
 }
 
+/// What became of a root `body` string handed to [`Redactor::base64_body`].
+pub(super) enum Base64Body {
+    /// Not a base64 body: it is redacted as any other string.
+    NotBase64,
+    /// A base64 body kept as it came.
+    Kept,
+    /// A base64 body, written anew (redacted, or a cut one up to its last complete quantum).
+    Replaced(String),
+}
+
 impl Redactor<'_> {
-    /// Writes the root `body` string `raw` to `out` as a base64 body (see the module
-    /// documentation); false, writing nothing, when it is not one.
-    pub(super) fn base64_body(&mut self, raw: &str, terminated: bool, out: &mut String) -> bool {
+    /// The root `body` string `raw` as a base64 body (see the module documentation).
+    pub(super) fn base64_body(&mut self, raw: &str, terminated: bool) -> Base64Body {
         let Some(event) = self.event else {
-            return false;
+            return Base64Body::NotBase64;
         };
         if Flag::of(event) == Flag::Plain {
-            return false;
+            return Base64Body::NotBase64;
         }
         let content = string_content(raw, terminated);
         let Some(decoded) = decode(&content, terminated) else {
-            return false;
+            return Base64Body::NotBase64;
         };
         let mut payload = Redactor::new(self.rules, None);
         let encoded = match payload.read(&decoded, terminated) {
             Reading::Json(text) | Reading::Text(text) if payload.count > 0 => {
                 self.count = self.count.saturating_add(payload.count);
-                STANDARD.encode(text)
+                STANDARD.encode(text.as_bytes())
             }
-            _ if terminated => {
-                out.push_str(raw);
-                return true;
-            }
+            _ if terminated => return Base64Body::Kept,
             _ => STANDARD.encode(&decoded),
         };
+        let mut out = String::with_capacity(encoded.len() + 2);
         out.push('"');
         out.push_str(&encoded);
         // A string cut by the capture stays open: the text must not look complete.
         if terminated {
             out.push('"');
         }
-        true
+        Base64Body::Replaced(out)
     }
 }
 

@@ -3,6 +3,8 @@
 //! [`TRUNCATION_MARKER`]; a non-UTF-8 body in which nothing was found to redact is exported as
 //! `base64:` and the base64 of its first bytes.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 
 use super::form::form_values;
@@ -52,34 +54,62 @@ pub fn captured_body(body: &ParsedBody<'_>, rules: &RedactionRules, limit: usize
         Reading::Text(text) => (text, BodyEncoding::Text),
         Reading::Binary => return base64_form(head, complete, limit),
     };
-    let (mut out, cut) = cut_at_char_boundary(redacted, limit);
-    let truncated = cut || !complete;
-    if truncated {
-        out.push_str(TRUNCATION_MARKER);
-    }
+    let (text, truncated) = cut_with_marker(redacted, limit, complete);
     CapturedBody {
-        text: out,
+        text,
         truncated,
         redactions: redactor.count,
         encoding,
     }
 }
 
+/// `redacted` cut to `limit` bytes, with [`TRUNCATION_MARKER`] when anything is left out; true
+/// when it is. Text borrowed from the body is copied once, into a string of its final size.
+fn cut_with_marker(redacted: Cow<'_, str>, limit: usize, complete: bool) -> (String, bool) {
+    let kept = floor_char_boundary(&redacted, limit);
+    let truncated = kept < redacted.len() || !complete;
+    let marker = if truncated { TRUNCATION_MARKER } else { "" };
+    let text = match redacted {
+        Cow::Owned(mut text) => {
+            text.truncate(kept);
+            text.push_str(marker);
+            text
+        }
+        Cow::Borrowed(text) => {
+            let mut out = String::with_capacity(kept + marker.len());
+            out.push_str(&text[..kept]);
+            out.push_str(marker);
+            out
+        }
+    };
+    (text, truncated)
+}
+
 /// A body's bytes as read and redacted, before any cut.
-pub(super) enum Reading {
+pub(super) enum Reading<'t> {
     /// A whole, valid JSON document, re-serialised compactly.
-    Json(String),
+    Json(Cow<'t, str>),
     /// UTF-8 text (a cut JSON head among it), or the lossy reading of bytes that held a secret.
-    Text(String),
+    Text(Cow<'t, str>),
     /// Bytes that are not UTF-8 and in which nothing was found to redact.
     Binary,
+}
+
+impl Reading<'_> {
+    /// The reading, owning its text.
+    fn into_owned(self) -> Reading<'static> {
+        match self {
+            Self::Json(text) => Reading::Json(Cow::Owned(text.into_owned())),
+            Self::Text(text) => Reading::Text(Cow::Owned(text.into_owned())),
+            Self::Binary => Reading::Binary,
+        }
+    }
 }
 
 impl Redactor<'_> {
     /// Reads `head` as JSON, text or bytes and redacts it; `complete`: the head is the whole body.
     /// Without an event, `head` is a decoded payload, which may be a form.
-    pub(super) fn read(&mut self, head: &[u8], complete: bool) -> Reading {
-        let lossy;
+    pub(super) fn read<'t>(&mut self, head: &'t [u8], complete: bool) -> Reading<'t> {
         let text = match std::str::from_utf8(head) {
             Ok(text) => text,
             // Only the last character was cut by the capture: the rest is text.
@@ -89,13 +119,18 @@ impl Redactor<'_> {
             Err(_) => {
                 // Not UTF-8. If the readable parts hold anything to redact (JSON with one Latin-1
                 // byte, say), export them redacted, invalid bytes as U+FFFD; otherwise base64.
-                lossy = String::from_utf8_lossy(head).into_owned();
+                let lossy = String::from_utf8_lossy(head);
                 if !self.finds_secrets(&lossy) {
                     return Reading::Binary;
                 }
-                &lossy
+                return self.read_text(&lossy, complete).into_owned();
             }
         };
+        self.read_text(text, complete)
+    }
+
+    /// [`Self::read`] of UTF-8 text.
+    fn read_text<'t>(&mut self, text: &'t str, complete: bool) -> Reading<'t> {
         // A head serde_json already parsed whole is valid; any other (not parsed yet, not JSON, a
         // lossy reading, or a document it will not build, such as nesting past its limit) gets the
         // validity check, which builds nothing: a body is not parsed into a document just for it.
@@ -113,9 +148,9 @@ impl Redactor<'_> {
             let walked = self.json(text, false, header_floor);
             Reading::Text(self.rescan(walked))
         } else if self.event.is_some() {
-            Reading::Text(self.text(text).into_owned())
+            Reading::Text(self.text(text))
         } else {
-            Reading::Text(self.payload_text(text).into_owned())
+            Reading::Text(self.payload_text(text))
         }
     }
 

@@ -60,6 +60,7 @@
 mod base64_body;
 mod captured;
 mod form;
+mod rewrite;
 mod rules;
 mod text;
 mod values;
@@ -107,17 +108,19 @@ impl<'r> Redactor<'r> {
 
     /// The text scan over output of the token walk; replacements it only repeats (a value already
     /// `[REDACTED]`) are not counted twice.
-    fn rescan(&mut self, walked: String) -> String {
+    fn rescan<'t>(&mut self, walked: Cow<'t, str>) -> Cow<'t, str> {
         let before = self.count;
-        match self.text(&walked) {
-            Cow::Borrowed(_) => walked,
-            Cow::Owned(scanned) => {
-                if scanned == walked {
-                    self.count = before;
-                }
-                scanned
-            }
+        let scanned = match self.text(&walked) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(scanned) => Some(scanned),
+        };
+        let Some(scanned) = scanned else {
+            return walked;
+        };
+        if scanned == walked {
+            self.count = before;
         }
+        Cow::Owned(scanned)
     }
 }
 

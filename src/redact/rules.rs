@@ -131,10 +131,14 @@ impl RedactionRules {
             // The pair ending at `at`; ASCII bytes keep it below `ASCII_PAIRS`.
             pair = (pair << 7 | usize::from(key[at])) % ASCII_PAIRS;
             if self.pattern_pairs[pair / 64] >> (pair % 64) & 1 != 0
-                && self
-                    .keys
-                    .iter()
-                    .any(|pattern| key[at - 1..].starts_with(pattern.as_bytes()))
+                && self.keys.iter().any(|pattern| {
+                    // Only a pattern that starts with this very pair is compared whole.
+                    let pattern = pattern.as_bytes();
+                    pattern.len() >= 2
+                        && pattern[0] == key[at - 1]
+                        && pattern[1] == key[at]
+                        && key[at - 1..].starts_with(pattern)
+                })
             {
                 return true;
             }

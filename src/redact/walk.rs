@@ -4,6 +4,10 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
+use super::base64_body::Base64Body;
+use super::rewrite::Rewrite;
 use super::rules::{normalised_eq, SENSITIVE_HEADERS};
 use super::values::value_matches;
 use super::Redactor;
@@ -13,6 +17,9 @@ use crate::json::PathStep;
 
 /// Nesting of JSON inside string values that is still unpacked; deeper strings get the text scan.
 const MAX_EMBEDDED_DEPTH: u8 = 3;
+
+/// Open containers kept on the stack: deeper nesting, rare in events, moves the frames to the heap.
+const INLINE_FRAMES: usize = 8;
 
 /// An open container while walking JSON text.
 struct Frame<'a> {
@@ -27,17 +34,26 @@ struct Frame<'a> {
 
 impl Redactor<'_> {
     /// Walks JSON text token by token, so a head cut anywhere is still handled, and copies it with
-    /// secret values replaced. `compact` drops the whitespace between tokens (valid JSON only:
-    /// in a damaged head, whitespace may be part of something that is not JSON).
-    pub(super) fn json(&mut self, text: &str, compact: bool, header_floor: bool) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut stack: Vec<Frame<'_>> = Vec::new();
+    /// secret values replaced (borrowed when nothing changes). `compact` drops the whitespace
+    /// between tokens (valid JSON only: in a damaged head, whitespace may be part of something that
+    /// is not JSON).
+    pub(super) fn json<'t>(
+        &mut self,
+        text: &'t str,
+        compact: bool,
+        header_floor: bool,
+    ) -> Cow<'t, str> {
+        let mut out = Rewrite::new(text);
+        let mut stack: SmallVec<[Frame<'_>; INLINE_FRAMES]> = SmallVec::new();
         for (token, range) in Tokens::new(text.as_bytes()) {
+            let end = range.end;
             let raw = &text[range];
             match token {
                 Token::Whitespace => {
-                    if !compact {
-                        out.push_str(raw);
+                    if compact {
+                        out.replace(end);
+                    } else {
+                        out.keep(end);
                     }
                 }
                 Token::Open(container) => {
@@ -48,33 +64,33 @@ impl Redactor<'_> {
                         is_object: container == Container::Object,
                         secret,
                     });
-                    out.push_str(raw);
+                    out.keep(end);
                 }
                 Token::Close => {
                     stack.pop();
-                    out.push_str(raw);
+                    out.keep(end);
                 }
                 Token::Comma => {
                     if let Some(frame) = stack.last_mut() {
                         frame.index += 1;
                         frame.key = None;
                     }
-                    out.push_str(raw);
+                    out.keep(end);
                 }
-                Token::Colon => out.push_str(raw),
+                Token::Colon => out.keep(end),
                 Token::Key { terminated } => {
                     if let Some(frame) = stack.last_mut() {
                         frame.key = Some(string_content(raw, terminated));
                     }
-                    out.push_str(raw);
+                    out.keep(end);
                 }
                 Token::String { terminated } => {
-                    self.string_value(&stack, header_floor, raw, terminated, &mut out);
+                    self.string_value(&stack, header_floor, raw, terminated, end, &mut out);
                 }
-                Token::Scalar => self.scalar_value(&stack, header_floor, raw, &mut out),
+                Token::Scalar => self.scalar_value(&stack, header_floor, raw, end, &mut out),
             }
         }
-        out
+        out.finish()
     }
 
     fn string_value(
@@ -83,29 +99,36 @@ impl Redactor<'_> {
         header_floor: bool,
         raw: &str,
         terminated: bool,
-        out: &mut String,
+        end: usize,
+        out: &mut Rewrite<'_>,
     ) {
         if self.value_is_secret(stack, header_floor) {
+            let redacted = self.redacted();
+            let out = out.replace(end);
             out.push('"');
-            out.push_str(self.redacted());
+            out.push_str(redacted);
             out.push('"');
             return;
         }
         // The root `body` of an event or a response may be base64 (`isBase64Encoded`).
         let root_body = self.depth == 0
             && matches!(stack, [root] if root.is_object && root.key.as_deref() == Some("body"));
-        if root_body && self.base64_body(raw, terminated, out) {
-            return;
+        if root_body {
+            match self.base64_body(raw, terminated) {
+                Base64Body::NotBase64 => {}
+                Base64Body::Kept => return out.keep(end),
+                Base64Body::Replaced(text) => return out.replace(end).push_str(&text),
+            }
         }
         let before = self.count;
         let decoded = string_content(raw, terminated);
         let redacted = self.embedded(&decoded);
         if self.count == before {
-            out.push_str(raw);
+            out.keep(end);
         } else {
             let encoded = serde_json::Value::String(redacted.into_owned()).to_string();
             // A string cut by the capture stays open: the text must not look complete.
-            out.push_str(if terminated {
+            out.replace(end).push_str(if terminated {
                 &encoded
             } else {
                 &encoded[..encoded.len() - 1]
@@ -118,21 +141,24 @@ impl Redactor<'_> {
         stack: &[Frame<'_>],
         header_floor: bool,
         token: &str,
-        out: &mut String,
+        end: usize,
+        out: &mut Rewrite<'_>,
     ) {
         let secret = token != "null" && self.value_is_secret(stack, header_floor);
         // A card number stored as a JSON number is still a card number.
         if secret || (self.rules.values && !value_matches(token).is_empty()) {
+            let redacted = self.redacted();
+            let out = out.replace(end);
             out.push('"');
-            out.push_str(self.redacted());
+            out.push_str(redacted);
             out.push('"');
         } else {
-            out.push_str(token);
+            out.keep(end);
         }
     }
 
     /// A string's content: JSON inside is redacted as JSON, anything else as text (borrowed when
-    /// the text scan replaced nothing).
+    /// nothing was replaced).
     fn embedded<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         if self.depth < MAX_EMBEDDED_DEPTH && looks_like_json(text) {
             self.depth += 1;
@@ -140,7 +166,7 @@ impl Redactor<'_> {
             let walked = self.json(text, valid, false);
             let out = if valid { walked } else { self.rescan(walked) };
             self.depth -= 1;
-            Cow::Owned(out)
+            out
         } else {
             self.text(text)
         }

@@ -9,7 +9,6 @@ use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanLinks};
 
-use super::arn;
 use super::batch::consumer;
 use super::body_attributes::{self, CaptureSettings};
 use super::cold_start::cold_start_span;
@@ -87,7 +86,7 @@ fn invocation_span(
 
     let mut attributes = identity_attributes(inv, function, trigger);
     push_sizes(inv, &mut attributes);
-    // The function's name unless the event or the batch names the span: copied only then.
+    // The function's name unless the event or the batch names the span.
     let mut name = None;
     let mut http_status = None;
     if let Some(event) = &event {
@@ -139,7 +138,7 @@ fn invocation_span(
         parent: trace.parent_span_id.unwrap_or(SpanId::INVALID),
         parent_is_remote: trace.parent_span_id.is_some(),
         kind,
-        name: name.unwrap_or_else(|| Cow::Owned(function.settings.name.clone())),
+        name: name.unwrap_or(Cow::Borrowed(function.span_name)),
         start,
         end,
         attributes,
@@ -164,26 +163,22 @@ fn identity_attributes(
     function: &FunctionInfo,
     trigger: Trigger,
 ) -> Vec<KeyValue> {
+    // Borrowed: each becomes an attribute value (one copy) or only shapes one.
     let invoked_arn = inv
         .event
         .as_ref()
-        .and_then(|e| e.invoked_function_arn.clone())
+        .and_then(|e| e.invoked_function_arn.as_deref())
         .or_else(|| {
             inv.invoke
                 .as_ref()
-                .and_then(|i| i.invoked_function_arn.clone())
+                .and_then(|i| i.invoked_function_arn.as_deref())
         });
     let version = inv
         .platform_start
         .as_ref()
-        .and_then(|s| s.body.version.clone())
-        .or_else(|| function.settings.version.clone());
-    let account_id = function.account_id.clone().or_else(|| {
-        invoked_arn
-            .as_deref()
-            .and_then(arn::account_id)
-            .map(str::to_owned)
-    });
+        .and_then(|s| s.body.version.as_deref())
+        .or(function.settings.version.as_deref());
+    let invoked = invoked_arn.map(|arn| function.last_invoked.values(arn, version));
     let mut attributes = Vec::with_capacity(USUAL_ATTRIBUTES);
     attributes.extend([
         KeyValue::new(
@@ -193,10 +188,19 @@ fn identity_attributes(
         KeyValue::new(semconv::FAAS_TRIGGER, trigger.as_str()),
         KeyValue::new(semconv::FAAS_COLDSTART, inv.coldstart),
     ]);
-    if let Some(invoked) = invoked_arn {
-        let resource_id = arn::resource_id(&invoked, version.as_deref());
-        attributes.push(KeyValue::new(semconv::AWS_LAMBDA_INVOKED_ARN, invoked));
-        attributes.push(KeyValue::new(semconv::CLOUD_RESOURCE_ID, resource_id));
+    let mut account_id = function
+        .account_id
+        .as_deref()
+        .map(|id| Value::from(id.to_owned()));
+    if let Some(invoked) = invoked {
+        attributes.push(KeyValue::new(semconv::AWS_LAMBDA_INVOKED_ARN, invoked.arn));
+        attributes.push(KeyValue::new(
+            semconv::CLOUD_RESOURCE_ID,
+            invoked.resource_id,
+        ));
+        if account_id.is_none() {
+            account_id = invoked.account_id.map(Value::from);
+        }
     }
     if let Some(account) = account_id {
         attributes.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account));

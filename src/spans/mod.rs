@@ -11,7 +11,8 @@
 //! - the captured bodies as attributes: `body_attributes`;
 //! - its children, the phases: `phases`; its sibling, the cold start (`init` or `restore`):
 //!   `cold_start`;
-//! - the function, the resource and the scope: `resource`; what the invoked ARN tells: `arn`;
+//! - the function, the resource and the scope: `resource`; what the invoked ARN tells: `arn`, its
+//!   values shared from one invocation's span to the next: `invoked`;
 //! - its links (the context the parent choice did not take): `links`;
 //! - every name emitted: [`names`]; how a span is put together: `span`; platform durations as
 //!   time: `platform_time`.
@@ -21,6 +22,7 @@ mod batch;
 mod body_attributes;
 mod cold_start;
 mod invocation;
+mod invoked;
 mod links;
 pub mod names;
 mod outcome;

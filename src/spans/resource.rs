@@ -5,6 +5,7 @@
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 
+use super::invoked::LastInvoked;
 use super::names::semconv;
 use crate::settings::FunctionSettings;
 
@@ -18,6 +19,11 @@ pub struct FunctionInfo {
     pub settings: FunctionSettings,
     /// From registration (`accountId` feature); else each invocation takes it from the invoked ARN.
     pub account_id: Option<String>,
+    /// The function's name as the invocation span's default name. The function is described once
+    /// per process and its name lives as long: leaked once, no span copies it.
+    pub(super) span_name: &'static str,
+    /// The invoked ARN's attribute values, shared from one invocation's span to the next.
+    pub(super) last_invoked: LastInvoked,
 }
 
 impl FunctionInfo {
@@ -26,6 +32,8 @@ impl FunctionInfo {
         Self {
             settings: settings.clone(),
             account_id,
+            span_name: Box::leak(settings.name.clone().into_boxed_str()),
+            last_invoked: LastInvoked::default(),
         }
     }
 }
