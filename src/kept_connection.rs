@@ -4,7 +4,8 @@
 //! read by the proxy's strict parser within its head limit (`MAX_HEAD_BYTES`), its body by its
 //! length or chunks, bounded by the caller. Nagle is off. The caller bounds an exchange in time
 //! (the long poll has no bound: it sits idle across freezes); an exchange cut short drops its
-//! connection. A connection may have an idle limit, past which it is replaced instead of reused.
+//! connection. How a connection is reused, and whether a request may go out twice, is the
+//! caller's [`Reuse`]: the poll's request is safe to repeat, an export's must arrive at most once.
 
 use std::io;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use http::uri::Authority;
 use http::StatusCode;
 use tokio::time::Instant;
 
-use crate::proxy::head::{Fields, Framing};
+use crate::proxy::head::{Fields, Framing, ResponseHead};
 use crate::proxy::whole_body::{read_whole, WholeBody};
 use crate::proxy::wire::{write_two, Conn};
 
@@ -60,20 +61,34 @@ pub(crate) struct Answer {
     pub(crate) body: Bytes,
 }
 
+/// How a kept connection is used again, and whether a request may go out twice.
+#[derive(Debug, Clone, Copy)]
+enum Reuse {
+    /// Kept however long it stays idle. A request written whole on a kept connection that brings
+    /// not one byte of answer is sent once more, on a new connection: for a request that is safe
+    /// to repeat (the `/event/next` poll: an unanswered poll delivered no event).
+    Repeat,
+    /// For a request that must arrive at most once (an export): the kept connection is replaced
+    /// before the request goes out when it was idle longer than `idle_limit`, or when the peer
+    /// closed it or sent anything unasked while it was idle (a `408`, say); a request written
+    /// whole is never sent again (an export whose answer is lost fails, and its batch is retried
+    /// by the exporter's own rules).
+    AtMostOnce { idle_limit: Duration },
+}
+
 /// The kept connection, opened by the first exchange.
 pub(crate) struct KeptConnection {
     host: String,
     port: u16,
     conn: Option<Conn>,
-    /// Longer idle than this, the kept connection is replaced instead of reused (`None`: never).
-    idle_limit: Option<Duration>,
-    /// When the kept connection finished its last exchange (read only with an idle limit).
+    reuse: Reuse,
+    /// When the kept connection finished its last exchange (read only for [`Reuse::AtMostOnce`]).
     last_used: Instant,
 }
 
 impl KeptConnection {
     /// A connection to `authority` (port 80 when it names none), opened by the first exchange and
-    /// kept however long it stays idle.
+    /// kept however long it stays idle, for requests that are safe to repeat ([`Reuse::Repeat`]).
     pub(crate) fn new(authority: &Authority) -> Self {
         Self {
             // `Authority::host` keeps an IPv6 literal's brackets; the resolver wants it bare.
@@ -84,20 +99,23 @@ impl KeptConnection {
                 .to_owned(),
             port: authority.port_u16().unwrap_or(80),
             conn: None,
-            idle_limit: None,
+            reuse: Reuse::Repeat,
             last_used: Instant::now(),
         }
     }
 
-    /// The same, but a connection idle for longer than `limit` is replaced instead of reused.
-    pub(crate) fn with_idle_limit(mut self, limit: Duration) -> Self {
-        self.idle_limit = Some(limit);
+    /// The same, for requests that must arrive at most once ([`Reuse::AtMostOnce`]): a connection
+    /// idle for longer than `idle_limit`, or one the peer closed or wrote to while idle, is
+    /// replaced instead of reused, and a request written whole is not sent again.
+    pub(crate) fn at_most_once(mut self, idle_limit: Duration) -> Self {
+        self.reuse = Reuse::AtMostOnce { idle_limit };
         self
     }
 
     /// Writes `head` (a whole request head) and `body` and reads the answer, its body bounded by
-    /// `limit`. A kept connection found closed before any byte of the answer came is replaced
-    /// once; a new connection's failure is final.
+    /// `limit`. On a kept connection, a request that could not be written whole (or, with
+    /// [`Reuse::Repeat`], one that brought not one byte of answer) is sent once more on a new
+    /// connection; a new connection's failure is final.
     pub(crate) async fn exchange(
         &mut self,
         head: &[u8],
@@ -106,10 +124,7 @@ impl KeptConnection {
     ) -> Result<Answer, ExchangeError> {
         // Taken out while in use: an exchange abandoned half-way leaves no connection in an
         // unknown state.
-        let kept = self.conn.take().filter(|_| {
-            self.idle_limit
-                .is_none_or(|limit| self.last_used.elapsed() <= limit)
-        });
+        let kept = self.conn.take().filter(|conn| self.reusable(conn));
         if let Some(mut conn) = kept {
             let received_before = conn.buf.received();
             match attempt(&mut conn, head, body, limit).await {
@@ -117,8 +132,11 @@ impl KeptConnection {
                     self.keep(conn, keep);
                     return Ok(answer);
                 }
-                Err(ExchangeError::Send(_) | ExchangeError::Answer(_))
-                    if conn.buf.received() == received_before => {}
+                // Not written whole: the peer cannot have acted on it.
+                Err(ExchangeError::Send(_)) if conn.buf.received() == received_before => {}
+                Err(ExchangeError::Answer(_))
+                    if matches!(self.reuse, Reuse::Repeat)
+                        && conn.buf.received() == received_before => {}
                 Err(e) => return Err(e),
             }
         }
@@ -130,14 +148,31 @@ impl KeptConnection {
         Ok(answer)
     }
 
+    /// Whether the kept `conn` may carry the next request (see [`Reuse`]).
+    fn reusable(&self, conn: &Conn) -> bool {
+        match self.reuse {
+            Reuse::Repeat => true,
+            Reuse::AtMostOnce { idle_limit } => {
+                self.last_used.elapsed() <= idle_limit && conn.buf.bytes.is_empty() && quiet(conn)
+            }
+        }
+    }
+
     fn keep(&mut self, conn: Conn, keep: bool) {
         if keep {
-            if self.idle_limit.is_some() {
+            if matches!(self.reuse, Reuse::AtMostOnce { .. }) {
                 self.last_used = Instant::now();
             }
             self.conn = Some(conn);
         }
     }
+}
+
+/// Whether nothing came on an idle `conn`: no byte and no end of stream. A readiness the reactor
+/// has not reported costs no system call; otherwise one read (of at most a byte) answers it.
+fn quiet(conn: &Conn) -> bool {
+    let mut byte = [0];
+    matches!(conn.stream.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// One exchange on `conn`; the answer and whether the connection can carry the next one.
@@ -147,10 +182,27 @@ async fn attempt(
     body: &[u8],
     limit: usize,
 ) -> Result<(Answer, bool), ExchangeError> {
-    write_two(&mut conn.stream, head, body)
-        .await
-        .map_err(ExchangeError::Send)?;
-    let answer = conn.final_head().await.map_err(ExchangeError::Answer)?;
+    let written = write_two(&mut conn.stream, head, body).await;
+    let answer = match (written, conn.final_head().await) {
+        (Ok(()), answer) => answer.map_err(ExchangeError::Answer)?,
+        // A peer that stops reading may have answered first (a 413 for a body it will not take):
+        // that answer is the outcome. The connection carries nothing more.
+        (Err(_), Ok(answer)) => {
+            let (answer, _) = finish(conn, answer, limit).await?;
+            return Ok((answer, false));
+        }
+        (Err(e), Err(_)) => return Err(ExchangeError::Send(e)),
+    };
+    finish(conn, answer, limit).await
+}
+
+/// Reads the body of the answer whose head is `answer`; the answer and whether the connection can
+/// carry the next exchange.
+async fn finish(
+    conn: &mut Conn,
+    answer: ResponseHead,
+    limit: usize,
+) -> Result<(Answer, bool), ExchangeError> {
     let framing = answer
         .framing(false)
         .map_err(|e| ExchangeError::Framing(e.to_string()))?;
@@ -328,7 +380,7 @@ mod tests {
         const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
         let request = [HEAD, b"data"].concat();
         let (listener, conn) = listen().await;
-        let mut conn = conn.with_idle_limit(Duration::from_secs(30));
+        let mut conn = conn.at_most_once(Duration::from_secs(30));
         let expected = request.clone();
         let server = tokio::spawn(async move {
             let (mut first, _) = listener.accept().await.expect("accept");

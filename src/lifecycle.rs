@@ -173,15 +173,14 @@ pub enum ExtensionEvent {
 impl ExtensionEvent {
     /// Parses an event document; unknown event types are reported as a protocol error.
     pub fn parse(body: &[u8]) -> Result<Self, LifecycleError> {
-        // Borrowed where the document allows: the type is only compared and the request id is
-        // copied once, into its own allocation.
+        // The type is only compared, so it is borrowed where the document allows (serde cannot
+        // borrow inside an `Option`: the request id is read into its own string, kept as is).
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Raw<'a> {
             #[serde(borrow)]
             event_type: Cow<'a, str>,
-            #[serde(borrow)]
-            request_id: Option<Cow<'a, str>>,
+            request_id: Option<String>,
             deadline_ms: Option<u64>,
             invoked_function_arn: Option<String>,
             tracing: Option<EventTracing>,

@@ -46,7 +46,7 @@ impl PlainConnection {
     /// The connection to `authority`, whose requests go to `origin` with `headers`.
     pub(super) fn new(authority: &Authority, origin: Uri, headers: &HeaderMap) -> Self {
         let mut connection = Self {
-            connection: KeptConnection::new(authority).with_idle_limit(POOL_IDLE_TIMEOUT),
+            connection: KeptConnection::new(authority).at_most_once(POOL_IDLE_TIMEOUT),
             origin,
             head: Vec::new(),
             has_length: false,
@@ -128,6 +128,8 @@ fn http_error(error: ExchangeError) -> HttpError {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use http::{HeaderName, HeaderValue, StatusCode};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
@@ -326,7 +328,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_closed_kept_connection_is_replaced_once_and_a_refused_one_is_unreachable() {
+    async fn a_connection_closed_while_idle_is_replaced_and_an_unanswered_export_is_not_sent_again()
+    {
         let (listener, mut connection, host) = listen(&[]).await;
         let request =
             format!("POST /v1/traces HTTP/1.1\r\nhost: {host}\r\ncontent-length: 1\r\n\r\nx");
@@ -338,27 +341,26 @@ mod tests {
             seen.push(read_request(&mut first).await);
             first.write_all(ok).await.expect("answer");
             drop(first);
-            // The replacement answers and stays; the next request finds it closed unanswered.
+            // The replacement answers and stays; the next request is read and left unanswered.
             let (mut second, _) = listener.accept().await.expect("accept");
             seen.push(read_request(&mut second).await);
             second.write_all(ok).await.expect("answer");
             seen.push(read_request(&mut second).await);
             drop(second);
-            // Its replacement closes unanswered too: that failure is final.
-            let (mut third, _) = listener.accept().await.expect("accept");
-            seen.push(read_request(&mut third).await);
-            drop(third);
+            // No third connection: the request that went out whole is not sent again.
+            let again = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+            assert!(again.is_err(), "the unanswered export was sent again");
             seen
         });
         send(&mut connection, "x").await.expect("answered");
         // The close reaches the client's socket before the next request.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
         send(&mut connection, "x")
             .await
             .expect("answered on a new connection");
-        let error = send(&mut connection, "x").await.expect_err("closed twice");
+        let error = send(&mut connection, "x").await.expect_err("unanswered");
         assert!(matches!(error, HttpError::Unreachable(_)), "{error:?}");
-        assert_eq!(server.await.expect("the server's script"), vec![request; 4]);
+        assert_eq!(server.await.expect("the server's script"), vec![request; 3]);
 
         let error = send(&mut connection, "x").await.expect_err("refused");
         assert_eq!(
@@ -368,5 +370,119 @@ mod tests {
         let error = SendError::Http(error);
         assert!(error.is_refused_connection());
         assert_eq!(error.kind(), FailureKind::Unreachable);
+    }
+
+    #[tokio::test]
+    async fn an_answer_sent_before_the_body_was_read_is_the_outcome() {
+        let (listener, mut connection, _) = listen(&[]).await;
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0];
+                stream.read_exact(&mut byte).await.expect("the head");
+                head.push(byte[0]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .expect("answer");
+            // Closes with the body unread, as servers do with a body over their limit.
+        });
+        let body = "x".repeat(8 * 1024 * 1024);
+        let answer = send(&mut connection, &body).await.expect("the answer");
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+        server.await.expect("the server's script");
+    }
+
+    #[tokio::test]
+    async fn an_answer_the_collector_sent_unasked_while_idle_is_not_taken_for_the_next_one() {
+        let (listener, mut connection, host) = listen(&[]).await;
+        let request =
+            format!("POST /v1/traces HTTP/1.1\r\nhost: {host}\r\ncontent-length: 1\r\n\r\nx");
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let (mut first, _) = listener.accept().await.expect("accept");
+            seen.push(read_request(&mut first).await);
+            first
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .expect("answer");
+            first
+                .write_all(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .expect("the idle connection's 408");
+            drop(first);
+            let (mut second, _) = listener.accept().await.expect("accept");
+            seen.push(read_request(&mut second).await);
+            second
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .expect("answer");
+            seen
+        });
+        let answer = send(&mut connection, "x").await.expect("answered");
+        assert_eq!(answer.status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let answer = send(&mut connection, "x").await.expect("answered");
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(server.await.expect("the server's script"), vec![request; 2]);
+    }
+
+    #[tokio::test]
+    async fn interim_answers_http_1_0_closing_and_until_close_answers_are_read_and_not_kept() {
+        let (listener, mut connection, _) = listen(&[]).await;
+        let server = tokio::spawn(async move {
+            let mut accepted = 0;
+            // Interim answers are skipped; the HTTP/1.0 answer after them ends the connection.
+            let (mut a, _) = listener.accept().await.expect("accept");
+            accepted += 1;
+            read_request(&mut a).await;
+            a.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .expect("answer");
+            read_request(&mut a).await;
+            a.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await
+                .expect("answer");
+            // Each of these answers ends its connection but the last, which stays open.
+            let answers: [&[u8]; 4] = [
+                b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\n\r\nuntil close",
+                b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            ];
+            for (n, answer) in answers.iter().enumerate() {
+                let (mut next, _) = listener.accept().await.expect("accept");
+                accepted += 1;
+                read_request(&mut next).await;
+                next.write_all(answer).await.expect("answer");
+                if n + 1 == answers.len() {
+                    let _ = next.read(&mut [0; 1]).await;
+                }
+            }
+            accepted
+        });
+        let mut answers = Vec::new();
+        for _ in 0..6 {
+            let answer = send(&mut connection, "x").await.expect("an answer");
+            answers.push((
+                answer.status.as_u16(),
+                String::from_utf8_lossy(&answer.body).into_owned(),
+            ));
+        }
+        drop(connection);
+        assert_eq!(
+            answers,
+            [
+                (200, String::new()),
+                (200, "ok".to_owned()),
+                (503, String::new()),
+                (200, "until close".to_owned()),
+                (200, "ok".to_owned()),
+                (200, String::new()),
+            ]
+        );
+        assert_eq!(server.await.expect("the server's script"), 5);
     }
 }
