@@ -70,7 +70,8 @@ enum Reuse {
     Repeat,
     /// For a request that must arrive at most once (an export): the kept connection is replaced
     /// before the request goes out when it was idle longer than `idle_limit`, or when the peer
-    /// closed it or sent anything unasked while it was idle (a `408`, say); a request written
+    /// closed it or sent anything unasked while it was idle and the reactor has seen it (a `408`,
+    /// say; a close that lands just as the request goes out is not seen); a request written
     /// whole is never sent again (an export whose answer is lost fails, and its batch is retried
     /// by the exporter's own rules).
     AtMostOnce { idle_limit: Duration },
@@ -127,7 +128,7 @@ impl KeptConnection {
         let kept = self.conn.take().filter(|conn| self.reusable(conn));
         if let Some(mut conn) = kept {
             let received_before = conn.buf.received();
-            match attempt(&mut conn, head, body, limit).await {
+            match attempt(&mut conn, head, body, limit, self.early_answer()).await {
                 Ok((answer, keep)) => {
                     self.keep(conn, keep);
                     return Ok(answer);
@@ -143,9 +144,15 @@ impl KeptConnection {
         let mut conn = Conn::connect((self.host.as_str(), self.port))
             .await
             .map_err(ExchangeError::Connect)?;
-        let (answer, keep) = attempt(&mut conn, head, body, limit).await?;
+        let (answer, keep) = attempt(&mut conn, head, body, limit, self.early_answer()).await?;
         self.keep(conn, keep);
         Ok(answer)
+    }
+
+    /// Whether an answer sent before the request was read counts: only for a request that may
+    /// carry a body the peer refuses, and whose exchange the caller bounds in time (an export).
+    fn early_answer(&self) -> bool {
+        matches!(self.reuse, Reuse::AtMostOnce { .. })
     }
 
     /// Whether the kept `conn` may carry the next request (see [`Reuse`]).
@@ -176,24 +183,42 @@ fn quiet(conn: &Conn) -> bool {
 }
 
 /// One exchange on `conn`; the answer and whether the connection can carry the next one.
+/// `early_answer`: whether an answer the peer sent before it stopped reading the request counts
+/// (see [`answered_early`]).
 async fn attempt(
     conn: &mut Conn,
     head: &[u8],
     body: &[u8],
     limit: usize,
+    early_answer: bool,
 ) -> Result<(Answer, bool), ExchangeError> {
-    let written = write_two(&mut conn.stream, head, body).await;
-    let answer = match (written, conn.final_head().await) {
-        (Ok(()), answer) => answer.map_err(ExchangeError::Answer)?,
+    if let Err(e) = write_two(&mut conn.stream, head, body).await {
+        if !(early_answer && answered_early(&e)) {
+            return Err(ExchangeError::Send(e));
+        }
         // A peer that stops reading may have answered first (a 413 for a body it will not take):
         // that answer is the outcome. The connection carries nothing more.
-        (Err(_), Ok(answer)) => {
-            let (answer, _) = finish(conn, answer, limit).await?;
-            return Ok((answer, false));
-        }
-        (Err(e), Err(_)) => return Err(ExchangeError::Send(e)),
-    };
+        let answer = conn
+            .final_head()
+            .await
+            .map_err(|_| ExchangeError::Send(e))?;
+        let (answer, _) = finish(conn, answer, limit).await?;
+        return Ok((answer, false));
+    }
+    let answer = conn.final_head().await.map_err(ExchangeError::Answer)?;
     finish(conn, answer, limit).await
+}
+
+/// Whether a failed write may have left an answer to read: the peer closed or reset the
+/// connection, so the read that looks for it ends at once. Any other failure (out of buffers,
+/// say) may leave the connection up and the peer waiting for the rest of the request.
+fn answered_early(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// Reads the body of the answer whose head is `answer`; the answer and whether the connection can

@@ -27,7 +27,9 @@ pub struct FunctionInfo {
 }
 
 impl FunctionInfo {
-    /// The function as its settings describe it, with the account id from registration.
+    /// The function as its settings describe it, with the account id from registration. Made once
+    /// per process: the function's name, every span's default name, is allocated for the process's
+    /// life here.
     pub fn new(settings: &FunctionSettings, account_id: Option<String>) -> Self {
         Self {
             settings: settings.clone(),
