@@ -51,3 +51,40 @@ impl<'t> Rewrite<'t> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_token_kept_borrows_the_text() {
+        let text = r#"{"a": 1}"#;
+        let mut rewrite = Rewrite::new(text);
+        for end in [1, 4, 5, 7, 8] {
+            rewrite.keep(end);
+        }
+        assert!(matches!(rewrite.finish(), Cow::Borrowed(t) if t == text));
+    }
+
+    #[test]
+    fn a_change_copies_what_came_before_and_everything_after() {
+        let text = r#"{"k": "secret", "n": 1}"#;
+        let mut rewrite = Rewrite::new(text);
+        rewrite.keep(5);
+        // The space after the colon is dropped.
+        rewrite.replace(6);
+        rewrite.replace(14).push_str("\"****\"");
+        rewrite.keep(text.len());
+        let out = rewrite.finish();
+        assert!(matches!(&out, Cow::Owned(_)));
+        assert_eq!(out, r#"{"k":"****", "n": 1}"#);
+    }
+
+    #[test]
+    fn a_change_at_the_first_token_starts_the_copy_empty() {
+        let mut rewrite = Rewrite::new(" [1]");
+        rewrite.replace(1);
+        rewrite.keep(4);
+        assert_eq!(rewrite.finish(), "[1]");
+    }
+}
