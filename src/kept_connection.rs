@@ -258,6 +258,7 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
+    use crate::wire_testing::expect_bytes;
 
     const REQUEST: &[u8] = b"GET /next HTTP/1.1\r\nhost: h\r\n\r\n";
     const LIMIT: usize = 64;
@@ -387,16 +388,6 @@ mod tests {
         );
         assert!(failed.after_head());
         server.await.expect("the server's script");
-    }
-
-    /// Reads exactly `expected.len()` bytes from `stream` and checks they are `expected`.
-    async fn expect_bytes(stream: &mut TcpStream, expected: &[u8]) {
-        let mut got = vec![0; expected.len()];
-        stream.read_exact(&mut got).await.expect("the request");
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(expected)
-        );
     }
 
     #[tokio::test]

@@ -52,3 +52,5 @@ pub mod spans;
 pub mod telemetry;
 pub mod trace_context;
 pub mod transform;
+#[cfg(test)]
+mod wire_testing;

@@ -256,6 +256,7 @@ mod tests {
 
     use super::*;
     use crate::telemetry::{queue, BatchReceiver, TelemetryBody, TelemetryEvent};
+    use crate::wire_testing::expect_bytes;
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
 
@@ -308,16 +309,6 @@ mod tests {
             .collect()
     }
 
-    /// Reads exactly `expected.len()` bytes and compares them.
-    async fn expect_answer(stream: &mut TcpStream, expected: &[u8]) {
-        let mut got = vec![0; expected.len()];
-        stream.read_exact(&mut got).await.expect("an answer");
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(expected)
-        );
-    }
-
     async fn expect_closed(stream: &mut TcpStream) {
         let mut rest = Vec::new();
         stream.read_to_end(&mut rest).await.expect("a clean close");
@@ -328,7 +319,7 @@ mod tests {
     async fn expect_refusal_then_close(addr: SocketAddr, request: &str, answer: &[u8]) {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         stream.write_all(request.as_bytes()).await.expect("send");
-        expect_answer(&mut stream, answer).await;
+        expect_bytes(&mut stream, answer).await;
         expect_closed(&mut stream).await;
     }
 
@@ -338,7 +329,7 @@ mod tests {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let pipelined = post(&batch(&["a", "b"])) + &chunked_post(&batch(&["c", "d", "e"]));
         stream.write_all(pipelined.as_bytes()).await.expect("send");
-        expect_answer(&mut stream, &[OK, OK].concat()).await;
+        expect_bytes(&mut stream, &[OK, OK].concat()).await;
         let first = rx.recv().await.expect("first delivery");
         assert_eq!(messages(&first), ["a", "b"]);
         let second = rx.recv().await.expect("second delivery");
@@ -349,7 +340,7 @@ mod tests {
         let (head, body) = third.split_at(20);
         stream.write_all(head.as_bytes()).await.expect("send");
         stream.write_all(body.as_bytes()).await.expect("send");
-        expect_answer(&mut stream, OK).await;
+        expect_bytes(&mut stream, OK).await;
         assert_eq!(messages(&rx.recv().await.expect("delivery")), ["f"]);
         assert!(rx.try_recv().is_none());
     }
@@ -364,7 +355,7 @@ mod tests {
         );
         stream.write_all(requests.as_bytes()).await.expect("send");
         let refused = b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n";
-        expect_answer(&mut stream, &[&refused[..], refused, OK].concat()).await;
+        expect_bytes(&mut stream, &[&refused[..], refused, OK].concat()).await;
         assert_eq!(messages(&rx.recv().await.expect("delivery")), ["after"]);
         assert!(rx.try_recv().is_none(), "refused requests deliver nothing");
     }
@@ -435,7 +426,7 @@ mod tests {
                 .write_all((malformed.to_owned() + &then).as_bytes())
                 .await
                 .expect("send");
-            expect_answer(&mut stream, bad_request).await;
+            expect_bytes(&mut stream, bad_request).await;
             expect_closed(&mut stream).await;
         }
         assert!(
@@ -454,18 +445,18 @@ mod tests {
             body.len()
         );
         stream.write_all(head.as_bytes()).await.expect("send");
-        expect_answer(&mut stream, CONTINUE).await;
+        expect_bytes(&mut stream, CONTINUE).await;
         stream.write_all(body.as_bytes()).await.expect("send");
-        expect_answer(&mut stream, OK).await;
+        expect_bytes(&mut stream, OK).await;
 
         // Chunked: no length to judge by, so the body is asked for.
         let chunked = chunked_post(&batch(&["chunked"]));
         let (head, body) = chunked.split_once("\r\n\r\n").expect("a head and a body");
         let head = format!("{head}\r\nExpect: 100-continue\r\n\r\n");
         stream.write_all(head.as_bytes()).await.expect("send");
-        expect_answer(&mut stream, CONTINUE).await;
+        expect_bytes(&mut stream, CONTINUE).await;
         stream.write_all(body.as_bytes()).await.expect("send");
-        expect_answer(&mut stream, OK).await;
+        expect_bytes(&mut stream, OK).await;
         assert_eq!(messages(&rx.recv().await.expect("delivery")), ["by length"]);
         assert_eq!(messages(&rx.recv().await.expect("delivery")), ["chunked"]);
 
@@ -531,7 +522,7 @@ mod tests {
             post(&batch(&["never"]))
         );
         stream.write_all(request.as_bytes()).await.expect("send");
-        expect_answer(
+        expect_bytes(
             &mut stream,
             b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         )
