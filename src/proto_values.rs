@@ -1,5 +1,5 @@
-//! OTLP protobuf values: the few constructors the log and metric builders share (attributes,
-//! times), so both write the wire types the same way.
+//! OTLP protobuf values: the constructors the metric builder uses (string attributes), and times
+//! as OTLP writes them, shared by every signal.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,23 +8,6 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 /// A string attribute.
 pub fn string(key: &str, value: impl Into<String>) -> KeyValue {
     attribute(key, any_value::Value::StringValue(value.into()))
-}
-
-/// An integer attribute.
-pub fn int(key: &str, value: i64) -> KeyValue {
-    attribute(key, any_value::Value::IntValue(value))
-}
-
-/// A floating-point attribute.
-pub fn double(key: &str, value: f64) -> KeyValue {
-    attribute(key, any_value::Value::DoubleValue(value))
-}
-
-/// A string value (a log record's body).
-pub fn string_value(value: impl Into<String>) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(value.into())),
-    }
 }
 
 /// Nanoseconds since the epoch (0 for times before it, which OTLP reads as unknown).

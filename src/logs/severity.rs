@@ -26,6 +26,17 @@ pub enum Severity {
 const MAX_LEVEL_CHARS: usize = 8;
 /// Tab-separated fields read from a line: Node's level is the third.
 const LEVEL_FIELD: usize = 2;
+/// The level words, in capitals, and the severity each names.
+const LEVEL_WORDS: [(&str, Severity); 8] = [
+    ("TRACE", Severity::Trace),
+    ("DEBUG", Severity::Debug),
+    ("INFO", Severity::Info),
+    ("WARN", Severity::Warn),
+    ("WARNING", Severity::Warn),
+    ("ERROR", Severity::Error),
+    ("FATAL", Severity::Fatal),
+    ("CRITICAL", Severity::Fatal),
+];
 
 impl Severity {
     /// The severity a level word names (any case), if it names one.
@@ -34,15 +45,11 @@ impl Severity {
         if level.is_empty() || level.len() > MAX_LEVEL_CHARS {
             return None;
         }
-        Some(match level.to_ascii_uppercase().as_str() {
-            "TRACE" => Self::Trace,
-            "DEBUG" => Self::Debug,
-            "INFO" => Self::Info,
-            "WARN" | "WARNING" => Self::Warn,
-            "ERROR" => Self::Error,
-            "FATAL" | "CRITICAL" => Self::Fatal,
-            _ => return None,
-        })
+        // Compared without case in place: no upper-cased copy per line.
+        LEVEL_WORDS
+            .iter()
+            .find(|(word, _)| level.eq_ignore_ascii_case(word))
+            .map(|(_, severity)| *severity)
     }
 
     /// The severity a text line states, and the word that states it.

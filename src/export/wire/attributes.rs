@@ -19,32 +19,36 @@ pub(super) fn attributes_len<'a>(
     attributes
         .into_iter()
         .map(|attribute| {
-            let key = attribute.key.as_str().as_bytes();
-            framed_len(
-                tag,
-                key_value_len(key, Any::of(&attribute.value).body_len()),
-            )
+            key_value_field_len(tag, attribute.key.as_str(), &Any::of(&attribute.value))
         })
         .sum()
 }
 
-/// Writes attributes as a repeated `KeyValue` field `tag`: a `KeyValue` is its key, and its
-/// value, always set.
+/// Writes attributes as a repeated `KeyValue` field `tag`.
 pub(super) fn write_attributes<'a>(
     tag: u32,
     attributes: impl IntoIterator<Item = &'a KeyValue>,
     buf: &mut Vec<u8>,
 ) {
     for attribute in attributes {
-        // The value read and measured once for both length prefixes (the attribute's and its own).
-        let key = attribute.key.as_str().as_bytes();
-        let value = Any::of(&attribute.value);
-        let value_len = value.body_len();
-        write_framed(tag, key_value_len(key, value_len), buf);
-        write_bytes(1, key, buf);
-        write_framed(2, value_len, buf);
-        value.write_body(buf);
+        write_key_value(tag, attribute.key.as_str(), &Any::of(&attribute.value), buf);
     }
+}
+
+/// The bytes one `KeyValue` takes as field `tag`.
+pub(super) fn key_value_field_len(tag: u32, key: &str, value: &Any<'_>) -> usize {
+    framed_len(tag, key_value_len(key.as_bytes(), value.body_len()))
+}
+
+/// Writes one `KeyValue` as field `tag`: its key, and its value, always set.
+pub(super) fn write_key_value(tag: u32, key: &str, value: &Any<'_>, buf: &mut Vec<u8>) {
+    // The value measured once for both length prefixes (the attribute's and its own).
+    let key = key.as_bytes();
+    let value_len = value.body_len();
+    write_framed(tag, key_value_len(key, value_len), buf);
+    write_bytes(1, key, buf);
+    write_framed(2, value_len, buf);
+    value.write_body(buf);
 }
 
 /// The length of a `KeyValue`'s fields: `key`, and a value whose fields take `value_len` bytes.
@@ -53,7 +57,7 @@ fn key_value_len(key: &[u8], value_len: usize) -> usize {
 }
 
 /// An `AnyValue`: its `oneof`, written even when it holds a default.
-enum Any<'a> {
+pub(super) enum Any<'a> {
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -107,7 +111,7 @@ impl Message for Any<'_> {
 }
 
 /// An `ArrayValue`: its elements, each an `AnyValue` (field 1).
-enum Elements<'a> {
+pub(super) enum Elements<'a> {
     Bool(&'a [bool]),
     Int(&'a [i64]),
     Double(&'a [f64]),

@@ -9,21 +9,24 @@
 //! this way took a warm invocation's flush from about 105 k to 57 k instructions, and the whole
 //! invocation from 456.7 k to 404.1 k (−11.5 %).
 //!
-//! Log records are queued as opentelemetry-proto's owned `LogRecord`s (the log pipeline builds
-//! them) and written by hand too: each is measured once, when queued, instead of by prost for the
-//! batch's byte bound and again for every length prefix when encoding.
+//! Log records are queued as lambda-lens's own [`LogEntry`] (static attribute names, borrowed or
+//! shared values) rather than opentelemetry-proto's owned `LogRecord`, whose every string is an
+//! allocation made when the record is built and freed once it is sent; each is measured once,
+//! when queued, for the batch's byte bound and the request's length prefixes.
 //!
 //! What is written matches the owned messages field for field: proto3 defaults (empty strings
 //! and bytes, zero numbers) are left out as prost leaves them out, fields go in tag order, and
 //! `oneof` values and message fields that the conversion always sets are always written. A unit
 //! test decodes what is written with opentelemetry-proto's types and compares it with the
-//! conversion's output; another compares a log record's bytes with prost's, every field set.
+//! conversion's output; another compares a log record's bytes with prost's encoding of the same
+//! `LogRecord`, every field set.
 //!
 //! - `request`: the export request around the items: resource, scopes, schema URLs;
 //! - `attributes`: attributes and instrumentation scopes of the OpenTelemetry API types;
 //! - `span`: a [`SpanData`](opentelemetry_sdk::trace::SpanData) as an OTLP `Span`;
-//! - `log`: a queued log record (opentelemetry-proto's `LogRecord`) as prost writes it;
-//! - `proto_any`: opentelemetry-proto's attribute values (`KeyValue`, `AnyValue`).
+//! - `log`: a log record lambda-lens builds ([`LogEntry`]) as an OTLP `LogRecord`;
+//! - `proto_any`: opentelemetry-proto's attribute values (`KeyValue`, `AnyValue`), for value
+//!   kinds the API gains after `attributes` was written.
 
 mod attributes;
 mod log;
@@ -35,6 +38,7 @@ use bytes::BufMut;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 
 pub(crate) use self::attributes::Scope;
+pub use self::log::{LogAttribute, LogEntry, LogValue, TraceIds};
 pub(crate) use self::log::MeasuredLog;
 pub(crate) use self::request::{
     export_request, resource_entry_len, Encoded, ProtoMessage, ScopeEntry,
