@@ -1,14 +1,14 @@
 //! Attributes (`KeyValue`, `AnyValue`, `ArrayValue`) and instrumentation scopes written from the
 //! OpenTelemetry API types, as opentelemetry-proto's conversions would build them.
 
-use bytes::BufMut;
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 use prost::encoding::{bool as boolean, double, int64};
 
 use super::proto_any::ProtoAny;
 use super::{
-    bytes_len, framed_len, message_len, write_bytes, write_framed, write_message, Message,
+    bytes_len, framed_len, message_len, write_bytes, write_delimited, write_framed, write_message,
+    Message,
 };
 
 /// Attributes as a repeated `KeyValue` field `tag`: their length.
@@ -100,10 +100,7 @@ impl Message for Any<'_> {
             Self::Bool(value) => boolean::encode(2, value, buf),
             Self::Int(value) => int64::encode(3, value, buf),
             Self::Double(value) => double::encode(4, value, buf),
-            Self::Text(text) => {
-                write_framed(1, text.len(), buf);
-                buf.put_slice(text.as_bytes());
-            }
+            Self::Text(text) => write_delimited(1, text.as_bytes(), buf),
             Self::Array(elements) => write_message(5, elements, buf),
             Self::Other(value) => ProtoAny(value).write_body(buf),
         }

@@ -12,7 +12,10 @@ use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 use prost::encoding::{fixed32, fixed64, int32};
 
 use super::attributes::{key_value_field_len, write_key_value, Any};
-use super::{bytes_len, framed_len, scalar_len, write_bytes, write_framed, write_scalar, Message};
+use super::{
+    bytes_len, framed_len, scalar_len, write_bytes, write_delimited, write_framed, write_scalar,
+    Message,
+};
 use crate::record::RequestId;
 
 /// The trace flags' sampled bit, as a log record's `flags` carry it.
@@ -148,8 +151,7 @@ impl Message for MeasuredLog {
         write_bytes(3, entry.severity_text.as_bytes(), buf);
         // `body` is an `AnyValue` whose `string_value` (field 1, a `oneof`) is always written.
         write_framed(5, framed_len(1, entry.body.len()), buf);
-        write_framed(1, entry.body.len(), buf);
-        buf.extend_from_slice(entry.body.as_bytes());
+        write_delimited(1, entry.body.as_bytes(), buf);
         for attribute in &entry.attributes {
             write_key_value(6, attribute.key, &attribute.any(), buf);
         }

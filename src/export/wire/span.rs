@@ -19,10 +19,13 @@ const HAS_IS_REMOTE: u32 = 0x100;
 /// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`: the parent (or linked) context is remote.
 const IS_REMOTE: u32 = 0x200;
 
-/// One span as written, its trace state header and length worked out once.
+/// One span as written, its trace state header, times and length worked out once (for the
+/// length and again for writing, they cost more than the fields they are).
 pub(crate) struct SpanMessage<'a> {
     span: &'a SpanData,
     trace_state: String,
+    start: u64,
+    end: u64,
     len: usize,
 }
 
@@ -32,6 +35,8 @@ impl<'a> SpanMessage<'a> {
         let mut message = Self {
             span,
             trace_state: span.span_context.trace_state().header(),
+            start: unix_nanos(span.start_time),
+            end: unix_nanos(span.end_time),
             len: 0,
         };
         message.len = message.fields_len();
@@ -53,8 +58,8 @@ impl<'a> SpanMessage<'a> {
             + bytes_len(4, parent.as_slice())
             + bytes_len(5, span.name.as_bytes())
             + scalar_len(6, &kind(&span.span_kind), int32::encoded_len)
-            + scalar_len(7, &unix_nanos(span.start_time), fixed64::encoded_len)
-            + scalar_len(8, &unix_nanos(span.end_time), fixed64::encoded_len)
+            + scalar_len(7, &self.start, fixed64::encoded_len)
+            + scalar_len(8, &self.end, fixed64::encoded_len)
             + attributes_len(9, &span.attributes)
             + scalar_len(10, &span.dropped_attributes_count, uint32::encoded_len)
             + span
@@ -93,8 +98,8 @@ impl Message for SpanMessage<'_> {
         write_bytes(4, parent.as_slice(), buf);
         write_bytes(5, span.name.as_bytes(), buf);
         write_scalar(6, &kind(&span.span_kind), int32::encode, buf);
-        write_scalar(7, &unix_nanos(span.start_time), fixed64::encode, buf);
-        write_scalar(8, &unix_nanos(span.end_time), fixed64::encode, buf);
+        write_scalar(7, &self.start, fixed64::encode, buf);
+        write_scalar(8, &self.end, fixed64::encode, buf);
         write_attributes(9, &span.attributes, buf);
         write_scalar(10, &span.dropped_attributes_count, uint32::encode, buf);
         for event in span.events.iter() {
