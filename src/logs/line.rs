@@ -49,10 +49,10 @@ pub fn line_record(
         None => false,
     };
     let (severity, severity_text) = match level {
-        Some(level) => (Severity::from_level(&level), level),
+        Some(level) => (Severity::from_level(&level), Cow::Owned(level)),
         None => match Severity::from_text(&text) {
-            Some((severity, word)) => (Some(severity), word.to_owned()),
-            None => (None, String::new()),
+            Some((severity, word)) => (Some(severity), Cow::Borrowed(word)),
+            None => (None, Cow::Borrowed("")),
         },
     };
     let source = match source {
@@ -75,7 +75,7 @@ pub fn line_record(
         time_unix_nano: proto_values::unix_nanos(time),
         observed_time_unix_nano: proto_values::unix_nanos(observed),
         severity: severity.map_or(SeverityNumber::Unspecified, Severity::number),
-        severity_text: severity_text.into(),
+        severity_text,
         body: text,
         attributes,
         trace: None,

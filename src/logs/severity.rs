@@ -41,19 +41,12 @@ const LEVEL_WORDS: [(&str, Severity); 8] = [
 impl Severity {
     /// The severity a level word names (any case), if it names one.
     pub fn from_level(level: &str) -> Option<Self> {
-        let level = level.trim();
-        if level.is_empty() || level.len() > MAX_LEVEL_CHARS {
-            return None;
-        }
-        // Compared without case in place: no upper-cased copy per line.
-        LEVEL_WORDS
-            .iter()
-            .find(|(word, _)| level.eq_ignore_ascii_case(word))
-            .map(|(_, severity)| *severity)
+        level_word(level).map(|(_, severity)| severity)
     }
 
-    /// The severity a text line states, and the word that states it.
-    pub fn from_text(line: &str) -> Option<(Self, &str)> {
+    /// The severity a text line states, and the word that states it (trimmed, in capitals as
+    /// written, so one of the level words: no copy of it is needed).
+    pub fn from_text(line: &str) -> Option<(Self, &'static str)> {
         let bracketed = line
             .strip_prefix('[')
             .and_then(|rest| rest.split_once(']'))
@@ -68,7 +61,7 @@ impl Severity {
             .flatten()
             // Text prefixes are written in capitals; `error while reading` is a message.
             .filter(|word| !word.chars().any(|c| c.is_ascii_lowercase()))
-            .find_map(|word| Self::from_level(word).map(|s| (s, word.trim())))
+            .find_map(|word| level_word(word).map(|(word, severity)| (severity, word)))
     }
 
     /// The OTLP severity number.
@@ -82,6 +75,20 @@ impl Severity {
             Self::Fatal => SeverityNumber::Fatal,
         }
     }
+}
+
+/// The level word `level` is (any case, surrounding white space ignored), in capitals, and the
+/// severity it names.
+fn level_word(level: &str) -> Option<(&'static str, Severity)> {
+    let level = level.trim();
+    if level.is_empty() || level.len() > MAX_LEVEL_CHARS {
+        return None;
+    }
+    // Compared without case in place: no upper-cased copy per line.
+    LEVEL_WORDS
+        .iter()
+        .find(|(word, _)| level.eq_ignore_ascii_case(word))
+        .copied()
 }
 
 #[cfg(test)]
