@@ -16,7 +16,8 @@ use opentelemetry_sdk::Resource;
 use prost::Message;
 
 use lambda_lens::export::{
-    Exporter, LogEntry, TraceIds, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
+    Exporter, LogEntry, TraceIds, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES,
+    XRAY_MAX_SPAN_BYTES,
 };
 use lambda_lens::settings::{Destination, ExportSettings, ExportTarget, SettingsGroup, Transport};
 use lambda_lens::trace_context::new_xray_trace_id;

@@ -112,7 +112,10 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
     }
     let success = matches!(report.status, None | Some(PlatformStatus::Success));
     if let Some(status) = &report.status {
-        attributes.push(LogAttribute::text(names::REPORT_STATUS, status.as_str().to_owned()));
+        attributes.push(LogAttribute::text(
+            names::REPORT_STATUS,
+            status.as_str().to_owned(),
+        ));
         if !success {
             let _ = write!(body, "\tStatus: {}", status.as_str());
         }
@@ -261,7 +264,9 @@ mod tests {
             false,
             t(50),
         );
-        assert!(record.body.ends_with("\tStatus: timeout\tError Type: Sandbox.Timeout"));
+        assert!(record
+            .body
+            .ends_with("\tStatus: timeout\tError Type: Sandbox.Timeout"));
         assert_eq!(record.severity, Severity::Error.number());
         assert_eq!(record.trace.map(|trace| trace.sampled), Some(false));
     }

@@ -5,10 +5,9 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 use prost::encoding::{bool as boolean, double, int64};
 
-use super::proto_any::ProtoAny;
 use super::{
-    bytes_len, framed_len, message_len, write_bytes, write_delimited, write_framed, write_message,
-    Message,
+    bytes_len, framed_len, message_len, scalar, write_bytes, write_delimited, write_framed,
+    write_message, Message,
 };
 
 /// Attributes as a repeated `KeyValue` field `tag`: their length.
@@ -63,7 +62,8 @@ pub(super) enum Any<'a> {
     Double(f64),
     Text(&'a str),
     Array(Elements<'a>),
-    /// A kind added to the API after this was written: opentelemetry-proto's own conversion.
+    /// A kind added to the API after this was written: opentelemetry-proto's own conversion,
+    /// written by prost.
     Other(AnyValue),
 }
 
@@ -91,18 +91,18 @@ impl Message for Any<'_> {
             Self::Double(value) => double::encoded_len(4, value),
             Self::Text(text) => framed_len(1, text.len()),
             Self::Array(elements) => message_len(5, elements),
-            Self::Other(value) => ProtoAny(value).body_len(),
+            Self::Other(value) => prost::Message::encoded_len(value),
         }
     }
 
     fn write_body(&self, buf: &mut Vec<u8>) {
         match self {
-            Self::Bool(value) => boolean::encode(2, value, buf),
-            Self::Int(value) => int64::encode(3, value, buf),
-            Self::Double(value) => double::encode(4, value, buf),
+            Self::Bool(value) => scalar::boolean(2, value, buf),
+            Self::Int(value) => scalar::int64(3, value, buf),
+            Self::Double(value) => scalar::double(4, value, buf),
             Self::Text(text) => write_delimited(1, text.as_bytes(), buf),
             Self::Array(elements) => write_message(5, elements, buf),
-            Self::Other(value) => ProtoAny(value).write_body(buf),
+            Self::Other(value) => prost::Message::encode_raw(value, buf),
         }
     }
 }

@@ -13,8 +13,8 @@ use prost::encoding::{fixed32, fixed64, int32};
 
 use super::attributes::{key_value_field_len, write_key_value, Any};
 use super::{
-    bytes_len, framed_len, scalar_len, write_bytes, write_delimited, write_framed, write_scalar,
-    Message,
+    bytes_len, framed_len, scalar, scalar_len, write_bytes, write_delimited, write_framed,
+    write_scalar, Message,
 };
 use crate::record::RequestId;
 
@@ -146,8 +146,8 @@ impl Message for MeasuredLog {
 
     fn write_body(&self, buf: &mut Vec<u8>) {
         let entry = &self.entry;
-        write_scalar(1, &entry.time_unix_nano, fixed64::encode, buf);
-        write_scalar(2, &(entry.severity as i32), int32::encode, buf);
+        write_scalar(1, &entry.time_unix_nano, scalar::fixed64, buf);
+        write_scalar(2, &(entry.severity as i32), scalar::int32, buf);
         write_bytes(3, entry.severity_text.as_bytes(), buf);
         // `body` is an `AnyValue` whose `string_value` (field 1, a `oneof`) is always written.
         write_framed(5, framed_len(1, entry.body.len()), buf);
@@ -156,11 +156,11 @@ impl Message for MeasuredLog {
             write_key_value(6, attribute.key, &attribute.any(), buf);
         }
         if let Some(trace) = &entry.trace {
-            write_scalar(8, &trace.flags(), fixed32::encode, buf);
+            write_scalar(8, &trace.flags(), scalar::fixed32, buf);
             write_bytes(9, &trace.trace_id.to_bytes(), buf);
             write_bytes(10, &trace.span_id.to_bytes(), buf);
         }
-        write_scalar(11, &entry.observed_time_unix_nano, fixed64::encode, buf);
+        write_scalar(11, &entry.observed_time_unix_nano, scalar::fixed64, buf);
     }
 }
 

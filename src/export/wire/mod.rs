@@ -25,20 +25,19 @@
 //! - `attributes`: attributes and instrumentation scopes of the OpenTelemetry API types;
 //! - `span`: a [`SpanData`](opentelemetry_sdk::trace::SpanData) as an OTLP `Span`;
 //! - `log`: a log record lambda-lens builds ([`LogEntry`]) as an OTLP `LogRecord`;
-//! - `proto_any`: opentelemetry-proto's attribute values (`KeyValue`, `AnyValue`), for value
-//!   kinds the API gains after `attributes` was written.
+//! - `scalar`: scalar fields, as prost writes them;
 
 mod attributes;
 mod log;
-mod proto_any;
 mod request;
+mod scalar;
 mod span;
 
 use prost::encoding::{encoded_len_varint, key_len, WireType};
 
 pub(crate) use self::attributes::Scope;
-pub use self::log::{LogAttribute, LogEntry, LogValue, TraceIds};
 pub(crate) use self::log::MeasuredLog;
+pub use self::log::{LogAttribute, LogEntry, LogValue, TraceIds};
 pub(crate) use self::request::{
     export_request, resource_entry_len, Encoded, ProtoMessage, ScopeEntry,
 };
@@ -75,6 +74,7 @@ pub(crate) fn write_message(tag: u32, message: &impl Message, buf: &mut Vec<u8>)
 }
 
 /// The bytes a length-delimited field of `len` bytes takes as field `tag`.
+#[inline]
 pub(crate) fn framed_len(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
@@ -82,7 +82,7 @@ pub(crate) fn framed_len(tag: u32, len: usize) -> usize {
 /// Writes the key and length prefix of a length-delimited field of `len` bytes.
 #[inline]
 pub(crate) fn write_framed(tag: u32, len: usize, buf: &mut Vec<u8>) {
-    write_varint(u64::from(tag << 3 | WireType::LengthDelimited as u32), buf);
+    scalar::write_key(tag, WireType::LengthDelimited, buf);
     write_varint(len as u64, buf);
 }
 
@@ -98,6 +98,7 @@ fn write_varint(mut value: u64, buf: &mut Vec<u8>) {
 }
 
 /// The bytes a string or bytes field takes; nothing when empty (the proto3 default).
+#[inline]
 pub(crate) fn bytes_len(tag: u32, bytes: &[u8]) -> usize {
     if bytes.is_empty() {
         0
@@ -123,6 +124,7 @@ pub(crate) fn write_delimited(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
 
 /// The bytes a scalar field takes, `len` being prost's for its type; nothing when it holds its
 /// default (zero), which proto3 leaves out.
+#[inline]
 pub(crate) fn scalar_len<T: Default + PartialEq>(
     tag: u32,
     value: &T,
@@ -135,7 +137,8 @@ pub(crate) fn scalar_len<T: Default + PartialEq>(
     }
 }
 
-/// Writes a scalar field with prost's `write` for its type, unless it holds its default.
+/// Writes a scalar field with `write` for its type (see `scalar`), unless it holds its default.
+#[inline]
 pub(crate) fn write_scalar<T: Default + PartialEq>(
     tag: u32,
     value: &T,
