@@ -156,7 +156,7 @@ mod tests {
 
     use super::*;
     use crate::correlate::InvocationIds;
-    use crate::export::{LogValue, TraceIds};
+    use crate::export::LogValue;
     use crate::record::RequestId;
     use crate::telemetry::{PlatformSpan, Report, ReportMetrics, TelemetryEvent};
 
@@ -230,14 +230,11 @@ mod tests {
             Some(1.5)
         );
         assert_eq!(double(&record, names::REPORT_RESTORE_DURATION_MS), None);
-        assert_eq!(
-            record.trace,
-            Some(TraceIds {
-                trace_id: TraceId::from_bytes([7; 16]),
-                span_id: SpanId::from_bytes([9; 8]),
-                sampled: true,
-            })
-        );
+        let ids = record
+            .trace
+            .map(|trace| (trace.trace_id, trace.span_id, trace.sampled));
+        let invocation = (TraceId::from_bytes([7; 16]), SpanId::from_bytes([9; 8]));
+        assert_eq!(ids, Some((invocation.0, invocation.1, true)));
         assert_eq!(record.time_unix_nano, 1_700_000_000_040_000_000);
         // status, 5 figures, overhead, invocation id
         assert_eq!(record.attributes.len(), 8);

@@ -35,11 +35,13 @@ pub(super) fn write_attributes<'a>(
 }
 
 /// The bytes one `KeyValue` takes as field `tag`.
+#[inline]
 pub(super) fn key_value_field_len(tag: u32, key: &str, value: &Any<'_>) -> usize {
     framed_len(tag, key_value_len(key.as_bytes(), value.body_len()))
 }
 
 /// Writes one `KeyValue` as field `tag`: its key, and its value, always set.
+#[inline]
 pub(super) fn write_key_value(tag: u32, key: &str, value: &Any<'_>, buf: &mut Vec<u8>) {
     // The value measured once for both length prefixes (the attribute's and its own).
     let key = key.as_bytes();
@@ -51,6 +53,7 @@ pub(super) fn write_key_value(tag: u32, key: &str, value: &Any<'_>, buf: &mut Ve
 }
 
 /// The length of a `KeyValue`'s fields: `key`, and a value whose fields take `value_len` bytes.
+#[inline]
 fn key_value_len(key: &[u8], value_len: usize) -> usize {
     bytes_len(1, key) + framed_len(2, value_len)
 }
@@ -68,6 +71,7 @@ pub(super) enum Any<'a> {
 }
 
 impl<'a> Any<'a> {
+    #[inline]
     fn of(value: &'a Value) -> Self {
         match value {
             Value::Bool(value) => Self::Bool(*value),
@@ -84,6 +88,7 @@ impl<'a> Any<'a> {
 }
 
 impl Message for Any<'_> {
+    #[inline]
     fn body_len(&self) -> usize {
         match self {
             Self::Bool(value) => boolean::encoded_len(2, value),
@@ -95,6 +100,7 @@ impl Message for Any<'_> {
         }
     }
 
+    #[inline]
     fn write_body(&self, buf: &mut Vec<u8>) {
         match self {
             Self::Bool(value) => scalar::boolean(2, value, buf),

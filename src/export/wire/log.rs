@@ -98,6 +98,7 @@ impl LogAttribute {
         }
     }
 
+    #[inline]
     fn any(&self) -> Any<'_> {
         match &self.value {
             LogValue::Text(text) => Any::Text(text),
