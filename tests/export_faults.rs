@@ -4,8 +4,8 @@
 //! their ceiling (the exporter's jitter is injected). What is checked: exact request counts, that
 //! `Retry-After` holds requests back and a retry re-sends the same bytes, that a 503 gets one
 //! probe per step, that a refused batch is dropped for good while the next goes, that a hanging
-//! collector costs one short probe after its first timeout, and that spans arrive in order and
-//! once after recovery.
+//! collector costs one short probe after its first timeout, that the flushes one invocation waits
+//! on pay one timeout between them, and that spans arrive in order and once after recovery.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -23,6 +23,8 @@ use hyper_util::rt::TokioIo;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use prost::Message;
@@ -30,6 +32,7 @@ use tokio::net::TcpListener;
 
 use lambda_lens::export::{
     Exporter, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT,
+    TIMEOUT_PAUSE,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
 use lambda_lens_test_support::layer::build_layer;
@@ -337,6 +340,7 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
             .is_some_and(|e| e.contains("did not finish")),
         "{first:?}"
     );
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
     let probe = exporter.flush(BUDGET).await;
     assert!(probe.error.is_some(), "{probe:?}");
     assert!(
@@ -577,6 +581,7 @@ async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hangin
     let short = PROBE_TIMEOUT / 2;
 
     exporter.flush(short).await;
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
     exporter.flush(short).await;
     assert_eq!(
         collector.bodies().len(),
@@ -586,4 +591,99 @@ async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hangin
     flush_rapidly(&mut exporter, 10).await;
     assert_eq!(collector.bodies().len(), 2, "nothing within the step");
     assert_eq!(exporter.queued(), 1, "the span is kept");
+}
+
+/// A log record like an invocation's report record, as far as export is concerned.
+fn report_record() -> LogRecord {
+    LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("REPORT".to_owned())),
+        }),
+        ..LogRecord::default()
+    }
+}
+
+/// The first request to a hanging collector times out (the circuit opens, its first probe may go
+/// at once), and the pause after it ends.
+async fn time_out_once(exporter: &mut Exporter) {
+    let first = exporter
+        .flush_on(Duration::from_millis(300), Occasion::BeforeFreeze)
+        .await;
+    assert!(
+        first
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish")),
+        "{first:?}"
+    );
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
+}
+
+/// An invocation waits on a background flush that was running when its result came, then on its
+/// own flush before `/event/next`, started at once. Backoff steps of zero: the circuit alone
+/// would let the own flush probe again, for a second probe's time.
+#[tokio::test]
+async fn a_background_probe_and_the_flush_before_the_freeze_pay_one_probe_between_them() {
+    let collector = Collector::start(vec![Answer::Hang; 3]).await;
+    let mut exporter = exporter_to(collector.addr, 0.0);
+    exporter.enqueue(vec![span(0)]);
+    time_out_once(&mut exporter).await;
+
+    let background = exporter.flush_on(BUDGET, Occasion::Background).await;
+    let before_freeze = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    assert_eq!(
+        collector.bodies().len(),
+        2,
+        "the first request and one probe"
+    );
+    assert_eq!(
+        (before_freeze.exported, before_freeze.requeued),
+        (0, 1),
+        "{before_freeze:?}"
+    );
+    let held = background.elapsed + before_freeze.elapsed;
+    assert!(
+        held < PROBE_TIMEOUT + Duration::from_millis(150),
+        "one probe's time: {held:?}"
+    );
+
+    // The pause over, the step of zero lets the next flush probe.
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    let bodies = collector.bodies();
+    assert_eq!(bodies.len(), 3, "the next probe, after the pause");
+    assert_eq!(names(&bodies[2]), ["invoke-0"]);
+}
+
+/// The same with another signal: the report record queued while the background flush probed the
+/// spans' endpoint would be the logs' first request, to the same hanging collector, and cost the
+/// whole flush budget.
+#[tokio::test]
+async fn after_a_background_timeout_no_other_signal_holds_the_invocation_again() {
+    let collector = Collector::start(vec![Answer::Hang; 3]).await;
+    let mut exporter = exporter_to(collector.addr, 1.0);
+    exporter.enqueue(vec![span(0)]);
+    time_out_once(&mut exporter).await;
+
+    let background = exporter.flush_on(BUDGET, Occasion::Background).await;
+    exporter.enqueue_logs(vec![report_record()]);
+    let before_freeze = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    let bodies = collector.bodies();
+    assert_eq!(bodies.len(), 2, "the first request and one probe");
+    assert_eq!(
+        names(&bodies[1]),
+        ["invoke-0"],
+        "the probe re-sends the span"
+    );
+    assert_eq!(
+        (before_freeze.requeued, before_freeze.logs.requeued),
+        (1, 1),
+        "{before_freeze:?}"
+    );
+    let held = background.elapsed + before_freeze.elapsed;
+    assert!(
+        held < PROBE_TIMEOUT + Duration::from_millis(150),
+        "one probe's time: {held:?}"
+    );
 }

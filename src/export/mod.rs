@@ -48,7 +48,7 @@ mod xray;
 pub use self::circuit::{Jitter, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT};
 pub use self::exporter::{DroppedCounts, ExportError, Exporter};
 pub use self::fault_log::LOG_INTERVAL;
-pub use self::flush::{FlushOutcome, Occasion, SignalFlush};
+pub use self::flush::{FlushOutcome, Occasion, SignalFlush, TIMEOUT_PAUSE};
 pub use self::logs::{LOG_QUEUE_RECORDS, MAX_BATCH_LOG_RECORDS};
 pub use self::metrics::{MAX_BATCH_METRIC_COLLECTIONS, METRIC_QUEUE_COLLECTIONS};
 pub use self::request::SCOPE_NAME;
