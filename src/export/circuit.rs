@@ -11,7 +11,7 @@
 //!   step, not the whole flush budget on every invocation. Each signal's endpoint has its own
 //!   circuit, so the signals sent to one collector probe on steps of their own; what keeps an
 //!   invocation from paying two of their probes (or a probe and another signal's first request)
-//!   is the exporter's pause after a timeout (`flush`'s
+//!   is the exporter's pause after a timeout in a background flush (`flush`'s
 //!   [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE)): an invocation pays at most one timeout.
 //! - **Nothing listening** (the connection was refused: no request reached a collector, nothing
 //!   went on the wire, the attempt costs one refused connect): a flush that precedes a freeze

@@ -53,7 +53,8 @@ pub struct Exporter {
     transport: Option<Transport>,
     endpoint: Option<String>,
     flush_timeout: Duration,
-    /// No request starts before its end, after one timed out (see the `flush` module).
+    /// No request starts before its end, after one timed out in a background flush (see the
+    /// `flush` module).
     pause: TimeoutPause,
     /// `None` with `OTEL_TRACES_EXPORTER=none`.
     traces: Option<Outbox<Spans>>,
@@ -288,8 +289,8 @@ impl Exporter {
     /// the budget runs out (the request in flight is cancelled) they stay at the front of the
     /// queue for the next flush, and so they do if this future is dropped. While an endpoint's
     /// circuit is open, its signal makes no request (see the `circuit` module), and for
-    /// [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE) after a request timed out no signal makes one (see
-    /// the `flush` module). Never blocks the thread, and returns within the budget plus
+    /// [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE) after a request timed out in a background flush no
+    /// signal makes one (see the `flush` module). Never blocks the thread, and returns within the budget plus
     /// scheduling delay.
     ///
     /// This is a flush on [`Occasion::Background`]; see [`Exporter::flush_on`].
@@ -319,7 +320,7 @@ impl Exporter {
             ),
         );
         if traces.timed_out || metrics.timed_out || logs.timed_out {
-            self.pause.start(SystemTime::now());
+            self.pause.timed_out(SystemTime::now(), occasion);
         }
         FlushOutcome {
             exported: traces.signal.exported,
@@ -391,7 +392,8 @@ impl Exporter {
     }
 
     /// When the next flush could send anything, if not now: the earliest moment one of the
-    /// signals with queued items may send again, and not before the pause after a timeout ends
+    /// signals with queued items may send again, and not before the pause after a background
+    /// timeout ends
     /// (`None` when one may send now, or nothing waits). Background flushes wait for it instead
     /// of trying on every invocation.
     pub fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {

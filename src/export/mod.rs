@@ -15,7 +15,7 @@
 //! | `outbox` | one signal on its way out: queue, kept encoded request, endpoint, the send loop |
 //! | `queue` | the bounded queue of one signal's items and its drop accounting |
 //! | `request` | what every request carries (resource, scope) and the encoded request |
-//! | `flush` | the flush policy: time budget, deadline, what is kept, what is dropped for good |
+//! | `flush` | the flush policy: time budget, deadline, what is kept, what is dropped for good, the pause after a timeout |
 //! | `circuit` | when an endpoint may be sent to: backoff with jitter, `Retry-After`, probes |
 //! | `failure` | what a failed attempt was, and the drop rule |
 //! | `retry_after` | `Retry-After` parsed |

@@ -57,7 +57,8 @@ pub(crate) trait Batcher {
 pub(crate) struct OutboxFlush {
     /// What the caller is told.
     pub(crate) signal: SignalFlush,
-    /// A request timed out: the exporter pauses every signal (see `flush`).
+    /// A request timed out: after a background flush, the exporter pauses every signal (see
+    /// `flush`).
     pub(crate) timed_out: bool,
 }
 
