@@ -31,8 +31,8 @@ use prost::Message;
 use tokio::net::TcpListener;
 
 use lambda_lens::export::{
-    Exporter, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT,
-    TIMEOUT_PAUSE,
+    Exporter, FlushOutcome, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN,
+    PROBE_TIMEOUT, TIMEOUT_PAUSE,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
 use lambda_lens_test_support::layer::build_layer;
@@ -332,14 +332,7 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
     let mut exporter = collector.exporter();
     exporter.enqueue(vec![span(0)]);
 
-    let first = exporter.flush(Duration::from_millis(600)).await;
-    assert!(
-        first
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("did not finish")),
-        "{first:?}"
-    );
+    assert_cut(&exporter.flush(Duration::from_millis(600)).await);
     tokio::time::sleep(TIMEOUT_PAUSE).await;
     let probe = exporter.flush(BUDGET).await;
     assert!(probe.error.is_some(), "{probe:?}");
@@ -366,6 +359,17 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
         "{delivered:?}"
     );
     assert_eq!(collector.bodies().len(), 3, "one probe, answered");
+}
+
+/// The span flush ran out of its budget: the request hung.
+fn assert_cut(outcome: &FlushOutcome) {
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish")),
+        "{outcome:?}"
+    );
 }
 
 /// Flushes `count` times at once (well within any backoff step), on both occasions.
@@ -604,47 +608,55 @@ fn report_record() -> LogRecord {
     }
 }
 
-/// The first request to a hanging collector times out in an invocation's flush before the freeze:
-/// the circuit opens, its first probe may go at once, and no pause starts.
-async fn time_out_once(exporter: &mut Exporter) {
-    let first = exporter
-        .flush_on(Duration::from_millis(300), Occasion::BeforeFreeze)
-        .await;
-    assert!(
-        first
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("did not finish")),
-        "{first:?}"
-    );
-}
-
-/// An invocation waits on a background flush that was running when its result came, then on its
-/// own flush before `/event/next`, started at once. Backoff steps of zero: the circuit alone
-/// would let the own flush probe again, for a second probe's time.
-#[tokio::test]
-async fn a_background_probe_and_the_flush_before_the_freeze_pay_one_probe_between_them() {
-    let collector = Collector::start(vec![Answer::Hang; 3]).await;
-    let mut exporter = exporter_to(collector.addr, 0.0);
+/// A hanging collector, its first request timed out in an invocation's flush before the freeze
+/// (the circuit opens, its first probe may go at once; no pause starts), then the next
+/// invocation's two flushes: a background flush that was running when its result came, and its
+/// own before `/event/next`, started at once, with `report` queued in between if given. Checks
+/// that the two made one request (the probe, with the span) and held it for one probe's time;
+/// returns the own flush's outcome.
+async fn an_invocation_after_a_timeout(
+    collector: &Collector,
+    exporter: &mut Exporter,
+    report: Option<LogRecord>,
+) -> FlushOutcome {
     exporter.enqueue(vec![span(0)]);
-    time_out_once(&mut exporter).await;
+    assert_cut(
+        &exporter
+            .flush_on(Duration::from_millis(300), Occasion::BeforeFreeze)
+            .await,
+    );
 
     let background = exporter.flush_on(BUDGET, Occasion::Background).await;
+    if let Some(report) = report {
+        exporter.enqueue_logs(vec![report]);
+    }
     let before_freeze = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    let bodies = collector.bodies();
+    assert_eq!(bodies.len(), 2, "the first request and one probe");
     assert_eq!(
-        collector.bodies().len(),
-        2,
-        "the first request and one probe"
-    );
-    assert_eq!(
-        (before_freeze.exported, before_freeze.requeued),
-        (0, 1),
-        "{before_freeze:?}"
+        names(&bodies[1]),
+        ["invoke-0"],
+        "the probe re-sends the span"
     );
     let held = background.elapsed + before_freeze.elapsed;
     assert!(
         held < PROBE_TIMEOUT + Duration::from_millis(150),
         "one probe's time: {held:?}"
+    );
+    before_freeze
+}
+
+/// Backoff steps of zero: the circuit alone would let the invocation's own flush probe again,
+/// for a second probe's time.
+#[tokio::test]
+async fn a_background_probe_and_the_flush_before_the_freeze_pay_one_probe_between_them() {
+    let collector = Collector::start(vec![Answer::Hang; 3]).await;
+    let mut exporter = exporter_to(collector.addr, 0.0);
+    let before_freeze = an_invocation_after_a_timeout(&collector, &mut exporter, None).await;
+    assert_eq!(
+        (before_freeze.exported, before_freeze.requeued),
+        (0, 1),
+        "{before_freeze:?}"
     );
 
     // The pause over, the step of zero lets the next flush probe.
@@ -655,34 +667,18 @@ async fn a_background_probe_and_the_flush_before_the_freeze_pay_one_probe_betwee
     assert_eq!(names(&bodies[2]), ["invoke-0"]);
 }
 
-/// The same with another signal: the report record queued while the background flush probed the
-/// spans' endpoint would be the logs' first request, to the same hanging collector, and cost the
-/// whole flush budget.
+/// Another signal: the report record queued while the background flush probed the spans'
+/// endpoint would be the logs' first request, to the same hanging collector, and cost the whole
+/// flush budget.
 #[tokio::test]
 async fn after_a_background_timeout_no_other_signal_holds_the_invocation_again() {
     let collector = Collector::start(vec![Answer::Hang; 3]).await;
     let mut exporter = exporter_to(collector.addr, 1.0);
-    exporter.enqueue(vec![span(0)]);
-    time_out_once(&mut exporter).await;
-
-    let background = exporter.flush_on(BUDGET, Occasion::Background).await;
-    exporter.enqueue_logs(vec![report_record()]);
-    let before_freeze = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
-    let bodies = collector.bodies();
-    assert_eq!(bodies.len(), 2, "the first request and one probe");
-    assert_eq!(
-        names(&bodies[1]),
-        ["invoke-0"],
-        "the probe re-sends the span"
-    );
+    let before_freeze =
+        an_invocation_after_a_timeout(&collector, &mut exporter, Some(report_record())).await;
     assert_eq!(
         (before_freeze.requeued, before_freeze.logs.requeued),
         (1, 1),
         "{before_freeze:?}"
-    );
-    let held = background.elapsed + before_freeze.elapsed;
-    assert!(
-        held < PROBE_TIMEOUT + Duration::from_millis(150),
-        "one probe's time: {held:?}"
     );
 }
