@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -658,6 +658,11 @@ async fn a_background_probe_and_the_flush_before_the_freeze_pay_one_probe_betwee
         (0, 1),
         "{before_freeze:?}"
     );
+
+    // Background flushes wait for the pause's end, not for the circuit's (zero) step.
+    let now = SystemTime::now();
+    let until = exporter.blocked_until(now).expect("held back by the pause");
+    assert!(until > now && until <= now + TIMEOUT_PAUSE, "{until:?}");
 
     // The pause over, the step of zero lets the next flush probe.
     tokio::time::sleep(TIMEOUT_PAUSE).await;
