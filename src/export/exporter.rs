@@ -290,8 +290,8 @@ impl Exporter {
     /// queue for the next flush, and so they do if this future is dropped. While an endpoint's
     /// circuit is open, its signal makes no request (see the `circuit` module), and for
     /// [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE) after a request timed out in a background flush no
-    /// signal makes one (see the `flush` module). Never blocks the thread, and returns within the budget plus
-    /// scheduling delay.
+    /// signal makes one (see the `flush` module). Never blocks the thread, and returns within the
+    /// budget plus scheduling delay.
     ///
     /// This is a flush on [`Occasion::Background`]; see [`Exporter::flush_on`].
     pub async fn flush(&mut self, budget: Duration) -> FlushOutcome {
@@ -393,9 +393,8 @@ impl Exporter {
 
     /// When the next flush could send anything, if not now: the earliest moment one of the
     /// signals with queued items may send again, and not before the pause after a background
-    /// timeout ends
-    /// (`None` when one may send now, or nothing waits). Background flushes wait for it instead
-    /// of trying on every invocation.
+    /// timeout ends (`None` when one may send now, or nothing waits). Background flushes wait for
+    /// it instead of trying on every invocation.
     pub fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
         let mut earliest: Option<SystemTime> = None;
         let mut any_ready = false;
