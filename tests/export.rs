@@ -22,7 +22,7 @@ use trace_view::{
     Transport as WireTransport,
 };
 
-use lambda_lens::export::{ExportError, Exporter, MAX_BATCH_SPANS};
+use lambda_lens::export::{ExportError, Exporter, MAX_BATCH_SPANS, TIMEOUT_PAUSE};
 use lambda_lens::settings::{
     Destination, ExportSettings, SettingsGroup, Transport, DEFAULT_FLUSH_TIMEOUT,
     DEFAULT_QUEUE_CAPACITY,
@@ -410,6 +410,8 @@ async fn hang_then_normal(mut exporter: Exporter, receiver: &ReceiverHandle) {
     assert!(error.contains("did not finish within"), "{error}");
 
     set_mode(receiver, Mode::Normal).await;
+    // No request starts during the pause after a timeout.
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
     assert_eq!(outcome.exported, 3, "{outcome:?}");
     let expected: BTreeSet<String> = expected_ids(0..3).into_iter().collect();

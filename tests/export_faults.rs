@@ -4,14 +4,14 @@
 //! their ceiling (the exporter's jitter is injected). What is checked: exact request counts, that
 //! `Retry-After` holds requests back and a retry re-sends the same bytes, that a 503 gets one
 //! probe per step, that a refused batch is dropped for good while the next goes, that a hanging
-//! collector costs one short probe after its first timeout, and that spans arrive in order and
-//! once after recovery.
+//! collector costs one short probe after its first timeout, that the flushes one invocation waits
+//! on pay one timeout between them, and that spans arrive in order and once after recovery.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -23,13 +23,16 @@ use hyper_util::rt::TokioIo;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use prost::Message;
 use tokio::net::TcpListener;
 
 use lambda_lens::export::{
-    Exporter, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT,
+    Exporter, FlushOutcome, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN,
+    PROBE_TIMEOUT, TIMEOUT_PAUSE,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
 use lambda_lens_test_support::layer::build_layer;
@@ -329,14 +332,8 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
     let mut exporter = collector.exporter();
     exporter.enqueue(vec![span(0)]);
 
-    let first = exporter.flush(Duration::from_millis(600)).await;
-    assert!(
-        first
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("did not finish")),
-        "{first:?}"
-    );
+    assert_cut(&exporter.flush(Duration::from_millis(600)).await);
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
     let probe = exporter.flush(BUDGET).await;
     assert!(probe.error.is_some(), "{probe:?}");
     assert!(
@@ -362,6 +359,17 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
         "{delivered:?}"
     );
     assert_eq!(collector.bodies().len(), 3, "one probe, answered");
+}
+
+/// The span flush ran out of its budget: the request hung.
+fn assert_cut(outcome: &FlushOutcome) {
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish")),
+        "{outcome:?}"
+    );
 }
 
 /// Flushes `count` times at once (well within any backoff step), on both occasions.
@@ -577,6 +585,7 @@ async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hangin
     let short = PROBE_TIMEOUT / 2;
 
     exporter.flush(short).await;
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
     exporter.flush(short).await;
     assert_eq!(
         collector.bodies().len(),
@@ -586,4 +595,95 @@ async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hangin
     flush_rapidly(&mut exporter, 10).await;
     assert_eq!(collector.bodies().len(), 2, "nothing within the step");
     assert_eq!(exporter.queued(), 1, "the span is kept");
+}
+
+/// A log record like an invocation's report record, as far as export is concerned.
+fn report_record() -> LogRecord {
+    LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("REPORT".to_owned())),
+        }),
+        ..LogRecord::default()
+    }
+}
+
+/// A hanging collector, its first request timed out in an invocation's flush before the freeze
+/// (the circuit opens, its first probe may go at once; no pause starts), then the next
+/// invocation's two flushes: a background flush that was running when its result came, and its
+/// own before `/event/next`, started at once, with `report` queued in between if given. Checks
+/// that the two made one request (the probe, with the span) and held it for one probe's time;
+/// returns the own flush's outcome.
+async fn an_invocation_after_a_timeout(
+    collector: &Collector,
+    exporter: &mut Exporter,
+    report: Option<LogRecord>,
+) -> FlushOutcome {
+    exporter.enqueue(vec![span(0)]);
+    assert_cut(
+        &exporter
+            .flush_on(Duration::from_millis(300), Occasion::BeforeFreeze)
+            .await,
+    );
+
+    let background = exporter.flush_on(BUDGET, Occasion::Background).await;
+    if let Some(report) = report {
+        exporter.enqueue_logs(vec![report]);
+    }
+    let before_freeze = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    let bodies = collector.bodies();
+    assert_eq!(bodies.len(), 2, "the first request and one probe");
+    assert_eq!(
+        names(&bodies[1]),
+        ["invoke-0"],
+        "the probe re-sends the span"
+    );
+    let held = background.elapsed + before_freeze.elapsed;
+    assert!(
+        held < PROBE_TIMEOUT + Duration::from_millis(150),
+        "one probe's time: {held:?}"
+    );
+    before_freeze
+}
+
+/// Backoff steps of zero: the circuit alone would let the invocation's own flush probe again,
+/// for a second probe's time.
+#[tokio::test]
+async fn a_background_probe_and_the_flush_before_the_freeze_pay_one_probe_between_them() {
+    let collector = Collector::start(vec![Answer::Hang; 3]).await;
+    let mut exporter = exporter_to(collector.addr, 0.0);
+    let before_freeze = an_invocation_after_a_timeout(&collector, &mut exporter, None).await;
+    assert_eq!(
+        (before_freeze.exported, before_freeze.requeued),
+        (0, 1),
+        "{before_freeze:?}"
+    );
+
+    // Background flushes wait for the pause's end, not for the circuit's (zero) step.
+    let now = SystemTime::now();
+    let until = exporter.blocked_until(now).expect("held back by the pause");
+    assert!(until > now && until <= now + TIMEOUT_PAUSE, "{until:?}");
+
+    // The pause over, the step of zero lets the next flush probe.
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    let bodies = collector.bodies();
+    assert_eq!(bodies.len(), 3, "the next probe, after the pause");
+    assert_eq!(names(&bodies[2]), ["invoke-0"]);
+}
+
+/// Another signal: the report record queued while the background flush probed the spans'
+/// endpoint would be the logs' first request, to the same hanging collector, and cost the whole
+/// flush budget.
+#[tokio::test]
+async fn after_a_background_timeout_no_other_signal_holds_the_invocation_again() {
+    let collector = Collector::start(vec![Answer::Hang; 3]).await;
+    let mut exporter = exporter_to(collector.addr, 1.0);
+    let before_freeze =
+        an_invocation_after_a_timeout(&collector, &mut exporter, Some(report_record())).await;
+    assert_eq!(
+        (before_freeze.requeued, before_freeze.logs.requeued),
+        (1, 1),
+        "{before_freeze:?}"
+    );
 }

@@ -8,7 +8,11 @@
 //!   drawn with full jitter from `[0, min(BACKOFF_CAP, BACKOFF_BASE × 2^(failed probes − 1))]`,
 //!   and never ends before a `Retry-After`. A probe is an ordinary request (the head batch)
 //!   whose time is capped at [`PROBE_TIMEOUT`], so a hanging collector costs one short probe per
-//!   step, not the whole flush budget on every invocation.
+//!   step, not the whole flush budget on every invocation. Each signal's endpoint has its own
+//!   circuit, so the signals sent to one collector probe on steps of their own; what keeps an
+//!   invocation from paying two of their probes (or a probe and another signal's first request)
+//!   is the exporter's pause after a timeout in a background flush (`flush`'s
+//!   [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE)): an invocation pays at most one timeout.
 //! - **Nothing listening** (the connection was refused: no request reached a collector, nothing
 //!   went on the wire, the attempt costs one refused connect): a flush that precedes a freeze
 //!   ([`Occasion::BeforeFreeze`]) probes anyway. A frozen sandbox runs no timer, so waiting for

@@ -12,11 +12,11 @@ use opentelemetry_sdk::Resource;
 
 use super::circuit::{Jitter, RandomJitter};
 use super::fault_log::SharedFaultLog;
-use super::flush::{Deadline, FlushOutcome, Occasion, SignalFlush};
+use super::flush::{Deadline, FlushOutcome, Occasion, TimeoutPause};
 use super::logs::{Logs, LOG_QUEUE_RECORDS};
 use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
 use super::otlp::{CaCertificates, CollectorHttpClient, Sender};
-use super::outbox::{Batcher, Outbox};
+use super::outbox::{Batcher, Outbox, OutboxFlush};
 use super::traces::Spans;
 use super::wire::{LogEntry, MeasuredLog};
 use super::xray::{self, XrayConfigError, LOG_STREAM_HEADER};
@@ -52,6 +52,9 @@ pub struct Exporter {
     transport: Option<Transport>,
     endpoint: Option<String>,
     flush_timeout: Duration,
+    /// No request starts before its end, after one timed out in a background flush (see the
+    /// `flush` module).
+    pause: TimeoutPause,
     /// `None` with `OTEL_TRACES_EXPORTER=none`.
     traces: Option<Outbox<Spans>>,
     metrics: Option<Outbox<Metrics>>,
@@ -188,6 +191,7 @@ impl Exporter {
             transport,
             endpoint,
             flush_timeout: settings.flush_timeout,
+            pause: TimeoutPause::default(),
             traces,
             metrics,
             logs,
@@ -283,8 +287,10 @@ impl Exporter {
     /// Items leave their queue only once the target acknowledged them: after an error or when
     /// the budget runs out (the request in flight is cancelled) they stay at the front of the
     /// queue for the next flush, and so they do if this future is dropped. While an endpoint's
-    /// circuit is open, its signal makes no request (see the `circuit` module). Never blocks the
-    /// thread, and returns within the budget plus scheduling delay.
+    /// circuit is open, its signal makes no request (see the `circuit` module), and for
+    /// [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE) after a request timed out in a background flush no
+    /// signal makes one (see the `flush` module). Never blocks the thread, and returns within the
+    /// budget plus scheduling delay.
     ///
     /// This is a flush on [`Occasion::Background`]; see [`Exporter::flush_on`].
     pub async fn flush(&mut self, budget: Duration) -> FlushOutcome {
@@ -293,28 +299,34 @@ impl Exporter {
 
     /// [`Exporter::flush`] on `occasion`: before a freeze, an endpoint whose connections were
     /// refused is probed even within its backoff step (no timer runs while frozen); at SHUTDOWN
-    /// every open circuit is probed, and the flush may take all of `budget`.
+    /// every open circuit is probed, even within the pause after a timeout, and the flush may
+    /// take all of `budget`.
     pub async fn flush_on(&mut self, budget: Duration, occasion: Occasion) -> FlushOutcome {
         let cap = match occasion {
             Occasion::Shutdown => budget,
             Occasion::Background | Occasion::BeforeFreeze => self.flush_timeout,
         };
         let deadline = Deadline::start(budget, cap);
+        let paused_until = self.pause.holds(SystemTime::now(), occasion);
         let (traces, metrics, logs) = tokio::join!(
-            flush_optional(self.traces.as_mut(), deadline, occasion),
-            flush_optional(self.metrics.as_mut(), deadline, occasion),
+            flush_optional(self.traces.as_mut(), deadline, occasion, paused_until),
+            flush_optional(self.metrics.as_mut(), deadline, occasion, paused_until),
             flush_optional(
                 self.logs.as_mut().filter(|_| !self.logs_held),
                 deadline,
-                occasion
+                occasion,
+                paused_until
             ),
         );
+        if traces.timed_out || metrics.timed_out || logs.timed_out {
+            self.pause.timed_out(SystemTime::now(), occasion);
+        }
         FlushOutcome {
-            exported: traces.exported,
-            requeued: traces.requeued,
-            error: traces.error,
-            metrics,
-            logs,
+            exported: traces.signal.exported,
+            requeued: traces.signal.requeued,
+            error: traces.signal.error,
+            metrics: metrics.signal,
+            logs: logs.signal,
             elapsed: deadline.elapsed(),
         }
     }
@@ -379,8 +391,9 @@ impl Exporter {
     }
 
     /// When the next flush could send anything, if not now: the earliest moment one of the
-    /// signals with queued items may send again (`None` when one may send now, or nothing
-    /// waits). Background flushes wait for it instead of trying on every invocation.
+    /// signals with queued items may send again, and not before the pause after a background
+    /// timeout ends (`None` when one may send now, or nothing waits). Background flushes wait for
+    /// it instead of trying on every invocation.
     pub fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
         let mut earliest: Option<SystemTime> = None;
         let mut any_ready = false;
@@ -402,10 +415,11 @@ impl Exporter {
         if let Some(logs) = self.sendable_logs() {
             note(logs.queued(), logs.blocked_until(now));
         }
-        if any_ready {
-            None
-        } else {
-            earliest
+        let pause = self.pause.holds(now, Occasion::Background);
+        match (any_ready, earliest, pause) {
+            (false, None, _) => None,
+            (true, _, pause) => pause,
+            (false, Some(at), pause) => Some(pause.map_or(at, |pause| pause.max(at))),
         }
     }
 
@@ -424,10 +438,11 @@ async fn flush_optional<B: Batcher>(
     outbox: Option<&mut Outbox<B>>,
     deadline: Deadline,
     occasion: Occasion,
-) -> SignalFlush {
+    paused_until: Option<SystemTime>,
+) -> OutboxFlush {
     match outbox {
-        Some(outbox) => outbox.flush(deadline, occasion).await,
-        None => SignalFlush::default(),
+        Some(outbox) => outbox.flush(deadline, occasion, paused_until).await,
+        None => OutboxFlush::default(),
     }
 }
 

@@ -17,10 +17,24 @@
 //! - **Fail cheaply.** A failed request ends the signal's flush (no retry within a flush: it would
 //!   spend the budget the invocation waits on), and its endpoint's circuit (`circuit`) decides
 //!   when the next request may go: while it is open, a flush makes no request at all.
+//! - **One timeout per invocation.** An invocation can wait on two flushes: a background flush
+//!   that was running when its result came, and its own before `/event/next`, which the owner
+//!   task starts right after the first. The second could send what the first did not (another
+//!   signal's probe, whose step ended meanwhile, or its first request to the same collector) and
+//!   hold the invocation for a second budget. So after a request timed out in a background flush
+//!   (the whole flush budget the first time, one probe afterwards), no request starts, to any
+//!   endpoint and for any signal, for [`TIMEOUT_PAUSE`]; only SHUTDOWN's flush goes anyway. A
+//!   timeout in the flush before `/event/next` starts no pause: that flush is its invocation's
+//!   last, and the next invocation pays its own. An invocation pays at most one timeout.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
+
+/// How long no request starts after one timed out in a background flush (SHUTDOWN's flush
+/// excepted): as long as a probe may take, far longer than the owner task needs to start the
+/// flush an invocation waits on after a background flush it also waited on.
+pub const TIMEOUT_PAUSE: Duration = Duration::from_millis(250);
 
 /// What follows a flush, which decides whether an endpoint that refused connections is probed
 /// (see the `circuit` module).
@@ -95,5 +109,61 @@ impl Deadline {
     /// Time since the flush started.
     pub(crate) fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+}
+
+/// The pause after a request timed out in a background flush (see the module documentation):
+/// shared by every signal, since an invocation waits on all of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TimeoutPause {
+    until: Option<SystemTime>,
+}
+
+impl TimeoutPause {
+    /// When a flush on `occasion` at `now` may start requests again, if not now.
+    pub(crate) fn holds(&self, now: SystemTime, occasion: Occasion) -> Option<SystemTime> {
+        match occasion {
+            Occasion::Shutdown => None,
+            Occasion::Background | Occasion::BeforeFreeze => {
+                self.until.filter(|until| *until > now)
+            }
+        }
+    }
+
+    /// A request timed out at `now` in a flush on `occasion`: after a background flush, the
+    /// pause starts.
+    pub(crate) fn timed_out(&mut self, now: SystemTime, occasion: Occasion) {
+        if occasion == Occasion::Background {
+            self.until = Some(now + TIMEOUT_PAUSE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    #[test]
+    fn a_background_timeout_holds_every_flush_but_shutdowns_for_the_pause() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut pause = TimeoutPause::default();
+        assert_eq!(pause.holds(at, Occasion::BeforeFreeze), None);
+        pause.timed_out(at, Occasion::BeforeFreeze);
+        assert_eq!(
+            pause.holds(at, Occasion::BeforeFreeze),
+            None,
+            "the flush before a freeze is its invocation's last"
+        );
+        pause.timed_out(at, Occasion::Shutdown);
+        assert_eq!(pause.holds(at, Occasion::Background), None);
+        pause.timed_out(at, Occasion::Background);
+        let end = at + TIMEOUT_PAUSE;
+        let just_before = end - Duration::from_millis(1);
+        assert_eq!(pause.holds(just_before, Occasion::Background), Some(end));
+        assert_eq!(pause.holds(just_before, Occasion::BeforeFreeze), Some(end));
+        assert_eq!(pause.holds(just_before, Occasion::Shutdown), None);
+        assert_eq!(pause.holds(end, Occasion::BeforeFreeze), None);
     }
 }

@@ -15,7 +15,7 @@
 //! | `outbox` | one signal on its way out: queue, kept encoded request, endpoint, the send loop |
 //! | `queue` | the bounded queue of one signal's items and its drop accounting |
 //! | `request` | what every request carries (resource, scope) and the encoded request |
-//! | `flush` | the flush policy: time budget, deadline, what is kept, what is dropped for good |
+//! | `flush` | the flush policy: time budget, deadline, what is kept, what is dropped for good, the pause after a timeout |
 //! | `circuit` | when an endpoint may be sent to: backoff with jitter, `Retry-After`, probes |
 //! | `failure` | what a failed attempt was, and the drop rule |
 //! | `retry_after` | `Retry-After` parsed |
@@ -48,7 +48,7 @@ mod xray;
 pub use self::circuit::{Jitter, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN, PROBE_TIMEOUT};
 pub use self::exporter::{DroppedCounts, ExportError, Exporter};
 pub use self::fault_log::LOG_INTERVAL;
-pub use self::flush::{FlushOutcome, Occasion, SignalFlush};
+pub use self::flush::{FlushOutcome, Occasion, SignalFlush, TIMEOUT_PAUSE};
 pub use self::logs::{LOG_QUEUE_RECORDS, MAX_BATCH_LOG_RECORDS};
 pub use self::metrics::{MAX_BATCH_METRIC_COLLECTIONS, METRIC_QUEUE_COLLECTIONS};
 pub use self::request::SCOPE_NAME;

@@ -52,6 +52,16 @@ pub(crate) trait Batcher {
     }
 }
 
+/// What one flush of an outbox did.
+#[derive(Debug, Default)]
+pub(crate) struct OutboxFlush {
+    /// What the caller is told.
+    pub(crate) signal: SignalFlush,
+    /// A request timed out: after a background flush, the exporter pauses every signal (see
+    /// `flush`).
+    pub(crate) timed_out: bool,
+}
+
 /// One signal's queue, kept request and endpoint state.
 pub(crate) struct Outbox<B: Batcher> {
     signal: Signal,
@@ -146,15 +156,26 @@ impl<B: Batcher> Outbox<B> {
     }
 
     /// Sends the queue, batch by batch, until it is empty, a request fails (other than by a
-    /// refusal for good), the circuit holds it back, or the `deadline` passes; `occasion` says
-    /// what follows the flush (the circuit's probe policy).
-    pub(crate) async fn flush(&mut self, deadline: Deadline, occasion: Occasion) -> SignalFlush {
+    /// refusal for good), the circuit or the `paused_until` moment (see `flush`'s
+    /// [`TimeoutPause`](super::flush::TimeoutPause)) holds it back, or the `deadline` passes;
+    /// `occasion` says what follows the flush (the circuit's probe policy).
+    pub(crate) async fn flush(
+        &mut self,
+        deadline: Deadline,
+        occasion: Occasion,
+        paused_until: Option<SystemTime>,
+    ) -> OutboxFlush {
         let mut exported = 0;
         let mut error = None;
         let mut recovery = None;
+        let mut timed_out = false;
         while !self.queue.is_empty() {
             let now = SystemTime::now();
-            let probe = match self.circuit.permit(now, occasion) {
+            let permit = match paused_until {
+                Some(until) if until > now => Permit::WaitUntil(until),
+                _ => self.circuit.permit(now, occasion),
+            };
+            let probe = match permit {
                 Permit::Send => false,
                 Permit::Probe => true,
                 Permit::WaitUntil(at) => {
@@ -225,11 +246,12 @@ impl<B: Batcher> Outbox<B> {
                         error = Some(send_error.to_string());
                         break;
                     }
+                    timed_out = kind == FailureKind::TimedOut;
                     let outcome = if send_error.is_refused_connection() {
                         Outcome::NotListening
                     } else {
                         Outcome::Failed {
-                            timed_out: kind == FailureKind::TimedOut,
+                            timed_out,
                             not_before: send_error.not_before(now),
                         }
                     };
@@ -252,10 +274,13 @@ impl<B: Batcher> Outbox<B> {
                 B::ITEMS
             );
         }
-        SignalFlush {
-            exported,
-            requeued: self.queue.len(),
-            error,
+        OutboxFlush {
+            signal: SignalFlush {
+                exported,
+                requeued: self.queue.len(),
+                error,
+            },
+            timed_out,
         }
     }
 

@@ -53,6 +53,10 @@ pub struct RedactionRules {
     /// position whose normalised byte pair is here can start a match, so most positions of a key
     /// are passed over without looking at any pattern.
     pattern_pairs: Box<[u64; ASCII_PAIRS / 64]>,
+    /// Fewest bytes an ASCII key can have and still match: the shortest pattern of `pattern_pairs`
+    /// (`usize::MAX` when there is none), or 1 when an empty or one-byte pattern matches shorter
+    /// keys. Most keys of an event (`id`, `n`, `type`) are shorter than every pattern.
+    ascii_floor: usize,
     /// Exact paths whose values are redacted.
     pub(super) paths: Vec<JsonPath>,
     /// Whether the value detectors run.
@@ -71,22 +75,31 @@ impl RedactionRules {
     pub fn new(settings: &RedactionSettings) -> Self {
         let mut single_bytes = 0u128;
         let mut pattern_pairs = Box::new([0u64; ASCII_PAIRS / 64]);
+        let mut shortest_pair_pattern = usize::MAX;
         for pattern in &settings.keys {
             match *pattern.as_bytes() {
                 [only] if only.is_ascii() => single_bytes |= 1 << only,
                 [first, second, ..] if first.is_ascii() && second.is_ascii() => {
                     let pair = usize::from(first) << 7 | usize::from(second);
                     pattern_pairs[pair / 64] |= 1 << (pair % 64);
+                    shortest_pair_pattern = shortest_pair_pattern.min(pattern.len());
                 }
                 // Empty (see `any_key`), or not ASCII: never inside an ASCII key.
                 _ => {}
             }
         }
+        let any_key = settings.keys.iter().any(String::is_empty);
+        let ascii_floor = if any_key || single_bytes != 0 {
+            1
+        } else {
+            shortest_pair_pattern
+        };
         Self {
             keys: settings.keys.clone(),
-            any_key: settings.keys.iter().any(String::is_empty),
+            any_key,
             single_bytes,
             pattern_pairs,
+            ascii_floor,
             paths: settings.paths.clone(),
             values: settings.values,
         }
@@ -94,6 +107,10 @@ impl RedactionRules {
 
     /// True when `key` (a JSON key, header or parameter name) names a secret.
     pub fn key_matches(&self, key: &str) -> bool {
+        if key.len() < self.ascii_floor && key.is_ascii() {
+            // Normalising never lengthens an ASCII key.
+            return false;
+        }
         if key.is_ascii() && key.len() <= STACK_KEY_BYTES {
             // The common case: normalised on the stack, no copy on the heap per key.
             let mut normalised = [0u8; STACK_KEY_BYTES];

@@ -10,6 +10,9 @@ use super::values::value_matches;
 use super::{RedactionRules, Redactor};
 use crate::json::scan::string_end;
 
+/// Text shorter than this is searched for `=` and `:` byte by byte; longer text with memchr.
+const SHORT_TEXT_BYTES: usize = 64;
+
 /// Redacts free text (a query string, a path): the pair scan and the value detectors.
 /// Returns the text (borrowed when nothing was replaced) and the number of replacements.
 pub fn redact_text<'t>(text: &'t str, rules: &RedactionRules) -> (Cow<'t, str>, u32) {
@@ -66,63 +69,81 @@ impl Redactor<'_> {
 /// matches the rules.
 fn pair_values(text: &str, rules: &RedactionRules) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
-    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
     let mut ranges = Vec::new();
-    for sep_at in memchr::memchr2_iter(b'=', b':', bytes) {
-        let sep = bytes[sep_at];
-        // The key: identifier characters before the separator, optionally quoted and spaced.
-        let mut key_end = sep_at;
-        while key_end > 0 && bytes[key_end - 1] == b' ' {
-            key_end -= 1;
+    let mut pair = |sep_at| {
+        if let Some(range) = pair_value(text, sep_at, rules) {
+            ranges.push(range);
         }
-        if key_end > 0 && matches!(bytes[key_end - 1], b'"' | b'\'') {
-            key_end -= 1;
-        }
-        let key_start = bytes[..key_end]
+    };
+    // memchr pays for its set-up on long text (an SQS body); most strings are short ids and words.
+    if bytes.len() < SHORT_TEXT_BYTES {
+        for (at, _) in bytes
             .iter()
-            .rposition(|&b| !is_key_byte(b))
-            .map_or(0, |p| p + 1);
-        if key_start == key_end || !rules.key_matches(&text[key_start..key_end]) {
-            continue;
+            .enumerate()
+            .filter(|(_, &b)| matches!(b, b'=' | b':'))
+        {
+            pair(at);
         }
-        let mut start = sep_at + 1;
-        while start < bytes.len() && matches!(bytes[start], b' ' | b'\t') {
-            start += 1;
-        }
-        let end = match bytes.get(start) {
-            Some(b'"') => {
-                start += 1;
-                string_end(bytes, start - 1).map_or(bytes.len(), |end| end - 1)
-            }
-            Some(b'\'') => {
-                start += 1;
-                bytes[start..]
-                    .iter()
-                    .position(|&b| b == b'\'')
-                    .map_or(bytes.len(), |p| start + p)
-            }
-            // A nested structure is left to the JSON walk (or to the value detectors).
-            Some(b'{' | b'[') | None => continue,
-            Some(_) => {
-                // `key=value` ends at the next separator of a query string or cookie list;
-                // `key: value` (a header line) runs to the end of the line.
-                let stops: &[u8] = if sep == b'=' {
-                    b"&;, \t\r\n\"'}]"
-                } else {
-                    b";,\r\n\"'}]"
-                };
-                let end = bytes[start..]
-                    .iter()
-                    .position(|b| stops.contains(b))
-                    .map_or(bytes.len(), |p| start + p);
-                text[..end].trim_end().len().max(start)
-            }
-        };
-        if end > start {
-            ranges.push(start..end);
-        }
+    } else {
+        memchr::memchr2_iter(b'=', b':', bytes).for_each(pair);
     }
     ranges
+}
+
+/// The value of the pair whose separator (`=` or `:`) is at `sep_at`, when its key matches.
+fn pair_value(text: &str, sep_at: usize, rules: &RedactionRules) -> Option<Range<usize>> {
+    let bytes = text.as_bytes();
+    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let sep = bytes[sep_at];
+    // The key: identifier characters before the separator, optionally quoted and spaced.
+    let mut key_end = sep_at;
+    while key_end > 0 && bytes[key_end - 1] == b' ' {
+        key_end -= 1;
+    }
+    if key_end > 0 && matches!(bytes[key_end - 1], b'"' | b'\'') {
+        key_end -= 1;
+    }
+    let key_start = bytes[..key_end]
+        .iter()
+        .rposition(|&b| !is_key_byte(b))
+        .map_or(0, |p| p + 1);
+    if key_start == key_end || !rules.key_matches(&text[key_start..key_end]) {
+        return None;
+    }
+    let mut start = sep_at + 1;
+    while start < bytes.len() && matches!(bytes[start], b' ' | b'\t') {
+        start += 1;
+    }
+    let end = match bytes.get(start) {
+        Some(b'"') => {
+            start += 1;
+            string_end(bytes, start - 1).map_or(bytes.len(), |end| end - 1)
+        }
+        Some(b'\'') => {
+            start += 1;
+            bytes[start..]
+                .iter()
+                .position(|&b| b == b'\'')
+                .map_or(bytes.len(), |p| start + p)
+        }
+        // A nested structure is left to the JSON walk (or to the value detectors).
+        Some(b'{' | b'[') | None => return None,
+        Some(_) => {
+            // `key=value` ends at the next separator of a query string or cookie list;
+            // `key: value` (a header line) runs to the end of the line.
+            let stops: &[u8] = if sep == b'=' {
+                b"&;, \t\r\n\"'}]"
+            } else {
+                b";,\r\n\"'}]"
+            };
+            let end = bytes[start..]
+                .iter()
+                .position(|b| stops.contains(b))
+                .map_or(bytes.len(), |p| start + p);
+            text[..end].trim_end().len().max(start)
+        }
+    };
+    (end > start).then_some(start..end)
 }
 
 #[cfg(test)]

@@ -8,52 +8,73 @@ const MIN_CARD_DIGITS: usize = 13;
 /// Most digits of a card number (ISO/IEC 7812).
 const MAX_CARD_DIGITS: usize = 19;
 
+/// Which bytes are ASCII letters and digits, the bytes of a word: a table look-up per byte, where
+/// `u8::is_ascii_alphanumeric` compares three ranges (every byte of every scanned string passes
+/// through here).
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
+
+fn is_word_byte(b: u8) -> bool {
+    WORD_BYTES[usize::from(b)]
+}
+
 /// Byte ranges of secret-looking substrings: AWS access key ids, JWTs, bearer tokens, card numbers.
 pub(super) fn value_matches(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        // Every detector starts a word (a run of ASCII letters and digits) with its own first
-        // byte: other bytes, and the rest of a word, are passed over without a look back.
-        let word_start =
-            b.is_ascii_alphanumeric() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
-        if !word_start {
+        if !is_word_byte(b) {
             i += 1;
             continue;
         }
-        let found = if matches!(b, b'A' | b'e' | b'b' | b'B' | b'2'..=b'6') {
-            // Digits right after `1 ` or `1-` continue a longer number (an id): not a card on
-            // their own.
-            let continues_number =
-                i >= 2 && matches!(bytes[i - 1], b' ' | b'-') && bytes[i - 2].is_ascii_digit();
-            aws_access_key_len(&bytes[i..])
-                .or_else(|| jwt_len(&bytes[i..]))
-                .map(|len| i..i + len)
-                .or_else(|| bearer_token(bytes, i))
-                .or_else(|| {
-                    (!continues_number)
-                        .then(|| card_number_len(&bytes[i..]))
-                        .flatten()
-                        .map(|len| i..i + len)
-                })
-        } else {
-            None
-        };
-        match found {
+        // A word (a run of ASCII letters and digits) starts here: words are passed over whole, and
+        // every match ends before a byte that is neither.
+        let word_end = bytes[i..]
+            .iter()
+            .position(|&b| !is_word_byte(b))
+            .map_or(bytes.len(), |p| i + p);
+        match secret_at(bytes, i, word_end) {
             Some(range) => {
                 i = range.end;
                 ranges.push(range);
             }
-            None => {
-                i += 1;
-                while bytes.get(i).is_some_and(u8::is_ascii_alphanumeric) {
-                    i += 1;
-                }
-            }
+            None => i = word_end,
         }
     }
     ranges
+}
+
+/// The secret starting with the word `bytes[at..word_end]`, if any. Every detector starts a word
+/// with its own first byte, and the word's length or content rules most words out before a
+/// detector runs: an access key id is one word of 20, `Bearer` one of 6, a card's first group is
+/// all digits.
+fn secret_at(bytes: &[u8], at: usize, word_end: usize) -> Option<Range<usize>> {
+    let word = &bytes[at..word_end];
+    let len = match word[0] {
+        b'A' if word.len() == 20 => aws_access_key_len(&bytes[at..])?,
+        b'e' => jwt_len(&bytes[at..])?,
+        b'b' | b'B' if word.len() == 6 => return bearer_token(bytes, at),
+        b'2'..=b'6' => {
+            // Digits right after `1 ` or `1-` continue a longer number (an id): not a card on
+            // their own.
+            let continues_number =
+                at >= 2 && matches!(bytes[at - 1], b' ' | b'-') && bytes[at - 2].is_ascii_digit();
+            if continues_number || !word.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            card_number_len(&bytes[at..])?
+        }
+        _ => return None,
+    };
+    Some(at..at + len)
 }
 
 /// `AKIA`/`ASIA` + 16 upper-case alphanumerics, not followed by another alphanumeric.

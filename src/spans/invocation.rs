@@ -183,7 +183,7 @@ fn identity_attributes(
     attributes.extend([
         KeyValue::new(
             semconv::FAAS_INVOCATION_ID,
-            inv.request_id.as_str().to_owned(),
+            Value::String(inv.request_id.shared().into()),
         ),
         KeyValue::new(semconv::FAAS_TRIGGER, trigger.as_str()),
         KeyValue::new(semconv::FAAS_COLDSTART, inv.coldstart),
