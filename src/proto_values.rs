@@ -1,5 +1,5 @@
-//! OTLP protobuf values: the few constructors the log and metric builders share (attributes,
-//! times), so both write the wire types the same way.
+//! OTLP protobuf values: the constructors the metric builder uses (string attributes), and times
+//! as OTLP writes them, shared by every signal.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,33 +10,49 @@ pub fn string(key: &str, value: impl Into<String>) -> KeyValue {
     attribute(key, any_value::Value::StringValue(value.into()))
 }
 
-/// An integer attribute.
-pub fn int(key: &str, value: i64) -> KeyValue {
-    attribute(key, any_value::Value::IntValue(value))
-}
-
-/// A floating-point attribute.
-pub fn double(key: &str, value: f64) -> KeyValue {
-    attribute(key, any_value::Value::DoubleValue(value))
-}
-
-/// A string value (a log record's body).
-pub fn string_value(value: impl Into<String>) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(value.into())),
-    }
-}
-
 /// Nanoseconds since the epoch (0 for times before it, which OTLP reads as unknown).
 pub fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    // In u64 arithmetic (saturating as the u128 conversion did): every span writes two of these.
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_secs()
+            .checked_mul(NANOS_PER_SECOND)
+            .and_then(|nanos| nanos.checked_add(u64::from(d.subsec_nanos())))
+            .unwrap_or(u64::MAX)
+    })
 }
+
+/// Nanoseconds in a second.
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
 
 fn attribute(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue { value: Some(value) }),
         ..KeyValue::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn times_in_nanoseconds_saturate_and_clamp_as_u128_would() {
+        let at = |d: Duration| unix_nanos(UNIX_EPOCH + d);
+        assert_eq!(
+            at(Duration::new(1_700_000_000, 123_456_789)),
+            1_700_000_000_123_456_789
+        );
+        assert_eq!(at(Duration::ZERO), 0);
+        assert_eq!(unix_nanos(UNIX_EPOCH - Duration::from_secs(1)), 0);
+        let last = Duration::from_nanos(u64::MAX);
+        assert_eq!(at(last), u64::MAX);
+        assert_eq!(at(last + Duration::from_nanos(1)), u64::MAX);
+        assert_eq!(
+            at(Duration::from_secs(u64::MAX / 1_000_000_000 + 1)),
+            u64::MAX
+        );
     }
 }

@@ -23,16 +23,15 @@ use hyper_util::rt::TokioIo;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use prost::Message;
 use tokio::net::TcpListener;
 
 use lambda_lens::export::{
-    Exporter, FlushOutcome, Jitter, Occasion, BACKOFF_BASE, BACKOFF_CAP, FAILURES_TO_OPEN,
-    PROBE_TIMEOUT, TIMEOUT_PAUSE,
+    Exporter, FlushOutcome, Jitter, LogEntry, Occasion, BACKOFF_BASE, BACKOFF_CAP,
+    FAILURES_TO_OPEN, PROBE_TIMEOUT, TIMEOUT_PAUSE,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
 use lambda_lens_test_support::layer::build_layer;
@@ -598,13 +597,15 @@ async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hangin
 }
 
 /// A log record like an invocation's report record, as far as export is concerned.
-fn report_record() -> LogRecord {
-    LogRecord {
+fn report_record() -> LogEntry {
+    LogEntry {
         time_unix_nano: 1_700_000_000_000_000_000,
-        body: Some(AnyValue {
-            value: Some(any_value::Value::StringValue("REPORT".to_owned())),
-        }),
-        ..LogRecord::default()
+        observed_time_unix_nano: 0,
+        severity: SeverityNumber::Unspecified,
+        severity_text: "".into(),
+        body: "REPORT".to_owned(),
+        attributes: Vec::new(),
+        trace: None,
     }
 }
 
@@ -617,7 +618,7 @@ fn report_record() -> LogRecord {
 async fn an_invocation_after_a_timeout(
     collector: &Collector,
     exporter: &mut Exporter,
-    report: Option<LogRecord>,
+    report: Option<LogEntry>,
 ) -> FlushOutcome {
     exporter.enqueue(vec![span(0)]);
     assert_cut(

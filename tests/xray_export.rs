@@ -6,14 +6,18 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use prost::Message;
 
 use lambda_lens::export::{
-    Exporter, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES, XRAY_MAX_SPAN_BYTES,
+    Exporter, LogEntry, TraceIds, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES,
+    XRAY_MAX_SPAN_BYTES,
 };
 use lambda_lens::settings::{Destination, ExportSettings, ExportTarget, SettingsGroup, Transport};
 use lambda_lens::trace_context::new_xray_trace_id;
@@ -22,6 +26,19 @@ use lambda_lens_test_support::xray_receiver::{
 };
 
 const BUDGET: Duration = Duration::from_secs(30);
+
+/// A log record with an empty body, captured at `time_unix_nano`.
+fn log_entry(time_unix_nano: u64) -> LogEntry {
+    LogEntry {
+        time_unix_nano,
+        observed_time_unix_nano: 0,
+        severity: SeverityNumber::Unspecified,
+        severity_text: "".into(),
+        body: String::new(),
+        attributes: Vec::new(),
+        trace: None,
+    }
+}
 
 fn resource() -> Resource {
     Resource::builder_empty()
@@ -406,7 +423,17 @@ async fn log_records_go_to_cloudwatch_logs_signed_for_service_logs() {
         span_id: vec![9; 8],
         ..LogRecord::default()
     };
-    exporter.enqueue_logs(vec![record.clone()]);
+    exporter.enqueue_logs(vec![LogEntry {
+        severity: SeverityNumber::Error,
+        severity_text: "ERROR".into(),
+        body: "boom".to_owned(),
+        trace: Some(TraceIds {
+            trace_id: TraceId::from_bytes([7; 16]),
+            span_id: SpanId::from_bytes([9; 8]),
+            sampled: false,
+        }),
+        ..log_entry(1_700_000_000_000_000_000)
+    }]);
     assert_eq!(exporter.queued(), 1);
 
     let outcome = exporter.flush(BUDGET).await;
@@ -446,19 +473,18 @@ async fn log_records_go_to_cloudwatch_logs_signed_for_service_logs() {
 
 #[tokio::test]
 async fn on_lambda_log_records_wait_for_the_environments_own_stream() {
-    use opentelemetry_proto::tonic::logs::v1::LogRecord;
-
     // Lambda passes extensions neither AWS_LAMBDA_LOG_GROUP_NAME nor AWS_LAMBDA_LOG_STREAM_NAME:
     // the group is the function's default, the stream the one platform.initStart names.
     let receiver = XrayReceiver::start().await;
     let mut exporter = exporter_on_lambda(&receiver);
-    let record = LogRecord {
-        time_unix_nano: 1_700_000_000_000_000_000,
-        trace_id: vec![7; 16],
-        span_id: vec![9; 8],
-        ..LogRecord::default()
-    };
-    exporter.enqueue_logs(vec![record]);
+    exporter.enqueue_logs(vec![LogEntry {
+        trace: Some(TraceIds {
+            trace_id: TraceId::from_bytes([7; 16]),
+            span_id: SpanId::from_bytes([9; 8]),
+            sampled: false,
+        }),
+        ..log_entry(1_700_000_000_000_000_000)
+    }]);
     assert_eq!(exporter.queued(), 0, "held, not waiting for the collector");
     let outcome = exporter.flush(BUDGET).await;
     assert_eq!(outcome.logs.exported, 0);
@@ -483,15 +509,13 @@ async fn on_lambda_log_records_wait_for_the_environments_own_stream() {
 
 #[tokio::test]
 async fn without_a_stream_from_the_platform_log_export_stops_instead_of_piling_up() {
-    use opentelemetry_proto::tonic::logs::v1::LogRecord;
-
     let receiver = XrayReceiver::start().await;
     let mut exporter = exporter_on_lambda(&receiver);
     assert!(exporter.logs_enabled());
     // An older Telemetry API schema: platform.initStart names no instance.
     exporter.set_log_stream(None);
     assert!(!exporter.logs_enabled());
-    exporter.enqueue_logs(vec![LogRecord::default()]);
+    exporter.enqueue_logs(vec![log_entry(0)]);
     assert_eq!(exporter.queued(), 0);
     let outcome = exporter.flush(BUDGET).await;
     assert_eq!(outcome.logs.exported, 0);
@@ -500,13 +524,8 @@ async fn without_a_stream_from_the_platform_log_export_stops_instead_of_piling_u
 
 #[tokio::test]
 async fn a_snapstart_restore_moves_log_records_to_the_restored_environments_stream() {
-    use opentelemetry_proto::tonic::logs::v1::LogRecord;
-
     let send_one = |exporter: &mut lambda_lens::export::Exporter| {
-        exporter.enqueue_logs(vec![LogRecord {
-            time_unix_nano: 1_700_000_000_000_000_000,
-            ..LogRecord::default()
-        }]);
+        exporter.enqueue_logs(vec![log_entry(1_700_000_000_000_000_000)]);
     };
     let receiver = XrayReceiver::start().await;
     let mut exporter = exporter_on_lambda(&receiver);

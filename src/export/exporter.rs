@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
@@ -19,7 +18,7 @@ use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
 use super::otlp::{CaCertificates, CollectorHttpClient, Sender};
 use super::outbox::{Batcher, Outbox, OutboxFlush};
 use super::traces::Spans;
-use super::wire::MeasuredLog;
+use super::wire::{LogEntry, MeasuredLog};
 use super::xray::{self, XrayConfigError, LOG_STREAM_HEADER};
 use crate::settings::{ExportSettings, ExportTarget, OtlpSettings, Signal, Transport};
 
@@ -262,7 +261,7 @@ impl Exporter {
     /// Queues function log records / the report record (trace_id, span_id set by the caller), at
     /// most [`LOG_QUEUE_RECORDS`](super::LOG_QUEUE_RECORDS) (the oldest are dropped beyond it).
     /// Nothing happens when log records are not exported.
-    pub fn enqueue_logs(&mut self, records: Vec<LogRecord>) {
+    pub fn enqueue_logs(&mut self, records: Vec<LogEntry>) {
         if let Some(logs) = &mut self.logs {
             logs.enqueue(records.into_iter().map(MeasuredLog::new).collect());
         }

@@ -69,15 +69,21 @@ impl Batcher for Logs {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use opentelemetry::trace::{SpanId, TraceId};
     use opentelemetry::KeyValue;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
-    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::logs::v1::{
+        LogRecord, ResourceLogs, ScopeLogs, SeverityNumber,
+    };
     use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
     use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
     use prost::Message;
 
     use super::*;
+    use crate::export::wire::{LogAttribute, LogEntry, TraceIds};
     use crate::export::SCOPE_NAME;
     use crate::proto_values;
 
@@ -90,12 +96,31 @@ mod tests {
             )
             .build();
         let mut queue = Queue::new(LOG_QUEUE_RECORDS);
+        let entries = vec![
+            entry(3),
+            LogEntry {
+                time_unix_nano: 1_700_000_000_000_000_000,
+                severity: SeverityNumber::Info,
+                severity_text: Cow::Borrowed("INFO"),
+                attributes: vec![LogAttribute::text("log.iostream", "stdout")],
+                trace: Some(TraceIds {
+                    trace_id: TraceId::from_bytes([7; 16]),
+                    span_id: SpanId::from_bytes([8; 8]),
+                    sampled: true,
+                }),
+                ..entry(0)
+            },
+        ];
         let records = vec![
-            record(3),
+            LogRecord {
+                body: string_body(3),
+                ..LogRecord::default()
+            },
             LogRecord {
                 time_unix_nano: 1_700_000_000_000_000_000,
                 severity_number: 9,
                 severity_text: "INFO".to_owned(),
+                body: string_body(0),
                 attributes: vec![proto_values::string("log.iostream", "stdout")],
                 trace_id: vec![7; 16],
                 span_id: vec![8; 8],
@@ -103,7 +128,7 @@ mod tests {
                 ..LogRecord::default()
             },
         ];
-        queue.push(records.iter().cloned().map(MeasuredLog::new));
+        queue.push(entries.into_iter().map(MeasuredLog::new));
         let converted = ResourceAttributesWithSchema::from(&resource);
         let expected = ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
@@ -133,17 +158,27 @@ mod tests {
         assert_eq!(written, expected.encode_to_vec(), "byte for byte, too");
     }
 
-    fn record(chars: usize) -> LogRecord {
-        LogRecord {
-            body: Some(AnyValue {
-                value: Some(any_value::Value::StringValue("x".repeat(chars))),
-            }),
-            ..LogRecord::default()
+    fn string_body(chars: usize) -> Option<AnyValue> {
+        Some(AnyValue {
+            value: Some(any_value::Value::StringValue("x".repeat(chars))),
+        })
+    }
+
+    /// A record whose body is `chars` characters, nothing else set.
+    fn entry(chars: usize) -> LogEntry {
+        LogEntry {
+            time_unix_nano: 0,
+            observed_time_unix_nano: 0,
+            severity: SeverityNumber::Unspecified,
+            severity_text: Cow::Borrowed(""),
+            body: "x".repeat(chars),
+            attributes: Vec::new(),
+            trace: None,
         }
     }
 
     fn measured(chars: usize) -> MeasuredLog {
-        MeasuredLog::new(record(chars))
+        MeasuredLog::new(entry(chars))
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub use self::metrics::{MAX_BATCH_METRIC_COLLECTIONS, METRIC_QUEUE_COLLECTIONS};
 pub use self::request::SCOPE_NAME;
 pub use self::retry_after::MAX_RETRY_AFTER;
 pub use self::traces::MAX_BATCH_SPANS;
+pub use self::wire::{LogAttribute, LogEntry, LogValue, TraceIds};
 pub use self::xray::{
     XrayConfigError, TRUNCATION_MARKER, XRAY_MAX_BATCH_SPANS, XRAY_MAX_REQUEST_BYTES,
     XRAY_MAX_SPAN_BYTES,

@@ -53,6 +53,9 @@ impl Batcher for Spans {
 
     fn encode(&self, batch: Batch<'_, SpanData>) -> Vec<u8> {
         let mut scopes: Vec<ScopeEntry<'_, Scope<'_>, SpanMessage<'_>>> = Vec::new();
+        // The first scope's entry has room for the whole batch (at most `MAX_BATCH_SPANS`
+        // spans): a batch mostly holds one scope, whose entry then never grows.
+        let batch_len = batch.len();
         for span in batch {
             let span = SpanMessage::new(span);
             // Spans of one scope mostly come together: the last entry is tried first, then the
@@ -64,11 +67,16 @@ impl Batcher for Spans {
                 .find(|entry| entry.scope().0 == scope)
             {
                 Some(entry) => entry.push(span),
-                None => scopes.push(ScopeEntry::new(
-                    Scope(scope),
-                    scope.schema_url().unwrap_or_default(),
-                    vec![span],
-                )),
+                None => {
+                    let mut spans =
+                        Vec::with_capacity(if scopes.is_empty() { batch_len } else { 1 });
+                    spans.push(span);
+                    scopes.push(ScopeEntry::new(
+                        Scope(scope),
+                        scope.schema_url().unwrap_or_default(),
+                        spans,
+                    ));
+                }
             }
         }
         export_request(&self.header.resource, &self.header.schema_url, &scopes)

@@ -9,10 +9,11 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 
 use super::{join, names, Severity};
 use crate::correlate::{JoinedLog, LogLine};
+use crate::export::{LogAttribute, LogEntry};
 use crate::proto_values;
 use crate::redact::{self, RedactionRules};
 use crate::telemetry::LogSource;
@@ -25,7 +26,7 @@ pub fn line_record(
     line_chars: usize,
     sampled: bool,
     observed: SystemTime,
-) -> LogRecord {
+) -> LogEntry {
     let JoinedLog { line, invocation } = line;
     let LogLine {
         time,
@@ -48,10 +49,10 @@ pub fn line_record(
         None => false,
     };
     let (severity, severity_text) = match level {
-        Some(level) => (Severity::from_level(&level), level),
+        Some(level) => (Severity::from_level(&level), Cow::Owned(level)),
         None => match Severity::from_text(&text) {
-            Some((severity, word)) => (Some(severity), word.to_owned()),
-            None => (None, String::new()),
+            Some((severity, word)) => (Some(severity), Cow::Borrowed(word)),
+            None => (None, Cow::Borrowed("")),
         },
     };
     let source = match source {
@@ -60,24 +61,24 @@ pub fn line_record(
     };
     // Room for all four: the source, the redactions, the cut and the invocation's id.
     let mut attributes = Vec::with_capacity(4);
-    attributes.push(proto_values::string(names::LOG_SOURCE, source));
+    attributes.push(LogAttribute::text(names::LOG_SOURCE, source));
     if redactions > 0 {
-        attributes.push(proto_values::int(
+        attributes.push(LogAttribute::int(
             names::LOG_REDACTIONS,
             i64::from(redactions),
         ));
     }
     if truncated {
-        attributes.push(proto_values::string(names::LOG_TRUNCATED, "true"));
+        attributes.push(LogAttribute::text(names::LOG_TRUNCATED, "true"));
     }
-    let mut record = LogRecord {
+    let mut record = LogEntry {
         time_unix_nano: proto_values::unix_nanos(time),
         observed_time_unix_nano: proto_values::unix_nanos(observed),
-        severity_number: severity.map_or(0, |s| s.number() as i32),
+        severity: severity.map_or(SeverityNumber::Unspecified, Severity::number),
         severity_text,
-        body: Some(proto_values::string_value(text)),
+        body: text,
         attributes,
-        ..LogRecord::default()
+        trace: None,
     };
     if let Some(invocation) = &invocation {
         join(&mut record, invocation, sampled);
@@ -90,11 +91,10 @@ mod tests {
     use std::time::Duration;
 
     use opentelemetry::trace::{SpanId, TraceId};
-    use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
-    use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 
     use super::*;
     use crate::correlate::{InvocationIds, LogLine};
+    use crate::export::{LogValue, TraceIds};
     use crate::record::RequestId;
     use crate::settings::RedactionSettings;
 
@@ -122,20 +122,16 @@ mod tests {
         RedactionRules::new(&RedactionSettings::default())
     }
 
-    fn body(record: &LogRecord) -> &str {
-        match record.body.as_ref().and_then(|b| b.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) => s,
-            other => panic!("not a string body: {other:?}"),
-        }
-    }
-
-    fn attribute<'a>(record: &'a LogRecord, key: &str) -> Option<&'a any_value::Value> {
+    fn attribute<'a>(record: &'a LogEntry, key: &str) -> Option<&'a LogValue> {
         record
             .attributes
             .iter()
-            .find(|kv: &&KeyValue| kv.key == key)
-            .and_then(|kv| kv.value.as_ref())
-            .and_then(|v| v.value.as_ref())
+            .find(|attribute| attribute.key == key)
+            .map(|attribute| &attribute.value)
+    }
+
+    fn text(value: &'static str) -> LogValue {
+        LogValue::Text(value.into())
     }
 
     #[test]
@@ -147,21 +143,26 @@ mod tests {
             true,
             t(30),
         );
-        assert_eq!(body(&record), "[ERROR]\tboom");
-        assert_eq!(record.severity_number, SeverityNumber::Error as i32);
+        assert_eq!(record.body, "[ERROR]\tboom");
+        assert_eq!(record.severity, SeverityNumber::Error);
         assert_eq!(record.severity_text, "ERROR");
         assert_eq!(record.time_unix_nano, 1_700_000_000_005_000_000);
         assert_eq!(record.observed_time_unix_nano, 1_700_000_000_030_000_000);
-        assert_eq!(record.trace_id, vec![7; 16]);
-        assert_eq!(record.span_id, vec![9; 8]);
-        assert_eq!(record.flags, 1);
+        assert_eq!(
+            record.trace,
+            Some(TraceIds {
+                trace_id: TraceId::from_bytes([7; 16]),
+                span_id: SpanId::from_bytes([9; 8]),
+                sampled: true,
+            })
+        );
         assert_eq!(
             attribute(&record, "faas.invocation_id"),
-            Some(&any_value::Value::StringValue("req-1".into()))
+            Some(&LogValue::RequestId(RequestId::new("req-1")))
         );
         assert_eq!(
             attribute(&record, "lambda_lens.log.source"),
-            Some(&any_value::Value::StringValue("function".into()))
+            Some(&text("function"))
         );
         assert_eq!(record.attributes.len(), 2);
     }
@@ -175,11 +176,10 @@ mod tests {
             false,
             t(6),
         );
-        assert_eq!(body(&record), "ready");
-        assert_eq!(record.severity_number, SeverityNumber::Warn as i32);
+        assert_eq!(record.body, "ready");
+        assert_eq!(record.severity, SeverityNumber::Warn);
         assert_eq!(record.severity_text, "WARN");
-        assert!(record.trace_id.is_empty() && record.span_id.is_empty());
-        assert_eq!(record.flags, 0);
+        assert_eq!(record.trace, None);
         assert_eq!(attribute(&record, "faas.invocation_id"), None);
     }
 
@@ -192,15 +192,15 @@ mod tests {
             true,
             t(6),
         );
-        assert_eq!(body(&record), "password=[REDACTED] ");
+        assert_eq!(record.body, "password=[REDACTED] ");
         assert_eq!(
             attribute(&record, "lambda_lens.log.redactions"),
-            Some(&any_value::Value::IntValue(1))
+            Some(&LogValue::Int(1))
         );
         assert_eq!(
             attribute(&record, "lambda_lens.log.truncated"),
-            Some(&any_value::Value::StringValue("true".into()))
+            Some(&text("true"))
         );
-        assert_eq!(record.severity_number, 0);
+        assert_eq!(record.severity, SeverityNumber::Unspecified);
     }
 }

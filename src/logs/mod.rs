@@ -23,21 +23,18 @@ pub use self::report::report_record;
 pub use self::severity::Severity;
 pub use self::stream::{StreamPosition, MAX_RUNNING};
 
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
-
 use crate::correlate::InvocationIds;
-use crate::proto_values;
-
-/// The trace flags' sampled bit, as a log record's `flags` carry it.
-const SAMPLED_FLAG: u32 = 0x01;
+use crate::export::{LogAttribute, LogEntry, LogValue, TraceIds};
 
 /// Sets `record`'s trace and span ids, trace flags and `faas.invocation_id` from `invocation`.
-fn join(record: &mut LogRecord, invocation: &InvocationIds, sampled: bool) {
-    record.trace_id = invocation.trace_id.to_bytes().to_vec();
-    record.span_id = invocation.span_id.to_bytes().to_vec();
-    record.flags = if sampled { SAMPLED_FLAG } else { 0 };
-    record.attributes.push(proto_values::string(
-        names::FAAS_INVOCATION_ID,
-        invocation.request_id.as_str(),
-    ));
+fn join(record: &mut LogEntry, invocation: &InvocationIds, sampled: bool) {
+    record.trace = Some(TraceIds {
+        trace_id: invocation.trace_id,
+        span_id: invocation.span_id,
+        sampled,
+    });
+    record.attributes.push(LogAttribute {
+        key: names::FAAS_INVOCATION_ID,
+        value: LogValue::RequestId(invocation.request_id.clone()),
+    });
 }

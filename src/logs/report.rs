@@ -5,11 +5,10 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
-
 use super::names::EXTENSION_OVERHEAD_SPAN;
 use super::{figure, join, names, Severity};
 use crate::correlate::JoinedReport;
+use crate::export::{LogAttribute, LogEntry};
 use crate::proto_values;
 use crate::telemetry::PlatformStatus;
 
@@ -26,7 +25,7 @@ enum Figure {
 
 /// `joined` as a log record, observed at `observed`; `sampled` is its invocation's sampling
 /// decision.
-pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime) -> LogRecord {
+pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime) -> LogEntry {
     let report = &joined.report.body;
     let metrics = &report.metrics;
     // Sized for the whole line and every attribute at once: growing them step by step would
@@ -103,44 +102,47 @@ pub fn report_record(joined: &JoinedReport, sampled: bool, observed: SystemTime)
         };
         body.push(' ');
         body.push_str(unit);
-        attributes.push(proto_values::double(key, value));
+        attributes.push(LogAttribute::double(key, value));
     }
     if let Some(overhead) = overhead {
-        attributes.push(proto_values::double(
+        attributes.push(LogAttribute::double(
             names::REPORT_EXTENSION_OVERHEAD_MS,
             overhead,
         ));
     }
     let success = matches!(report.status, None | Some(PlatformStatus::Success));
     if let Some(status) = &report.status {
-        attributes.push(proto_values::string(names::REPORT_STATUS, status.as_str()));
+        attributes.push(LogAttribute::text(
+            names::REPORT_STATUS,
+            status.as_str().to_owned(),
+        ));
         if !success {
             let _ = write!(body, "\tStatus: {}", status.as_str());
         }
     }
     if let Some(error_type) = &report.error_type {
-        attributes.push(proto_values::string(
+        attributes.push(LogAttribute::text(
             names::REPORT_ERROR_TYPE,
-            error_type.as_str(),
+            error_type.clone(),
         ));
         let _ = write!(body, "\tError Type: {error_type}");
     }
     if let Some(tenant) = &report.tenant_id {
-        attributes.push(proto_values::string(names::TENANT_ID, tenant.as_str()));
+        attributes.push(LogAttribute::text(names::TENANT_ID, tenant.clone()));
     }
     let severity = if success {
         Severity::Info
     } else {
         Severity::Error
     };
-    let mut record = LogRecord {
+    let mut record = LogEntry {
         time_unix_nano: proto_values::unix_nanos(joined.report.time),
         observed_time_unix_nano: proto_values::unix_nanos(observed),
-        severity_number: severity.number() as i32,
-        severity_text: if success { "INFO" } else { "ERROR" }.to_owned(),
-        body: Some(proto_values::string_value(body)),
+        severity: severity.number(),
+        severity_text: if success { "INFO" } else { "ERROR" }.into(),
+        body,
         attributes,
-        ..LogRecord::default()
+        trace: None,
     };
     join(&mut record, &joined.invocation, sampled);
     record
@@ -151,10 +153,10 @@ mod tests {
     use std::time::Duration;
 
     use opentelemetry::trace::{SpanId, TraceId};
-    use opentelemetry_proto::tonic::common::v1::any_value;
 
     use super::*;
     use crate::correlate::InvocationIds;
+    use crate::export::LogValue;
     use crate::record::RequestId;
     use crate::telemetry::{PlatformSpan, Report, ReportMetrics, TelemetryEvent};
 
@@ -195,20 +197,13 @@ mod tests {
         }
     }
 
-    fn body(record: &LogRecord) -> &str {
-        match record.body.as_ref().and_then(|b| b.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) => s,
-            other => panic!("not a string body: {other:?}"),
-        }
-    }
-
-    fn double(record: &LogRecord, key: &str) -> Option<f64> {
+    fn double(record: &LogEntry, key: &str) -> Option<f64> {
         record
             .attributes
             .iter()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::DoubleValue(v) => Some(*v),
+            .find(|attribute| attribute.key == key)
+            .and_then(|attribute| match attribute.value {
+                LogValue::Double(value) => Some(value),
                 _ => None,
             })
     }
@@ -217,7 +212,7 @@ mod tests {
     fn the_cloudwatch_line_and_its_figures() {
         let record = report_record(&joined(PlatformStatus::Success, None), true, t(50));
         assert_eq!(
-            body(&record),
+            record.body,
             "REPORT RequestId: req-1\tDuration: 12.35 ms\tBilled Duration: 13 ms\t\
              Memory Size: 128 MB\tMax Memory Used: 40 MB\tInit Duration: 97.00 ms"
         );
@@ -235,8 +230,11 @@ mod tests {
             Some(1.5)
         );
         assert_eq!(double(&record, names::REPORT_RESTORE_DURATION_MS), None);
-        assert_eq!(record.trace_id, vec![7; 16]);
-        assert_eq!(record.span_id, vec![9; 8]);
+        let ids = record
+            .trace
+            .map(|trace| (trace.trace_id, trace.span_id, trace.sampled));
+        let invocation = (TraceId::from_bytes([7; 16]), SpanId::from_bytes([9; 8]));
+        assert_eq!(ids, Some((invocation.0, invocation.1, true)));
         assert_eq!(record.time_unix_nano, 1_700_000_000_040_000_000);
         // status, 5 figures, overhead, invocation id
         assert_eq!(record.attributes.len(), 8);
@@ -250,12 +248,9 @@ mod tests {
         let tenant = record
             .attributes
             .iter()
-            .find(|kv| kv.key == names::TENANT_ID)
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(v) => Some(v.as_str()),
-                _ => None,
-            });
-        assert_eq!(tenant, Some("tenant-a"));
+            .find(|attribute| attribute.key == names::TENANT_ID)
+            .map(|attribute| &attribute.value);
+        assert_eq!(tenant, Some(&LogValue::Text("tenant-a".into())));
         assert_eq!(record.attributes.len(), 9);
     }
 
@@ -266,8 +261,10 @@ mod tests {
             false,
             t(50),
         );
-        assert!(body(&record).ends_with("\tStatus: timeout\tError Type: Sandbox.Timeout"));
-        assert_eq!(record.severity_number, Severity::Error.number() as i32);
-        assert_eq!(record.flags, 0);
+        assert!(record
+            .body
+            .ends_with("\tStatus: timeout\tError Type: Sandbox.Timeout"));
+        assert_eq!(record.severity, Severity::Error.number());
+        assert_eq!(record.trace.map(|trace| trace.sampled), Some(false));
     }
 }

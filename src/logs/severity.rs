@@ -26,27 +26,27 @@ pub enum Severity {
 const MAX_LEVEL_CHARS: usize = 8;
 /// Tab-separated fields read from a line: Node's level is the third.
 const LEVEL_FIELD: usize = 2;
+/// The level words, in capitals, and the severity each names.
+const LEVEL_WORDS: [(&str, Severity); 8] = [
+    ("TRACE", Severity::Trace),
+    ("DEBUG", Severity::Debug),
+    ("INFO", Severity::Info),
+    ("WARN", Severity::Warn),
+    ("WARNING", Severity::Warn),
+    ("ERROR", Severity::Error),
+    ("FATAL", Severity::Fatal),
+    ("CRITICAL", Severity::Fatal),
+];
 
 impl Severity {
     /// The severity a level word names (any case), if it names one.
     pub fn from_level(level: &str) -> Option<Self> {
-        let level = level.trim();
-        if level.is_empty() || level.len() > MAX_LEVEL_CHARS {
-            return None;
-        }
-        Some(match level.to_ascii_uppercase().as_str() {
-            "TRACE" => Self::Trace,
-            "DEBUG" => Self::Debug,
-            "INFO" => Self::Info,
-            "WARN" | "WARNING" => Self::Warn,
-            "ERROR" => Self::Error,
-            "FATAL" | "CRITICAL" => Self::Fatal,
-            _ => return None,
-        })
+        level_word(level).map(|(_, severity)| severity)
     }
 
-    /// The severity a text line states, and the word that states it.
-    pub fn from_text(line: &str) -> Option<(Self, &str)> {
+    /// The severity a text line states, and the word that states it (trimmed, in capitals as
+    /// written, so one of the level words: no copy of it is needed).
+    pub fn from_text(line: &str) -> Option<(Self, &'static str)> {
         let bracketed = line
             .strip_prefix('[')
             .and_then(|rest| rest.split_once(']'))
@@ -61,7 +61,7 @@ impl Severity {
             .flatten()
             // Text prefixes are written in capitals; `error while reading` is a message.
             .filter(|word| !word.chars().any(|c| c.is_ascii_lowercase()))
-            .find_map(|word| Self::from_level(word).map(|s| (s, word.trim())))
+            .find_map(|word| level_word(word).map(|(word, severity)| (severity, word)))
     }
 
     /// The OTLP severity number.
@@ -75,6 +75,20 @@ impl Severity {
             Self::Fatal => SeverityNumber::Fatal,
         }
     }
+}
+
+/// The level word `level` is (any case, surrounding white space ignored), in capitals, and the
+/// severity it names.
+fn level_word(level: &str) -> Option<(&'static str, Severity)> {
+    let level = level.trim();
+    if level.is_empty() || level.len() > MAX_LEVEL_CHARS {
+        return None;
+    }
+    // Compared without case in place: no upper-cased copy per line.
+    LEVEL_WORDS
+        .iter()
+        .find(|(word, _)| level.eq_ignore_ascii_case(word))
+        .copied()
 }
 
 #[cfg(test)]

@@ -4,11 +4,10 @@
 
 use std::time::SystemTime;
 
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 use crate::correlate::{Correlator, InvocationSummary, JoinedLog, JoinedReport};
-use crate::export::{DroppedCounts, Exporter};
+use crate::export::{DroppedCounts, Exporter, LogEntry};
 use crate::logs;
 use crate::metrics::{DropReason, Metrics, Signal};
 use crate::redact::RedactionRules;
@@ -57,7 +56,7 @@ impl Signals {
         sampled: bool,
         rules: &RedactionRules,
         now: SystemTime,
-    ) -> Option<LogRecord> {
+    ) -> Option<LogEntry> {
         self.logs
             .then(|| logs::line_record(joined, rules, self.line_chars, sampled, now))
     }
@@ -68,7 +67,7 @@ impl Signals {
         joined: &JoinedReport,
         sampled: bool,
         now: SystemTime,
-    ) -> Option<LogRecord> {
+    ) -> Option<LogEntry> {
         if let Some(metrics) = &mut self.metrics {
             metrics.report(joined);
         }

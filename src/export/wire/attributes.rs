@@ -1,14 +1,13 @@
 //! Attributes (`KeyValue`, `AnyValue`, `ArrayValue`) and instrumentation scopes written from the
 //! OpenTelemetry API types, as opentelemetry-proto's conversions would build them.
 
-use bytes::BufMut;
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 use prost::encoding::{bool as boolean, double, int64};
 
-use super::proto_any::ProtoAny;
 use super::{
-    bytes_len, framed_len, message_len, write_bytes, write_framed, write_message, Message,
+    bytes_len, framed_len, message_len, scalar, write_bytes, write_delimited, write_framed,
+    write_message, Message,
 };
 
 /// Attributes as a repeated `KeyValue` field `tag`: their length.
@@ -19,51 +18,60 @@ pub(super) fn attributes_len<'a>(
     attributes
         .into_iter()
         .map(|attribute| {
-            let key = attribute.key.as_str().as_bytes();
-            framed_len(
-                tag,
-                key_value_len(key, Any::of(&attribute.value).body_len()),
-            )
+            key_value_field_len(tag, attribute.key.as_str(), &Any::of(&attribute.value))
         })
         .sum()
 }
 
-/// Writes attributes as a repeated `KeyValue` field `tag`: a `KeyValue` is its key, and its
-/// value, always set.
+/// Writes attributes as a repeated `KeyValue` field `tag`.
 pub(super) fn write_attributes<'a>(
     tag: u32,
     attributes: impl IntoIterator<Item = &'a KeyValue>,
     buf: &mut Vec<u8>,
 ) {
     for attribute in attributes {
-        // The value read and measured once for both length prefixes (the attribute's and its own).
-        let key = attribute.key.as_str().as_bytes();
-        let value = Any::of(&attribute.value);
-        let value_len = value.body_len();
-        write_framed(tag, key_value_len(key, value_len), buf);
-        write_bytes(1, key, buf);
-        write_framed(2, value_len, buf);
-        value.write_body(buf);
+        write_key_value(tag, attribute.key.as_str(), &Any::of(&attribute.value), buf);
     }
 }
 
+/// The bytes one `KeyValue` takes as field `tag`.
+#[inline]
+pub(super) fn key_value_field_len(tag: u32, key: &str, value: &Any<'_>) -> usize {
+    framed_len(tag, key_value_len(key.as_bytes(), value.body_len()))
+}
+
+/// Writes one `KeyValue` as field `tag`: its key, and its value, always set.
+#[inline]
+pub(super) fn write_key_value(tag: u32, key: &str, value: &Any<'_>, buf: &mut Vec<u8>) {
+    // The value measured once for both length prefixes (the attribute's and its own).
+    let key = key.as_bytes();
+    let value_len = value.body_len();
+    write_framed(tag, key_value_len(key, value_len), buf);
+    write_bytes(1, key, buf);
+    write_framed(2, value_len, buf);
+    value.write_body(buf);
+}
+
 /// The length of a `KeyValue`'s fields: `key`, and a value whose fields take `value_len` bytes.
+#[inline]
 fn key_value_len(key: &[u8], value_len: usize) -> usize {
     bytes_len(1, key) + framed_len(2, value_len)
 }
 
 /// An `AnyValue`: its `oneof`, written even when it holds a default.
-enum Any<'a> {
+pub(super) enum Any<'a> {
     Bool(bool),
     Int(i64),
     Double(f64),
     Text(&'a str),
     Array(Elements<'a>),
-    /// A kind added to the API after this was written: opentelemetry-proto's own conversion.
+    /// A kind added to the API after this was written: opentelemetry-proto's own conversion,
+    /// written by prost.
     Other(AnyValue),
 }
 
 impl<'a> Any<'a> {
+    #[inline]
     fn of(value: &'a Value) -> Self {
         match value {
             Value::Bool(value) => Self::Bool(*value),
@@ -80,6 +88,7 @@ impl<'a> Any<'a> {
 }
 
 impl Message for Any<'_> {
+    #[inline]
     fn body_len(&self) -> usize {
         match self {
             Self::Bool(value) => boolean::encoded_len(2, value),
@@ -87,27 +96,25 @@ impl Message for Any<'_> {
             Self::Double(value) => double::encoded_len(4, value),
             Self::Text(text) => framed_len(1, text.len()),
             Self::Array(elements) => message_len(5, elements),
-            Self::Other(value) => ProtoAny(value).body_len(),
+            Self::Other(value) => prost::Message::encoded_len(value),
         }
     }
 
+    #[inline]
     fn write_body(&self, buf: &mut Vec<u8>) {
         match self {
-            Self::Bool(value) => boolean::encode(2, value, buf),
-            Self::Int(value) => int64::encode(3, value, buf),
-            Self::Double(value) => double::encode(4, value, buf),
-            Self::Text(text) => {
-                write_framed(1, text.len(), buf);
-                buf.put_slice(text.as_bytes());
-            }
+            Self::Bool(value) => scalar::boolean(2, value, buf),
+            Self::Int(value) => scalar::int64(3, value, buf),
+            Self::Double(value) => scalar::double(4, value, buf),
+            Self::Text(text) => write_delimited(1, text.as_bytes(), buf),
             Self::Array(elements) => write_message(5, elements, buf),
-            Self::Other(value) => ProtoAny(value).write_body(buf),
+            Self::Other(value) => prost::Message::encode_raw(value, buf),
         }
     }
 }
 
 /// An `ArrayValue`: its elements, each an `AnyValue` (field 1).
-enum Elements<'a> {
+pub(super) enum Elements<'a> {
     Bool(&'a [bool]),
     Int(&'a [i64]),
     Double(&'a [f64]),

@@ -9,7 +9,7 @@ use prost::encoding::{fixed32, fixed64, int32, uint32};
 
 use super::attributes::{attributes_len, write_attributes};
 use super::{
-    bytes_len, message_len, scalar_len, write_bytes, write_message, write_scalar, Message,
+    bytes_len, message_len, scalar, scalar_len, write_bytes, write_message, write_scalar, Message,
 };
 use crate::proto_values::unix_nanos;
 
@@ -19,10 +19,13 @@ const HAS_IS_REMOTE: u32 = 0x100;
 /// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`: the parent (or linked) context is remote.
 const IS_REMOTE: u32 = 0x200;
 
-/// One span as written, its trace state header and length worked out once.
+/// One span as written, its trace state header, times and length worked out once (for the
+/// length and again for writing, they cost more than the fields they are).
 pub(crate) struct SpanMessage<'a> {
     span: &'a SpanData,
     trace_state: String,
+    start: u64,
+    end: u64,
     len: usize,
 }
 
@@ -32,6 +35,8 @@ impl<'a> SpanMessage<'a> {
         let mut message = Self {
             span,
             trace_state: span.span_context.trace_state().header(),
+            start: unix_nanos(span.start_time),
+            end: unix_nanos(span.end_time),
             len: 0,
         };
         message.len = message.fields_len();
@@ -53,8 +58,8 @@ impl<'a> SpanMessage<'a> {
             + bytes_len(4, parent.as_slice())
             + bytes_len(5, span.name.as_bytes())
             + scalar_len(6, &kind(&span.span_kind), int32::encoded_len)
-            + scalar_len(7, &unix_nanos(span.start_time), fixed64::encoded_len)
-            + scalar_len(8, &unix_nanos(span.end_time), fixed64::encoded_len)
+            + scalar_len(7, &self.start, fixed64::encoded_len)
+            + scalar_len(8, &self.end, fixed64::encoded_len)
             + attributes_len(9, &span.attributes)
             + scalar_len(10, &span.dropped_attributes_count, uint32::encoded_len)
             + span
@@ -92,24 +97,24 @@ impl Message for SpanMessage<'_> {
         write_bytes(3, self.trace_state.as_bytes(), buf);
         write_bytes(4, parent.as_slice(), buf);
         write_bytes(5, span.name.as_bytes(), buf);
-        write_scalar(6, &kind(&span.span_kind), int32::encode, buf);
-        write_scalar(7, &unix_nanos(span.start_time), fixed64::encode, buf);
-        write_scalar(8, &unix_nanos(span.end_time), fixed64::encode, buf);
+        write_scalar(6, &kind(&span.span_kind), scalar::int32, buf);
+        write_scalar(7, &self.start, scalar::fixed64, buf);
+        write_scalar(8, &self.end, scalar::fixed64, buf);
         write_attributes(9, &span.attributes, buf);
-        write_scalar(10, &span.dropped_attributes_count, uint32::encode, buf);
+        write_scalar(10, &span.dropped_attributes_count, scalar::uint32, buf);
         for event in span.events.iter() {
             write_message(11, &EventMessage(event), buf);
         }
-        write_scalar(12, &span.events.dropped_count, uint32::encode, buf);
+        write_scalar(12, &span.events.dropped_count, scalar::uint32, buf);
         for link in span.links.iter() {
             write_message(13, &LinkMessage::new(link), buf);
         }
-        write_scalar(14, &span.links.dropped_count, uint32::encode, buf);
+        write_scalar(14, &span.links.dropped_count, scalar::uint32, buf);
         write_message(15, &StatusMessage(&span.status), buf);
         write_scalar(
             16,
             &flags(context, span.parent_span_is_remote),
-            fixed32::encode,
+            scalar::fixed32,
             buf,
         );
     }
@@ -173,10 +178,10 @@ impl Message for EventMessage<'_> {
 
     fn write_body(&self, buf: &mut Vec<u8>) {
         let event = self.0;
-        write_scalar(1, &unix_nanos(event.timestamp), fixed64::encode, buf);
+        write_scalar(1, &unix_nanos(event.timestamp), scalar::fixed64, buf);
         write_bytes(2, event.name.as_bytes(), buf);
         write_attributes(3, &event.attributes, buf);
-        write_scalar(4, &event.dropped_attributes_count, uint32::encode, buf);
+        write_scalar(4, &event.dropped_attributes_count, scalar::uint32, buf);
     }
 }
 
@@ -218,11 +223,11 @@ impl Message for LinkMessage<'_> {
         write_bytes(2, &context.span_id().to_bytes(), buf);
         write_bytes(3, self.trace_state.as_bytes(), buf);
         write_attributes(4, &link.attributes, buf);
-        write_scalar(5, &link.dropped_attributes_count, uint32::encode, buf);
+        write_scalar(5, &link.dropped_attributes_count, scalar::uint32, buf);
         write_scalar(
             6,
             &flags(context, context.is_remote()),
-            fixed32::encode,
+            scalar::fixed32,
             buf,
         );
     }
@@ -255,6 +260,6 @@ impl Message for StatusMessage<'_> {
 
     fn write_body(&self, buf: &mut Vec<u8>) {
         write_bytes(2, self.message().as_bytes(), buf);
-        write_scalar(3, &self.code(), int32::encode, buf);
+        write_scalar(3, &self.code(), scalar::int32, buf);
     }
 }
