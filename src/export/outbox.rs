@@ -1,7 +1,7 @@
 //! One signal on its way out: its bounded queue, the encoded request at the head of it, its
-//! endpoint's [`Sender`], the [`Collector`](super::collector::Collector) it shares with the other signals sent there (circuit,
-//! probe, failure log), and its rate-limited failure lines; and the loop that sends it within a
-//! flush's [`Deadline`].
+//! endpoint's [`Sender`], the [`Collector`](super::collector::Collector) it shares with the
+//! other signals sent there (circuit, probe, failure log), and its rate-limited failure lines;
+//! and the loop that sends it within a flush's [`Deadline`].
 //!
 //! What a signal brings is a [`Batcher`]: how many queued items go in one request, how they are
 //! encoded, and which items it refuses before queueing (X-Ray's span size limit).
@@ -327,8 +327,9 @@ impl<B: Batcher> Outbox<B> {
         self.queue.remove_sent(items);
     }
 
-    /// The collector answered an `attempt`: its circuit closes; after failures, what the
-    /// recovery line says (the first signal answered after an outage says it).
+    /// The collector answered an `attempt`: its circuit closes (unless the attempt started
+    /// before it opened: the probe decides); after failures, what the recovery line says (the
+    /// first signal answered after an outage says it).
     fn answered(&self, attempt: Attempt, now: SystemTime) -> Option<RecoveryLine> {
         let recovered = self.collector.record(attempt, Outcome::Answered, now);
         if recovered {
