@@ -5,9 +5,12 @@
 //! `Retry-After` holds requests back and a retry re-sends the same bytes, that a 503 gets one
 //! probe per step, that a refused batch is dropped for good while the next goes, that a hanging
 //! collector costs one short probe after its first timeout, that the flushes one invocation waits
-//! on pay one timeout between them, and that spans arrive in order and once after recovery.
+//! on pay one timeout between them, and that spans arrive in order and once after recovery. The
+//! circuit is the collector's: spans, log records and metrics to one hanging collector pay one
+//! probe per step between them, a `Retry-After` on the logs endpoint holds spans back, a batch
+//! refused for good opens nothing, and collectors on two ports keep separate circuits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,6 +27,9 @@ use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, Tr
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, Gauge, Metric, NumberDataPoint,
+};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use prost::Message;
@@ -51,14 +57,52 @@ enum Answer {
     Hang,
 }
 
-/// A collector answering requests in order from `script`, then `Ok`.
+/// How the collector answers: per path first, in order, then from the shared script, then `Ok`.
+#[derive(Default)]
+struct Script {
+    shared: VecDeque<Answer>,
+    per_path: HashMap<&'static str, VecDeque<Answer>>,
+}
+
+impl Script {
+    fn next(&mut self, path: &str) -> Answer {
+        self.per_path
+            .get_mut(path)
+            .and_then(VecDeque::pop_front)
+            .or_else(|| self.shared.pop_front())
+            .unwrap_or(Answer::Ok)
+    }
+}
+
+/// A collector answering requests from a script, keeping each request's path and body.
 struct Collector {
     addr: SocketAddr,
-    bodies: Arc<Mutex<Vec<Bytes>>>,
+    requests: Arc<Mutex<Vec<(String, Bytes)>>>,
 }
 
 impl Collector {
+    /// Answers requests in order from `script`, whatever their path, then `Ok`.
     async fn start(script: Vec<Answer>) -> Self {
+        Self::start_scripted(Script {
+            shared: script.into(),
+            per_path: HashMap::new(),
+        })
+        .await
+    }
+
+    /// Answers the requests to each path in order from its script, then `Ok`.
+    async fn start_per_path(scripts: Vec<(&'static str, Vec<Answer>)>) -> Self {
+        Self::start_scripted(Script {
+            shared: VecDeque::new(),
+            per_path: scripts
+                .into_iter()
+                .map(|(path, answers)| (path, answers.into()))
+                .collect(),
+        })
+        .await
+    }
+
+    async fn start_scripted(script: Script) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds loopback port 0");
@@ -70,16 +114,16 @@ impl Collector {
         let listener = TcpListener::bind(addr)
             .await
             .expect("the port left free is still free");
-        Self::serve(listener, Vec::new())
+        Self::serve(listener, Script::default())
     }
 
-    fn serve(listener: TcpListener, script: Vec<Answer>) -> Self {
+    fn serve(listener: TcpListener, script: Script) -> Self {
         let addr = listener
             .local_addr()
             .expect("a bound listener has an address");
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(script.into_iter()));
-        let seen = Arc::clone(&bodies);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script));
+        let seen = Arc::clone(&requests);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
@@ -87,18 +131,15 @@ impl Collector {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
                         async move {
+                            let path = request.uri().path().to_owned();
                             let body = request
                                 .into_body()
                                 .collect()
                                 .await
                                 .map(|body| body.to_bytes())
                                 .unwrap_or_default();
-                            seen.lock().expect("not poisoned").push(body);
-                            let answer = script
-                                .lock()
-                                .expect("not poisoned")
-                                .next()
-                                .unwrap_or(Answer::Ok);
+                            let answer = script.lock().expect("not poisoned").next(&path);
+                            seen.lock().expect("not poisoned").push((path, body));
                             let response = match answer {
                                 Answer::Ok => Response::new(Full::new(Bytes::new())),
                                 Answer::Status(code, retry_after) => {
@@ -124,11 +165,26 @@ impl Collector {
                 });
             }
         });
-        Self { addr, bodies }
+        Self { addr, requests }
     }
 
     fn bodies(&self) -> Vec<Bytes> {
-        self.bodies.lock().expect("not poisoned").clone()
+        self.requests
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    /// The requests' paths, in the order they arrived.
+    fn paths(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect()
     }
 
     fn exporter(&self) -> Exporter {
@@ -182,8 +238,15 @@ impl Jitter for Fraction {
 
 /// An exporter to `addr` whose backoff steps are `fraction` of their ceiling.
 fn exporter_to(addr: SocketAddr, fraction: f64) -> Exporter {
-    let vars: HashMap<&str, String> =
-        [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))].into();
+    exporter_with(
+        [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))].into(),
+        fraction,
+    )
+}
+
+/// An exporter configured by the environment `vars`, its backoff steps `fraction` of their
+/// ceiling.
+fn exporter_with(vars: HashMap<&str, String>, fraction: f64) -> Exporter {
     let settings = ExportSettings {
         destination: Destination::from_lookup(|name| vars.get(name).cloned()).0,
         flush_timeout: BUDGET,
@@ -686,5 +749,228 @@ async fn after_a_background_timeout_no_other_signal_holds_the_invocation_again()
         (before_freeze.requeued, before_freeze.logs.requeued),
         (1, 1),
         "{before_freeze:?}"
+    );
+}
+
+/// One gauge, as a metric collection to queue.
+fn gauge() -> Vec<Metric> {
+    vec![Metric {
+        name: "faas.mem_usage".to_owned(),
+        unit: "By".to_owned(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: vec![NumberDataPoint {
+                time_unix_nano: 1_700_000_000_000_000_000,
+                value: Some(number_data_point::Value::AsInt(64 << 20)),
+                ..NumberDataPoint::default()
+            }],
+        })),
+        ..Metric::default()
+    }]
+}
+
+/// Spans, a log record and a metric collection queued, one each.
+fn enqueue_every_signal(exporter: &mut Exporter, index: u64) {
+    exporter.enqueue(vec![span(index)]);
+    exporter.enqueue_logs(vec![report_record()]);
+    exporter.enqueue_metrics(gauge());
+}
+
+/// The items each signal still has queued: spans, log records, metric collections.
+fn requeued(outcome: &FlushOutcome) -> (usize, usize, usize) {
+    (
+        outcome.requeued,
+        outcome.logs.requeued,
+        outcome.metrics.requeued,
+    )
+}
+
+const TRACES_PATH: &str = "/v1/traces";
+const LOGS_PATH: &str = "/v1/logs";
+const METRICS_PATH: &str = "/v1/metrics";
+
+/// The circuit is the collector's: spans, log records and metrics to one hanging collector pay
+/// one probe per backoff step between them, and once a probe is answered the others go in the
+/// same flush.
+#[tokio::test]
+async fn a_hanging_collector_gets_one_probe_per_step_for_all_its_signals() {
+    let collector = Collector::start(vec![Answer::Hang; 5]).await;
+    // Steps of half their ceiling: 500 ms after the first failed probe, then 1 s.
+    let mut exporter = exporter_to(collector.addr, 0.5);
+    enqueue_every_signal(&mut exporter, 0);
+
+    // Closed: each signal's first request goes, concurrently; all three hang.
+    let first = exporter.flush(Duration::from_millis(600)).await;
+    assert_cut(&first);
+    let mut paths = collector.paths();
+    paths.sort();
+    assert_eq!(paths, [LOGS_PATH, METRICS_PATH, TRACES_PATH]);
+
+    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    let probe = exporter.flush(BUDGET).await;
+    assert_eq!(requeued(&probe), (1, 1, 1), "{probe:?}");
+    assert!(
+        probe.elapsed < PROBE_TIMEOUT + Duration::from_millis(200),
+        "one short probe for all three: {:?}",
+        probe.elapsed
+    );
+    assert_eq!(
+        collector.paths()[3..],
+        [TRACES_PATH],
+        "one probe, by the first signal with queued items"
+    );
+    flush_rapidly(&mut exporter, 10).await;
+    assert_eq!(collector.paths().len(), 4, "nothing within the step");
+
+    tokio::time::sleep(BACKOFF_BASE.mul_f64(0.5) + Duration::from_millis(20)).await;
+    exporter.flush(BUDGET).await;
+    assert_eq!(collector.paths()[4..], [TRACES_PATH], "one probe per step");
+    flush_rapidly(&mut exporter, 10).await;
+    assert_eq!(
+        collector.paths().len(),
+        5,
+        "nothing within the doubled step"
+    );
+
+    tokio::time::sleep(BACKOFF_BASE + Duration::from_millis(20)).await;
+    let delivered = exporter.flush(BUDGET).await;
+    assert_eq!(
+        (
+            delivered.exported,
+            delivered.logs.exported,
+            delivered.metrics.exported
+        ),
+        (1, 1, 1),
+        "{delivered:?}"
+    );
+    assert_eq!(requeued(&delivered), (0, 0, 0));
+    let paths = collector.paths();
+    assert_eq!(paths[5], TRACES_PATH, "the probe, answered");
+    let mut rest = paths[6..].to_vec();
+    rest.sort();
+    assert_eq!(
+        rest,
+        [LOGS_PATH, METRICS_PATH],
+        "the others went in the probe's flush, once each"
+    );
+}
+
+/// A `Retry-After` is about the collector: the logs endpoint's holds the spans back too.
+#[tokio::test]
+async fn a_retry_after_on_the_logs_endpoint_holds_the_spans_back_too() {
+    let collector =
+        Collector::start_per_path(vec![(LOGS_PATH, vec![Answer::Status(429, Some("1"))])]).await;
+    let mut exporter = collector.exporter();
+    exporter.enqueue(vec![span(0)]);
+    exporter.enqueue_logs(vec![report_record()]);
+
+    let throttled = exporter.flush(BUDGET).await;
+    assert_eq!(
+        (throttled.exported, throttled.logs.requeued),
+        (1, 1),
+        "the span went with the log record, before the 429: {throttled:?}"
+    );
+    for index in 1..6 {
+        exporter.enqueue(vec![span(index)]);
+        let held = exporter.flush(BUDGET).await;
+        assert_eq!((held.exported, held.logs.exported), (0, 0), "{held:?}");
+        assert!(
+            held.error.as_deref().is_some_and(|e| e.contains("paused")),
+            "{held:?}"
+        );
+    }
+    assert_eq!(
+        collector.paths().len(),
+        2,
+        "no request to the collector before its Retry-After"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let delivered = exporter.flush(BUDGET).await;
+    assert_eq!(
+        (delivered.exported, delivered.logs.exported),
+        (5, 1),
+        "{delivered:?}"
+    );
+    let paths = collector.paths();
+    assert_eq!(
+        paths[2..],
+        [TRACES_PATH, LOGS_PATH],
+        "one probe, then the log record"
+    );
+    let bodies = collector.bodies();
+    let logs: Vec<&Bytes> = paths
+        .iter()
+        .zip(&bodies)
+        .filter(|(path, _)| *path == LOGS_PATH)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(logs[0], logs[1], "the log request is re-sent byte for byte");
+    assert_eq!(
+        names(&bodies[2]),
+        ["invoke-1", "invoke-2", "invoke-3", "invoke-4", "invoke-5"]
+    );
+}
+
+/// A batch refused for good is about that batch: it neither opens the collector's circuit nor
+/// stops the other signals.
+#[tokio::test]
+async fn log_batches_refused_for_good_leave_the_collector_closed_for_the_spans() {
+    let flushes = usize::try_from(FAILURES_TO_OPEN).expect("small") + 1;
+    let collector =
+        Collector::start_per_path(vec![(LOGS_PATH, vec![Answer::Status(400, None); flushes])])
+            .await;
+    let mut exporter = collector.exporter();
+    for index in 0..flushes {
+        exporter.enqueue(vec![span(u64::try_from(index).expect("small"))]);
+        exporter.enqueue_logs(vec![report_record()]);
+        let outcome = exporter.flush(BUDGET).await;
+        assert_eq!(
+            (outcome.exported, outcome.logs.requeued),
+            (1, 0),
+            "{outcome:?}"
+        );
+    }
+    let paths = collector.paths();
+    assert_eq!(paths.len(), 2 * flushes, "every flush sent both: {paths:?}");
+    assert_eq!(exporter.dropped().log_records, flushes as u64);
+    assert_eq!(exporter.dropped().spans, 0);
+}
+
+/// Collectors on different ports are different collectors: one throttling with a long
+/// `Retry-After` holds back only its own signals.
+#[tokio::test]
+async fn collectors_on_different_ports_keep_separate_circuits() {
+    let traces = Collector::start(vec![Answer::Status(429, Some("60"))]).await;
+    let logs = Collector::start(Vec::new()).await;
+    let mut exporter = exporter_with(
+        [
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("http://{}{TRACES_PATH}", traces.addr),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                format!("http://{}{LOGS_PATH}", logs.addr),
+            ),
+            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ]
+        .into(),
+        1.0,
+    );
+    exporter.enqueue(vec![span(0)]);
+    for _ in 0..4 {
+        exporter.enqueue_logs(vec![report_record()]);
+        let outcome = exporter.flush(BUDGET).await;
+        assert_eq!(
+            (outcome.requeued, outcome.logs.exported),
+            (1, 1),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(traces.paths(), [TRACES_PATH], "held by its Retry-After");
+    assert_eq!(
+        logs.paths(),
+        [LOGS_PATH; 4],
+        "the other collector gets every flush"
     );
 }

@@ -1,18 +1,24 @@
-//! The circuit of one endpoint: whether the next request may go, and how long to back off after
-//! failures. Pure: time is passed in, jitter comes from an injected [`Jitter`].
+//! The circuit of one collector: whether the next request may go, and how long to back off after
+//! failures. Pure: time is passed in, jitter comes from an injected [`Jitter`]. The signals sent
+//! to one collector (one scheme, host and port) share one circuit: its state, failure count,
+//! backoff step and `Retry-After` (see the `collector` module).
 //!
-//! - **Closed** (healthy): every flush sends. [`FAILURES_TO_OPEN`] failures in a row, one timeout,
-//!   or one `Retry-After` open it.
+//! - **Closed** (healthy): every flush sends. [`FAILURES_TO_OPEN`] failures in a row (whichever
+//!   signals they were), one timeout, or one `Retry-After` open it.
 //! - **Open**: no request, except one probe once the current step has passed. The first probe
 //!   may go at the next flush (or when `Retry-After` says); after each failed probe the step is
 //!   drawn with full jitter from `[0, min(BACKOFF_CAP, BACKOFF_BASE × 2^(failed probes − 1))]`,
-//!   and never ends before a `Retry-After`. A probe is an ordinary request (the head batch)
-//!   whose time is capped at [`PROBE_TIMEOUT`], so a hanging collector costs one short probe per
-//!   step, not the whole flush budget on every invocation. Each signal's endpoint has its own
-//!   circuit, so the signals sent to one collector probe on steps of their own; what keeps an
-//!   invocation from paying two of their probes (or a probe and another signal's first request)
-//!   is the exporter's pause after a timeout in a background flush (`flush`'s
-//!   [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE)): an invocation pays at most one timeout.
+//!   and never ends before a `Retry-After`. A probe is an ordinary request (the head batch of
+//!   the first signal with queued items in the flush) whose time is capped at
+//!   [`PROBE_TIMEOUT`], so a hanging collector costs one short probe per step, not the whole
+//!   flush budget on every invocation.
+//! - **One probe per step per collector.** The other signals wait for the probe's outcome: if
+//!   it is answered, they go in the same flush (within its budget); if it fails, they make no
+//!   request. More generally, once a request to a collector failed in a flush, no signal starts
+//!   another to it in that flush. A `Retry-After` in any signal's answer holds every signal back.
+//!   A request that was sent while the circuit was closed and ends after another signal's
+//!   failure opened it leaves the circuit open, answered or not, and counts as no failed probe
+//!   (only its `Retry-After` is taken): the probe decides.
 //! - **Nothing listening** (the connection was refused: no request reached a collector, nothing
 //!   went on the wire, the attempt costs one refused connect): a flush that precedes a freeze
 //!   ([`Occasion::BeforeFreeze`]) probes anyway. A frozen sandbox runs no timer, so waiting for
@@ -20,8 +26,14 @@
 //!   flushes keep to the steps.
 //! - **SHUTDOWN** ([`Occasion::Shutdown`]): every open circuit is probed once, whatever its step
 //!   or `Retry-After`: nothing is left after it.
-//! - A delivered request (or an answer that refuses a batch for good: the collector is up) closes
-//!   the circuit and resets the backoff.
+//! - A delivered request, or an answer that refuses one batch for good (a 400: that batch is the
+//!   problem, not the collector, which is up), closes the circuit and resets the backoff; such a
+//!   refusal never opens it.
+//!
+//! What keeps one invocation from paying two probes' time across two flushes (a background flush
+//! and the one before `/event/next`) when a step of nearly zero ends between them, or probes to
+//! two collectors, is the exporter's pause after a timeout in a background flush (`flush`'s
+//! [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE)).
 
 use std::time::{Duration, SystemTime};
 
@@ -64,6 +76,15 @@ pub(crate) enum Permit {
     WaitUntil(SystemTime),
 }
 
+/// Which permit an attempt was sent under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// An ordinary request ([`Permit::Send`]): the circuit was closed when it started.
+    Ordinary,
+    /// The probe of an open circuit ([`Permit::Probe`]).
+    Probe,
+}
+
 /// What an attempt's outcome tells the circuit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -80,7 +101,7 @@ pub(crate) enum Outcome {
     },
 }
 
-/// One endpoint's circuit; see the module documentation.
+/// One collector's circuit; see the module documentation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Circuit {
     state: State,
@@ -136,15 +157,19 @@ impl Circuit {
         }
     }
 
-    /// Takes an attempt's `outcome` at `now`; true when it answered an endpoint that had failed
-    /// since its last answer (a recovery, whether the circuit had opened or not).
+    /// Takes the `outcome` at `now` of an `attempt`; true when it answered a collector that had
+    /// failed since its last answer (a recovery, whether the circuit had opened or not).
     pub(crate) fn record(
         &mut self,
+        attempt: Attempt,
         outcome: Outcome,
         now: SystemTime,
         jitter: &mut dyn Jitter,
     ) -> bool {
+        let late = attempt == Attempt::Ordinary && matches!(self.state, State::Open { .. });
         let (timed_out, not_before) = match outcome {
+            // The probe decides: a `Retry-After` from another signal still holds.
+            Outcome::Answered if late => return false,
             Outcome::Answered => {
                 let recovered = !matches!(self.state, State::Closed { failures: 0 });
                 self.state = State::Closed { failures: 0 };
@@ -168,6 +193,18 @@ impl Circuit {
                     }
                 } else {
                     State::Closed { failures }
+                }
+            }
+            State::Open {
+                failed_probes,
+                next_probe,
+                not_listening: was_not_listening,
+            } if late => {
+                // Sent before another signal's failure opened the circuit: no failed probe.
+                State::Open {
+                    failed_probes,
+                    next_probe: next_probe.max(not_before.unwrap_or(next_probe)),
+                    not_listening: was_not_listening,
                 }
             }
             State::Open { failed_probes, .. } => {
@@ -219,14 +256,14 @@ mod tests {
         let mut circuit = Circuit::default();
         let mut jitter = Fraction(0.5);
         for attempt in 0..FAILURES_TO_OPEN - 1 {
-            assert!(!circuit.record(FAILED, t(0), &mut jitter));
+            assert!(!circuit.record(Attempt::Ordinary, FAILED, t(0), &mut jitter));
             assert_eq!(
                 circuit.permit(t(0), Occasion::Background),
                 Permit::Send,
                 "attempt {attempt}"
             );
         }
-        circuit.record(FAILED, t(10), &mut jitter);
+        circuit.record(Attempt::Ordinary, FAILED, t(10), &mut jitter);
         assert!(circuit.is_open());
         assert_eq!(
             circuit.permit(t(10), Occasion::Background),
@@ -236,7 +273,7 @@ mod tests {
         // Failed probes: steps of half of 1, 2, 4, 5, 5 s.
         let mut now = t(10);
         for expected_ms in [500, 1000, 2000, 2500, 2500] {
-            circuit.record(FAILED, now, &mut jitter);
+            circuit.record(Attempt::Probe, FAILED, now, &mut jitter);
             let next = now + Duration::from_millis(expected_ms);
             assert_eq!(
                 circuit.permit(now, Occasion::Background),
@@ -250,7 +287,7 @@ mod tests {
             now = next;
         }
         assert!(
-            circuit.record(Outcome::Answered, now, &mut jitter),
+            circuit.record(Attempt::Probe, Outcome::Answered, now, &mut jitter),
             "recovered"
         );
         assert_eq!(circuit, Circuit::default(), "the backoff is reset");
@@ -261,6 +298,7 @@ mod tests {
         let mut jitter = Fraction(0.0);
         let mut circuit = Circuit::default();
         circuit.record(
+            Attempt::Ordinary,
             Outcome::Failed {
                 timed_out: true,
                 not_before: None,
@@ -273,6 +311,7 @@ mod tests {
         let mut circuit = Circuit::default();
         let retry_at = t(2000);
         circuit.record(
+            Attempt::Ordinary,
             Outcome::Failed {
                 timed_out: false,
                 not_before: Some(retry_at),
@@ -292,6 +331,7 @@ mod tests {
         // A failed probe with zero jitter still waits for its Retry-After.
         let later = t(5000);
         circuit.record(
+            Attempt::Probe,
             Outcome::Failed {
                 timed_out: false,
                 not_before: Some(later),
@@ -310,9 +350,9 @@ mod tests {
         let mut jitter = Fraction(1.0);
         let mut circuit = Circuit::default();
         for _ in 0..FAILURES_TO_OPEN {
-            circuit.record(Outcome::NotListening, t(0), &mut jitter);
+            circuit.record(Attempt::Ordinary, Outcome::NotListening, t(0), &mut jitter);
         }
-        circuit.record(Outcome::NotListening, t(0), &mut jitter);
+        circuit.record(Attempt::Probe, Outcome::NotListening, t(0), &mut jitter);
         let step_end = t(0) + BACKOFF_BASE;
         assert_eq!(
             circuit.permit(t(10), Occasion::Background),
@@ -321,7 +361,7 @@ mod tests {
         assert_eq!(circuit.blocked_until(t(10)), Some(step_end));
         assert_eq!(circuit.permit(t(10), Occasion::BeforeFreeze), Permit::Probe);
         // Any other failure keeps the step before a freeze too.
-        circuit.record(FAILED, t(10), &mut jitter);
+        circuit.record(Attempt::Probe, FAILED, t(10), &mut jitter);
         assert_eq!(
             circuit.permit(t(20), Occasion::BeforeFreeze),
             Permit::WaitUntil(t(10) + BACKOFF_BASE * 2)
@@ -331,7 +371,50 @@ mod tests {
             Permit::Probe,
             "SHUTDOWN is the last chance"
         );
-        assert!(circuit.record(Outcome::Answered, t(3000), &mut jitter));
+        assert!(circuit.record(Attempt::Probe, Outcome::Answered, t(3000), &mut jitter));
+    }
+
+    #[test]
+    fn a_request_sent_while_closed_that_ends_after_the_circuit_opened_leaves_it_to_the_probe() {
+        let mut jitter = Fraction(1.0);
+        let mut circuit = Circuit::default();
+        let timed_out = Outcome::Failed {
+            timed_out: true,
+            not_before: None,
+        };
+        circuit.record(Attempt::Ordinary, timed_out, t(0), &mut jitter);
+        circuit.record(Attempt::Ordinary, timed_out, t(5), &mut jitter);
+        assert_eq!(
+            circuit.permit(t(5), Occasion::Background),
+            Permit::Probe,
+            "still the first probe, not a step after a failed one"
+        );
+        let retry_at = t(3000);
+        circuit.record(
+            Attempt::Ordinary,
+            Outcome::Failed {
+                timed_out: false,
+                not_before: Some(retry_at),
+            },
+            t(6),
+            &mut jitter,
+        );
+        assert_eq!(
+            circuit.permit(t(6), Occasion::Background),
+            Permit::WaitUntil(retry_at),
+            "its Retry-After holds the circuit"
+        );
+        assert!(
+            !circuit.record(Attempt::Ordinary, Outcome::Answered, t(7), &mut jitter),
+            "a late answer leaves the Retry-After in force"
+        );
+        assert_eq!(circuit.blocked_until(t(7)), Some(retry_at));
+        circuit.record(Attempt::Probe, FAILED, retry_at, &mut jitter);
+        assert_eq!(
+            circuit.permit(retry_at, Occasion::Background),
+            Permit::WaitUntil(retry_at + BACKOFF_BASE),
+            "the first failed probe's step"
+        );
     }
 
     #[test]
@@ -339,17 +422,17 @@ mod tests {
         let mut jitter = Fraction(1.0);
         let mut circuit = Circuit::default();
         assert!(
-            !circuit.record(Outcome::Answered, t(0), &mut jitter),
+            !circuit.record(Attempt::Ordinary, Outcome::Answered, t(0), &mut jitter),
             "nothing had failed"
         );
-        circuit.record(FAILED, t(0), &mut jitter);
-        circuit.record(FAILED, t(0), &mut jitter);
+        circuit.record(Attempt::Ordinary, FAILED, t(0), &mut jitter);
+        circuit.record(Attempt::Ordinary, FAILED, t(0), &mut jitter);
         assert!(
-            circuit.record(Outcome::Answered, t(0), &mut jitter),
+            circuit.record(Attempt::Ordinary, Outcome::Answered, t(0), &mut jitter),
             "it had failed since its last answer, open or not"
         );
-        circuit.record(FAILED, t(0), &mut jitter);
-        circuit.record(FAILED, t(0), &mut jitter);
+        circuit.record(Attempt::Ordinary, FAILED, t(0), &mut jitter);
+        circuit.record(Attempt::Ordinary, FAILED, t(0), &mut jitter);
         assert!(!circuit.is_open());
     }
 

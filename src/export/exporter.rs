@@ -11,7 +11,7 @@ use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
 use super::circuit::{Jitter, RandomJitter};
-use super::fault_log::SharedFaultLog;
+use super::collector::{collector_of, Collector, SharedCollector};
 use super::flush::{Deadline, FlushOutcome, Occasion, TimeoutPause};
 use super::logs::{Logs, LOG_QUEUE_RECORDS};
 use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
@@ -96,7 +96,7 @@ impl Exporter {
         Self::with_jitter(settings, resource, || Box::new(RandomJitter))
     }
 
-    /// [`Exporter::new`] with backoff steps drawn from `jitter` (one source per endpoint) instead
+    /// [`Exporter::new`] with backoff steps drawn from `jitter` (one source per collector) instead
     /// of the process's random generator, so that the requests a fault causes can be counted.
     pub fn with_jitter(
         settings: &ExportSettings,
@@ -129,12 +129,13 @@ impl Exporter {
             let sender = Sender::new(&config, &client, ca.as_ref(), signer)?;
             Ok((sender, config.endpoint, config.transport))
         };
-        // The signals sent to one collector share its failure log (one line per failure kind).
-        let mut fault_logs: HashMap<String, SharedFaultLog> = HashMap::new();
-        let mut fault_log = |endpoint: &str| {
-            fault_logs
+        // The signals sent to one collector share its circuit (one probe per step, one
+        // `Retry-After` for all) and its failure log (one line per failure kind).
+        let mut collectors: HashMap<String, SharedCollector> = HashMap::new();
+        let mut collector = |endpoint: &str| {
+            collectors
                 .entry(collector_of(endpoint))
-                .or_default()
+                .or_insert_with(|| Collector::shared(jitter()))
                 .clone()
         };
         let (traces, endpoint, transport) = if destination.traces {
@@ -144,8 +145,7 @@ impl Exporter {
                 Spans::new(&resource, aws.is_some()),
                 settings.queue_capacity,
                 sender,
-                jitter(),
-                fault_log(&endpoint),
+                collector(&endpoint),
             );
             (Some(outbox), Some(endpoint), Some(transport))
         } else {
@@ -159,8 +159,7 @@ impl Exporter {
                     Metrics::new(&resource),
                     METRIC_QUEUE_COLLECTIONS,
                     sender,
-                    jitter(),
-                    fault_log(&endpoint),
+                    collector(&endpoint),
                 ))
             }
             None => None,
@@ -172,8 +171,7 @@ impl Exporter {
                     Logs::new(&resource),
                     LOG_QUEUE_RECORDS,
                     sender,
-                    jitter(),
-                    fault_log(&endpoint),
+                    collector(&endpoint),
                 )),
                 Err(ExportError::Xray(error @ XrayConfigError::MissingLogGroup)) => {
                     tracing::warn!(%error, "log records are not exported");
@@ -286,8 +284,9 @@ impl Exporter {
     ///
     /// Items leave their queue only once the target acknowledged them: after an error or when
     /// the budget runs out (the request in flight is cancelled) they stay at the front of the
-    /// queue for the next flush, and so they do if this future is dropped. While an endpoint's
-    /// circuit is open, its signal makes no request (see the `circuit` module), and for
+    /// queue for the next flush, and so they do if this future is dropped. While a collector's
+    /// circuit is open, the signals sent to it make no request but one probe (see the `circuit`
+    /// module), and for
     /// [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE) after a request timed out in a background flush no
     /// signal makes one (see the `flush` module). Never blocks the thread, and returns within the
     /// budget plus scheduling delay.
@@ -443,38 +442,5 @@ async fn flush_optional<B: Batcher>(
     match outbox {
         Some(outbox) => outbox.flush(deadline, occasion, paused_until).await,
         None => OutboxFlush::default(),
-    }
-}
-
-/// The collector an endpoint URL names: its scheme and authority, without the signal's path.
-fn collector_of(endpoint: &str) -> String {
-    match endpoint.parse::<http::Uri>() {
-        Ok(uri) => match (uri.scheme_str(), uri.authority()) {
-            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-            _ => endpoint.to_owned(),
-        },
-        Err(_) => endpoint.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::collector_of;
-
-    #[test]
-    fn the_signals_of_one_collector_share_it() {
-        assert_eq!(
-            collector_of("http://127.0.0.1:4318/v1/traces"),
-            collector_of("http://127.0.0.1:4318/v1/logs")
-        );
-        assert_eq!(
-            collector_of("https://logs.eu-west-1.amazonaws.com/v1/logs"),
-            "https://logs.eu-west-1.amazonaws.com"
-        );
-        assert_ne!(
-            collector_of("https://xray.eu-west-1.amazonaws.com/v1/traces"),
-            collector_of("https://logs.eu-west-1.amazonaws.com/v1/logs")
-        );
-        assert_eq!(collector_of("not a url"), "not a url");
     }
 }

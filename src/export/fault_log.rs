@@ -8,7 +8,6 @@
 //! dropped in total), so a line never claims more than what was kept or dropped.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::failure::FailureKind;
@@ -33,9 +32,6 @@ pub(crate) struct RecoveryLine {
     /// How long the outage lasted.
     pub(crate) outage: Duration,
 }
-
-/// The failure log of one collector, shared by the signals sent to it.
-pub(crate) type SharedFaultLog = Arc<Mutex<FaultLog>>;
 
 /// The rate limiter of one collector's failure lines.
 #[derive(Debug, Default)]

@@ -14,13 +14,14 @@
 //!   SHUTDOWN).
 //! - **Dropped for good.** A batch the target refuses as such (see `failure`) is dropped, counted
 //!   with the queue's drops and logged (rate-limited), and the flush goes on with the next batch.
-//! - **Fail cheaply.** A failed request ends the signal's flush (no retry within a flush: it would
-//!   spend the budget the invocation waits on), and its endpoint's circuit (`circuit`) decides
-//!   when the next request may go: while it is open, a flush makes no request at all.
+//! - **Fail cheaply.** A failed request ends the flush of every signal sent to its collector (no
+//!   retry within a flush: it would spend the budget the invocation waits on), and the
+//!   collector's circuit (`circuit`, shared by those signals) decides when the next request may
+//!   go: while it is open, a flush makes one probe at most, and none within the backoff step.
 //! - **One timeout per invocation.** An invocation can wait on two flushes: a background flush
 //!   that was running when its result came, and its own before `/event/next`, which the owner
-//!   task starts right after the first. The second could send what the first did not (another
-//!   signal's probe, whose step ended meanwhile, or its first request to the same collector) and
+//!   task starts right after the first. The second could send what the first did not (the next
+//!   probe, when a step of nearly zero ended meanwhile, or a request to another collector) and
 //!   hold the invocation for a second budget. So after a request timed out in a background flush
 //!   (the whole flush budget the first time, one probe afterwards), no request starts, to any
 //!   endpoint and for any signal, for [`TIMEOUT_PAUSE`]; only SHUTDOWN's flush goes anyway. A
@@ -94,6 +95,11 @@ impl Deadline {
             started: Instant::now(),
             budget: budget.min(flush_timeout),
         }
+    }
+
+    /// When the flush started: a request failed at or after it failed in this flush.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
     }
 
     /// The moment it passes.

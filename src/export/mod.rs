@@ -16,7 +16,8 @@
 //! | `queue` | the bounded queue of one signal's items and its drop accounting |
 //! | `request` | what every request carries (resource, scope) and the encoded request |
 //! | `flush` | the flush policy: time budget, deadline, what is kept, what is dropped for good, the pause after a timeout |
-//! | `circuit` | when an endpoint may be sent to: backoff with jitter, `Retry-After`, probes |
+//! | `circuit` | when a collector may be sent to: backoff with jitter, `Retry-After`, probes |
+//! | `collector` | what the signals sent to one collector share: its circuit, its one probe, its failure log |
 //! | `failure` | what a failed attempt was, and the drop rule |
 //! | `retry_after` | `Retry-After` parsed |
 //! | `fault_log` | how often failures are logged |
@@ -30,6 +31,7 @@
 //! queue bound, and each signal's target.
 
 mod circuit;
+mod collector;
 mod exporter;
 mod failure;
 mod fault_log;

@@ -1,6 +1,7 @@
 //! One signal on its way out: its bounded queue, the encoded request at the head of it, its
-//! endpoint's [`Sender`] and [`Circuit`], and its rate-limited failure lines; and the loop that
-//! sends it within a flush's [`Deadline`].
+//! endpoint's [`Sender`], the [`Collector`](super::collector::Collector) it shares with the
+//! other signals sent there (circuit, probe, failure log), and its rate-limited failure lines;
+//! and the loop that sends it within a flush's [`Deadline`].
 //!
 //! What a signal brings is a [`Batcher`]: how many queued items go in one request, how they are
 //! encoded, and which items it refuses before queueing (X-Ray's span size limit).
@@ -12,15 +13,16 @@
 //! items and is discarded, to be encoded again from what is left).
 
 use std::io;
-use std::sync::{MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry_sdk::Resource;
 use tokio::time::Instant;
 
-use super::circuit::{Circuit, Jitter, Outcome, Permit, PROBE_TIMEOUT};
+use super::circuit::{Attempt, Outcome, Permit, PROBE_TIMEOUT};
+use super::collector::SharedCollector;
 use super::failure::{FailureKind, SendError};
-use super::fault_log::{FaultLog, RecoveryLine, SharedFaultLog};
+use super::fault_log::RecoveryLine;
 use super::flush::{Deadline, Occasion, SignalFlush};
 use super::otlp::{HttpError, Sender};
 use super::queue::{Batch, Queue};
@@ -69,22 +71,18 @@ pub(crate) struct Outbox<B: Batcher> {
     queue: Queue<B::Item>,
     pending: Option<EncodedRequest>,
     sender: Sender,
-    circuit: Circuit,
-    jitter: Box<dyn Jitter>,
     /// Shared with the other signals sent to the same collector.
-    faults: SharedFaultLog,
+    collector: SharedCollector,
 }
 
 impl<B: Batcher> Outbox<B> {
-    /// An empty outbox of at most `capacity` items sent through `sender`, its failures logged
-    /// through `faults`.
+    /// An empty outbox of at most `capacity` items sent through `sender` to `collector`.
     pub(crate) fn new(
         signal: Signal,
         batcher: B,
         capacity: usize,
         sender: Sender,
-        jitter: Box<dyn Jitter>,
-        faults: SharedFaultLog,
+        collector: SharedCollector,
     ) -> Self {
         Self {
             signal,
@@ -92,9 +90,7 @@ impl<B: Batcher> Outbox<B> {
             queue: Queue::new(capacity),
             pending: None,
             sender,
-            circuit: Circuit::default(),
-            jitter,
-            faults,
+            collector,
         }
     }
 
@@ -152,13 +148,15 @@ impl<B: Batcher> Outbox<B> {
         if self.queue.is_empty() {
             return None;
         }
-        self.circuit.blocked_until(now)
+        self.collector.blocked_until(now)
     }
 
-    /// Sends the queue, batch by batch, until it is empty, a request fails (other than by a
-    /// refusal for good), the circuit or the `paused_until` moment (see `flush`'s
-    /// [`TimeoutPause`](super::flush::TimeoutPause)) holds it back, or the `deadline` passes;
-    /// `occasion` says what follows the flush (the circuit's probe policy).
+    /// Sends the queue, batch by batch, until it is empty, a request to the collector fails in
+    /// this flush (this signal's or another's, other than by a refusal for good), the circuit or
+    /// the `paused_until` moment (see `flush`'s [`TimeoutPause`](super::flush::TimeoutPause))
+    /// holds it back, or the `deadline` passes; `occasion` says what follows the flush (the
+    /// circuit's probe policy). While another signal probes the collector, it waits for the
+    /// probe's outcome.
     pub(crate) async fn flush(
         &mut self,
         deadline: Deadline,
@@ -169,15 +167,40 @@ impl<B: Batcher> Outbox<B> {
         let mut error = None;
         let mut recovery = None;
         let mut timed_out = false;
+        let collector = Arc::clone(&self.collector);
         while !self.queue.is_empty() {
+            if collector.failed_since(deadline.started()) {
+                error = Some(format!(
+                    "{} export stopped: a request to the collector failed in this flush",
+                    self.signal.name()
+                ));
+                break;
+            }
             let now = SystemTime::now();
             let permit = match paused_until {
                 Some(until) if until > now => Permit::WaitUntil(until),
-                _ => self.circuit.permit(now, occasion),
+                _ => collector.permit(now, occasion),
             };
-            let probe = match permit {
-                Permit::Send => false,
-                Permit::Probe => true,
+            // Held until the probe's outcome is recorded, at the end of this iteration.
+            let (attempt, _probe_gate) = match permit {
+                Permit::Send => (Attempt::Ordinary, None),
+                Permit::Probe => match collector.try_probe() {
+                    Some(gate) => (Attempt::Probe, Some(gate)),
+                    None => {
+                        // Another signal probes the collector: its outcome decides.
+                        if tokio::time::timeout_at(deadline.at(), collector.probe_done())
+                            .await
+                            .is_err()
+                        {
+                            error = Some(format!(
+                                "export did not finish within {:?}",
+                                deadline.budget()
+                            ));
+                            break;
+                        }
+                        continue;
+                    }
+                },
                 Permit::WaitUntil(at) => {
                     error = Some(format!(
                         "{} export paused after failures; next attempt in {:?}",
@@ -203,7 +226,7 @@ impl<B: Batcher> Outbox<B> {
                     continue;
                 }
             };
-            let timeout = if probe {
+            let timeout = if attempt == Attempt::Probe {
                 self.sender.timeout().min(PROBE_TIMEOUT)
             } else {
                 self.sender.timeout()
@@ -225,7 +248,7 @@ impl<B: Batcher> Outbox<B> {
                 Ok(()) => {
                     self.acknowledged(request.items);
                     exported += request.items;
-                    recovery = recovery.or(self.answered(now));
+                    recovery = recovery.or(self.answered(attempt, now));
                 }
                 Err(send_error) => {
                     let kind = send_error.kind();
@@ -233,7 +256,7 @@ impl<B: Batcher> Outbox<B> {
                         self.pending = None;
                         self.queue.drop_rejected(request.items);
                         self.log_failure(kind, now, &send_error, request.items);
-                        recovery = recovery.or(self.answered(now));
+                        recovery = recovery.or(self.answered(attempt, now));
                         error = Some(send_error.to_string());
                         continue;
                     }
@@ -255,7 +278,7 @@ impl<B: Batcher> Outbox<B> {
                             not_before: send_error.not_before(now),
                         }
                     };
-                    self.circuit.record(outcome, now, self.jitter.as_mut());
+                    collector.record(attempt, outcome, now);
                     self.log_failure(kind, now, &send_error, 0);
                     error = Some(send_error.to_string());
                     break;
@@ -304,24 +327,16 @@ impl<B: Batcher> Outbox<B> {
         self.queue.remove_sent(items);
     }
 
-    /// The endpoint answered: the circuit closes; after this signal's failures, what the recovery
-    /// line says. Another signal's success says nothing about this one's failures (its endpoint
-    /// may take traces and still refuse log records), so only the signal that failed recovers.
-    fn answered(&mut self, now: SystemTime) -> Option<RecoveryLine> {
-        let recovered = self
-            .circuit
-            .record(Outcome::Answered, now, self.jitter.as_mut());
+    /// The collector answered an `attempt`: its circuit closes (unless the attempt started
+    /// before it opened: the probe decides); after failures, what the recovery line says (the
+    /// first signal answered after an outage says it).
+    fn answered(&self, attempt: Attempt, now: SystemTime) -> Option<RecoveryLine> {
+        let recovered = self.collector.record(attempt, Outcome::Answered, now);
         if recovered {
-            self.fault_log().delivered(now)
+            self.collector.faults().delivered(now)
         } else {
             None
         }
-    }
-
-    /// The collector's failure log; never held across an await.
-    fn fault_log(&self) -> MutexGuard<'_, FaultLog> {
-        // A panic while it was held costs at worst a miscounted line, never the export.
-        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// One rate-limited line about a failed attempt; `dropped` items of it were dropped for good.
@@ -332,11 +347,11 @@ impl<B: Batcher> Outbox<B> {
         error: &SendError,
         dropped: usize,
     ) {
-        let Some(line) = self.fault_log().failed(kind, now) else {
+        let Some(line) = self.collector.faults().failed(kind, now) else {
             return;
         };
         let next_attempt_s = self
-            .circuit
+            .collector
             .blocked_until(now)
             .and_then(|at| at.duration_since(now).ok())
             .map_or(0, |wait: Duration| wait.as_secs());
