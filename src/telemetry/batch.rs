@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 
 use super::body::{self, check, record_fields, NeedsText, ReadRecord, SpareRecord};
 use super::events::TelemetryEvent;
+use super::ids::RequestIds;
 use super::lenient::{next_value, Fields, StartingWith};
 use super::time::parse_time;
 
@@ -70,6 +71,7 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
             needs_text: false,
         };
         let mut spare = None;
+        let mut ids = RequestIds::default();
         // Each element starts with the allocation the last record read in passing left.
         while let Some(element) =
             seq.next_element_seed(StartingWith(|| Element::<'de, RAW_RECORDS> {
@@ -79,7 +81,7 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
         {
             match element.object() {
                 Some(element) => element
-                    .add_to(&mut batch, &mut spare)
+                    .add_to(&mut batch, &mut spare, &mut ids)
                     .map_err(de::Error::custom)?,
                 None => batch.skipped += 1,
             }
@@ -140,11 +142,12 @@ impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
     /// Adds the element to `batch`: its event, or one more skipped element when it is not one, or
     /// `needs_text` when a record read in passing is needed as text; `Err` when the record is not
     /// valid JSON. The allocation of a record read in passing, or the one the element was given,
-    /// is left in `spare`.
+    /// is left in `spare`; request ids are made through `ids`.
     fn add_to(
         self,
         batch: &mut Batch<RAW_RECORDS>,
         spare: &mut SpareRecord<'de>,
+        ids: &mut RequestIds,
     ) -> Result<(), serde_json::Error> {
         *spare = self.spare;
         let Some(kind) = self.kind else {
@@ -160,9 +163,9 @@ impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
             .and_then(parse_time)
             .unwrap_or_else(SystemTime::now);
         let body = match self.record {
-            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time, spare),
-            Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time)?),
-            None => Ok(body::read(&kind, None, time)?),
+            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time, spare, ids),
+            Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time, ids)?),
+            None => Ok(body::read(&kind, None, time, ids)?),
         };
         match body {
             // The event is built where it is kept: a body is a few hundred bytes to move.

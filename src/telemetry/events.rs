@@ -6,6 +6,7 @@
 //! field, records may gain keys in any schema version, and `function`/`extension` records may be
 //! strings or objects depending on the log format.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -249,8 +250,8 @@ impl PlatformStatus {
 /// One entry of `spans`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlatformSpan {
-    /// `name`, e.g. `responseLatency`.
-    pub name: String,
+    /// `name`, e.g. `responseLatency` (the platform's own names are not copied).
+    pub name: Cow<'static, str>,
     /// `start`; the event's time when unreadable.
     pub start: SystemTime,
     /// `durationMs`.
