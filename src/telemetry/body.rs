@@ -210,7 +210,7 @@ pub(super) struct Record<'de> {
     runtime_version: Option<String>,
     /// Borrowed: a request id is kept as a [`RequestId`](crate::record::RequestId), never as a `String`.
     request_id: Option<Cow<'de, str>>,
-    version: Option<String>,
+    version: Option<Cow<'static, str>>,
     status: Option<PlatformStatus>,
     error_type: Option<String>,
     metrics: Option<Metrics>,
@@ -234,7 +234,11 @@ impl<'de> Fields<'de> for Record<'de> {
             }
             "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
             "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
-            "version" => self.version = next_value(map)?.string(),
+            "version" => {
+                self.version = next_value(map)?
+                    .text()
+                    .map(|v| known(v, &UNPUBLISHED_VERSION));
+            }
             "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
             "errorType" => self.error_type = next_value(map)?.string(),
             "tenantId" => self.tenant_id = next_value(map)?.string(),
@@ -446,7 +450,7 @@ impl<'de> Fields<'de> for Span {
     fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let value = next_value(map)?;
         match key {
-            "name" => self.name = value.text().map(span_name),
+            "name" => self.name = value.text().map(|name| known(name, &PLATFORM_SPAN_NAMES)),
             "start" => self.start = value.text().as_deref().and_then(parse_time),
             "durationMs" => self.duration_ms = value.float().unwrap_or(f64::NAN),
             _ => {}
@@ -464,11 +468,15 @@ const PLATFORM_SPAN_NAMES: [&str; 4] = [
     "extensionOverhead",
 ];
 
-/// `name` of a span: one of [`PLATFORM_SPAN_NAMES`], or its own text.
-fn span_name(name: Cow<'_, str>) -> Cow<'static, str> {
-    match PLATFORM_SPAN_NAMES.into_iter().find(|known| *known == name) {
-        Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(name.into_owned()),
+/// The `version` of `platform.start` for a function's unpublished version: it is borrowed instead
+/// of copied.
+const UNPUBLISHED_VERSION: [&str; 1] = ["$LATEST"];
+
+/// `text` as the one of `names` it is, borrowed, or as its own copy.
+fn known(text: Cow<'_, str>, names: &[&'static str]) -> Cow<'static, str> {
+    match names.iter().find(|name| **name == text) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(text.into_owned()),
     }
 }
 

@@ -134,8 +134,8 @@ pub enum TelemetryBody {
 pub struct Start {
     /// `requestId`.
     pub request_id: RequestId,
-    /// `version`: the function version.
-    pub version: Option<String>,
+    /// `version`: the function version (`$LATEST` is not copied).
+    pub version: Option<Cow<'static, str>>,
     /// `tracing`.
     pub tracing: Option<PlatformTracing>,
     /// `tenantId`: the tenant of a function in tenant isolation mode.
@@ -397,6 +397,33 @@ mod tests {
             );
         }
         assert_eq!(events.len(), 3);
+    }
+
+    #[test]
+    fn the_platform_s_own_names_are_borrowed_and_others_copied() {
+        let body = br#"[{"type":"platform.start","record":{"requestId":"r1","version":"$LATEST"}},
+            {"type":"platform.start","record":{"requestId":"r2","version":"7"}},
+            {"type":"platform.report","record":{"requestId":"r2","spans":[
+             {"name":"extensionOverhead","durationMs":1},{"name":"mine","durationMs":2}]}}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        let versions: Vec<&Option<Cow<'static, str>>> = events[..2]
+            .iter()
+            .map(|e| match &e.body {
+                TelemetryBody::Start(start) => &start.version,
+                other => panic!("not a start: {other:?}"),
+            })
+            .collect();
+        assert!(matches!(versions[0], Some(Cow::Borrowed("$LATEST"))));
+        assert!(matches!(versions[1], Some(Cow::Owned(v)) if v == "7"));
+        let TelemetryBody::Report(report) = &events[2].body else {
+            panic!("not a report: {:?}", events[2]);
+        };
+        assert!(matches!(
+            report.spans[0].name,
+            Cow::Borrowed("extensionOverhead")
+        ));
+        assert!(matches!(&report.spans[1].name, Cow::Owned(name) if name == "mine"));
     }
 
     #[test]
