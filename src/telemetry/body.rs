@@ -74,9 +74,10 @@ pub(super) fn record_fields<'de>(spare: &mut SpareRecord<'de>) -> Box<Record<'de
 }
 
 /// Whether records of type `kind` are best read in passing ([`ReadRecord`]) rather than kept as
-/// raw text: those of the platform types built from an object's fields.
+/// raw text: log lines (a string, or an object with its `message`, almost always; kept as raw text
+/// they would be read twice) and the platform types built from an object's fields.
 pub(super) fn reads_in_passing(kind: &str) -> bool {
-    platform_body(kind).is_some()
+    matches!(kind, "function" | "extension") || platform_body(kind).is_some()
 }
 
 /// The body of an event of type `kind` at `time` whose record was read in passing: like [`read`],

@@ -287,14 +287,12 @@ pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
     let batch =
         std::str::from_utf8(body)
             .ok()
-            .and_then(
-                |text| match serde_json::from_str::<Batch<false>>(text).ok()? {
-                    batch if batch.needs_text => serde_json::from_str::<Batch<true>>(text)
-                        .ok()
-                        .map(|batch| (batch.events, batch.skipped)),
-                    batch => Some((batch.events, batch.skipped)),
-                },
-            );
+            .and_then(|text| match Batch::<false>::read(text).ok()? {
+                batch if batch.needs_text => Batch::<true>::read(text)
+                    .ok()
+                    .map(|batch| (batch.events, batch.skipped)),
+                batch => Some((batch.events, batch.skipped)),
+            });
     match batch {
         Some(read) => read,
         None => (Vec::new(), 1),
