@@ -62,7 +62,7 @@ fn platform_time(raw: &str) -> Option<SystemTime> {
     // A word at a time: this runs for every time in every delivery. XORed with the zeros, a digit
     // becomes its value and a right separator 0; each byte is then checked against its limit.
     let mut d = [0u8; PLATFORM_TIME_LEN];
-    for (at, (zeros, headroom)) in PLATFORM_TIME_CHECK.into_iter().enumerate() {
+    for (at, &(zeros, headroom)) in PLATFORM_TIME_CHECK.iter().enumerate() {
         let range = at * WORD..(at + 1) * WORD;
         let x = u64::from_le_bytes(b[range.clone()].try_into().ok()?) ^ zeros;
         // A byte below 0x80 plus its headroom sets its top bit (without carrying into the next
