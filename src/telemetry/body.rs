@@ -235,11 +235,7 @@ impl<'de> Fields<'de> for Record<'de> {
             }
             "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
             "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
-            "version" => {
-                self.version = next_value(map)?
-                    .text()
-                    .map(|v| known(v, &UNPUBLISHED_VERSION));
-            }
+            "version" => self.version = next_value(map)?.text().map(function_version),
             "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
             "errorType" => self.error_type = next_value(map)?.string(),
             "tenantId" => self.tenant_id = next_value(map)?.string(),
@@ -451,7 +447,7 @@ impl<'de> Fields<'de> for Span {
     fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let value = next_value(map)?;
         match key {
-            "name" => self.name = value.text().map(|name| known(name, &PLATFORM_SPAN_NAMES)),
+            "name" => self.name = value.text().map(span_name),
             "start" => self.start = value.text().as_deref().and_then(parse_time),
             "durationMs" => self.duration_ms = value.float().unwrap_or(f64::NAN),
             _ => {}
@@ -460,24 +456,33 @@ impl<'de> Fields<'de> for Span {
     }
 }
 
-/// The names of the spans the platform reports for an invocation: a span named by one of them
+/// The names of the spans the platform reports for an invocation; a span named by one of them
 /// borrows the name instead of copying it.
-const PLATFORM_SPAN_NAMES: [&str; 4] = [
-    "responseLatency",
-    "responseDuration",
-    "runtimeOverhead",
-    "extensionOverhead",
-];
+const RESPONSE_LATENCY: &str = "responseLatency";
+const RESPONSE_DURATION: &str = "responseDuration";
+const RUNTIME_OVERHEAD: &str = "runtimeOverhead";
+const EXTENSION_OVERHEAD: &str = "extensionOverhead";
 
-/// The `version` of `platform.start` for a function's unpublished version: it is borrowed instead
-/// of copied.
-const UNPUBLISHED_VERSION: [&str; 1] = ["$LATEST"];
+/// `name` of a span: the platform's own names borrowed, others copied.
+fn span_name(name: Cow<'_, str>) -> Cow<'static, str> {
+    // A match compares in line, without a call per known name.
+    Cow::Borrowed(match &*name {
+        RESPONSE_LATENCY => RESPONSE_LATENCY,
+        RESPONSE_DURATION => RESPONSE_DURATION,
+        RUNTIME_OVERHEAD => RUNTIME_OVERHEAD,
+        EXTENSION_OVERHEAD => EXTENSION_OVERHEAD,
+        _ => return Cow::Owned(name.into_owned()),
+    })
+}
 
-/// `text` as the one of `names` it is, borrowed, or as its own copy.
-fn known(text: Cow<'_, str>, names: &[&'static str]) -> Cow<'static, str> {
-    match names.iter().find(|name| **name == text) {
-        Some(name) => Cow::Borrowed(name),
-        None => Cow::Owned(text.into_owned()),
+/// The `version` of `platform.start` for a function's unpublished version.
+const LATEST: &str = "$LATEST";
+
+/// `version` of `platform.start`: [`LATEST`] borrowed, others copied.
+fn function_version(version: Cow<'_, str>) -> Cow<'static, str> {
+    match &*version {
+        LATEST => Cow::Borrowed(LATEST),
+        _ => Cow::Owned(version.into_owned()),
     }
 }
 
