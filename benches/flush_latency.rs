@@ -134,7 +134,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
     let identity = SpanIdentity::from_lambda_header(Some(&header), start);
     let request_id = RequestId::new(format!("c6af9ac6-7b61-11e6-9a41-{n:012}"));
     let phase = |name: &str, at: u64, duration_ms: f64| PlatformSpan {
-        name: name.to_owned(),
+        name: name.to_owned().into(),
         start: start + ms(at),
         duration_ms,
     };

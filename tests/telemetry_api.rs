@@ -1110,7 +1110,7 @@ async fn the_sandbox_accepts_the_subscription_and_its_deliveries_parse() {
     };
     assert_eq!(done, &request_id);
     assert_eq!(status, &Some(PlatformStatus::Success));
-    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
     assert_eq!(
         names,
         ["responseLatency", "responseDuration", "runtimeOverhead"]

@@ -1,13 +1,15 @@
 //! One delivered batch read with serde straight into events: the array, and each element's `type`,
 //! `time` and `record`.
 //!
-//! A record is read in passing into the fields any record object may have when its type is a
-//! platform type built from those fields, or not yet known (the platform writes `type` first; the
-//! local sandbox writes keys in sorted order, `record` first). Other records are kept as raw text
-//! until the element ends. The rare batch where a record read in passing turns out to be needed as
-//! JSON text (a type kept as JSON, a log record that is not a string or has no `message`) is read
-//! again with every record kept as raw text ([`Batch::needs_text`]). Records read in passing share
-//! one allocation per batch: each is read into the one its predecessor was built from.
+//! A record is read in passing into the fields any record object may have when its type is a log
+//! type (`function`, `extension`), a platform type built from those fields, or not yet known (the
+//! platform writes `type` first; the local sandbox writes keys in sorted order, `record` first).
+//! Other records are kept as raw text until the element ends. The rare batch where a record read
+//! in passing turns out to be needed as JSON text (a type kept as JSON, a log record that is not a
+//! string or has no `message`) is read again with every record kept as raw text
+//! ([`Batch::needs_text`]). Records read in passing share one allocation per batch: each is read
+//! into the one its predecessor was built from. The list of events starts with room for as many
+//! as the body's length suggests, so that it rarely moves while it fills.
 //!
 //! What is accepted is exactly what parsing the batch into `serde_json::Value` accepts; a batch
 //! that `Value` would refuse is refused whole.
@@ -15,12 +17,14 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::body::{self, check, record_fields, NeedsText, ReadRecord, SpareRecord};
 use super::events::TelemetryEvent;
+use super::ids::RequestIds;
 use super::lenient::{next_value, Fields, StartingWith};
+use super::subscribe::BUFFER_MAX_ITEMS;
 use super::time::parse_time;
 
 /// The deepest nesting of arrays and objects that serde_json's parser accepts in a document (its
@@ -31,9 +35,22 @@ const JSON_NESTING_LIMIT: usize = 127;
 /// object. It is enforced here because records are parsed on their own, from their raw text.
 const RECORD_NESTING_LIMIT: usize = JSON_NESTING_LIMIT - 2;
 
-/// The events a batch's list starts with room for: a delivery usually holds a few invocations'
-/// events (start, runtimeDone, report, log lines), which then fit without the list regrowing.
-const INITIAL_EVENTS: usize = 16;
+/// The fewest events a batch's list starts with room for.
+const MIN_INITIAL_EVENTS: usize = 16;
+
+/// Bytes of a delivery per event, on the low side: a short log line's element takes about 100,
+/// a platform event's 200 to 600. A list with room for the body's length over this rarely regrows
+/// (each regrowth moves every event already read).
+const EVENT_BYTES_LOW: usize = 128;
+
+/// The most events a batch's list starts with room for: the platform cuts a batch at the
+/// subscription's `maxItems`.
+const MAX_INITIAL_EVENTS: usize = BUFFER_MAX_ITEMS as usize;
+
+/// The events a batch of `body_len` bytes starts with room for.
+fn initial_events(body_len: usize) -> usize {
+    (body_len / EVENT_BYTES_LOW).clamp(MIN_INITIAL_EVENTS, MAX_INITIAL_EVENTS)
+}
 
 /// A batch read whole: its events in delivery order and the count of elements that were not.
 /// `RAW_RECORDS`: every record is kept as raw text until its element ends.
@@ -48,13 +65,29 @@ pub(super) struct Batch<const RAW_RECORDS: bool> {
     pub(super) needs_text: bool,
 }
 
-impl<'de, const RAW_RECORDS: bool> Deserialize<'de> for Batch<RAW_RECORDS> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(BatchVisitor)
+impl<const RAW_RECORDS: bool> Batch<RAW_RECORDS> {
+    /// Reads the batch `text` (as `serde_json::from_str` would), its list sized from its length.
+    pub(super) fn read(text: &str) -> Result<Self, serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let batch = WithRoom(initial_events(text.len())).deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(batch)
     }
 }
 
-struct BatchVisitor<const RAW_RECORDS: bool>;
+/// Reads a [`Batch`] whose list starts with room for `.0` events.
+struct WithRoom<const RAW_RECORDS: bool>(usize);
+
+impl<'de, const RAW_RECORDS: bool> DeserializeSeed<'de> for WithRoom<RAW_RECORDS> {
+    type Value = Batch<RAW_RECORDS>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(BatchVisitor(self.0))
+    }
+}
+
+/// Reads the array, with room for `.0` events.
+struct BatchVisitor<const RAW_RECORDS: bool>(usize);
 
 impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
     type Value = Batch<RAW_RECORDS>;
@@ -65,11 +98,12 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut batch = Batch {
-            events: Vec::with_capacity(INITIAL_EVENTS),
+            events: Vec::with_capacity(self.0),
             skipped: 0,
             needs_text: false,
         };
         let mut spare = None;
+        let mut ids = RequestIds::default();
         // Each element starts with the allocation the last record read in passing left.
         while let Some(element) =
             seq.next_element_seed(StartingWith(|| Element::<'de, RAW_RECORDS> {
@@ -79,7 +113,7 @@ impl<'de, const RAW_RECORDS: bool> Visitor<'de> for BatchVisitor<RAW_RECORDS> {
         {
             match element.object() {
                 Some(element) => element
-                    .add_to(&mut batch, &mut spare)
+                    .add_to(&mut batch, &mut spare, &mut ids)
                     .map_err(de::Error::custom)?,
                 None => batch.skipped += 1,
             }
@@ -140,11 +174,12 @@ impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
     /// Adds the element to `batch`: its event, or one more skipped element when it is not one, or
     /// `needs_text` when a record read in passing is needed as text; `Err` when the record is not
     /// valid JSON. The allocation of a record read in passing, or the one the element was given,
-    /// is left in `spare`.
+    /// is left in `spare`; request ids are made through `ids`.
     fn add_to(
         self,
         batch: &mut Batch<RAW_RECORDS>,
         spare: &mut SpareRecord<'de>,
+        ids: &mut RequestIds,
     ) -> Result<(), serde_json::Error> {
         *spare = self.spare;
         let Some(kind) = self.kind else {
@@ -160,9 +195,9 @@ impl<'de, const RAW_RECORDS: bool> Element<'de, RAW_RECORDS> {
             .and_then(parse_time)
             .unwrap_or_else(SystemTime::now);
         let body = match self.record {
-            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time, spare),
-            Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time)?),
-            None => Ok(body::read(&kind, None, time)?),
+            Some(ElementRecord::Read(record)) => body::from_read(&kind, record, time, spare, ids),
+            Some(ElementRecord::Raw(raw)) => Ok(body::read(&kind, Some(raw), time, ids)?),
+            None => Ok(body::read(&kind, None, time, ids)?),
         };
         match body {
             // The event is built where it is kept: a body is a few hundred bytes to move.
@@ -213,6 +248,13 @@ fn nests_deeper_than(raw: &str, limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_list_is_sized_from_the_body_within_its_bounds() {
+        assert_eq!(initial_events(0), MIN_INITIAL_EVENTS);
+        assert_eq!(initial_events(9172), 71);
+        assert_eq!(initial_events(4 * 1024 * 1024), 1000);
+    }
 
     #[test]
     fn nesting_is_measured_outside_strings() {

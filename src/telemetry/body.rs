@@ -15,21 +15,23 @@ use super::events::{
     LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics, RuntimeDone,
     Start, TelemetryBody,
 };
+use super::ids::RequestIds;
 use super::lenient::{next_value, Fields, Lenient, Skip};
 use super::time::parse_time;
-use crate::record::RequestId;
 
 /// Reads `record` (absent: `null`) as the body of an event of type `kind` that happened at `time`.
 /// `Ok(None)` when the record does not make an event (a platform record that is not an object, an
-/// invocation event without `requestId`); `Err` only when the record is not valid JSON.
+/// invocation event without `requestId`); `Err` only when the record is not valid JSON. Request ids
+/// are made through `ids`.
 pub(super) fn read(
     kind: &str,
     record: Option<&RawValue>,
     time: SystemTime,
+    ids: &mut RequestIds,
 ) -> Result<Option<TelemetryBody>, serde_json::Error> {
     match kind {
-        "function" => log(LogSource::Function, record).map(Some),
-        "extension" => log(LogSource::Extension, record).map(Some),
+        "function" => log(LogSource::Function, record, ids).map(Some),
+        "extension" => log(LogSource::Extension, record, ids).map(Some),
         "platform.restoreStart" => {
             let fields = match record {
                 Some(raw) => serde_json::from_str::<ReadRecord<'_>>(raw.get())?,
@@ -43,7 +45,7 @@ pub(super) fn read(
                     return Ok(None);
                 };
                 let fields = serde_json::from_str::<ReadRecord<'_>>(raw.get())?.object();
-                Ok(fields.and_then(|mut r| build(&mut r, time)))
+                Ok(fields.and_then(|mut r| build(&mut r, time, ids)))
             }
             None => Ok(Some(TelemetryBody::Other {
                 kind: kind.to_owned(),
@@ -72,9 +74,10 @@ pub(super) fn record_fields<'de>(spare: &mut SpareRecord<'de>) -> Box<Record<'de
 }
 
 /// Whether records of type `kind` are best read in passing ([`ReadRecord`]) rather than kept as
-/// raw text: those of the platform types built from an object's fields.
+/// raw text: log lines (a string, or an object with its `message`, almost always; kept as raw text
+/// they would be read twice) and the platform types built from an object's fields.
 pub(super) fn reads_in_passing(kind: &str) -> bool {
-    platform_body(kind).is_some()
+    matches!(kind, "function" | "extension") || platform_body(kind).is_some()
 }
 
 /// The body of an event of type `kind` at `time` whose record was read in passing: like [`read`],
@@ -86,6 +89,7 @@ pub(super) fn from_read<'de>(
     record: ReadRecord<'de>,
     time: SystemTime,
     spare: &mut SpareRecord<'de>,
+    ids: &mut RequestIds,
 ) -> Result<Option<TelemetryBody>, NeedsText> {
     let source = match kind {
         "function" => LogSource::Function,
@@ -96,7 +100,7 @@ pub(super) fn from_read<'de>(
             let Some(mut fields) = record.object() else {
                 return Ok(None);
             };
-            let body = build(&mut fields, time);
+            let body = build(&mut fields, time, ids);
             *spare = Some(fields);
             return Ok(body);
         }
@@ -111,7 +115,7 @@ pub(super) fn from_read<'de>(
         }
         _ => return Err(NeedsText),
     };
-    Ok(Some(log_body(source, message, level, request_id)))
+    Ok(Some(log_body(source, message, level, request_id, ids)))
 }
 
 /// The body of `platform.restoreStart`: an event whatever its record, with the restored
@@ -132,8 +136,8 @@ pub(super) fn check(raw: &RawValue) -> Result<(), serde_json::Error> {
 }
 
 /// Builds the body of a platform type from its record object's fields (taking those it uses) and
-/// the event's time.
-type BuildBody<'de> = fn(&mut Record<'de>, SystemTime) -> Option<TelemetryBody>;
+/// the event's time, making its request id through the batch's ids.
+type BuildBody<'de> = fn(&mut Record<'de>, SystemTime, &mut RequestIds) -> Option<TelemetryBody>;
 
 /// How the body of a platform type with an object record is built; `None` for other types.
 fn platform_body<'de>(kind: &str) -> Option<BuildBody<'de>> {
@@ -154,7 +158,11 @@ fn platform_body<'de>(kind: &str) -> Option<BuildBody<'de>> {
 
 /// A `function`/`extension` record: a text line, or a JSON log record (schema ≥ 2022-12-13 with the
 /// JSON log format); any other JSON value is kept as its JSON text.
-fn log(source: LogSource, record: Option<&RawValue>) -> Result<TelemetryBody, serde_json::Error> {
+fn log(
+    source: LogSource,
+    record: Option<&RawValue>,
+    ids: &mut RequestIds,
+) -> Result<TelemetryBody, serde_json::Error> {
     let text = record.map_or("null", RawValue::get);
     let (message, level, request_id) = match serde_json::from_str::<ReadRecord<'_>>(text)? {
         Lenient::Text(line) => (line.into_owned(), None, None),
@@ -168,7 +176,7 @@ fn log(source: LogSource, record: Option<&RawValue>) -> Result<TelemetryBody, se
         ),
         _ => (json_text(text)?, None, None),
     };
-    Ok(log_body(source, message, level, request_id))
+    Ok(log_body(source, message, level, request_id, ids))
 }
 
 fn log_body(
@@ -176,12 +184,13 @@ fn log_body(
     message: String,
     level: Option<String>,
     request_id: Option<Cow<'_, str>>,
+    ids: &mut RequestIds,
 ) -> TelemetryBody {
     TelemetryBody::Log {
         source,
         message,
         level,
-        request_id: request_id.map(RequestId::new),
+        request_id: request_id.map(|id| ids.get(&id)),
     }
 }
 
@@ -200,9 +209,9 @@ pub(super) struct Record<'de> {
     instance_id: Option<String>,
     instance_max_memory: Option<u64>,
     runtime_version: Option<String>,
-    /// Borrowed: a request id is kept as a [`RequestId`], never as a `String`.
+    /// Borrowed: a request id is kept as a [`RequestId`](crate::record::RequestId), never as a `String`.
     request_id: Option<Cow<'de, str>>,
-    version: Option<String>,
+    version: Option<Cow<'static, str>>,
     status: Option<PlatformStatus>,
     error_type: Option<String>,
     metrics: Option<Metrics>,
@@ -226,7 +235,7 @@ impl<'de> Fields<'de> for Record<'de> {
             }
             "metrics" => self.metrics = map.next_value::<Lenient<'_, Metrics>>()?.object(),
             "spans" => self.spans = map.next_value::<Lenient<'_, Skip, Span>>()?.array(),
-            "version" => self.version = next_value(map)?.string(),
+            "version" => self.version = next_value(map)?.text().map(function_version),
             "tracing" => self.tracing = map.next_value::<Lenient<'_, Tracing>>()?.object(),
             "errorType" => self.error_type = next_value(map)?.string(),
             "tenantId" => self.tenant_id = next_value(map)?.string(),
@@ -251,7 +260,7 @@ impl<'de> Fields<'de> for Record<'de> {
 }
 
 impl Record<'_> {
-    fn init_start(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn init_start(&mut self, _time: SystemTime, _ids: &mut RequestIds) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitStart {
             initialization_type: self.initialization_type.take(),
             phase: self.phase.take(),
@@ -263,7 +272,11 @@ impl Record<'_> {
         })
     }
 
-    fn init_runtime_done(&mut self, time: SystemTime) -> Option<TelemetryBody> {
+    fn init_runtime_done(
+        &mut self,
+        time: SystemTime,
+        _ids: &mut RequestIds,
+    ) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitRuntimeDone {
             initialization_type: self.initialization_type.take(),
             phase: self.phase.take(),
@@ -273,7 +286,7 @@ impl Record<'_> {
         })
     }
 
-    fn init_report(&mut self, time: SystemTime) -> Option<TelemetryBody> {
+    fn init_report(&mut self, time: SystemTime, _ids: &mut RequestIds) -> Option<TelemetryBody> {
         Some(TelemetryBody::InitReport {
             initialization_type: self.initialization_type.take(),
             phase: self.phase.take(),
@@ -284,14 +297,22 @@ impl Record<'_> {
         })
     }
 
-    fn restore_runtime_done(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn restore_runtime_done(
+        &mut self,
+        _time: SystemTime,
+        _ids: &mut RequestIds,
+    ) -> Option<TelemetryBody> {
         Some(TelemetryBody::RestoreRuntimeDone {
             status: self.status.take(),
             error_type: self.error_type.take(),
         })
     }
 
-    fn restore_report(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn restore_report(
+        &mut self,
+        _time: SystemTime,
+        _ids: &mut RequestIds,
+    ) -> Option<TelemetryBody> {
         Some(TelemetryBody::RestoreReport {
             status: self.status.take(),
             error_type: self.error_type.take(),
@@ -299,19 +320,19 @@ impl Record<'_> {
         })
     }
 
-    fn start(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn start(&mut self, _time: SystemTime, ids: &mut RequestIds) -> Option<TelemetryBody> {
         Some(TelemetryBody::Start(Start {
-            request_id: RequestId::new(self.request_id.as_deref()?),
+            request_id: ids.get(self.request_id.as_deref()?),
             version: self.version.take(),
             tracing: self.tracing.take().and_then(Tracing::into_tracing),
             tenant_id: tenant(self.tenant_id.take()),
         }))
     }
 
-    fn runtime_done(&mut self, time: SystemTime) -> Option<TelemetryBody> {
+    fn runtime_done(&mut self, time: SystemTime, ids: &mut RequestIds) -> Option<TelemetryBody> {
         let metrics = self.metrics.as_ref();
         Some(TelemetryBody::RuntimeDone(RuntimeDone {
-            request_id: RequestId::new(self.request_id.as_deref()?),
+            request_id: ids.get(self.request_id.as_deref()?),
             status: self.status.take(),
             error_type: self.error_type.take(),
             duration_ms: metrics.and_then(|m| m.report.duration_ms),
@@ -321,9 +342,9 @@ impl Record<'_> {
         }))
     }
 
-    fn report(&mut self, time: SystemTime) -> Option<TelemetryBody> {
+    fn report(&mut self, time: SystemTime, ids: &mut RequestIds) -> Option<TelemetryBody> {
         Some(TelemetryBody::Report(Report {
-            request_id: RequestId::new(self.request_id.as_deref()?),
+            request_id: ids.get(self.request_id.as_deref()?),
             status: self.status.take(),
             error_type: self.error_type.take(),
             metrics: self.metrics.take().map(|m| m.report).unwrap_or_default(),
@@ -333,7 +354,7 @@ impl Record<'_> {
         }))
     }
 
-    fn logs_dropped(&mut self, _time: SystemTime) -> Option<TelemetryBody> {
+    fn logs_dropped(&mut self, _time: SystemTime, _ids: &mut RequestIds) -> Option<TelemetryBody> {
         Some(TelemetryBody::LogsDropped {
             dropped_bytes: self.dropped_bytes,
             dropped_records: self.dropped_records,
@@ -404,7 +425,7 @@ impl Tracing {
 /// One object of `spans`, the size of a [`PlatformSpan`] so that the list becomes the event's in
 /// place, without a second allocation.
 struct Span {
-    name: Option<String>,
+    name: Option<Cow<'static, str>>,
     start: Option<SystemTime>,
     /// `durationMs`; NaN while it has not been read as a number (JSON has no NaN).
     duration_ms: f64,
@@ -426,12 +447,42 @@ impl<'de> Fields<'de> for Span {
     fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         let value = next_value(map)?;
         match key {
-            "name" => self.name = value.string(),
+            "name" => self.name = value.text().map(span_name),
             "start" => self.start = value.text().as_deref().and_then(parse_time),
             "durationMs" => self.duration_ms = value.float().unwrap_or(f64::NAN),
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The names of the spans the platform reports for an invocation; a span named by one of them
+/// borrows the name instead of copying it.
+const RESPONSE_LATENCY: &str = "responseLatency";
+const RESPONSE_DURATION: &str = "responseDuration";
+const RUNTIME_OVERHEAD: &str = "runtimeOverhead";
+const EXTENSION_OVERHEAD: &str = "extensionOverhead";
+
+/// `name` of a span: the platform's own names borrowed, others copied.
+fn span_name(name: Cow<'_, str>) -> Cow<'static, str> {
+    // A match compares in line, without a call per known name.
+    Cow::Borrowed(match &*name {
+        RESPONSE_LATENCY => RESPONSE_LATENCY,
+        RESPONSE_DURATION => RESPONSE_DURATION,
+        RUNTIME_OVERHEAD => RUNTIME_OVERHEAD,
+        EXTENSION_OVERHEAD => EXTENSION_OVERHEAD,
+        _ => return Cow::Owned(name.into_owned()),
+    })
+}
+
+/// The `version` of `platform.start` for a function's unpublished version.
+const LATEST: &str = "$LATEST";
+
+/// `version` of `platform.start`: [`LATEST`] borrowed, others copied.
+fn function_version(version: Cow<'_, str>) -> Cow<'static, str> {
+    match &*version {
+        LATEST => Cow::Borrowed(LATEST),
+        _ => Cow::Owned(version.into_owned()),
     }
 }
 

@@ -6,6 +6,7 @@
 //! field, records may gain keys in any schema version, and `function`/`extension` records may be
 //! strings or objects depending on the log format.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -133,8 +134,8 @@ pub enum TelemetryBody {
 pub struct Start {
     /// `requestId`.
     pub request_id: RequestId,
-    /// `version`: the function version.
-    pub version: Option<String>,
+    /// `version`: the function version (`$LATEST` is not copied).
+    pub version: Option<Cow<'static, str>>,
     /// `tracing`.
     pub tracing: Option<PlatformTracing>,
     /// `tenantId`: the tenant of a function in tenant isolation mode.
@@ -249,8 +250,8 @@ impl PlatformStatus {
 /// One entry of `spans`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlatformSpan {
-    /// `name`, e.g. `responseLatency`.
-    pub name: String,
+    /// `name`, e.g. `responseLatency` (the platform's own names are not copied).
+    pub name: Cow<'static, str>,
     /// `start`; the event's time when unreadable.
     pub start: SystemTime,
     /// `durationMs`.
@@ -286,14 +287,12 @@ pub fn parse_batch(body: &[u8]) -> (Vec<TelemetryEvent>, usize) {
     let batch =
         std::str::from_utf8(body)
             .ok()
-            .and_then(
-                |text| match serde_json::from_str::<Batch<false>>(text).ok()? {
-                    batch if batch.needs_text => serde_json::from_str::<Batch<true>>(text)
-                        .ok()
-                        .map(|batch| (batch.events, batch.skipped)),
-                    batch => Some((batch.events, batch.skipped)),
-                },
-            );
+            .and_then(|text| match Batch::<false>::read(text).ok()? {
+                batch if batch.needs_text => Batch::<true>::read(text)
+                    .ok()
+                    .map(|batch| (batch.events, batch.skipped)),
+                batch => Some((batch.events, batch.skipped)),
+            });
     match batch {
         Some(read) => read,
         None => (Vec::new(), 1),
@@ -396,6 +395,33 @@ mod tests {
             );
         }
         assert_eq!(events.len(), 3);
+    }
+
+    #[test]
+    fn the_platform_s_own_names_are_borrowed_and_others_copied() {
+        let body = br#"[{"type":"platform.start","record":{"requestId":"r1","version":"$LATEST"}},
+            {"type":"platform.start","record":{"requestId":"r2","version":"7"}},
+            {"type":"platform.report","record":{"requestId":"r2","spans":[
+             {"name":"extensionOverhead","durationMs":1},{"name":"mine","durationMs":2}]}}]"#;
+        let (events, skipped) = parse_batch(body);
+        assert_eq!(skipped, 0);
+        let versions: Vec<&Option<Cow<'static, str>>> = events[..2]
+            .iter()
+            .map(|e| match &e.body {
+                TelemetryBody::Start(start) => &start.version,
+                other => panic!("not a start: {other:?}"),
+            })
+            .collect();
+        assert!(matches!(versions[0], Some(Cow::Borrowed("$LATEST"))));
+        assert!(matches!(versions[1], Some(Cow::Owned(v)) if v == "7"));
+        let TelemetryBody::Report(report) = &events[2].body else {
+            panic!("not a report: {:?}", events[2]);
+        };
+        assert!(matches!(
+            report.spans[0].name,
+            Cow::Borrowed("extensionOverhead")
+        ));
+        assert!(matches!(&report.spans[1].name, Cow::Owned(name) if name == "mine"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod batch;
 mod body;
 mod events;
+mod ids;
 mod lenient;
 mod listener;
 mod queue;

@@ -11,7 +11,7 @@ const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// Largest subscription answer read; the platform answers `"OK"` or a short error JSON.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The documented minimum; a batch is cut after 1,000 events anyway at the shortest timeout.
-const BUFFER_MAX_ITEMS: u32 = 1000;
+pub(super) const BUFFER_MAX_ITEMS: u32 = 1000;
 /// The documented minimum (256 KiB), which keeps deliveries small.
 const BUFFER_MAX_BYTES: u32 = 262_144;
 /// The documented minimum: the extension waits for `platform.runtimeDone` before it may call

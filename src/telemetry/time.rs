@@ -32,30 +32,51 @@ const DAYS_BEFORE_MONTH: [u16; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 27
 /// Days of each month in a year that is not a leap year.
 const DAYS_IN_MONTH: [u8; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/// The platform's shape with every digit `0`: its separators as they must be.
+const PLATFORM_TIME_ZEROS: &[u8; PLATFORM_TIME_LEN] = b"0000-00-00T00:00:00.000Z";
+
+/// Bytes of a time read at once: one machine word.
+const WORD: usize = 8;
+
+/// [`PLATFORM_TIME_ZEROS`] in words, and per byte 0x7F less the largest value the byte may have once
+/// XORed with it: 9 where a digit goes (the bytes `'0'..='9'` are exactly those that give 0 to 9),
+/// 0 where a separator goes.
+const PLATFORM_TIME_CHECK: [(u64, u64); PLATFORM_TIME_LEN / WORD] = {
+    let mut check = [(0, 0); PLATFORM_TIME_LEN / WORD];
+    let mut at = 0;
+    while at < PLATFORM_TIME_LEN {
+        let byte = PLATFORM_TIME_ZEROS[at];
+        let limit = if byte == b'0' { 9 } else { 0 };
+        let shift = (at % WORD) * 8;
+        check[at / WORD].0 |= (byte as u64) << shift;
+        check[at / WORD].1 |= ((0x7F - limit) as u64) << shift;
+        at += 1;
+    }
+    check
+};
+
 /// `raw` when it is exactly `YYYY-MM-DDTHH:MM:SS.sssZ` with a real date from 1970 on and a time
 /// without a leap second; `None` for anything else.
 fn platform_time(raw: &str) -> Option<SystemTime> {
     let b: &[u8; PLATFORM_TIME_LEN] = raw.as_bytes().try_into().ok()?;
-    // Straight-line: this runs for every time in every delivery.
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'.'
-        || b[23] != b'Z'
-    {
-        return None;
+    // A word at a time: this runs for every time in every delivery. XORed with the zeros, a digit
+    // becomes its value and a right separator 0; each byte is then checked against its limit.
+    let mut d = [0u8; PLATFORM_TIME_LEN];
+    for (at, &(zeros, headroom)) in PLATFORM_TIME_CHECK.iter().enumerate() {
+        let range = at * WORD..(at + 1) * WORD;
+        let x = u64::from_le_bytes(b[range.clone()].try_into().ok()?) ^ zeros;
+        // A byte below 0x80 plus its headroom sets its top bit (without carrying into the next
+        // byte) exactly when it is over its limit.
+        if (x | x.wrapping_add(headroom)) & 0x8080_8080_8080_8080 != 0 {
+            return None;
+        }
+        d[range].copy_from_slice(&x.to_le_bytes());
     }
-    let digit = |at: usize| {
-        let d = b[at].wrapping_sub(b'0');
-        (d < 10).then_some(u64::from(d))
-    };
-    let two = |at: usize| Some(digit(at)? * 10 + digit(at + 1)?);
-    let year = two(0)? * 100 + two(2)?;
-    let (month, day) = (two(5)?, two(8)?);
-    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
-    let millis = two(20)? * 10 + digit(22)?;
+    let two = |at: usize| u64::from(d[at]) * 10 + u64::from(d[at + 1]);
+    let year = two(0) * 100 + two(2);
+    let (month, day) = (two(5), two(8));
+    let (hour, minute, second) = (two(11), two(14), two(17));
+    let millis = two(20) * 10 + u64::from(d[22]);
     if year < 1970 || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
@@ -110,6 +131,33 @@ pub(super) mod tests {
         );
         assert_eq!(parse_time("yesterday"), None);
         assert_eq!(parse_time("2022-08-02T12:01:23+02:00"), None);
+    }
+
+    /// A platform time with any one byte replaced by any ASCII character: the direct reading
+    /// answers only for digits in digit places, and then as `humantime` does.
+    #[test]
+    fn every_single_byte_change_is_judged_as_the_general_reading_judges_it() {
+        let time = *b"2024-02-28T13:45:57.123Z";
+        let mut direct = 0;
+        for at in 0..PLATFORM_TIME_LEN {
+            for byte in 0..0x80u8 {
+                let mut changed = time;
+                changed[at] = byte;
+                let text = std::str::from_utf8(&changed).expect("ASCII");
+                let general = general_time(text);
+                if let Some(read) = platform_time(text) {
+                    let digit_for_digit = time[at].is_ascii_digit() && byte.is_ascii_digit();
+                    assert!(byte == time[at] || digit_for_digit, "{text}");
+                    assert_eq!(Some(read), general, "{text}");
+                    direct += 1;
+                }
+                assert_eq!(parse_time(text), general, "{text}");
+            }
+        }
+        // The 7 separators unchanged, and every digit but those making the year before 1970
+        // (thousands 0, 1), the month (tens 2-9, units 0), the day (tens 3-9), the hour (tens 3-9),
+        // the minute or the second (tens 6-9) out of range.
+        assert_eq!(direct, 7 + 17 * 10 - 2 - 8 - 1 - 7 - 7 - 4 - 4);
     }
 
     /// Every day from 1970 to 2500 at several times of day, and texts of the platform's shape
