@@ -797,7 +797,6 @@ mod tests {
             deadline_ms: 1_700_000_000_000 + deadline,
             invoked_function_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:f".into()),
             tracing: Some(EventTracing {
-                kind: "X-Amzn-Trace-Id".into(),
                 value: TRACE.into(),
             }),
         })
