@@ -141,7 +141,7 @@ fn invocation(n: usize, function: &FunctionInfo) -> Vec<SpanData> {
     let summary = InvocationSummary {
         request_id: request_id.clone(),
         reason: CloseReason::RuntimeDone,
-        parent: *identity.choice.clone(),
+        parent: identity.choice.clone(),
         span_id: identity.span_id,
         coldstart: false,
         init: None,

@@ -49,6 +49,9 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 pub const MAX_OPEN_INVOCATIONS: usize = 256;
 /// Closed invocations remembered for their late log lines and reports, and duplicates.
 pub const MAX_REMEMBERED_CLOSED: usize = 1024;
+/// Largest room (in lines) of the waiting-lines list kept for the next invocation once its
+/// invocation closed; a larger one is freed.
+const MAX_SPARE_LINES: usize = 64;
 /// How many times the exported length of a line a waiting line keeps: the record is redacted
 /// before it is cut to its length, so the waiting line keeps room for redactions that shorten it.
 const WAITING_LINE_CHARS_FACTOR: usize = 4;
@@ -178,8 +181,9 @@ pub struct InvocationSummary {
 pub enum Output {
     /// An invocation is complete.
     Invocation(Box<InvocationSummary>),
-    /// A log line, after its invocation's close when it has one.
-    Log(Box<JoinedLog>),
+    /// A log line, after its invocation's close when it has one (held in place: one or a few per
+    /// invocation, each boxed would cost an allocation; the owner's output buffer is reused).
+    Log(JoinedLog),
     /// An invocation's report, after its close.
     Report(Box<JoinedReport>),
 }
@@ -340,6 +344,9 @@ pub struct Correlator {
     /// The invocations [`Correlator::close_due_into`] found complete, kept empty between calls so
     /// that finding them allocates nothing.
     due: Vec<(RequestId, CloseReason)>,
+    /// The waiting-lines list of the invocation closed last, emptied, for the next invocation's
+    /// first line (at most [`MAX_SPARE_LINES`] lines' room).
+    spare_lines: Vec<LogLine>,
 }
 
 impl Correlator {
@@ -366,6 +373,7 @@ impl Correlator {
             seq: 0,
             new_span_id,
             due: Vec::new(),
+            spare_lines: Vec::new(),
         }
     }
 
@@ -521,24 +529,27 @@ impl Correlator {
         match owner {
             None => {
                 if within_bound(&mut self.unattributed_lines, limit, dropped) {
-                    out.push(Output::Log(Box::new(JoinedLog {
+                    out.push(Output::Log(JoinedLog {
                         line,
                         invocation: None,
-                    })));
+                    }));
                 }
             }
             Some(id) => {
                 if let Some(open) = self.open.get_mut(&id) {
                     let mut taken = open.logs.len() as u32;
                     if within_bound(&mut taken, limit, dropped) {
+                        if open.logs.capacity() == 0 {
+                            open.logs = std::mem::take(&mut self.spare_lines);
+                        }
                         open.logs.push(line);
                     }
                 } else if let Some(closed) = self.closed.get_mut(&id) {
                     if within_bound(&mut closed.log_lines, limit, dropped) {
-                        out.push(Output::Log(Box::new(JoinedLog {
+                        out.push(Output::Log(JoinedLog {
                             line,
                             invocation: Some(closed.ids(id)),
-                        })));
+                        }));
                     }
                 }
             }
@@ -649,7 +660,7 @@ impl Correlator {
         // The proxy chose the ids when the event passed (they may have been handed to the
         // function); without a proxy record they are made now.
         let (parent, span_id) = match open.event.as_ref().map(|e| &e.span) {
-            Some(identity) => (ParentChoice::clone(&identity.choice), identity.span_id),
+            Some(identity) => (identity.choice.clone(), identity.span_id),
             None => (
                 ParentChoice::lambda(open.trace_header(), SystemTime::now()),
                 (self.new_span_id)(),
@@ -683,12 +694,16 @@ impl Correlator {
             platform_start: open.platform_start,
             runtime_done: open.runtime_done,
         })));
-        out.extend(open.logs.into_iter().map(|line| {
-            Output::Log(Box::new(JoinedLog {
+        let mut logs = open.logs;
+        out.extend(logs.drain(..).map(|line| {
+            Output::Log(JoinedLog {
                 line,
                 invocation: Some(closed.ids(id.clone())),
-            }))
+            })
         }));
+        if logs.capacity() <= MAX_SPARE_LINES && logs.capacity() > self.spare_lines.capacity() {
+            self.spare_lines = logs;
+        }
         out.extend(open.report.map(|report| {
             Output::Report(Box::new(JoinedReport {
                 invocation: closed.ids(id.clone()),
@@ -782,7 +797,6 @@ mod tests {
             deadline_ms: 1_700_000_000_000 + deadline,
             invoked_function_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:f".into()),
             tracing: Some(EventTracing {
-                kind: "X-Amzn-Trace-Id".into(),
                 value: TRACE.into(),
             }),
         })
@@ -809,7 +823,7 @@ mod tests {
             },
             records: None,
             span: SpanIdentity {
-                choice: Box::new(ParentChoice::lambda(Some(TRACE), t(at))),
+                choice: ParentChoice::lambda(Some(TRACE), t(at)),
                 span_id: EVENT_SPAN,
             },
             event_parse: None,

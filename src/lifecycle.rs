@@ -133,12 +133,10 @@ impl ShutdownReason {
     }
 }
 
-/// The X-Ray trace context of an INVOKE event.
+/// The X-Ray trace context of an INVOKE event. Its `type` (always `X-Amzn-Trace-Id` in Lambda) is
+/// skipped unread: nothing depends on it, and reading it would copy it for every invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct EventTracing {
-    /// Always `X-Amzn-Trace-Id` in Lambda.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// The X-Ray header.
     pub value: String,
 }
@@ -524,7 +522,6 @@ mod tests {
                     "arn:aws:lambda:us-east-1:123456789012:function:f".into()
                 ),
                 tracing: Some(EventTracing {
-                    kind: "X-Amzn-Trace-Id".into(),
                     value: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()
                 }),
             })

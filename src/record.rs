@@ -133,17 +133,17 @@ pub struct InvocationRecord {
     pub span: SpanIdentity,
     /// What the proxy parsed of the captured event head to choose the parent, handed on so that
     /// span building does not parse the head again; `None` when the head it parsed is not the one
-    /// captured (an event transform changed the body).
+    /// captured (an event transform changed the body). Held in place: the record is boxed itself.
     #[serde(skip)]
-    pub event_parse: Option<Box<BodyParse>>,
+    pub event_parse: Option<BodyParse>,
 }
 
 /// Trace context and span id of an invocation span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanIdentity {
-    /// The trace, the remote parent, its `tracestate` and the context linked instead (boxed:
-    /// records queue by the thousand, most of them results).
-    pub choice: Box<ParentChoice>,
+    /// The trace, the remote parent, its `tracestate` and the context linked instead (held in
+    /// place: the record that carries it is boxed, so queues move a pointer either way).
+    pub choice: ParentChoice,
     /// The invocation span's id.
     pub span_id: SpanId,
 }
@@ -153,7 +153,7 @@ impl SpanIdentity {
     /// context is the parent, as for a runtime that bypasses the proxy.
     pub fn from_lambda_header(trace_header: Option<&str>, now: SystemTime) -> Self {
         Self {
-            choice: Box::new(ParentChoice::lambda(trace_header, now)),
+            choice: ParentChoice::lambda(trace_header, now),
             span_id: new_span_id(),
         }
     }
@@ -167,13 +167,13 @@ impl SpanIdentity {
         now: SystemTime,
     ) -> Self {
         Self {
-            choice: Box::new(ParentChoice::choose(
+            choice: ParentChoice::choose(
                 &rules.propagators,
                 &EventCarrier::of(event),
                 trace_header,
                 rules.target,
                 now,
-            )),
+            ),
             span_id: new_span_id(),
         }
     }

@@ -109,7 +109,7 @@ fn ctx() -> TransformContext {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     TransformContext {
         span: SpanIdentity {
-            choice: Box::new(ParentChoice::lambda(None, at)),
+            choice: ParentChoice::lambda(None, at),
             span_id: SpanId::from_bytes([7; 8]),
         },
         sampled: true,

@@ -151,10 +151,10 @@ pub fn example_context() -> TransformContext {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     TransformContext {
         span: SpanIdentity {
-            choice: Box::new(ParentChoice::lambda(
+            choice: ParentChoice::lambda(
                 Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
                 at,
-            )),
+            ),
             span_id: SpanId::from_bytes([0xab; 8]),
         },
         sampled: true,

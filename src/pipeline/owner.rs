@@ -235,10 +235,7 @@ impl Owner {
                         .invocation
                         .as_ref()
                         .is_some_and(|ids| self.sampling.was_recorded(&ids.request_id));
-                    records.extend(
-                        self.signals
-                            .line(*joined, sampled, &self.capture.rules, now),
-                    );
+                    records.extend(self.signals.line(joined, sampled, &self.capture.rules, now));
                 }
                 Output::Report(joined) => {
                     let sampled = self.sampling.was_recorded(&joined.invocation.request_id);

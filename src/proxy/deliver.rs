@@ -202,7 +202,7 @@ impl Session {
             }
             let parsed = capture.parsed();
             let span = SpanIdentity::chosen(&shared.trace_rules, &parsed, header, received_at);
-            event_parse = Some(Box::new(parsed.into_parse()));
+            event_parse = Some(parsed.into_parse());
             span
         })?;
         record.records = records;

@@ -9,6 +9,7 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
+use super::field_list::{Field, FieldList};
 use super::tags::{same_name, Tag, Tags};
 
 /// Header lines parsed into a stack array; a head with more is parsed again into a heap array.
@@ -78,19 +79,11 @@ pub(crate) enum Framing {
     UntilClose,
 }
 
-#[derive(Debug, Clone)]
-struct Field {
-    name: Range<usize>,
-    value: Range<usize>,
-    /// The name's tag, when the proxy reads that header.
-    tag: Option<Tag>,
-}
-
 /// The header lines of a head, over the head's own bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Fields {
     raw: Bytes,
-    list: Vec<Field>,
+    list: FieldList,
     /// The tagged names among the lines.
     tagged: Tags,
 }
@@ -164,7 +157,7 @@ impl Fields {
     /// than one [`Fields::get`] per name when a record reads several.
     pub(crate) fn first_of<const N: usize>(&self, tags: [Tag; N]) -> [Option<&[u8]>; N] {
         let mut found = [None; N];
-        for field in &self.list {
+        for field in self.list.iter() {
             let Some(tag) = field.tag else {
                 continue;
             };
@@ -269,7 +262,7 @@ impl Fields {
         // Lines kept as they arrived and not yet written: consecutive ones that only CRLF separated
         // in the head are copied at once.
         let mut verbatim: Option<Range<usize>> = None;
-        for field in &self.list {
+        for field in self.list.iter() {
             let name = self.name(field);
             let may_be_overridden = match field.tag {
                 Some(tag) => overridden_tags.has(tag),
@@ -344,7 +337,7 @@ impl Fields {
     /// skipped.
     pub(crate) fn to_header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
-        for field in &self.list {
+        for field in self.list.iter() {
             if let (Ok(name), Ok(value)) = (
                 http::HeaderName::from_bytes(self.name(field)),
                 http::HeaderValue::from_bytes(self.value(field)),
@@ -557,22 +550,19 @@ fn span(base: &[u8], part: &[u8]) -> Range<usize> {
 
 /// The header lines `headers` parsed from `base`, each tagged when the proxy reads it, and the
 /// tagged names among them.
-fn fields(base: &[u8], headers: &[httparse::Header<'_>]) -> (Vec<Field>, Tags) {
+fn fields(base: &[u8], headers: &[httparse::Header<'_>]) -> (FieldList, Tags) {
     let mut tagged = Tags::default();
-    let list = headers
-        .iter()
-        .map(|h| {
-            let tag = Tag::lookup(h.name.as_bytes());
-            if let Some(tag) = tag {
-                tagged.insert(tag);
-            }
-            Field {
-                name: span(base, h.name.as_bytes()),
-                value: span(base, h.value),
-                tag,
-            }
-        })
-        .collect();
+    let list = FieldList::collect(headers.iter().map(|h| {
+        let tag = Tag::lookup(h.name.as_bytes());
+        if let Some(tag) = tag {
+            tagged.insert(tag);
+        }
+        Field {
+            name: span(base, h.name.as_bytes()),
+            value: span(base, h.value),
+            tag,
+        }
+    }));
     (list, tagged)
 }
 
@@ -580,7 +570,7 @@ fn fields(base: &[u8], headers: &[httparse::Header<'_>]) -> (Vec<Field>, Tags) {
 struct Parsed<S> {
     len: usize,
     start: S,
-    fields: (Vec<Field>, Tags),
+    fields: (FieldList, Tags),
 }
 
 type Attempt<S> = Result<Option<Parsed<S>>, httparse::Error>;

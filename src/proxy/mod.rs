@@ -11,8 +11,9 @@
 //!
 //! The rooms, in the order a request meets them:
 //! - `session`: one runtime connection, its exchanges one after the other;
-//! - `head` parses and writes HTTP/1 heads, `head_end` tells when a growing head is worth parsing,
-//!   `wire` moves bodies by their framing, `chunked` validates chunked framing as it passes, `names`
+//! - `head` parses and writes HTTP/1 heads, `field_list` indexes a head's lines (reusing the
+//!   allocation), `head_end` tells when a growing head is worth parsing, `wire` moves bodies by
+//!   their framing, `chunked` validates chunked framing as it passes, `names`
 //!   lists the header names the proxy reads or sets and `tags` recognizes them once per head;
 //!   `whole_body` reads a body whole for the platform messages lambda-lens consumes itself (the
 //!   event poll, telemetry deliveries);
@@ -32,6 +33,7 @@ mod awaiting_next;
 mod broker;
 pub(crate) mod chunked;
 mod deliver;
+mod field_list;
 pub(crate) mod head;
 mod head_end;
 mod names;
