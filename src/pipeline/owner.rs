@@ -298,9 +298,18 @@ impl Owner {
                 .due(now, closed_any, backlog, |id| correlator.is_open(id))
         };
         if let Some(flush) = due {
+            let background = flush.is_background();
             flush
                 .run(|budget, occasion| self.flush(budget, occasion))
                 .await;
+            if let (true, Some(exporter)) = (background, self.exporter.as_ref()) {
+                let now = SystemTime::now();
+                let backlog = Backlog {
+                    queued: exporter.queued(),
+                    blocked_until: exporter.blocked_until(now),
+                };
+                self.releases.after_background_flush(now, backlog);
+            }
         }
     }
 

@@ -12,10 +12,11 @@
 //!   which the sandbox may freeze;
 //! - a flush never runs past the deadline of a waiter it answers;
 //! - spans nobody waits for (Lambda Managed Instances send no INVOKE) are flushed in batches;
-//! - while the exporter holds its requests back (an endpoint's circuit is open, or `Retry-After`),
-//!   a background flush waits until it may send again: at most one attempt per backoff step,
-//!   never one per invocation. Once it may send, what is still queued is flushed even without new
-//!   invocations, so the queue drains when the collector is back.
+//! - while the exporter holds its requests back (a collector's circuit is open, its pause after a
+//!   timeout, or `Retry-After`), a background flush waits until it may send again: at most one
+//!   attempt per backoff step, never one per invocation. Once it may send, what is still queued
+//!   is flushed even without new invocations (a background flush that left items queued schedules
+//!   its own retry), so the queue drains when the collector is back.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -77,6 +78,11 @@ pub(super) struct Flush {
 }
 
 impl Flush {
+    /// True when no waiter is answered by it: spans nobody waits for.
+    pub(super) fn is_background(&self) -> bool {
+        self.released.is_empty()
+    }
+
     /// Runs `export` with the budget and occasion, then answers the released waiters.
     pub(super) async fn run<F, E>(self, export: E)
     where
@@ -84,7 +90,7 @@ impl Flush {
         F: Future<Output = ()>,
     {
         // Answered waiters go to `/event/next`, after which the sandbox may freeze.
-        let occasion = if self.released.is_empty() {
+        let occasion = if self.is_background() {
             Occasion::Background
         } else {
             Occasion::BeforeFreeze
@@ -244,6 +250,20 @@ impl Releases {
             .map(|w| time_before_deadline(w.deadline_ms, now))
             .fold(self.flush_timeout, Duration::min);
         Some(Flush { budget, released })
+    }
+
+    /// After a background flush: what it left queued (the collector failed or held it back) is
+    /// tried again without new input, when the exporter may send again, or after the batch delay.
+    /// Without this, with no invocation coming (Managed Instances at rest), it would wait for the
+    /// next input or SHUTDOWN, even once the collector is back.
+    pub(super) fn after_background_flush(&mut self, now: SystemTime, backlog: Backlog) {
+        if self.waiting.is_empty() && backlog.queued > 0 && self.background_due.is_none() {
+            let retry = backlog
+                .blocked_until
+                .filter(|until| *until > now)
+                .unwrap_or(now + BACKGROUND_FLUSH_DELAY);
+            self.background_due = Some(retry);
+        }
     }
 
     /// Answers every waiter at once (shutdown: the environment is going away).
@@ -511,6 +531,50 @@ mod tests {
             Some(t(9000)),
             "still queued after a failed attempt: the next step, without a new invocation"
         );
+    }
+
+    #[test]
+    fn a_failed_background_flush_is_tried_again_without_new_input() {
+        let mut r = releases();
+        let flush = r
+            .due(t(0), true, queued(BACKGROUND_BATCH_SPANS), open(&[]))
+            .expect("a full batch goes at once");
+        assert!(flush.is_background());
+        assert!(r.next_wake().is_none(), "nothing scheduled while it runs");
+        // The attempt failed and opened the circuit until t(5000); no input follows.
+        r.after_background_flush(
+            t(250),
+            Backlog {
+                queued: 3,
+                blocked_until: Some(t(5000)),
+            },
+        );
+        assert_eq!(r.next_wake(), Some(t(5000)), "the next step");
+        let flush = r
+            .due(t(5000), false, queued(3), open(&[]))
+            .expect("the retry at the step's end");
+        assert!(flush.is_background());
+        // Sent in part (the budget ran out), not held back: after the batch delay.
+        r.after_background_flush(t(5100), queued(2)());
+        assert_eq!(r.next_wake(), Some(t(5100) + BACKGROUND_FLUSH_DELAY));
+        // Everything sent: nothing to schedule.
+        let mut r = releases();
+        r.after_background_flush(t(0), queued(0)());
+        assert!(r.next_wake().is_none());
+    }
+
+    #[test]
+    fn a_background_flush_while_an_invocation_waits_schedules_no_retry() {
+        let mut r = releases();
+        let _answered = wait(&mut r, "a", deadline(3000), t(0));
+        r.after_background_flush(
+            t(0),
+            Backlog {
+                queued: 3,
+                blocked_until: Some(t(5000)),
+            },
+        );
+        assert_eq!(r.background_due, None, "the waiter's own flush comes first");
     }
 
     #[test]
