@@ -410,8 +410,13 @@ async fn hang_then_normal(mut exporter: Exporter, receiver: &ReceiverHandle) {
     assert!(error.contains("did not finish within"), "{error}");
 
     set_mode(receiver, Mode::Normal).await;
-    // No request starts during the pause after a timeout.
-    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    // No request starts to the collector during its pause after a timeout.
+    let now = SystemTime::now();
+    let until = exporter
+        .blocked_until(now)
+        .expect("held back by the pause after a timeout");
+    assert!(until <= now + TIMEOUT_PAUSE, "{until:?}");
+    tokio::time::sleep(until.duration_since(now).unwrap_or_default()).await;
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
     assert_eq!(outcome.exported, 3, "{outcome:?}");
     let expected: BTreeSet<String> = expected_ids(0..3).into_iter().collect();
