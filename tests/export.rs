@@ -22,11 +22,12 @@ use trace_view::{
     Transport as WireTransport,
 };
 
-use lambda_lens::export::{ExportError, Exporter, MAX_BATCH_SPANS, TIMEOUT_PAUSE};
+use lambda_lens::export::{ExportError, Exporter, MAX_BATCH_SPANS};
 use lambda_lens::settings::{
     Destination, ExportSettings, SettingsGroup, Transport, DEFAULT_FLUSH_TIMEOUT,
     DEFAULT_QUEUE_CAPACITY,
 };
+use lambda_lens_test_support::export_pause::wait_for_the_pause;
 
 const TRACE_ID: u128 = 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c;
 const TRACE_ID_HEX: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -411,12 +412,7 @@ async fn hang_then_normal(mut exporter: Exporter, receiver: &ReceiverHandle) {
 
     set_mode(receiver, Mode::Normal).await;
     // No request starts to the collector during its pause after a timeout.
-    let now = SystemTime::now();
-    let until = exporter
-        .blocked_until(now)
-        .expect("held back by the pause after a timeout");
-    assert!(until <= now + TIMEOUT_PAUSE, "{until:?}");
-    tokio::time::sleep(until.duration_since(now).unwrap_or_default()).await;
+    wait_for_the_pause(&exporter).await;
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
     assert_eq!(outcome.exported, 3, "{outcome:?}");
     let expected: BTreeSet<String> = expected_ids(0..3).into_iter().collect();

@@ -41,6 +41,7 @@ use lambda_lens::export::{
     FAILURES_TO_OPEN, PROBE_TIMEOUT, TIMEOUT_PAUSE,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
+use lambda_lens_test_support::export_pause::wait_for_the_pause;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::sandbox::{extension_lines, python_sandbox_config};
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status as SandboxStatus};
@@ -422,17 +423,6 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
         "{delivered:?}"
     );
     assert_eq!(collector.bodies().len(), 3, "one probe, answered");
-}
-
-/// Waits for the end of the pause after a timeout in a background flush, which must hold the
-/// exporter back now.
-async fn wait_for_the_pause(exporter: &Exporter) {
-    let now = SystemTime::now();
-    let until = exporter
-        .blocked_until(now)
-        .expect("held back by the pause after a timeout");
-    assert!(until <= now + TIMEOUT_PAUSE, "{until:?}");
-    tokio::time::sleep(until.duration_since(now).unwrap_or_default()).await;
 }
 
 /// The span flush ran out of its budget: the request hung.
@@ -948,13 +938,10 @@ async fn log_batches_refused_for_good_leave_the_collector_closed_for_the_spans()
     assert_eq!(exporter.dropped().spans, 0);
 }
 
-/// Collectors on different ports are different collectors: one throttling with a long
-/// `Retry-After` holds back only its own signals.
-#[tokio::test]
-async fn collectors_on_different_ports_keep_separate_circuits() {
-    let traces = Collector::start(vec![Answer::Status(429, Some("60"))]).await;
-    let logs = Collector::start(Vec::new()).await;
-    let mut exporter = exporter_with(
+/// An exporter sending spans to `traces` and log records to `logs` (no metrics), its backoff
+/// steps their full ceiling.
+fn exporter_to_two(traces: &Collector, logs: &Collector) -> Exporter {
+    exporter_with(
         [
             (
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -968,7 +955,16 @@ async fn collectors_on_different_ports_keep_separate_circuits() {
         ]
         .into(),
         1.0,
-    );
+    )
+}
+
+/// Collectors on different ports are different collectors: one throttling with a long
+/// `Retry-After` holds back only its own signals.
+#[tokio::test]
+async fn collectors_on_different_ports_keep_separate_circuits() {
+    let traces = Collector::start(vec![Answer::Status(429, Some("60"))]).await;
+    let logs = Collector::start(Vec::new()).await;
+    let mut exporter = exporter_to_two(&traces, &logs);
     exporter.enqueue(vec![span(0)]);
     for _ in 0..4 {
         exporter.enqueue_logs(vec![report_record()]);
@@ -994,21 +990,7 @@ async fn collectors_on_different_ports_keep_separate_circuits() {
 async fn after_a_background_timeout_on_one_collector_the_other_still_gets_its_spans() {
     let traces = Collector::start(Vec::new()).await;
     let logs = Collector::start(vec![Answer::Hang; 2]).await;
-    let mut exporter = exporter_with(
-        [
-            (
-                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                format!("http://{}{TRACES_PATH}", traces.addr),
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                format!("http://{}{LOGS_PATH}", logs.addr),
-            ),
-            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
-        ]
-        .into(),
-        1.0,
-    );
+    let mut exporter = exporter_to_two(&traces, &logs);
     exporter.enqueue_logs(vec![report_record()]);
     let background = exporter.flush(Duration::from_millis(300)).await;
     assert!(
