@@ -22,11 +22,12 @@ use trace_view::{
     Transport as WireTransport,
 };
 
-use lambda_lens::export::{ExportError, Exporter, MAX_BATCH_SPANS, TIMEOUT_PAUSE};
+use lambda_lens::export::{ExportError, Exporter, MAX_BATCH_SPANS};
 use lambda_lens::settings::{
     Destination, ExportSettings, SettingsGroup, Transport, DEFAULT_FLUSH_TIMEOUT,
     DEFAULT_QUEUE_CAPACITY,
 };
+use lambda_lens_test_support::export_pause::wait_for_the_pause;
 
 const TRACE_ID: u128 = 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c;
 const TRACE_ID_HEX: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -410,8 +411,8 @@ async fn hang_then_normal(mut exporter: Exporter, receiver: &ReceiverHandle) {
     assert!(error.contains("did not finish within"), "{error}");
 
     set_mode(receiver, Mode::Normal).await;
-    // No request starts during the pause after a timeout.
-    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    // No request starts to the collector during its pause after a timeout.
+    wait_for_the_pause(&exporter).await;
     let outcome = exporter.flush(GENEROUS_BUDGET).await;
     assert_eq!(outcome.exported, 3, "{outcome:?}");
     let expected: BTreeSet<String> = expected_ids(0..3).into_iter().collect();

@@ -8,7 +8,8 @@
 //! on pay one timeout between them, and that spans arrive in order and once after recovery. The
 //! circuit is the collector's: spans, log records and metrics to one hanging collector pay one
 //! probe per step between them, a `Retry-After` on the logs endpoint holds spans back, a batch
-//! refused for good opens nothing, and collectors on two ports keep separate circuits.
+//! refused for good opens nothing, and collectors on two ports keep separate circuits and
+//! pauses (a timeout on one never holds the other's spans back).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -40,6 +41,7 @@ use lambda_lens::export::{
     FAILURES_TO_OPEN, PROBE_TIMEOUT, TIMEOUT_PAUSE,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
+use lambda_lens_test_support::export_pause::wait_for_the_pause;
 use lambda_lens_test_support::layer::build_layer;
 use lambda_lens_test_support::sandbox::{extension_lines, python_sandbox_config};
 use lambda_sandbox::{Invocation, Sandbox, ShutdownReason, Status as SandboxStatus};
@@ -395,7 +397,7 @@ async fn a_hanging_collector_costs_one_short_probe_after_its_first_timeout() {
     exporter.enqueue(vec![span(0)]);
 
     assert_cut(&exporter.flush(Duration::from_millis(600)).await);
-    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    wait_for_the_pause(&exporter).await;
     let probe = exporter.flush(BUDGET).await;
     assert!(probe.error.is_some(), "{probe:?}");
     assert!(
@@ -647,7 +649,7 @@ async fn a_flush_budget_shorter_than_a_probe_still_opens_the_circuit_on_a_hangin
     let short = PROBE_TIMEOUT / 2;
 
     exporter.flush(short).await;
-    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    wait_for_the_pause(&exporter).await;
     exporter.flush(short).await;
     assert_eq!(
         collector.bodies().len(),
@@ -729,7 +731,7 @@ async fn a_background_probe_and_the_flush_before_the_freeze_pay_one_probe_betwee
     assert!(until > now && until <= now + TIMEOUT_PAUSE, "{until:?}");
 
     // The pause over, the step of zero lets the next flush probe.
-    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    tokio::time::sleep(until.duration_since(now).unwrap_or_default()).await;
     exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
     let bodies = collector.bodies();
     assert_eq!(bodies.len(), 3, "the next probe, after the pause");
@@ -805,7 +807,7 @@ async fn a_hanging_collector_gets_one_probe_per_step_for_all_its_signals() {
     paths.sort();
     assert_eq!(paths, [LOGS_PATH, METRICS_PATH, TRACES_PATH]);
 
-    tokio::time::sleep(TIMEOUT_PAUSE).await;
+    wait_for_the_pause(&exporter).await;
     let probe = exporter.flush(BUDGET).await;
     assert_eq!(requeued(&probe), (1, 1, 1), "{probe:?}");
     assert!(
@@ -936,13 +938,10 @@ async fn log_batches_refused_for_good_leave_the_collector_closed_for_the_spans()
     assert_eq!(exporter.dropped().spans, 0);
 }
 
-/// Collectors on different ports are different collectors: one throttling with a long
-/// `Retry-After` holds back only its own signals.
-#[tokio::test]
-async fn collectors_on_different_ports_keep_separate_circuits() {
-    let traces = Collector::start(vec![Answer::Status(429, Some("60"))]).await;
-    let logs = Collector::start(Vec::new()).await;
-    let mut exporter = exporter_with(
+/// An exporter sending spans to `traces` and log records to `logs` (no metrics), its backoff
+/// steps their full ceiling.
+fn exporter_to_two(traces: &Collector, logs: &Collector) -> Exporter {
+    exporter_with(
         [
             (
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -956,7 +955,16 @@ async fn collectors_on_different_ports_keep_separate_circuits() {
         ]
         .into(),
         1.0,
-    );
+    )
+}
+
+/// Collectors on different ports are different collectors: one throttling with a long
+/// `Retry-After` holds back only its own signals.
+#[tokio::test]
+async fn collectors_on_different_ports_keep_separate_circuits() {
+    let traces = Collector::start(vec![Answer::Status(429, Some("60"))]).await;
+    let logs = Collector::start(Vec::new()).await;
+    let mut exporter = exporter_to_two(&traces, &logs);
     exporter.enqueue(vec![span(0)]);
     for _ in 0..4 {
         exporter.enqueue_logs(vec![report_record()]);
@@ -973,4 +981,61 @@ async fn collectors_on_different_ports_keep_separate_circuits() {
         [LOGS_PATH; 4],
         "the other collector gets every flush"
     );
+}
+
+/// The pause after a timeout is the collector's: after a background flush timed out on a hanging
+/// logs endpoint, the flush before the freeze started right after it delivers the span queued
+/// meanwhile to the healthy traces endpoint, on another port, and sends nothing to the hanging one.
+#[tokio::test]
+async fn after_a_background_timeout_on_one_collector_the_other_still_gets_its_spans() {
+    let traces = Collector::start(Vec::new()).await;
+    let logs = Collector::start(vec![Answer::Hang; 2]).await;
+    let mut exporter = exporter_to_two(&traces, &logs);
+    exporter.enqueue_logs(vec![report_record()]);
+    let background = exporter.flush(Duration::from_millis(300)).await;
+    assert!(
+        background
+            .logs
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish")),
+        "{background:?}"
+    );
+
+    exporter.enqueue(vec![span(0)]);
+    exporter.enqueue_logs(vec![report_record()]);
+    let before_freeze = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+    assert_eq!(
+        (
+            before_freeze.exported,
+            before_freeze.requeued,
+            before_freeze.logs.exported,
+            before_freeze.logs.requeued
+        ),
+        (1, 0, 0, 2),
+        "{before_freeze:?}"
+    );
+    assert!(
+        before_freeze
+            .logs
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("paused")),
+        "{before_freeze:?}"
+    );
+    let bodies = traces.bodies();
+    assert_eq!(bodies.len(), 1, "the span, once");
+    assert_eq!(names(&bodies[0]), ["invoke-0"]);
+    assert_eq!(
+        logs.paths(),
+        [LOGS_PATH],
+        "nothing more to the hanging collector within its pause"
+    );
+    assert!(
+        before_freeze.elapsed < PROBE_TIMEOUT,
+        "no second timeout: {:?}",
+        before_freeze.elapsed
+    );
+    // Only the log records wait, for the hanging collector's pause.
+    wait_for_the_pause(&exporter).await;
 }

@@ -30,10 +30,11 @@
 //!   problem, not the collector, which is up), closes the circuit and resets the backoff; such a
 //!   refusal never opens it.
 //!
-//! What keeps one invocation from paying two probes' time across two flushes (a background flush
-//! and the one before `/event/next`) when a step of nearly zero ends between them, or probes to
-//! two collectors, is the exporter's pause after a timeout in a background flush (`flush`'s
-//! [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE)).
+//! What keeps one invocation from paying two timeouts to one collector across two flushes (a
+//! background flush and the one before `/event/next`) is that collector's pause after a timeout in
+//! a background flush (`flush`'s [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE)), not the circuit: a
+//! timeout opens it with the first probe due at once, and a failed probe's step may be nearly
+//! zero, so the circuit alone would let the second flush probe again.
 
 use std::time::{Duration, SystemTime};
 

@@ -1,6 +1,6 @@
 //! What the signals sent to one collector share: its [`Circuit`] (with the jitter of its backoff
-//! steps), the one probe that may be in flight, the moment a request to it last failed, and its
-//! failure log. A collector is an endpoint's scheme and authority ([`collector_of`]): the traces,
+//! steps), its pause after a timeout in a background flush ([`TimeoutPause`]), the one probe that
+//! may be in flight, the moment a request to it last failed, and its failure log. A collector is an endpoint's scheme and authority ([`collector_of`]): the traces,
 //! logs and metrics endpoints of one host and port are one collector; different hosts or ports
 //! are different collectors, with circuits of their own.
 //!
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::circuit::{Attempt, Circuit, Jitter, Outcome, Permit};
 use super::fault_log::FaultLog;
-use super::flush::Occasion;
+use super::flush::{Occasion, TimeoutPause};
 
 /// One collector's shared state, held by every signal's outbox that sends to it.
 pub(crate) type SharedCollector = Arc<Collector>;
@@ -32,6 +32,9 @@ pub(crate) struct Collector {
 /// The circuit and what it is updated with.
 struct CircuitState {
     circuit: Circuit,
+    /// After a request to the collector timed out in a background flush, none starts to it
+    /// until its end (see `flush`).
+    pause: TimeoutPause,
     jitter: Box<dyn Jitter>,
     /// When a request to the collector last failed (a refusal for good is no failure).
     last_failure: Option<Instant>,
@@ -46,6 +49,7 @@ impl Collector {
         Arc::new(Self {
             circuit: Mutex::new(CircuitState {
                 circuit: Circuit::default(),
+                pause: TimeoutPause::default(),
                 jitter,
                 last_failure: None,
             }),
@@ -54,14 +58,23 @@ impl Collector {
         })
     }
 
-    /// Whether a request may go at `now`, in a flush on `occasion`.
+    /// Whether a request may go at `now`, in a flush on `occasion`: not during the pause, then
+    /// as the circuit says.
     pub(crate) fn permit(&self, now: SystemTime, occasion: Occasion) -> Permit {
-        self.circuit().circuit.permit(now, occasion)
+        let state = self.circuit();
+        match state.pause.holds(now, occasion) {
+            Some(until) => Permit::WaitUntil(until),
+            None => state.circuit.permit(now, occasion),
+        }
     }
 
-    /// When a background flush may send again, if not now.
+    /// When a background flush may send again, if not now: at the end of the circuit's step or
+    /// of the pause, whichever is later.
     pub(crate) fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
-        self.circuit().circuit.blocked_until(now)
+        let state = self.circuit();
+        let step = state.circuit.blocked_until(now);
+        let pause = state.pause.holds(now, Occasion::Background);
+        step.max(pause)
     }
 
     /// Whether a request to the collector failed at or after `started` (the start of the current
@@ -82,12 +95,28 @@ impl Collector {
         drop(self.probe.lock().await);
     }
 
-    /// Takes the `outcome` at `now` of an `attempt`; true when it answered a collector that had
-    /// failed since its last answer (see [`Circuit::record`]).
-    pub(crate) fn record(&self, attempt: Attempt, outcome: Outcome, now: SystemTime) -> bool {
+    /// Takes the `outcome` at `now` of an `attempt` made in a flush on `occasion`; true when it
+    /// answered a collector that had failed since its last answer (see [`Circuit::record`]). A
+    /// timeout in a background flush starts the pause.
+    pub(crate) fn record(
+        &self,
+        attempt: Attempt,
+        outcome: Outcome,
+        now: SystemTime,
+        occasion: Occasion,
+    ) -> bool {
         let mut state = self.circuit();
         if outcome != Outcome::Answered {
             state.last_failure = Some(Instant::now());
+        }
+        if matches!(
+            outcome,
+            Outcome::Failed {
+                timed_out: true,
+                ..
+            }
+        ) {
+            state.pause.timed_out(now, occasion);
         }
         let CircuitState {
             circuit, jitter, ..

@@ -12,11 +12,11 @@ use opentelemetry_sdk::Resource;
 
 use super::circuit::{Jitter, RandomJitter};
 use super::collector::{collector_of, Collector, SharedCollector};
-use super::flush::{Deadline, FlushOutcome, Occasion, TimeoutPause};
+use super::flush::{Deadline, FlushOutcome, Occasion, SignalFlush};
 use super::logs::{Logs, LOG_QUEUE_RECORDS};
 use super::metrics::{Metrics, METRIC_QUEUE_COLLECTIONS};
 use super::otlp::{CaCertificates, CollectorHttpClient, Sender};
-use super::outbox::{Batcher, Outbox, OutboxFlush};
+use super::outbox::{Batcher, Outbox};
 use super::traces::Spans;
 use super::wire::{LogEntry, MeasuredLog};
 use super::xray::{self, XrayConfigError, LOG_STREAM_HEADER};
@@ -52,9 +52,6 @@ pub struct Exporter {
     transport: Option<Transport>,
     endpoint: Option<String>,
     flush_timeout: Duration,
-    /// No request starts before its end, after one timed out in a background flush (see the
-    /// `flush` module).
-    pause: TimeoutPause,
     /// `None` with `OTEL_TRACES_EXPORTER=none`.
     traces: Option<Outbox<Spans>>,
     metrics: Option<Outbox<Metrics>>,
@@ -189,7 +186,6 @@ impl Exporter {
             transport,
             endpoint,
             flush_timeout: settings.flush_timeout,
-            pause: TimeoutPause::default(),
             traces,
             metrics,
             logs,
@@ -286,9 +282,9 @@ impl Exporter {
     /// the budget runs out (the request in flight is cancelled) they stay at the front of the
     /// queue for the next flush, and so they do if this future is dropped. While a collector's
     /// circuit is open, the signals sent to it make no request but one probe (see the `circuit`
-    /// module), and for
-    /// [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE) after a request timed out in a background flush no
-    /// signal makes one (see the `flush` module). Never blocks the thread, and returns within the
+    /// module), and for [`TIMEOUT_PAUSE`](super::TIMEOUT_PAUSE) after a request to a collector
+    /// timed out in a background flush none of them makes one (see the `flush` module); the
+    /// signals sent to other collectors go on. Never blocks the thread, and returns within the
     /// budget plus scheduling delay.
     ///
     /// This is a flush on [`Occasion::Background`]; see [`Exporter::flush_on`].
@@ -298,7 +294,7 @@ impl Exporter {
 
     /// [`Exporter::flush`] on `occasion`: before a freeze, an endpoint whose connections were
     /// refused is probed even within its backoff step (no timer runs while frozen); at SHUTDOWN
-    /// every open circuit is probed, even within the pause after a timeout, and the flush may
+    /// every open circuit is probed, even within a collector's pause after a timeout, and the flush may
     /// take all of `budget`.
     pub async fn flush_on(&mut self, budget: Duration, occasion: Occasion) -> FlushOutcome {
         let cap = match occasion {
@@ -306,26 +302,21 @@ impl Exporter {
             Occasion::Background | Occasion::BeforeFreeze => self.flush_timeout,
         };
         let deadline = Deadline::start(budget, cap);
-        let paused_until = self.pause.holds(SystemTime::now(), occasion);
         let (traces, metrics, logs) = tokio::join!(
-            flush_optional(self.traces.as_mut(), deadline, occasion, paused_until),
-            flush_optional(self.metrics.as_mut(), deadline, occasion, paused_until),
+            flush_optional(self.traces.as_mut(), deadline, occasion),
+            flush_optional(self.metrics.as_mut(), deadline, occasion),
             flush_optional(
                 self.logs.as_mut().filter(|_| !self.logs_held),
                 deadline,
-                occasion,
-                paused_until
+                occasion
             ),
         );
-        if traces.timed_out || metrics.timed_out || logs.timed_out {
-            self.pause.timed_out(SystemTime::now(), occasion);
-        }
         FlushOutcome {
-            exported: traces.signal.exported,
-            requeued: traces.signal.requeued,
-            error: traces.signal.error,
-            metrics: metrics.signal,
-            logs: logs.signal,
+            exported: traces.exported,
+            requeued: traces.requeued,
+            error: traces.error,
+            metrics,
+            logs,
             elapsed: deadline.elapsed(),
         }
     }
@@ -390,9 +381,9 @@ impl Exporter {
     }
 
     /// When the next flush could send anything, if not now: the earliest moment one of the
-    /// signals with queued items may send again, and not before the pause after a background
-    /// timeout ends (`None` when one may send now, or nothing waits). Background flushes wait for
-    /// it instead of trying on every invocation.
+    /// signals with queued items may send again, each held by its own collector's circuit and
+    /// pause after a background timeout (`None` when one may send now, or nothing waits).
+    /// Background flushes wait for it instead of trying on every invocation.
     pub fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
         let mut earliest: Option<SystemTime> = None;
         let mut any_ready = false;
@@ -414,12 +405,7 @@ impl Exporter {
         if let Some(logs) = self.sendable_logs() {
             note(logs.queued(), logs.blocked_until(now));
         }
-        let pause = self.pause.holds(now, Occasion::Background);
-        match (any_ready, earliest, pause) {
-            (false, None, _) => None,
-            (true, _, pause) => pause,
-            (false, Some(at), pause) => Some(pause.map_or(at, |pause| pause.max(at))),
-        }
+        earliest.filter(|_| !any_ready)
     }
 
     /// Items dropped since start-up, per signal.
@@ -437,10 +423,9 @@ async fn flush_optional<B: Batcher>(
     outbox: Option<&mut Outbox<B>>,
     deadline: Deadline,
     occasion: Occasion,
-    paused_until: Option<SystemTime>,
-) -> OutboxFlush {
+) -> SignalFlush {
     match outbox {
-        Some(outbox) => outbox.flush(deadline, occasion, paused_until).await,
-        None => OutboxFlush::default(),
+        Some(outbox) => outbox.flush(deadline, occasion).await,
+        None => SignalFlush::default(),
     }
 }

@@ -18,23 +18,26 @@
 //!   retry within a flush: it would spend the budget the invocation waits on), and the
 //!   collector's circuit (`circuit`, shared by those signals) decides when the next request may
 //!   go: while it is open, a flush makes one probe at most, and none within the backoff step.
-//! - **One timeout per invocation.** An invocation can wait on two flushes: a background flush
-//!   that was running when its result came, and its own before `/event/next`, which the owner
-//!   task starts right after the first. The second could send what the first did not (the next
-//!   probe, when a step of nearly zero ended meanwhile, or a request to another collector) and
-//!   hold the invocation for a second budget. So after a request timed out in a background flush
-//!   (the whole flush budget the first time, one probe afterwards), no request starts, to any
-//!   endpoint and for any signal, for [`TIMEOUT_PAUSE`]; only SHUTDOWN's flush goes anyway. A
-//!   timeout in the flush before `/event/next` starts no pause: that flush is its invocation's
-//!   last, and the next invocation pays its own. An invocation pays at most one timeout.
+//! - **One timeout per collector per invocation.** An invocation can wait on two flushes: a
+//!   background flush that was running when its result came, and its own before `/event/next`,
+//!   which the owner task starts right after the first. The second could probe a collector the
+//!   first timed out on again (a timeout opens its circuit with the first probe due at once, and
+//!   a failed probe's step may be nearly zero) and hold the invocation for a second budget. So
+//!   after a request to a collector timed out in a background flush (the whole flush budget the
+//!   first time, one probe afterwards), no request starts to that collector, for any of its
+//!   signals, for [`TIMEOUT_PAUSE`]; only SHUTDOWN's flush goes anyway. The pause is the
+//!   collector's (see the `collector` module): the signals sent to other collectors go on, so a
+//!   hanging logs endpoint never keeps the spans from a healthy traces endpoint. A timeout in the
+//!   flush before `/event/next` starts no pause: that flush is its invocation's last, and the next
+//!   invocation pays its own. An invocation pays at most one timeout per collector.
 
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-/// How long no request starts after one timed out in a background flush (SHUTDOWN's flush
-/// excepted): as long as a probe may take, far longer than the owner task needs to start the
-/// flush an invocation waits on after a background flush it also waited on.
+/// How long no request starts to a collector after one to it timed out in a background flush
+/// (SHUTDOWN's flush excepted): as long as a probe may take, far longer than the owner task needs
+/// to start the flush an invocation waits on after a background flush it also waited on.
 pub const TIMEOUT_PAUSE: Duration = Duration::from_millis(250);
 
 /// What follows a flush, which decides whether an endpoint that refused connections is probed
@@ -118,21 +121,24 @@ impl Deadline {
     }
 }
 
-/// The pause after a request timed out in a background flush (see the module documentation):
-/// shared by every signal, since an invocation waits on all of them.
+/// The pause after a request to one collector timed out in a background flush (see the module
+/// documentation): shared by the signals sent to that collector.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TimeoutPause {
     until: Option<SystemTime>,
 }
 
 impl TimeoutPause {
-    /// When a flush on `occasion` at `now` may start requests again, if not now.
+    /// When a flush on `occasion` at `now` may start requests again, if not now: never later
+    /// than `now + TIMEOUT_PAUSE`, so a wall clock stepped back after the timeout cannot lengthen
+    /// the pause.
     pub(crate) fn holds(&self, now: SystemTime, occasion: Occasion) -> Option<SystemTime> {
         match occasion {
             Occasion::Shutdown => None,
-            Occasion::Background | Occasion::BeforeFreeze => {
-                self.until.filter(|until| *until > now)
-            }
+            Occasion::Background | Occasion::BeforeFreeze => self
+                .until
+                .filter(|until| *until > now)
+                .map(|until| until.min(now + TIMEOUT_PAUSE)),
         }
     }
 
@@ -171,5 +177,18 @@ mod tests {
         assert_eq!(pause.holds(just_before, Occasion::BeforeFreeze), Some(end));
         assert_eq!(pause.holds(just_before, Occasion::Shutdown), None);
         assert_eq!(pause.holds(end, Occasion::BeforeFreeze), None);
+    }
+
+    #[test]
+    fn a_clock_stepped_back_after_a_timeout_does_not_lengthen_the_pause() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut pause = TimeoutPause::default();
+        pause.timed_out(at, Occasion::Background);
+        let stepped_back = at - Duration::from_secs(3600);
+        assert_eq!(
+            pause.holds(stepped_back, Occasion::Background),
+            Some(stepped_back + TIMEOUT_PAUSE)
+        );
+        assert_eq!(pause.holds(stepped_back, Occasion::Shutdown), None);
     }
 }

@@ -54,16 +54,6 @@ pub(crate) trait Batcher {
     }
 }
 
-/// What one flush of an outbox did.
-#[derive(Debug, Default)]
-pub(crate) struct OutboxFlush {
-    /// What the caller is told.
-    pub(crate) signal: SignalFlush,
-    /// A request timed out: after a background flush, the exporter pauses every signal (see
-    /// `flush`).
-    pub(crate) timed_out: bool,
-}
-
 /// One signal's queue, kept request and endpoint state.
 pub(crate) struct Outbox<B: Batcher> {
     signal: Signal,
@@ -152,21 +142,16 @@ impl<B: Batcher> Outbox<B> {
     }
 
     /// Sends the queue, batch by batch, until it is empty, a request to the collector fails in
-    /// this flush (this signal's or another's, other than by a refusal for good), the circuit or
-    /// the `paused_until` moment (see `flush`'s [`TimeoutPause`](super::flush::TimeoutPause))
-    /// holds it back, or the `deadline` passes; `occasion` says what follows the flush (the
-    /// circuit's probe policy). While another signal probes the collector, it waits for the
-    /// probe's outcome.
-    pub(crate) async fn flush(
-        &mut self,
-        deadline: Deadline,
-        occasion: Occasion,
-        paused_until: Option<SystemTime>,
-    ) -> OutboxFlush {
+    /// this flush (this signal's or another's, other than by a refusal for good), the collector's
+    /// circuit or its pause after a timeout (see `flush`'s
+    /// [`TimeoutPause`](super::flush::TimeoutPause)) holds it back, or the `deadline` passes;
+    /// `occasion` says what follows the flush (the circuit's probe policy, and whether a timeout
+    /// pauses the collector). While another signal probes the collector, it waits for the probe's
+    /// outcome.
+    pub(crate) async fn flush(&mut self, deadline: Deadline, occasion: Occasion) -> SignalFlush {
         let mut exported = 0;
         let mut error = None;
         let mut recovery = None;
-        let mut timed_out = false;
         let collector = Arc::clone(&self.collector);
         while !self.queue.is_empty() {
             if collector.failed_since(deadline.started()) {
@@ -177,10 +162,7 @@ impl<B: Batcher> Outbox<B> {
                 break;
             }
             let now = SystemTime::now();
-            let permit = match paused_until {
-                Some(until) if until > now => Permit::WaitUntil(until),
-                _ => collector.permit(now, occasion),
-            };
+            let permit = collector.permit(now, occasion);
             // Held until the probe's outcome is recorded, at the end of this iteration.
             let (attempt, _probe_gate) = match permit {
                 Permit::Send => (Attempt::Ordinary, None),
@@ -248,7 +230,7 @@ impl<B: Batcher> Outbox<B> {
                 Ok(()) => {
                     self.acknowledged(request.items);
                     exported += request.items;
-                    recovery = recovery.or(self.answered(attempt, now));
+                    recovery = recovery.or(self.answered(attempt, now, occasion));
                 }
                 Err(send_error) => {
                     let kind = send_error.kind();
@@ -256,7 +238,7 @@ impl<B: Batcher> Outbox<B> {
                         self.pending = None;
                         self.queue.drop_rejected(request.items);
                         self.log_failure(kind, now, &send_error, request.items);
-                        recovery = recovery.or(self.answered(attempt, now));
+                        recovery = recovery.or(self.answered(attempt, now, occasion));
                         error = Some(send_error.to_string());
                         continue;
                     }
@@ -269,16 +251,15 @@ impl<B: Batcher> Outbox<B> {
                         error = Some(send_error.to_string());
                         break;
                     }
-                    timed_out = kind == FailureKind::TimedOut;
                     let outcome = if send_error.is_refused_connection() {
                         Outcome::NotListening
                     } else {
                         Outcome::Failed {
-                            timed_out,
+                            timed_out: kind == FailureKind::TimedOut,
                             not_before: send_error.not_before(now),
                         }
                     };
-                    collector.record(attempt, outcome, now);
+                    collector.record(attempt, outcome, now, occasion);
                     self.log_failure(kind, now, &send_error, 0);
                     error = Some(send_error.to_string());
                     break;
@@ -297,13 +278,10 @@ impl<B: Batcher> Outbox<B> {
                 B::ITEMS
             );
         }
-        OutboxFlush {
-            signal: SignalFlush {
-                exported,
-                requeued: self.queue.len(),
-                error,
-            },
-            timed_out,
+        SignalFlush {
+            exported,
+            requeued: self.queue.len(),
+            error,
         }
     }
 
@@ -327,11 +305,18 @@ impl<B: Batcher> Outbox<B> {
         self.queue.remove_sent(items);
     }
 
-    /// The collector answered an `attempt`: its circuit closes (unless the attempt started
-    /// before it opened: the probe decides); after failures, what the recovery line says (the
-    /// first signal answered after an outage says it).
-    fn answered(&self, attempt: Attempt, now: SystemTime) -> Option<RecoveryLine> {
-        let recovered = self.collector.record(attempt, Outcome::Answered, now);
+    /// The collector answered an `attempt` made in a flush on `occasion`: its circuit closes
+    /// (unless the attempt started before it opened: the probe decides); after failures, what the
+    /// recovery line says (the first signal answered after an outage says it).
+    fn answered(
+        &self,
+        attempt: Attempt,
+        now: SystemTime,
+        occasion: Occasion,
+    ) -> Option<RecoveryLine> {
+        let recovered = self
+            .collector
+            .record(attempt, Outcome::Answered, now, occasion);
         if recovered {
             self.collector.faults().delivered(now)
         } else {

@@ -11,13 +11,15 @@
 //! - [`repo`]: the repository's files the tests use;
 //! - [`containment`]: the shape every exported trace must have (children inside their parents);
 //! - [`received`]: an invocation's spans among what a receiver decoded;
-//! - [`xray_receiver`]: X-Ray's OTLP endpoint played locally over HTTPS, checking SigV4.
+//! - [`xray_receiver`]: X-Ray's OTLP endpoint played locally over HTTPS, checking SigV4;
+//! - [`export_pause`]: waiting out an exporter's pause after a timeout.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod containment;
 pub mod events;
+pub mod export_pause;
 pub mod fake_lambda;
 pub mod layer;
 pub mod proxy;
