@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use lambda_sandbox::{
@@ -13,7 +14,7 @@ use lambda_sandbox::{
 };
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
-use trace_view::{ReceivedSpan, Receiver, ReceiverConfig, SpanKind};
+use trace_view::{Mode, ReceivedSpan, Receiver, ReceiverConfig, SpanKind};
 
 use lambda_lens_test_support::containment::assert_contained;
 use lambda_lens_test_support::layer::build_layer;
@@ -215,4 +216,56 @@ async fn concurrent_invocations_each_yield_their_own_spans_exported_in_batches()
         "{} export requests for {total} invocations",
         requests.len()
     );
+}
+
+/// With no invocation coming after a collector outage, what was queued still goes out once the
+/// collector is back, without waiting for SHUTDOWN: a background flush that left items queued
+/// schedules its own retry (at most one backoff step, `BACKOFF_CAP`, later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_queued_in_an_outage_go_out_once_the_collector_is_back_without_new_invocations() {
+    /// Invocations made while the collector is down.
+    const DURING_OUTAGE: usize = 4;
+    /// Longer than the longest backoff step (`BACKOFF_CAP`, 5 s) plus a flush.
+    const DRAIN_WAIT: Duration = Duration::from_secs(15);
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts");
+    let opt = build_layer(LAMBDA_LENS, "managed-instances-outage");
+    let config = python_sandbox_config(&opt)
+        .with_managed_instances(CALLERS)
+        .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint());
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+    receiver.set_mode(Mode::Down).await.expect("receiver down");
+    let mut request_ids = BTreeSet::new();
+    for n in 0..DURING_OUTAGE {
+        let outcome = sandbox.invoke(Invocation::json(&json!({ "n": n }))).await;
+        assert_eq!(outcome.status, Status::Success, "invocation {n}");
+        request_ids.insert(outcome.request_id.to_string());
+    }
+    // Let the background flushes fail and the circuit open, then bring the collector back and
+    // invoke nothing more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.spans().is_empty(), "nothing arrived while down");
+    receiver
+        .set_mode(Mode::Normal)
+        .await
+        .expect("receiver back");
+    let invocation_spans = |spans: &[ReceivedSpan]| {
+        spans
+            .iter()
+            .filter(|s| s.kind == SpanKind::Server)
+            .filter_map(|s| s.attributes["faas.invocation_id"].as_str())
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+    };
+    let spans = receiver
+        .wait_for_spans(
+            |spans: &[ReceivedSpan]| invocation_spans(spans) == request_ids,
+            DRAIN_WAIT,
+        )
+        .await
+        .expect("every invocation's span arrives before SHUTDOWN");
+    assert_eq!(invocation_spans(&spans), request_ids);
+    let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await;
+    std::fs::remove_dir_all(&opt).expect("layer removed");
+    let exit = shutdown.process("lambda-lens").expect("lambda-lens ran");
+    assert_eq!(exit.code, Some(0), "{exit:?}");
 }
