@@ -9,6 +9,7 @@
 
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
+use smallvec::SmallVec;
 
 use super::outbox::Batcher;
 use super::queue::{Batch, Queue};
@@ -52,7 +53,8 @@ impl Batcher for Spans {
     }
 
     fn encode(&self, batch: Batch<'_, SpanData>) -> Vec<u8> {
-        let mut scopes: Vec<ScopeEntry<'_, Scope<'_>, SpanMessage<'_>>> = Vec::new();
+        // Kept inline: lambda-lens's spans all share its one scope.
+        let mut scopes: SmallVec<[ScopeEntry<'_, Scope<'_>, SpanMessage<'_>>; 1]> = SmallVec::new();
         // The first scope's entry has room for the whole batch (at most `MAX_BATCH_SPANS`
         // spans): a batch mostly holds one scope, whose entry then never grows.
         let batch_len = batch.len();

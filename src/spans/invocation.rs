@@ -188,10 +188,7 @@ fn identity_attributes(
         KeyValue::new(semconv::FAAS_TRIGGER, trigger.as_str()),
         KeyValue::new(semconv::FAAS_COLDSTART, inv.coldstart),
     ]);
-    let mut account_id = function
-        .account_id
-        .as_deref()
-        .map(|id| Value::from(id.to_owned()));
+    let mut account_id = function.account_id.clone().map(Value::from);
     if let Some(invoked) = invoked {
         attributes.push(KeyValue::new(semconv::AWS_LAMBDA_INVOKED_ARN, invoked.arn));
         attributes.push(KeyValue::new(

@@ -2,6 +2,8 @@
 //! resource every span carries (`cloud.account.id` among it when registration told the account)
 //! and the instrumentation scope.
 
+use std::sync::Arc;
+
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 
@@ -18,7 +20,8 @@ pub struct FunctionInfo {
     /// The function as its settings describe it.
     pub settings: FunctionSettings,
     /// From registration (`accountId` feature); else each invocation takes it from the invoked ARN.
-    pub account_id: Option<String>,
+    /// Shared, not copied, by every invocation span's `cloud.account.id`.
+    pub account_id: Option<Arc<str>>,
     /// The function's name as the invocation span's default name. The function is described once
     /// per process and its name lives as long: leaked once, no span copies it.
     pub(super) span_name: &'static str,
@@ -33,7 +36,7 @@ impl FunctionInfo {
     pub fn new(settings: &FunctionSettings, account_id: Option<String>) -> Self {
         Self {
             settings: settings.clone(),
-            account_id,
+            account_id: account_id.map(Arc::from),
             span_name: Box::leak(settings.name.clone().into_boxed_str()),
             last_invoked: LastInvoked::default(),
         }
@@ -65,7 +68,10 @@ pub fn resource(function: &FunctionInfo, instance_id: Option<&str>) -> Resource 
     // Known before any invocation only from registration; an account learnt from the first
     // invoked ARN comes too late for the resource and stays on the spans.
     if let Some(account) = &function.account_id {
-        attrs.push(KeyValue::new(semconv::CLOUD_ACCOUNT_ID, account.clone()));
+        attrs.push(KeyValue::new(
+            semconv::CLOUD_ACCOUNT_ID,
+            Arc::clone(account),
+        ));
     }
     if let Some(instance) = instance_id {
         attrs.push(KeyValue::new(semconv::FAAS_INSTANCE, instance.to_owned()));

@@ -9,9 +9,15 @@
 
 use std::time::SystemTime;
 
+use smallvec::SmallVec;
+
 use super::names::lens::{RESPONSE_DURATION_SPAN, RESPONSE_LATENCY_SPAN, RUNTIME_OVERHEAD_SPAN};
 use super::platform_time::platform_duration;
 use crate::correlate::InvocationSummary;
+
+/// The most phases an invocation has: response latency, response duration, runtime overhead. They
+/// are kept inline, so a timeline allocates nothing.
+const MAX_PHASES: usize = 3;
 
 /// One phase of the invocation, named as the platform names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +38,7 @@ pub(super) struct Timeline {
     /// When the runtime was done with it; never before `start`.
     pub(super) end: SystemTime,
     /// The phases the proxy saw, in order.
-    pub(super) phases: Vec<Phase>,
+    pub(super) phases: SmallVec<[Phase; MAX_PHASES]>,
 }
 
 impl Timeline {
@@ -44,14 +50,14 @@ impl Timeline {
             return Self {
                 start,
                 end,
-                phases: Vec::new(),
+                phases: SmallVec::new(),
             };
         };
         let (first_byte, last_byte) = (result.started_at, result.ended_at());
         let next = inv.runtime_next.filter(|next| *next >= last_byte);
         let end = next.unwrap_or(last_byte).max(start);
         let within = |t: SystemTime| t.clamp(start, end);
-        let mut phases = Vec::with_capacity(3);
+        let mut phases = SmallVec::new();
         let mut push = |name, from: SystemTime, to: SystemTime| {
             let from = within(from);
             phases.push(Phase {
