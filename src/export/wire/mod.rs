@@ -25,7 +25,7 @@
 //! - `attributes`: attributes and instrumentation scopes of the OpenTelemetry API types;
 //! - `span`: a [`SpanData`](opentelemetry_sdk::trace::SpanData) as an OTLP `Span`;
 //! - `log`: a log record lambda-lens builds ([`LogEntry`]) as an OTLP `LogRecord`;
-//! - `scalar`: scalar fields, as prost writes them;
+//! - `scalar`: scalar fields, as prost writes them.
 
 mod attributes;
 mod log;
