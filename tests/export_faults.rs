@@ -913,6 +913,52 @@ async fn a_retry_after_on_the_logs_endpoint_holds_the_spans_back_too() {
     );
 }
 
+/// An answer refusing one signal's path for now (a 503 without `Retry-After` on `/v1/logs`) is
+/// about that path: the logs back off on their own circuit, while the spans, answered, go in
+/// every flush, neither resetting the logs' count nor announcing a recovery.
+#[tokio::test]
+async fn a_path_that_keeps_refusing_backs_off_alone_while_the_others_go() {
+    const FLUSHES: u64 = 10;
+    let collector =
+        Collector::start_per_path(vec![(LOGS_PATH, vec![Answer::Status(503, None); 20])]).await;
+    let mut exporter = collector.exporter();
+    let lines = Lines::default();
+    {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        exporter.enqueue_logs(vec![report_record()]);
+        for index in 0..FLUSHES {
+            exporter.enqueue(vec![span(index)]);
+            let flush = exporter.flush(BUDGET).await;
+            assert_eq!(flush.exported, 1, "every span goes at once: {flush:?}");
+            assert_eq!(flush.logs.requeued, 1, "{flush:?}");
+        }
+    }
+    let paths = collector.paths();
+    let traces = paths.iter().filter(|p| **p == TRACES_PATH).count();
+    let logs = paths.iter().filter(|p| **p == LOGS_PATH).count();
+    assert_eq!(traces as u64, FLUSHES, "{paths:?}");
+    // FAILURES_TO_OPEN refusals open the logs' own circuit, its first probe goes at the next
+    // flush, and the step after it (a full BACKOFF_BASE with this jitter) outlasts the rest.
+    assert_eq!(
+        logs,
+        usize::try_from(FAILURES_TO_OPEN).expect("small") + 1,
+        "the logs' own circuit opened: {paths:?}"
+    );
+    let lines = lines.all();
+    assert!(
+        !lines.iter().any(|line| line.contains("export recovered")),
+        "the spans' deliveries announce no recovery: {lines:?}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|line| line.contains("collector refused (try later)"))
+            .count(),
+        1,
+        "one line for the refusals: {lines:?}"
+    );
+}
+
 /// A batch refused for good is about that batch: it neither opens the collector's circuit nor
 /// stops the other signals.
 #[tokio::test]

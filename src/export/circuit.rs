@@ -1,10 +1,12 @@
-//! The circuit of one collector: whether the next request may go, and how long to back off after
-//! failures. Pure: time is passed in, jitter comes from an injected [`Jitter`]. The signals sent
-//! to one collector (one scheme, host and port) share one circuit: its state, failure count,
-//! backoff step and `Retry-After` (see the `collector` module).
+//! A circuit: whether the next request may go, and how long to back off after failures. Pure:
+//! time is passed in, jitter comes from an injected [`Jitter`]. The signals sent to one collector
+//! (one scheme, host and port) share one circuit for what is the collector's (no answer,
+//! `Retry-After`): its state, failure count, backoff step and `Retry-After`; each signal also has
+//! a circuit of its own, with the same rules, for answers refusing its path (see the `collector`
+//! module).
 //!
-//! - **Closed** (healthy): every flush sends. [`FAILURES_TO_OPEN`] failures in a row (whichever
-//!   signals they were), one timeout, or one `Retry-After` open it.
+//! - **Closed** (healthy): every flush sends. [`FAILURES_TO_OPEN`] failures in a row, one
+//!   timeout, or one `Retry-After` open it.
 //! - **Open**: no request, except one probe once the current step has passed. The first probe
 //!   may go at the next flush (or when `Retry-After` says); after each failed probe the step is
 //!   drawn with full jitter from `[0, min(BACKOFF_CAP, BACKOFF_BASE × 2^(failed probes − 1))]`,
@@ -93,6 +95,10 @@ pub(crate) enum Outcome {
     Answered,
     /// The connection was refused: nothing listens at the endpoint.
     NotListening,
+    /// The endpoint answered, refusing the request for now (a 5xx, 408, 429, 401 or 403, or a
+    /// retryable gRPC status) without `Retry-After`: about this signal's path, not the
+    /// collector, which is up (see the `collector` module).
+    Refused,
     /// It failed: `timed_out` when no answer came in time; `not_before` from `Retry-After`.
     Failed {
         /// No answer came in time.
@@ -176,7 +182,7 @@ impl Circuit {
                 self.state = State::Closed { failures: 0 };
                 return recovered;
             }
-            Outcome::NotListening => (false, None),
+            Outcome::NotListening | Outcome::Refused => (false, None),
             Outcome::Failed {
                 timed_out,
                 not_before,

@@ -1,8 +1,18 @@
 //! What the signals sent to one collector share: its [`Circuit`] (with the jitter of its backoff
 //! steps), its pause after a timeout in a background flush ([`TimeoutPause`]), the one probe that
-//! may be in flight, the moment a request to it last failed, and its failure log. A collector is an endpoint's scheme and authority ([`collector_of`]): the traces,
-//! logs and metrics endpoints of one host and port are one collector; different hosts or ports
-//! are different collectors, with circuits of their own.
+//! may be in flight, the moment a request to it last failed, and its failure log. A collector is
+//! an endpoint's scheme and authority ([`collector_of`]): the traces, logs and metrics endpoints
+//! of one host and port are one collector; different hosts or ports are different collectors,
+//! with circuits of their own.
+//!
+//! What is the collector's and what is one signal's: no answer (a refused connection, a reset,
+//! a timeout) and a `Retry-After` are the collector's, and count on its shared circuit. An answer
+//! that refuses one signal's request for now without `Retry-After` (a 503 on `/v1/logs` while
+//! `/v1/traces` answers 200) is about that signal's path: it counts on the signal's own circuit
+//! (same rules, [`FAILURES_TO_OPEN`](super::FAILURES_TO_OPEN), same backoff steps), so a path that
+//! keeps failing backs off on its own without holding the other signals back, and another
+//! signal's deliveries neither reset its count nor announce a recovery. A request goes when both
+//! circuits let it.
 //!
 //! The signals of one flush run concurrently, so one probe per step needs a gate: the first
 //! signal whose permit is a probe takes it and probes; the others wait for it to be released,
@@ -17,6 +27,7 @@ use tokio::time::Instant;
 use super::circuit::{Attempt, Circuit, Jitter, Outcome, Permit};
 use super::fault_log::FaultLog;
 use super::flush::{Occasion, TimeoutPause};
+use crate::settings::Signal;
 
 /// One collector's shared state, held by every signal's outbox that sends to it.
 pub(crate) type SharedCollector = Arc<Collector>;
@@ -32,6 +43,8 @@ pub(crate) struct Collector {
 /// The circuit and what it is updated with.
 struct CircuitState {
     circuit: Circuit,
+    /// Each signal's own circuit, for answers refusing its path (see the module documentation).
+    paths: [Circuit; Signal::ALL.len()],
     /// After a request to the collector timed out in a background flush, none starts to it
     /// until its end (see `flush`).
     pause: TimeoutPause,
@@ -49,6 +62,7 @@ impl Collector {
         Arc::new(Self {
             circuit: Mutex::new(CircuitState {
                 circuit: Circuit::default(),
+                paths: Default::default(),
                 pause: TimeoutPause::default(),
                 jitter,
                 last_failure: None,
@@ -58,23 +72,27 @@ impl Collector {
         })
     }
 
-    /// Whether a request may go at `now`, in a flush on `occasion`: not during the pause, then
-    /// as the circuit says.
-    pub(crate) fn permit(&self, now: SystemTime, occasion: Occasion) -> Permit {
+    /// Whether `signal`'s request may go at `now`, in a flush on `occasion`: not during the
+    /// pause, then as the collector's circuit says, then as the signal's own.
+    pub(crate) fn permit(&self, signal: Signal, now: SystemTime, occasion: Occasion) -> Permit {
         let state = self.circuit();
-        match state.pause.holds(now, occasion) {
-            Some(until) => Permit::WaitUntil(until),
-            None => state.circuit.permit(now, occasion),
+        if let Some(until) = state.pause.holds(now, occasion) {
+            return Permit::WaitUntil(until);
+        }
+        match state.circuit.permit(now, occasion) {
+            Permit::Send => state.paths[slot(signal)].permit(now, occasion),
+            held => held,
         }
     }
 
-    /// When a background flush may send again, if not now: at the end of the circuit's step or
-    /// of the pause, whichever is later.
-    pub(crate) fn blocked_until(&self, now: SystemTime) -> Option<SystemTime> {
+    /// When a background flush may send `signal` again, if not now: at the end of the pause, of
+    /// the collector's step or of the signal's own step, whichever is latest.
+    pub(crate) fn blocked_until(&self, signal: Signal, now: SystemTime) -> Option<SystemTime> {
         let state = self.circuit();
         let step = state.circuit.blocked_until(now);
+        let path = state.paths[slot(signal)].blocked_until(now);
         let pause = state.pause.holds(now, Occasion::Background);
-        step.max(pause)
+        step.max(path).max(pause)
     }
 
     /// Whether a request to the collector failed at or after `started` (the start of the current
@@ -95,33 +113,53 @@ impl Collector {
         drop(self.probe.lock().await);
     }
 
-    /// Takes the `outcome` at `now` of an `attempt` made in a flush on `occasion`; true when it
-    /// answered a collector that had failed since its last answer (see [`Circuit::record`]). A
-    /// timeout in a background flush starts the pause.
+    /// Takes the `outcome` at `now` of `signal`'s `attempt` made in a flush on `occasion`; true
+    /// when it delivered after failures of the collector or of the signal's path since their last
+    /// answer (see [`Circuit::record`]). A timeout in a background flush starts the pause.
     pub(crate) fn record(
         &self,
+        signal: Signal,
         attempt: Attempt,
         outcome: Outcome,
         now: SystemTime,
         occasion: Occasion,
     ) -> bool {
         let mut state = self.circuit();
-        if outcome != Outcome::Answered {
-            state.last_failure = Some(Instant::now());
-        }
-        if matches!(
-            outcome,
-            Outcome::Failed {
-                timed_out: true,
-                ..
-            }
-        ) {
-            state.pause.timed_out(now, occasion);
-        }
         let CircuitState {
-            circuit, jitter, ..
+            circuit,
+            paths,
+            pause,
+            jitter,
+            last_failure,
         } = &mut *state;
-        circuit.record(attempt, outcome, now, jitter.as_mut())
+        let path = &mut paths[slot(signal)];
+        match outcome {
+            Outcome::Answered => {
+                let collector = circuit.record(attempt, outcome, now, jitter.as_mut());
+                let path = path.record(attempt, outcome, now, jitter.as_mut());
+                collector || path
+            }
+            Outcome::Refused => {
+                // The collector answered: it is up, whatever this path says. Its recovery, if
+                // any, is announced by the first delivery.
+                circuit.record(attempt, Outcome::Answered, now, jitter.as_mut());
+                path.record(attempt, outcome, now, jitter.as_mut());
+                false
+            }
+            Outcome::NotListening | Outcome::Failed { .. } => {
+                *last_failure = Some(Instant::now());
+                if matches!(
+                    outcome,
+                    Outcome::Failed {
+                        timed_out: true,
+                        ..
+                    }
+                ) {
+                    pause.timed_out(now, occasion);
+                }
+                circuit.record(attempt, outcome, now, jitter.as_mut())
+            }
+        }
     }
 
     /// The collector's failure log; never held across an await.
@@ -133,6 +171,15 @@ impl Collector {
     /// The circuit; never held across an await.
     fn circuit(&self) -> MutexGuard<'_, CircuitState> {
         self.circuit.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `signal`'s place in [`CircuitState::paths`].
+fn slot(signal: Signal) -> usize {
+    match signal {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
     }
 }
 

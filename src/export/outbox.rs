@@ -138,7 +138,7 @@ impl<B: Batcher> Outbox<B> {
         if self.queue.is_empty() {
             return None;
         }
-        self.collector.blocked_until(now)
+        self.collector.blocked_until(self.signal, now)
     }
 
     /// Sends the queue, batch by batch, until it is empty, a request to the collector fails in
@@ -162,7 +162,7 @@ impl<B: Batcher> Outbox<B> {
                 break;
             }
             let now = SystemTime::now();
-            let permit = collector.permit(now, occasion);
+            let permit = collector.permit(self.signal, now, occasion);
             // Held until the probe's outcome is recorded, at the end of this iteration.
             let (attempt, _probe_gate) = match permit {
                 Permit::Send => (Attempt::Ordinary, None),
@@ -251,15 +251,21 @@ impl<B: Batcher> Outbox<B> {
                         error = Some(send_error.to_string());
                         break;
                     }
+                    let not_before = send_error.not_before(now);
                     let outcome = if send_error.is_refused_connection() {
                         Outcome::NotListening
+                    } else if not_before.is_none()
+                        && matches!(kind, FailureKind::Refused | FailureKind::Unauthorized)
+                    {
+                        // An answer about this signal's path: the collector is up.
+                        Outcome::Refused
                     } else {
                         Outcome::Failed {
                             timed_out: kind == FailureKind::TimedOut,
-                            not_before: send_error.not_before(now),
+                            not_before,
                         }
                     };
-                    collector.record(attempt, outcome, now, occasion);
+                    collector.record(self.signal, attempt, outcome, now, occasion);
                     self.log_failure(kind, now, &send_error, 0);
                     error = Some(send_error.to_string());
                     break;
@@ -314,9 +320,9 @@ impl<B: Batcher> Outbox<B> {
         now: SystemTime,
         occasion: Occasion,
     ) -> Option<RecoveryLine> {
-        let recovered = self
-            .collector
-            .record(attempt, Outcome::Answered, now, occasion);
+        let recovered =
+            self.collector
+                .record(self.signal, attempt, Outcome::Answered, now, occasion);
         if recovered {
             self.collector.faults().delivered(now)
         } else {
@@ -337,7 +343,7 @@ impl<B: Batcher> Outbox<B> {
         };
         let next_attempt_s = self
             .collector
-            .blocked_until(now)
+            .blocked_until(self.signal, now)
             .and_then(|at| at.duration_since(now).ok())
             .map_or(0, |wait: Duration| wait.as_secs());
         if dropped > 0 {
