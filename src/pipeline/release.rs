@@ -157,6 +157,9 @@ impl Releases {
         now: SystemTime,
     ) {
         let release_at = self.release_time(deadline_ms, now);
+        // Its flush carries whatever is queued: a background flush scheduled before (a retry
+        // after a failed one, overdue after a thaw) would only run ahead of it and hold it up.
+        self.background_due = None;
         self.waiting.push(Waiter {
             request_id,
             deadline_ms,
@@ -575,6 +578,29 @@ mod tests {
             },
         );
         assert_eq!(r.background_due, None, "the waiter's own flush comes first");
+    }
+
+    #[test]
+    fn an_invocation_cancels_a_background_retry_its_own_flush_makes_needless() {
+        let mut r = releases();
+        r.after_background_flush(
+            t(0),
+            Backlog {
+                queued: 3,
+                blocked_until: None,
+            },
+        );
+        assert_eq!(r.next_wake(), Some(t(0) + BACKGROUND_FLUSH_DELAY));
+        let _answered = wait(&mut r, "a", deadline(3000), t(50));
+        assert_eq!(
+            r.next_wake(),
+            Some(t(3000) - DEADLINE_MARGIN),
+            "only the waiter's release time"
+        );
+        assert!(
+            r.due(t(150), false, queued(3), open(&["a"])).is_none(),
+            "no background flush ahead of the invocation's own"
+        );
     }
 
     #[test]
