@@ -30,10 +30,6 @@ const SCALAR_STOPS: [bool; 256] = {
     table
 };
 
-/// Bytes of a string looked through one by one before memchr takes over: most strings of an
-/// event (keys, ids, words) end within them, and memchr pays for its set-up on long ones only.
-const SHORT_STRING_BYTES: usize = 32;
-
 /// Whether `byte` separates tokens: JSON's whitespace plus form feed, which text that only looks
 /// like JSON may hold (ASCII whitespace).
 pub fn is_whitespace(byte: u8) -> bool {
@@ -53,14 +49,8 @@ pub fn skip_whitespace(bytes: &[u8], at: usize) -> usize {
 pub fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
     let mut at = open + 1;
     loop {
-        let rest = bytes.get(at..)?;
-        let short = &rest[..rest.len().min(SHORT_STRING_BYTES)];
-        let found = match short.iter().position(|&b| matches!(b, b'"' | b'\\')) {
-            Some(p) => at + p,
-            // memchr2, not a byte loop, past the first bytes: event strings (an SQS body, an SNS
-            // message) can be long.
-            None => at + short.len() + memchr::memchr2(b'"', b'\\', &rest[short.len()..])?,
-        };
+        // memchr2, not a byte loop: event strings (an SQS body, an SNS message) can be long.
+        let found = at + memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
         if bytes[found] == b'"' {
             return Some(found + 1);
         }

@@ -11,6 +11,18 @@ use smallvec::SmallVec;
 /// Open containers kept on the stack; deeper nesting, rare in bodies, moves them to the heap.
 const INLINE_NESTING: usize = 64;
 
+/// Bytes a string's content stops at: its closing quote, an escape, and the control bytes it may
+/// not hold. A table look-up per byte of every string.
+const STRING_STOPS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b == b'"' as usize || b == b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
 /// An open container.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Open {
@@ -111,8 +123,10 @@ impl Validator<'_> {
     /// The rest of a string after its opening quote.
     fn string(&mut self) -> Option<()> {
         loop {
-            let byte = self.next()?;
-            match byte {
+            let rest = self.bytes.get(self.at..)?;
+            let stop = rest.iter().position(|&b| STRING_STOPS[usize::from(b)])?;
+            self.at += stop + 1;
+            match rest[stop] {
                 b'"' => return Some(()),
                 b'\\' => match self.next()? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
@@ -125,8 +139,8 @@ impl Validator<'_> {
                     }
                     _ => return None,
                 },
-                0x00..=0x1f => return None,
-                _ => {}
+                // A control byte.
+                _ => return None,
             }
         }
     }
