@@ -43,7 +43,7 @@ fn urlencoded_values(text: &str, rules: &RedactionRules) -> Vec<Range<usize>> {
         }
         let secret = rules.key_matches(&form_decode(name)) || {
             let decoded = form_decode(value);
-            rules.values && decoded != value && !value_matches(&decoded).is_empty()
+            rules.values && decoded != value && value_matches(&decoded).next().is_some()
         };
         if secret {
             let value_start = start + name.len() + 1;

@@ -37,7 +37,7 @@ impl Redactor<'_> {
 
     /// The text scan with `ranges` (found by the caller) replaced too.
     fn text_and<'t>(&mut self, text: &'t str, mut ranges: Vec<Range<usize>>) -> Cow<'t, str> {
-        ranges.extend(pair_values(text, self.rules));
+        pair_values(text, self.rules, &mut ranges);
         if self.rules.values {
             ranges.extend(value_matches(text));
         }
@@ -65,11 +65,10 @@ impl Redactor<'_> {
     }
 }
 
-/// Byte ranges of the values of `key=value` / `key: value` / `"key": "value"` pairs whose key
-/// matches the rules.
-fn pair_values(text: &str, rules: &RedactionRules) -> Vec<Range<usize>> {
+/// Adds to `ranges` the byte ranges of the values of `key=value` / `key: value` /
+/// `"key": "value"` pairs whose key matches the rules.
+fn pair_values(text: &str, rules: &RedactionRules, ranges: &mut Vec<Range<usize>>) {
     let bytes = text.as_bytes();
-    let mut ranges = Vec::new();
     let mut pair = |sep_at| {
         if let Some(range) = pair_value(text, sep_at, rules) {
             ranges.push(range);
@@ -87,7 +86,6 @@ fn pair_values(text: &str, rules: &RedactionRules) -> Vec<Range<usize>> {
     } else {
         memchr::memchr2_iter(b'=', b':', bytes).for_each(pair);
     }
-    ranges
 }
 
 /// The value of the pair whose separator (`=` or `:`) is at `sep_at`, when its key matches.

@@ -25,31 +25,42 @@ fn is_word_byte(b: u8) -> bool {
     WORD_BYTES[usize::from(b)]
 }
 
-/// Byte ranges of secret-looking substrings: AWS access key ids, JWTs, bearer tokens, card numbers.
-pub(super) fn value_matches(text: &str) -> Vec<Range<usize>> {
+/// Shortest substring any detector matches: an unsecured JWT (`eyJ.x.`); a bearer token, an
+/// access key id and a card number are longer. Shorter text (most ids, numbers and words of an
+/// event) is passed over without looking at its bytes.
+const MIN_SECRET_BYTES: usize = 6;
+
+/// Byte ranges of secret-looking substrings, in order: AWS access key ids, JWTs, bearer tokens,
+/// card numbers. Lazy, so a caller asking whether there is one stops at the first.
+pub(super) fn value_matches(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
     let bytes = text.as_bytes();
-    let mut ranges = Vec::new();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if !is_word_byte(b) {
-            i += 1;
-            continue;
-        }
-        // A word (a run of ASCII letters and digits) starts here: words are passed over whole, and
-        // every match ends before a byte that is neither.
-        let word_end = bytes[i..]
-            .iter()
-            .position(|&b| !is_word_byte(b))
-            .map_or(bytes.len(), |p| i + p);
-        match secret_at(bytes, i, word_end) {
-            Some(range) => {
-                i = range.end;
-                ranges.push(range);
+    let mut i = if bytes.len() < MIN_SECRET_BYTES {
+        bytes.len()
+    } else {
+        0
+    };
+    std::iter::from_fn(move || {
+        while let Some(&b) = bytes.get(i) {
+            if !is_word_byte(b) {
+                i += 1;
+                continue;
             }
-            None => i = word_end,
+            // A word (a run of ASCII letters and digits) starts here: words are passed over whole,
+            // and every match ends before a byte that is neither.
+            let word_end = bytes[i..]
+                .iter()
+                .position(|&b| !is_word_byte(b))
+                .map_or(bytes.len(), |p| i + p);
+            match secret_at(bytes, i, word_end) {
+                Some(range) => {
+                    i = range.end;
+                    return Some(range);
+                }
+                None => i = word_end,
+            }
         }
-    }
-    ranges
+        None
+    })
 }
 
 /// The secret starting with the word `bytes[at..word_end]`, if any. Every detector starts a word

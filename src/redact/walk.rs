@@ -13,6 +13,7 @@ use super::values::value_matches;
 use super::Redactor;
 use crate::event::Source;
 use crate::json::scan::{string_content, Container, Token, Tokens};
+use crate::json::valid::is_json_document;
 use crate::json::PathStep;
 
 /// Nesting of JSON inside string values that is still unpacked; deeper strings get the text scan.
@@ -146,7 +147,7 @@ impl Redactor<'_> {
     ) {
         let secret = token != "null" && self.value_is_secret(stack, header_floor);
         // A card number stored as a JSON number is still a card number.
-        if secret || (self.rules.values && !value_matches(token).is_empty()) {
+        if secret || (self.rules.values && value_matches(token).next().is_some()) {
             let redacted = self.redacted();
             let out = out.replace(end);
             out.push('"');
@@ -162,7 +163,7 @@ impl Redactor<'_> {
     fn embedded<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         if self.depth < MAX_EMBEDDED_DEPTH && looks_like_json(text) {
             self.depth += 1;
-            let valid = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            let valid = is_json_document(text);
             let walked = self.json(text, valid, false);
             let out = if valid { walked } else { self.rescan(walked) };
             self.depth -= 1;
