@@ -11,7 +11,6 @@ use super::form::form_values;
 use super::walk::looks_like_json;
 use super::{RedactionRules, Redactor};
 use crate::event::ParsedBody;
-use crate::json::valid::is_json_document;
 
 /// Appended to a captured body when part of it is left out.
 pub const TRUNCATION_MARKER: &str = "…[truncated]";
@@ -137,7 +136,7 @@ impl Redactor<'_> {
         // validity check, which builds nothing: a body is not parsed into a document just for it.
         let is_json = complete
             && (self.event.and_then(ParsedBody::parsed_whole) == Some(true)
-                || is_json_document(text));
+                || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
         // The header floor of HTTP-shaped events; whether the body is one is asked only when a root
         // `headers`, `multiValueHeaders` or `cookies` member is met.
         let header_floor = self.event.is_some();

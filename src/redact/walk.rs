@@ -13,7 +13,6 @@ use super::values::value_matches;
 use super::Redactor;
 use crate::event::Source;
 use crate::json::scan::{string_content, Container, Token, Tokens};
-use crate::json::valid::is_json_document;
 use crate::json::PathStep;
 
 /// Nesting of JSON inside string values that is still unpacked; deeper strings get the text scan.
@@ -163,7 +162,7 @@ impl Redactor<'_> {
     fn embedded<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         if self.depth < MAX_EMBEDDED_DEPTH && looks_like_json(text) {
             self.depth += 1;
-            let valid = is_json_document(text);
+            let valid = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
             let walked = self.json(text, valid, false);
             let out = if valid { walked } else { self.rescan(walked) };
             self.depth -= 1;
