@@ -14,10 +14,11 @@
 //! signal's deliveries neither reset its count nor announce a recovery. A request goes when both
 //! circuits let it.
 //!
-//! The signals of one flush run concurrently, so one probe per step needs a gate: the first
-//! signal whose permit is a probe takes it and probes; the others wait for it to be released,
-//! then go on if the probe was answered (the circuit is closed) and stop if it failed (see
-//! [`Collector::failed_since`]).
+//! The signals of one flush run concurrently, so one probe of the collector per step needs a
+//! gate: the first signal whose permit is the collector's probe takes it and probes; the others
+//! wait for it to be released, then go on if the probe was answered (the circuit is closed) and
+//! stop if it failed (see [`Collector::failed_since`]). A probe of one signal's own circuit
+//! takes no gate: it tells the others nothing.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -51,6 +52,34 @@ struct CircuitState {
     jitter: Box<dyn Jitter>,
     /// When a request to the collector last failed (a refusal for good is no failure).
     last_failure: Option<Instant>,
+    /// The collector answered again after failing, but only with a path's refusal: the next
+    /// delivery says it is back.
+    recovery_unannounced: bool,
+}
+
+/// Which permit a request goes under on each of the two circuits it answers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Attempts {
+    /// On the collector's shared circuit: a probe takes the gate (one per step per collector).
+    pub(crate) collector: Attempt,
+    /// On the signal's own circuit.
+    pub(crate) path: Attempt,
+}
+
+impl Attempts {
+    /// Either circuit probes: the request's time is capped at a probe's.
+    pub(crate) fn probes(self) -> bool {
+        self.collector == Attempt::Probe || self.path == Attempt::Probe
+    }
+}
+
+/// What [`Collector::permit`] allows now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Go {
+    /// Send, under these permits.
+    Now(Attempts),
+    /// Send nothing before this moment.
+    WaitUntil(SystemTime),
 }
 
 /// A probe in flight: other signals wait for it while this is held.
@@ -66,6 +95,7 @@ impl Collector {
                 pause: TimeoutPause::default(),
                 jitter,
                 last_failure: None,
+                recovery_unannounced: false,
             }),
             probe: tokio::sync::Mutex::new(()),
             faults: Mutex::new(FaultLog::default()),
@@ -73,15 +103,24 @@ impl Collector {
     }
 
     /// Whether `signal`'s request may go at `now`, in a flush on `occasion`: not during the
-    /// pause, then as the collector's circuit says, then as the signal's own.
-    pub(crate) fn permit(&self, signal: Signal, now: SystemTime, occasion: Occasion) -> Permit {
+    /// pause, and only when both the collector's circuit and the signal's own let it (the later
+    /// of their waits otherwise).
+    pub(crate) fn permit(&self, signal: Signal, now: SystemTime, occasion: Occasion) -> Go {
         let state = self.circuit();
         if let Some(until) = state.pause.holds(now, occasion) {
-            return Permit::WaitUntil(until);
+            return Go::WaitUntil(until);
         }
-        match state.circuit.permit(now, occasion) {
-            Permit::Send => state.paths[slot(signal)].permit(now, occasion),
-            held => held,
+        let attempt = |permit| match permit {
+            Permit::Send => Ok(Attempt::Ordinary),
+            Permit::Probe => Ok(Attempt::Probe),
+            Permit::WaitUntil(until) => Err(until),
+        };
+        let collector = attempt(state.circuit.permit(now, occasion));
+        let path = attempt(state.paths[slot(signal)].permit(now, occasion));
+        match (collector, path) {
+            (Ok(collector), Ok(path)) => Go::Now(Attempts { collector, path }),
+            (Err(until), Ok(_)) | (Ok(_), Err(until)) => Go::WaitUntil(until),
+            (Err(a), Err(b)) => Go::WaitUntil(a.max(b)),
         }
     }
 
@@ -113,13 +152,14 @@ impl Collector {
         drop(self.probe.lock().await);
     }
 
-    /// Takes the `outcome` at `now` of `signal`'s `attempt` made in a flush on `occasion`; true
-    /// when it delivered after failures of the collector or of the signal's path since their last
-    /// answer (see [`Circuit::record`]). A timeout in a background flush starts the pause.
+    /// Takes the `outcome` at `now` of `signal`'s request sent under `attempts` in a flush on
+    /// `occasion`; true when it delivered after failures of the collector or of the signal's path
+    /// since their last delivery (see [`Circuit::record`]). A timeout in a background flush
+    /// starts the pause.
     pub(crate) fn record(
         &self,
         signal: Signal,
-        attempt: Attempt,
+        attempts: Attempts,
         outcome: Outcome,
         now: SystemTime,
         occasion: Occasion,
@@ -131,19 +171,21 @@ impl Collector {
             pause,
             jitter,
             last_failure,
+            recovery_unannounced,
         } = &mut *state;
         let path = &mut paths[slot(signal)];
         match outcome {
             Outcome::Answered => {
-                let collector = circuit.record(attempt, outcome, now, jitter.as_mut());
-                let path = path.record(attempt, outcome, now, jitter.as_mut());
-                collector || path
+                let collector = circuit.record(attempts.collector, outcome, now, jitter.as_mut());
+                let path = path.record(attempts.path, outcome, now, jitter.as_mut());
+                collector || path || std::mem::take(recovery_unannounced)
             }
             Outcome::Refused => {
-                // The collector answered: it is up, whatever this path says. Its recovery, if
-                // any, is announced by the first delivery.
-                circuit.record(attempt, Outcome::Answered, now, jitter.as_mut());
-                path.record(attempt, outcome, now, jitter.as_mut());
+                // The collector answered: it is up, whatever this path says. Its recovery is
+                // announced by the first delivery, whichever signal makes it.
+                *recovery_unannounced |=
+                    circuit.record(attempts.collector, Outcome::Answered, now, jitter.as_mut());
+                path.record(attempts.path, outcome, now, jitter.as_mut());
                 false
             }
             Outcome::NotListening | Outcome::Failed { .. } => {
@@ -157,7 +199,7 @@ impl Collector {
                 ) {
                     pause.timed_out(now, occasion);
                 }
-                circuit.record(attempt, outcome, now, jitter.as_mut())
+                circuit.record(attempts.collector, outcome, now, jitter.as_mut())
             }
         }
     }

@@ -76,6 +76,15 @@ impl SendError {
                 400..=499 => FailureKind::Rejected,
                 _ => FailureKind::Refused,
             },
+            // A status with a source was made here from a transport error (a failed connect,
+            // DNS, TLS, a reset, tonic's own timeout); one a server answered has none.
+            Self::Grpc(status) if std::error::Error::source(status).is_some() => {
+                if chain(status).any(|error| error.is::<tonic::TimeoutExpired>()) {
+                    FailureKind::TimedOut
+                } else {
+                    FailureKind::Unreachable
+                }
+            }
             Self::Grpc(status) => match status.code() {
                 Code::Unauthenticated | Code::PermissionDenied => FailureKind::Unauthorized,
                 Code::DeadlineExceeded => FailureKind::TimedOut,
@@ -98,21 +107,16 @@ impl SendError {
     /// Whether the connection was refused: nothing listens at the endpoint, and the attempt cost
     /// one refused connect (no request reached a collector).
     pub(crate) fn is_refused_connection(&self) -> bool {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = match self {
-            Self::Http(HttpError::Unreachable(error)) => Some(error.as_ref()),
-            Self::Grpc(status) => std::error::Error::source(status),
-            Self::Http(_) | Self::Status { .. } | Self::DeadlineCut(_) => None,
+        let first: &(dyn std::error::Error + 'static) = match self {
+            Self::Http(HttpError::Unreachable(error)) => error.as_ref(),
+            Self::Grpc(status) => status,
+            Self::Http(_) | Self::Status { .. } | Self::DeadlineCut(_) => return false,
         };
-        while let Some(error) = source {
-            if error
+        chain(first).any(|error| {
+            error
                 .downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-            {
-                return true;
-            }
-            source = error.source();
-        }
-        false
+        })
     }
 
     /// When the collector said to come back (`Retry-After` on 429 and 503), seen at `now`.
@@ -125,6 +129,13 @@ impl SendError {
             _ => None,
         }
     }
+}
+
+/// `error` and its sources, up the chain.
+fn chain<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |error| error.source())
 }
 
 #[cfg(test)]
@@ -158,8 +169,22 @@ mod tests {
         );
         assert_eq!(
             SendError::Grpc(tonic::Status::unavailable("busy")).kind(),
-            FailureKind::Refused
+            FailureKind::Refused,
+            "answered by a server"
         );
+        let mut connect = tonic::Status::unavailable("tcp connect error");
+        connect.set_source(std::sync::Arc::new(std::io::Error::new(
+            std::io::ErrorKind::HostUnreachable,
+            "no route to host",
+        )));
+        assert_eq!(
+            SendError::Grpc(connect).kind(),
+            FailureKind::Unreachable,
+            "made here from a transport error: no answer"
+        );
+        let mut expired = tonic::Status::cancelled("Timeout expired");
+        expired.set_source(std::sync::Arc::new(tonic::TimeoutExpired(())));
+        assert_eq!(SendError::Grpc(expired).kind(), FailureKind::TimedOut);
         assert_eq!(
             SendError::DeadlineCut(Duration::from_millis(5)).kind(),
             FailureKind::TimedOut

@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime};
 use opentelemetry_sdk::Resource;
 use tokio::time::Instant;
 
-use super::circuit::{Attempt, Outcome, Permit, PROBE_TIMEOUT};
-use super::collector::SharedCollector;
+use super::circuit::{Attempt, Outcome, PROBE_TIMEOUT};
+use super::collector::{Attempts, Go, SharedCollector};
 use super::failure::{FailureKind, SendError};
 use super::fault_log::RecoveryLine;
 use super::flush::{Deadline, Occasion, SignalFlush};
@@ -164,10 +164,10 @@ impl<B: Batcher> Outbox<B> {
             let now = SystemTime::now();
             let permit = collector.permit(self.signal, now, occasion);
             // Held until the probe's outcome is recorded, at the end of this iteration.
-            let (attempt, _probe_gate) = match permit {
-                Permit::Send => (Attempt::Ordinary, None),
-                Permit::Probe => match collector.try_probe() {
-                    Some(gate) => (Attempt::Probe, Some(gate)),
+            let (attempts, _probe_gate) = match permit {
+                Go::Now(attempts) if attempts.collector == Attempt::Ordinary => (attempts, None),
+                Go::Now(attempts) => match collector.try_probe() {
+                    Some(gate) => (attempts, Some(gate)),
                     None => {
                         // Another signal probes the collector: its outcome decides.
                         if tokio::time::timeout_at(deadline.at(), collector.probe_done())
@@ -183,7 +183,7 @@ impl<B: Batcher> Outbox<B> {
                         continue;
                     }
                 },
-                Permit::WaitUntil(at) => {
+                Go::WaitUntil(at) => {
                     error = Some(format!(
                         "{} export paused after failures; next attempt in {:?}",
                         self.signal.name(),
@@ -208,7 +208,7 @@ impl<B: Batcher> Outbox<B> {
                     continue;
                 }
             };
-            let timeout = if attempt == Attempt::Probe {
+            let timeout = if attempts.probes() {
                 self.sender.timeout().min(PROBE_TIMEOUT)
             } else {
                 self.sender.timeout()
@@ -230,7 +230,7 @@ impl<B: Batcher> Outbox<B> {
                 Ok(()) => {
                     self.acknowledged(request.items);
                     exported += request.items;
-                    recovery = recovery.or(self.answered(attempt, now, occasion));
+                    recovery = recovery.or(self.answered(attempts, now, occasion));
                 }
                 Err(send_error) => {
                     let kind = send_error.kind();
@@ -238,7 +238,7 @@ impl<B: Batcher> Outbox<B> {
                         self.pending = None;
                         self.queue.drop_rejected(request.items);
                         self.log_failure(kind, now, &send_error, request.items);
-                        recovery = recovery.or(self.answered(attempt, now, occasion));
+                        recovery = recovery.or(self.answered(attempts, now, occasion));
                         error = Some(send_error.to_string());
                         continue;
                     }
@@ -265,7 +265,7 @@ impl<B: Batcher> Outbox<B> {
                             not_before,
                         }
                     };
-                    collector.record(self.signal, attempt, outcome, now, occasion);
+                    collector.record(self.signal, attempts, outcome, now, occasion);
                     self.log_failure(kind, now, &send_error, 0);
                     error = Some(send_error.to_string());
                     break;
@@ -311,18 +311,19 @@ impl<B: Batcher> Outbox<B> {
         self.queue.remove_sent(items);
     }
 
-    /// The collector answered an `attempt` made in a flush on `occasion`: its circuit closes
-    /// (unless the attempt started before it opened: the probe decides); after failures, what the
-    /// recovery line says (the first signal answered after an outage says it).
+    /// The collector answered a request sent under `attempts` in a flush on `occasion`: its
+    /// circuits close (unless the request started before the collector's opened: the probe
+    /// decides); after failures, what the recovery line says (the first delivery after an outage
+    /// says it).
     fn answered(
         &self,
-        attempt: Attempt,
+        attempts: Attempts,
         now: SystemTime,
         occasion: Occasion,
     ) -> Option<RecoveryLine> {
         let recovered =
             self.collector
-                .record(self.signal, attempt, Outcome::Answered, now, occasion);
+                .record(self.signal, attempts, Outcome::Answered, now, occasion);
         if recovered {
             self.collector.faults().delivered(now)
         } else {
