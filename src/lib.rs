@@ -19,7 +19,8 @@
 //! [`app`] wires the stages together in start-up order; [`handoff`] tells the wrapper where the
 //! proxy listens; [`net`] binds listeners; [`platform_http`] is lambda-lens's own HTTP with the
 //! platform (the pooled client; `kept_connection` is the kept raw connection of the event poll and
-//! of OTLP/HTTP export to `http://` collectors); [`logging`] is its own log; [`fuzzing`] holds the
+//! of OTLP/HTTP export to `http://` collectors); `cow_str` is the borrowed JSON string the
+//! Telemetry API's and the Extensions API's readers share; [`logging`] is its own log; [`fuzzing`] holds the
 //! fuzz targets' entry points.
 
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@
 pub mod app;
 pub mod capture;
 pub mod correlate;
+mod cow_str;
 pub mod event;
 pub mod export;
 #[doc(hidden)]

@@ -2,7 +2,6 @@
 //! `/extension/event/next` long poll on its own kept connection, and the events it delivers, INVOKE
 //! and SHUTDOWN.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,6 +13,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
+use crate::cow_str::CowStr;
 use crate::kept_connection::KeptConnection;
 use crate::platform_http::{error_chain, ApiBody, PlatformClient};
 use crate::record::RequestId;
@@ -171,14 +171,15 @@ pub enum ExtensionEvent {
 impl ExtensionEvent {
     /// Parses an event document; unknown event types are reported as a protocol error.
     pub fn parse(body: &[u8]) -> Result<Self, LifecycleError> {
-        // The type is only compared, so it is borrowed where the document allows (serde cannot
-        // borrow inside an `Option`: the request id is read into its own string, kept as is).
+        // The type is only compared and the request id copied once, into its shared allocation:
+        // both are borrowed where the document allows.
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Raw<'a> {
             #[serde(borrow)]
-            event_type: Cow<'a, str>,
-            request_id: Option<String>,
+            event_type: CowStr<'a>,
+            #[serde(borrow)]
+            request_id: Option<CowStr<'a>>,
             deadline_ms: Option<u64>,
             invoked_function_arn: Option<String>,
             tracing: Option<EventTracing>,
@@ -189,11 +190,12 @@ impl ExtensionEvent {
             detail,
         };
         let raw: Raw<'_> = serde_json::from_slice(body).map_err(|e| protocol(e.to_string()))?;
-        match raw.event_type.as_ref() {
+        match raw.event_type.0.as_ref() {
             "INVOKE" => Ok(Self::Invoke(InvokeEvent {
                 request_id: RequestId::new(
                     raw.request_id
-                        .ok_or_else(|| protocol("INVOKE without requestId".into()))?,
+                        .ok_or_else(|| protocol("INVOKE without requestId".into()))?
+                        .0,
                 ),
                 deadline_ms: raw.deadline_ms.unwrap_or(0),
                 invoked_function_arn: raw.invoked_function_arn,
@@ -536,6 +538,16 @@ mod tests {
             ExtensionEvent::parse(empty_value).expect("emulator INVOKE"),
             ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
+    }
+
+    #[test]
+    fn a_request_id_that_is_not_a_string_is_refused_as_before() {
+        let refused = ExtensionEvent::parse(br#"{"eventType":"INVOKE","requestId":7}"#)
+            .expect_err("a request id that is not a string");
+        assert_eq!(
+            refused.to_string(),
+            "unexpected answer to event/next: invalid type: integer `7`, expected a string at line 1 column 35"
+        );
     }
 
     #[test]

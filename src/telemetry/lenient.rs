@@ -9,6 +9,8 @@ use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::cow_str::CowStr;
+
 /// An object's fields, read key by key into `Self`.
 pub(super) trait Fields<'de>: Default {
     /// Reads the value of `key` from `map`. Every occurrence overwrites the field, so the last one
@@ -195,40 +197,9 @@ impl<'de, O: Fields<'de>, E: Fields<'de>, F: FnOnce() -> O> Visitor<'de>
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = (self.start)();
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(CowStr(key)) = map.next_key()? {
             fields.read(&key, &mut map)?;
         }
         Ok(Lenient::Object(fields))
-    }
-}
-
-/// An object key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<Er: de::Error>(self, s: &'de str) -> Result<Self::Value, Er> {
-        Ok(Key(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<Er: de::Error>(self, s: &str) -> Result<Self::Value, Er> {
-        Ok(Key(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<Er: de::Error>(self, s: String) -> Result<Self::Value, Er> {
-        Ok(Key(Cow::Owned(s)))
     }
 }
