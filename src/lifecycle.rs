@@ -533,6 +533,26 @@ mod tests {
             ExtensionEvent::parse(without).expect("INVOKE without tracing"),
             ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
+        // Only the value is read: a `tracing` object without (or with an odd) `type` is still an
+        // INVOKE, never an event skipped.
+        for odd in [
+            r#"{"value":"Root=1-5759e988-bd862e3fe1be46a994272793"}"#,
+            r#"{"type":7,"value":"Root=1-5759e988-bd862e3fe1be46a994272793"}"#,
+        ] {
+            let event = format!(
+                r#"{{"eventType":"INVOKE","deadlineMs":5,"requestId":"r-3","tracing":{odd}}}"#
+            );
+            assert!(
+                matches!(
+                    ExtensionEvent::parse(event.as_bytes()),
+                    Ok(ExtensionEvent::Invoke(InvokeEvent {
+                        tracing: Some(_),
+                        ..
+                    }))
+                ),
+                "{odd}"
+            );
+        }
         let empty_value = br#"{"eventType":"INVOKE","deadlineMs":0,"requestId":"r","tracing":{"type":"x-amzn-trace-id","value":""}}"#;
         assert!(matches!(
             ExtensionEvent::parse(empty_value).expect("emulator INVOKE"),
