@@ -1,6 +1,7 @@
 //! Capture: what the proxy keeps of a body while relaying it. The bytes themselves are forwarded as
 //! they arrive, unchanged and unbuffered; a [`Tap`] only counts them, keeps the first `limit` bytes
-//! and the trailers, and notes when the first byte passed.
+//! and the trailers, and notes when the first byte passed. A tap told what a body usually holds
+//! (see [`Tap::expecting`]) shares those bytes when they come again instead of copying them.
 
 use std::time::SystemTime;
 
@@ -10,11 +11,53 @@ use http::HeaderMap;
 use crate::event::{BatchWatch, RecordScan};
 use crate::record::BodyCapture;
 
+/// The leading bytes a tap keeps.
+#[derive(Debug)]
+enum Kept {
+    /// The first `len` bytes of `expected`, all seen so far: nothing copied yet.
+    Expected { expected: Bytes, len: usize },
+    /// A copy of what was seen.
+    Copied(BytesMut),
+}
+
+impl Kept {
+    fn len(&self) -> usize {
+        match self {
+            Self::Expected { len, .. } => *len,
+            Self::Copied(copy) => copy.len(),
+        }
+    }
+
+    /// Keeps `part`, which follows what is kept.
+    fn extend(&mut self, part: &[u8]) {
+        match self {
+            Self::Expected { expected, len } => {
+                if expected.get(*len..*len + part.len()) == Some(part) {
+                    *len += part.len();
+                } else {
+                    let mut copy = BytesMut::new();
+                    copy.extend_from_slice(&expected[..*len]);
+                    copy.extend_from_slice(part);
+                    *self = Self::Copied(copy);
+                }
+            }
+            Self::Copied(copy) => copy.extend_from_slice(part),
+        }
+    }
+
+    fn freeze(self) -> Bytes {
+        match self {
+            Self::Expected { expected, len } => expected.slice(..len),
+            Self::Copied(copy) => copy.freeze(),
+        }
+    }
+}
+
 /// Observes one body as it streams through the proxy.
 #[derive(Debug)]
 pub struct Tap {
     limit: usize,
-    head: BytesMut,
+    head: Kept,
     size: u64,
     first_byte_at: Option<SystemTime>,
     trailers: Option<HeaderMap>,
@@ -24,9 +67,15 @@ pub struct Tap {
 impl Tap {
     /// A tap keeping at most `limit` leading bytes.
     pub fn new(limit: usize) -> Self {
+        Self::expecting(limit, Bytes::new())
+    }
+
+    /// A tap keeping at most `limit` leading bytes, which shares the leading bytes of `expected`
+    /// while the body repeats them (a body that repeats its predecessor's costs no copy).
+    pub fn expecting(limit: usize, expected: Bytes) -> Self {
         Self {
             limit,
-            head: BytesMut::new(),
+            head: Kept::Expected { expected, len: 0 },
             size: 0,
             first_byte_at: None,
             trailers: None,
@@ -53,7 +102,7 @@ impl Tap {
         self.size += data.len() as u64;
         let room = self.limit - self.head.len();
         if room > 0 {
-            self.head.extend_from_slice(&data[..room.min(data.len())]);
+            self.head.extend(&data[..room.min(data.len())]);
         }
         if let Some(batch) = &mut self.batch {
             batch.observe(data);
@@ -111,5 +160,31 @@ mod tests {
         assert!(capture.truncated() && capture.complete);
         assert!(capture.first_byte_at <= capture.ended_at);
         assert!(trailers.is_none());
+    }
+
+    #[test]
+    fn an_expecting_tap_shares_what_repeats_and_copies_what_does_not() {
+        let expected = Bytes::from_static(b"{\"status\":\"OK\"}");
+        let mut same = Tap::expecting(1024, expected.clone());
+        same.observe(b"{\"status\"");
+        same.observe(b":\"OK\"}");
+        let (capture, _) = same.finish(true);
+        assert_eq!(&capture.head[..], b"{\"status\":\"OK\"}");
+        assert_eq!(capture.head.as_ptr(), expected.as_ptr());
+
+        let mut shorter = Tap::expecting(1024, expected.clone());
+        shorter.observe(b"{\"sta");
+        let (capture, _) = shorter.finish(false);
+        assert_eq!((&capture.head[..], capture.size), (&b"{\"sta"[..], 5));
+
+        let mut other = Tap::expecting(8, expected.clone());
+        other.observe(b"{\"stat");
+        other.observe(b"e\":1}");
+        let (capture, _) = other.finish(true);
+        assert_eq!((&capture.head[..], capture.size), (&b"{\"state\""[..], 11));
+
+        let mut longer = Tap::expecting(1024, expected);
+        longer.observe(b"{\"status\":\"OK\"}!");
+        assert_eq!(&longer.finish(true).0.head[..], b"{\"status\":\"OK\"}!");
     }
 }

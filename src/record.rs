@@ -7,6 +7,7 @@
 //! exactly once even when a runtime disconnects mid-stream.
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -57,6 +58,37 @@ impl fmt::Display for RequestId {
     }
 }
 
+/// A header value as text, shared: the records of successive invocations that carry the same
+/// value (the invoked ARN, a content type) hold one allocation instead of a copy each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SharedText(Arc<str>);
+
+impl Deref for SharedText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedText {
+    fn from(text: &str) -> Self {
+        Self(Arc::from(text))
+    }
+}
+
+impl From<String> for SharedText {
+    fn from(text: String) -> Self {
+        Self(Arc::from(text))
+    }
+}
+
+impl Serialize for SharedText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 /// What was seen of one body as it streamed through the proxy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BodyCapture {
@@ -104,7 +136,7 @@ pub struct InvocationRecord {
     /// `Lambda-Runtime-Deadline-Ms` (epoch ms).
     pub deadline_ms: Option<u64>,
     /// `Lambda-Runtime-Invoked-Function-Arn`.
-    pub invoked_function_arn: Option<String>,
+    pub invoked_function_arn: Option<SharedText>,
     /// `Lambda-Runtime-Trace-Id` (the X-Ray header).
     pub trace_header: Option<String>,
     /// `Lambda-Runtime-Client-Context`.
@@ -114,7 +146,7 @@ pub struct InvocationRecord {
     /// `Lambda-Runtime-Aws-Tenant-Id`.
     pub tenant_id: Option<String>,
     /// `Content-Type` of the event.
-    pub content_type: Option<String>,
+    pub content_type: Option<SharedText>,
     /// Status of the upstream `/next` answer.
     pub upstream_status: u16,
     /// When the event's headers arrived from upstream (for an event kept for a runtime that reconnected,
@@ -215,7 +247,7 @@ pub struct ResultRecord {
     /// `Lambda-Runtime-Function-Response-Mode: streaming` was set.
     pub streaming: bool,
     /// `Content-Type` of the body.
-    pub content_type: Option<String>,
+    pub content_type: Option<SharedText>,
     /// `Lambda-Runtime-Function-Error-Type`, from the header or, for streams, the trailer.
     pub error_type: Option<String>,
     /// `Lambda-Runtime-Function-Error-Body` trailer (base64, as sent).

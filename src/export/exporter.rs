@@ -302,15 +302,34 @@ impl Exporter {
             Occasion::Background | Occasion::BeforeFreeze => self.flush_timeout,
         };
         let deadline = Deadline::start(budget, cap);
-        let (traces, metrics, logs) = tokio::join!(
-            flush_optional(self.traces.as_mut(), deadline, occasion),
-            flush_optional(self.metrics.as_mut(), deadline, occasion),
-            flush_optional(
-                self.logs.as_mut().filter(|_| !self.logs_held),
-                deadline,
-                occasion
+        // A signal with nothing queued has nothing to do; when one signal alone has, it is flushed
+        // without joining the others (the join would poll them all on each wake-up).
+        let traces = self.traces.as_mut().filter(|o| o.queued() > 0);
+        let metrics = self.metrics.as_mut().filter(|o| o.queued() > 0);
+        let logs = (self.logs.as_mut()).filter(|o| !self.logs_held && o.queued() > 0);
+        let idle = SignalFlush::default;
+        let (traces, metrics, logs) = match (traces, metrics, logs) {
+            (traces, None, None) => (
+                flush_optional(traces, deadline, occasion).await,
+                idle(),
+                idle(),
             ),
-        );
+            (None, metrics, None) => (
+                idle(),
+                flush_optional(metrics, deadline, occasion).await,
+                idle(),
+            ),
+            (None, None, logs) => (
+                idle(),
+                idle(),
+                flush_optional(logs, deadline, occasion).await,
+            ),
+            (traces, metrics, logs) => tokio::join!(
+                flush_optional(traces, deadline, occasion),
+                flush_optional(metrics, deadline, occasion),
+                flush_optional(logs, deadline, occasion),
+            ),
+        };
         FlushOutcome {
             exported: traces.exported,
             requeued: traces.requeued,

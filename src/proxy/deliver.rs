@@ -62,7 +62,8 @@ impl Session {
                 // body) itself, so this parse is not handed on.
                 let kept = body.len().min(shared.capture_bytes);
                 let event = ParsedBody::new(&body[..kept], kept == body.len());
-                let built = invocation_record(&fetched.head, received_at, |header| {
+                let repeated = &mut self.repeated;
+                let built = invocation_record(&fetched.head, received_at, repeated, |header| {
                     SpanIdentity::chosen(&shared.trace_rules, &event, header, received_at)
                 });
                 if let Some(built) = built {
@@ -149,7 +150,6 @@ impl Session {
             self.rt.receive(event.src, event.buf, message).await
         };
         self.keep_head_buffer(out);
-        let shared = &self.shared;
         if !matches!(result, Err(RelayError::NotSent(_))) {
             let finished = |mut tap: Tap| {
                 let records = tap.take_records();
@@ -167,6 +167,7 @@ impl Session {
                 EventRecord::NotAnEvent => None,
             };
             if let Some(record) = record {
+                let shared = &self.shared;
                 self.delivered = Some(record.request_id.clone());
                 // Kept once the parent is known: the runtime answers only after it had the
                 // whole event, and the answer's transforms stamp this identity.
@@ -187,7 +188,7 @@ impl Session {
     /// batch's): its parent is chosen from the captured head when anything reads it, and the
     /// parse is handed on so that span building does not parse the head again.
     fn event_record(
-        &self,
+        &mut self,
         head: &ResponseHead,
         received_at: SystemTime,
         records: Option<RecordScan>,
@@ -196,7 +197,7 @@ impl Session {
         let shared = &self.shared;
         let parent_needed = shared.exporting || shared.transforms.any(Direction::Response);
         let mut event_parse = None;
-        let mut record = invocation_record(head, received_at, |header| {
+        let mut record = invocation_record(head, received_at, &mut self.repeated, |header| {
             if !parent_needed {
                 return SpanIdentity::from_lambda_header(header, received_at);
             }

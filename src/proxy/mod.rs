@@ -41,6 +41,7 @@ mod next;
 mod orphan;
 mod records;
 mod relay;
+mod repeated;
 mod reply;
 mod result;
 mod route;

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use super::head::{RequestHead, ResponseHead};
 use super::names;
+use super::repeated::Repeated;
 use super::tags::Tag;
 use crate::capture::Tap;
 use crate::record::{
@@ -59,10 +60,12 @@ pub(super) fn deferred_record(head: &ResponseHead, received_at: SystemTime) -> E
 }
 
 /// The record of an event handed to the runtime, with the span identity `span` makes of the
-/// event's X-Ray header; none for an answer that is not an event (see [`deferred_record`]).
+/// event's X-Ray header; none for an answer that is not an event (see [`deferred_record`]). The
+/// values the connection's records repeat are shared with `repeated`.
 pub(super) fn invocation_record(
     head: &ResponseHead,
     received_at: SystemTime,
+    repeated: &mut Repeated,
     span: impl FnOnce(Option<&str>) -> SpanIdentity,
 ) -> Option<InvocationRecord> {
     let [request_id, trace_header, deadline_ms, invoked_function_arn, client_context, cognito_identity, tenant_id, content_type] =
@@ -75,12 +78,12 @@ pub(super) fn invocation_record(
         deadline_ms: deadline_ms
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse().ok()),
-        invoked_function_arn: invoked_function_arn.map(text),
+        invoked_function_arn: invoked_function_arn.map(|v| repeated.invoked_arn.share(v)),
         trace_header,
         client_context: client_context.map(text),
         cognito_identity: cognito_identity.map(text),
         tenant_id: tenant_id.map(text),
-        content_type: content_type.map(text),
+        content_type: content_type.map(|v| repeated.event_content_type.share(v)),
         upstream_status: head.status(),
         received_at,
         event: Default::default(),
@@ -96,7 +99,7 @@ fn text(value: &[u8]) -> String {
 }
 
 /// A header value as text, borrowed when it is valid UTF-8 (invalid UTF-8 replaced).
-fn as_text(value: &[u8]) -> Cow<'_, str> {
+pub(super) fn as_text(value: &[u8]) -> Cow<'_, str> {
     // Checking valid text (the usual case) whole is cheaper than taking it apart as the
     // replacement does.
     match std::str::from_utf8(value) {
@@ -106,12 +109,13 @@ fn as_text(value: &[u8]) -> Cow<'_, str> {
 }
 
 /// The record of a result call `kind` for `request_id`, as far as its head tells; the X-Ray cause is
-/// kept to `capture_bytes`.
+/// kept to `capture_bytes`. The values the connection's records repeat are shared with `repeated`.
 pub(super) fn result_record(
     req: &RequestHead,
     kind: ResultKind,
     request_id: Option<RequestId>,
     capture_bytes: usize,
+    repeated: &mut Repeated,
 ) -> ResultRecord {
     let [response_mode, content_type, error_type, xray_error_cause] =
         req.fields.first_of(RESULT_HEADERS);
@@ -120,7 +124,7 @@ pub(super) fn result_record(
         request_id,
         started_at: SystemTime::now(),
         streaming: response_mode.is_some_and(|m| m.trim_ascii().eq_ignore_ascii_case(b"streaming")),
-        content_type: content_type.map(text),
+        content_type: content_type.map(|v| repeated.result_content_type.share(v)),
         error_type: error_type.map(text),
         error_body_trailer: None,
         // Up to 1 MiB in a header: only the part kept is copied.

@@ -164,11 +164,13 @@ impl Session {
         } else {
             head.write_downstream(&mut out, &[]);
         }
-        let mut answer_tap = Tap::new(if record.is_some() {
-            UPSTREAM_ANSWER_CAPTURE_BYTES
+        // The upstream answers results alike (`{"status":"OK"}`): the last answer is shared.
+        let mut answer_tap = if record.is_some() {
+            let last = self.repeated.upstream_answer.clone();
+            Tap::expecting(UPSTREAM_ANSWER_CAPTURE_BYTES, last)
         } else {
-            0
-        });
+            Tap::new(0)
+        };
         let message = Message {
             framing: resp_framing,
             head: &out,
@@ -179,6 +181,7 @@ impl Session {
         if let Some(record) = record {
             record.upstream_status = Some(head.status());
             record.upstream_body = answer_tap.finish(relayed.is_ok()).0;
+            self.repeated.upstream_answer = record.upstream_body.head.clone();
         }
         if let Err(e) = &relayed {
             tracing::debug!(error = %e, "an answer could not be relayed whole");

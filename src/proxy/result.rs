@@ -26,7 +26,13 @@ impl Session {
     ) -> KeepAlive {
         let shared = &self.shared;
         let mut record = PendingRecord::new(
-            result_record(req, kind, request_id, shared.capture_bytes),
+            result_record(
+                req,
+                kind,
+                request_id,
+                shared.capture_bytes,
+                &mut self.repeated,
+            ),
             shared.records.clone(),
         );
         let remembered = match (&kind, &record.request_id) {

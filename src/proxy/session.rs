@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 
 use super::awaiting_next::ConnectionId;
 use super::head::{self, Framing, RequestHead};
+use super::repeated::Repeated;
 use super::route::{route, Route};
 use super::runtime_conn::{LINGER_MAX_BYTES, LINGER_MAX_TIME};
 use super::wire::{read_head, Conn, ReadHeadError};
@@ -42,6 +43,8 @@ pub(super) struct Session {
     /// The allocation outgoing heads are written into, kept between uses (see
     /// [`Session::head_buffer`]).
     head_out: Vec<u8>,
+    /// What this connection's records repeat from one invocation to the next.
+    pub(super) repeated: Repeated,
 }
 
 impl Session {
@@ -56,6 +59,7 @@ impl Session {
             ended: Vec::new(),
             delivered: None,
             head_out: Vec::new(),
+            repeated: Repeated::default(),
         };
         // Whether the connection ends by lambda-lens's choice rather than the runtime's.
         let given_up = loop {
