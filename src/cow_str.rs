@@ -1,5 +1,5 @@
 //! A JSON string read with serde, borrowed from the input when it has no escapes: what the
-//! Telemetry API's object keys and the INVOKE event's strings are read as when they are only
+//! Telemetry API's object keys and the INVOKE event's type and request id are read as, being only
 //! compared or copied once into a shared value.
 
 use std::borrow::Cow;

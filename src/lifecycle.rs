@@ -12,6 +12,7 @@ use http::uri::PathAndQuery;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::cow_str::CowStr;
 use crate::kept_connection::KeptConnection;
@@ -182,7 +183,8 @@ impl ExtensionEvent {
             request_id: Option<CowStr<'a>>,
             deadline_ms: Option<u64>,
             invoked_function_arn: Option<String>,
-            tracing: Option<EventTracing>,
+            #[serde(borrow)]
+            tracing: Option<&'a RawValue>,
             shutdown_reason: Option<String>,
         }
         let protocol = |detail: String| LifecycleError::Protocol {
@@ -199,7 +201,12 @@ impl ExtensionEvent {
                 ),
                 deadline_ms: raw.deadline_ms.unwrap_or(0),
                 invoked_function_arn: raw.invoked_function_arn,
-                tracing: raw.tracing.filter(|t| !t.value.is_empty()),
+                // Read apart, so that a malformed one costs only the trace context, never the
+                // INVOKE (which would go unanswered).
+                tracing: raw
+                    .tracing
+                    .and_then(|t| serde_json::from_str::<EventTracing>(t.get()).ok())
+                    .filter(|t| !t.value.is_empty()),
             })),
             "SHUTDOWN" => Ok(Self::Shutdown {
                 reason: ShutdownReason::parse(raw.shutdown_reason.as_deref().unwrap_or("")),
@@ -534,7 +541,19 @@ mod tests {
             ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. })
         ));
         // Only the value is read: a `tracing` object without (or with an odd) `type` is still an
-        // INVOKE, never an event skipped.
+        // INVOKE, never an event skipped; a malformed one is no trace context.
+        for malformed in [r#"{"value":7}"#, "[]", r#""Root=1-5759e988""#, "null"] {
+            let event = format!(
+                r#"{{"eventType":"INVOKE","deadlineMs":5,"requestId":"r-4","tracing":{malformed}}}"#
+            );
+            assert!(
+                matches!(
+                    ExtensionEvent::parse(event.as_bytes()),
+                    Ok(ExtensionEvent::Invoke(InvokeEvent { tracing: None, .. }))
+                ),
+                "{malformed}"
+            );
+        }
         for odd in [
             r#"{"value":"Root=1-5759e988-bd862e3fe1be46a994272793"}"#,
             r#"{"type":7,"value":"Root=1-5759e988-bd862e3fe1be46a994272793"}"#,

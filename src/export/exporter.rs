@@ -306,7 +306,10 @@ impl Exporter {
         // without joining the others (the join would poll them all on each wake-up).
         let traces = self.traces.as_mut().filter(|o| o.queued() > 0);
         let metrics = self.metrics.as_mut().filter(|o| o.queued() > 0);
-        let logs = (self.logs.as_mut()).filter(|o| !self.logs_held && o.queued() > 0);
+        let logs = self
+            .logs
+            .as_mut()
+            .filter(|o| !self.logs_held && o.queued() > 0);
         let idle = SignalFlush::default;
         let (traces, metrics, logs) = match (traces, metrics, logs) {
             (traces, None, None) => (

@@ -181,7 +181,12 @@ impl Session {
         if let Some(record) = record {
             record.upstream_status = Some(head.status());
             record.upstream_body = answer_tap.finish(relayed.is_ok()).0;
-            self.repeated.upstream_answer = record.upstream_body.head.clone();
+            let answer = &record.upstream_body.head;
+            if relayed.is_ok() && !answer.is_empty() && *answer != self.repeated.upstream_answer {
+                // A compact copy: the tap's may have room to spare, and this one stays with the
+                // connection (within `UPSTREAM_ANSWER_CAPTURE_BYTES`).
+                self.repeated.upstream_answer = Bytes::copy_from_slice(answer);
+            }
         }
         if let Err(e) = &relayed {
             tracing::debug!(error = %e, "an answer could not be relayed whole");
