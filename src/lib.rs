@@ -20,7 +20,8 @@
 //! proxy listens; [`net`] binds listeners; [`platform_http`] is lambda-lens's own HTTP with the
 //! platform (the pooled client; `kept_connection` is the kept raw connection of the event poll and
 //! of OTLP/HTTP export to `http://` collectors); `cow_str` is the borrowed JSON string the
-//! Telemetry API's and the Extensions API's readers share; [`logging`] is its own log; [`fuzzing`] holds the
+//! Telemetry API's and the Extensions API's readers share, `last_shared` the last shared text kept
+//! while a value repeats (request ids, the invoked ARN, content types); [`logging`] is its own log; [`fuzzing`] holds the
 //! fuzz targets' entry points.
 
 #![forbid(unsafe_code)]
@@ -37,6 +38,7 @@ pub mod fuzzing;
 pub mod handoff;
 pub mod json;
 mod kept_connection;
+mod last_shared;
 pub mod lifecycle;
 pub mod logging;
 pub mod logs;

@@ -20,9 +20,8 @@ use std::time::SystemTime;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::body::{self, check, record_fields, NeedsText, ReadRecord, SpareRecord};
+use super::body::{self, check, record_fields, NeedsText, ReadRecord, RequestIds, SpareRecord};
 use super::events::TelemetryEvent;
-use super::ids::RequestIds;
 use super::lenient::{next_value, Fields, StartingWith};
 use super::subscribe::BUFFER_MAX_ITEMS;
 use super::time::parse_time;

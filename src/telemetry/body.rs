@@ -15,9 +15,14 @@ use super::events::{
     LogSource, PlatformSpan, PlatformStatus, PlatformTracing, Report, ReportMetrics, RuntimeDone,
     Start, TelemetryBody,
 };
-use super::ids::RequestIds;
 use super::lenient::{next_value, Fields, Lenient, Skip};
 use super::time::parse_time;
+use crate::last_shared::LastShared;
+use crate::record::RequestId;
+
+/// The request ids of one batch's events: an invocation's start, runtimeDone and report, usually
+/// in one delivery, share one id instead of a copy each.
+pub(super) type RequestIds = LastShared<RequestId>;
 
 /// Reads `record` (absent: `null`) as the body of an event of type `kind` that happened at `time`.
 /// `Ok(None)` when the record does not make an event (a platform record that is not an object, an
@@ -190,7 +195,7 @@ fn log_body(
         source,
         message,
         level,
-        request_id: request_id.map(|id| ids.get(&id)),
+        request_id: request_id.map(|id| ids.share(&id)),
     }
 }
 
@@ -209,7 +214,7 @@ pub(super) struct Record<'de> {
     instance_id: Option<String>,
     instance_max_memory: Option<u64>,
     runtime_version: Option<String>,
-    /// Borrowed: a request id is kept as a [`RequestId`](crate::record::RequestId), never as a `String`.
+    /// Borrowed: a request id is kept as a [`RequestId`], never as a `String`.
     request_id: Option<Cow<'de, str>>,
     version: Option<Cow<'static, str>>,
     status: Option<PlatformStatus>,
@@ -322,7 +327,7 @@ impl Record<'_> {
 
     fn start(&mut self, _time: SystemTime, ids: &mut RequestIds) -> Option<TelemetryBody> {
         Some(TelemetryBody::Start(Start {
-            request_id: ids.get(self.request_id.as_deref()?),
+            request_id: ids.share(self.request_id.as_deref()?),
             version: self.version.take(),
             tracing: self.tracing.take().and_then(Tracing::into_tracing),
             tenant_id: tenant(self.tenant_id.take()),
@@ -332,7 +337,7 @@ impl Record<'_> {
     fn runtime_done(&mut self, time: SystemTime, ids: &mut RequestIds) -> Option<TelemetryBody> {
         let metrics = self.metrics.as_ref();
         Some(TelemetryBody::RuntimeDone(RuntimeDone {
-            request_id: ids.get(self.request_id.as_deref()?),
+            request_id: ids.share(self.request_id.as_deref()?),
             status: self.status.take(),
             error_type: self.error_type.take(),
             duration_ms: metrics.and_then(|m| m.report.duration_ms),
@@ -344,7 +349,7 @@ impl Record<'_> {
 
     fn report(&mut self, time: SystemTime, ids: &mut RequestIds) -> Option<TelemetryBody> {
         Some(TelemetryBody::Report(Report {
-            request_id: ids.get(self.request_id.as_deref()?),
+            request_id: ids.share(self.request_id.as_deref()?),
             status: self.status.take(),
             error_type: self.error_type.take(),
             metrics: self.metrics.take().map(|m| m.report).unwrap_or_default(),

@@ -10,7 +10,6 @@
 mod batch;
 mod body;
 mod events;
-mod ids;
 mod lenient;
 mod listener;
 mod queue;
