@@ -7,7 +7,8 @@
 //! trace-view receiver. The extension's user + system time is read from `/proc/<pid>/stat` before and
 //! after `INVOCATIONS` warm invocations, and its `VmHWM` at the end. Two binaries are measured in the
 //! same run, alternated: `INVOCATION_CPU_BASE_BIN` (optional, the binary before a change) and
-//! `INVOCATION_CPU_NEW_BIN` (default: this build's).
+//! `INVOCATION_CPU_NEW_BIN` (default: this build's), with the floor extension first in every run;
+//! the bench ends with each one's range over the runs and its distance from the floor.
 //!
 //! With `INVOCATION_CPU_CALLGRIND=<dir>` each binary instead runs under `valgrind --tool=callgrind`
 //! twice, with `CALLGRIND_SHORT` and `CALLGRIND_LONG` warm invocations; the difference of the two
@@ -29,8 +30,10 @@ use trace_view::{Receiver, ReceiverConfig};
 const INVOCATIONS: usize = 1000;
 /// Warm invocations first, unmeasured: connections, pools and allocators settle.
 const WARMUP: usize = 50;
-/// Runs, each measuring every binary once.
-const RUNS: usize = 3;
+/// Runs, each measuring every binary once (`INVOCATION_CPU_RUNS` sets another count): a run is
+/// 1–2 s per binary, and one figure is only good to a 10 ms tick per 1000 invocations, so the
+/// summary reads ranges over many runs.
+const RUNS: usize = 9;
 /// Warm invocations of the short and the long callgrind run.
 const CALLGRIND_SHORT: usize = 100;
 const CALLGRIND_LONG: usize = 400;
@@ -271,12 +274,20 @@ fn main() {
         std::env::temp_dir().join(format!("invocation-cpu-floor-{}.sh", std::process::id()));
     floor_script(&floor);
     binaries.insert(0, ("floor", floor.clone()));
+    let runs = std::env::var("INVOCATION_CPU_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .filter(|runs| *runs > 0)
+        .unwrap_or(RUNS);
+    // Per binary, per run: (total, user) in ms per 1000 invocations, for the summary.
+    let mut figures: Vec<Vec<(f64, f64)>> = vec![Vec::new(); binaries.len()];
     println!("extension CPU (user+system) per {INVOCATIONS} warm invocations, export on");
-    for run in 1..=RUNS {
-        for (label, binary) in &binaries {
+    for run in 1..=runs {
+        for ((label, binary), figures) in binaries.iter().zip(&mut figures) {
             let name = format!("cpu-{label}-{run}");
             let s = runtime.block_on(session(binary, binary, &name, INVOCATIONS));
             let per_1000 = |d: Duration| ms(d) * 1000.0 / INVOCATIONS as f64;
+            figures.push((per_1000(s.cpu.user + s.cpu.system), per_1000(s.cpu.user)));
             println!(
                 "run {run} {label:>5}: {:6.1} ms per 1000 invocations (user {:.1}, system {:.1}), \
                  {:.2} minor faults per invocation, peak RSS {:.2} MiB, {} spans received",
@@ -290,5 +301,44 @@ fn main() {
         }
     }
     let _ = std::fs::remove_file(&floor);
+    summary(&binaries, &figures);
     println!("load average at end: {}", load().trim());
+}
+
+/// Min / median / max over the runs of each binary's total and user time, and of its total less
+/// the floor's of the same run (the first binary is the floor).
+fn summary(binaries: &[(&str, PathBuf)], figures: &[Vec<(f64, f64)>]) {
+    let range = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        let median = if values.len() % 2 == 1 {
+            values[values.len() / 2]
+        } else {
+            (values[values.len() / 2 - 1] + values[values.len() / 2]) / 2.0
+        };
+        format!(
+            "{:.0} / {:.0} / {:.0}",
+            values[0],
+            median,
+            values[values.len() - 1]
+        )
+    };
+    let runs = figures[0].len();
+    println!("summary over {runs} runs, ms per 1000 warm invocations, min / median / max:");
+    for (index, ((label, _), own)) in binaries.iter().zip(figures).enumerate() {
+        let above_floor = own
+            .iter()
+            .zip(&figures[0])
+            .map(|(own, floor)| own.0 - floor.0)
+            .collect();
+        println!(
+            "{label:>5}: total {}, user {}{}",
+            range(own.iter().map(|f| f.0).collect()),
+            range(own.iter().map(|f| f.1).collect()),
+            if index == 0 {
+                String::new()
+            } else {
+                format!(", above the floor {}", range(above_floor))
+            }
+        );
+    }
 }
