@@ -57,6 +57,8 @@ enum Answer {
     Status(u16, Option<&'static str>),
     /// Never answers.
     Hang,
+    /// Answers `Ok` after this many milliseconds.
+    Slow(u64),
 }
 
 /// How the collector answers: per path first, in order, then from the shared script, then `Ok`.
@@ -157,6 +159,10 @@ impl Collector {
                                     response
                                 }
                                 Answer::Hang => std::future::pending().await,
+                                Answer::Slow(ms) => {
+                                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                                    Response::new(Full::new(Bytes::new()))
+                                }
                             };
                             Ok::<_, Infallible>(response)
                         }
@@ -1084,4 +1090,130 @@ async fn after_a_background_timeout_on_one_collector_the_other_still_gets_its_sp
     );
     // Only the log records wait, for the hanging collector's pause.
     wait_for_the_pause(&exporter).await;
+}
+
+/// A collector whose usual answer takes 300 ms (a remote collector: a new TCP and TLS connection
+/// and the request's round trip), well within the default 500 ms flush budget, has one slow
+/// moment: its first answer takes 700 ms and the flush times out. It answers every later request
+/// in 300 ms. Export resumes once the collector answers again: the fourth probe of the outage is
+/// patient and has the request's whole time.
+#[tokio::test]
+async fn a_collector_slower_than_a_probe_recovers_after_one_timeout() {
+    let mut script = vec![Answer::Slow(700)];
+    script.extend([Answer::Slow(300); 40]);
+    let collector = Collector::start(script).await;
+    let mut exporter = exporter_to(collector.addr, 0.0);
+    exporter.enqueue(vec![span(0)]);
+    let flush_budget = Duration::from_millis(500);
+
+    assert_cut(
+        &exporter
+            .flush_on(flush_budget, Occasion::BeforeFreeze)
+            .await,
+    );
+    let mut delivered = 0;
+    for _ in 0..10 {
+        delivered += exporter
+            .flush_on(flush_budget, Occasion::BeforeFreeze)
+            .await
+            .exported;
+    }
+    let shutdown = exporter
+        .flush_on(Duration::from_secs(5), Occasion::Shutdown)
+        .await;
+    delivered += shutdown.exported;
+    assert_eq!(
+        (delivered, exporter.queued()),
+        (1, 0),
+        "the collector answered every probe in 300 ms ({} requests); SHUTDOWN: {shutdown:?}",
+        collector.bodies().len()
+    );
+}
+
+/// A collector that is down while a busy function (Lambda Managed Instances: 255 invocations a
+/// second) fills the span queue: within a few seconds, well under one `LOG_INTERVAL`, the
+/// exporter says one line per kind of trouble, with counts: not one more line per 1000 spans
+/// dropped.
+#[tokio::test]
+async fn a_full_queue_during_an_outage_logs_at_most_one_line_per_minute() {
+    let addr = free_addr().await;
+    let mut exporter = exporter_to(addr, 1.0);
+    let lines = Lines::default();
+    {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        for index in 0..5000 {
+            exporter.enqueue(vec![span(index)]);
+            if index % 16 == 0 {
+                exporter.flush(BUDGET).await;
+            }
+        }
+    }
+    let warnings: Vec<String> = lines
+        .all()
+        .into_iter()
+        .filter(|line| line.contains("WARN"))
+        .collect();
+    assert_eq!(exporter.dropped().spans, 5000 - 2048);
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("collector unreachable"),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings[1].contains("export queue full")
+            && warnings[1].contains("dropped_since_last_line=1"),
+        "{warnings:#?}"
+    );
+}
+
+/// A collector behind a load balancer with one bad backend: every other request gets a 503
+/// (no `Retry-After`). Within a few hundred milliseconds, well under one `LOG_INTERVAL`, the
+/// exporter says one failure line and one recovery line, not a line per failed request.
+#[tokio::test]
+async fn an_intermittently_failing_collector_logs_at_most_one_recovery_line_per_minute() {
+    let mut script = Vec::new();
+    for _ in 0..10 {
+        script.extend([Answer::Status(503, None), Answer::Ok]);
+    }
+    let collector = Collector::start(script).await;
+    let mut exporter = collector.exporter();
+    let lines = Lines::default();
+    {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        for index in 0..20 {
+            exporter.enqueue(vec![span(index)]);
+            exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+        }
+    }
+    assert_eq!(exporter.dropped().spans, 0);
+    let lines = lines.all();
+    let recovered = lines
+        .iter()
+        .filter(|line| line.contains("export recovered"))
+        .count();
+    assert_eq!((lines.len(), recovered), (2, 1), "{lines:#?}");
+}
+
+/// At SHUTDOWN nothing comes after the flush: a failure then must not say the spans are kept for
+/// a next attempt (the owner task says once that the rest is lost).
+#[tokio::test]
+async fn a_failure_at_shutdown_does_not_say_the_spans_are_kept_for_the_next_attempt() {
+    let addr = free_addr().await;
+    let mut exporter = exporter_to(addr, 1.0);
+    exporter.enqueue(vec![span(0)]);
+    let lines = Lines::default();
+    let outcome = {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        exporter
+            .flush_on(Duration::from_secs(2), Occasion::Shutdown)
+            .await
+    };
+    assert_eq!(outcome.requeued, 1, "{outcome:?}");
+    let lines = lines.all();
+    assert!(
+        lines
+            .iter()
+            .all(|line| !line.contains("kept for the next attempt")),
+        "{lines:#?}"
+    );
 }

@@ -13,7 +13,10 @@
 //!   and never ends before a `Retry-After`. A probe is an ordinary request (the head batch of
 //!   the first signal with queued items in the flush) whose time is capped at
 //!   [`PROBE_TIMEOUT`], so a hanging collector costs one short probe per step, not the whole
-//!   flush budget on every invocation.
+//!   flush budget on every invocation. Every [`PATIENT_PROBE_EVERY`]th probe of an outage, and
+//!   every probe at SHUTDOWN, is patient instead: it has a whole request's time (within the
+//!   flush's budget), so a collector that is up but slower than a probe (a remote one, connecting
+//!   anew) is not shut out for good by one timeout.
 //! - **One probe per step per collector.** The other signals wait for the probe's outcome: if
 //!   it is answered, they go in the same flush (within its budget); if it fails, they make no
 //!   request. More generally, once a request to a collector failed in a flush, no signal starts
@@ -49,8 +52,12 @@ pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// The largest backoff step: how long at most a recovered collector waits for the next probe
 /// (a refused connection costs microseconds, a hanging collector one [`PROBE_TIMEOUT`] per step).
 pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
-/// The longest a probe may take (less when the flush has less time left).
+/// The longest a probe may take (less when the flush has less time left), unless it is patient.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
+/// Of the probes of one outage, every this many is patient (the 4th, 8th, …): a hanging
+/// collector then costs one request's time (at most the flush budget) once per this many steps,
+/// and a collector answering in more than [`PROBE_TIMEOUT`] gets through within that many steps.
+pub const PATIENT_PROBE_EVERY: u32 = 4;
 
 /// Where backoff steps get their randomness (see [`Exporter::with_jitter`](super::Exporter::with_jitter)).
 pub trait Jitter: Send {
@@ -148,6 +155,18 @@ impl Circuit {
             } if occasion == Occasion::BeforeFreeze => Permit::Probe,
             State::Open { next_probe, .. } => Permit::WaitUntil(next_probe),
         }
+    }
+
+    /// Whether a probe sent now, in a flush on `occasion`, has a whole request's time rather than
+    /// [`PROBE_TIMEOUT`]: at SHUTDOWN, the last chance, and for every [`PATIENT_PROBE_EVERY`]th
+    /// probe of an outage.
+    pub(crate) fn patient_probe(&self, occasion: Occasion) -> bool {
+        occasion == Occasion::Shutdown
+            || matches!(
+                self.state,
+                State::Open { failed_probes, .. }
+                    if failed_probes % PATIENT_PROBE_EVERY == PATIENT_PROBE_EVERY - 1
+            )
     }
 
     /// Whether the circuit is open (the tests' view of its state).
@@ -298,6 +317,39 @@ mod tests {
             "recovered"
         );
         assert_eq!(circuit, Circuit::default(), "the backoff is reset");
+    }
+
+    #[test]
+    fn every_fourth_probe_of_an_outage_and_every_probe_at_shutdown_are_patient() {
+        const TIMED_OUT: Outcome = Outcome::Failed {
+            timed_out: true,
+            not_before: None,
+        };
+        let mut jitter = Fraction(0.0);
+        let mut circuit = Circuit::default();
+        assert!(!circuit.patient_probe(Occasion::BeforeFreeze), "closed");
+        assert!(circuit.patient_probe(Occasion::Shutdown));
+        circuit.record(Attempt::Ordinary, TIMED_OUT, t(0), &mut jitter);
+        let mut patient = Vec::new();
+        for probe in 0..9 {
+            assert_eq!(
+                circuit.permit(t(probe), Occasion::BeforeFreeze),
+                Permit::Probe
+            );
+            patient.push(circuit.patient_probe(Occasion::BeforeFreeze));
+            assert!(circuit.patient_probe(Occasion::Shutdown));
+            circuit.record(Attempt::Probe, TIMED_OUT, t(probe), &mut jitter);
+        }
+        assert_eq!(
+            patient,
+            [false, false, false, true, false, false, false, true, false]
+        );
+        circuit.record(Attempt::Probe, Outcome::Answered, t(10), &mut jitter);
+        circuit.record(Attempt::Ordinary, TIMED_OUT, t(11), &mut jitter);
+        assert!(
+            !circuit.patient_probe(Occasion::BeforeFreeze),
+            "a new outage counts its probes from one"
+        );
     }
 
     #[test]

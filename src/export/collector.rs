@@ -64,12 +64,14 @@ pub(crate) struct Attempts {
     pub(crate) collector: Attempt,
     /// On the signal's own circuit.
     pub(crate) path: Attempt,
+    /// A probe now has a whole request's time (see [`Circuit::patient_probe`]).
+    pub(crate) patient: bool,
 }
 
 impl Attempts {
-    /// Either circuit probes: the request's time is capped at a probe's.
-    pub(crate) fn probes(self) -> bool {
-        self.collector == Attempt::Probe || self.path == Attempt::Probe
+    /// Either circuit probes, impatiently: the request's time is capped at a probe's.
+    pub(crate) fn capped(self) -> bool {
+        (self.collector == Attempt::Probe || self.path == Attempt::Probe) && !self.patient
     }
 }
 
@@ -118,7 +120,11 @@ impl Collector {
         let collector = attempt(state.circuit.permit(now, occasion));
         let path = attempt(state.paths[slot(signal)].permit(now, occasion));
         match (collector, path) {
-            (Ok(collector), Ok(path)) => Go::Now(Attempts { collector, path }),
+            (Ok(collector), Ok(path)) => Go::Now(Attempts {
+                collector,
+                path,
+                patient: state.circuit.patient_probe(occasion),
+            }),
             (Err(until), Ok(_)) | (Ok(_), Err(until)) => Go::WaitUntil(until),
             (Err(a), Err(b)) => Go::WaitUntil(a.max(b)),
         }

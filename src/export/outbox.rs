@@ -95,18 +95,24 @@ impl<B: Batcher> Outbox<B> {
         if refused > 0 {
             self.queue.count_dropped(refused);
         }
-        let before = self.queue.dropped();
         let overflow = self.queue.push(items);
-        if self.queue.dropped() != before {
-            // The kept request's first items are gone: it no longer matches the queue.
-            self.pending = None;
+        if overflow == 0 {
+            return;
         }
-        if let Some(overflow) = overflow {
+        // The kept request's first items are gone: it no longer matches the queue.
+        self.pending = None;
+        let due = self
+            .collector
+            .faults()
+            .overflowed(overflow as u64, SystemTime::now());
+        if let Some(dropped_since_last_line) = due {
             tracing::warn!(
                 signal = self.signal.name(),
-                dropped_total = overflow.dropped_total,
-                capacity = overflow.capacity,
-                "export queue full (collector unreachable or too slow?): dropped the oldest {}",
+                dropped_since_last_line,
+                dropped_total = self.queue.dropped(),
+                capacity = self.queue.capacity(),
+                "export queue full (collector unreachable or too slow?): dropped the oldest {} \
+                 (further lines of this kind at most once a minute)",
                 B::ITEMS
             );
         }
@@ -208,7 +214,7 @@ impl<B: Batcher> Outbox<B> {
                     continue;
                 }
             };
-            let timeout = if attempts.probes() {
+            let timeout = if attempts.capped() {
                 self.sender.timeout().min(PROBE_TIMEOUT)
             } else {
                 self.sender.timeout()
@@ -266,7 +272,11 @@ impl<B: Batcher> Outbox<B> {
                         }
                     };
                     collector.record(self.signal, attempts, outcome, now, occasion);
-                    self.log_failure(kind, now, &send_error, 0);
+                    if occasion != Occasion::Shutdown {
+                        // At SHUTDOWN nothing is kept for a next attempt: the owner says once
+                        // what is lost.
+                        self.log_failure(kind, now, &send_error, 0);
+                    }
                     error = Some(send_error.to_string());
                     break;
                 }

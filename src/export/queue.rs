@@ -7,18 +7,13 @@
 //!
 //! Drop accounting: one counter per queue, since start-up, of every item that left it (or never
 //! entered it) without being sent: overflow, a batch the target refused for good, an item the
-//! target could never take. An overflow is reported to the caller when the total was zero before
-//! it, and then each time it carries the total across a multiple of [`DROP_WARNING_INTERVAL`], so
-//! that a long outage logs a few lines, not one per invocation; the caller words the warning for
-//! its signal.
+//! target could never take. A push says how many items its overflow dropped; the caller words the
+//! warning for its signal, at most once per `LOG_INTERVAL` (the collector's `FaultLog`).
 //!
 //! The queue is generic over its items so that each signal (spans, log records, metric
 //! collections) gets the same bound and accounting.
 
 use std::collections::vec_deque::{self, VecDeque};
-
-/// After the first drop, overflow is reported each time the total crosses a multiple of this.
-const DROP_WARNING_INTERVAL: u64 = 1000;
 
 /// A batch: the items at the front of a queue, oldest first.
 pub(crate) type Batch<'a, T> = vec_deque::Iter<'a, T>;
@@ -28,15 +23,6 @@ pub(crate) struct Queue<T> {
     items: VecDeque<T>,
     capacity: usize,
     dropped: u64,
-}
-
-/// Items dropped because the queue was full, reported when a warning is due.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Overflow {
-    /// Items dropped since start-up, for any reason.
-    pub(crate) dropped_total: u64,
-    /// The queue's bound.
-    pub(crate) capacity: usize,
 }
 
 impl<T> Queue<T> {
@@ -49,23 +35,16 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Appends `items`, then drops the oldest ones beyond the bound and counts them; the
-    /// [`Overflow`] is returned when a warning about it is due.
-    pub(crate) fn push(&mut self, items: impl IntoIterator<Item = T>) -> Option<Overflow> {
+    /// Appends `items`, then drops the oldest ones beyond the bound and counts them; returns how
+    /// many it dropped.
+    pub(crate) fn push(&mut self, items: impl IntoIterator<Item = T>) -> usize {
         self.items.extend(items);
         let excess = self.items.len().saturating_sub(self.capacity);
-        if excess == 0 {
-            return None;
+        if excess > 0 {
+            self.items.drain(..excess);
+            self.dropped += excess as u64;
         }
-        self.items.drain(..excess);
-        let before = self.dropped;
-        self.dropped += excess as u64;
-        let due =
-            before == 0 || before / DROP_WARNING_INTERVAL != self.dropped / DROP_WARNING_INTERVAL;
-        due.then_some(Overflow {
-            dropped_total: self.dropped,
-            capacity: self.capacity,
-        })
+        excess
     }
 
     /// Counts `count` items dropped before they were queued; returns the new total.
@@ -122,24 +101,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overflow_drops_the_oldest_and_is_reported_at_the_first_drop_then_every_thousand() {
+    fn overflow_drops_the_oldest_and_says_how_many() {
         let mut queue = Queue::new(3);
-        assert_eq!(queue.push(0..3), None);
-        assert_eq!(
-            queue.push(3..5),
-            Some(Overflow {
-                dropped_total: 2,
-                capacity: 3
-            })
-        );
+        assert_eq!(queue.push(0..3), 0);
+        assert_eq!(queue.push(3..5), 2);
         assert_eq!(queue.iter().copied().collect::<Vec<_>>(), [2, 3, 4]);
-        assert_eq!(queue.push(5..(5 + 997)), None, "999 dropped: not yet");
-        assert_eq!(
-            queue.push([0]).map(|overflow| overflow.dropped_total),
-            Some(1000)
-        );
-        assert_eq!(queue.push([0]), None);
-        assert_eq!(queue.dropped(), 1001);
+        assert_eq!(queue.push(5..(5 + 997)), 997);
+        assert_eq!(queue.dropped(), 999);
     }
 
     #[test]
@@ -153,11 +121,7 @@ mod tests {
         queue.remove_sent(1);
         assert_eq!(queue.len(), 1);
         assert_eq!(queue.dropped(), 3, "sent items are not drops");
-        assert_eq!(
-            queue.push(0..10),
-            None,
-            "the first drop of the total was not an overflow"
-        );
+        assert_eq!(queue.push(0..10), 1);
         assert_eq!(queue.dropped(), 4);
     }
 }

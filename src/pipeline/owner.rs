@@ -334,7 +334,7 @@ impl Owner {
         if exporter.queued() == 0 {
             return;
         }
-        if budget.is_zero() {
+        if budget.is_zero() && occasion != Occasion::Shutdown {
             tracing::debug!(
                 queued = exporter.queued(),
                 "no time left before the deadline; kept for the next flush"
