@@ -14,6 +14,8 @@
 //! flag (it follows `body` in the events AWS sends), a body that decodes as base64 is read as one.
 //! A string that is not base64 is redacted as any other string.
 
+use std::borrow::Cow;
+
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
@@ -76,7 +78,8 @@ impl Redactor<'_> {
             return Base64Body::NotBase64;
         }
         let content = string_content(raw, terminated);
-        let Some(decoded) = decode(&content, terminated) else {
+        let flagged = Flag::of(event) == Flag::Base64;
+        let Some(decoded) = decode(&content, terminated, flagged) else {
             return Base64Body::NotBase64;
         };
         let mut payload = Redactor::new(self.rules, None);
@@ -100,13 +103,26 @@ impl Redactor<'_> {
 }
 
 /// The bytes a base64 string holds: all of a whole string; of a cut one, its complete quanta.
-/// `None` when it is not base64.
-fn decode(content: &str, terminated: bool) -> Option<Vec<u8>> {
+/// `None` when it is not base64. A body the document says is base64 (`flagged`) may be broken
+/// into lines (MIME-style, as Python's `base64.encodebytes` and Java's MIME encoder write it): its
+/// ASCII whitespace carries nothing. Without the flag (a head cut before it), whitespace still
+/// means text: only a body the document calls base64 is read as wrapped.
+fn decode(content: &str, terminated: bool, flagged: bool) -> Option<Vec<u8>> {
     if !content.is_ascii() {
         return None;
     }
+    let content: Cow<'_, str> = if flagged && content.bytes().any(|b| b.is_ascii_whitespace()) {
+        Cow::Owned(
+            content
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(content)
+    };
     let quanta = if terminated {
-        content
+        &content[..]
     } else {
         &content[..content.len() / 4 * 4]
     };
@@ -252,6 +268,30 @@ mod tests {
         assert_eq!(
             body_of(&out.text),
             br#"{"access_token":"[REDACTED]","expires_in":3600}"#
+        );
+    }
+
+    #[test]
+    fn line_wrapped_base64_bodies_lose_their_secrets_too() {
+        // MIME-style base64 (Python's `base64.encodebytes`, Java's MIME encoder): a line break
+        // every 76 characters, escaped as `\n` in the JSON string.
+        let payload =
+            "user=bob&remember=1&note=a-note-long-enough-to-wrap-the-encoding&password=hunter2";
+        let wrapped: String = STANDARD
+            .encode(payload)
+            .as_bytes()
+            .chunks(76)
+            .map(|line| format!("{}\\n", std::str::from_utf8(line).unwrap()))
+            .collect();
+        let response = format!(
+            r#"{{"statusCode":200,"headers":{{"Content-Type":"application/x-www-form-urlencoded"}},"body":"{wrapped}","isBase64Encoded":true}}"#
+        );
+        let out = capture(&response);
+        assert_eq!(out.redactions, 1, "{}", out.text);
+        let redacted = body_of(&out.text);
+        assert_eq!(
+            String::from_utf8_lossy(&redacted),
+            "user=bob&remember=1&note=a-note-long-enough-to-wrap-the-encoding&password=[REDACTED]"
         );
     }
 }
