@@ -1042,3 +1042,67 @@ async fn more_header_lines_than_the_limit_get_431() {
     );
     assert!(no_connection_within(&upstream, Duration::from_millis(200)).await);
 }
+
+/// The upstream answers a result with `partial` (an answer head it never finishes, or nothing at
+/// all) and stalls; once the runtime leaves, the upstream connection must close too, as it does
+/// for an answer stalling mid-body.
+async fn assert_upstream_freed_when_the_runtime_leaves(request: &[u8], partial: &str) {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let raw = answer_once(upstream, partial.to_owned());
+    let runtime = runtime_sent(&proxy, request).await;
+    let (_, mut up) = raw.await.expect("raw upstream");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(runtime);
+    assert!(
+        read_until_closed(&mut up).await.is_empty(),
+        "{partial:?}: the upstream connection closes"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_stopping_mid_head_is_closed_upstream_once_the_runtime_leaves() {
+    assert_upstream_freed_when_the_runtime_leaves(
+        RESULT_REQUEST,
+        "HTTP/1.1 202 Accepted\r\nContent-",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_answer_stopping_after_an_interim_answer_is_closed_upstream_once_the_runtime_leaves() {
+    assert_upstream_freed_when_the_runtime_leaves(
+        RESULT_REQUEST,
+        "HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unanswered_result_is_closed_upstream_once_the_runtime_leaves() {
+    assert_upstream_freed_when_the_runtime_leaves(RESULT_REQUEST, "").await;
+}
+
+#[tokio::test]
+async fn a_runtime_that_half_closes_after_its_request_still_gets_the_whole_answer() {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let head = "HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n";
+    let raw = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        read_request(&mut s, &mut Vec::new()).await;
+        s.write_all(head.as_bytes()).await.expect("write head");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(br#"{"status":"OK"}"#)
+            .await
+            .expect("write body");
+        s
+    });
+    let mut runtime = runtime_sent(&proxy, RESULT_REQUEST).await;
+    // Done sending: a plain relay passes the half close on and the answer back whole.
+    runtime.shutdown().await.expect("half close");
+    let got = read_until_closed(&mut runtime).await;
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        format!(r#"{head}{{"status":"OK"}}"#)
+    );
+    raw.await.expect("raw upstream");
+}

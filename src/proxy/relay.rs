@@ -8,6 +8,7 @@ use super::head::{Framing, RequestHead, ResponseHead};
 use super::names;
 use super::records::finish_request_capture;
 use super::reply::{Reply, Unreadable};
+use super::runtime_conn::{gone, RUNTIME_GONE};
 use super::session::{KeepAlive, Session};
 use super::upstream::write_request_head;
 use super::wire::{self, read_answer_head, relay_body, Conn, Message, RelayError};
@@ -123,11 +124,8 @@ impl Session {
         // The answer (an upstream that failed mid-request may still have answered, e.g. 413).
         let head = match final_head {
             Some(head) => head,
-            None => {
-                // An HTTP/1.0 runtime knows no interim answers.
-                let interim = (!req.is_http_1_0()).then_some(&mut self.rt.stream);
-                read_answer_head(&mut conn.stream, &mut conn.buf, interim).await
-            }
+            // An HTTP/1.0 runtime knows no interim answers.
+            None => self.rt.answer_head(&mut conn, !req.is_http_1_0()).await,
         };
         let reply = Reply {
             head_request: req.is_head(),
@@ -214,23 +212,26 @@ async fn send_after_continue(
 ) {
     let (mut rt_r, mut rt_w) = rt.stream.split();
     let (mut up_r, mut up_w) = up.stream.split();
-    let body = relay_body(&mut rt_r, &mut rt.buf, &mut up_w, message);
     let answer = read_answer_head(&mut up_r, &mut up.buf, Some(&mut rt_w));
-    tokio::pin!(body, answer);
-    let mut sent = None;
-    let head = loop {
+    tokio::pin!(answer);
+    let sent = {
+        let body = relay_body(&mut rt_r, &mut rt.buf, &mut up_w, message);
+        tokio::pin!(body);
         tokio::select! {
-            result = &mut body, if sent.is_none() => {
-                // A runtime that failed mid-body leaves the upstream waiting for the rest: stop
-                // here rather than wait for an answer.
-                let runtime_failed = matches!(&result, Err(e) if !e.is_write());
-                sent = Some(result);
-                if runtime_failed {
-                    break None;
-                }
-            }
-            head = &mut answer => break Some(head),
+            result = &mut body => result,
+            head = &mut answer => return (Some(head), None),
         }
     };
-    (head, sent)
+    // A runtime that failed mid-body leaves the upstream waiting for the rest: stop here rather
+    // than wait for an answer.
+    if matches!(&sent, Err(e) if !e.is_write()) {
+        return (None, Some(sent));
+    }
+    // The body is sent: the answer is awaited while the runtime is watched, as in `answer_head`.
+    let head = tokio::select! {
+        biased;
+        head = &mut answer => head,
+        () = gone(&mut rt_r, &mut rt.buf) => Err(RUNTIME_GONE.to_owned()),
+    };
+    (Some(head), Some(sent))
 }

@@ -1,13 +1,17 @@
 //! The runtime's connection: noticing that the runtime left (without losing a request it sent ahead),
-//! also while an answer is relayed to it, and closing a connection lambda-lens gives up on without
-//! losing the answer just written.
+//! also while its call waits for the upstream's answer and while that answer is relayed to it, and
+//! closing a connection lambda-lens gives up on without losing the answer just written.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
-use super::wire::{relay_body, Conn, InBuf, Message, RelayError};
+use super::head::ResponseHead;
+use super::wire::{read_answer_head, relay_body, Conn, InBuf, Message, RelayError};
 use super::MAX_HEAD_BYTES;
+
+/// Why a call's answer was not awaited further.
+pub(super) const RUNTIME_GONE: &str = "the runtime left before the upstream answered";
 
 /// A runtime connection given up on is drained for at most this long and this many bytes before it
 /// closes (see [`Conn::linger_close`]); Lambda's largest payload fits.
@@ -15,18 +19,31 @@ pub(super) const LINGER_MAX_TIME: Duration = Duration::from_secs(2);
 /// See [`LINGER_MAX_TIME`].
 pub(super) const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
 
-/// Completes when the peer behind `io` closes its connection (or it fails). Bytes it sends meanwhile
-/// (a pipelined request) are kept in `buf` for the next exchange.
-async fn closed<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) {
+/// Completes when the peer behind `io` closes its side of the connection (true) or the connection
+/// fails (false). Bytes it sends meanwhile (a pipelined request) are kept in `buf` for the next
+/// exchange.
+async fn closed<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) -> bool {
     loop {
         if buf.bytes.len() > MAX_HEAD_BYTES {
             // Too much sent ahead to keep watching; the exchange goes on regardless.
             std::future::pending::<()>().await;
         }
         match buf.fill_spare(io).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) => return true,
+            Err(_) => return false,
             Ok(_) => {}
         }
+    }
+}
+
+/// Completes when the runtime behind `io` is gone: its connection failed, or it closed its side and
+/// [`LINGER_MAX_TIME`] has passed since. A runtime that only half-closed after its request (it
+/// still reads) gets an answer that comes within that time whole, as through a plain relay; one
+/// that closed for good makes the next write to it fail at once. So an upstream that stalls keeps
+/// neither connection open for longer than that after the runtime has gone.
+pub(super) async fn gone<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) {
+    if closed(io, buf).await {
+        tokio::time::sleep(LINGER_MAX_TIME).await;
     }
 }
 
@@ -35,6 +52,23 @@ impl Conn {
     /// pipelined request) are kept for the next exchange.
     pub(super) async fn left(&mut self) {
         closed(&mut self.stream, &mut self.buf).await;
+    }
+
+    /// Reads the upstream's answer head from `up`, relaying interim answers to the runtime when
+    /// `interim` (not to an HTTP/1.0 runtime), while watching the runtime: a call whose answer
+    /// never comes must not hold both connections open after the runtime has gone ([`gone`]).
+    pub(super) async fn answer_head(
+        &mut self,
+        up: &mut Conn,
+        interim: bool,
+    ) -> Result<ResponseHead, String> {
+        let (mut reader, mut writer) = self.stream.split();
+        let interim = interim.then_some(&mut writer);
+        tokio::select! {
+            biased;
+            head = read_answer_head(&mut up.stream, &mut up.buf, interim) => head,
+            () = gone(&mut reader, &mut self.buf) => Err(RUNTIME_GONE.to_owned()),
+        }
     }
 
     /// Relays an answer from `src` (its unread bytes in `src_buf`) to the runtime, watching the
@@ -51,7 +85,7 @@ impl Conn {
         tokio::select! {
             biased;
             relayed = relay_body(src, src_buf, &mut writer, message) => relayed,
-            () = closed(&mut reader, &mut self.buf) => Err(RelayError::ReceiverLeft),
+            () = gone(&mut reader, &mut self.buf) => Err(RelayError::ReceiverLeft),
         }
     }
 
