@@ -1106,3 +1106,184 @@ async fn a_runtime_that_half_closes_after_its_request_still_gets_the_whole_answe
     );
     raw.await.expect("raw upstream");
 }
+
+/// A runtime that sent its whole result and then reset its connection (it was killed) while the
+/// upstream took 200 ms to accept the result: the upstream is not at fault, so the result's record
+/// must not carry an upstream error (which the invocation's span reports as
+/// `LambdaLens.UpstreamUnavailable`, and which is logged as "cannot reach the upstream Runtime API").
+#[tokio::test]
+async fn a_runtime_resetting_while_its_result_is_accepted_is_no_upstream_failure() {
+    let (upstream, mut proxy, _) = proxy_to_raw_upstream().await;
+    let raw = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        read_request(&mut s, &mut Vec::new()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let answer = answer_with_body("HTTP/1.1 202 Accepted", "", r#"{"status":"OK"}"#);
+        let _ = s.write_all(answer.as_bytes()).await;
+        s
+    });
+    let runtime = runtime_sent(&proxy, RESULT_REQUEST).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Closing with linger 0 resets the connection.
+    runtime.set_zero_linger().expect("linger");
+    drop(runtime);
+    let ProxyRecord::Result(rec) = proxy.record().await else {
+        panic!("expected a result record");
+    };
+    raw.await.expect("raw upstream");
+    assert_eq!(rec.upstream_error, None, "status {:?}", rec.upstream_status);
+}
+
+/// A runtime that half-closed after its result, while the upstream takes 2.5 s to accept it: past
+/// `LINGER_MAX_TIME` the README says both connections close; the runtime must not be told the
+/// Runtime API is unreachable (`502 LambdaLens.UpstreamUnavailable`) for a result it accepted.
+#[tokio::test]
+async fn a_half_closed_runtime_waiting_past_the_linger_time_gets_no_made_up_502() {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let raw = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        read_request(&mut s, &mut Vec::new()).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let answer = answer_with_body("HTTP/1.1 202 Accepted", "", r#"{"status":"OK"}"#);
+        let _ = s.write_all(answer.as_bytes()).await;
+        s
+    });
+    let mut runtime = runtime_sent(&proxy, RESULT_REQUEST).await;
+    runtime.shutdown().await.expect("half close");
+    let got = String::from_utf8_lossy(&read_until_closed(&mut runtime).await).into_owned();
+    raw.await.expect("raw upstream");
+    assert!(!got.contains("502"), "{got}");
+}
+
+/// A runtime that half-closed after its result; the upstream sends the answer's head after 1.5 s
+/// and then stalls mid-body. The README bounds the wait at `LINGER_MAX_TIME` = 2 s after the
+/// runtime closed its side, then both connections close: the upstream's must be closed well
+/// before 3 s (the bound restarts for the body: about 3.5 s).
+#[tokio::test]
+async fn a_half_closed_runtime_holds_the_upstream_at_most_the_linger_time_in_all() {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let raw = tokio::spawn(async move {
+        let mut s = accept(&upstream).await;
+        read_request(&mut s, &mut Vec::new()).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        s.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"sta")
+            .await
+            .expect("write head");
+        s
+    });
+    let mut runtime = runtime_sent(&proxy, RESULT_REQUEST).await;
+    runtime.shutdown().await.expect("half close");
+    let closed_side = Instant::now();
+    let mut up = raw.await.expect("raw upstream");
+    assert!(read_until_closed(&mut up).await.is_empty());
+    let held = closed_side.elapsed();
+    assert!(
+        held < Duration::from_millis(2800),
+        "the upstream was held {held:?} after the runtime closed its side"
+    );
+    drop(runtime);
+}
+
+/// Requests the runtime pipelines while its call waits for the answer's head (read by the watch on
+/// the runtime) go upstream whole and in order, also past the head limit and after a half close;
+/// with and without `Expect: 100-continue`.
+#[tokio::test]
+async fn requests_pipelined_while_a_call_waits_are_relayed_whole_and_in_order() {
+    let big = "x".repeat(3 * 1024 * 1024);
+    for expect in [false, true] {
+        let (upstream, _proxy, _) = proxy_to_raw_upstream().await;
+        let accepted = answer_with_body("HTTP/1.1 202 Accepted", "", r#"{"status":"OK"}"#);
+        let second = format!(
+            "POST /2018-06-01/runtime/invocation/r2/response HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{big}",
+            big.len()
+        );
+        let third = "GET /2018-06-01/unknown HTTP/1.1\r\nHost: x\r\n\r\n";
+        let raw = tokio::spawn({
+            let accepted = accepted.clone();
+            async move {
+                let mut s = accept(&upstream).await;
+                let mut pending = Vec::new();
+                let head = read_head(&mut s, &mut pending).await;
+                if expect {
+                    s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                        .await
+                        .expect("100");
+                }
+                let first = read_body(&mut s, &mut pending, content_length(&head)).await;
+                // The runtime sends the next requests and half-closes meanwhile.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                s.write_all(accepted.as_bytes()).await.expect("answer 1");
+                let second = read_request(&mut s, &mut pending).await;
+                s.write_all(accepted.as_bytes()).await.expect("answer 2");
+                let third = read_request(&mut s, &mut pending).await;
+                s.write_all(accepted.as_bytes()).await.expect("answer 3");
+                (first, second, third, s)
+            }
+        });
+        let mut runtime = TcpStream::connect(_proxy.addr).await.expect("connect");
+        let expect_line = if expect {
+            "Expect: 100-continue\r\n"
+        } else {
+            ""
+        };
+        runtime
+            .write_all(format!("POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\n{expect_line}Content-Length: 2\r\n\r\n").as_bytes())
+            .await
+            .expect("head");
+        if expect {
+            expect_bytes(&mut runtime, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
+        runtime.write_all(b"{}").await.expect("body");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (mut rd, mut wr) = runtime.into_split();
+        let reader = tokio::spawn(async move { read_until_closed(&mut rd).await });
+        wr.write_all(second.as_bytes()).await.expect("second");
+        wr.write_all(third.as_bytes()).await.expect("third");
+        wr.shutdown().await.expect("half close");
+        let (first, (h2, b2), (h3, _), _up) = raw.await.expect("raw upstream");
+        assert_eq!(first, b"{}");
+        assert!(
+            h2.starts_with("POST /2018-06-01/runtime/invocation/r2/response"),
+            "{h2}"
+        );
+        assert_eq!(b2.len(), big.len());
+        assert!(b2 == big.as_bytes());
+        assert!(h3.starts_with("GET /2018-06-01/unknown"), "{h3}");
+        let got = reader.await.expect("reader");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            accepted.repeat(3),
+            "expect: {expect}"
+        );
+    }
+}
+
+/// After `100 Continue` and the body, the upstream stalls before its final answer: once the runtime
+/// leaves, the upstream connection closes too (the watch in `send_after_continue`).
+#[tokio::test]
+async fn an_expect_request_whose_answer_stalls_is_closed_upstream_once_the_runtime_leaves() {
+    let (upstream, _proxy, _) = proxy_to_raw_upstream().await;
+    let mut runtime = TcpStream::connect(_proxy.addr).await.expect("connect");
+    runtime
+        .write_all(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        .await
+        .expect("write head");
+    let mut up = accept(&upstream).await;
+    let mut pending = Vec::new();
+    read_head(&mut up, &mut pending).await;
+    up.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        .await
+        .expect("100");
+    expect_bytes(&mut runtime, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+    runtime.write_all(b"{}").await.expect("body");
+    read_body(&mut up, &mut pending, 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let left = Instant::now();
+    drop(runtime);
+    assert!(read_until_closed(&mut up).await.is_empty());
+    assert!(
+        left.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        left.elapsed()
+    );
+}

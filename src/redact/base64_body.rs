@@ -294,4 +294,24 @@ mod tests {
             "user=bob&remember=1&note=a-note-long-enough-to-wrap-the-encoding&password=[REDACTED]"
         );
     }
+
+    #[test]
+    fn flagged_text_with_spaces_is_still_redacted_as_text() {
+        // Flagged, but text: its spaces are no line breaks of a wrapped encoding. Without them its
+        // characters happen to be base64 (a length of 16 and 20), which decodes to noise.
+        for (body, redacted) in [
+            ("4111 1111 1111 1111", "[REDACTED]"),
+            ("Bearer abc123def456gh", "Bearer [REDACTED]"),
+        ] {
+            let event = format!(
+                r#"{{"rawPath":"/","rawQueryString":"","body":"{body}","isBase64Encoded":true}}"#
+            );
+            let out = capture(&event);
+            assert!(
+                out.text.contains(&format!(r#""body":"{redacted}""#)),
+                "{}",
+                out.text
+            );
+        }
+    }
 }
