@@ -8,7 +8,7 @@ use super::head::{Framing, RequestHead, ResponseHead};
 use super::names;
 use super::records::finish_request_capture;
 use super::reply::{Reply, Unreadable};
-use super::runtime_conn::{gone, RUNTIME_GONE};
+use super::runtime_conn::{gone, NoAnswer};
 use super::session::{KeepAlive, Session};
 use super::upstream::write_request_head;
 use super::wire::{self, read_answer_head, relay_body, Conn, Message, RelayError};
@@ -133,7 +133,15 @@ impl Session {
         };
         let head = match head {
             Ok(head) => head,
-            Err(e) => {
+            Err(NoAnswer::RuntimeGone) => {
+                // Nobody to answer, and the upstream is not at fault: no 502, no upstream error
+                // (the call's outcome stays unknown), and both connections close.
+                tracing::debug!(
+                    "the runtime left and no answer came within the linger time; both connections close"
+                );
+                return false;
+            }
+            Err(NoAnswer::Upstream(e)) => {
                 let error = upstream_failed.unwrap_or(e);
                 if let Some(record) = record.as_deref_mut() {
                     record.upstream_error = Some(error.clone());
@@ -207,7 +215,7 @@ async fn send_after_continue(
     up: &mut Conn,
     message: Message<'_>,
 ) -> (
-    Option<Result<ResponseHead, String>>,
+    Option<Result<ResponseHead, NoAnswer>>,
     Option<Result<(), RelayError>>,
 ) {
     let (mut rt_r, mut rt_w) = rt.stream.split();
@@ -219,7 +227,7 @@ async fn send_after_continue(
         tokio::pin!(body);
         tokio::select! {
             result = &mut body => result,
-            head = &mut answer => return (Some(head), None),
+            head = &mut answer => return (Some(head.map_err(NoAnswer::Upstream)), None),
         }
     };
     // A runtime that failed mid-body leaves the upstream waiting for the rest: stop here rather
@@ -230,8 +238,8 @@ async fn send_after_continue(
     // The body is sent: the answer is awaited while the runtime is watched, as in `answer_head`.
     let head = tokio::select! {
         biased;
-        head = &mut answer => head,
-        () = gone(&mut rt_r, &mut rt.buf) => Err(RUNTIME_GONE.to_owned()),
+        head = &mut answer => head.map_err(NoAnswer::Upstream),
+        () = gone(&mut rt_r, &mut rt.buf, &mut rt.ended_at) => Err(NoAnswer::RuntimeGone),
     };
     (Some(head), Some(sent))
 }

@@ -5,13 +5,20 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::head::ResponseHead;
 use super::wire::{read_answer_head, relay_body, Conn, InBuf, Message, RelayError};
 use super::MAX_HEAD_BYTES;
 
-/// Why a call's answer was not awaited further.
-pub(super) const RUNTIME_GONE: &str = "the runtime left before the upstream answered";
+/// Why a call has no answer head to relay.
+#[derive(Debug)]
+pub(super) enum NoAnswer {
+    /// The upstream failed, or what it sent is no answer.
+    Upstream(String),
+    /// The runtime went away and the answer did not come within [`LINGER_MAX_TIME`] after.
+    RuntimeGone,
+}
 
 /// A runtime connection given up on is drained for at most this long and this many bytes before it
 /// closes (see [`Conn::linger_close`]); Lambda's largest payload fits.
@@ -19,32 +26,41 @@ pub(super) const LINGER_MAX_TIME: Duration = Duration::from_secs(2);
 /// See [`LINGER_MAX_TIME`].
 pub(super) const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
 
-/// Completes when the peer behind `io` closes its side of the connection (true) or the connection
-/// fails (false). Bytes it sends meanwhile (a pipelined request) are kept in `buf` for the next
-/// exchange.
-async fn closed<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) -> bool {
+/// Completes when the peer behind `io` closes its connection (or it fails). Bytes it sends meanwhile
+/// (a pipelined request) are kept in `buf` for the next exchange.
+async fn closed<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) {
     loop {
         if buf.bytes.len() > MAX_HEAD_BYTES {
             // Too much sent ahead to keep watching; the exchange goes on regardless.
             std::future::pending::<()>().await;
         }
         match buf.fill_spare(io).await {
-            Ok(0) => return true,
-            Err(_) => return false,
+            Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
     }
 }
 
-/// Completes when the runtime behind `io` is gone: its connection failed, or it closed its side and
-/// [`LINGER_MAX_TIME`] has passed since. A runtime that only half-closed after its request (it
-/// still reads) gets an answer that comes within that time whole, as through a plain relay; one
-/// that closed for good makes the next write to it fail at once. So an upstream that stalls keeps
+/// Completes [`LINGER_MAX_TIME`] after the runtime behind `io` closed its side of the connection or
+/// it failed (`ended_at` keeps when that was first seen, so the time is one bound across the stages
+/// of a call, not one per stage). A runtime that only half-closed after its request (it still
+/// reads) gets an answer that comes within that time whole, as through a plain relay; one that
+/// closed for good makes the next write to it fail at once; and the upstream's answer to a result
+/// is still read in that time, so the call's outcome is known. So an upstream that stalls keeps
 /// neither connection open for longer than that after the runtime has gone.
-pub(super) async fn gone<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) {
-    if closed(io, buf).await {
-        tokio::time::sleep(LINGER_MAX_TIME).await;
-    }
+pub(super) async fn gone<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut InBuf,
+    ended_at: &mut Option<Instant>,
+) {
+    let ended = match *ended_at {
+        Some(ended) => ended,
+        None => {
+            closed(io, buf).await;
+            *ended_at.insert(Instant::now())
+        }
+    };
+    tokio::time::sleep_until(ended + LINGER_MAX_TIME).await;
 }
 
 impl Conn {
@@ -61,13 +77,15 @@ impl Conn {
         &mut self,
         up: &mut Conn,
         interim: bool,
-    ) -> Result<ResponseHead, String> {
+    ) -> Result<ResponseHead, NoAnswer> {
         let (mut reader, mut writer) = self.stream.split();
         let interim = interim.then_some(&mut writer);
         tokio::select! {
             biased;
-            head = read_answer_head(&mut up.stream, &mut up.buf, interim) => head,
-            () = gone(&mut reader, &mut self.buf) => Err(RUNTIME_GONE.to_owned()),
+            head = read_answer_head(&mut up.stream, &mut up.buf, interim) => {
+                head.map_err(NoAnswer::Upstream)
+            }
+            () = gone(&mut reader, &mut self.buf, &mut self.ended_at) => Err(NoAnswer::RuntimeGone),
         }
     }
 
@@ -85,7 +103,9 @@ impl Conn {
         tokio::select! {
             biased;
             relayed = relay_body(src, src_buf, &mut writer, message) => relayed,
-            () = gone(&mut reader, &mut self.buf) => Err(RelayError::ReceiverLeft),
+            () = gone(&mut reader, &mut self.buf, &mut self.ended_at) => {
+                Err(RelayError::ReceiverLeft)
+            }
         }
     }
 

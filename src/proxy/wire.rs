@@ -100,6 +100,9 @@ pub(crate) struct Conn {
     /// An upstream connection whose request went out as HTTP/1.0, after which the upstream may
     /// close it: it carries no further request.
     pub(crate) single_use: bool,
+    /// A runtime connection: when the runtime's end of stream (or a failure) was first seen,
+    /// which starts its one linger (see `runtime_conn::gone`).
+    pub(crate) ended_at: Option<tokio::time::Instant>,
 }
 
 impl Conn {
@@ -109,6 +112,7 @@ impl Conn {
             stream,
             buf: InBuf::default(),
             single_use: false,
+            ended_at: None,
         }
     }
 

@@ -105,19 +105,16 @@ impl Redactor<'_> {
 /// The bytes a base64 string holds: all of a whole string; of a cut one, its complete quanta.
 /// `None` when it is not base64. A body the document says is base64 (`flagged`) may be broken
 /// into lines (MIME-style, as Python's `base64.encodebytes` and Java's MIME encoder write it): its
-/// ASCII whitespace carries nothing. Without the flag (a head cut before it), whitespace still
-/// means text: only a body the document calls base64 is read as wrapped.
+/// line breaks carry nothing. Only line breaks: flagged text with spaces (`4111 1111 …`) must stay
+/// text, which the text scan reads. Without the flag (a head cut before it), a line break still
+/// means text.
 fn decode(content: &str, terminated: bool, flagged: bool) -> Option<Vec<u8>> {
     if !content.is_ascii() {
         return None;
     }
-    let content: Cow<'_, str> = if flagged && content.bytes().any(|b| b.is_ascii_whitespace()) {
-        Cow::Owned(
-            content
-                .chars()
-                .filter(|c| !c.is_ascii_whitespace())
-                .collect(),
-        )
+    let line_break = |c: char| c == '\r' || c == '\n';
+    let content: Cow<'_, str> = if flagged && content.contains(line_break) {
+        Cow::Owned(content.chars().filter(|c| !line_break(*c)).collect())
     } else {
         Cow::Borrowed(content)
     };
