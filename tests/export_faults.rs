@@ -38,7 +38,7 @@ use tokio::net::TcpListener;
 
 use lambda_lens::export::{
     Exporter, FlushOutcome, Jitter, LogEntry, Occasion, BACKOFF_BASE, BACKOFF_CAP,
-    FAILURES_TO_OPEN, PROBE_TIMEOUT, TIMEOUT_PAUSE,
+    FAILURES_TO_OPEN, LOG_INTERVAL, LOG_QUEUE_RECORDS, PROBE_TIMEOUT, TIMEOUT_PAUSE,
 };
 use lambda_lens::settings::{Destination, ExportSettings, SettingsGroup};
 use lambda_lens_test_support::export_pause::wait_for_the_pause;
@@ -1216,4 +1216,155 @@ async fn a_failure_at_shutdown_does_not_say_the_spans_are_kept_for_the_next_atte
             .all(|line| !line.contains("kept for the next attempt")),
         "{lines:#?}"
     );
+}
+
+/// The logs' path refuses (503 without `Retry-After`) and says so; while it still refuses, the
+/// spans' path has a refusal of its own and is answered again (its recovery line, said for the
+/// spans). The logs' path keeps refusing, then is answered: its outage was told (the first line
+/// of this test is about the log records), so its end is told too.
+#[tokio::test]
+async fn a_told_outage_of_one_path_is_told_over_when_that_path_is_answered_again() {
+    let collector = Collector::start_per_path(vec![
+        (LOGS_PATH, vec![Answer::Status(503, None); 5]),
+        (
+            TRACES_PATH,
+            vec![
+                Answer::Ok,
+                Answer::Ok,
+                Answer::Ok,
+                Answer::Status(503, None),
+            ],
+        ),
+    ])
+    .await;
+    // Steps of a tenth of their ceiling: 100 ms after the logs' first failed probe, then 200 ms.
+    let mut exporter = exporter_to(collector.addr, 0.1);
+    let lines = Lines::default();
+    let last = {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        exporter.enqueue_logs(vec![report_record()]);
+        // Three refusals open the logs' circuit; the fourth (its first probe) comes with the
+        // spans' own refusal; the fifth flush delivers the spans (their recovery line) while the
+        // logs wait out their step.
+        for index in 0..5 {
+            exporter.enqueue(vec![span(index)]);
+            exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        // The logs' second probe: refused again.
+        exporter.enqueue(vec![span(5)]);
+        let refused = exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await;
+        assert_eq!(refused.logs.requeued, 1, "{refused:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        exporter.flush_on(BUDGET, Occasion::BeforeFreeze).await
+    };
+    assert_eq!(last.logs.exported, 1, "the logs' path answers: {last:?}");
+    let lines = lines.all();
+    assert!(
+        lines[0].contains("collector refused (try later)") && lines[0].contains("signal=\"logs\""),
+        "the logs' outage was told: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("export recovered") && line.contains("signal=\"logs\"")),
+        "the logs' told outage ends without a line: {lines:#?}"
+    );
+}
+
+/// Spans overflow their queue (a line), then log records overflow theirs to the same collector
+/// within the minute (held back); a minute later one more span is dropped. The line then says
+/// how many spans were dropped since the last line: not the log records.
+#[tokio::test]
+async fn an_overflow_line_counts_only_its_own_signals_items() {
+    let addr = free_addr().await;
+    let mut exporter = exporter_to(addr, 1.0);
+    let lines = Lines::default();
+    {
+        let _logging = tracing::subscriber::set_default(lines.subscriber());
+        exporter.enqueue((0..2048 + 3).map(span).collect());
+        exporter.enqueue_logs(
+            (0..LOG_QUEUE_RECORDS + 1000)
+                .map(|_| report_record())
+                .collect(),
+        );
+        tokio::time::sleep(LOG_INTERVAL + Duration::from_secs(1)).await;
+        exporter.enqueue(vec![span(9999)]);
+    }
+    assert_eq!(exporter.dropped().spans, 4);
+    assert_eq!(exporter.dropped().log_records, 1000);
+    let lines = lines.all();
+    let overflow: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains("export queue full"))
+        .collect();
+    assert_eq!(overflow.len(), 2, "{lines:#?}");
+    assert!(
+        overflow[0].contains("signal=\"traces\"")
+            && overflow[0].contains("dropped_since_last_line=3 "),
+        "{lines:#?}"
+    );
+    assert!(
+        overflow[1].contains("signal=\"traces\"")
+            && overflow[1].contains("dropped_since_last_line=1 "),
+        "one span dropped since the last line, which says it drops spans: {lines:#?}"
+    );
+}
+
+/// As above, without SHUTDOWN: the fourth probe of the outage (patient) delivers the span, in
+/// the invocations' own flushes, not the last chance at SHUTDOWN.
+#[tokio::test]
+async fn a_collector_slower_than_a_probe_gets_the_span_at_the_fourth_probe() {
+    let mut script = vec![Answer::Slow(700)];
+    script.extend([Answer::Slow(300); 10]);
+    let collector = Collector::start(script).await;
+    let mut exporter = exporter_to(collector.addr, 0.0);
+    exporter.enqueue(vec![span(0)]);
+    let flush_budget = Duration::from_millis(500);
+
+    assert_cut(
+        &exporter
+            .flush_on(flush_budget, Occasion::BeforeFreeze)
+            .await,
+    );
+    let mut exported = Vec::new();
+    for _ in 0..6 {
+        let flush = exporter
+            .flush_on(flush_budget, Occasion::BeforeFreeze)
+            .await;
+        exported.push(flush.exported);
+    }
+    assert_eq!(
+        exported,
+        [0, 0, 0, 1, 0, 0],
+        "probes 1-3 cut, the 4th patient"
+    );
+}
+
+/// A hanging collector whose circuit is open at SHUTDOWN (an invocation's flush timed out): the
+/// SHUTDOWN flush makes no failure line of its own, and one WARN line says what is lost. The
+/// SHUTDOWN probe, patient, ends with the flush's deadline, which is no earlier than the caller's
+/// own timeout around the shutdown: whichever fires first decides whether that line is written
+/// (it was not in 2 of 5 runs; with a probe of `PROBE_TIMEOUT` it always is).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_shutdown_a_hanging_collector_still_gets_the_line_saying_what_is_lost() {
+    let receiver = Receiver::start(ReceiverConfig::default()).expect("OTLP receiver starts");
+    let opt = build_layer(env!("CARGO_BIN_EXE_lambda-lens"), "fault-shutdown-hang");
+    let sandbox = Sandbox::start(
+        python_sandbox_config(&opt)
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+            .with_env("LAMBDA_LENS_FLUSH_TIMEOUT_MS", "300"),
+    )
+    .await
+    .expect("sandbox starts");
+    receiver.set_mode(Mode::Hang).await.expect("receiver hangs");
+    sandbox.invoke(Invocation::json(&json!({}))).await;
+    sandbox.shutdown(ShutdownReason::Spindown).await;
+
+    let lines = extension_lines(&sandbox);
+    assert!(
+        lines.iter().any(|line| line.contains("the rest is lost")),
+        "{lines:#?}"
+    );
+    std::fs::remove_dir_all(&opt).expect("layer removed");
 }
