@@ -34,6 +34,10 @@ use crate::{handoff, logging};
 
 /// Kept free before the SHUTDOWN deadline so the process exits before the platform's SIGKILL.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
+/// The owner task's SHUTDOWN work ends this much before the budget this loop waits on it for, so
+/// that its line saying what is lost is written before the loop gives up (its flush may take the
+/// whole of what it is given, and it starts a little after the loop's wait).
+const OWNER_SHUTDOWN_LEAD: Duration = Duration::from_millis(20);
 /// Drain budget when SHUTDOWN carries no usable deadline (emulators send `deadlineMs: 0`).
 const DEFAULT_SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
 /// Error type reported with `/extension/init/error` under `LAMBDA_LENS_ON_STARTUP_ERROR=fail`.
@@ -312,7 +316,8 @@ async fn event_loop(
                     left => left,
                 };
                 tracing::info!(?reason, budget_ms = budget.as_millis() as u64, "SHUTDOWN");
-                if tokio::time::timeout(budget, pipeline.shutdown(budget))
+                let owner_budget = budget.saturating_sub(OWNER_SHUTDOWN_LEAD);
+                if tokio::time::timeout(budget, pipeline.shutdown(owner_budget))
                     .await
                     .is_err()
                 {

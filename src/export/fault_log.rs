@@ -1,12 +1,14 @@
 //! How often export failures are logged: at most one line per failure kind per
 //! [`LOG_INTERVAL`] for each collector (the signals sent to one host share its log, so three
 //! signals to a collector that is down still make one line), each with the counts since the
-//! outage began, plus one line when the collector is back after an outage that was logged (an
-//! outage whose failure line was held back by the interval is recovered from without a line, so
-//! a collector failing every other request makes one line per kind per interval, not two per
-//! failure). Queue overflow is a kind of its own: at most one line per interval, with the items
-//! dropped since the last one. Pure: time is passed in; the signal that hit the failure words the
-//! line.
+//! outage began, plus one line when what was told is over. Outages are the collector's (no
+//! answer, `Retry-After`: over when any signal is answered again) or one signal's path (refusals
+//! for now: over when that signal is answered again); a recovery gets its line when the outage
+//! it ends was told (an outage whose failure line the interval held back is recovered from
+//! without a line, so a collector failing every other request makes one line per kind per
+//! interval, not two per failure). Queue overflow is a kind of its own per signal: at most one
+//! line per interval, with that signal's items dropped since the last one. Pure: time is passed
+//! in; the signal that hit the failure words the line.
 //!
 //! The counts a line carries are the ones the caller passes at that moment (items queued,
 //! dropped in total), so a line never claims more than what was kept or dropped.
@@ -15,6 +17,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use super::failure::FailureKind;
+use crate::settings::Signal;
 
 /// At most one line per failure kind per collector in this interval.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -37,32 +40,57 @@ pub(crate) struct RecoveryLine {
     pub(crate) outage: Duration,
 }
 
+/// Whose outage a failure belongs to (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Scope {
+    /// No answer or `Retry-After`: the collector's.
+    Collector,
+    /// An answer refusing this signal's request for now: its path's.
+    Path(Signal),
+}
+
+/// One outage: since when, with how many failed attempts, and whether a line told it.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    since: SystemTime,
+    attempts: u64,
+    told: bool,
+}
+
 /// The rate limiter of one collector's failure lines.
 #[derive(Debug, Default)]
 pub(crate) struct FaultLog {
     last_line: HashMap<FailureKind, (SystemTime, u64)>,
-    /// Since when, and with how many failed attempts, the collector has failed.
-    outage: Option<(SystemTime, u64)>,
-    /// A failure line of the current outage was logged: its recovery gets a line.
-    outage_logged: bool,
-    /// When the last overflow line was logged, and the items dropped by overflow since.
-    last_overflow: Option<(SystemTime, u64)>,
+    outages: HashMap<Scope, Outage>,
+    /// Per signal: when its last overflow line was logged, and its items dropped by overflow since.
+    overflows: HashMap<Signal, (SystemTime, u64)>,
 }
 
 impl FaultLog {
-    /// Notes a failure of `kind` at `now`; a line is due when this returns one.
-    pub(crate) fn failed(&mut self, kind: FailureKind, now: SystemTime) -> Option<FailureLine> {
-        let attempts = if kind == FailureKind::Rejected {
+    /// Notes a failure of `kind` in `scope` at `now`; a line is due when this returns one.
+    pub(crate) fn failed(
+        &mut self,
+        kind: FailureKind,
+        scope: Scope,
+        now: SystemTime,
+    ) -> Option<FailureLine> {
+        if kind == FailureKind::Rejected {
             // The collector answered: a batch refused for good is no outage to recover from.
-            self.outage.map_or(0, |(_, attempts)| attempts)
-        } else {
-            let (_, attempts) = self.outage.get_or_insert((now, 0));
-            *attempts += 1;
-            *attempts
-        };
+            let attempts = self.outages.get(&scope).map_or(0, |outage| outage.attempts);
+            return self.failure_line(kind, now, attempts);
+        }
+        let outage = self.outages.entry(scope).or_insert(Outage {
+            since: now,
+            attempts: 0,
+            told: false,
+        });
+        outage.attempts += 1;
+        let attempts = outage.attempts;
         let line = self.failure_line(kind, now, attempts);
-        if line.is_some() && kind != FailureKind::Rejected {
-            self.outage_logged = true;
+        if line.is_some() {
+            if let Some(outage) = self.outages.get_mut(&scope) {
+                outage.told = true;
+            }
         }
         line
     }
@@ -99,22 +127,35 @@ impl FaultLog {
         }
     }
 
-    /// Notes a delivered request at `now`; the recovery line is due when this returns one (the
-    /// first delivery after failures of which a line was logged). The kinds' intervals keep
-    /// running, so a flapping endpoint still logs at most one failure line per kind per interval,
-    /// and as many recovery lines.
-    pub(crate) fn delivered(&mut self, now: SystemTime) -> Option<RecoveryLine> {
-        let (since, failed_attempts) = self.outage.take()?;
-        std::mem::take(&mut self.outage_logged).then(|| RecoveryLine {
-            failed_attempts,
+    /// Notes a request of `signal` delivered at `now`: it ends the collector's outage and the
+    /// signal's path's. The recovery line is due when this returns one (either outage was told).
+    /// The kinds' intervals keep running, so a flapping endpoint still logs at most one failure
+    /// line per kind per interval, and as many recovery lines.
+    pub(crate) fn delivered(&mut self, signal: Signal, now: SystemTime) -> Option<RecoveryLine> {
+        let ended = [
+            self.outages.remove(&Scope::Collector),
+            self.outages.remove(&Scope::Path(signal)),
+        ];
+        let ended = ended.iter().flatten();
+        if !ended.clone().any(|outage| outage.told) {
+            return None;
+        }
+        let since = ended.clone().map(|outage| outage.since).min()?;
+        Some(RecoveryLine {
+            failed_attempts: ended.map(|outage| outage.attempts).sum(),
             outage: now.duration_since(since).unwrap_or_default(),
         })
     }
 
-    /// Notes `dropped` items dropped from a full queue at `now`; when a line is due, returns the
-    /// items dropped by overflow since the last line (these included).
-    pub(crate) fn overflowed(&mut self, dropped: u64, now: SystemTime) -> Option<u64> {
-        match &mut self.last_overflow {
+    /// Notes `dropped` items of `signal` dropped from its full queue at `now`; when a line is due,
+    /// returns the signal's items dropped by overflow since its last line (these included).
+    pub(crate) fn overflowed(
+        &mut self,
+        signal: Signal,
+        dropped: u64,
+        now: SystemTime,
+    ) -> Option<u64> {
+        match self.overflows.get_mut(&signal) {
             Some((logged_at, since))
                 if now.duration_since(*logged_at).unwrap_or_default() < LOG_INTERVAL =>
             {
@@ -128,7 +169,7 @@ impl FaultLog {
                 Some(line)
             }
             None => {
-                self.last_overflow = Some((now, 0));
+                self.overflows.insert(signal, (now, 0));
                 Some(dropped)
             }
         }
@@ -141,6 +182,8 @@ mod tests {
 
     use super::*;
 
+    const C: Scope = Scope::Collector;
+
     fn t(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
     }
@@ -149,31 +192,39 @@ mod tests {
     fn a_rejected_batch_is_no_outage() {
         let mut log = FaultLog::default();
         let now = SystemTime::UNIX_EPOCH;
-        assert!(log.failed(FailureKind::Rejected, now).is_some());
-        assert_eq!(log.delivered(now), None, "nothing recovered");
+        assert!(log.failed(FailureKind::Rejected, C, now).is_some());
+        assert_eq!(
+            log.delivered(Signal::Traces, now),
+            None,
+            "nothing recovered"
+        );
     }
 
     #[test]
     fn an_outage_whose_failure_line_was_held_back_recovers_without_a_line() {
         let mut log = FaultLog::default();
-        assert!(log.failed(FailureKind::Refused, t(0)).is_some());
+        assert!(log.failed(FailureKind::Refused, C, t(0)).is_some());
         assert!(
-            log.delivered(t(1)).is_some(),
+            log.delivered(Signal::Traces, t(1)).is_some(),
             "the logged outage's recovery"
         );
         for second in 2..50 {
-            assert_eq!(log.failed(FailureKind::Refused, t(second)), None);
-            assert_eq!(log.delivered(t(second)), None, "its outage was never told");
+            assert_eq!(log.failed(FailureKind::Refused, C, t(second)), None);
+            assert_eq!(
+                log.delivered(Signal::Traces, t(second)),
+                None,
+                "its outage was never told"
+            );
         }
         assert_eq!(
-            log.failed(FailureKind::Refused, t(60)),
+            log.failed(FailureKind::Refused, C, t(60)),
             Some(FailureLine {
                 attempts: 1,
                 unlogged: 48
             })
         );
         assert_eq!(
-            log.delivered(t(61)),
+            log.delivered(Signal::Traces, t(61)),
             Some(RecoveryLine {
                 failed_attempts: 1,
                 outage: Duration::from_secs(1)
@@ -182,15 +233,53 @@ mod tests {
     }
 
     #[test]
+    fn a_paths_told_outage_ends_with_that_paths_delivery_and_the_collectors_with_any() {
+        let logs = Scope::Path(Signal::Logs);
+        let mut log = FaultLog::default();
+        assert!(log.failed(FailureKind::Refused, logs, t(0)).is_some());
+        assert_eq!(
+            log.failed(FailureKind::Refused, Scope::Path(Signal::Traces), t(1)),
+            None
+        );
+        assert_eq!(
+            log.delivered(Signal::Traces, t(2)),
+            None,
+            "the traces path's outage was never told"
+        );
+        assert_eq!(log.failed(FailureKind::Refused, logs, t(3)), None);
+        assert_eq!(
+            log.delivered(Signal::Logs, t(4)),
+            Some(RecoveryLine {
+                failed_attempts: 2,
+                outage: Duration::from_secs(4)
+            })
+        );
+        assert!(log.failed(FailureKind::Unreachable, C, t(5)).is_some());
+        assert_eq!(
+            log.delivered(Signal::Metrics, t(7)),
+            Some(RecoveryLine {
+                failed_attempts: 1,
+                outage: Duration::from_secs(2)
+            }),
+            "any signal's delivery ends the collector's outage"
+        );
+    }
+
+    #[test]
     fn overflow_is_told_at_most_once_per_interval_with_the_drops_since() {
         let mut log = FaultLog::default();
-        assert_eq!(log.overflowed(3, t(0)), Some(3));
-        assert_eq!(log.overflowed(5, t(30)), None);
-        assert_eq!(log.overflowed(1000, t(59)), None);
-        assert_eq!(log.overflowed(2, t(60)), Some(1007));
-        assert_eq!(log.overflowed(1, t(61)), None);
+        assert_eq!(log.overflowed(Signal::Traces, 3, t(0)), Some(3));
+        assert_eq!(log.overflowed(Signal::Traces, 5, t(30)), None);
+        assert_eq!(log.overflowed(Signal::Traces, 1000, t(59)), None);
+        assert_eq!(log.overflowed(Signal::Traces, 2, t(60)), Some(1007));
+        assert_eq!(log.overflowed(Signal::Traces, 1, t(61)), None);
+        assert_eq!(
+            log.overflowed(Signal::Logs, 1000, t(61)),
+            Some(1000),
+            "each signal has its own line"
+        );
         assert!(
-            log.failed(FailureKind::Unreachable, t(61)).is_some(),
+            log.failed(FailureKind::Unreachable, C, t(61)).is_some(),
             "failure kinds have intervals of their own"
         );
     }
@@ -199,17 +288,17 @@ mod tests {
     fn one_line_per_kind_per_interval_with_counts() {
         let mut log = FaultLog::default();
         assert_eq!(
-            log.failed(FailureKind::Unreachable, t(0)),
+            log.failed(FailureKind::Unreachable, C, t(0)),
             Some(FailureLine {
                 attempts: 1,
                 unlogged: 0
             })
         );
         for second in 1..60 {
-            assert_eq!(log.failed(FailureKind::Unreachable, t(second)), None);
+            assert_eq!(log.failed(FailureKind::Unreachable, C, t(second)), None);
         }
         assert_eq!(
-            log.failed(FailureKind::TimedOut, t(59)),
+            log.failed(FailureKind::TimedOut, C, t(59)),
             Some(FailureLine {
                 attempts: 61,
                 unlogged: 0
@@ -217,27 +306,31 @@ mod tests {
             "another kind has its own interval"
         );
         assert_eq!(
-            log.failed(FailureKind::Unreachable, t(60)),
+            log.failed(FailureKind::Unreachable, C, t(60)),
             Some(FailureLine {
                 attempts: 62,
                 unlogged: 59
             })
         );
         assert_eq!(
-            log.delivered(t(90)),
+            log.delivered(Signal::Traces, t(90)),
             Some(RecoveryLine {
                 failed_attempts: 62,
                 outage: Duration::from_secs(90)
             })
         );
-        assert_eq!(log.delivered(t(91)), None, "one recovery line");
         assert_eq!(
-            log.failed(FailureKind::Unreachable, t(100)),
+            log.delivered(Signal::Traces, t(91)),
+            None,
+            "one recovery line"
+        );
+        assert_eq!(
+            log.failed(FailureKind::Unreachable, C, t(100)),
             None,
             "within the interval of the last line of this kind"
         );
         assert_eq!(
-            log.failed(FailureKind::Unreachable, t(120)),
+            log.failed(FailureKind::Unreachable, C, t(120)),
             Some(FailureLine {
                 attempts: 2,
                 unlogged: 1

@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// How long no request starts to a collector after one to it timed out in a background flush
-/// (SHUTDOWN's flush excepted): as long as a probe may take, far longer than the owner task needs
+/// (SHUTDOWN's flush excepted): as long as an impatient probe may take, far longer than the owner task needs
 /// to start the flush an invocation waits on after a background flush it also waited on.
 pub const TIMEOUT_PAUSE: Duration = Duration::from_millis(250);
 

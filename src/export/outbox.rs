@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::circuit::{Attempt, Outcome, PROBE_TIMEOUT};
 use super::collector::{Attempts, Go, SharedCollector};
 use super::failure::{FailureKind, SendError};
-use super::fault_log::RecoveryLine;
+use super::fault_log::{RecoveryLine, Scope};
 use super::flush::{Deadline, Occasion, SignalFlush};
 use super::otlp::{HttpError, Sender};
 use super::queue::{Batch, Queue};
@@ -101,10 +101,10 @@ impl<B: Batcher> Outbox<B> {
         }
         // The kept request's first items are gone: it no longer matches the queue.
         self.pending = None;
-        let due = self
-            .collector
-            .faults()
-            .overflowed(overflow as u64, SystemTime::now());
+        let due =
+            self.collector
+                .faults()
+                .overflowed(self.signal, overflow as u64, SystemTime::now());
         if let Some(dropped_since_last_line) = due {
             tracing::warn!(
                 signal = self.signal.name(),
@@ -243,7 +243,8 @@ impl<B: Batcher> Outbox<B> {
                     if kind == FailureKind::Rejected {
                         self.pending = None;
                         self.queue.drop_rejected(request.items);
-                        self.log_failure(kind, now, &send_error, request.items);
+                        let scope = Scope::Path(self.signal);
+                        self.log_failure(kind, scope, now, &send_error, request.items);
                         recovery = recovery.or(self.answered(attempts, now, occasion));
                         error = Some(send_error.to_string());
                         continue;
@@ -275,7 +276,12 @@ impl<B: Batcher> Outbox<B> {
                     if occasion != Occasion::Shutdown {
                         // At SHUTDOWN nothing is kept for a next attempt: the owner says once
                         // what is lost.
-                        self.log_failure(kind, now, &send_error, 0);
+                        let scope = if outcome == Outcome::Refused {
+                            Scope::Path(self.signal)
+                        } else {
+                            Scope::Collector
+                        };
+                        self.log_failure(kind, scope, now, &send_error, 0);
                     }
                     error = Some(send_error.to_string());
                     break;
@@ -335,21 +341,23 @@ impl<B: Batcher> Outbox<B> {
             self.collector
                 .record(self.signal, attempts, Outcome::Answered, now, occasion);
         if recovered {
-            self.collector.faults().delivered(now)
+            self.collector.faults().delivered(self.signal, now)
         } else {
             None
         }
     }
 
-    /// One rate-limited line about a failed attempt; `dropped` items of it were dropped for good.
+    /// One rate-limited line about a failed attempt in `scope`; `dropped` items of it were dropped
+    /// for good.
     fn log_failure(
         &mut self,
         kind: FailureKind,
+        scope: Scope,
         now: SystemTime,
         error: &SendError,
         dropped: usize,
     ) {
-        let Some(line) = self.collector.faults().failed(kind, now) else {
+        let Some(line) = self.collector.faults().failed(kind, scope, now) else {
             return;
         };
         let next_attempt_s = self
