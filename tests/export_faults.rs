@@ -638,9 +638,13 @@ async fn the_binary_logs_one_line_per_failure_kind_and_one_when_each_told_outage
         .iter()
         .filter(|line| line.contains("export recovered"))
         .collect();
-    // Two outages were told, the collector's (unreachable) and the traces path's (refused): each
-    // ends with one line, the collector's at the first delivery of any signal.
-    assert_eq!(recovered.len(), 2, "one line per told outage: {lines:#?}");
+    // Two outages were told, the collector's (unreachable) and the traces path's (refused). The
+    // traces path's ends with a line at a traces delivery; the collector's at the first delivery of
+    // any signal: the same line when spans are delivered first, a line of its own otherwise.
+    assert!(
+        (1..=2).contains(&recovered.len()),
+        "one line per told outage: {lines:#?}"
+    );
     assert!(
         recovered
             .iter()
@@ -1101,44 +1105,6 @@ async fn after_a_background_timeout_on_one_collector_the_other_still_gets_its_sp
     wait_for_the_pause(&exporter).await;
 }
 
-/// A collector whose usual answer takes 300 ms (a remote collector: a new TCP and TLS connection
-/// and the request's round trip), well within the default 500 ms flush budget, has one slow
-/// moment: its first answer takes 700 ms and the flush times out. It answers every later request
-/// in 300 ms. Export resumes once the collector answers again: the fourth probe of the outage is
-/// patient and has the request's whole time.
-#[tokio::test]
-async fn a_collector_slower_than_a_probe_recovers_after_one_timeout() {
-    let mut script = vec![Answer::Slow(700)];
-    script.extend([Answer::Slow(300); 40]);
-    let collector = Collector::start(script).await;
-    let mut exporter = exporter_to(collector.addr, 0.0);
-    exporter.enqueue(vec![span(0)]);
-    let flush_budget = Duration::from_millis(500);
-
-    assert_cut(
-        &exporter
-            .flush_on(flush_budget, Occasion::BeforeFreeze)
-            .await,
-    );
-    let mut delivered = 0;
-    for _ in 0..10 {
-        delivered += exporter
-            .flush_on(flush_budget, Occasion::BeforeFreeze)
-            .await
-            .exported;
-    }
-    let shutdown = exporter
-        .flush_on(Duration::from_secs(5), Occasion::Shutdown)
-        .await;
-    delivered += shutdown.exported;
-    assert_eq!(
-        (delivered, exporter.queued()),
-        (1, 0),
-        "the collector answered every probe in 300 ms ({} requests); SHUTDOWN: {shutdown:?}",
-        collector.bodies().len()
-    );
-}
-
 /// A collector that is down while a busy function (Lambda Managed Instances: 255 invocations a
 /// second) fills the span queue: within a few seconds, well under one `LOG_INTERVAL`, the
 /// exporter says one line per kind of trouble, with counts: not one more line per 1000 spans
@@ -1321,8 +1287,11 @@ async fn an_overflow_line_counts_only_its_own_signals_items() {
     );
 }
 
-/// As above, without SHUTDOWN: the fourth probe of the outage (patient) delivers the span, in
-/// the invocations' own flushes, not the last chance at SHUTDOWN.
+/// A collector whose usual answer takes 300 ms (a remote collector: a new TCP and TLS connection
+/// and the request's round trip), well within the default 500 ms flush budget, has one slow
+/// moment: its first answer takes 700 ms and the flush times out. Every later answer takes 300 ms,
+/// more than an impatient probe's 250 ms: the fourth probe of the outage is patient, has the
+/// request's whole time, and delivers the span in the invocations' own flushes.
 #[tokio::test]
 async fn a_collector_slower_than_a_probe_gets_the_span_at_the_fourth_probe() {
     let mut script = vec![Answer::Slow(700)];

@@ -14,6 +14,7 @@
 //! dropped in total), so a line never claims more than what was kept or dropped.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::{Duration, SystemTime};
 
 use super::failure::FailureKind;
@@ -60,10 +61,11 @@ struct Outage {
 /// The rate limiter of one collector's failure lines.
 #[derive(Debug, Default)]
 pub(crate) struct FaultLog {
-    last_line: HashMap<FailureKind, (SystemTime, u64)>,
+    /// Per kind: when its last line was logged, and its failures held back since.
+    last_line: HashMap<FailureKind, (Option<SystemTime>, u64)>,
     outages: HashMap<Scope, Outage>,
     /// Per signal: when its last overflow line was logged, and its items dropped by overflow since.
-    overflows: HashMap<Signal, (SystemTime, u64)>,
+    overflows: HashMap<Signal, (Option<SystemTime>, u64)>,
 }
 
 impl FaultLog {
@@ -101,30 +103,8 @@ impl FaultLog {
         now: SystemTime,
         attempts: u64,
     ) -> Option<FailureLine> {
-        match self.last_line.get_mut(&kind) {
-            Some((logged_at, unlogged))
-                if now.duration_since(*logged_at).unwrap_or_default() < LOG_INTERVAL =>
-            {
-                *unlogged += 1;
-                None
-            }
-            Some((logged_at, unlogged)) => {
-                let line = FailureLine {
-                    attempts,
-                    unlogged: *unlogged,
-                };
-                *logged_at = now;
-                *unlogged = 0;
-                Some(line)
-            }
-            None => {
-                self.last_line.insert(kind, (now, 0));
-                Some(FailureLine {
-                    attempts,
-                    unlogged: 0,
-                })
-            }
-        }
+        let unlogged = due(&mut self.last_line, kind, 1, now)?;
+        Some(FailureLine { attempts, unlogged })
     }
 
     /// Notes a request of `signal` delivered at `now`: it ends the collector's outage and the
@@ -155,25 +135,26 @@ impl FaultLog {
         dropped: u64,
         now: SystemTime,
     ) -> Option<u64> {
-        match self.overflows.get_mut(&signal) {
-            Some((logged_at, since))
-                if now.duration_since(*logged_at).unwrap_or_default() < LOG_INTERVAL =>
-            {
-                *since += dropped;
-                None
-            }
-            Some((logged_at, since)) => {
-                let line = *since + dropped;
-                *logged_at = now;
-                *since = 0;
-                Some(line)
-            }
-            None => {
-                self.overflows.insert(signal, (now, 0));
-                Some(dropped)
-            }
-        }
+        Some(due(&mut self.overflows, signal, dropped, now)? + dropped)
     }
+}
+
+/// Notes `count` more of what `key`'s lines tell, at `now`: when a line is due (none for `key`
+/// within [`LOG_INTERVAL`]), returns how many were held back since its last line, these `count`
+/// not included; `lines` keeps each key's last line time and what was held back since.
+fn due<K: Hash + Eq>(
+    lines: &mut HashMap<K, (Option<SystemTime>, u64)>,
+    key: K,
+    count: u64,
+    now: SystemTime,
+) -> Option<u64> {
+    let (logged_at, held_back) = lines.entry(key).or_insert((None, 0));
+    if logged_at.is_some_and(|at| now.duration_since(at).unwrap_or_default() < LOG_INTERVAL) {
+        *held_back += count;
+        return None;
+    }
+    *logged_at = Some(now);
+    Some(std::mem::take(held_back))
 }
 
 #[cfg(test)]
