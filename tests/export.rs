@@ -760,6 +760,16 @@ fn bad_settings_warn_and_use_the_defaults() {
     );
 
     let (settings, warnings) = ExportSettings::from_lookup(|name| {
+        (name == "LAMBDA_LENS_EXPORT_QUEUE_SPANS").then(|| "10000000".to_owned())
+    });
+    assert_eq!(settings.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].to_string().contains("from 1 to 16384"),
+        "the bound holds: {warnings:?}"
+    );
+
+    let (settings, warnings) = ExportSettings::from_lookup(|name| {
         (name == "LAMBDA_LENS_FLUSH_TIMEOUT_MS").then(|| "-5".to_owned())
     });
     assert_eq!(settings.flush_timeout, DEFAULT_FLUSH_TIMEOUT);

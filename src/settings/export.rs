@@ -28,6 +28,10 @@ pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
 /// Default for [`ExportSettings::queue_capacity`]: about a minute of a busy function's spans at
 /// a few KiB each, a few MiB of memory at most.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 2048;
+/// The largest [`ExportSettings::queue_capacity`] accepted: eight times the default, so that even
+/// spans carrying two whole captured bodies keep the queue within a small function's memory (a
+/// larger value gets one warning and the default).
+pub const MAX_QUEUE_CAPACITY: usize = 16_384;
 
 const SDK_DISABLED: Variable = Variable::user("OTEL_SDK_DISABLED", Fallback::Value("false"));
 const TRACES_EXPORTER: Variable = Variable::user("OTEL_TRACES_EXPORTER", Fallback::Value("otlp"));
@@ -171,7 +175,7 @@ impl SettingsGroup for ExportSettings {
                 &EXPORT_QUEUE_SPANS,
                 DEFAULT_QUEUE_CAPACITY,
                 "a span count",
-                Bounds::at_least(1),
+                Bounds::between(1, MAX_QUEUE_CAPACITY),
             ),
             // Bad destination values are not worth a warning when nothing is exported.
             destination: if disabled {
