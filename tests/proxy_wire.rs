@@ -1287,3 +1287,42 @@ async fn an_expect_request_whose_answer_stalls_is_closed_upstream_once_the_runti
         left.elapsed()
     );
 }
+
+/// A runtime pipelines a second result behind its first and half-closes. The upstream answers the
+/// first 1.9 s later (within `LINGER_MAX_TIME`) and the second 0.3 s after reading it. The linger
+/// start (`Conn::ended_at`) stays with the connection, so the second call inherits what is left of
+/// the first's 2 s (about 0.1 s): it is still sent upstream, which takes the result, but its answer
+/// is not awaited and the runtime gets nothing for it. Either the second request should not go
+/// upstream once the linger is (nearly) spent, or its answer should be awaited.
+#[tokio::test]
+async fn a_request_pipelined_before_a_half_close_gets_the_answer_the_upstream_gave_it() {
+    let (upstream, proxy, _) = proxy_to_raw_upstream().await;
+    let accepted = answer_with_body("HTTP/1.1 202 Accepted", "", r#"{"status":"OK"}"#);
+    let raw = tokio::spawn({
+        let accepted = accepted.clone();
+        async move {
+            let mut s = accept(&upstream).await;
+            let mut pending = Vec::new();
+            read_request(&mut s, &mut pending).await;
+            tokio::time::sleep(Duration::from_millis(1900)).await;
+            s.write_all(accepted.as_bytes()).await.expect("answer 1");
+            let (second, _) = read_request(&mut s, &mut pending).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = s.write_all(accepted.as_bytes()).await;
+            (second, s)
+        }
+    });
+    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
+    let second = String::from_utf8_lossy(RESULT_REQUEST).replace("/r1/", "/r2/");
+    runtime.write_all(RESULT_REQUEST).await.expect("first");
+    runtime.write_all(second.as_bytes()).await.expect("second");
+    runtime.shutdown().await.expect("half close");
+    let got = read_until_closed(&mut runtime).await;
+    let (second_head, _up) = raw.await.expect("raw upstream");
+    assert!(second_head.contains("/r2/"), "{second_head}");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        accepted.repeat(2),
+        "the upstream took the second result and answered it"
+    );
+}
