@@ -62,7 +62,9 @@ enum Command {
     },
     TelemetryExpected(bool),
     Shutdown {
-        budget: Duration,
+        /// The budget's end, fixed when SHUTDOWN came: an owner still busy with a flush then has
+        /// only what is left of it.
+        deadline: tokio::time::Instant,
         reply: oneshot::Sender<()>,
     },
 }
@@ -153,12 +155,13 @@ impl Pipeline {
             .await;
     }
 
-    /// Closes whatever is open and exports everything queued within `budget`.
+    /// Closes whatever is open and exports everything queued within `budget`, counted from now.
     pub async fn shutdown(&self, budget: Duration) {
+        let deadline = tokio::time::Instant::now() + budget;
         let (reply, done) = oneshot::channel();
         if self
             .commands
-            .send(Command::Shutdown { budget, reply })
+            .send(Command::Shutdown { deadline, reply })
             .await
             .is_ok()
         {

@@ -134,7 +134,8 @@ impl Owner {
                         self.correlator.set_telemetry_expected(expected);
                         self.correlator.close_due_into(SystemTime::now(), &mut outputs);
                     }
-                    Command::Shutdown { budget, reply } => {
+                    Command::Shutdown { deadline, reply } => {
+                        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
                         self.shutdown(&mut records, &mut telemetry, budget).await;
                         let _ = reply.send(());
                         continue;

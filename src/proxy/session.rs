@@ -71,7 +71,11 @@ impl Session {
             )
             .await;
             let req = match read {
-                Ok(Some(req)) => req,
+                Ok(Some(req)) => {
+                    // Each call a runtime sent before closing its side gets its own linger.
+                    session.rt.ended_at = None;
+                    req
+                }
                 Ok(None) => break false,
                 Err(e) => {
                     session.reject(&e.into(), false).await;
