@@ -42,12 +42,14 @@ async fn closed<R: AsyncRead + Unpin>(io: &mut R, buf: &mut InBuf) {
 }
 
 /// Completes [`LINGER_MAX_TIME`] after the runtime behind `io` closed its side of the connection or
-/// it failed (`ended_at` keeps when that was first seen, so the time is one bound across the stages
-/// of a call, not one per stage; the session clears it at each call it reads). A runtime that only half-closed after its request (it still
-/// reads) gets an answer that comes within that time whole, as through a plain relay; one that
-/// closed for good makes the next write to it fail at once; and the upstream's answer to a result
-/// is still read in that time, so the call's outcome is known. So an upstream that stalls keeps
-/// neither connection open for longer than that after the runtime has gone.
+/// it failed. `ended_at` keeps when that was first seen, so the time is one bound across the
+/// stages of a call, not one per stage; the session clears it at each call it reads.
+///
+/// A runtime that only half-closed after its request (it still reads) gets an answer that comes
+/// within that time whole, as through a plain relay; one that closed for good makes the next write
+/// to it fail at once; and the upstream's answer to a result is still read in that time, so the
+/// call's outcome is known. So an upstream that stalls keeps neither connection open for longer
+/// than that after the runtime has gone.
 pub(super) async fn gone<R: AsyncRead + Unpin>(
     io: &mut R,
     buf: &mut InBuf,
