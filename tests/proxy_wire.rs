@@ -1263,11 +1263,11 @@ async fn requests_pipelined_while_a_call_waits_are_relayed_whole_and_in_order() 
 #[tokio::test]
 async fn an_expect_request_whose_answer_stalls_is_closed_upstream_once_the_runtime_leaves() {
     let (upstream, proxy, _) = proxy_to_raw_upstream().await;
-    let mut runtime = TcpStream::connect(proxy.addr).await.expect("connect");
-    runtime
-        .write_all(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
-        .await
-        .expect("write head");
+    let mut runtime = runtime_sent(
+        &proxy,
+        b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+    )
+    .await;
     let mut up = accept(&upstream).await;
     let mut pending = Vec::new();
     read_head(&mut up, &mut pending).await;
